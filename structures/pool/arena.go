@@ -1,0 +1,263 @@
+package pool
+
+import (
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+	"unsafe"
+)
+
+// arena is the chunk table and the source of chunk memory shared by every
+// level. It is not synchronized: the concurrent levels call its mutating
+// methods under their growth mutex and read the published table (pub)
+// lock-free; NoLocking reads chunks directly.
+//
+// A chunk is ChunkSize bytes, one pointer-free Go allocation, and never
+// moves. A region of n > 1 consecutive chunk slots (a huge region) is one
+// allocation of n*ChunkSize bytes; slot first+i holds the slice of it that
+// starts at chunk i and runs to the region's end, so Bytes can address a
+// block that crosses chunk boundaries inside its region with one lookup.
+//
+// Publication: pub points to an immutable view (slice headers) of the table.
+// Entries below the published length are never written in place: a change
+// to one (a released or reused slot) first copies the table. Appending
+// writes slots at or above the published length (which no published view can
+// index) and then publishes a longer view.
+type arena struct {
+	shift      uint  // log2(ChunkSize)
+	alignShift uint  // log2(Alignment)
+	chunkSize  int64 // ChunkSize
+	align      int64 // Alignment
+	maxBytes   int64
+	maxSlots   int  // the chunk index space: offsets stay below 2^(unitBits+alignShift)
+	fixed      bool // FixedCapacity: all memory reserved at construction
+
+	chunks    [][]byte
+	track     []*chunkTrack // invariants build: per small chunk, the live-block table
+	capacity  int64         // bytes of chunk memory held
+	slots     int           // slots with memory in use (small chunks and huge regions)
+	zeroSmall bool          // slot 0 is a small chunk (its first unit is the nil unit)
+	holes     []slotRange   // slot ranges free for reuse (fixed: memory held; growable: none)
+	pub       atomic.Pointer[table]
+}
+
+// table is a published, immutable view of the chunk table.
+type table struct {
+	chunks [][]byte
+	track  []*chunkTrack
+}
+
+type slotRange struct{ first, n int }
+
+func (a *arena) init(cfg Config) {
+	a.shift = uint(bits.TrailingZeros(uint(cfg.ChunkSize)))
+	a.alignShift = uint(bits.TrailingZeros(uint(cfg.Alignment)))
+	a.chunkSize = int64(cfg.ChunkSize)
+	a.align = int64(cfg.Alignment)
+	a.maxBytes = cfg.MaxBytes
+	a.maxSlots = 1 << (unitBits + a.alignShift - a.shift)
+	if cfg.FixedCapacity > 0 {
+		a.fixed = true
+		n := int(cfg.FixedCapacity >> a.shift)
+		mem := a.allocMem(cfg.FixedCapacity)
+		a.chunks = make([][]byte, n)
+		for i := range a.chunks {
+			a.chunks[i] = mem[int64(i)<<a.shift:]
+		}
+		if invariants {
+			a.track = make([]*chunkTrack, n)
+		}
+		a.capacity = cfg.FixedCapacity
+		a.holes = []slotRange{{0, n}}
+	}
+	a.publish()
+}
+
+func (a *arena) publish() {
+	a.pub.Store(&table{chunks: a.chunks, track: a.track})
+}
+
+// allocMem returns n bytes of zeroed, pointer-free memory aligned to the
+// pool's alignment (Go aligns large allocations to pages; the fallback
+// over-allocates in case it ever does not).
+func (a *arena) allocMem(n int64) []byte {
+	u := make([]uint64, n/8)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(u))), n)
+	if uintptr(unsafe.Pointer(&b[0]))&uintptr(a.align-1) == 0 {
+		return b
+	}
+	u = make([]uint64, (n+a.align)/8)
+	b = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(u))), n+a.align)
+	skip := (a.align - int64(uintptr(unsafe.Pointer(&b[0]))&uintptr(a.align-1))) & (a.align - 1)
+	return b[skip : skip+n : skip+n]
+}
+
+// take reserves n consecutive chunk slots (for a small chunk when small is
+// set, else a huge region) and returns the first slot. It fails with
+// ErrExhausted past MaxBytes, when a fixed pool has no such range, or when
+// the slot index space is used up.
+func (a *arena) take(n int, small bool) (int, error) {
+	bytes := int64(n) << a.shift
+	first := -1
+	for i, h := range a.holes {
+		if h.n >= n {
+			first = h.first
+			if h.n == n {
+				a.holes = append(a.holes[:i], a.holes[i+1:]...)
+			} else {
+				a.holes[i] = slotRange{h.first + n, h.n - n}
+			}
+			break
+		}
+	}
+	if a.fixed {
+		if first < 0 {
+			return 0, fmt.Errorf("%w: fixed capacity %d bytes has no %d free bytes in one range", ErrExhausted, a.capacity, bytes)
+		}
+		a.zeroSmall = a.zeroSmall || small && first == 0
+		if small && invariants {
+			a.copyTable()
+			a.track[first] = newChunkTrack(a)
+			a.publish()
+		}
+		a.slots += n
+		return first, nil
+	}
+	if a.capacity+bytes > a.maxBytes {
+		if first >= 0 {
+			a.releaseHole(first, n)
+		}
+		return 0, fmt.Errorf("%w: growing by %d bytes would pass MaxBytes %d (capacity %d)", ErrExhausted, bytes, a.maxBytes, a.capacity)
+	}
+	if first < 0 && len(a.chunks)+n > a.maxSlots {
+		return 0, fmt.Errorf("%w: chunk index space used up", ErrExhausted)
+	}
+	mem := a.allocMem(bytes)
+	if first >= 0 {
+		a.copyTable() // the slots are below the published length
+	} else {
+		first = len(a.chunks)
+		for range n {
+			a.chunks = append(a.chunks, nil)
+			if invariants {
+				a.track = append(a.track, nil)
+			}
+		}
+	}
+	for i := range n {
+		a.chunks[first+i] = mem[int64(i)<<a.shift:]
+	}
+	if small && invariants {
+		a.track[first] = newChunkTrack(a)
+	}
+	a.zeroSmall = a.zeroSmall || small && first == 0
+	a.capacity += bytes
+	a.slots += n
+	a.publish()
+	return first, nil
+}
+
+// release gives back the n slots from first (a huge region): a growable
+// arena drops the memory, a fixed one keeps it for reuse.
+func (a *arena) release(first, n int) {
+	a.slots -= n
+	if !a.fixed {
+		a.copyTable()
+		for i := first; i < first+n; i++ {
+			a.chunks[i] = nil
+		}
+		a.capacity -= int64(n) << a.shift
+		a.publish()
+	}
+	a.releaseHole(first, n)
+}
+
+// releaseHole adds [first, first+n) to the holes, merging neighbours.
+func (a *arena) releaseHole(first, n int) {
+	i := 0
+	for i < len(a.holes) && a.holes[i].first < first {
+		i++
+	}
+	a.holes = append(a.holes, slotRange{})
+	copy(a.holes[i+1:], a.holes[i:])
+	a.holes[i] = slotRange{first, n}
+	if i+1 < len(a.holes) && a.holes[i].first+a.holes[i].n == a.holes[i+1].first {
+		a.holes[i].n += a.holes[i+1].n
+		a.holes = append(a.holes[:i+1], a.holes[i+2:]...)
+	}
+	if i > 0 && a.holes[i-1].first+a.holes[i-1].n == a.holes[i].first {
+		a.holes[i-1].n += a.holes[i].n
+		a.holes = append(a.holes[:i], a.holes[i+1:]...)
+	}
+}
+
+// copyTable gives the arena private copies of its slices, so that slots
+// below the published length can be written without touching a published
+// view.
+func (a *arena) copyTable() {
+	a.chunks = append([][]byte(nil), a.chunks...)
+	if a.track != nil {
+		a.track = append([]*chunkTrack(nil), a.track...)
+	}
+}
+
+// firstOffset is the first usable offset of slot first: slot 0 reserves its
+// first alignment unit so that the zero Offset is never a block.
+func (a *arena) firstOffset(first int) Offset {
+	off := Offset(first) << a.shift
+	if first == 0 {
+		off += Offset(a.align)
+	}
+	return off
+}
+
+// untouchedFixed is the memory of a fixed arena no chunk or region uses.
+func (a *arena) idleBytes() int64 {
+	if !a.fixed {
+		return 0
+	}
+	var n int64
+	for _, h := range a.holes {
+		n += int64(h.n) << a.shift
+	}
+	return n
+}
+
+// chunkTrack is the invariants build's record of the live small blocks of
+// one chunk: one word per alignment unit, holding the size a live block
+// starting there was allocated with, 0 otherwise.
+type chunkTrack struct {
+	units []atomic.Uint32
+}
+
+func newChunkTrack(a *arena) *chunkTrack {
+	return &chunkTrack{units: make([]atomic.Uint32, a.chunkSize>>a.alignShift)}
+}
+
+// trackAlloc records a small block handed out (invariants build only). A
+// block that is already live means the pool is corrupt: it panics.
+func trackAlloc(t *table, shift, alignShift uint, off Offset, size int) {
+	ct := t.track[off>>shift]
+	u := (off & (Offset(1)<<shift - 1)) >> alignShift
+	if !ct.units[u].CompareAndSwap(0, uint32(size)) {
+		panic(fmt.Sprintf("pool: internal error: block %#x handed out while live", uint64(off)))
+	}
+}
+
+// trackFree checks and records the free of a small block (invariants build
+// only).
+func trackFree(t *table, shift, alignShift uint, off Offset, size int) error {
+	ci := uint64(off >> shift)
+	if ci >= uint64(len(t.track)) || t.track[ci] == nil {
+		return fmt.Errorf("%w: offset %#x is not in a small-block chunk", ErrInvalidFree, uint64(off))
+	}
+	ct := t.track[ci]
+	u := (off & (Offset(1)<<shift - 1)) >> alignShift
+	if ct.units[u].CompareAndSwap(uint32(size), 0) {
+		return nil
+	}
+	if was := ct.units[u].Load(); was != 0 {
+		return fmt.Errorf("%w: block %#x was allocated with size %d, freed with %d", ErrInvalidFree, uint64(off), was, size)
+	}
+	return fmt.Errorf("%w: offset %#x is not a live block (double free, or never allocated)", ErrInvalidFree, uint64(off))
+}

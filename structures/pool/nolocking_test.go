@@ -1,0 +1,239 @@
+package pool
+
+import (
+	"errors"
+	"testing"
+)
+
+func mustNoLocking(t testing.TB, cfg Config) *NoLocking {
+	t.Helper()
+	p, err := NewNoLocking(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestNoLockingBasic(t *testing.T) {
+	p := mustNoLocking(t, testConfig())
+	a, err := p.Alloc(10)
+	if err != nil || a == Nil {
+		t.Fatalf("Alloc: %#x %v", uint64(a), err)
+	}
+	b, _ := p.Alloc(10)
+	if a == b {
+		t.Fatal("two allocs returned the same block")
+	}
+	copy(p.Bytes(a, 10), "0123456789")
+	if string(p.Bytes(a, 10)) != "0123456789" {
+		t.Fatal("Bytes does not keep data")
+	}
+	if err := p.Free(a, 10); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := p.Alloc(16) // same class as 10 at alignment 16: reuses a
+	if c != a {
+		t.Fatalf("freed block not reused: got %#x want %#x", uint64(c), uint64(a))
+	}
+	if *(*byte)(p.Ptr(b)) != 0 {
+		t.Fatal("fresh block not zeroed")
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	for _, l := range levels {
+		t.Run(l.name, func(t *testing.T) {
+			cfg := testConfig()
+			p, err := l.make(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []int{0, -1, -1 << 40} {
+				if _, err := p.Alloc(n); !errors.Is(err, ErrInvalidSize) {
+					t.Errorf("Alloc(%d) = %v, want ErrInvalidSize", n, err)
+				}
+			}
+			if _, err := p.Alloc(int(cfg.MaxBytes) + 1); !errors.Is(err, ErrTooLarge) {
+				t.Errorf("Alloc(MaxBytes+1) = %v, want ErrTooLarge", err)
+			}
+			if _, err := p.Alloc(int(cfg.MaxBytes)); !errors.Is(err, ErrExhausted) {
+				t.Errorf("Alloc(MaxBytes) = %v, want ErrExhausted", err)
+			}
+			small, _ := p.Alloc(40)
+			huge, err := p.Alloc(5000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fillPattern(p.Bytes(small, 40), 1)
+			fillPattern(p.Bytes(huge, 5000), 2)
+			bad := []struct {
+				off  Offset
+				size int
+			}{
+				{Nil, 40}, {small + 3, 40}, {1 << 50, 40}, {small, 0}, {small, -5},
+				{huge, 4999}, {huge, 5001}, {huge + 16, 4000}, {huge + 16, 2000}, {1 << 50, 2000},
+			}
+			for _, b := range bad {
+				if err := p.Free(b.off, b.size); err == nil {
+					t.Errorf("Free(%#x, %d) accepted", uint64(b.off), b.size)
+				}
+			}
+			if invariants {
+				for _, b := range []struct {
+					off  Offset
+					size int
+				}{{small, 80}, {small + 16, 16}, {huge, 40}} {
+					if err := p.Free(b.off, b.size); !errors.Is(err, ErrInvalidFree) {
+						t.Errorf("invariants: Free(%#x, %d) = %v, want ErrInvalidFree", uint64(b.off), b.size, err)
+					}
+				}
+			}
+			if err := checkPattern(p.Bytes(small, 40), 1); err != nil {
+				t.Error("small block corrupted by bad frees:", err)
+			}
+			if err := checkPattern(p.Bytes(huge, 5000), 2); err != nil {
+				t.Error("huge block corrupted by bad frees:", err)
+			}
+			if err := p.Free(huge, 5000); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Free(huge, 5000); !errors.Is(err, ErrInvalidFree) {
+				t.Errorf("double free of huge block = %v", err)
+			}
+			if err := p.Free(small, 40); err != nil {
+				t.Fatal(err)
+			}
+			if invariants {
+				if err := p.Free(small, 40); !errors.Is(err, ErrInvalidFree) {
+					t.Errorf("invariants: double free of small block = %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{PerformanceOptimized(), MemoryOptimized(), Realtime(), {}} {
+		if _, err := c.Validate(); err != nil {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+	v, _ := Config{FixedCapacity: 10 << 20}.Validate()
+	if v.ChunkSize != 2<<20 || v.MaxBytes != 10<<20 {
+		t.Errorf("derived chunk size: %+v", v)
+	}
+	for _, c := range []Config{
+		{Alignment: 12}, {Alignment: 4}, {Alignment: 8192},
+		{MaxFastBlock: 100, Alignment: 16}, {MaxFastBlock: 2 << 20},
+		{ChunkSize: 3000}, {ChunkSize: 1 << 31}, {ChunkSize: 16 << 10, MaxFastBlock: 64 << 10},
+		{MaxBytes: -1}, {MaxBytes: 1 << 60}, {MaxBytes: 4 << 10},
+		{FixedCapacity: -1}, {FixedCapacity: 1<<20 + 8, ChunkSize: 64 << 10},
+		{FixedCapacity: 1 << 20, MaxBytes: 2 << 20},
+		{MaxFastBlock: 1 << 20, Alignment: 8},
+	} {
+		if _, err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%+v: err = %v, want ErrInvalidConfig", c, err)
+		}
+		if _, err := NewNoLocking(c); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("NewNoLocking(%+v): err = %v", c, err)
+		}
+	}
+}
+
+func TestHugeReuse(t *testing.T) {
+	for _, l := range levels {
+		t.Run(l.name, func(t *testing.T) {
+			cfg := testConfig()
+			p, _ := l.make(cfg)
+			// Alloc and free huge blocks of varying sizes many times: the
+			// capacity must stay bounded (reused or returned, not leaked).
+			var peak int64
+			for i := range 2000 {
+				size := cfg.MaxFastBlock + 1 + (i*7919)%(3*cfg.ChunkSize)
+				a, err := p.Alloc(size)
+				if err != nil {
+					t.Fatal(i, err)
+				}
+				b, err := p.Alloc(size / 2)
+				if err != nil {
+					t.Fatal(i, err)
+				}
+				fillPattern(p.Bytes(a, size), uint64(i))
+				if err := p.Free(a, size); err != nil {
+					t.Fatal(err)
+				}
+				if err := p.Free(b, size/2); err != nil {
+					t.Fatal(err)
+				}
+				peak = max(peak, p.Stats().Capacity)
+			}
+			if peak > 16*int64(cfg.ChunkSize) {
+				t.Errorf("capacity peaked at %d bytes for blocks below %d", peak, 3*cfg.ChunkSize)
+			}
+			s := p.Stats()
+			if s.InUse != 0 || s.HugeCount != 0 || s.HugeBytes != 0 {
+				t.Errorf("after freeing everything: %+v", s)
+			}
+		})
+	}
+}
+
+func TestGrowthToMaxBytes(t *testing.T) {
+	for _, l := range levels {
+		t.Run(l.name, func(t *testing.T) {
+			cfg := testConfig()
+			p, _ := l.make(cfg)
+			var offs []Offset
+			for {
+				off, err := p.Alloc(1000)
+				if errors.Is(err, ErrExhausted) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				offs = append(offs, off)
+			}
+			s := p.Stats()
+			if s.Capacity != cfg.MaxBytes {
+				t.Errorf("exhausted at capacity %d, want MaxBytes %d", s.Capacity, cfg.MaxBytes)
+			}
+			if s.Utilization() < 0.9 {
+				t.Errorf("utilization %.2f at exhaustion with one size", s.Utilization())
+			}
+			for _, off := range offs {
+				if err := p.Free(off, 1000); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Recovery: the freed blocks serve a smaller size class.
+			for range len(offs) {
+				if _, err := p.Alloc(500); err != nil {
+					t.Fatal("after freeing everything:", err)
+				}
+			}
+		})
+	}
+}
+
+func TestZeroOffsetReserved(t *testing.T) {
+	cfg := testConfig()
+	p := mustNoLocking(t, cfg)
+	// Fill the first chunk completely: no block may start at 0.
+	for range 2 * cfg.ChunkSize / cfg.Alignment {
+		off, err := p.Alloc(cfg.Alignment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if off == Nil {
+			t.Fatal("Alloc returned the nil offset")
+		}
+	}
+	// A huge block first in a fresh pool: slot 0 is a huge region.
+	q := mustNoLocking(t, cfg)
+	off, err := q.Alloc(cfg.ChunkSize)
+	if err != nil || off == Nil {
+		t.Fatalf("huge first: %#x %v", uint64(off), err)
+	}
+	fillPattern(q.Bytes(off, cfg.ChunkSize), 3)
+}
