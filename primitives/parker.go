@@ -1,7 +1,6 @@
 package primitives
 
 import (
-	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -91,9 +90,6 @@ func (p *Parker) parkSlow(timeout time.Duration) bool {
 	for i := 0; i < spin; i++ {
 		if p.state.Load() == parkNotified && p.state.CompareAndSwap(parkNotified, parkEmpty) {
 			return true
-		}
-		if i&15 == 15 {
-			runtime.Gosched() // let a producer on this P run
 		}
 	}
 	if !p.state.CompareAndSwap(parkEmpty, parkParked) {

@@ -1,0 +1,37 @@
+# zipora for Go — one target per mode. See README.md.
+GO          ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 10s
+BENCHTIME   ?= 1s
+BENCHCOUNT  ?= 1
+BENCHCPU    ?= 1,2
+BENCHOUT    ?= bench.txt
+
+.PHONY: all test test-nofutex bench fuzz lint demo
+
+all: test
+
+# vet, then every package under the race detector, then the primitives again
+# with the portable futex fallback forced.
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -tags zipora_nofutex ./primitives/...
+
+# Every benchmark, -benchmem, in the plain format benchstat reads.
+# Override BENCHTIME/BENCHCOUNT/BENCHCPU/BENCHOUT, e.g. BENCHCOUNT=6 for benchstat.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -cpu $(BENCHCPU) ./... | tee $(BENCHOUT)
+
+# Each fuzz target for FUZZTIME.
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+# vet + staticcheck at a pinned version.
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# The main example.
+demo:
+	$(GO) run ./examples/primitives
