@@ -1,0 +1,124 @@
+package mailbox
+
+import (
+	"context"
+	"fmt"
+)
+
+// The bounded kind: a ring of capacity slots; ticket t lives in slot
+// t % capacity.
+//
+// Invariants:
+//   - A producer may claim tickets [t, t+n) only while t+n-headPub <=
+//     capacity: every earlier user of those slots (tickets up to t+n-1-cap)
+//     was taken, and the consumer's plain writes to them (clearing values)
+//     happened before its release store of headPub, which the producer
+//     loaded. It claims with a CAS on tail, so a claim never exceeds the
+//     room it checked and is refused once Close set the closed bit.
+//   - Stamps work as in the unbounded kind; a stale stamp in slot t%cap is
+//     at most t (see mailbox.go), so the ring is never reset.
+//
+// Producers park on the current space generation (a channel, closed to
+// wake them all) while full; see mailbox.go for the missed-wakeup argument.
+
+// index maps a ticket to its ring slot.
+func (m *Mailbox[T]) index(t uint64) uint64 {
+	if m.pow2 {
+		return t & m.mask
+	}
+	return t % m.capacity
+}
+
+// claim claims n tickets of a bounded mailbox without waiting: ErrFull when
+// there is no room for n, ErrClosed when closed.
+func (m *Mailbox[T]) claim(n uint64) (uint64, error) {
+	for {
+		t := m.tail.Load() // acquire
+		if t&closedBit != 0 {
+			return 0, ErrClosed
+		}
+		if t+n-m.headPub.Load() > m.capacity { // acquire: the consumer's progress
+			if m.tail.Load() == t {
+				return 0, ErrFull
+			}
+			continue // another producer moved tail; the check was stale
+		}
+		if m.tail.CompareAndSwap(t, t+n) { // acq-rel: claims [t, t+n)
+			return t, nil
+		}
+	}
+}
+
+func (m *Mailbox[T]) sendBounded(ctx context.Context, v T, block bool) error {
+	t, err := m.claim(1)
+	if err == ErrFull && block {
+		t, err = m.waitRoom(ctx, 1)
+	}
+	if err != nil {
+		return err
+	}
+	s := &m.ring[m.index(t)]
+	s.v = v
+	s.stamp.Store(t + 1) // release: publishes the run [t, t+1)
+	m.notify()
+	return nil
+}
+
+func (m *Mailbox[T]) sendBatchBounded(ctx context.Context, vs []T, block bool) error {
+	n := uint64(len(vs))
+	if n > m.capacity {
+		return fmt.Errorf("mailbox: batch of %d items, capacity %d: %w", n, m.capacity, ErrBatchTooLarge)
+	}
+	if n == 0 {
+		if m.Closed() {
+			return ErrClosed
+		}
+		return nil
+	}
+	t, err := m.claim(n)
+	if err == ErrFull && block {
+		t, err = m.waitRoom(ctx, n)
+	}
+	if err != nil {
+		return err
+	}
+	first := &m.ring[m.index(t)]
+	first.v = vs[0]
+	for i := uint64(1); i < n; i++ {
+		m.ring[m.index(t+i)].v = vs[i]
+	}
+	first.stamp.Store(t + n) // release: publishes the run [t, t+n)
+	m.notify()
+	return nil
+}
+
+// waitRoom parks until n tickets can be claimed, the mailbox is closed, or
+// ctx is done. The slow path of blocking sends.
+func (m *Mailbox[T]) waitRoom(ctx context.Context, n uint64) (uint64, error) {
+	for {
+		m.spaceWaiters.Add(1)     // seq-cst: before the re-check (missed-wakeup argument)
+		gen := *m.spaceGen.Load() // acquire: the generation a wake-up will close
+		t, err := m.claim(n)
+		if err != ErrFull {
+			m.spaceWaiters.Add(-1)
+			return t, err
+		}
+		if ctx.Done() == nil { // never cancelled
+			m.producerParks.Add(1)
+			<-gen
+		} else {
+			if err := ctx.Err(); err != nil {
+				m.spaceWaiters.Add(-1)
+				return 0, err
+			}
+			m.producerParks.Add(1)
+			select {
+			case <-gen:
+			case <-ctx.Done():
+				m.spaceWaiters.Add(-1)
+				return 0, ctx.Err()
+			}
+		}
+		m.spaceWaiters.Add(-1)
+	}
+}
