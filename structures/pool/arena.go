@@ -31,6 +31,8 @@ type arena struct {
 	maxBytes   int64
 	maxSlots   int  // the chunk index space: offsets stay below 2^(unitBits+alignShift)
 	fixed      bool // FixedCapacity: all memory reserved at construction
+	alignMask  Offset
+	limit      Offset // len(chunks) << shift: every offset below it has a chunk
 
 	chunks    [][]byte
 	track     []*chunkTrack // invariants build: per small chunk, the live-block table
@@ -38,6 +40,7 @@ type arena struct {
 	slots     int           // slots with memory in use (small chunks and huge regions)
 	zeroSmall bool          // slot 0 is a small chunk (its first unit is the nil unit)
 	holes     []slotRange   // slot ranges free for reuse (fixed: memory held; growable: none)
+	sink      []byte        // what released slots of a growable arena point to
 	pub       atomic.Pointer[table]
 }
 
@@ -54,6 +57,7 @@ func (a *arena) init(cfg Config) {
 	a.alignShift = uint(bits.TrailingZeros(uint(cfg.Alignment)))
 	a.chunkSize = int64(cfg.ChunkSize)
 	a.align = int64(cfg.Alignment)
+	a.alignMask = Offset(cfg.Alignment - 1)
 	a.maxBytes = cfg.MaxBytes
 	a.maxSlots = 1 << (unitBits + a.alignShift - a.shift)
 	if cfg.FixedCapacity > 0 {
@@ -74,6 +78,7 @@ func (a *arena) init(cfg Config) {
 }
 
 func (a *arena) publish() {
+	a.limit = Offset(len(a.chunks)) << a.shift
 	a.pub.Store(&table{chunks: a.chunks, track: a.track})
 }
 
@@ -162,9 +167,16 @@ func (a *arena) take(n int, small bool) (int, error) {
 func (a *arena) release(first, n int) {
 	a.slots -= n
 	if !a.fixed {
+		// The slots point to one shared chunk-sized sink instead of nil, so
+		// that every slot below limit has ChunkSize bytes behind it and the
+		// fast paths need no nil check: a (bad) free of a small block there
+		// writes its link into the sink, never outside Go memory.
+		if a.sink == nil {
+			a.sink = make([]byte, a.chunkSize)
+		}
 		a.copyTable()
 		for i := first; i < first+n; i++ {
-			a.chunks[i] = nil
+			a.chunks[i] = a.sink
 		}
 		a.capacity -= int64(n) << a.shift
 		a.publish()

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"fmt"
+	"math/bits"
 	"unsafe"
 )
 
@@ -10,21 +11,47 @@ import (
 // happens-before, a channel or a mutex). It is the fastest level and the one
 // a shard owner or the trie uses.
 //
-// Alloc and Free of a small block are a few instructions that the compiler
-// inlines into the caller: pop or push the head of the class's free list, or
-// bump a pointer through the current chunk; everything else happens in
-// out-of-line slow paths.
+// The fast paths are TryAlloc and TryFree, small enough for the compiler to
+// inline into the caller: pop or push the head of the size class's free
+// list. Alloc and Free run them first and then an out-of-line slow path
+// (bump allocation through the current chunk, growth, huge blocks, checks).
 type NoLocking struct {
-	a     arena
-	heads []Offset // per-class free-list heads; the link lives in the block
-	bump  Offset   // next free byte of the current chunk
-	end   Offset   // end of the current chunk
+	// Copies of the arena's hot fields, refreshed by sync after every call
+	// that may change the arena (the fast paths must stay within the
+	// inliner's budget, and every selector counts).
+	chunks [][]byte
+	// belowUnits and rotAlign make one test of "non-zero, aligned, below
+	// limit": rotating off right by alignShift moves misaligned bits to the
+	// top, so rot(off)-1 < belowUnits holds exactly for the aligned offsets
+	// in (0, limit).
+	belowUnits uint64 // limit>>alignShift - 1, or 0
+	rotAlign   int    // -alignShift
+	shift      uint
+	alignShift uint
 
-	allocs, frees uint64
-	inUse         int64 // bytes in live small blocks
-	smallChunks   int64 // chunks given to small blocks
-	huge          hugeHeap
-	cfg           Config
+	cls  []nlClass // per size class
+	bump Offset    // next free byte of the current chunk
+	end  Offset    // end of the current chunk
+
+	hugeAllocs, hugeFrees uint64
+	smallChunks           int64 // chunks given to small blocks
+	a                     arena
+	huge                  hugeHeap
+	cfg                   Config
+}
+
+// sync refreshes the copies of the arena's fields.
+func (p *NoLocking) sync() {
+	p.chunks, p.belowUnits = p.a.chunks, max(uint64(p.a.limit>>p.a.alignShift), 1)-1
+	p.rotAlign, p.shift, p.alignShift = -int(p.a.alignShift), p.a.shift, p.a.alignShift
+}
+
+// nlClass is one size class: the free-list head (the link to the next free
+// block is stored in the first 8 bytes of each free block) and counters.
+type nlClass struct {
+	head   Offset
+	allocs uint64
+	frees  uint64
 }
 
 var _ Pool = (*NoLocking)(nil)
@@ -38,7 +65,8 @@ func NewNoLocking(cfg Config) (*NoLocking, error) {
 	p := &NoLocking{cfg: cfg}
 	p.a.init(cfg)
 	p.huge.init(&p.a)
-	p.heads = make([]Offset, cfg.MaxFastBlock/cfg.Alignment)
+	p.cls = make([]nlClass, cfg.MaxFastBlock/cfg.Alignment)
+	p.sync()
 	return p, nil
 }
 
@@ -50,41 +78,69 @@ func (p *NoLocking) Config() Config { return p.cfg }
 
 // Alloc returns a block of size bytes.
 func (p *NoLocking) Alloc(size int) (Offset, error) {
-	c := uint(size-1) >> p.a.alignShift // size <= 0 wraps to a huge class
-	if !invariants && c < uint(len(p.heads)) {
-		if off := p.heads[c]; off != 0 {
-			p.heads[c] = *(*Offset)(p.ptr(off))
-			p.allocs++
-			p.inUse += int64(c+1) << p.a.alignShift
-			return off, nil
-		}
+	if off := p.TryAlloc(size); off != Nil {
+		return off, nil
 	}
 	return p.allocSlow(size)
 }
 
 // Free returns the block at off, allocated with size.
 func (p *NoLocking) Free(off Offset, size int) error {
-	c := uint(size-1) >> p.a.alignShift
-	ci := uint64(off >> p.a.shift)
-	if !invariants && c < uint(len(p.heads)) && ci < uint64(len(p.a.chunks)) && off&Offset(p.a.align-1) == 0 && off != 0 {
-		ch := p.a.chunks[ci]
-		if in := uint64(off) & (1<<p.a.shift - 1); in < uint64(len(ch)) {
-			*(*Offset)(unsafe.Pointer(&ch[in])) = p.heads[c]
-			p.heads[c] = off
-			p.frees++
-			p.inUse -= int64(c+1) << p.a.alignShift
-			return nil
-		}
+	if p.TryFree(off, size) {
+		return nil
 	}
 	return p.freeSlow(off, size)
+}
+
+// TryAlloc is the inlinable fast path of Alloc for hot loops: it returns a
+// block of size bytes from the free list of its size class, or Nil when that
+// list is empty or size is not a small size (and always Nil in the
+// invariants build), in which case the caller calls Alloc:
+//
+//	off := p.TryAlloc(n)
+//	if off == pool.Nil {
+//		if off, err = p.Alloc(n); err != nil { ... }
+//	}
+//
+// (Alloc and Free themselves cannot be inlined: the call to their slow path
+// alone exceeds the compiler's inlining budget.)
+func (p *NoLocking) TryAlloc(size int) Offset {
+	c := uint(size-1) >> (p.alignShift & 63) // size <= 0 wraps to a huge class
+	if !invariants && c < uint(len(p.cls)) {
+		h := &p.cls[c]
+		if off := h.head; off != 0 {
+			h.head = *(*Offset)(p.ptr(off))
+			h.allocs++
+			return off
+		}
+	}
+	return Nil
+}
+
+// TryFree is the inlinable fast path of Free: for a small size and an offset
+// that passes the cheap checks (non-zero, aligned, inside the arena) it
+// frees the block and reports true; otherwise (and always in the invariants
+// build) it does nothing and reports false, and the caller calls Free.
+func (p *NoLocking) TryFree(off Offset, size int) bool {
+	c := uint(size-1) >> p.alignShift
+	if !invariants && c < uint(len(p.cls)) && bits.RotateLeft64(uint64(off), p.rotAlign)-1 < p.belowUnits {
+		h := &p.cls[c]
+		// Every slot below limit has ChunkSize bytes (see arena.release) and
+		// off is aligned to at least 8: the link write stays in the chunk.
+		*(*Offset)(p.ptr(off)) = h.head
+		h.head = off
+		h.frees++
+		return true
+	}
+	return false
 }
 
 // Bytes returns the size bytes of the block at off (capacity size). It
 // panics if off and size do not lie inside the arena.
 func (p *NoLocking) Bytes(off Offset, size int) []byte {
-	in := uint64(off) & (1<<p.a.shift - 1)
+	in := uint64(off) & (1<<(p.shift&63) - 1)
 	end := in + uint64(size)
-	return p.a.chunks[off>>p.a.shift][in:end:end]
+	return p.chunks[off>>(p.shift&63)][in:end:end]
 }
 
 // Ptr returns a pointer to the first byte of the block at off, with no check
@@ -92,12 +148,10 @@ func (p *NoLocking) Bytes(off Offset, size int) []byte {
 // inside the block's size (for a caller that knows its block layout, such
 // as the trie reading a node header). The pointer keeps the chunk alive and
 // stays valid until the block is freed; it must not be kept past that.
-func (p *NoLocking) Ptr(off Offset) unsafe.Pointer {
-	return unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.a.chunks[off>>p.a.shift])), off&(1<<p.a.shift-1))
-}
+func (p *NoLocking) Ptr(off Offset) unsafe.Pointer { return p.ptr(off) }
 
 func (p *NoLocking) ptr(off Offset) unsafe.Pointer {
-	return unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.a.chunks[off>>p.a.shift])), off&(1<<p.a.shift-1))
+	return unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.chunks[off>>(p.shift&63)])), off&(1<<(p.shift&63)-1))
 }
 
 // BlockSize returns the arena bytes a block of size bytes occupies: its size
@@ -125,18 +179,20 @@ func (p *NoLocking) allocSlow(size int) (Offset, error) {
 	}
 	if size > p.cfg.MaxFastBlock {
 		off, err := p.huge.alloc(size)
+		p.sync()
 		if err != nil {
 			return 0, err
 		}
-		p.allocs++
+		p.hugeAllocs++
 		return off, nil
 	}
 	c := uint(size-1) >> p.a.alignShift
 	n := Offset(c+1) << p.a.alignShift
-	off := p.heads[c]
+	h := &p.cls[c]
+	off := h.head
 	switch {
 	case off != 0:
-		p.heads[c] = *(*Offset)(p.ptr(off))
+		h.head = *(*Offset)(p.ptr(off))
 	case p.end-p.bump >= n:
 		off = p.bump
 		p.bump += n
@@ -149,8 +205,7 @@ func (p *NoLocking) allocSlow(size int) (Offset, error) {
 	if invariants {
 		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
 	}
-	p.allocs++
-	p.inUse += int64(n)
+	h.allocs++
 	return off, nil
 }
 
@@ -164,10 +219,11 @@ func (p *NoLocking) refill(c uint) (Offset, error) {
 		p.huge.dropSpare()
 		first, err = p.a.take(1, true)
 	}
+	p.sync()
 	if err != nil {
-		for d := c + 1; d < uint(len(p.heads)); d++ {
-			if off := p.heads[d]; off != 0 {
-				p.heads[d] = *(*Offset)(p.ptr(off))
+		for d := c + 1; d < uint(len(p.cls)); d++ {
+			if off := p.cls[d].head; off != 0 {
+				p.cls[d].head = *(*Offset)(p.ptr(off))
 				p.pushRange(off+n, off+Offset(d+1)<<p.a.alignShift)
 				return off, nil
 			}
@@ -188,9 +244,9 @@ func (p *NoLocking) refill(c uint) (Offset, error) {
 func (p *NoLocking) pushRange(lo, hi Offset) {
 	for lo < hi {
 		n := min(hi-lo, Offset(p.cfg.MaxFastBlock))
-		c := n>>p.a.alignShift - 1
-		*(*Offset)(p.ptr(lo)) = p.heads[c]
-		p.heads[c] = lo
+		h := &p.cls[n>>p.a.alignShift-1]
+		*(*Offset)(p.ptr(lo)) = h.head
+		h.head = lo
 		lo += n
 	}
 }
@@ -201,10 +257,12 @@ func (p *NoLocking) freeSlow(off Offset, size int) error {
 		return err
 	}
 	if size > p.cfg.MaxFastBlock {
-		if err := p.huge.free(off, size); err != nil {
+		err := p.huge.free(off, size)
+		p.sync()
+		if err != nil {
 			return err
 		}
-		p.frees++
+		p.hugeFrees++
 		return nil
 	}
 	if err := checkSmallOffset(&p.a, p.a.chunks, off, size); err != nil {
@@ -215,11 +273,10 @@ func (p *NoLocking) freeSlow(off Offset, size int) error {
 			return err
 		}
 	}
-	c := uint(size-1) >> p.a.alignShift
-	*(*Offset)(p.ptr(off)) = p.heads[c]
-	p.heads[c] = off
-	p.frees++
-	p.inUse -= int64(c+1) << p.a.alignShift
+	h := &p.cls[uint(size-1)>>p.a.alignShift]
+	*(*Offset)(p.ptr(off)) = h.head
+	h.head = off
+	h.frees++
 	return nil
 }
 
@@ -229,37 +286,40 @@ func checkSmallOffset(a *arena, chunks [][]byte, off Offset, size int) error {
 	if off == 0 {
 		return fmt.Errorf("%w: the zero offset", ErrInvalidFree)
 	}
-	if int64(off)&(a.align-1) != 0 {
+	if off&a.alignMask != 0 {
 		return fmt.Errorf("%w: offset %#x is not aligned to %d", ErrInvalidFree, uint64(off), a.align)
 	}
 	ci := uint64(off >> a.shift)
 	in := int64(off) & (a.chunkSize - 1)
-	if ci >= uint64(len(chunks)) || in+int64(blockSizeAlign(a, size)) > int64(len(chunks[ci])) {
+	if ci >= uint64(len(chunks)) || in+int64(size) > int64(len(chunks[ci])) {
 		return fmt.Errorf("%w: offset %#x (size %d) is outside the arena", ErrInvalidFree, uint64(off), size)
 	}
 	return nil
 }
 
-func blockSizeAlign(a *arena, size int) int64 {
-	return (int64(size) + a.align - 1) &^ (a.align - 1)
-}
-
-// Stats returns the pool's counters.
+// Stats returns the pool's counters. It walks the size classes (a few
+// thousand at most).
 func (p *NoLocking) Stats() Stats {
 	s := Stats{
 		Level:     LevelNoLocking,
 		Capacity:  p.a.capacity,
 		HugeBytes: p.huge.liveBytes,
 		HugeCount: p.huge.liveCount,
-		Allocs:    p.allocs,
-		Frees:     p.frees,
+		Allocs:    p.hugeAllocs,
+		Frees:     p.hugeFrees,
 		Chunks:    p.a.slots,
 	}
-	smallBytes := p.smallChunks << p.a.shift
+	var inUse int64
+	for i := range p.cls {
+		h := &p.cls[i]
+		s.Allocs += h.allocs
+		s.Frees += h.frees
+		inUse += int64(h.allocs-h.frees) * int64(i+1) << p.a.alignShift
+	}
 	untouched := int64(p.end - p.bump)
-	s.InUse = p.inUse + p.huge.liveBytes
+	s.InUse = inUse + p.huge.liveBytes
 	s.Untouched = untouched + p.a.idleBytes()
-	s.Free = smallBytes - p.inUse - untouched + p.huge.freeBytes
+	s.Free = p.smallChunks<<p.a.shift - inUse - untouched + p.huge.freeBytes
 	if p.a.zeroSmall {
 		s.Free -= p.a.align // the nil unit
 	}
