@@ -73,7 +73,7 @@ func (h *cursorHeap[V]) Less(i, j int) bool {
 	return h.items[i].idx < h.items[j].idx
 }
 func (h *cursorHeap[V]) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *cursorHeap[V]) Push(x any)   { h.items = append(h.items, x.(*cursor[V])) }
+func (h *cursorHeap[V]) Push(x any)    { h.items = append(h.items, x.(*cursor[V])) }
 func (h *cursorHeap[V]) Pop() any {
 	x := h.items[len(h.items)-1]
 	h.items = h.items[:len(h.items)-1]
