@@ -226,14 +226,26 @@ func BenchmarkVersionSeqRead(b *testing.B) {
 	}
 }
 
-// BenchmarkReaderToken measures pinning and releasing a version.
-func BenchmarkReaderToken(b *testing.B) {
-	m, _ := primitives.NewTokenManager(primitives.OneWriteMultiRead)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			r, _ := m.Reader()
-			r.Release()
-		}
+// BenchmarkReadPin compares the two ways a reader protects what it reads:
+// an EpochDomain guard and a TokenManager reader token.
+func BenchmarkReadPin(b *testing.B) {
+	b.Run("impl=epoch", func(b *testing.B) {
+		var d primitives.EpochDomain
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				d.Enter().Exit()
+			}
+		})
+	})
+	b.Run("impl=token", func(b *testing.B) {
+		m, _ := primitives.NewTokenManager(primitives.OneWriteMultiRead)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				r, _ := m.Reader()
+				r.Release()
+			}
+		})
 	})
 }
