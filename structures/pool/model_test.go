@@ -185,6 +185,9 @@ var levels = []struct {
 	make func(Config) (Pool, error)
 }{
 	{"nolock", func(c Config) (Pool, error) { return NewNoLocking(c) }},
+	{"mutex", func(c Config) (Pool, error) { return NewMutex(c) }},
+	{"lockfree", func(c Config) (Pool, error) { return NewLockFree(c) }},
+	{"fixed", func(c Config) (Pool, error) { c.FixedCapacity = c.MaxBytes; return NewFixedCapacity(c) }},
 }
 
 func TestModel(t *testing.T) {

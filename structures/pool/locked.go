@@ -1,0 +1,300 @@
+package pool
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// lockedCore is Mutex and FixedCapacity: one mutex per size class (the free
+// list and a slab that the class bumps through) and one growth mutex g for
+// the arena, the shared small chunk and the huge heap. A class takes g only
+// to get a new slab. Lock order: a class mutex before g; class mutexes only
+// in ascending class order (the exhaustion fallback); tails are pushed with
+// no lock held.
+type lockedCore struct {
+	cls  []lockedClass
+	cfg  Config
+	full atomic.Bool // the last Alloc ran out of memory and nothing was freed since
+
+	g          sync.Mutex // growth: a, huge, src, huge counters
+	a          arena
+	huge       hugeHeap
+	src        smallSource
+	hugeAllocs uint64
+	hugeFrees  uint64
+}
+
+type lockedClassData struct {
+	mu            sync.Mutex
+	head          Offset // free list; the link is in the block
+	bump, end     Offset // the class's slab
+	allocs, frees uint64
+}
+
+type lockedClass struct {
+	lockedClassData
+	_ [(lineSize - unsafe.Sizeof(lockedClassData{})%lineSize) % lineSize]byte
+}
+
+func (p *lockedCore) init(cfg Config) {
+	p.cfg = cfg
+	p.a.init(cfg)
+	p.huge.init(&p.a)
+	p.cls = make([]lockedClass, cfg.MaxFastBlock/cfg.Alignment)
+}
+
+func (p *lockedCore) alloc(size int) (Offset, error) {
+	c := uint(size-1) >> p.a.alignShift
+	if c >= uint(len(p.cls)) {
+		return p.allocHuge(size)
+	}
+	cl := &p.cls[c]
+	n := Offset(c+1) << p.a.alignShift
+	cl.mu.Lock()
+	off := cl.head
+	var tlo, thi Offset
+	switch {
+	case off != 0:
+		cl.head = *(*Offset)(tptr(p.a.pub.Load(), p.a.shift, off))
+	case cl.end-cl.bump >= n:
+		off = cl.bump
+		cl.bump += n
+	default:
+		var err error
+		if off, tlo, thi, err = p.refill(cl, c); err != nil {
+			cl.mu.Unlock()
+			p.full.Store(true)
+			return 0, err
+		}
+	}
+	cl.allocs++
+	cl.mu.Unlock()
+	if tlo != thi {
+		p.pushRange(tlo, thi)
+	}
+	if invariants {
+		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
+	}
+	return off, nil
+}
+
+// refill gives class c (its mutex held) a new slab and returns its first
+// block, plus a range [tlo, thi) to put on the free lists once the class
+// mutex is released. When the arena cannot grow it splits a free block of a
+// larger class.
+func (p *lockedCore) refill(cl *lockedClass, c uint) (off, tlo, thi Offset, err error) {
+	n := Offset(c+1) << p.a.alignShift
+	p.g.Lock()
+	lo, hi, tlo, thi, err := p.src.carve(&p.a, &p.huge, n, slabBytes(&p.a, n))
+	p.g.Unlock()
+	if err == nil {
+		cl.bump, cl.end = lo+n, hi
+		return lo, tlo, thi, nil
+	}
+	t := p.a.pub.Load()
+	for d := c + 1; d < uint(len(p.cls)); d++ {
+		dl := &p.cls[d]
+		dl.mu.Lock()
+		if off := dl.head; off != 0 {
+			dl.head = *(*Offset)(tptr(t, p.a.shift, off))
+			dl.mu.Unlock()
+			return off, off + n, off + Offset(d+1)<<p.a.alignShift, nil
+		}
+		dl.mu.Unlock()
+	}
+	return 0, 0, 0, err
+}
+
+// pushRange puts [lo, hi) on the free lists in pieces of at most
+// MaxFastBlock bytes, locking each class in turn.
+func (p *lockedCore) pushRange(lo, hi Offset) {
+	t := p.a.pub.Load()
+	for lo < hi {
+		n := min(hi-lo, Offset(p.cfg.MaxFastBlock))
+		cl := &p.cls[n>>p.a.alignShift-1]
+		cl.mu.Lock()
+		*(*Offset)(tptr(t, p.a.shift, lo)) = cl.head
+		cl.head = lo
+		cl.mu.Unlock()
+		lo += n
+	}
+}
+
+func (p *lockedCore) allocHuge(size int) (Offset, error) {
+	if err := checkSize(&p.cfg, size); err != nil {
+		return 0, err
+	}
+	p.g.Lock()
+	off, err := p.huge.alloc(size)
+	if err == nil {
+		p.hugeAllocs++
+	}
+	p.g.Unlock()
+	if err != nil {
+		p.full.Store(true)
+	}
+	return off, err
+}
+
+func (p *lockedCore) free(off Offset, size int) error {
+	c := uint(size-1) >> p.a.alignShift
+	if c >= uint(len(p.cls)) {
+		if err := checkSize(&p.cfg, size); err != nil {
+			return err
+		}
+		p.g.Lock()
+		err := p.huge.free(off, size)
+		if err == nil {
+			p.hugeFrees++
+		}
+		p.g.Unlock()
+		if err == nil && p.full.Load() {
+			p.full.Store(false)
+		}
+		return err
+	}
+	t := p.a.pub.Load()
+	if err := checkSmallOffset(&p.a, t.chunks, off, size); err != nil {
+		return err
+	}
+	if invariants {
+		if err := trackFree(t, p.a.shift, p.a.alignShift, off, size); err != nil {
+			return err
+		}
+	}
+	link := (*Offset)(tptr(t, p.a.shift, off))
+	cl := &p.cls[c]
+	cl.mu.Lock()
+	*link = cl.head
+	cl.head = off
+	cl.frees++
+	cl.mu.Unlock()
+	if p.full.Load() {
+		p.full.Store(false)
+	}
+	return nil
+}
+
+func (p *lockedCore) bytes(off Offset, size int) []byte {
+	return tbytes(p.a.pub.Load(), p.a.shift, off, size)
+}
+
+func (p *lockedCore) stats(l Level) Stats {
+	s := Stats{Level: l}
+	var inUse, untouched int64
+	for i := range p.cls {
+		cl := &p.cls[i]
+		cl.mu.Lock()
+		s.Allocs += cl.allocs
+		s.Frees += cl.frees
+		inUse += int64(cl.allocs-cl.frees) * int64(i+1) << p.a.alignShift
+		untouched += int64(cl.end - cl.bump)
+		cl.mu.Unlock()
+	}
+	p.g.Lock()
+	defer p.g.Unlock()
+	s.Allocs += p.hugeAllocs
+	s.Frees += p.hugeFrees
+	s.Capacity = p.a.capacity
+	s.Chunks = p.a.slots
+	s.HugeBytes, s.HugeCount = p.huge.liveBytes, p.huge.liveCount
+	untouched += int64(p.src.end - p.src.cur)
+	s.InUse = inUse + p.huge.liveBytes
+	s.Untouched = untouched + p.a.idleBytes()
+	s.Free = smallFree(&p.a, p.src.chunks, inUse, untouched) + p.huge.freeBytes
+	s.Fragment = s.Capacity - s.InUse - s.Free - s.Untouched
+	return s
+}
+
+// Mutex is the level with one mutex per size class plus one for growth and
+// huge blocks. Safe for concurrent use. Each class bumps through its own
+// slab (taken from the shared chunk under the growth mutex), so goroutines
+// allocating different sizes do not contend.
+type Mutex struct{ core lockedCore }
+
+var _ Pool = (*Mutex)(nil)
+
+// NewMutex returns a Mutex pool for cfg.
+func NewMutex(cfg Config) (*Mutex, error) {
+	cfg, err := cfg.Validate()
+	if err != nil {
+		return nil, err
+	}
+	p := &Mutex{}
+	p.core.init(cfg)
+	return p, nil
+}
+
+// Alloc returns a block of size bytes.
+func (p *Mutex) Alloc(size int) (Offset, error) { return p.core.alloc(size) }
+
+// Free returns the block at off, allocated with size.
+func (p *Mutex) Free(off Offset, size int) error { return p.core.free(off, size) }
+
+// Bytes returns the size bytes of the block at off (capacity size).
+func (p *Mutex) Bytes(off Offset, size int) []byte { return p.core.bytes(off, size) }
+
+// Stats returns the pool's counters (locking each class in turn).
+func (p *Mutex) Stats() Stats { return p.core.stats(LevelMutex) }
+
+// Level returns LevelMutex.
+func (p *Mutex) Level() Level { return LevelMutex }
+
+// Config returns the normalized configuration.
+func (p *Mutex) Config() Config { return p.core.cfg }
+
+// FixedCapacity is the level that reserves Config.FixedCapacity bytes up
+// front and never grows: an Alloc that does not fit returns ErrExhausted,
+// never a panic, and succeeds again once blocks are freed. Huge blocks and
+// small chunks share the reserved memory: a huge region whose blocks are all
+// freed goes back to it. Safe for concurrent use (it is built like Mutex).
+type FixedCapacity struct{ core lockedCore }
+
+var _ Pool = (*FixedCapacity)(nil)
+
+// NewFixedCapacity returns a FixedCapacity pool; cfg.FixedCapacity must be
+// set.
+func NewFixedCapacity(cfg Config) (*FixedCapacity, error) {
+	if cfg.FixedCapacity <= 0 {
+		return nil, fmt.Errorf("%w: FixedCapacity must be set for a FixedCapacity pool", ErrInvalidConfig)
+	}
+	cfg, err := cfg.Validate()
+	if err != nil {
+		return nil, err
+	}
+	p := &FixedCapacity{}
+	p.core.init(cfg)
+	return p, nil
+}
+
+// Alloc returns a block of size bytes, or ErrExhausted.
+func (p *FixedCapacity) Alloc(size int) (Offset, error) { return p.core.alloc(size) }
+
+// Free returns the block at off, allocated with size.
+func (p *FixedCapacity) Free(off Offset, size int) error { return p.core.free(off, size) }
+
+// Bytes returns the size bytes of the block at off (capacity size).
+func (p *FixedCapacity) Bytes(off Offset, size int) []byte { return p.core.bytes(off, size) }
+
+// Stats returns the pool's counters.
+func (p *FixedCapacity) Stats() Stats { return p.core.stats(LevelFixedCapacity) }
+
+// Level returns LevelFixedCapacity.
+func (p *FixedCapacity) Level() Level { return LevelFixedCapacity }
+
+// Config returns the normalized configuration.
+func (p *FixedCapacity) Config() Config { return p.core.cfg }
+
+// Remaining returns the bytes not in live blocks: Capacity - InUse. Freed
+// small blocks serve only their own size class, so an allocation can fail
+// while Remaining is positive.
+func (p *FixedCapacity) Remaining() int64 {
+	s := p.Stats()
+	return s.Capacity - s.InUse
+}
+
+// Full reports whether the most recent failed Alloc ran out of memory and no
+// block has been freed since.
+func (p *FixedCapacity) Full() bool { return p.core.full.Load() }

@@ -1,0 +1,90 @@
+package pool
+
+import (
+	"unsafe"
+
+	"github.com/zipora-go/zipora/primitives"
+)
+
+// smallSource hands out slabs for small blocks from the current small chunk
+// of an arena. Not synchronized: the concurrent levels use it under their
+// growth mutex.
+type smallSource struct {
+	cur, end Offset // the rest of the current small chunk
+	chunks   int64  // small chunks taken
+}
+
+// carve returns the slab [lo, hi): a multiple of n bytes, at most want and at
+// least n. When the current chunk has less than n bytes left it starts a new
+// one and returns the old chunk's remainder as [tlo, thi), which the caller
+// must put on the free lists. When the arena cannot grow it first gives the
+// huge heap's spare region back.
+func (s *smallSource) carve(a *arena, h *hugeHeap, n, want Offset) (lo, hi, tlo, thi Offset, err error) {
+	if s.end-s.cur < n {
+		first, err := a.take(1, true)
+		if err != nil && h.spare != nil {
+			h.dropSpare()
+			first, err = a.take(1, true)
+		}
+		if err != nil {
+			return 0, 0, 0, 0, err
+		}
+		tlo, thi = s.cur, s.end
+		s.cur, s.end = a.firstOffset(first), Offset(first+1)<<a.shift
+		s.chunks++
+	}
+	got := min(want, (s.end-s.cur)/n*n)
+	lo = s.cur
+	s.cur += got
+	return lo, lo + got, tlo, thi, nil
+}
+
+// slabBytes is how much a size class takes from the shared chunk at a time:
+// 16 blocks, at least 16 KiB, at most a chunk.
+func slabBytes(a *arena, n Offset) Offset {
+	return max(n, min(max(16*n, 16<<10), Offset(a.chunkSize)/2)/n*n)
+}
+
+// smallFree is the Free bytes of the small chunks: their memory less the
+// blocks in use, the untouched remainders and the nil unit.
+func smallFree(a *arena, chunks, inUse, untouched int64) int64 {
+	f := chunks<<a.shift - inUse - untouched
+	if a.zeroSmall {
+		f -= a.align
+	}
+	return f
+}
+
+// tptr returns a pointer to the byte at off through a published table.
+func tptr(t *table, shift uint, off Offset) unsafe.Pointer {
+	return unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.chunks[off>>(shift&63)])), off&(1<<(shift&63)-1))
+}
+
+// tbytes is Bytes through a published table.
+func tbytes(t *table, shift uint, off Offset, size int) []byte {
+	in := uint64(off) & (1<<(shift&63) - 1)
+	end := in + uint64(size)
+	return t.chunks[off>>(shift&63)][in:end:end]
+}
+
+// loadLinkRacy reads the free-list link word at p: the first 8 bytes of a
+// free block (blocks are aligned to at least 8).
+//
+// Safety: in a Treiber-stack pop the link is read from the block at the head
+// after the head was loaded, and by then another goroutine may have popped
+// the same block and be writing user data into it (it then changes the
+// head's generation, so this pop's CAS fails and the value read is thrown
+// away; a torn read is thrown away the same way). The read is therefore a
+// benign race, and it is the only one: it must not be reported by the race
+// detector, which flags an atomic read against the user's plain writes just
+// as it flags a plain one. go:norace keeps this one load out of the
+// detector's view; every other access to block memory stays checked. When
+// the CAS succeeds, no other pop of this block came between, and the link
+// was written before the push that published it (the push's CAS, which the
+// pop's head load observed, orders it).
+//
+//go:norace
+func loadLinkRacy(p unsafe.Pointer) uint64 { return *(*uint64)(p) }
+
+// pad rounds a per-class struct up to whole cache lines.
+const lineSize = uintptr(primitives.CacheLineSize)
