@@ -1,0 +1,205 @@
+package runtime
+
+// Call: request/reply without a channel or an allocation per call.
+//
+// A call travels in a pooled cell (one sync.Pool per result type T). The
+// cell holds the function, the result, and a reply word (a futex) with
+// these states:
+//
+//	pending -> done               the worker finished first (caller spinning)
+//	pending -> sleeping -> done   the caller sleeps on the futex; the worker wakes it
+//	pending -> chan -> done       the caller waits on the cell's channel; the worker sends
+//	pending -> chan -> abandoned  the caller's ctx ended first; the worker recycles the cell
+//
+// Only the caller moves pending -> sleeping/chan and chan -> abandoned
+// (CAS); only the worker moves any state -> done (Swap). So exactly one of
+// them sees the other's move: the worker's Swap returns sleeping (it calls
+// Wake), chan (it sends on the buffered channel, which never blocks: one
+// send per call), abandoned (it owns the cell), or pending (the caller's
+// CAS fails and it reads the result). The Swap is a release that publishes
+// the result written before it; the caller's load or failed CAS of done is
+// the matching acquire.
+//
+// Missed wake-up: the caller sleeps only in Futex.Wait(sleeping), which the
+// kernel compares with the word atomically with going to sleep; the worker
+// writes done before waking, so either the comparison fails or the caller is
+// already asleep and woken.
+//
+// Who waits how: the caller first spins briefly (only when another P can
+// run the worker). Then, with a context that cannot be cancelled and while
+// fewer than GOMAXPROCS callers already sleep on futexes, it sleeps on the
+// futex: the worker's wake-up is one futex(2) call, not a trip through the
+// Go scheduler. Otherwise it waits on the channel, which parks only the
+// goroutine (any number of callers, and ctx cancellation through select).
+//
+// Rejected designs:
+//   - A new channel per call: an allocation, and a wake-up through the
+//     scheduler every time.
+//   - Futex sleeps for every caller: each sleeping caller holds an OS thread
+//     in the kernel; thousands of concurrent Calls would mean thousands of
+//     threads.
+//   - context.AfterFunc to interrupt a futex sleep on cancellation: an
+//     allocation and a lock on the parent context per call.
+
+import (
+	"context"
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zipora-go/zipora/mailbox"
+	"github.com/zipora-go/zipora/primitives"
+)
+
+const (
+	replyPending   uint32 = 0
+	replyDone      uint32 = 1
+	replySleeping  uint32 = 2
+	replyChan      uint32 = 3
+	replyAbandoned uint32 = 4
+
+	// callSpin is how many times a caller polls for its reply before it
+	// sleeps.
+	callSpin = 1 << 10
+)
+
+// futexSleepers counts callers asleep on a reply futex, bounded by
+// GOMAXPROCS (see above).
+var futexSleepers atomic.Int32 // relaxed: an admission bound, not a correctness property
+
+// callCell carries one Call. Owned by the caller until sent, then shared
+// with the worker as described above.
+type callCell[T any] struct {
+	state primitives.Futex // the reply word
+	ch    chan struct{}    // capacity 1; made once per cell
+	fn    func(*Worker) (T, error)
+	v     T
+	err   error
+	pool  *sync.Pool
+}
+
+// cellKey identifies the pool of callCell[T] in cellPools.
+type cellKey[T any] struct{}
+
+var cellPools sync.Map // cellKey[T]{} -> *sync.Pool of *callCell[T]
+
+func getCell[T any]() *callCell[T] {
+	p, ok := cellPools.Load(cellKey[T]{})
+	if !ok {
+		np := &sync.Pool{}
+		np.New = func() any { return &callCell[T]{ch: make(chan struct{}, 1), pool: np} }
+		p, _ = cellPools.LoadOrStore(cellKey[T]{}, np)
+	}
+	return p.(*sync.Pool).Get().(*callCell[T])
+}
+
+// recycle clears c and returns it to its pool. Called by whoever owns c
+// last: the caller after reading the result, or the worker for an
+// abandoned cell.
+func (c *callCell[T]) recycle() {
+	var zero T
+	c.fn, c.v, c.err = nil, zero, nil
+	c.state.Store(replyPending)
+	c.pool.Put(c)
+}
+
+func (c *callCell[T]) run(w *Worker) {
+	c.v, c.err = c.fn(w)
+	c.complete()
+}
+
+func (c *callCell[T]) abort(_ *Worker, err error) {
+	c.err = err
+	c.complete()
+}
+
+// complete publishes the result and wakes the caller the way it waits.
+func (c *callCell[T]) complete() {
+	switch c.state.Swap(replyDone) { // release: publishes v and err
+	case replySleeping:
+		c.state.Wake(1)
+	case replyChan:
+		c.ch <- struct{}{} // never blocks: capacity 1, one send per call
+	case replyAbandoned:
+		c.recycle()
+	}
+}
+
+// wait waits for the reply. It returns ctx.Err() if ctx ended first (the
+// cell then belongs to the worker).
+func (c *callCell[T]) wait(ctx context.Context) error {
+	if goruntime.GOMAXPROCS(0) > 1 {
+		for i := callSpin; i > 0; i-- {
+			if c.state.Load() == replyDone { // acquire: the result
+				return nil
+			}
+		}
+	}
+	if ctx.Done() == nil {
+		admitted := futexSleepers.Add(1) <= int32(goruntime.GOMAXPROCS(0))
+		if admitted {
+			c.sleep()
+		}
+		futexSleepers.Add(-1)
+		if admitted {
+			return nil
+		}
+	}
+	if !c.state.CompareAndSwap(replyPending, replyChan) {
+		return nil // done: acquire by the failed CAS
+	}
+	select {
+	case <-c.ch:
+		return nil
+	case <-ctx.Done():
+		if c.state.CompareAndSwap(replyChan, replyAbandoned) {
+			return ctx.Err()
+		}
+		<-c.ch // the worker completed meanwhile; take its send
+		return nil
+	}
+}
+
+// sleep waits on the futex until the state is done.
+func (c *callCell[T]) sleep() {
+	if !c.state.CompareAndSwap(replyPending, replySleeping) {
+		return // done
+	}
+	for c.state.Load() != replyDone {
+		_ = c.state.Wait(replySleeping, 0) // spurious returns re-checked
+	}
+}
+
+// Call runs f on worker shard and returns its result: request/reply. It
+// returns an error matching ErrNoShard for a shard outside [0, Workers()),
+// ErrStopped once Stop closed the runtime (f did not run), a *PanicError
+// (errors.Is(err, ErrPanic)) if f panicked, and ctx.Err() if ctx ended
+// first — f may then still run, and its result is dropped. Call must not
+// target the worker it is called from. f must not be nil.
+func Call[T any](ctx context.Context, rt *Runtime, shard int, f func(*Worker) (T, error)) (T, error) {
+	var zero T
+	if f == nil {
+		panic("runtime: Call with a nil function")
+	}
+	if uint(shard) >= uint(len(rt.workers)) {
+		return zero, rt.noShard(shard)
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	c := getCell[T]()
+	c.fn = f
+	if err := rt.workers[shard].mb.SendContext(ctx, task{c: c}); err != nil {
+		c.recycle()
+		if err == mailbox.ErrClosed {
+			return zero, ErrStopped
+		}
+		return zero, err
+	}
+	if err := c.wait(ctx); err != nil {
+		return zero, err
+	}
+	v, err := c.v, c.err
+	c.recycle()
+	return v, err
+}

@@ -1,0 +1,125 @@
+package runtime
+
+import (
+	"fmt"
+	"log/slog"
+	goruntime "runtime"
+
+	"github.com/zipora-go/zipora/mailbox"
+	"github.com/zipora-go/zipora/primitives"
+)
+
+// Defaults and limits of Config.
+const (
+	// DefaultBlockingWorkers is the size of the pool behind Go when
+	// Config.BlockingWorkers is 0.
+	DefaultBlockingWorkers = 256
+	// DefaultBatch is how many tasks a worker takes from its mailbox at a
+	// time when Config.Batch is 0.
+	DefaultBatch = 64
+	// NoSpin, as Config.Spin, makes an idle worker park at once.
+	NoSpin = -1
+	// MaxWorkers bounds Config.Workers.
+	MaxWorkers = 1 << 16
+	// maxBatch bounds Config.Batch.
+	maxBatch = 1 << 16
+)
+
+// Config configures Start. The zero value is ready to use: one unpinned
+// worker per usable CPU, unbounded mailboxes, no logging, a pool of
+// DefaultBlockingWorkers for Go, the mailbox's default spin.
+//
+// A Config is a plain value; Start copies it. Fields out of range make
+// Start fail with an error matching ErrInvalidConfig.
+type Config struct {
+	// Workers is the number of workers, hence the shard count of every
+	// registered structure. 0 means one per CPU this process may use: the
+	// smaller of its affinity mask and GOMAXPROCS. Workers beyond
+	// GOMAXPROCS are allowed; they wait for a P like any goroutine.
+	// Must be in [0, MaxWorkers].
+	Workers int
+	// Pin binds worker i's OS thread to CPU Allowed[i % len(Allowed)] of
+	// primitives.Topology() (Linux only; elsewhere Start fails with
+	// primitives.ErrPinUnsupported). Workers always lock their OS thread,
+	// pinned or not; a worker's thread is discarded when the worker
+	// exits.
+	Pin bool
+	// MailboxCapacity bounds each worker's mailbox: submissions block
+	// (Submit, SubmitTo, Each) or wait with their context (Call) while it
+	// is full. 0 means unbounded. Must be >= 0.
+	MailboxCapacity int
+	// Logger receives the runtime's records: start and stop at Info,
+	// recovered panics at Error with the stack. nil discards them.
+	Logger *slog.Logger
+	// BlockingWorkers is the number of goroutines that may run Go tasks
+	// at once; Go blocks while all are busy. 0 means
+	// DefaultBlockingWorkers. Must be >= 0.
+	BlockingWorkers int
+	// Spin is how many times an idle worker polls its mailbox before it
+	// parks on its futex. 0 means mailbox.DefaultSpin; NoSpin parks at
+	// once (the right choice when workers outnumber cores). Must be >=
+	// NoSpin.
+	Spin int
+	// Batch is the most tasks a worker takes from its mailbox in one
+	// receive; Worker.AfterBatch callbacks run after each such batch. 0
+	// means DefaultBatch. Must be in [0, 65536].
+	Batch int
+	// OnPanic, if not nil, is called on the panicking goroutine after a
+	// task panicked, with the worker's id (-1 for a Go task), the panic
+	// value and the stack. It must not panic.
+	OnPanic func(workerID int, v any, stack []byte)
+}
+
+// resolved is a validated Config with every default filled in.
+type resolved struct {
+	Config
+	cpus []int // CPUs worker i may be pinned to: cpus[i%len(cpus)]
+}
+
+// allowedCPUs returns the CPUs workers may be pinned to (a variable for
+// tests).
+var allowedCPUs = func() []int { return primitives.Topology().Allowed }
+
+func invalid(field string, v int) error {
+	return fmt.Errorf("runtime: Config.%s = %d: %w", field, v, ErrInvalidConfig)
+}
+
+// resolve validates c and fills in its defaults.
+func (c Config) resolve() (resolved, error) {
+	r := resolved{Config: c}
+	switch {
+	case c.Workers < 0 || c.Workers > MaxWorkers:
+		return r, invalid("Workers", c.Workers)
+	case c.MailboxCapacity < 0:
+		return r, invalid("MailboxCapacity", c.MailboxCapacity)
+	case c.BlockingWorkers < 0:
+		return r, invalid("BlockingWorkers", c.BlockingWorkers)
+	case c.Spin < NoSpin:
+		return r, invalid("Spin", c.Spin)
+	case c.Batch < 0 || c.Batch > maxBatch:
+		return r, invalid("Batch", c.Batch)
+	}
+	if c.Pin && !primitives.PinSupported {
+		return r, fmt.Errorf("runtime: Config.Pin: %w", primitives.ErrPinUnsupported)
+	}
+	r.cpus = allowedCPUs()
+	if r.Workers == 0 {
+		r.Workers = max(1, min(len(r.cpus), goruntime.GOMAXPROCS(0)))
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	if r.BlockingWorkers == 0 {
+		r.BlockingWorkers = DefaultBlockingWorkers
+	}
+	switch r.Spin {
+	case 0:
+		r.Spin = mailbox.DefaultSpin
+	case NoSpin:
+		r.Spin = 0
+	}
+	if r.Batch == 0 {
+		r.Batch = DefaultBatch
+	}
+	return r, nil
+}

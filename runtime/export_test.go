@@ -1,0 +1,12 @@
+package runtime
+
+// SetPinCPUsForTest makes Start pin worker i to cpus[i%len(cpus)] and
+// returns a function restoring the real list.
+func SetPinCPUsForTest(cpus []int) (restore func()) {
+	old := allowedCPUs
+	allowedCPUs = func() []int { return cpus }
+	return func() { allowedCPUs = old }
+}
+
+// FutexSleepers returns the number of Call callers asleep on a futex.
+func FutexSleepers() int32 { return futexSleepers.Load() }

@@ -1,0 +1,425 @@
+package runtime
+
+// Start, submission and Stop.
+//
+// Stop protocol (shutdown, run once on its own goroutine):
+//  1. cancel Context(): long tasks may notice.
+//  2. close the gate: Each and Go are refused from now on; wait until every
+//     admitted Each has sent its tasks and every admitted Go has handed its
+//     function to the pool.
+//  3. release the ants pool and wait for every Go task to return. Workers
+//     still accept tasks, so blocking work can hand its result back to a
+//     worker (SubmitTo, Call) while the runtime stops.
+//  4. close every mailbox: Submit, SubmitTo and Call are refused
+//     (ErrStopped) from now on; each worker drains what was accepted, runs
+//     its OnWorkerStop hooks and exits.
+//  5. wait for the workers; detach the structures in reverse order.
+//
+// Exactly once: a mailbox send is either accepted before the mailbox's
+// Close (and then delivered, and run once by the only receiver) or refused;
+// an Each or Go is either admitted before the gate closed (and its sends or
+// pool submission happen before step 3/4) or refused. Stop calls after the
+// first wait for the same completion.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/ants/v2"
+
+	"github.com/zipora-go/zipora/mailbox"
+)
+
+// Runtime is a started set of workers with their registered structures and
+// a pool for blocking work. Create one with Start; the zero value is not
+// usable. A Runtime must not be copied. Every method is safe for
+// concurrent use.
+//
+// Memory model: a submission that returns nil happens-before its task
+// runs; a task's completion happens-before the Call or Each waiting for it
+// returns; every accepted task's completion happens-before Stop returns
+// nil.
+type Runtime struct {
+	workers    []*Worker
+	cfg        resolved
+	log        *slog.Logger
+	structures []Structure
+	pool       *ants.Pool
+
+	gate     gate
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup // the worker goroutines
+	stopOnce sync.Once
+	done     chan struct{} // closed when shutdown is complete
+	stopErr  error         // written before done is closed
+
+	goSubmitted atomic.Uint64 // relaxed: statistics only
+	goPanics    atomic.Uint64 // relaxed: statistics only
+}
+
+// Start starts cfg.Workers workers, with structures attached (in order,
+// before any worker runs), and returns once every worker is running and
+// has run its structures' OnWorkerStart hooks. ctx bounds the start only;
+// the runtime runs until Stop.
+//
+// Invalid configuration returns an error matching ErrInvalidConfig. If any
+// part of Start fails (a structure's Attach, pinning a thread, a start
+// hook, ctx), everything already started is stopped and detached, and the
+// error is returned with a nil Runtime.
+func Start(ctx context.Context, cfg Config, structures ...Structure) (*Runtime, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("runtime: start: %w", err)
+	}
+	r, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range structures {
+		if s == nil {
+			return nil, fmt.Errorf("runtime: structure %d is nil: %w", i, ErrInvalidConfig)
+		}
+	}
+	rt := &Runtime{
+		cfg:        r,
+		log:        r.Logger,
+		structures: structures,
+		done:       make(chan struct{}),
+	}
+	rt.gate.init()
+	rt.ctx, rt.cancel = context.WithCancel(context.Background())
+	if err := rt.newWorkers(); err != nil {
+		rt.cancel()
+		return nil, err
+	}
+	for i, s := range structures {
+		if err := attach(rt, s); err != nil {
+			rt.structures = structures[:i]
+			rt.detach()
+			rt.cancel()
+			return nil, fmt.Errorf("runtime: attach structure %d (%T): %w", i, s, err)
+		}
+	}
+	pool, err := ants.NewPool(r.BlockingWorkers,
+		ants.WithPanicHandler(rt.goPanicked),
+		ants.WithLogger(antsLogger{rt.log}))
+	if err != nil {
+		rt.detach()
+		rt.cancel()
+		return nil, fmt.Errorf("runtime: blocking pool: %w", err)
+	}
+	rt.pool = pool
+	if err := rt.startWorkers(ctx); err != nil {
+		rt.stopOnce.Do(rt.shutdown)
+		return nil, err
+	}
+	rt.log.Info("runtime started",
+		"workers", len(rt.workers), "pin", r.Pin, "mailbox_capacity", r.MailboxCapacity,
+		"blocking_workers", r.BlockingWorkers, "structures", len(structures))
+	return rt, nil
+}
+
+func (rt *Runtime) newWorkers() error {
+	n := rt.cfg.Workers
+	rt.workers = make([]*Worker, n)
+	for i := range rt.workers {
+		var mb *mailbox.Mailbox[task]
+		if c := rt.cfg.MailboxCapacity; c > 0 {
+			var err error
+			if mb, err = mailbox.NewBounded[task](c, mailbox.WithSpin(rt.cfg.Spin)); err != nil {
+				return fmt.Errorf("runtime: Config.MailboxCapacity = %d: %w: %w", c, ErrInvalidConfig, err)
+			}
+		} else {
+			mb = mailbox.New[task](mailbox.WithSpin(rt.cfg.Spin))
+		}
+		w := &Worker{id: i, cpu: -1, rt: rt, mb: mb, buf: make([]task, rt.cfg.Batch)}
+		if rt.cfg.Pin {
+			w.cpu = rt.cfg.cpus[i%len(rt.cfg.cpus)]
+		}
+		rt.workers[i] = w
+	}
+	return nil
+}
+
+// attach calls s.Attach, converting a panic into an error.
+func attach(rt *Runtime, s Structure) (err error) {
+	if pe := protect(-1, func() { err = s.Attach(rt, len(rt.workers)) }); pe != nil {
+		return pe
+	}
+	return err
+}
+
+// startWorkers starts every worker goroutine and waits until each is
+// running or failed.
+func (rt *Runtime) startWorkers(ctx context.Context) error {
+	ready := make(chan error, len(rt.workers)) // never blocks a worker
+	for _, w := range rt.workers {
+		rt.wg.Add(1)
+		go w.main(ready)
+	}
+	var errs []error
+	for range rt.workers {
+		select {
+		case err := <-ready:
+			if err != nil {
+				errs = append(errs, err)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("runtime: start: %w", ctx.Err())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// detach detaches the attached structures in reverse order.
+func (rt *Runtime) detach() {
+	for i := len(rt.structures) - 1; i >= 0; i-- {
+		s := rt.structures[i]
+		if pe := protect(-1, s.Detach); pe != nil {
+			rt.reportPanic(pe)
+		}
+	}
+}
+
+// Workers returns the number of workers: the shard count of every
+// registered structure.
+func (rt *Runtime) Workers() int { return len(rt.workers) }
+
+// Worker returns worker i, or nil when i is out of range. Its ID, CPU and
+// Stats are safe to use from any goroutine.
+func (rt *Runtime) Worker(i int) *Worker {
+	if uint(i) >= uint(len(rt.workers)) {
+		return nil
+	}
+	return rt.workers[i]
+}
+
+// Context returns a context that is cancelled when Stop is first called.
+// Long-running tasks and Go functions may watch it to finish early.
+func (rt *Runtime) Context() context.Context { return rt.ctx }
+
+// Logger returns the runtime's logger (a discarding one when Config.Logger
+// was nil).
+func (rt *Runtime) Logger() *slog.Logger { return rt.log }
+
+// Submit runs f on some worker, chosen at random to spread the load. It
+// returns ErrStopped once Stop closed the runtime; with a bounded mailbox
+// it blocks while the chosen worker's mailbox is full. A nil return means
+// f will run exactly once. f must not be nil.
+func (rt *Runtime) Submit(f func(*Worker)) error {
+	if f == nil {
+		panic("runtime: Submit with a nil task")
+	}
+	n := uint64(len(rt.workers))
+	return rt.workers[uint64(rand.Uint32())*n>>32].send(task{f: f})
+}
+
+// SubmitTo runs f on worker shard, after every task that the same caller
+// submitted to that worker before. It returns an error matching ErrNoShard
+// for a shard outside [0, Workers()), and ErrStopped once Stop closed the
+// runtime; with a bounded mailbox it blocks while that mailbox is full. A
+// nil return means f will run exactly once. f must not be nil.
+func (rt *Runtime) SubmitTo(shard int, f func(*Worker)) error {
+	if f == nil {
+		panic("runtime: SubmitTo with a nil task")
+	}
+	if uint(shard) >= uint(len(rt.workers)) {
+		return rt.noShard(shard)
+	}
+	return rt.workers[shard].send(task{f: f})
+}
+
+func (rt *Runtime) noShard(shard int) error {
+	return fmt.Errorf("runtime: shard %d of %d: %w", shard, len(rt.workers), ErrNoShard)
+}
+
+// send hands t to w's mailbox.
+func (w *Worker) send(t task) error {
+	if w.mb.Send(t) != nil {
+		return ErrStopped // mailbox.ErrClosed: Stop closed the mailbox
+	}
+	return nil
+}
+
+// Each runs f once on every worker and waits for all of them, returning
+// the errors joined (each prefixed with its worker id; a panic is a
+// *PanicError). Either every worker's task is accepted, or none
+// (ErrStopped). If ctx is done first, Each returns ctx.Err(); the tasks
+// already accepted still run. Each must not be called from a task (it
+// would wait for its own worker). f must not be nil.
+func (rt *Runtime) Each(ctx context.Context, f func(*Worker) error) error {
+	if f == nil {
+		panic("runtime: Each with a nil function")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !rt.gate.enter() {
+		return ErrStopped
+	}
+	e := &eachCall{f: f, errs: make([]error, len(rt.workers)), done: make(chan struct{})}
+	e.remaining.Store(int64(len(rt.workers)))
+	var err error
+	for _, w := range rt.workers {
+		if err = w.mb.SendContext(ctx, task{c: e}); err != nil {
+			break // ctx ended while a bounded mailbox was full
+		}
+	}
+	rt.gate.leave()
+	if err != nil {
+		if errors.Is(err, mailbox.ErrClosed) {
+			return ErrStopped
+		}
+		return err
+	}
+	select {
+	case <-e.done: // acquire: every worker's errs entry
+		return e.err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// eachCall is the completion shared by the tasks of one Each.
+type eachCall struct {
+	f         func(*Worker) error
+	errs      []error // errs[i] written only by worker i, read after done
+	remaining atomic.Int64
+	done      chan struct{}
+}
+
+func (e *eachCall) run(w *Worker) { e.finish(w, e.f(w)) }
+
+func (e *eachCall) abort(w *Worker, err error) { e.finish(w, err) }
+
+func (e *eachCall) finish(w *Worker, err error) {
+	e.errs[w.id] = err
+	if e.remaining.Add(-1) == 0 { // acq-rel: the last worker sees every entry
+		close(e.done) // release: publishes errs to the caller
+	}
+}
+
+func (e *eachCall) err() error {
+	var errs []error
+	for i, err := range e.errs {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("worker %d: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Go runs f on the runtime's pool of goroutines for blocking work (I/O,
+// syscalls, long computations), never on a worker. It blocks while all
+// Config.BlockingWorkers goroutines are busy, and returns ErrStopped once
+// Stop closed the runtime. A nil return means f will run exactly once, and
+// Stop waits for it to return. A panic in f is recovered and reported
+// (OnPanic with worker id -1). f must not be nil.
+func (rt *Runtime) Go(f func()) error {
+	if f == nil {
+		panic("runtime: Go with a nil function")
+	}
+	if !rt.gate.enter() {
+		return ErrStopped
+	}
+	defer rt.gate.leave()
+	if err := rt.pool.Submit(f); err != nil {
+		if errors.Is(err, ants.ErrPoolClosed) {
+			return ErrStopped
+		}
+		return fmt.Errorf("runtime: Go: %w", err)
+	}
+	rt.goSubmitted.Add(1)
+	return nil
+}
+
+// Stats returns a snapshot of every worker's counters and of the pool
+// behind Go.
+func (rt *Runtime) Stats() Stats {
+	s := Stats{Workers: make([]WorkerStats, len(rt.workers))}
+	for i, w := range rt.workers {
+		s.Workers[i] = w.Stats()
+	}
+	s.Blocking = BlockingStats{
+		Submitted: rt.goSubmitted.Load(),
+		Panics:    rt.goPanics.Load(),
+		Running:   rt.pool.Running(),
+		Waiting:   rt.pool.Waiting(),
+		Cap:       rt.pool.Cap(),
+	}
+	return s
+}
+
+// Stop stops the runtime: from then on Each and Go return ErrStopped; every
+// Go task already accepted returns; then Submit, SubmitTo and Call return
+// ErrStopped, and every task already accepted runs exactly once; the
+// workers exit, the structures are detached. Stop returns nil once all of
+// that is done, or ctx.Err() (wrapped) if ctx ends first — the stop goes on
+// in the background, and a later Stop waits for it again. Stop is
+// idempotent and safe to call concurrently; calling it from a task needs a
+// ctx that ends (the task's own worker cannot exit while it waits).
+func (rt *Runtime) Stop(ctx context.Context) error {
+	rt.stopOnce.Do(func() { go rt.shutdown() })
+	select {
+	case <-rt.done:
+		return rt.stopErr
+	default:
+	}
+	select {
+	case <-rt.done:
+		return rt.stopErr
+	case <-ctx.Done():
+		return fmt.Errorf("runtime: stop: %w", ctx.Err())
+	}
+}
+
+// Done returns a channel closed when the runtime has completely stopped.
+func (rt *Runtime) Done() <-chan struct{} { return rt.done }
+
+// shutdown runs the stop protocol described at the top of this file.
+func (rt *Runtime) shutdown() {
+	defer close(rt.done) // release: stopErr
+	rt.cancel()
+	rt.gate.close()
+	var errs []error
+	if err := rt.pool.ReleaseContext(context.Background()); err != nil {
+		errs = append(errs, fmt.Errorf("runtime: release blocking pool: %w", err))
+	}
+	for _, w := range rt.workers {
+		w.mb.Close()
+	}
+	rt.wg.Wait()
+	rt.detach()
+	rt.stopErr = errors.Join(errs...)
+	rt.log.Info("runtime stopped", "tasks", rt.Stats().Tasks(), "go_tasks", rt.goSubmitted.Load())
+}
+
+// reportPanic logs a recovered panic and passes it to OnPanic.
+func (rt *Runtime) reportPanic(pe *PanicError) {
+	rt.log.Error("runtime: task panicked", "worker", pe.Worker, "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+	if h := rt.cfg.OnPanic; h != nil {
+		if again := protect(pe.Worker, func() { h(pe.Worker, pe.Value, pe.Stack) }); again != nil {
+			rt.log.Error("runtime: OnPanic panicked", "panic", fmt.Sprint(again.Value), "stack", string(again.Stack))
+		}
+	}
+}
+
+// goPanicked is the ants panic handler: it runs in the deferred recover of
+// the pool goroutine, so debug.Stack still shows the panic site.
+func (rt *Runtime) goPanicked(v any) {
+	rt.goPanics.Add(1)
+	rt.reportPanic(&PanicError{Worker: -1, Value: v, Stack: debug.Stack()})
+}
+
+// antsLogger sends ants' own messages to the runtime's logger.
+type antsLogger struct{ l *slog.Logger }
+
+func (a antsLogger) Printf(format string, args ...any) {
+	a.l.Warn("runtime: blocking pool: " + fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,161 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/zipora-go/zipora/runtime"
+)
+
+// recorder is a minimal sharded structure: one counter per worker, written
+// only by its owner, written through Call; it records the hooks it sees.
+type recorder struct {
+	mu             sync.Mutex
+	rt             *runtime.Runtime
+	shards         []*recShard
+	attached       int
+	detached       int
+	started        []int
+	stoppedWorkers []int
+	events         []string
+	attachErr      error
+	startPanic     int // with failStart: the worker whose OnWorkerStart panics
+	failStart      bool
+}
+
+type recShard struct {
+	n     int // owner only
+	owner int
+}
+
+func (r *recorder) Attach(rt *runtime.Runtime, shards int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attached++
+	r.events = append(r.events, "attach")
+	if r.attachErr != nil {
+		return r.attachErr
+	}
+	r.rt = rt
+	r.shards = make([]*recShard, shards)
+	for i := range r.shards {
+		r.shards[i] = &recShard{owner: -1}
+	}
+	return nil
+}
+
+func (r *recorder) Detach() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.detached++
+	r.events = append(r.events, "detach")
+}
+
+func (r *recorder) OnWorkerStart(w *runtime.Worker) {
+	if r.failStart && w.ID() == r.startPanic {
+		panic("start hook failed")
+	}
+	r.shards[w.ID()].owner = w.ID() // first touch on the owner
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started = append(r.started, w.ID())
+	r.events = append(r.events, "start")
+}
+
+func (r *recorder) OnWorkerStop(w *runtime.Worker) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stoppedWorkers = append(r.stoppedWorkers, w.ID())
+	r.events = append(r.events, "stop")
+}
+
+// Add routes a write to the owner of key and returns the new count.
+func (r *recorder) Add(ctx context.Context, key int) (int, error) {
+	return runtime.Call(ctx, r.rt, key%len(r.shards), func(w *runtime.Worker) (int, error) {
+		s := r.shards[w.ID()]
+		if s.owner != w.ID() {
+			return 0, fmt.Errorf("shard %d used on worker %d", s.owner, w.ID())
+		}
+		s.n++
+		return s.n, nil
+	})
+}
+
+func TestStructureLifecycle(t *testing.T) {
+	r := &recorder{}
+	rt := start(t, runtime.Config{Workers: 3}, r)
+	r.mu.Lock()
+	if r.attached != 1 || len(r.shards) != 3 || len(r.started) != 3 || r.events[0] != "attach" {
+		t.Fatalf("after Start: %+v", r.events)
+	}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	const perKey = 50
+	for key := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range perKey {
+				if _, err := r.Add(context.Background(), key); err != nil {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if bad.Load() != 0 {
+		t.Fatalf("%d failed writes", bad.Load())
+	}
+	stop(t, rt)
+	for i, s := range r.shards {
+		if s.n != 2*perKey {
+			t.Errorf("shard %d holds %d, want %d", i, s.n, 2*perKey)
+		}
+	}
+	if _, err := r.Add(context.Background(), 1); !errors.Is(err, runtime.ErrStopped) {
+		t.Fatalf("write after Stop = %v, want ErrStopped", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.detached != 1 || len(r.stoppedWorkers) != 3 || r.events[len(r.events)-1] != "detach" {
+		t.Fatalf("after Stop: %v", r.events)
+	}
+}
+
+// TestStartFailures: a failing Attach or start hook stops and detaches
+// everything already started; goleak checks that nothing keeps running.
+func TestStartFailures(t *testing.T) {
+	boom := errors.New("attach failed")
+	a, b, c := &recorder{}, &recorder{attachErr: boom}, &recorder{}
+	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 2}, a, b, c)
+	if !errors.Is(err, boom) || rt != nil {
+		t.Fatalf("Start with a failing Attach = %v, %v", rt, err)
+	}
+	if a.attached != 1 || a.detached != 1 || b.detached != 0 || c.attached != 0 {
+		t.Fatalf("a %d/%d, b %d/%d, c %d/%d", a.attached, a.detached, b.attached, b.detached, c.attached, c.detached)
+	}
+
+	d := &recorder{failStart: true, startPanic: 1}
+	rt, err = runtime.Start(context.Background(), runtime.Config{Workers: 3}, d)
+	if !errors.Is(err, runtime.ErrPanic) || rt != nil {
+		t.Fatalf("Start with a panicking OnWorkerStart = %v, %v", rt, err)
+	}
+	if d.detached != 1 || len(d.started) != 2 || len(d.stoppedWorkers) != 2 {
+		t.Fatalf("failed start: detached %d, started %v, stopped %v", d.detached, d.started, d.stoppedWorkers)
+	}
+
+	panicky := &panicAttach{}
+	if _, err := runtime.Start(context.Background(), runtime.Config{Workers: 1}, panicky); !errors.Is(err, runtime.ErrPanic) {
+		t.Fatalf("Start with a panicking Attach = %v", err)
+	}
+}
+
+type panicAttach struct{}
+
+func (*panicAttach) Attach(*runtime.Runtime, int) error { panic("attach") }
+func (*panicAttach) Detach()                            {}

@@ -1,0 +1,304 @@
+package runtime
+
+// The worker loop.
+//
+// Invariants and who may call what:
+//   - A worker's goroutine is the only receiver of its mailbox, and the only
+//     goroutine that runs its tasks, so tasks on worker i run one at a time,
+//     in mailbox order, and may use state owned by worker i without
+//     synchronization.
+//   - Fields under "owner only" are read and written by the worker's
+//     goroutine only (tasks on it included: AfterBatch). The statistics
+//     atomics are written by the owner (plain Store of an owner-local
+//     running total, once per batch) and read by Stats from any goroutine.
+//   - The goroutine locks its OS thread first and never unlocks it: a pinned
+//     thread's narrowed CPU mask must never reach the Go scheduler's thread
+//     pool, so the thread is discarded when the worker exits.
+//
+// Panics: runFrom runs tasks from index i under one deferred recover; a
+// panic ends that call with next = the panicking task's index, which is
+// reported and skipped, and runBatch calls runFrom again for the rest. One
+// defer per batch (plus one per panic), never one per task.
+//
+// Rejected designs:
+//   - A defer per task: a deferred closure inside the loop costs a heap
+//     record per task; the batch-level recover costs nothing while no task
+//     panics.
+//   - Unlocking the thread of an unpinned worker at exit to reuse it: a
+//     task may have changed thread state (affinity, namespaces) that must
+//     not leak into other goroutines; a discarded thread costs one clone per
+//     Start.
+
+import (
+	"context"
+	"fmt"
+	goruntime "runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/zipora-go/zipora/mailbox"
+	"github.com/zipora-go/zipora/primitives"
+)
+
+// task is a mailbox element: a fire-and-forget function, or a completion
+// (Call, Each) that runs its function and delivers the result. Exactly one
+// of f and c is set. Three words; converting a pointer to completion does
+// not allocate.
+type task struct {
+	f func(*Worker)
+	c completion
+}
+
+// completion is a task whose caller waits for its result.
+type completion interface {
+	// run runs the task on w and delivers its result.
+	run(w *Worker)
+	// abort delivers err (the task panicked) instead of a result.
+	abort(w *Worker, err error)
+}
+
+// pad separates groups of fields written by different goroutines.
+type pad [primitives.CacheLineSize]byte
+
+// Worker is one of a runtime's workers: a goroutine locked to its own OS
+// thread, fed by its own mailbox, owning shard ID() of every registered
+// structure. Tasks receive their Worker as their argument.
+//
+// Workers are created by Start; the zero value is not usable and a Worker
+// must not be copied. ID, CPU, Runtime and Stats are safe from any
+// goroutine; AfterBatch only from a task running on this worker.
+type Worker struct {
+	_ pad
+	// Immutable after Start; read by submitters.
+	id  int
+	cpu int // -1 when not pinned
+	rt  *Runtime
+	mb  *mailbox.Mailbox[task]
+	_   pad
+
+	// Statistics: written by the owner once per batch, read by Stats.
+	tasks   atomic.Uint64 // relaxed: statistics only
+	batches atomic.Uint64 // relaxed: statistics only
+	panics  atomic.Uint64 // relaxed: statistics only
+	busy    atomic.Int64  // relaxed: statistics only (nanoseconds)
+
+	// Owner only.
+	nTasks, nBatches, nPanics uint64
+	nBusy                     int64
+	buf                       []task // the receive buffer
+	after, afterSpare         []task // AfterBatch callbacks, double-buffered
+	_                         pad
+}
+
+// ID returns the worker's index in [0, Runtime().Workers()): the shard it
+// owns in every registered structure.
+func (w *Worker) ID() int { return w.id }
+
+// CPU returns the CPU the worker's thread is bound to, or -1 when the
+// runtime does not pin.
+func (w *Worker) CPU() int { return w.cpu }
+
+// Runtime returns the runtime the worker belongs to.
+func (w *Worker) Runtime() *Runtime { return w.rt }
+
+// AfterBatch registers f to run on this worker once the current batch of
+// tasks is done: after the tasks the worker took from its mailbox in one
+// receive, before it takes more or parks. A structure uses it to coalesce
+// the effect of many writes (publish a new version once per batch, send
+// remote frees home in one message). Callbacks run in registration order,
+// each once; one registered by a callback runs after the next batch (or at
+// once if no task is waiting). Panics are recovered and reported like a
+// task's. Cache f (a method value made once per shard) to avoid an
+// allocation per registration.
+//
+// Only a task running on w (or an AfterBatch callback, or OnWorkerStart)
+// may call it.
+func (w *Worker) AfterBatch(f func(*Worker)) {
+	if f == nil {
+		panic("runtime: AfterBatch with a nil function")
+	}
+	w.after = append(w.after, task{f: f})
+}
+
+// Stats returns a snapshot of the worker's counters.
+func (w *Worker) Stats() WorkerStats {
+	ms := w.mb.Stats()
+	return WorkerStats{
+		ID:      w.id,
+		CPU:     w.cpu,
+		Tasks:   w.tasks.Load(),
+		Batches: w.batches.Load(),
+		Panics:  w.panics.Load(),
+		Mailbox: w.mb.Len(),
+		Parks:   ms.Parks,
+		Wakeups: ms.Wakeups,
+		Busy:    time.Duration(w.busy.Load()),
+	}
+}
+
+// main is the worker goroutine: lock (and pin) the thread, run the start
+// hooks, report readiness to Start, then serve the mailbox until it is
+// closed and drained.
+func (w *Worker) main(ready chan<- error) {
+	defer w.rt.wg.Done()
+	// Never unlocked: the thread is discarded when this goroutine exits
+	// (see the comment at the top of this file).
+	goruntime.LockOSThread()
+	if err := w.start(); err != nil {
+		ready <- err
+		return
+	}
+	ready <- nil
+	w.loop()
+	w.stopHooks()
+}
+
+// start pins the thread and runs the structures' OnWorkerStart hooks.
+func (w *Worker) start() error {
+	if w.cpu >= 0 {
+		if err := primitives.PinThread(w.cpu); err != nil {
+			return fmt.Errorf("runtime: worker %d: %w", w.id, err)
+		}
+	}
+	for _, s := range w.rt.structures {
+		if ws, ok := s.(WorkerStarter); ok {
+			if pe := protect(w.id, func() { ws.OnWorkerStart(w) }); pe != nil {
+				return fmt.Errorf("runtime: worker %d: OnWorkerStart of %T: %w", w.id, s, pe)
+			}
+		}
+	}
+	if len(w.after) > 0 {
+		w.runAfter()
+	}
+	return nil
+}
+
+// stopHooks runs the structures' OnWorkerStop hooks once the mailbox is
+// drained for good.
+func (w *Worker) stopHooks() {
+	for _, s := range w.rt.structures {
+		if ws, ok := s.(WorkerStopper); ok {
+			if pe := protect(w.id, func() { ws.OnWorkerStop(w) }); pe != nil {
+				w.rt.reportPanic(pe)
+			}
+		}
+	}
+}
+
+// loop serves the mailbox until it is closed and drained.
+func (w *Worker) loop() {
+	ctx := context.Background()
+	for {
+		n, err := w.mb.ReceiveBatch(ctx, w.buf)
+		if err != nil {
+			return // mailbox.ErrClosed: closed and drained
+		}
+		if n > 0 {
+			w.runBatch(w.buf[:n])
+		} else if len(w.after) > 0 {
+			// Woken to run callbacks registered by callbacks.
+			w.runAfter()
+		}
+	}
+}
+
+// runBatch runs one batch of tasks, then the AfterBatch callbacks, and
+// publishes the statistics.
+func (w *Worker) runBatch(ts []task) {
+	start := time.Now()
+	for i := 0; i < len(ts); {
+		i = w.runFrom(ts, i)
+	}
+	clear(ts) // drop references for the garbage collector
+	if len(w.after) > 0 {
+		w.runAfter()
+	}
+	w.nTasks += uint64(len(ts))
+	w.nBatches++
+	w.nBusy += int64(time.Since(start))
+	w.tasks.Store(w.nTasks)
+	w.batches.Store(w.nBatches)
+	w.busy.Store(w.nBusy)
+}
+
+// runFrom runs ts[i:] and returns len(ts), or, when a task panicked, the
+// index after it (see the comment at the top of this file).
+func (w *Worker) runFrom(ts []task, i int) (next int) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.recovered(ts[next], v)
+			next++
+		}
+	}()
+	for next = i; next < len(ts); next++ {
+		if t := &ts[next]; t.c == nil {
+			t.f(w)
+		} else {
+			t.c.run(w)
+		}
+	}
+	return next
+}
+
+// runAfter runs the AfterBatch callbacks registered so far; callbacks they
+// register go to the other buffer and wake the worker.
+func (w *Worker) runAfter() {
+	fs := w.after
+	w.after = w.afterSpare[:0]
+	for i := 0; i < len(fs); {
+		i = w.runFrom(fs, i)
+	}
+	clear(fs)
+	w.afterSpare = fs[:0]
+	if len(w.after) > 0 {
+		w.mb.Wake() // run them soon even if no task arrives
+	}
+}
+
+// recovered reports a panic of task t (called from runFrom's deferred
+// recover, so the stack still shows the panic site).
+func (w *Worker) recovered(t task, v any) {
+	pe := &PanicError{Worker: w.id, Value: v, Stack: debug.Stack()}
+	w.nPanics++
+	w.panics.Store(w.nPanics)
+	w.rt.reportPanic(pe)
+	if t.c != nil {
+		t.c.abort(w, pe)
+	}
+}
+
+// protect runs f, converting a panic into a *PanicError.
+func protect(worker int, f func()) (pe *PanicError) {
+	defer func() {
+		if v := recover(); v != nil {
+			pe = &PanicError{Worker: worker, Value: v, Stack: debug.Stack()}
+		}
+	}()
+	f()
+	return nil
+}
+
+// PanicError is the error Call and Each return for a task that panicked.
+// It matches ErrPanic with errors.Is.
+type PanicError struct {
+	// Worker is the id of the worker that ran the task (-1 for Go).
+	Worker int
+	// Value is the value passed to panic.
+	Value any
+	// Stack is the panicking goroutine's stack.
+	Stack []byte
+}
+
+// Error describes the panic.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("runtime: task panicked on worker %d: %v", e.Worker, e.Value)
+}
+
+// Unwrap returns ErrPanic, and the panic value when it is an error.
+func (e *PanicError) Unwrap() []error {
+	if err, ok := e.Value.(error); ok {
+		return []error{ErrPanic, err}
+	}
+	return []error{ErrPanic}
+}
