@@ -35,19 +35,20 @@ type arena struct {
 	limit      Offset // len(chunks) << shift: every offset below it has a chunk
 
 	chunks    [][]byte
-	track     []*chunkTrack // invariants build: per small chunk, the live-block table
-	capacity  int64         // bytes of chunk memory held
-	slots     int           // slots with memory in use (small chunks and huge regions)
-	zeroSmall bool          // slot 0 is a small chunk (its first unit is the nil unit)
-	holes     []slotRange   // slot ranges free for reuse (fixed: memory held; growable: none)
-	sink      []byte        // what released slots of a growable arena point to
+	meta      []*slotMeta // per small chunk: live-block tracking, span owners (when used)
+	spanShift uint        // log2 of the ThreadLocal span size; 0: no span owners
+	capacity  int64       // bytes of chunk memory held
+	slots     int         // slots with memory in use (small chunks and huge regions)
+	zeroSmall bool        // slot 0 is a small chunk (its first unit is the nil unit)
+	holes     []slotRange // slot ranges free for reuse (fixed: memory held; growable: none)
+	sink      []byte      // what released slots of a growable arena point to
 	pub       atomic.Pointer[table]
 }
 
 // table is a published, immutable view of the chunk table.
 type table struct {
 	chunks [][]byte
-	track  []*chunkTrack
+	meta   []*slotMeta
 }
 
 type slotRange struct{ first, n int }
@@ -68,9 +69,7 @@ func (a *arena) init(cfg Config) {
 		for i := range a.chunks {
 			a.chunks[i] = mem[int64(i)<<a.shift:]
 		}
-		if invariants {
-			a.track = make([]*chunkTrack, n)
-		}
+		a.meta = make([]*slotMeta, n)
 		a.capacity = cfg.FixedCapacity
 		a.holes = []slotRange{{0, n}}
 	}
@@ -79,7 +78,7 @@ func (a *arena) init(cfg Config) {
 
 func (a *arena) publish() {
 	a.limit = Offset(len(a.chunks)) << a.shift
-	a.pub.Store(&table{chunks: a.chunks, track: a.track})
+	a.pub.Store(&table{chunks: a.chunks, meta: a.meta})
 }
 
 // allocMem returns n bytes of zeroed, pointer-free memory aligned to the
@@ -120,9 +119,9 @@ func (a *arena) take(n int, small bool) (int, error) {
 			return 0, fmt.Errorf("%w: fixed capacity %d bytes has no %d free bytes in one range", ErrExhausted, a.capacity, bytes)
 		}
 		a.zeroSmall = a.zeroSmall || small && first == 0
-		if small && invariants {
+		if small && (invariants || a.spanShift > 0) {
 			a.copyTable()
-			a.track[first] = newChunkTrack(a)
+			a.meta[first] = a.newSlotMeta()
 			a.publish()
 		}
 		a.slots += n
@@ -144,16 +143,14 @@ func (a *arena) take(n int, small bool) (int, error) {
 		first = len(a.chunks)
 		for range n {
 			a.chunks = append(a.chunks, nil)
-			if invariants {
-				a.track = append(a.track, nil)
-			}
+			a.meta = append(a.meta, nil)
 		}
 	}
 	for i := range n {
 		a.chunks[first+i] = mem[int64(i)<<a.shift:]
 	}
-	if small && invariants {
-		a.track[first] = newChunkTrack(a)
+	if small && (invariants || a.spanShift > 0) {
+		a.meta[first] = a.newSlotMeta()
 	}
 	a.zeroSmall = a.zeroSmall || small && first == 0
 	a.capacity += bytes
@@ -208,9 +205,7 @@ func (a *arena) releaseHole(first, n int) {
 // view.
 func (a *arena) copyTable() {
 	a.chunks = append([][]byte(nil), a.chunks...)
-	if a.track != nil {
-		a.track = append([]*chunkTrack(nil), a.track...)
-	}
+	a.meta = append([]*slotMeta(nil), a.meta...)
 }
 
 // firstOffset is the first usable offset of slot first: slot 0 reserves its
@@ -235,23 +230,34 @@ func (a *arena) idleBytes() int64 {
 	return n
 }
 
-// chunkTrack is the invariants build's record of the live small blocks of
-// one chunk: one word per alignment unit, holding the size a live block
-// starting there was allocated with, 0 otherwise.
-type chunkTrack struct {
-	units []atomic.Uint32
+// slotMeta is the metadata of one small chunk, kept only where used.
+type slotMeta struct {
+	// track is the invariants build's record of the live small blocks: one
+	// word per alignment unit, holding the size a live block starting there
+	// was allocated with, 0 otherwise.
+	track []atomic.Uint32
+	// owners holds, for ThreadLocal, the id of the cache owning each span of
+	// the chunk (0: the central pool).
+	owners []atomic.Uint32
 }
 
-func newChunkTrack(a *arena) *chunkTrack {
-	return &chunkTrack{units: make([]atomic.Uint32, a.chunkSize>>a.alignShift)}
+func (a *arena) newSlotMeta() *slotMeta {
+	m := &slotMeta{}
+	if invariants {
+		m.track = make([]atomic.Uint32, a.chunkSize>>a.alignShift)
+	}
+	if a.spanShift > 0 {
+		m.owners = make([]atomic.Uint32, 1<<(a.shift-a.spanShift))
+	}
+	return m
 }
 
 // trackAlloc records a small block handed out (invariants build only). A
 // block that is already live means the pool is corrupt: it panics.
 func trackAlloc(t *table, shift, alignShift uint, off Offset, size int) {
-	ct := t.track[off>>shift]
+	m := t.meta[off>>shift]
 	u := (off & (Offset(1)<<shift - 1)) >> alignShift
-	if !ct.units[u].CompareAndSwap(0, uint32(size)) {
+	if !m.track[u].CompareAndSwap(0, uint32(size)) {
 		panic(fmt.Sprintf("pool: internal error: block %#x handed out while live", uint64(off)))
 	}
 }
@@ -260,15 +266,15 @@ func trackAlloc(t *table, shift, alignShift uint, off Offset, size int) {
 // only).
 func trackFree(t *table, shift, alignShift uint, off Offset, size int) error {
 	ci := uint64(off >> shift)
-	if ci >= uint64(len(t.track)) || t.track[ci] == nil {
+	if ci >= uint64(len(t.meta)) || t.meta[ci] == nil {
 		return fmt.Errorf("%w: offset %#x is not in a small-block chunk", ErrInvalidFree, uint64(off))
 	}
-	ct := t.track[ci]
+	m := t.meta[ci]
 	u := (off & (Offset(1)<<shift - 1)) >> alignShift
-	if ct.units[u].CompareAndSwap(uint32(size), 0) {
+	if m.track[u].CompareAndSwap(uint32(size), 0) {
 		return nil
 	}
-	if was := ct.units[u].Load(); was != 0 {
+	if was := m.track[u].Load(); was != 0 {
 		return fmt.Errorf("%w: block %#x was allocated with size %d, freed with %d", ErrInvalidFree, uint64(off), was, size)
 	}
 	return fmt.Errorf("%w: offset %#x is not a live block (double free, or never allocated)", ErrInvalidFree, uint64(off))

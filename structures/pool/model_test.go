@@ -187,6 +187,14 @@ var levels = []struct {
 	{"nolock", func(c Config) (Pool, error) { return NewNoLocking(c) }},
 	{"mutex", func(c Config) (Pool, error) { return NewMutex(c) }},
 	{"lockfree", func(c Config) (Pool, error) { return NewLockFree(c) }},
+	{"threadlocal", func(c Config) (Pool, error) { return NewThreadLocal(c) }},
+	{"cache", func(c Config) (Pool, error) {
+		p, err := NewThreadLocal(c)
+		if err != nil {
+			return nil, err
+		}
+		return p.NewCache(), nil
+	}},
 	{"fixed", func(c Config) (Pool, error) { c.FixedCapacity = c.MaxBytes; return NewFixedCapacity(c) }},
 }
 

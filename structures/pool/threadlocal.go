@@ -1,0 +1,654 @@
+package pool
+
+import (
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+)
+
+// ThreadLocal is the level of explicit per-goroutine caches. Go has no
+// thread-local storage, so locality is explicit: each goroutine (or worker)
+// takes a *Cache with NewCache and allocates and frees through it with no
+// synchronization at all. A cache bumps through spans of the arena that it
+// owns (Config-derived, 64 KiB to 1 MiB); a block freed through the cache
+// that owns it goes back on that cache's free list, and a block freed
+// through another cache is returned to its owner: collected per owner and
+// pushed onto the owner's inbox (a lock-free list) in batches, which the
+// owner takes back when it runs out of blocks.
+//
+// *ThreadLocal itself is a Pool safe for concurrent use, backed by a central
+// LockFree-style pool (its blocks belong to no cache; a free of a
+// cache-owned block through it goes to that cache's inbox). Closing a cache
+// hands everything it holds to the central pool.
+type ThreadLocal struct {
+	core      lfCore // the central pool, the arena, the huge heap, g
+	spanShift uint
+	spanSize  Offset
+
+	// Under core.g:
+	scur, send Offset // the rest of the current small chunk, cut into spans
+	ccur, cend Offset // the central pool's current span
+	chunks     int64  // small chunks taken
+	freeIDs    []uint32
+	retired    cacheCounters // counters of closed caches
+
+	caches atomic.Pointer[[]*Cache] // by id; index 0 unused (the central pool)
+}
+
+var _ Pool = (*ThreadLocal)(nil)
+
+// remoteClassBits is the width of the class index in the link word of a
+// block on its way back to its owner: nextUnits<<remoteClassBits | class.
+const (
+	remoteClassBits = 16
+	remoteBatch     = 64                              // blocks collected per owner before a push
+	inboxClosed     = ^uint64(0)                      // an inbox that takes nothing more
+	maxCaches       = 1<<31 - 1                       // ids are uint32
+	_               = maxClasses - 1<<remoteClassBits // the class index fits
+)
+
+// NewThreadLocal returns a ThreadLocal pool for cfg.
+func NewThreadLocal(cfg Config) (*ThreadLocal, error) {
+	cfg, err := cfg.Validate()
+	if err != nil {
+		return nil, err
+	}
+	p := &ThreadLocal{}
+	span := max(64<<10, 4*cfg.MaxFastBlock)
+	span = min(1<<bits.Len(uint(span-1)), 1<<20, cfg.ChunkSize)
+	p.spanShift = uint(bits.TrailingZeros(uint(span)))
+	p.spanSize = Offset(span)
+	p.core.a.spanShift = p.spanShift
+	p.core.init(cfg)
+	p.core.newSlab = p.centralSlab
+	empty := []*Cache{nil}
+	p.caches.Store(&empty)
+	return p, nil
+}
+
+// takeSpan cuts the next span from the current small chunk (taking a new
+// chunk when it is used up) and records its owner. Under core.g.
+func (p *ThreadLocal) takeSpan(owner uint32) (lo, hi Offset, err error) {
+	a := &p.core.a
+	if p.scur == p.send {
+		first, err := a.take(1, true)
+		if err != nil && p.core.huge.spare != nil {
+			p.core.huge.dropSpare()
+			first, err = a.take(1, true)
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		p.scur, p.send = a.firstOffset(first), Offset(first+1)<<a.shift
+		p.chunks++
+	}
+	lo = p.scur
+	hi = lo&^(p.spanSize-1) + p.spanSize
+	p.scur = hi
+	if owner != 0 {
+		a.pub.Load().meta[lo>>a.shift].owners[(lo&(Offset(a.chunkSize)-1))>>p.spanShift].Store(owner)
+	}
+	return lo, hi, nil
+}
+
+// centralSlab is the central pool's slab source: its own spans (owner 0).
+// Under core.g.
+func (p *ThreadLocal) centralSlab(n, want Offset) (lo, hi, tlo, thi Offset, err error) {
+	if p.cend-p.ccur < n {
+		slo, shi, err := p.takeSpan(0)
+		if err != nil {
+			return 0, 0, 0, 0, err
+		}
+		tlo, thi = p.ccur, p.cend
+		p.ccur, p.cend = slo, shi
+	}
+	got := min(want, (p.cend-p.ccur)/n*n)
+	lo = p.ccur
+	p.ccur += got
+	return lo, lo + got, tlo, thi, nil
+}
+
+// ownerOf returns the id of the cache owning the span of off (0: central),
+// or ok false when off is not in a small chunk of t.
+func (p *ThreadLocal) ownerOf(t *table, off Offset) (id uint32, ok bool) {
+	a := &p.core.a
+	ci := uint64(off >> a.shift)
+	if ci >= uint64(len(t.meta)) || t.meta[ci] == nil || t.meta[ci].owners == nil {
+		return 0, false
+	}
+	return t.meta[ci].owners[(off&(Offset(a.chunkSize)-1))>>p.spanShift].Load(), true
+}
+
+// Alloc returns a block of size bytes from the central pool.
+func (p *ThreadLocal) Alloc(size int) (Offset, error) { return p.core.alloc(size) }
+
+// Free returns the block at off, allocated with size, through any goroutine:
+// a block owned by a cache goes to that cache's inbox, others to the central
+// pool.
+func (p *ThreadLocal) Free(off Offset, size int) error {
+	c := uint(size-1) >> p.core.a.alignShift
+	if c >= uint(len(p.core.cls)) {
+		return p.core.freeHuge(off, size)
+	}
+	t := p.core.a.pub.Load()
+	if err := checkSmallOffset(&p.core.a, t.chunks, off, size); err != nil {
+		return err
+	}
+	owner, ok := p.ownerOf(t, off)
+	if !ok {
+		return fmt.Errorf("%w: offset %#x is not in a small-block chunk", ErrInvalidFree, uint64(off))
+	}
+	if invariants {
+		if err := trackFree(t, p.core.a.shift, p.core.a.alignShift, off, size); err != nil {
+			return err
+		}
+	}
+	if owner == 0 {
+		cl := &p.core.cls[c]
+		p.core.push(cl, off, t)
+		cl.frees.Add(1)
+		return nil
+	}
+	// One block, sent to its owner as a batch of one; counted as a central
+	// free (the central counters are the ones that saw no alloc, which the
+	// sum over all counters makes right).
+	link := (*uint64)(tptr(t, p.core.a.shift, off))
+	*link = uint64(c)
+	p.sendChain(owner, off, link, t)
+	p.core.cls[c].frees.Add(1)
+	return nil
+}
+
+// sendChain pushes a chain of blocks (remote link format, lastLink the last
+// block's link word) onto the inbox of cache id, or to the central pool when
+// that cache is closed.
+func (p *ThreadLocal) sendChain(id uint32, first Offset, lastLink *uint64, t *table) {
+	caches := *p.caches.Load()
+	var q *Cache
+	if int(id) < len(caches) {
+		q = caches[id]
+	}
+	if q != nil {
+		u := uint64(first) >> p.core.a.alignShift
+		class := *lastLink & (1<<remoteClassBits - 1)
+		for {
+			h := q.inbox.Load()
+			if h == inboxClosed {
+				break
+			}
+			*lastLink = h<<remoteClassBits | class
+			if q.inbox.CompareAndSwap(h, u) {
+				return
+			}
+		}
+		*lastLink = class // end the chain again
+	}
+	p.chainToCentral(first, t)
+}
+
+// chainToCentral pushes every block of a remote-format chain onto the
+// central free lists.
+func (p *ThreadLocal) chainToCentral(first Offset, t *table) {
+	a := &p.core.a
+	for off := first; off != 0; {
+		w := *(*uint64)(tptr(t, a.shift, off))
+		next := Offset(w>>remoteClassBits) << a.alignShift
+		p.core.push(&p.core.cls[w&(1<<remoteClassBits-1)], off, t)
+		off = next
+	}
+}
+
+// Bytes returns the size bytes of the block at off (capacity size).
+func (p *ThreadLocal) Bytes(off Offset, size int) []byte {
+	return tbytes(p.core.a.pub.Load(), p.core.a.shift, off, size)
+}
+
+// Level returns LevelThreadLocal.
+func (p *ThreadLocal) Level() Level { return LevelThreadLocal }
+
+// Config returns the normalized configuration.
+func (p *ThreadLocal) Config() Config { return p.core.cfg }
+
+// SpanSize returns the size of the spans caches own.
+func (p *ThreadLocal) SpanSize() int { return int(p.spanSize) }
+
+// Stats returns the pool's counters. Caches publish their counters when
+// they take their slow path, on Flush and on Close, so the figures can lag
+// behind what open caches did since.
+func (p *ThreadLocal) Stats() Stats {
+	s := Stats{Level: LevelThreadLocal}
+	var inUse, untouched int64
+	s.Allocs, s.Frees, inUse, untouched = p.core.smallCounts()
+	g := &p.core
+	g.g.Lock()
+	defer g.g.Unlock()
+	for _, q := range *p.caches.Load() {
+		if q != nil {
+			c := q.shared.load()
+			s.Allocs += c.allocs
+			s.Frees += c.frees
+			inUse += c.inUse
+			untouched += c.untouched
+		}
+	}
+	s.Allocs += g.hugeAllocs + p.retired.allocs
+	s.Frees += g.hugeFrees + p.retired.frees
+	inUse += p.retired.inUse
+	untouched += int64(p.send-p.scur) + int64(p.cend-p.ccur)
+	s.Capacity = g.a.capacity
+	s.Chunks = g.a.slots
+	s.HugeBytes, s.HugeCount = g.huge.liveBytes, g.huge.liveCount
+	s.InUse = inUse + g.huge.liveBytes
+	s.Untouched = untouched + g.a.idleBytes()
+	s.Free = smallFree(&g.a, p.chunks, inUse, untouched) + g.huge.freeBytes
+	s.Fragment = s.Capacity - s.InUse - s.Free - s.Untouched
+	return s
+}
+
+// cacheCounters are a cache's counters; inUse is what this cache allocated
+// less what was freed through it, so it can be negative for one cache and
+// only the sum over all caches is the pool's.
+type cacheCounters struct {
+	allocs, frees    uint64
+	inUse, untouched int64
+}
+
+// publishedCounters are a cache's counters as last published.
+type publishedCounters struct {
+	allocs, frees    atomic.Uint64
+	inUse, untouched atomic.Int64
+}
+
+func (c *publishedCounters) load() cacheCounters {
+	return cacheCounters{c.allocs.Load(), c.frees.Load(), c.inUse.Load(), c.untouched.Load()}
+}
+
+// Cache is one goroutine's handle on a ThreadLocal pool: a Pool with its own
+// free lists and span, used with no synchronization. Only one goroutine at a
+// time may use a Cache (hand it over with the usual happens-before). Close it
+// when done: what it holds goes back to the central pool.
+//
+// Blocks may be freed through any cache or through the ThreadLocal: a block
+// is returned to the cache that owns its span. Blocks freed for another
+// cache wait in this cache (up to 64 per owner) until a batch is full, the
+// cache's slow path runs, or Flush or Close is called; call Flush from a
+// goroutine that goes idle holding such frees.
+type Cache struct {
+	p          *ThreadLocal
+	cls        []cacheClass
+	bump, end  Offset // the current span
+	tab        *atomic.Pointer[table] // the arena's published table
+	id         uint32
+	closed     bool
+	shift      uint
+	alignShift uint
+	spanShift  uint
+	alignMask  Offset
+	chunkMask  Offset
+	cnt        cacheCounters
+
+	out   []outBatch // by owner id
+	dirty []uint32   // owner ids with a non-empty batch
+	spans []Offset   // the spans this cache owns
+
+	_     [lineSize]byte
+	inbox atomic.Uint64 // blocks returned by other goroutines (remote format), or inboxClosed
+	_     [lineSize]byte
+	shared publishedCounters
+}
+
+type cacheClass struct{ head Offset }
+
+// outBatch is a chain of blocks waiting to go back to one owner.
+type outBatch struct {
+	first    Offset
+	lastLink *uint64
+	n        int
+}
+
+var _ Pool = (*Cache)(nil)
+
+// NewCache returns a new cache of p for one goroutine.
+func (p *ThreadLocal) NewCache() *Cache {
+	a := &p.core.a
+	q := &Cache{
+		p:          p,
+		cls:        make([]cacheClass, len(p.core.cls)),
+		tab:        &a.pub,
+		shift:      a.shift,
+		alignShift: a.alignShift,
+		spanShift:  p.spanShift,
+		alignMask:  a.alignMask,
+		chunkMask:  Offset(a.chunkSize) - 1,
+	}
+	p.core.g.Lock()
+	defer p.core.g.Unlock()
+	caches := *p.caches.Load()
+	if n := len(p.freeIDs); n > 0 {
+		q.id = p.freeIDs[n-1]
+		p.freeIDs = p.freeIDs[:n-1]
+	} else {
+		q.id = uint32(len(caches))
+		if q.id == 0 || int(q.id) > maxCaches {
+			panic("pool: too many ThreadLocal caches")
+		}
+	}
+	next := append([]*Cache(nil), caches...)
+	for len(next) <= int(q.id) {
+		next = append(next, nil)
+	}
+	next[q.id] = q
+	p.caches.Store(&next)
+	return q
+}
+
+// Level returns LevelThreadLocal.
+func (q *Cache) Level() Level { return LevelThreadLocal }
+
+// Pool returns the ThreadLocal the cache belongs to.
+func (q *Cache) Pool() *ThreadLocal { return q.p }
+
+// Alloc returns a block of size bytes.
+func (q *Cache) Alloc(size int) (Offset, error) {
+	c := uint(size-1) >> (q.alignShift & 63)
+	if !invariants && c < uint(len(q.cls)) {
+		h := &q.cls[c]
+		if off := h.head; off != 0 {
+			h.head = *(*Offset)(tptr(q.tab.Load(), q.shift, off))
+			q.cnt.allocs++
+			q.cnt.inUse += int64(c+1) << (q.alignShift & 63)
+			return off, nil
+		}
+		if n := Offset(c+1) << (q.alignShift & 63); q.end-q.bump >= n {
+			off := q.bump
+			q.bump += n
+			q.cnt.allocs++
+			q.cnt.inUse += int64(n)
+			return off, nil
+		}
+	}
+	return q.allocSlow(size)
+}
+
+// Free returns the block at off, allocated with size (through any cache or
+// the ThreadLocal).
+func (q *Cache) Free(off Offset, size int) error {
+	c := uint(size-1) >> (q.alignShift & 63)
+	if !invariants && c < uint(len(q.cls)) && off&q.alignMask == 0 && off != 0 {
+		t := q.tab.Load()
+		if ci := uint64(off >> (q.shift & 63)); ci < uint64(len(t.meta)) {
+			if m := t.meta[ci]; m != nil && m.owners[(off&q.chunkMask)>>(q.spanShift&63)].Load() == q.id {
+				h := &q.cls[c]
+				*(*Offset)(tptr(t, q.shift, off)) = h.head
+				h.head = off
+				q.cnt.frees++
+				q.cnt.inUse -= int64(c+1) << (q.alignShift & 63)
+				return nil
+			}
+		}
+	}
+	return q.freeSlow(off, size)
+}
+
+// Bytes returns the size bytes of the block at off (capacity size).
+func (q *Cache) Bytes(off Offset, size int) []byte {
+	return tbytes(q.tab.Load(), q.shift, off, size)
+}
+
+// Stats publishes the cache's counters and returns the pool's.
+func (q *Cache) Stats() Stats {
+	if !q.closed {
+		q.publish()
+	}
+	return q.p.Stats()
+}
+
+func (q *Cache) publish() {
+	q.shared.allocs.Store(q.cnt.allocs)
+	q.shared.frees.Store(q.cnt.frees)
+	q.shared.inUse.Store(q.cnt.inUse)
+	q.shared.untouched.Store(int64(q.end - q.bump))
+}
+
+//go:noinline
+func (q *Cache) allocSlow(size int) (Offset, error) {
+	p := q.p
+	if q.closed {
+		return 0, ErrCacheClosed
+	}
+	defer q.publish()
+	if err := checkSize(&p.core.cfg, size); err != nil {
+		return 0, err
+	}
+	if size > p.core.cfg.MaxFastBlock {
+		off, err := p.core.allocHuge(size)
+		return off, err
+	}
+	c := uint(size-1) >> q.alignShift
+	n := Offset(c+1) << q.alignShift
+	q.flushAll()
+	q.drainInbox()
+	off, err := q.takeSmall(c, n)
+	if err != nil {
+		return 0, err
+	}
+	if invariants {
+		trackAlloc(q.tab.Load(), q.shift, q.alignShift, off, size)
+	}
+	q.cnt.allocs++
+	q.cnt.inUse += int64(n)
+	return off, nil
+}
+
+// takeSmall finds a block of class c: the local free list (refilled from the
+// inbox), the span, the central pool, a new span, then (when the arena
+// cannot grow) a larger block split from the local or central free lists.
+func (q *Cache) takeSmall(c uint, n Offset) (Offset, error) {
+	p := q.p
+	if off := q.pop(c); off != 0 {
+		return off, nil
+	}
+	if q.end-q.bump >= n {
+		off := q.bump
+		q.bump += n
+		return off, nil
+	}
+	if off := p.core.pop(&p.core.cls[c]); off != 0 {
+		return off, nil // a central block: freed, it goes back there
+	}
+	p.core.g.Lock()
+	lo, hi, err := p.takeSpan(q.id)
+	p.core.g.Unlock()
+	if err == nil {
+		q.pushLocalRange(q.bump, q.end)
+		q.spans = append(q.spans, lo)
+		q.bump, q.end = lo+n, hi
+		return lo, nil
+	}
+	for d := c + 1; d < uint(len(q.cls)); d++ {
+		off := q.pop(d)
+		if off == 0 {
+			off = p.core.pop(&p.core.cls[d])
+		}
+		if off != 0 {
+			q.pushLocalRange(off+n, off+Offset(d+1)<<q.alignShift)
+			return off, nil
+		}
+	}
+	return 0, err
+}
+
+func (q *Cache) pop(c uint) Offset {
+	h := &q.cls[c]
+	off := h.head
+	if off != 0 {
+		h.head = *(*Offset)(tptr(q.tab.Load(), q.shift, off))
+	}
+	return off
+}
+
+func (q *Cache) pushLocal(off Offset, c uint) {
+	h := &q.cls[c]
+	*(*Offset)(tptr(q.tab.Load(), q.shift, off)) = h.head
+	h.head = off
+}
+
+// pushLocalRange puts [lo, hi) on the local free lists in pieces of at most
+// MaxFastBlock bytes.
+func (q *Cache) pushLocalRange(lo, hi Offset) {
+	for lo < hi {
+		n := min(hi-lo, Offset(q.p.core.cfg.MaxFastBlock))
+		q.pushLocal(lo, uint(n>>q.alignShift-1))
+		lo += n
+	}
+}
+
+// drainInbox takes every block other goroutines returned to this cache onto
+// the local free lists.
+func (q *Cache) drainInbox() {
+	if q.inbox.Load() == 0 {
+		return
+	}
+	for u := q.inbox.Swap(0); u != 0; {
+		off := Offset(u) << q.alignShift
+		w := *(*uint64)(tptr(q.tab.Load(), q.shift, off))
+		u = w >> remoteClassBits
+		q.pushLocal(off, uint(w&(1<<remoteClassBits-1)))
+	}
+}
+
+//go:noinline
+func (q *Cache) freeSlow(off Offset, size int) error {
+	p := q.p
+	if q.closed {
+		return ErrCacheClosed
+	}
+	c := uint(size-1) >> q.alignShift
+	if c >= uint(len(q.cls)) {
+		err := p.core.freeHuge(off, size)
+		return err
+	}
+	t := p.core.a.pub.Load()
+	if err := checkSmallOffset(&p.core.a, t.chunks, off, size); err != nil {
+		return err
+	}
+	owner, ok := p.ownerOf(t, off)
+	if !ok {
+		return fmt.Errorf("%w: offset %#x is not in a small-block chunk", ErrInvalidFree, uint64(off))
+	}
+	if invariants {
+		if err := trackFree(t, q.shift, q.alignShift, off, size); err != nil {
+			return err
+		}
+	}
+	q.cnt.frees++
+	q.cnt.inUse -= int64(c+1) << q.alignShift
+	switch owner {
+	case q.id:
+		q.pushLocal(off, c)
+	case 0:
+		p.core.push(&p.core.cls[c], off, t)
+	default:
+		q.sendRemote(owner, off, c)
+	}
+	return nil
+}
+
+// sendRemote adds a block to the batch for its owner, pushing the batch when
+// it is full.
+func (q *Cache) sendRemote(owner uint32, off Offset, c uint) {
+	for len(q.out) <= int(owner) {
+		q.out = append(q.out, outBatch{})
+	}
+	b := &q.out[owner]
+	link := (*uint64)(tptr(q.tab.Load(), q.shift, off))
+	*link = uint64(b.first)>>q.alignShift<<remoteClassBits | uint64(c)
+	if b.n == 0 {
+		b.lastLink = link
+		q.dirty = append(q.dirty, owner)
+	}
+	b.first = off
+	b.n++
+	if b.n >= remoteBatch {
+		q.flush(owner)
+	}
+}
+
+// flush pushes the batch for owner.
+func (q *Cache) flush(owner uint32) {
+	b := &q.out[owner]
+	if b.n == 0 {
+		return
+	}
+	q.p.sendChain(owner, b.first, b.lastLink, q.tab.Load())
+	*b = outBatch{}
+	for i, id := range q.dirty {
+		if id == owner {
+			q.dirty[i] = q.dirty[len(q.dirty)-1]
+			q.dirty = q.dirty[:len(q.dirty)-1]
+			break
+		}
+	}
+}
+
+func (q *Cache) flushAll() {
+	for len(q.dirty) > 0 {
+		q.flush(q.dirty[len(q.dirty)-1])
+	}
+}
+
+// Flush pushes the blocks freed for other caches to their owners, takes in
+// the blocks others returned to this one, and publishes the cache's
+// counters.
+func (q *Cache) Flush() {
+	if q.closed {
+		return
+	}
+	q.flushAll()
+	q.drainInbox()
+	q.publish()
+}
+
+// Close flushes the cache and hands everything it holds to the central
+// pool: its free blocks, the rest of its span, and its spans (blocks in them
+// freed later go to the central pool). Blocks allocated through the cache
+// stay valid and may be freed through any cache or the ThreadLocal. A
+// closed cache returns ErrCacheClosed from Alloc and Free. Close is
+// idempotent.
+func (q *Cache) Close() {
+	if q.closed {
+		return
+	}
+	p := q.p
+	q.flushAll()
+	a := &p.core.a
+	t := a.pub.Load()
+	// Mark the spans central first, then close the inbox: a free that saw
+	// this cache as the owner before the marks either reached the inbox
+	// before it closed (drained below) or finds it closed (and goes to the
+	// central pool).
+	for _, lo := range q.spans {
+		t.meta[lo>>a.shift].owners[(lo&q.chunkMask)>>q.spanShift].Store(0)
+	}
+	if u := q.inbox.Swap(inboxClosed); u != 0 {
+		p.chainToCentral(Offset(u)<<q.alignShift, t)
+	}
+	for c := range q.cls {
+		for off := q.pop(uint(c)); off != 0; off = q.pop(uint(c)) {
+			p.core.push(&p.core.cls[c], off, t)
+		}
+	}
+	p.core.pushRange(q.bump, q.end)
+	q.bump, q.end = 0, 0
+	q.closed = true
+	p.core.g.Lock()
+	defer p.core.g.Unlock()
+	p.retired.allocs += q.cnt.allocs
+	p.retired.frees += q.cnt.frees
+	p.retired.inUse += q.cnt.inUse
+	next := append([]*Cache(nil), *p.caches.Load()...)
+	next[q.id] = nil
+	p.caches.Store(&next)
+	p.freeIDs = append(p.freeIDs, q.id)
+	q.cls, q.out, q.dirty, q.spans = nil, nil, nil, nil
+}
