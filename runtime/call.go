@@ -10,9 +10,10 @@ package runtime
 //	pending -> sleeping -> done   the caller sleeps on the futex; the worker wakes it
 //	pending -> chan -> done       the caller waits on the cell's channel; the worker sends
 //	pending -> chan -> abandoned  the caller's ctx ended first; the worker recycles the cell
+//	pending -> sleeping -> abandoned  (likewise, seen between bounded futex sleeps)
 //
-// Only the caller moves pending -> sleeping/chan and chan -> abandoned
-// (CAS); only the worker moves any state -> done (Swap). So exactly one of
+// Only the caller moves pending -> sleeping/chan and sleeping/chan ->
+// abandoned (CAS); only the worker moves any state -> done (Swap). So exactly one of
 // them sees the other's move: the worker's Swap returns sleeping (it calls
 // Wake), chan (it sends on the buffered channel, which never blocks: one
 // send per call), abandoned (it owns the cell), or pending (the caller's
@@ -25,12 +26,16 @@ package runtime
 // writes done before waking, so either the comparison fails or the caller is
 // already asleep and woken.
 //
-// Who waits how: the caller first spins briefly (only when another P can
-// run the worker). Then, with a context that cannot be cancelled and while
-// fewer than GOMAXPROCS callers already sleep on futexes, it sleeps on the
-// futex: the worker's wake-up is one futex(2) call, not a trip through the
-// Go scheduler. Otherwise it waits on the channel, which parks only the
-// goroutine (any number of callers, and ctx cancellation through select).
+// Who waits how: the caller first spins (only when another P can run the
+// worker). Then, while fewer than GOMAXPROCS callers already sleep on
+// futexes, it sleeps on the futex: the worker's wake-up is one futex(2)
+// call, not a trip through the Go scheduler (a goroutine readied by a
+// locked worker that then blocks in a syscall waits for sysmon to retake
+// the worker's P: tens of microseconds). A cancellable context is checked
+// between bounded sleeps (ctxPoll, or its deadline); the caller abandons
+// the cell with sleeping -> abandoned. Past the bound it waits on the
+// channel, which parks only the goroutine (any number of callers, ctx
+// through select).
 //
 // Rejected designs:
 //   - A new channel per call: an allocation, and a wake-up through the
@@ -39,13 +44,15 @@ package runtime
 //     in the kernel; thousands of concurrent Calls would mean thousands of
 //     threads.
 //   - context.AfterFunc to interrupt a futex sleep on cancellation: an
-//     allocation and a lock on the parent context per call.
+//     allocation and a lock on the parent context per call; bounded sleeps
+//     notice a cancellation within ctxPoll instead.
 
 import (
 	"context"
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zipora-go/zipora/mailbox"
 	"github.com/zipora-go/zipora/primitives"
@@ -57,25 +64,117 @@ const (
 	replySleeping  uint32 = 2
 	replyChan      uint32 = 3
 	replyAbandoned uint32 = 4
-
-	// callSpin is how many times a caller polls for its reply before it
-	// sleeps.
-	callSpin = 1 << 10
 )
+
+// callSpin is how long a caller polls for its reply before it sleeps (a
+// variable for tests and experiments): like DefaultSpin, long enough to
+// cover a short task on a worker that is awake.
+var callSpin = 20 * time.Microsecond
+
+// ctxPoll bounds one futex sleep of a caller whose context can be
+// cancelled but has no deadline: the cancellation is noticed within it.
+const ctxPoll = time.Millisecond
 
 // futexSleepers counts callers asleep on a reply futex, bounded by
 // GOMAXPROCS (see above).
 var futexSleepers atomic.Int32 // relaxed: an admission bound, not a correctness property
 
+// reply is the reply word and channel of one Call or Each (see above).
+type reply struct {
+	state primitives.Futex // the reply word
+	ch    chan struct{}    // capacity 1; made once per cell
+}
+
+// complete marks the reply done and wakes the caller the way it waits. It
+// returns true when the caller abandoned the reply: the completer then
+// owns the cell. The result must be written before.
+func (r *reply) complete() (abandoned bool) {
+	switch r.state.Swap(replyDone) { // release: publishes the result
+	case replySleeping:
+		r.state.Wake(1)
+	case replyChan:
+		r.ch <- struct{}{} // never blocks: capacity 1, one send per call
+	case replyAbandoned:
+		return true
+	}
+	return false
+}
+
+// wait waits for the reply. It returns ctx.Err() if ctx ended first (the
+// cell then belongs to the completer).
+func (r *reply) wait(ctx context.Context) error {
+	if goruntime.GOMAXPROCS(0) > 1 && r.spin() {
+		return nil
+	}
+	if futexSleepers.Add(1) <= int32(goruntime.GOMAXPROCS(0)) {
+		err := r.sleep(ctx)
+		futexSleepers.Add(-1)
+		return err
+	}
+	futexSleepers.Add(-1)
+	if !r.state.CompareAndSwap(replyPending, replyChan) {
+		return nil // done: acquire by the failed CAS
+	}
+	select {
+	case <-r.ch:
+		return nil
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(replyChan, replyAbandoned) {
+			return ctx.Err()
+		}
+		<-r.ch // completed meanwhile; take the send
+		return nil
+	}
+}
+
+// spin polls for the reply for up to callSpin.
+func (r *reply) spin() bool {
+	deadline := time.Now().Add(callSpin)
+	for {
+		for range 64 {
+			if r.state.Load() == replyDone { // acquire: the result
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// sleep waits on the futex until the state is done, or ctx ends (checked
+// at least every ctxPoll, and at its deadline).
+func (r *reply) sleep(ctx context.Context) error {
+	if !r.state.CompareAndSwap(replyPending, replySleeping) {
+		return nil // done
+	}
+	for r.state.Load() != replyDone { // acquire: the result
+		timeout := time.Duration(0) // no limit
+		if ctx.Done() != nil {
+			if err := ctx.Err(); err != nil {
+				if r.state.CompareAndSwap(replySleeping, replyAbandoned) {
+					return err
+				}
+				return nil // done meanwhile
+			}
+			timeout = ctxPoll
+			if d, ok := ctx.Deadline(); ok {
+				timeout = max(min(timeout, time.Until(d)), time.Microsecond)
+			}
+		}
+		_ = r.state.Wait(replySleeping, timeout) // spurious returns and timeouts re-checked
+	}
+	return nil
+}
+
 // callCell carries one Call. Owned by the caller until sent, then shared
 // with the worker as described above.
 type callCell[T any] struct {
-	state primitives.Futex // the reply word
-	ch    chan struct{}    // capacity 1; made once per cell
-	fn    func(*Worker) (T, error)
-	v     T
-	err   error
-	pool  *sync.Pool
+	reply
+	fn   func(*Worker) (T, error)
+	v    T
+	err  error
+	pool *sync.Pool
 }
 
 // cellKey identifies the pool of callCell[T] in cellPools.
@@ -87,7 +186,7 @@ func getCell[T any]() *callCell[T] {
 	p, ok := cellPools.Load(cellKey[T]{})
 	if !ok {
 		np := &sync.Pool{}
-		np.New = func() any { return &callCell[T]{ch: make(chan struct{}, 1), pool: np} }
+		np.New = func() any { return &callCell[T]{reply: reply{ch: make(chan struct{}, 1)}, pool: np} }
 		p, _ = cellPools.LoadOrStore(cellKey[T]{}, np)
 	}
 	return p.(*sync.Pool).Get().(*callCell[T])
@@ -105,68 +204,15 @@ func (c *callCell[T]) recycle() {
 
 func (c *callCell[T]) run(w *Worker) {
 	c.v, c.err = c.fn(w)
-	c.complete()
-}
-
-func (c *callCell[T]) abort(_ *Worker, err error) {
-	c.err = err
-	c.complete()
-}
-
-// complete publishes the result and wakes the caller the way it waits.
-func (c *callCell[T]) complete() {
-	switch c.state.Swap(replyDone) { // release: publishes v and err
-	case replySleeping:
-		c.state.Wake(1)
-	case replyChan:
-		c.ch <- struct{}{} // never blocks: capacity 1, one send per call
-	case replyAbandoned:
+	if c.complete() {
 		c.recycle()
 	}
 }
 
-// wait waits for the reply. It returns ctx.Err() if ctx ended first (the
-// cell then belongs to the worker).
-func (c *callCell[T]) wait(ctx context.Context) error {
-	if goruntime.GOMAXPROCS(0) > 1 {
-		for i := callSpin; i > 0; i-- {
-			if c.state.Load() == replyDone { // acquire: the result
-				return nil
-			}
-		}
-	}
-	if ctx.Done() == nil {
-		admitted := futexSleepers.Add(1) <= int32(goruntime.GOMAXPROCS(0))
-		if admitted {
-			c.sleep()
-		}
-		futexSleepers.Add(-1)
-		if admitted {
-			return nil
-		}
-	}
-	if !c.state.CompareAndSwap(replyPending, replyChan) {
-		return nil // done: acquire by the failed CAS
-	}
-	select {
-	case <-c.ch:
-		return nil
-	case <-ctx.Done():
-		if c.state.CompareAndSwap(replyChan, replyAbandoned) {
-			return ctx.Err()
-		}
-		<-c.ch // the worker completed meanwhile; take its send
-		return nil
-	}
-}
-
-// sleep waits on the futex until the state is done.
-func (c *callCell[T]) sleep() {
-	if !c.state.CompareAndSwap(replyPending, replySleeping) {
-		return // done
-	}
-	for c.state.Load() != replyDone {
-		_ = c.state.Wait(replySleeping, 0) // spurious returns re-checked
+func (c *callCell[T]) abort(_ *Worker, err error) {
+	c.err = err
+	if c.complete() {
+		c.recycle()
 	}
 }
 

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	goruntime "runtime"
+	"time"
 
-	"github.com/zipora-go/zipora/mailbox"
 	"github.com/zipora-go/zipora/primitives"
 )
 
@@ -19,6 +19,13 @@ const (
 	DefaultBatch = 64
 	// NoSpin, as Config.Spin, makes an idle worker park at once.
 	NoSpin = -1
+	// DefaultSpin is how long an idle worker polls its mailbox before
+	// parking when Config.Spin is 0: long enough to cover a caller's
+	// turnaround between two requests, so that a busy worker rarely pays
+	// a futex wake-up; paid only on each busy-to-idle transition, and by
+	// at most GOMAXPROCS-1 workers at a time (a spinning worker holds a
+	// P that submitters may need).
+	DefaultSpin = 20 * time.Microsecond
 	// MaxWorkers bounds Config.Workers.
 	MaxWorkers = 1 << 16
 	// maxBatch bounds Config.Batch.
@@ -27,7 +34,7 @@ const (
 
 // Config configures Start. The zero value is ready to use: one unpinned
 // worker per usable CPU, unbounded mailboxes, no logging, a pool of
-// DefaultBlockingWorkers for Go, the mailbox's default spin.
+// DefaultBlockingWorkers for Go, DefaultSpin.
 //
 // A Config is a plain value; Start copies it. Fields out of range make
 // Start fail with an error matching ErrInvalidConfig.
@@ -55,11 +62,12 @@ type Config struct {
 	// at once; Go blocks while all are busy. 0 means
 	// DefaultBlockingWorkers. Must be >= 0.
 	BlockingWorkers int
-	// Spin is how many times an idle worker polls its mailbox before it
-	// parks on its futex. 0 means mailbox.DefaultSpin; NoSpin parks at
-	// once (the right choice when workers outnumber cores). Must be >=
-	// NoSpin.
-	Spin int
+	// Spin is how long an idle worker polls its mailbox before it parks
+	// on its futex. 0 means DefaultSpin; NoSpin parks at once (the right
+	// choice when CPU time matters more than latency). At most
+	// GOMAXPROCS-1 workers spin at a time; with GOMAXPROCS = 1 none does.
+	// Must be >= NoSpin.
+	Spin time.Duration
 	// Batch is the most tasks a worker takes from its mailbox in one
 	// receive; Worker.AfterBatch callbacks run after each such batch. 0
 	// means DefaultBatch. Must be in [0, 65536].
@@ -95,7 +103,7 @@ func (c Config) resolve() (resolved, error) {
 	case c.BlockingWorkers < 0:
 		return r, invalid("BlockingWorkers", c.BlockingWorkers)
 	case c.Spin < NoSpin:
-		return r, invalid("Spin", c.Spin)
+		return r, invalid("Spin", int(c.Spin))
 	case c.Batch < 0 || c.Batch > maxBatch:
 		return r, invalid("Batch", c.Batch)
 	}
@@ -114,7 +122,7 @@ func (c Config) resolve() (resolved, error) {
 	}
 	switch r.Spin {
 	case 0:
-		r.Spin = mailbox.DefaultSpin
+		r.Spin = DefaultSpin
 	case NoSpin:
 		r.Spin = 0
 	}

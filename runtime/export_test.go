@@ -1,5 +1,7 @@
 package runtime
 
+import "time"
+
 // SetPinCPUsForTest makes Start pin worker i to cpus[i%len(cpus)] and
 // returns a function restoring the real list.
 func SetPinCPUsForTest(cpus []int) (restore func()) {
@@ -10,3 +12,10 @@ func SetPinCPUsForTest(cpus []int) (restore func()) {
 
 // FutexSleepers returns the number of Call callers asleep on a futex.
 func FutexSleepers() int32 { return futexSleepers.Load() }
+
+// SetCallSpinForTest sets how many times Call polls before sleeping.
+func SetCallSpinForTest(n time.Duration) (restore func()) {
+	old := callSpin
+	callSpin = n
+	return func() { callSpin = old }
+}

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	goruntime "runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -60,6 +61,8 @@ type Runtime struct {
 	done     chan struct{} // closed when shutdown is complete
 	stopErr  error         // written before done is closed
 
+	spinners    atomic.Int32  // seq-cst: workers spinning now, at most maxSpinners
+	maxSpinners int32         // immutable: GOMAXPROCS-1 at Start
 	goSubmitted atomic.Uint64 // relaxed: statistics only
 	goPanics    atomic.Uint64 // relaxed: statistics only
 }
@@ -92,6 +95,7 @@ func Start(ctx context.Context, cfg Config, structures ...Structure) (*Runtime, 
 		structures: structures,
 		done:       make(chan struct{}),
 	}
+	rt.maxSpinners = int32(goruntime.GOMAXPROCS(0) - 1)
 	rt.gate.init()
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	if err := rt.newWorkers(); err != nil {
@@ -132,11 +136,11 @@ func (rt *Runtime) newWorkers() error {
 		var mb *mailbox.Mailbox[task]
 		if c := rt.cfg.MailboxCapacity; c > 0 {
 			var err error
-			if mb, err = mailbox.NewBounded[task](c, mailbox.WithSpin(rt.cfg.Spin)); err != nil {
+			if mb, err = mailbox.NewBounded[task](c, mailbox.WithSpin(0)); err != nil {
 				return fmt.Errorf("runtime: Config.MailboxCapacity = %d: %w: %w", c, ErrInvalidConfig, err)
 			}
 		} else {
-			mb = mailbox.New[task](mailbox.WithSpin(rt.cfg.Spin))
+			mb = mailbox.New[task](mailbox.WithSpin(0))
 		}
 		w := &Worker{id: i, cpu: -1, rt: rt, mb: mb, buf: make([]task, rt.cfg.Batch)}
 		if rt.cfg.Pin {
@@ -263,7 +267,7 @@ func (rt *Runtime) Each(ctx context.Context, f func(*Worker) error) error {
 	if !rt.gate.enter() {
 		return ErrStopped
 	}
-	e := &eachCall{f: f, errs: make([]error, len(rt.workers)), done: make(chan struct{})}
+	e := &eachCall{f: f, errs: make([]error, len(rt.workers)), reply: reply{ch: make(chan struct{}, 1)}}
 	e.remaining.Store(int64(len(rt.workers)))
 	var err error
 	for _, w := range rt.workers {
@@ -278,12 +282,10 @@ func (rt *Runtime) Each(ctx context.Context, f func(*Worker) error) error {
 		}
 		return err
 	}
-	select {
-	case <-e.done: // acquire: every worker's errs entry
-		return e.err()
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := e.wait(ctx); err != nil {
+		return err
 	}
+	return e.err() // after wait's acquire: every worker's errs entry
 }
 
 // eachCall is the completion shared by the tasks of one Each.
@@ -291,7 +293,7 @@ type eachCall struct {
 	f         func(*Worker) error
 	errs      []error // errs[i] written only by worker i, read after done
 	remaining atomic.Int64
-	done      chan struct{}
+	reply     // completed by the last worker
 }
 
 func (e *eachCall) run(w *Worker) { e.finish(w, e.f(w)) }
@@ -301,7 +303,7 @@ func (e *eachCall) abort(w *Worker, err error) { e.finish(w, err) }
 func (e *eachCall) finish(w *Worker, err error) {
 	e.errs[w.id] = err
 	if e.remaining.Add(-1) == 0 { // acq-rel: the last worker sees every entry
-		close(e.done) // release: publishes errs to the caller
+		e.complete() // release: publishes errs; an abandoned eachCall is garbage
 	}
 }
 

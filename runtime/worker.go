@@ -200,6 +200,38 @@ func (w *Worker) loop() {
 			// Woken to run callbacks registered by callbacks.
 			w.runAfter()
 		}
+		w.spin()
+	}
+}
+
+// spin polls the mailbox for up to Config.Spin before the next receive
+// parks, if fewer than maxSpinners workers spin already; a task found is
+// run as a batch of one (the next receive drains the rest). The mailbox
+// itself does not spin (WithSpin(0)): the budget is runtime-wide.
+func (w *Worker) spin() {
+	d := w.rt.cfg.Spin
+	if d <= 0 || w.mb.Len() > 0 {
+		return
+	}
+	rt := w.rt
+	if rt.spinners.Add(1) > rt.maxSpinners {
+		rt.spinners.Add(-1)
+		return
+	}
+	deadline := time.Now().Add(d)
+	for {
+		for range 64 {
+			if t, ok := w.mb.TryReceive(); ok {
+				rt.spinners.Add(-1)
+				w.buf[0] = t
+				w.runBatch(w.buf[:1])
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			rt.spinners.Add(-1)
+			return
+		}
 	}
 }
 
