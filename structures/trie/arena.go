@@ -1,0 +1,86 @@
+package trie
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/zipora-go/zipora/structures/pool"
+)
+
+// arena is the trie's node memory: a single-owner structures/pool NoLocking
+// pool. A node ref is the block's pool offset divided by 4 (blocks are
+// 8-aligned, so bit 0 of a ref to a node is 0 and refs address 16 GiB).
+type arena struct {
+	p     *pool.NoLocking
+	align int
+	inUse int // arena bytes in live nodes
+}
+
+const (
+	refShift = 2
+	// maxArenaBytes is the arena size refs can address.
+	maxArenaBytes = 1 << (32 + refShift)
+)
+
+var errArenaAddress = errors.New("trie: arena offset beyond 16 GiB")
+
+// defaultPoolConfig is the node pool's configuration: 8-byte alignment
+// (nodes are sized to 8), 16 KiB fast blocks (the largest ordinary node is
+// a 1 KiB dense one; longer prefixes go to the huge-block heap), 1 MiB
+// chunks.
+func defaultPoolConfig() pool.Config {
+	return pool.Config{MaxFastBlock: 16 << 10, Alignment: 8, ChunkSize: 1 << 20}
+}
+
+func newArena(cfg pool.Config) (*arena, error) {
+	if cfg.MaxBytes == 0 || cfg.MaxBytes > maxArenaBytes {
+		cfg.MaxBytes = maxArenaBytes
+	}
+	p, err := pool.NewNoLocking(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("trie: node pool: %w", err)
+	}
+	return &arena{p: p, align: p.Config().Alignment}, nil
+}
+
+func (a *arena) alloc(size int) (uint32, error) {
+	off := a.p.TryAlloc(size)
+	if off == pool.Nil {
+		var err error
+		if off, err = a.p.Alloc(size); err != nil {
+			return 0, fmt.Errorf("trie: node of %d bytes: %w", size, err)
+		}
+		if off >= maxArenaBytes {
+			// Reachable only when released huge regions left the chunk
+			// table longer than MaxBytes: refuse rather than truncate.
+			_ = a.p.Free(off, size)
+			return 0, errArenaAddress
+		}
+	}
+	a.inUse += a.blockSize(size)
+	return uint32(off >> refShift), nil
+}
+
+func (a *arena) release(ref uint32, size int) {
+	off := pool.Offset(ref) << refShift
+	if !a.p.TryFree(off, size) {
+		if err := a.p.Free(off, size); err != nil {
+			panic("trie: node free: " + err.Error())
+		}
+	}
+	a.inUse -= a.blockSize(size)
+}
+
+// ptr returns the node at ref.
+func (a *arena) ptr(ref uint32) node {
+	// Safety: ref names a live node block; the pool's chunks never move and
+	// every access through node stays within nodeSize(header) bytes.
+	return node{a.p.Ptr(pool.Offset(ref) << refShift)}
+}
+
+// blockSize is the arena bytes a block of size bytes occupies.
+func (a *arena) blockSize(size int) int { return (size + a.align - 1) &^ (a.align - 1) }
+
+func (a *arena) bytesInUse() int { return a.inUse }
+
+func (a *arena) capacity() int { return int(a.p.Stats().Capacity) }

@@ -1,0 +1,591 @@
+package trie
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// core is the arena, the root ref and the value slots shared by Trie and
+// Frozen. Only the owner of the enclosing Trie may call its mutating methods.
+type core[V any] struct {
+	mem      *arena
+	root     uint32
+	vals     []V      // value slots; nil when noValues
+	freeVals []uint32 // free value slots
+	noValues bool
+	keys     int
+	nodes    int
+	mod      uint64 // bumped by every structural change (iterators resume)
+	path     []step // delete's path, reused
+	scratch  []byte // merge prefix buffer, reused
+}
+
+// step is one level of a delete path: the slot holding the node's ref and
+// the node's position in its parent (sparse index or dense label).
+type step struct {
+	slot *uint32
+	idx  int
+}
+
+var errTooManyValues = errors.New("trie: too many values")
+
+// lookup is the read path: a pure function of the arena, a root ref and the
+// key. It returns the value index of key. It never writes.
+func lookup(m *arena, ref uint32, key []byte) (uint32, bool) {
+	for ref != 0 {
+		if isLeafRef(ref) {
+			return ref >> 1, len(key) == 0
+		}
+		n := m.ptr(ref)
+		h := n.hdr()
+		if p := h.prefixLen(); p > 0 {
+			if len(key) < p || string(n.prefix(h)) != string(key[:p]) {
+				return 0, false
+			}
+			key = key[p:]
+		}
+		if len(key) == 0 {
+			return n.valueIdx(), h.hasValue()
+		}
+		ref = n.findChild(h, key[0])
+		key = key[1:]
+	}
+	return 0, false
+}
+
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i+8 <= n && string(a[i:i+8]) == string(b[i:i+8]) {
+		i += 8
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// ---- value slots ----
+
+func (c *core[V]) newValue(v V) (uint32, error) {
+	if c.noValues {
+		return 0, nil
+	}
+	if k := len(c.freeVals); k > 0 {
+		idx := c.freeVals[k-1]
+		c.freeVals = c.freeVals[:k-1]
+		c.vals[idx] = v
+		return idx, nil
+	}
+	if len(c.vals) > maxValueIndex {
+		return 0, errTooManyValues
+	}
+	c.vals = append(c.vals, v)
+	return uint32(len(c.vals) - 1), nil
+}
+
+func (c *core[V]) setValue(idx uint32, v V) {
+	if !c.noValues {
+		c.vals[idx] = v
+	}
+}
+
+func (c *core[V]) value(idx uint32) V {
+	if c.noValues {
+		var zero V
+		return zero
+	}
+	return c.vals[idx]
+}
+
+// dropValue returns the slot to the free list and clears it for the GC.
+func (c *core[V]) dropValue(idx uint32) V {
+	if c.noValues {
+		var zero V
+		return zero
+	}
+	v := c.vals[idx]
+	var zero V
+	c.vals[idx] = zero
+	c.freeVals = append(c.freeVals, idx)
+	return v
+}
+
+// ---- node allocation ----
+
+func (c *core[V]) allocNode(h header) (uint32, node, error) {
+	off, err := c.mem.alloc(nodeSize(h))
+	if err != nil {
+		return 0, node{}, err
+	}
+	c.nodes++
+	n := c.mem.ptr(off)
+	n.setHdr(h)
+	return off, n, nil
+}
+
+func (c *core[V]) freeNode(off uint32) {
+	c.mem.release(off, nodeSize(c.mem.ptr(off).hdr()))
+	c.nodes--
+}
+
+// newLeaf builds the leaf for a key whose remaining bytes are suffix: an
+// inline leaf when suffix is empty, else a childless node with a value.
+func (c *core[V]) newLeaf(suffix []byte, vidx uint32) (uint32, error) {
+	if len(suffix) == 0 {
+		return leafRef(vidx), nil
+	}
+	off, n, err := c.allocNode(makeHeader(len(suffix), 0, 0, true, false))
+	if err != nil {
+		return 0, err
+	}
+	n.setValueIdx(vidx)
+	copy(n.prefix(n.hdr()), suffix)
+	return off, nil
+}
+
+// freeRef frees the node behind r (inline leaves cost nothing).
+func (c *core[V]) freeRef(r uint32) {
+	if r != 0 && !isLeafRef(r) {
+		c.freeNode(r)
+	}
+}
+
+// buildNode allocates a node with header dh (whose count it sets to the
+// number of children written) and fills it with prefix, the
+// value index vidx, and the children of src (header sh; src may be nil)
+// with the child (b, r) inserted when r != 0. It is the copy-on-write
+// builder: src is only read.
+func (c *core[V]) buildNode(dh header, prefix []byte, vidx uint32, src node, sh header, b byte, r uint32) (uint32, error) {
+	off, dst, err := c.allocNode(dh)
+	if err != nil {
+		return 0, err
+	}
+	dst.setValueIdx(vidx)
+	copy(dst.prefix(dh), prefix)
+	if dh.dense() {
+		clear(unsafe.Slice(dst.childSlot(dh, 0), denseSlots))
+	}
+	w := 0
+	put := func(label byte, ref uint32) {
+		if dh.dense() {
+			*dst.childSlot(dh, int(label)) = ref
+		} else {
+			*(*byte)(unsafe.Add(dst.p, dh.labelsOff()+uintptr(w))) = label
+			*dst.childSlot(dh, w) = ref
+		}
+		w++
+	}
+	inserted := r == 0
+	if src.p != nil {
+		forChildren(src, sh, func(label byte, ref uint32) {
+			if !inserted && b < label {
+				put(b, r)
+				inserted = true
+			}
+			put(label, ref)
+		})
+	}
+	if !inserted {
+		put(b, r)
+	}
+	dst.setHdr(dh.withCount(w))
+	return off, nil
+}
+
+// forChildren calls f for every child of n in ascending label order.
+func forChildren(n node, h header, f func(label byte, ref uint32)) {
+	if h.dense() {
+		for i := range denseSlots {
+			if r := n.child(h, i); r != 0 {
+				f(byte(i), r)
+			}
+		}
+		return
+	}
+	cnt := h.count()
+	for i, l := range n.labels(h, cnt) {
+		f(l, n.child(h, i))
+	}
+}
+
+// withPrefix returns a copy of node n with a new prefix (an inline leaf when
+// that is the canonical form). n is not freed.
+func (c *core[V]) withPrefix(n node, h header, prefix []byte) (uint32, error) {
+	if len(prefix) == 0 && h.count() == 0 && h.hasValue() {
+		return leafRef(n.valueIdx()), nil
+	}
+	dh := makeHeader(len(prefix), h.count(), h.class(), h.hasValue(), h.dense())
+	if !h.dense() && h.class() == classExact {
+		dh = makeHeader(len(prefix), h.count(), classFor(h.count()), h.hasValue(), false)
+	}
+	return c.buildNode(dh, prefix, n.valueIdx(), n, h, 0, 0)
+}
+
+// ---- insert ----
+
+func (c *core[V]) insert(key []byte, v V) (bool, error) {
+	slot := &c.root
+	depth := 0
+	for {
+		ref := *slot
+		if ref == 0 {
+			return true, c.insertLeaf(slot, key[depth:], v)
+		}
+		if isLeafRef(ref) {
+			if depth == len(key) {
+				c.setValue(ref>>1, v)
+				return false, nil
+			}
+			return true, c.leafToNode(slot, ref>>1, key[depth:], v)
+		}
+		n := c.mem.ptr(ref)
+		h := n.hdr()
+		if p := h.prefixLen(); p > 0 {
+			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
+				return true, c.split(slot, n, h, m, key[depth:], v)
+			}
+			depth += p
+		}
+		if depth == len(key) {
+			if h.hasValue() {
+				c.setValue(n.valueIdx(), v)
+				return false, nil
+			}
+			vidx, err := c.newValue(v)
+			if err != nil {
+				return false, err
+			}
+			n.setValueIdx(vidx)
+			n.setHdr(h | flagValue)
+			c.keys++
+			c.mod++
+			return true, nil
+		}
+		b := key[depth]
+		if h.dense() {
+			if s := n.childSlot(h, int(b)); *s != 0 {
+				slot = s
+				depth++
+				continue
+			}
+		} else if i := n.findSparse(h, h.count(), b); i >= 0 {
+			slot = n.childSlot(h, i)
+			depth++
+			continue
+		}
+		return true, c.addChild(slot, n, h, b, key[depth+1:], v)
+	}
+}
+
+// insertLeaf stores a new key at an empty slot (only the root can be one).
+func (c *core[V]) insertLeaf(slot *uint32, suffix []byte, v V) error {
+	vidx, err := c.newValue(v)
+	if err != nil {
+		return err
+	}
+	r, err := c.newLeaf(suffix, vidx)
+	if err != nil {
+		c.dropValue(vidx)
+		return err
+	}
+	*slot = r
+	c.keys++
+	c.mod++
+	return nil
+}
+
+// newValueLeaf reserves a value slot for v and builds its leaf.
+func (c *core[V]) newValueLeaf(suffix []byte, v V) (uint32, error) {
+	vidx, err := c.newValue(v)
+	if err != nil {
+		return 0, err
+	}
+	r, err := c.newLeaf(suffix, vidx)
+	if err != nil {
+		c.dropValue(vidx)
+		return 0, err
+	}
+	return r, nil
+}
+
+// undoLeaf releases a leaf built by newValueLeaf that was never linked.
+func (c *core[V]) undoLeaf(r uint32) {
+	if isLeafRef(r) {
+		c.dropValue(r >> 1)
+		return
+	}
+	c.dropValue(c.mem.ptr(r).valueIdx())
+	c.freeNode(r)
+}
+
+// leafToNode turns the inline leaf at slot (value oldIdx) into a node with
+// that value and one child for rest (len(rest) > 0).
+func (c *core[V]) leafToNode(slot *uint32, oldIdx uint32, rest []byte, v V) error {
+	leaf, err := c.newValueLeaf(rest[1:], v)
+	if err != nil {
+		return err
+	}
+	off, err := c.buildNode(makeHeader(0, 1, classFor(2), true, false), nil, oldIdx, node{}, 0, rest[0], leaf)
+	if err != nil {
+		c.undoLeaf(leaf)
+		return err
+	}
+	*slot = off
+	c.keys++
+	c.mod++
+	return nil
+}
+
+// split handles a key diverging from node n's prefix after m bytes.
+func (c *core[V]) split(slot *uint32, n node, h header, m int, rest []byte, v V) error {
+	pre := n.prefix(h)
+	end := m == len(rest)
+	var leaf uint32
+	var vidx uint32
+	var err error
+	if end {
+		vidx, err = c.newValue(v)
+	} else {
+		leaf, err = c.newValueLeaf(rest[m+1:], v)
+	}
+	if err != nil {
+		return err
+	}
+	old, err := c.withPrefix(n, h, pre[m+1:])
+	if err == nil {
+		var off uint32
+		dh := makeHeader(m, 1, classFor(2), end, false)
+		// The old subtree is the only "source" child; the new leaf, if any,
+		// is inserted in label order.
+		off, err = c.buildNode(dh, pre[:m], vidx, node{}, 0, pre[m], old)
+		if err == nil {
+			if !end {
+				nn := c.mem.ptr(off)
+				c.insertChildInPlace(nn, nn.hdr(), rest[m], leaf)
+			}
+			oldOff := *slot
+			*slot = off
+			c.freeNode(oldOff)
+			c.keys++
+			c.mod++
+			return nil
+		}
+		c.freeRef(old)
+	}
+	if end {
+		c.dropValue(vidx)
+	} else {
+		c.undoLeaf(leaf)
+	}
+	return err
+}
+
+// insertChildInPlace inserts (b, r) into sparse node n, which has room.
+func (c *core[V]) insertChildInPlace(n node, h header, b byte, r uint32) {
+	cnt := h.count()
+	pos := n.lowerSparse(h, cnt, b)
+	ls := n.labels(h, cnt+1)
+	copy(ls[pos+1:], ls[pos:cnt])
+	ls[pos] = b
+	cs := unsafe.Slice(n.childSlot(h, 0), cnt+1)
+	copy(cs[pos+1:], cs[pos:cnt])
+	cs[pos] = r
+	n.setHdr(h.withCount(cnt + 1))
+}
+
+// addChild adds a child labelled b for the key suffix to node n at slot.
+func (c *core[V]) addChild(slot *uint32, n node, h header, b byte, suffix []byte, v V) error {
+	leaf, err := c.newValueLeaf(suffix, v)
+	if err != nil {
+		return err
+	}
+	cnt := h.count()
+	switch {
+	case h.dense():
+		*n.childSlot(h, int(b)) = leaf
+		n.setHdr(h.withCount(cnt + 1))
+	case cnt < h.capacity():
+		c.insertChildInPlace(n, h, b, leaf)
+	default:
+		var dh header
+		if cnt+1 > maxSparse {
+			dh = makeHeader(h.prefixLen(), cnt+1, 0, h.hasValue(), true)
+		} else {
+			dh = makeHeader(h.prefixLen(), cnt+1, classFor(cnt+1), h.hasValue(), false)
+		}
+		off, err := c.buildNode(dh, n.prefix(h), n.valueIdx(), n, h, b, leaf)
+		if err != nil {
+			c.undoLeaf(leaf)
+			return err
+		}
+		old := *slot
+		*slot = off
+		c.freeNode(old)
+	}
+	c.keys++
+	c.mod++
+	return nil
+}
+
+// ---- delete ----
+
+func (c *core[V]) delete(key []byte) (V, bool) {
+	var zero V
+	path := c.path[:0]
+	slot := &c.root
+	idx := -1
+	depth := 0
+	for {
+		ref := *slot
+		if ref == 0 {
+			c.path = path
+			return zero, false
+		}
+		path = append(path, step{slot, idx})
+		if isLeafRef(ref) {
+			c.path = path
+			if depth != len(key) {
+				return zero, false
+			}
+			*slot = 0
+			c.keys--
+			c.mod++
+			c.removeEmpty(len(path) - 1)
+			return c.dropValue(ref >> 1), true
+		}
+		n := c.mem.ptr(ref)
+		h := n.hdr()
+		if p := h.prefixLen(); p > 0 {
+			if len(key)-depth < p || string(n.prefix(h)) != string(key[depth:depth+p]) {
+				c.path = path
+				return zero, false
+			}
+			depth += p
+		}
+		if depth == len(key) {
+			c.path = path
+			if !h.hasValue() {
+				return zero, false
+			}
+			vidx := n.valueIdx()
+			n.setHdr(h &^ flagValue)
+			c.keys--
+			c.mod++
+			c.fixup(len(path) - 1)
+			return c.dropValue(vidx), true
+		}
+		b := key[depth]
+		if h.dense() {
+			idx = int(b)
+		} else if idx = n.findSparse(h, h.count(), b); idx < 0 {
+			c.path = path
+			return zero, false
+		}
+		slot = n.childSlot(h, idx)
+		depth++
+	}
+}
+
+// removeEmpty unlinks the emptied slot of path level l from its parent.
+func (c *core[V]) removeEmpty(l int) {
+	if l == 0 {
+		return // the root slot itself is now 0
+	}
+	st := c.path[l]
+	pref := *c.path[l-1].slot
+	pn := c.mem.ptr(pref)
+	ph := pn.hdr()
+	cnt := ph.count()
+	if !ph.dense() {
+		ls := pn.labels(ph, cnt)
+		copy(ls[st.idx:], ls[st.idx+1:])
+		cs := unsafe.Slice(pn.childSlot(ph, 0), cnt)
+		copy(cs[st.idx:], cs[st.idx+1:])
+	}
+	// dense: the slot was already zeroed through st.slot
+	pn.setHdr(ph.withCount(cnt - 1))
+	c.fixup(l - 1)
+}
+
+// fixup restores the canonical form of the node at path level l after it
+// lost a child or its value. Allocation failures leave a valid but
+// non-canonical node (every path still tolerates it).
+func (c *core[V]) fixup(l int) {
+	slot := c.path[l].slot
+	ref := *slot
+	n := c.mem.ptr(ref)
+	h := n.hdr()
+	cnt := h.count()
+	switch {
+	case cnt == 0 && !h.hasValue():
+		*slot = 0
+		c.freeNode(ref)
+		c.removeEmpty(l)
+	case cnt == 0 && h.prefixLen() == 0:
+		*slot = leafRef(n.valueIdx())
+		c.freeNode(ref)
+	case cnt == 1 && !h.hasValue():
+		c.merge(slot, n, h)
+	default:
+		c.shrink(slot, n, h)
+	}
+}
+
+// merge replaces the valueless one-child node n with its child, whose
+// prefix grows by n's prefix and the label.
+func (c *core[V]) merge(slot *uint32, n node, h header) {
+	var label byte
+	var child uint32
+	forChildren(n, h, func(l byte, r uint32) { label, child = l, r })
+	buf := append(append(c.scratch[:0], n.prefix(h)...), label)
+	var nr uint32
+	var err error
+	if isLeafRef(child) {
+		nr, err = c.newLeaf(buf, child>>1)
+	} else {
+		cn := c.mem.ptr(child)
+		ch := cn.hdr()
+		buf = append(buf, cn.prefix(ch)...)
+		nr, err = c.withPrefix(cn, ch, buf)
+	}
+	c.scratch = buf
+	if err != nil {
+		return
+	}
+	old := *slot
+	*slot = nr
+	c.freeNode(old)
+	c.freeRef(child)
+}
+
+// shrink moves n to a smaller layout when it uses far less than it holds.
+func (c *core[V]) shrink(slot *uint32, n node, h header) {
+	cnt := h.count()
+	var dh header
+	switch {
+	case h.dense():
+		if cnt > denseShrink {
+			return
+		}
+		dh = makeHeader(h.prefixLen(), cnt, classFor(cnt), h.hasValue(), false)
+	case h.class() != classExact && h.class() >= 2 && cnt <= int(capClasses[h.class()-2]):
+		dh = makeHeader(h.prefixLen(), cnt, classFor(cnt), h.hasValue(), false)
+	default:
+		return
+	}
+	nr, err := c.buildNode(dh, n.prefix(h), n.valueIdx(), n, h, 0, 0)
+	if err != nil {
+		return
+	}
+	old := *slot
+	*slot = nr
+	c.freeNode(old)
+}
+
+// ---- errors ----
+
+func keyErr(op string, key []byte) error {
+	return fmt.Errorf("trie: %s: key of %d bytes exceeds MaxKeyLen (%d): %w", op, len(key), MaxKeyLen, ErrKeyTooLong)
+}
