@@ -276,7 +276,7 @@ func (c *publishedCounters) load() cacheCounters {
 type Cache struct {
 	p          *ThreadLocal
 	cls        []cacheClass
-	bump, end  Offset // the current span
+	bump, end  Offset                 // the current span
 	tab        *atomic.Pointer[table] // the arena's published table
 	id         uint32
 	closed     bool
@@ -291,9 +291,9 @@ type Cache struct {
 	dirty []uint32   // owner ids with a non-empty batch
 	spans []Offset   // the spans this cache owns
 
-	_     [lineSize]byte
-	inbox atomic.Uint64 // blocks returned by other goroutines (remote format), or inboxClosed
-	_     [lineSize]byte
+	_      [lineSize]byte
+	inbox  atomic.Uint64 // blocks returned by other goroutines (remote format), or inboxClosed
+	_      [lineSize]byte
 	shared publishedCounters
 }
 
