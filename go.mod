@@ -9,8 +9,16 @@ require (
 )
 
 require (
-	github.com/alitto/pond/v2 v2.7.1 // indirect
-	github.com/lmittmann/tint v1.2.1 // indirect
+	github.com/armon/go-radix v1.0.0 // indirect
+	github.com/hashicorp/go-immutable-radix/v2 v2.1.0 // indirect
+	github.com/hashicorp/golang-lru/v2 v2.0.0 // indirect
+	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
+	github.com/tidwall/btree v1.8.2 // indirect
+)
+
+require (
+	github.com/alitto/pond/v2 v2.7.1
+	github.com/lmittmann/tint v1.2.1
 	github.com/panjf2000/ants/v2 v2.12.1
 	golang.org/x/sync v0.11.0 // indirect
 )

@@ -1,6 +1,9 @@
 package runtime
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // SetPinCPUsForTest makes Start pin worker i to cpus[i%len(cpus)] and
 // returns a function restoring the real list.
@@ -18,4 +21,11 @@ func SetCallSpinForTest(n time.Duration) (restore func()) {
 	old := callSpin
 	callSpin = n
 	return func() { callSpin = old }
+}
+
+// WorkerLayoutForTest returns the offsets of the last immutable field and
+// the first statistics field of Worker, and its size.
+func WorkerLayoutForTest() (lastImmutable, firstStat, size uintptr) {
+	var w Worker
+	return unsafe.Offsetof(w.mb), unsafe.Offsetof(w.tasks), unsafe.Sizeof(w)
 }

@@ -177,7 +177,7 @@ func TestCall(t *testing.T) {
 				if i%2 == 0 {
 					c = ctx
 				}
-				for j := range iters(2000) {
+				for j := range max(iters(40000)/g, 50) {
 					v, err := runtime.Call(c, rt, j%rt.Workers(), func(*runtime.Worker) (int, error) { return i*1_000_000 + j, nil })
 					if err != nil || v != i*1_000_000+j {
 						bad.Add(1)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
+
+func TestRun(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"-workers", "2", "-tasks", "100", "-span", "100", "-io", "4"}, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	got := out.String()
+	// 1229 primes below 10,000, counted independently of the runtime.
+	for _, want := range []string{
+		"is ErrPanic: true",
+		"100 CPU tasks: 1229 primes below 10000",
+		"4 blocking jobs done",
+		"blocking pool: 4 jobs, 0 panics",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if countPrimes(0, 10000) != 1229 {
+		t.Fatal("countPrimes is wrong")
+	}
+	// One stats row per worker; tasks = 100 CPU tasks + the panicking Call
+	// + Each (2) + Calls (2) + hand-backs (4) = 109.
+	tasks := 0
+	rows := 0
+	for line := range strings.Lines(got) {
+		var id, n int
+		var cpu string
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "%d %s %d", &id, &cpu, &n); err == nil {
+			rows++
+			tasks += n
+		}
+	}
+	if rows != 2 || tasks != 109 {
+		t.Errorf("stats: %d rows, %d tasks; want 2, 109:\n%s", rows, tasks, got)
+	}
+	if !strings.Contains(errOut.String(), "runtime started") || !strings.Contains(errOut.String(), "task panicked") {
+		t.Errorf("log lacks start or panic records:\n%s", errOut.String())
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	for _, args := range [][]string{{"-tasks", "-1"}, {"-span", "0"}, {"-nope"}, {"extra"}} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), args, &out, &errOut); !errors.Is(err, errUsage) {
+			t.Errorf("run(%q) = %v, want a usage error", args, err)
+		}
+	}
+}
