@@ -96,29 +96,25 @@ func (m *Mailbox[T]) sendBatchBounded(ctx context.Context, vs []T, block bool) e
 // ctx is done. The slow path of blocking sends.
 func (m *Mailbox[T]) waitRoom(ctx context.Context, n uint64) (uint64, error) {
 	for {
-		m.spaceWaiters.Add(1)     // seq-cst: before the re-check (missed-wakeup argument)
 		gen := *m.spaceGen.Load() // acquire: the generation a wake-up will close
+		m.spaceWanted.Store(1)    // seq-cst: after loading gen, before the re-check (missed-wakeup argument)
 		t, err := m.claim(n)
 		if err != ErrFull {
-			m.spaceWaiters.Add(-1)
 			return t, err
 		}
 		if ctx.Done() == nil { // never cancelled
 			m.producerParks.Add(1)
 			<-gen
-		} else {
-			if err := ctx.Err(); err != nil {
-				m.spaceWaiters.Add(-1)
-				return 0, err
-			}
-			m.producerParks.Add(1)
-			select {
-			case <-gen:
-			case <-ctx.Done():
-				m.spaceWaiters.Add(-1)
-				return 0, ctx.Err()
-			}
+			continue
 		}
-		m.spaceWaiters.Add(-1)
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		m.producerParks.Add(1)
+		select {
+		case <-gen:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
 	}
 }

@@ -54,15 +54,21 @@ package mailbox
 // pattern. The swap elects one waker per park, so a burst of sends costs one
 // Unpark.
 //
-// Missed wake-up (bounded producers). A producer that finds no room
-// increments spaceWaiters (seq-cst RMW), loads the current space generation
-// (a channel), re-checks room (loads headPub) and only then blocks receiving
-// from that channel. The consumer stores headPub, then loads spaceWaiters;
-// if non-zero (and the room reached wakeRoom or the mailbox is empty, see
-// roomFreed) it swaps in a new generation and closes the old one. Either the
-// producer's re-check sees the new head, or the consumer sees the waiter and
-// closes the very channel the producer loaded (it was loaded before the
-// swap), so the receive returns.
+// Missed wake-up (bounded producers). A producer that finds no room loads
+// the current space generation (a channel), then stores spaceWanted=1
+// (seq-cst), re-checks room (loads headPub) and only then blocks receiving
+// from that channel. The consumer stores headPub, then loads spaceWanted;
+// if it is set (and the room reached wakeRoom or the mailbox is empty, see
+// roomFreed) it swaps spaceWanted to 0 and, if it won the swap, swaps in a
+// new generation and closes the old one. Either the producer's re-check
+// sees the new head, or its spaceWanted store precedes the consumer's load:
+// then either the consumer's swap takes it, and the producer's generation,
+// loaded before its store and so before the consumer's generation swap, is
+// the one closed; or the flag stays set for the consumer's next pass (a
+// waiter asleep while room is short and items remain is served when the
+// consumer takes them, see roomFreed). A wake-up happens once per
+// registration round, not on every receive while woken producers have not
+// run yet.
 // Every waiter is woken because a woken waiter may not be the one that can
 // use the room (a batch needing more slots, a cancelled context); waking
 // only some could leave room unused and a fitting producer asleep.
@@ -185,7 +191,7 @@ type Mailbox[T any] struct {
 	// Rarely written, shared.
 	end           atomic.Uint64                        // release: count of accepted tickets, stored by Close; noEnd before
 	wakeReq       atomic.Uint32                        // seq-cst: Wake pending; consumed by a receive that reports it
-	spaceWaiters  atomic.Int32                         // seq-cst: producers about to sleep on space
+	spaceWanted   atomic.Uint32                        // seq-cst: a producer is about to sleep for room
 	spaceGen      atomic.Pointer[chan struct{}]        // acq-rel: current space generation, closed to wake waiters (bounded)
 	wakeups       atomic.Uint64                        // statistics only
 	producerParks atomic.Uint64                        // statistics only
@@ -341,6 +347,7 @@ func (m *Mailbox[T]) wakeConsumer() {
 // wakeProducers wakes every producer waiting for room in a bounded
 // mailbox: a new generation replaces the current one, which is closed by
 // whoever swapped it out (exactly one caller per generation).
+
 func (m *Mailbox[T]) wakeProducers() {
 	next := make(chan struct{})
 	close(*m.spaceGen.Swap(&next)) // acq-rel: waiters that loaded the old generation wake

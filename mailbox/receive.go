@@ -174,8 +174,21 @@ func (m *Mailbox[T]) takeRun(dst []T) int {
 // published makes the consumer's progress visible: to Len and Stats, and,
 // for a bounded mailbox, to producers waiting for room.
 func (m *Mailbox[T]) published() {
-	m.headPub.Store(m.head)                          // release: the taken slots are free
-	if m.ring != nil && m.spaceWaiters.Load() != 0 { // seq-cst: after headPub (missed-wakeup argument)
+	m.headPub.Store(m.head)                         // release: the taken slots are free
+	if m.ring != nil && m.spaceWanted.Load() != 0 { // seq-cst: after headPub (missed-wakeup argument)
+		m.roomFreed()
+	}
+}
+
+// roomFreed wakes the producers waiting for room once the room reaches
+// wakeRoom or the mailbox is empty (hysteresis: one wake-up per many freed
+// slots, not one per item). A waiter that sleeps while the room is smaller
+// and items remain is served later: the consumer takes those items (claimed
+// items are always published) and comes back here, with spaceWanted still
+// set, until the room reaches wakeRoom or nothing is left.
+func (m *Mailbox[T]) roomFreed() {
+	used := m.tail.Load()&ticketMask - m.head                                       // claimed, not yet taken
+	if (used == 0 || m.capacity-used >= m.wakeRoom) && m.spaceWanted.Swap(0) != 0 { // seq-cst: elects the waker
 		m.wakeProducers()
 	}
 }
