@@ -159,10 +159,18 @@ func (a *arena) take(n int, small bool) (int, error) {
 	return first, nil
 }
 
-// release gives back the n slots from first (a huge region): a growable
-// arena drops the memory, a fixed one keeps it for reuse.
+// release gives back the n slots from first (a huge region, or a small
+// chunk whose blocks are all free): a growable arena drops the memory, a
+// fixed one keeps it for reuse.
 func (a *arena) release(first, n int) {
 	a.slots -= n
+	a.copyTable()
+	for i := first; i < first+n; i++ {
+		a.meta[i] = nil
+	}
+	if first == 0 {
+		a.zeroSmall = false
+	}
 	if !a.fixed {
 		// The slots point to one shared chunk-sized sink instead of nil, so
 		// that every slot below limit has ChunkSize bytes behind it and the
@@ -171,13 +179,12 @@ func (a *arena) release(first, n int) {
 		if a.sink == nil {
 			a.sink = make([]byte, a.chunkSize)
 		}
-		a.copyTable()
 		for i := first; i < first+n; i++ {
 			a.chunks[i] = a.sink
 		}
 		a.capacity -= int64(n) << a.shift
-		a.publish()
 	}
+	a.publish()
 	a.releaseHole(first, n)
 }
 

@@ -143,7 +143,7 @@ func hammerWorker(p Pool, cfg Config, id uint64, ops int, exchange chan liveBloc
 func TestHammer(t *testing.T) {
 	total := 400000
 	if raceEnabled {
-		total = 40000
+		total = 20000
 	}
 	for _, l := range concurrentLevels {
 		for _, g := range []int{1, runtime.GOMAXPROCS(0), 64} {

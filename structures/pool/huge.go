@@ -10,15 +10,19 @@ import (
 // log2 of their size, with coalescing of neighbouring free spans of the same
 // region on free. When every block of a region is freed the region is kept
 // as the one spare, or released to the arena (a growable arena drops the
-// memory; a fixed one reuses it for anything). Not synchronized: the
-// concurrent levels call it under their growth mutex.
+// memory; a fixed one reuses it for anything). In a fixed arena, whose
+// memory is one allocation, a new region next to an existing one is merged
+// with it, so that free spans coalesce across the old boundary. Not
+// synchronized: the concurrent levels call it under their growth mutex.
 type hugeHeap struct {
-	a       *arena
-	bins    [64][]*hugeSpan
-	byStart map[Offset]*hugeSpan // free spans by first offset
-	byEnd   map[Offset]*hugeSpan // free spans by end offset
-	live    map[Offset]hugeBlock // live blocks by offset
-	spare   *hugeRegion          // a fully free region kept for reuse
+	a        *arena
+	bins     [64][]*hugeSpan
+	byStart  map[Offset]*hugeSpan // free spans by first offset
+	byEnd    map[Offset]*hugeSpan // free spans by end offset
+	live     map[Offset]hugeBlock // live blocks by offset
+	regFirst map[int]*hugeRegion  // region roots by first slot
+	regEnd   map[int]*hugeRegion  // region roots by first slot + n
+	spare    *hugeRegion          // a fully free region root kept for reuse
 
 	liveBytes int64 // granted bytes of live blocks
 	liveCount int64
@@ -26,9 +30,23 @@ type hugeHeap struct {
 	regBytes  int64 // bytes of all regions
 }
 
+// hugeRegion is a run of chunk slots. A region merged into a neighbour
+// points to the merged region (parent); spans and blocks keep the region
+// they were made in and resolve it with root.
 type hugeRegion struct {
 	first, n int    // chunk slots
 	lo, hi   Offset // usable offsets
+	parent   *hugeRegion
+}
+
+func (r *hugeRegion) root() *hugeRegion {
+	for r.parent != nil {
+		if r.parent.parent != nil {
+			r.parent = r.parent.parent
+		}
+		r = r.parent
+	}
+	return r
 }
 
 type hugeSpan struct {
@@ -50,6 +68,8 @@ func (h *hugeHeap) init(a *arena) {
 	h.byStart = make(map[Offset]*hugeSpan)
 	h.byEnd = make(map[Offset]*hugeSpan)
 	h.live = make(map[Offset]hugeBlock)
+	h.regFirst = make(map[int]*hugeRegion)
+	h.regEnd = make(map[int]*hugeRegion)
 }
 
 func binOf(size int64) int { return bits.Len64(uint64(size)) - 1 }
@@ -103,20 +123,22 @@ func (h *hugeHeap) alloc(size int) (Offset, error) {
 		s = h.bestFit(need)
 	}
 	h.remove(s)
-	if s.reg == h.spare {
+	r := s.reg.root()
+	if r == h.spare {
 		h.spare = nil
 	}
 	off := s.off
 	if rest := s.size - need; rest > 0 {
-		h.insert(&hugeSpan{off: off + Offset(need), size: rest, reg: s.reg})
+		h.insert(&hugeSpan{off: off + Offset(need), size: rest, reg: r})
 	}
-	h.live[off] = hugeBlock{size: size, granted: need, reg: s.reg}
+	h.live[off] = hugeBlock{size: size, granted: need, reg: r}
 	h.liveBytes += need
 	h.liveCount++
 	return off, nil
 }
 
-// grow adds a region large enough for need bytes.
+// grow adds a region large enough for need bytes (with a fixed arena, a
+// region adjacent to existing ones: possibly fewer new slots).
 func (h *hugeHeap) grow(need int64) error {
 	a := h.a
 	reserve := int64(0)
@@ -125,15 +147,13 @@ func (h *hugeHeap) grow(need int64) error {
 	}
 	n := int((need + reserve + a.chunkSize - 1) >> a.shift)
 	first, err := a.take(n, false)
-	if err != nil {
+	if err != nil && h.spare != nil {
 		// A spare region too small for this block is worth giving back.
-		if h.spare != nil {
-			h.dropSpare()
-			first, err = a.take(n, false)
-		}
-		if err != nil {
-			return err
-		}
+		h.dropSpare()
+		first, err = a.take(n, false)
+	}
+	if err != nil {
+		return err
 	}
 	r := &hugeRegion{first: first, n: n, lo: a.firstOffset(first), hi: Offset(first+n) << a.shift}
 	if int64(r.hi-r.lo) < need { // slot 0 was not predicted; take one more slot
@@ -145,8 +165,58 @@ func (h *hugeHeap) grow(need int64) error {
 		r.first, r.lo, r.hi = first, a.firstOffset(first), Offset(first+r.n)<<a.shift
 	}
 	h.regBytes += int64(r.n) << a.shift
-	h.insert(&hugeSpan{off: r.lo, size: int64(r.hi - r.lo), reg: r})
+	s := &hugeSpan{off: r.lo, size: int64(r.hi - r.lo), reg: r}
+	h.regFirst[r.first] = r
+	h.regEnd[r.first+r.n] = r
+	if a.fixed {
+		r = h.mergeNeighbours(r)
+		s.reg = r
+		// Coalesce the new span with free spans at the old boundaries.
+		if p := h.byEnd[s.off]; p != nil && p.reg.root() == r {
+			h.remove(p)
+			s.off, s.size = p.off, p.size+s.size
+		}
+		if q := h.byStart[s.off+Offset(s.size)]; q != nil && q.reg.root() == r {
+			h.remove(q)
+			s.size += q.size
+		}
+	}
+	h.insert(s)
 	return nil
+}
+
+// mergeNeighbours merges region r with the regions ending where it starts
+// and starting where it ends (fixed arena only: contiguous memory) and
+// returns the root.
+func (h *hugeHeap) mergeNeighbours(r *hugeRegion) *hugeRegion {
+	if prev := h.regEnd[r.first]; prev != nil {
+		h.unregister(prev)
+		h.unregister(r)
+		prev.n += r.n
+		prev.hi = r.hi
+		r.parent = prev
+		r = prev
+		h.regFirst[r.first] = r
+		h.regEnd[r.first+r.n] = r
+	}
+	if next := h.regFirst[r.first+r.n]; next != nil {
+		h.unregister(next)
+		h.unregister(r)
+		r.n += next.n
+		r.hi = next.hi
+		next.parent = r
+		h.regFirst[r.first] = r
+		h.regEnd[r.first+r.n] = r
+	}
+	return r
+}
+
+func (h *hugeHeap) unregister(r *hugeRegion) {
+	delete(h.regFirst, r.first)
+	delete(h.regEnd, r.first+r.n)
+	if h.spare == r {
+		h.spare = nil
+	}
 }
 
 // free returns a huge block; off and size must match a live block exactly.
@@ -161,35 +231,35 @@ func (h *hugeHeap) free(off Offset, size int) error {
 	delete(h.live, off)
 	h.liveBytes -= b.granted
 	h.liveCount--
-	s := &hugeSpan{off: off, size: b.granted, reg: b.reg}
-	if p := h.byEnd[off]; p != nil && p.reg == s.reg {
+	r := b.reg.root()
+	s := &hugeSpan{off: off, size: b.granted, reg: r}
+	if p := h.byEnd[off]; p != nil && p.reg.root() == r {
 		h.remove(p)
 		s.off, s.size = p.off, p.size+s.size
 	}
-	if n := h.byStart[s.off+Offset(s.size)]; n != nil && n.reg == s.reg {
+	if n := h.byStart[s.off+Offset(s.size)]; n != nil && n.reg.root() == r {
 		h.remove(n)
 		s.size += n.size
 	}
 	h.insert(s)
-	if r := s.reg; s.off == r.lo && s.off+Offset(s.size) == r.hi {
-		h.regionIdle(s)
+	if s.off == r.lo && s.off+Offset(s.size) == r.hi {
+		h.regionIdle(s, r)
 	}
 	return nil
 }
 
 // regionIdle keeps one fully free region as the spare and releases the
 // smaller of two.
-func (h *hugeHeap) regionIdle(s *hugeSpan) {
-	if h.spare == nil {
-		h.spare = s.reg
-		return
-	}
-	if s.reg.n > h.spare.n {
+func (h *hugeHeap) regionIdle(s *hugeSpan, r *hugeRegion) {
+	switch {
+	case h.spare == nil:
+		h.spare = r
+	case r.n > h.spare.n:
 		h.dropSpare()
-		h.spare = s.reg
-		return
+		h.spare = r
+	default:
+		h.releaseRegion(s, r)
 	}
-	h.releaseRegion(s)
 }
 
 // dropSpare releases the spare region.
@@ -197,16 +267,13 @@ func (h *hugeHeap) dropSpare() {
 	r := h.spare
 	h.spare = nil
 	if s := h.byStart[r.lo]; s != nil {
-		h.releaseRegion(s)
+		h.releaseRegion(s, r)
 	}
 }
 
-func (h *hugeHeap) releaseRegion(s *hugeSpan) {
+func (h *hugeHeap) releaseRegion(s *hugeSpan, r *hugeRegion) {
 	h.remove(s)
-	h.regBytes -= int64(s.reg.n) << h.a.shift
-	h.a.release(s.reg.first, s.reg.n)
+	h.unregister(r)
+	h.regBytes -= int64(r.n) << h.a.shift
+	h.a.release(r.first, r.n)
 }
-
-// reserved is the part of the regions that is neither live nor free: the nil
-// unit when a region starts at slot 0.
-func (h *hugeHeap) reserved() int64 { return h.regBytes - h.liveBytes - h.freeBytes }

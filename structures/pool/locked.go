@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -16,7 +17,7 @@ import (
 type lockedCore struct {
 	cls  []lockedClass
 	cfg  Config
-	full atomic.Bool // the last Alloc ran out of memory and nothing was freed since
+	flags atomic.Uint32 // flagFull, flagReclaimed
 
 	g          sync.Mutex // growth: a, huge, src, huge counters
 	a          arena
@@ -45,7 +46,55 @@ func (p *lockedCore) init(cfg Config) {
 	p.cls = make([]lockedClass, cfg.MaxFastBlock/cfg.Alignment)
 }
 
+// Bits of lockedCore.flags; any Free clears them all.
+const (
+	flagFull      = 1 << iota // the last Alloc ran out of memory
+	flagReclaimed             // a reclaim ran since the last Free
+)
+
 func (p *lockedCore) alloc(size int) (Offset, error) {
+	off, err := p.allocOnce(size, false)
+	if err != nil && errors.Is(err, ErrExhausted) {
+		// First give whole free chunks back (only when something was
+		// freed since the last try: a pool that stays full does not walk
+		// its lists on every Alloc), then split larger free blocks.
+		if p.flags.Load()&flagReclaimed == 0 {
+			p.flags.Or(flagReclaimed)
+			if p.reclaim() {
+				off, err = p.allocOnce(size, false)
+			}
+		}
+		if err != nil {
+			off, err = p.allocOnce(size, true)
+		}
+		if err != nil {
+			p.flags.Or(flagFull)
+		}
+	}
+	return off, err
+}
+
+// reclaim gives chunks whose blocks are all free back to the arena (see
+// reclaimSmall), holding every class mutex (in ascending order) and g.
+func (p *lockedCore) reclaim() bool {
+	heads := make([]*Offset, len(p.cls))
+	slabs := make([]slabRef, 0, len(p.cls)+1)
+	for i := range p.cls {
+		cl := &p.cls[i]
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		heads[i] = &cl.head
+		slabs = append(slabs, slabRef{&cl.bump, &cl.end})
+	}
+	p.g.Lock()
+	defer p.g.Unlock()
+	slabs = append(slabs, slabRef{&p.src.cur, &p.src.end})
+	n := reclaimSmall(&p.a, heads, slabs)
+	p.src.chunks -= int64(n)
+	return n > 0
+}
+
+func (p *lockedCore) allocOnce(size int, split bool) (Offset, error) {
 	c := uint(size-1) >> p.a.alignShift
 	if c >= uint(len(p.cls)) {
 		return p.allocHuge(size)
@@ -63,9 +112,8 @@ func (p *lockedCore) alloc(size int) (Offset, error) {
 		cl.bump += n
 	default:
 		var err error
-		if off, tlo, thi, err = p.refill(cl, c); err != nil {
+		if off, tlo, thi, err = p.refill(cl, c, split); err != nil {
 			cl.mu.Unlock()
-			p.full.Store(true)
 			return 0, err
 		}
 	}
@@ -82,29 +130,34 @@ func (p *lockedCore) alloc(size int) (Offset, error) {
 
 // refill gives class c (its mutex held) a new slab and returns its first
 // block, plus a range [tlo, thi) to put on the free lists once the class
-// mutex is released. When the arena cannot grow it splits a free block of a
-// larger class.
-func (p *lockedCore) refill(cl *lockedClass, c uint) (off, tlo, thi Offset, err error) {
+// mutex is released. When the arena cannot grow and split is set, the slab
+// is a free block of a larger class (the largest found, so that one split
+// serves many allocations).
+func (p *lockedCore) refill(cl *lockedClass, c uint, split bool) (off, tlo, thi Offset, err error) {
 	n := Offset(c+1) << p.a.alignShift
 	p.g.Lock()
 	lo, hi, tlo, thi, err := p.src.carve(&p.a, &p.huge, n, slabBytes(&p.a, n))
 	p.g.Unlock()
-	if err == nil {
-		cl.bump, cl.end = lo+n, hi
-		return lo, tlo, thi, nil
-	}
-	t := p.a.pub.Load()
-	for d := c + 1; d < uint(len(p.cls)); d++ {
-		dl := &p.cls[d]
-		dl.mu.Lock()
-		if off := dl.head; off != 0 {
-			dl.head = *(*Offset)(tptr(t, p.a.shift, off))
+	if err != nil && split {
+		t := p.a.pub.Load()
+		for d := uint(len(p.cls)) - 1; d > c; d-- {
+			dl := &p.cls[d] // d > c: the lock order holds
+			dl.mu.Lock()
+			if b := dl.head; b != 0 {
+				dl.head = *(*Offset)(tptr(t, p.a.shift, b))
+				dl.mu.Unlock()
+				size := Offset(d+1) << p.a.alignShift
+				lo, hi, tlo, thi, err = b, b+size/n*n, b+size/n*n, b+size, nil
+				break
+			}
 			dl.mu.Unlock()
-			return off, off + n, off + Offset(d+1)<<p.a.alignShift, nil
 		}
-		dl.mu.Unlock()
 	}
-	return 0, 0, 0, err
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	cl.bump, cl.end = lo+n, hi
+	return lo, tlo, thi, nil
 }
 
 // pushRange puts [lo, hi) on the free lists in pieces of at most
@@ -132,9 +185,6 @@ func (p *lockedCore) allocHuge(size int) (Offset, error) {
 		p.hugeAllocs++
 	}
 	p.g.Unlock()
-	if err != nil {
-		p.full.Store(true)
-	}
 	return off, err
 }
 
@@ -150,8 +200,8 @@ func (p *lockedCore) free(off Offset, size int) error {
 			p.hugeFrees++
 		}
 		p.g.Unlock()
-		if err == nil && p.full.Load() {
-			p.full.Store(false)
+		if err == nil && p.flags.Load() != 0 {
+			p.flags.Store(0)
 		}
 		return err
 	}
@@ -171,8 +221,8 @@ func (p *lockedCore) free(off Offset, size int) error {
 	cl.head = off
 	cl.frees++
 	cl.mu.Unlock()
-	if p.full.Load() {
-		p.full.Store(false)
+	if p.flags.Load() != 0 {
+		p.flags.Store(0)
 	}
 	return nil
 }
@@ -297,4 +347,4 @@ func (p *FixedCapacity) Remaining() int64 {
 
 // Full reports whether the most recent failed Alloc ran out of memory and no
 // block has been freed since.
-func (p *FixedCapacity) Full() bool { return p.core.full.Load() }
+func (p *FixedCapacity) Full() bool { return p.core.flags.Load()&flagFull != 0 }

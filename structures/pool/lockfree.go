@@ -133,7 +133,7 @@ func (p *lfCore) alloc(size int) (Offset, error) {
 
 // refill gives class c a new slab under g and returns its first block. If
 // another goroutine refilled first, it takes a block the usual way. When the
-// arena cannot grow it splits a free block of a larger class.
+// arena cannot grow the slab is the largest free block of a larger class.
 func (p *lfCore) refill(cl *lfClass, c uint) (Offset, error) {
 	n := Offset(c+1) << p.a.alignShift
 	for {
@@ -155,6 +155,16 @@ func (p *lfCore) refill(cl *lfClass, c uint) (Offset, error) {
 		} else {
 			lo, hi, tlo, thi, err = p.src.carve(&p.a, &p.huge, n, slabBytes(&p.a, n))
 		}
+		if err != nil {
+			// Split the largest free block of a larger class into a slab.
+			for d := uint(len(p.cls)) - 1; d > c; d-- {
+				if b := p.pop(&p.cls[d]); b != 0 {
+					size := Offset(d+1) << p.a.alignShift
+					lo, hi, tlo, thi, err = b, b+size/n*n, b+size/n*n, b+size, nil
+					break
+				}
+			}
+		}
 		if err == nil && hi-lo > n {
 			// Only a refill (under g, with the count at 0) stores a
 			// slab; bumpers CAS only a non-zero count.
@@ -162,12 +172,6 @@ func (p *lfCore) refill(cl *lfClass, c uint) (Offset, error) {
 		}
 		p.g.Unlock()
 		if err != nil {
-			for d := c + 1; d < uint(len(p.cls)); d++ {
-				if off := p.pop(&p.cls[d]); off != 0 {
-					p.pushRange(off+n, off+Offset(d+1)<<p.a.alignShift)
-					return off, nil
-				}
-			}
 			return 0, err
 		}
 		p.pushRange(tlo, thi)

@@ -35,6 +35,7 @@ type NoLocking struct {
 
 	hugeAllocs, hugeFrees uint64
 	smallChunks           int64 // chunks given to small blocks
+	reclaimMark           uint64 // frees counted at the last reclaim
 	a                     arena
 	huge                  hugeHeap
 	cfg                   Config
@@ -179,6 +180,9 @@ func (p *NoLocking) allocSlow(size int) (Offset, error) {
 	}
 	if size > p.cfg.MaxFastBlock {
 		off, err := p.huge.alloc(size)
+		if err != nil && p.reclaim() {
+			off, err = p.huge.alloc(size)
+		}
 		p.sync()
 		if err != nil {
 			return 0, err
@@ -211,7 +215,8 @@ func (p *NoLocking) allocSlow(size int) (Offset, error) {
 
 // refill starts a new chunk for class c and carves the block from it; when
 // the arena cannot grow, it gives the huge spare back and tries again, then
-// splits a free block of a larger class.
+// gives back chunks whose blocks are all free, then splits a free block of
+// a larger class.
 func (p *NoLocking) refill(c uint) (Offset, error) {
 	n := Offset(c+1) << p.a.alignShift
 	first, err := p.a.take(1, true)
@@ -219,24 +224,53 @@ func (p *NoLocking) refill(c uint) (Offset, error) {
 		p.huge.dropSpare()
 		first, err = p.a.take(1, true)
 	}
+	if err != nil && p.reclaim() {
+		first, err = p.a.take(1, true)
+	}
 	p.sync()
+	lo, hi := p.a.firstOffset(first), Offset(first+1)<<p.a.shift
 	if err != nil {
-		for d := c + 1; d < uint(len(p.cls)); d++ {
-			if off := p.cls[d].head; off != 0 {
-				p.cls[d].head = *(*Offset)(p.ptr(off))
-				p.pushRange(off+n, off+Offset(d+1)<<p.a.alignShift)
-				return off, nil
+		// Split the largest free block of a larger class: it becomes the
+		// bump range, serving this class and others.
+		lo = 0
+		for d := uint(len(p.cls)) - 1; d > c && lo == 0; d-- {
+			if b := p.cls[d].head; b != 0 {
+				p.cls[d].head = *(*Offset)(p.ptr(b))
+				lo, hi = b, b+Offset(d+1)<<p.a.alignShift
 			}
 		}
-		return 0, err
+		if lo == 0 {
+			return 0, err
+		}
+	} else {
+		p.smallChunks++
 	}
 	p.pushRange(p.bump, p.end)
-	p.smallChunks++
-	p.bump = p.a.firstOffset(first)
-	p.end = Offset(first+1) << p.a.shift
+	p.bump, p.end = lo, hi
 	off := p.bump
 	p.bump += n
 	return off, nil
+}
+
+// reclaim gives chunks whose blocks are all free back to the arena (see
+// reclaimSmall), when some block was freed since the last try.
+func (p *NoLocking) reclaim() bool {
+	frees := p.hugeFrees
+	for i := range p.cls {
+		frees += p.cls[i].frees
+	}
+	if frees == p.reclaimMark {
+		return false
+	}
+	p.reclaimMark = frees
+	heads := make([]*Offset, len(p.cls))
+	for i := range p.cls {
+		heads[i] = &p.cls[i].head
+	}
+	n := reclaimSmall(&p.a, heads, []slabRef{{&p.bump, &p.end}})
+	p.smallChunks -= int64(n)
+	p.sync()
+	return n > 0
 }
 
 // pushRange puts the free range [lo, hi) on the free lists, in pieces of at

@@ -88,3 +88,66 @@ func loadLinkRacy(p unsafe.Pointer) uint64 { return *(*uint64)(p) }
 
 // pad rounds a per-class struct up to whole cache lines.
 const lineSize = uintptr(primitives.CacheLineSize)
+
+// slabRef is a bump range [*bump, *end) of a reclaim walk.
+type slabRef struct{ bump, end *Offset }
+
+// reclaimSmall gives back to the arena every small chunk whose memory is all
+// free: on the free lists (heads[i] is the list of class i) or in the bump
+// ranges of slabs. Blocks of those chunks are unlinked from the lists and
+// bump ranges in them emptied, so that the memory can serve any size again
+// (a huge region, another class). Memory in no list and no slab (live
+// blocks, or ranges a goroutine is about to push) keeps its chunk. It
+// returns the number of chunks released. The caller must own every list and
+// slab (hold their locks) and the arena; it runs only when the arena is
+// exhausted, and costs a walk of every free list.
+func reclaimSmall(a *arena, heads []*Offset, slabs []slabRef) int {
+	t := a.pub.Load()
+	link := func(off Offset) *Offset { return (*Offset)(tptr(t, a.shift, off)) }
+	free := make(map[Offset]int64)
+	for i, h := range heads {
+		n := int64(i+1) << a.alignShift
+		for off := *h; off != 0; off = *link(off) {
+			free[off>>a.shift] += n
+		}
+	}
+	for _, s := range slabs {
+		if *s.end > *s.bump {
+			free[*s.bump>>a.shift] += int64(*s.end - *s.bump)
+		}
+	}
+	dead := make(map[Offset]bool)
+	for ci, f := range free {
+		usable := a.chunkSize
+		if ci == 0 {
+			usable -= a.align
+		}
+		if f == usable {
+			dead[ci] = true
+		}
+	}
+	if len(dead) == 0 {
+		return 0
+	}
+	for _, h := range heads {
+		prev := h
+		for off := *h; off != 0; {
+			next := *link(off)
+			if dead[off>>a.shift] {
+				*prev = next
+			} else {
+				prev = link(off)
+			}
+			off = next
+		}
+	}
+	for _, s := range slabs {
+		if *s.end > *s.bump && dead[*s.bump>>a.shift] {
+			*s.bump, *s.end = 0, 0
+		}
+	}
+	for ci := range dead {
+		a.release(int(ci), 1)
+	}
+	return len(dead)
+}

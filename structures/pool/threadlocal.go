@@ -465,14 +465,17 @@ func (q *Cache) takeSmall(c uint, n Offset) (Offset, error) {
 		q.bump, q.end = lo+n, hi
 		return lo, nil
 	}
-	for d := c + 1; d < uint(len(q.cls)); d++ {
-		off := q.pop(d)
-		if off == 0 {
-			off = p.core.pop(&p.core.cls[d])
+	// Split the largest free block of a larger class (local first, then
+	// central): it becomes the bump range.
+	for d := uint(len(q.cls)) - 1; d > c; d-- {
+		b := q.pop(d)
+		if b == 0 {
+			b = p.core.pop(&p.core.cls[d])
 		}
-		if off != 0 {
-			q.pushLocalRange(off+n, off+Offset(d+1)<<q.alignShift)
-			return off, nil
+		if b != 0 {
+			q.pushLocalRange(q.bump, q.end)
+			q.bump, q.end = b+n, b+Offset(d+1)<<q.alignShift
+			return b, nil
 		}
 	}
 	return 0, err
