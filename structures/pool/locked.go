@@ -15,8 +15,8 @@ import (
 // in ascending class order (the exhaustion fallback); tails are pushed with
 // no lock held.
 type lockedCore struct {
-	cls  []lockedClass
-	cfg  Config
+	cls   []lockedClass
+	cfg   Config
 	flags atomic.Uint32 // flagFull, flagReclaimed
 
 	g          sync.Mutex // growth: a, huge, src, huge counters

@@ -34,7 +34,7 @@ type NoLocking struct {
 	end  Offset    // end of the current chunk
 
 	hugeAllocs, hugeFrees uint64
-	smallChunks           int64 // chunks given to small blocks
+	smallChunks           int64  // chunks given to small blocks
 	reclaimMark           uint64 // frees counted at the last reclaim
 	a                     arena
 	huge                  hugeHeap
