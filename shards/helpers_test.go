@@ -1,0 +1,5 @@
+package shards_test
+
+import "runtime"
+
+func runtimeGosched() { runtime.Gosched() }

@@ -1,0 +1,472 @@
+package shards
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zipora-go/zipora/internal/merge"
+	"github.com/zipora-go/zipora/primitives"
+	"github.com/zipora-go/zipora/runtime"
+	"github.com/zipora-go/zipora/structures/trie"
+)
+
+// The sharded trie.
+//
+// Invariants and who may call what:
+//   - key k lives in shard router.Route(k), and only there;
+//   - shard i is written only by tasks on worker i (Insert, Delete and
+//     Batch send their writes there through the runtime); any goroutine
+//     reads any shard directly, lock-free, because each shard is a
+//     one-writer/multi-reader trie;
+//   - a write returns once applied on its owner: the owner's publication of
+//     the change happens-before the task's completion, which happens-before
+//     Insert/Delete/Commit returns (runtime.Call), so the writer's own later
+//     Get sees it.
+//
+// Rejected: a lock per shard (readers would contend with the owner);
+// routing reads through the owner too (a round trip per Get, ~µs, for what
+// a lock-free read does in tens of ns).
+
+// ShardTrie is what one shard of a sharded Trie must provide: an ordered map
+// safe for one writer (the owner worker) concurrent with any number of
+// lock-free readers. *trie.Concurrent at OneWriteMultiRead is the default.
+type ShardTrie[V any] interface {
+	Insert(key []byte, v V) (bool, error)
+	Get(key []byte) (V, bool)
+	Contains(key []byte) bool
+	Delete(key []byte) (V, bool)
+	Len() int
+	All() iter.Seq2[[]byte, V]
+	Prefix(p []byte) iter.Seq2[[]byte, V]
+	Seek(k []byte) iter.Seq2[[]byte, V]
+	Stats() trie.Stats
+}
+
+// TrieOption configures a sharded Trie.
+type TrieOption func(*trieConfig)
+
+type trieConfig struct {
+	router   Router
+	newShard func() (any, error)
+	trieOpts []trie.Option
+}
+
+// WithRouter sets the key router (default: a HashRouter).
+func WithRouter(r Router) TrieOption { return func(c *trieConfig) { c.router = r } }
+
+// WithTrieOptions passes options to every shard's trie (a pool
+// configuration, WithoutValues).
+func WithTrieOptions(opts ...trie.Option) TrieOption {
+	return func(c *trieConfig) { c.trieOpts = append(c.trieOpts, opts...) }
+}
+
+// WithShards replaces the shard implementation: newShard is called once per
+// worker at Attach. It exists for benchmark peers and tests; the default is
+// the one-writer/multi-reader concurrent trie.
+func WithShards[V any](newShard func() (ShardTrie[V], error)) TrieOption {
+	return func(c *trieConfig) { c.newShard = func() (any, error) { return newShard() } }
+}
+
+// Trie is an ordered map from byte strings to values, sharded over the
+// workers of a runtime: shard i is owned by worker i. Writes are routed to
+// the owner and return once applied; reads (Get, Contains, the iterators)
+// read the owner's shard directly and lock-free, from any goroutine.
+//
+// Create one with NewTrie and pass it to runtime.Start. Writes before Start
+// return ErrNotStarted, after Stop an error matching runtime.ErrStopped;
+// reads keep working on the final contents after Stop. The zero value is
+// not usable; a Trie must not be copied. All methods are safe for concurrent
+// use.
+type Trie[V any] struct {
+	cfg    trieConfig
+	rt     atomic.Pointer[runtime.Runtime] // release: shards are built before it is set
+	shards []trieShard[V]
+}
+
+type trieShard[V any] struct {
+	t        ShardTrie[V]
+	messages atomic.Uint64 // relaxed: write messages applied (statistics)
+	writes   atomic.Uint64 // relaxed: writes applied (statistics)
+	_        [primitives.CacheLineSize]byte
+}
+
+// NewTrie returns a sharded trie to register with runtime.Start.
+func NewTrie[V any](opts ...TrieOption) *Trie[V] {
+	t := &Trie[V]{}
+	for _, o := range opts {
+		o(&t.cfg)
+	}
+	if t.cfg.router == nil {
+		t.cfg.router = &HashRouter{}
+	}
+	return t
+}
+
+// Attach implements runtime.Structure: it initializes the router for the
+// worker count and creates one shard per worker.
+func (t *Trie[V]) Attach(rt *runtime.Runtime, shards int) error {
+	if t.rt.Load() != nil {
+		return errors.New("shards: trie already attached to a runtime")
+	}
+	if err := t.cfg.router.Init(shards); err != nil {
+		return err
+	}
+	t.shards = make([]trieShard[V], shards)
+	for i := range t.shards {
+		s, err := t.newShard()
+		if err != nil {
+			return fmt.Errorf("shards: shard %d: %w", i, err)
+		}
+		t.shards[i].t = s
+	}
+	t.rt.Store(rt)
+	return nil
+}
+
+func (t *Trie[V]) newShard() (ShardTrie[V], error) {
+	if t.cfg.newShard != nil {
+		s, err := t.cfg.newShard()
+		if err != nil {
+			return nil, err
+		}
+		st, ok := s.(ShardTrie[V])
+		if !ok {
+			return nil, fmt.Errorf("shards: WithShards built a %T, not a ShardTrie of this value type", s)
+		}
+		return st, nil
+	}
+	return newDefaultShard[V](t.cfg.trieOpts)
+}
+
+// Detach implements runtime.Structure. Later writes fail with
+// runtime.ErrStopped (the runtime refuses them); reads go on.
+func (t *Trie[V]) Detach() {}
+
+func (t *Trie[V]) runtime() (*runtime.Runtime, error) {
+	rt := t.rt.Load()
+	if rt == nil {
+		return nil, ErrNotStarted
+	}
+	return rt, nil
+}
+
+// ownKey copies key when ctx can end before the owner runs the write (the
+// caller may then reuse its buffer while the task still holds it).
+func ownKey(ctx context.Context, key []byte) []byte {
+	if ctx.Done() != nil {
+		return bytes.Clone(key)
+	}
+	return key
+}
+
+// Insert stores v under key on the key's owner and returns once it is
+// applied. added reports whether the key is new. Errors: ErrNotStarted,
+// runtime.ErrStopped, ctx's error (the write may still be applied later),
+// and the shard's (trie.ErrKeyTooLong, pool exhaustion).
+func (t *Trie[V]) Insert(ctx context.Context, key []byte, v V) (added bool, err error) {
+	rt, err := t.runtime()
+	if err != nil {
+		return false, err
+	}
+	shard := t.cfg.router.Route(key)
+	key = ownKey(ctx, key)
+	return runtime.Call(ctx, rt, shard, func(w *runtime.Worker) (bool, error) {
+		s := &t.shards[shard]
+		s.messages.Add(1)
+		s.writes.Add(1)
+		return s.t.Insert(key, v)
+	})
+}
+
+// deleted carries Delete's two results through runtime.Call.
+type deleted[V any] struct {
+	old   V
+	found bool
+}
+
+// Delete removes key on its owner and returns the old value once applied.
+func (t *Trie[V]) Delete(ctx context.Context, key []byte) (old V, found bool, err error) {
+	rt, err := t.runtime()
+	if err != nil {
+		return old, false, err
+	}
+	shard := t.cfg.router.Route(key)
+	key = ownKey(ctx, key)
+	d, err := runtime.Call(ctx, rt, shard, func(w *runtime.Worker) (deleted[V], error) {
+		s := &t.shards[shard]
+		s.messages.Add(1)
+		s.writes.Add(1)
+		o, f := s.t.Delete(key)
+		return deleted[V]{o, f}, nil
+	})
+	return d.old, d.found, err
+}
+
+// shardOf returns the shard of key for a read, or nil before Start.
+func (t *Trie[V]) shardOf(key []byte) ShardTrie[V] {
+	if t.rt.Load() == nil {
+		return nil
+	}
+	return t.shards[t.cfg.router.Route(key)].t
+}
+
+// Get returns the value stored under key, reading the owner's shard
+// directly (lock-free). Before Start it finds nothing.
+func (t *Trie[V]) Get(key []byte) (V, bool) {
+	if s := t.shardOf(key); s != nil {
+		return s.Get(key)
+	}
+	var zero V
+	return zero, false
+}
+
+// Contains reports whether key is present (lock-free).
+func (t *Trie[V]) Contains(key []byte) bool {
+	s := t.shardOf(key)
+	return s != nil && s.Contains(key)
+}
+
+// Len returns the number of keys: the sum of the shards' counts, each read
+// at a slightly different moment while writes go on.
+func (t *Trie[V]) Len() int {
+	if t.rt.Load() == nil {
+		return 0
+	}
+	n := 0
+	for i := range t.shards {
+		n += t.shards[i].t.Len()
+	}
+	return n
+}
+
+// All yields every key and value in ascending key order, merging the
+// shards' ordered iterators (or visiting them in turn under an ordered
+// router). Each shard's iteration follows its own semantics under
+// concurrent writes (a snapshot per shard for the default shards); the
+// yielded key is valid until the next iteration step.
+func (t *Trie[V]) All() iter.Seq2[[]byte, V] {
+	return t.scan(0, -1, func(s ShardTrie[V]) iter.Seq2[[]byte, V] { return s.All() })
+}
+
+// Prefix yields the keys starting with p, in order.
+func (t *Trie[V]) Prefix(p []byte) iter.Seq2[[]byte, V] {
+	first, last := 0, -1
+	if rr, ok := t.cfg.router.(*RangeRouter); ok && rr.Ordered() {
+		first, last = rr.ShardsFor(p)
+	}
+	return t.scan(first, last, func(s ShardTrie[V]) iter.Seq2[[]byte, V] { return s.Prefix(p) })
+}
+
+// Seek yields the keys >= k, in order.
+func (t *Trie[V]) Seek(k []byte) iter.Seq2[[]byte, V] {
+	first := 0
+	if t.cfg.router.Ordered() && t.rt.Load() != nil {
+		first = t.cfg.router.Route(k)
+	}
+	return t.scan(first, -1, func(s ShardTrie[V]) iter.Seq2[[]byte, V] { return s.Seek(k) })
+}
+
+// scan combines the per-shard iterators of shards first..last (last < 0:
+// to the end): concatenated under an ordered router, merged otherwise.
+func (t *Trie[V]) scan(first, last int, of func(ShardTrie[V]) iter.Seq2[[]byte, V]) iter.Seq2[[]byte, V] {
+	return func(yield func([]byte, V) bool) {
+		if t.rt.Load() == nil {
+			return
+		}
+		if last < 0 || last >= len(t.shards) {
+			last = len(t.shards) - 1
+		}
+		if t.cfg.router.Ordered() {
+			for i := first; i <= last; i++ {
+				for k, v := range of(t.shards[i].t) {
+					if !yield(k, v) {
+						return
+					}
+				}
+			}
+			return
+		}
+		streams := make([]iter.Seq2[[]byte, V], 0, last-first+1)
+		for i := first; i <= last; i++ {
+			streams = append(streams, of(t.shards[i].t))
+		}
+		merge.Seq2(streams)(yield)
+	}
+}
+
+// ShardStats describes one shard.
+type ShardStats struct {
+	Shard    int
+	Trie     trie.Stats
+	Messages uint64 // write messages applied on the owner (one per Insert/Delete, one per shard per Batch)
+	Writes   uint64 // writes applied
+}
+
+// Stats returns every shard's statistics (read lock-free; the runtime's
+// per-worker statistics give mailbox lengths and parks).
+func (t *Trie[V]) Stats() []ShardStats {
+	if t.rt.Load() == nil {
+		return nil
+	}
+	out := make([]ShardStats, len(t.shards))
+	for i := range t.shards {
+		s := &t.shards[i]
+		out[i] = ShardStats{Shard: i, Trie: s.t.Stats(), Messages: s.messages.Load(), Writes: s.writes.Load()}
+	}
+	return out
+}
+
+// Batch collects writes to apply with one message per shard. A Batch is not
+// safe for concurrent use; reuse it after Commit returns (it is reset).
+type Batch[V any] struct {
+	t   *Trie[V]
+	ops [][]batchOp[V] // per shard
+	n   int
+}
+
+type batchOp[V any] struct {
+	index  int // position in the batch, for error reports
+	key    []byte
+	v      V
+	delete bool
+}
+
+// Batch returns an empty batch for t.
+func (t *Trie[V]) Batch() *Batch[V] { return &Batch[V]{t: t} }
+
+// Len returns the number of writes collected.
+func (b *Batch[V]) Len() int { return b.n }
+
+// Insert adds an insert of key → v. The key is copied.
+func (b *Batch[V]) Insert(key []byte, v V) { b.add(batchOp[V]{key: bytes.Clone(key), v: v}) }
+
+// Delete adds a delete of key. The key is copied.
+func (b *Batch[V]) Delete(key []byte) { b.add(batchOp[V]{key: bytes.Clone(key), delete: true}) }
+
+func (b *Batch[V]) add(op batchOp[V]) {
+	if b.t.rt.Load() == nil {
+		// Routing needs the shard count: keep everything in shard 0's list
+		// and route at Commit.
+		if len(b.ops) == 0 {
+			b.ops = make([][]batchOp[V], 1)
+		}
+		op.index = b.n
+		b.ops[0] = append(b.ops[0], op)
+		b.n++
+		return
+	}
+	if len(b.ops) != len(b.t.shards) {
+		b.reroute()
+	}
+	op.index = b.n
+	s := b.t.cfg.router.Route(op.key)
+	b.ops[s] = append(b.ops[s], op)
+	b.n++
+}
+
+// reroute redistributes writes collected before Start over the shards.
+func (b *Batch[V]) reroute() {
+	var all []batchOp[V]
+	for _, ops := range b.ops {
+		all = append(all, ops...)
+	}
+	b.ops = make([][]batchOp[V], len(b.t.shards))
+	for _, op := range all {
+		s := b.t.cfg.router.Route(op.key)
+		b.ops[s] = append(b.ops[s], op)
+	}
+}
+
+// WriteError reports one write of a batch that failed.
+type WriteError struct {
+	Index int    // the write's position in the batch (0-based)
+	Key   []byte // its key
+	Err   error
+}
+
+func (e *WriteError) Error() string {
+	return fmt.Sprintf("shards: batch write %d (key %q): %v", e.Index, e.Key, e.Err)
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// Commit sends each shard its writes in one message, waits until every
+// shard has applied them, and resets the batch. Writes to one shard are
+// applied in the order they were added. The error joins a *WriteError for
+// every write that failed (errors.As finds them; errors.Is matches their
+// causes) and, for a shard whose message the runtime refused
+// (runtime.ErrStopped) or whose wait ctx cut short, one *WriteError per
+// write of that shard, which then may or may not be applied (ctx) or is
+// certainly not (ErrStopped).
+func (b *Batch[V]) Commit(ctx context.Context) error {
+	defer b.reset()
+	rt, err := b.t.runtime()
+	if err != nil {
+		return err
+	}
+	if len(b.ops) != len(b.t.shards) {
+		b.reroute()
+	}
+	type result struct {
+		errs []error
+	}
+	results := make([]result, len(b.ops))
+	var wg sync.WaitGroup
+	for shard, ops := range b.ops {
+		if len(ops) == 0 {
+			continue
+		}
+		wg.Add(1)
+		// Each shard's Call waits on its own goroutine-free reply: issue
+		// them all before waiting for any.
+		go func() {
+			defer wg.Done()
+			errs, err := runtime.Call(ctx, rt, shard, func(w *runtime.Worker) ([]error, error) {
+				return b.t.apply(shard, ops), nil
+			})
+			if err != nil {
+				for _, op := range ops {
+					errs = append(errs, &WriteError{op.index, op.key, err})
+				}
+			}
+			results[shard].errs = errs
+		}()
+	}
+	wg.Wait()
+	var all []error
+	for _, r := range results {
+		all = append(all, r.errs...)
+	}
+	return errors.Join(all...)
+}
+
+// apply runs on the owner of shard: the batch's writes in order.
+func (t *Trie[V]) apply(shard int, ops []batchOp[V]) []error {
+	s := &t.shards[shard]
+	s.messages.Add(1)
+	s.writes.Add(uint64(len(ops)))
+	var errs []error
+	for _, op := range ops {
+		if op.delete {
+			s.t.Delete(op.key)
+			continue
+		}
+		if _, err := s.t.Insert(op.key, op.v); err != nil {
+			errs = append(errs, &WriteError{op.index, op.key, err})
+		}
+	}
+	return errs
+}
+
+func (b *Batch[V]) reset() {
+	for i := range b.ops {
+		clear(b.ops[i])
+		b.ops[i] = b.ops[i][:0]
+	}
+	b.n = 0
+}

@@ -1,0 +1,331 @@
+package shards_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	zrt "github.com/zipora-go/zipora/runtime"
+	"github.com/zipora-go/zipora/shards"
+	"github.com/zipora-go/zipora/structures/trie"
+)
+
+func startTrie(t *testing.T, workers int, opts ...shards.TrieOption) (*zrt.Runtime, *shards.Trie[uint64]) {
+	t.Helper()
+	tr := shards.NewTrie[uint64](opts...)
+	rt, err := zrt.Start(context.Background(), zrt.Config{Workers: workers}, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Stop(context.Background()) })
+	return rt, tr
+}
+
+// valueOf is the only value ever written under key: readers check that what
+// they read is it (no torn or phantom values).
+func valueOf(key []byte) uint64 { return shards.Hash(key) | 1 }
+
+func collect(seq func(func([]byte, uint64) bool)) (keys []string, vals []uint64) {
+	for k, v := range seq {
+		keys = append(keys, string(k))
+		vals = append(vals, v)
+	}
+	return
+}
+
+func routers() map[string]func() shards.Router {
+	return map[string]func() shards.Router{
+		"hash": func() shards.Router { return &shards.HashRouter{} },
+		"range": func() shards.Router {
+			var sample [][]byte
+			for g := range 8 {
+				for i := 0; i < 500; i += 50 {
+					sample = append(sample, fmt.Appendf(nil, "w%02d/k%05d", g, i))
+				}
+			}
+			return shards.NewSampleRouter(sample)
+		},
+	}
+}
+
+// TestTrieConcurrentWritersReadersScanners: writer goroutines insert and
+// delete their own keys through the sharded trie while readers Get and
+// scanners iterate; readers only ever see the one value of a key, scans are
+// strictly ascending; the final contents equal the model.
+func TestTrieConcurrentWritersReadersScanners(t *testing.T) {
+	for name, mk := range routers() {
+		for _, workers := range workerCounts() {
+			t.Run(fmt.Sprintf("router=%s/workers=%d", name, workers), func(t *testing.T) {
+				rt, tr := startTrie(t, workers, shards.WithRouter(mk()))
+				const writers = 8
+				perWriter := 300 / scale
+				var wg sync.WaitGroup
+				var stop atomic.Bool
+				model := make([]map[string]uint64, writers)
+				for g := range writers {
+					model[g] = map[string]uint64{}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						ctx := context.Background()
+						for i := range perWriter {
+							k := fmt.Appendf(nil, "w%02d/k%05d", g, i)
+							added, err := tr.Insert(ctx, k, valueOf(k))
+							if err != nil || !added {
+								t.Errorf("Insert %s: added=%v err=%v", k, added, err)
+								return
+							}
+							model[g][string(k)] = valueOf(k)
+							if v, ok := tr.Get(k); !ok || v != valueOf(k) {
+								t.Errorf("Get after Insert %s: %v %v", k, v, ok)
+							}
+							if i%3 == 0 {
+								old, found, err := tr.Delete(ctx, k)
+								if err != nil || !found || old != valueOf(k) {
+									t.Errorf("Delete %s: %v %v %v", k, old, found, err)
+								}
+								delete(model[g], string(k))
+								if tr.Contains(k) {
+									t.Errorf("Contains after Delete %s", k)
+								}
+							}
+						}
+					}()
+				}
+				var readers sync.WaitGroup
+				for r := range 4 {
+					readers.Add(1)
+					go func() {
+						defer readers.Done()
+						for i := 0; !stop.Load(); i++ {
+							k := fmt.Appendf(nil, "w%02d/k%05d", (i+r)%writers, i%perWriter)
+							if v, ok := tr.Get(k); ok && v != valueOf(k) {
+								t.Errorf("Get %s = %x, never written", k, v)
+								return
+							}
+							if i%50 == 0 {
+								var prev []byte
+								for k, v := range tr.Prefix(fmt.Appendf(nil, "w%02d/", r)) {
+									if prev != nil && bytes.Compare(prev, k) >= 0 {
+										t.Errorf("scan out of order: %q then %q", prev, k)
+										return
+									}
+									if v != valueOf(k) {
+										t.Errorf("scan %s = %x", k, v)
+									}
+									prev = append(prev[:0], k...)
+								}
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				stop.Store(true)
+				readers.Wait()
+
+				want := map[string]uint64{}
+				for _, m := range model {
+					maps.Copy(want, m)
+				}
+				keys, vals := collect(tr.All())
+				wantKeys := slices.Sorted(maps.Keys(want))
+				if !slices.Equal(keys, wantKeys) {
+					t.Fatalf("All: %d keys, want %d", len(keys), len(wantKeys))
+				}
+				for i, k := range keys {
+					if vals[i] != want[k] {
+						t.Fatalf("All: %s = %x", k, vals[i])
+					}
+				}
+				if tr.Len() != len(want) {
+					t.Fatalf("Len %d, want %d", tr.Len(), len(want))
+				}
+				// Prefix and Seek against the model.
+				for _, p := range []string{"", "w03/", "w03/k001", "w07/k0029", "zz"} {
+					got, _ := collect(tr.Prefix([]byte(p)))
+					var exp []string
+					for _, k := range wantKeys {
+						if strings.HasPrefix(k, p) {
+							exp = append(exp, k)
+						}
+					}
+					if !slices.Equal(got, exp) {
+						t.Fatalf("Prefix(%q): %d keys, want %d", p, len(got), len(exp))
+					}
+					sk, _ := collect(tr.Seek([]byte(p)))
+					i, _ := slices.BinarySearch(wantKeys, p)
+					if !slices.Equal(sk, wantKeys[i:]) {
+						t.Fatalf("Seek(%q): %d keys, want %d", p, len(sk), len(wantKeys)-i)
+					}
+				}
+				var stKeys int
+				for _, s := range tr.Stats() {
+					stKeys += s.Trie.Keys
+				}
+				if stKeys != len(want) {
+					t.Fatalf("Stats keys %d, want %d", stKeys, len(want))
+				}
+				_ = rt
+			})
+		}
+	}
+}
+
+func TestTrieBatch(t *testing.T) {
+	_, tr := startTrie(t, 3)
+	b := tr.Batch()
+	for i := range 1000 {
+		k := fmt.Appendf(nil, "b%04d", i)
+		b.Insert(k, valueOf(k))
+	}
+	long := bytes.Repeat([]byte("x"), trie.MaxKeyLen+1)
+	b.Insert(long, 1) // index 1000 fails
+	for i := 0; i < 1000; i += 2 {
+		b.Delete(fmt.Appendf(nil, "b%04d", i))
+	}
+	b.Insert(append([]byte("y"), long...), 2) // index 1501 fails
+	if b.Len() != 1502 {
+		t.Fatalf("Len %d", b.Len())
+	}
+	err := b.Commit(context.Background())
+	if !errors.Is(err, trie.ErrKeyTooLong) {
+		t.Fatalf("Commit: %v, want ErrKeyTooLong", err)
+	}
+	var failed []int
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var we *shards.WriteError
+		if !errors.As(e, &we) {
+			t.Fatalf("not a WriteError: %v", e)
+		}
+		failed = append(failed, we.Index)
+	}
+	slices.Sort(failed)
+	if !slices.Equal(failed, []int{1000, 1501}) {
+		t.Fatalf("failed writes %v, want [1000 1501]", failed)
+	}
+	if tr.Len() != 500 || b.Len() != 0 {
+		t.Fatalf("Len %d after the batch (want 500), batch left %d", tr.Len(), b.Len())
+	}
+	for i := range 1000 {
+		k := fmt.Appendf(nil, "b%04d", i)
+		if _, ok := tr.Get(k); ok != (i%2 == 1) {
+			t.Fatalf("%s present=%v", k, ok)
+		}
+	}
+	var messages, writes uint64
+	for _, s := range tr.Stats() {
+		messages += s.Messages
+		writes += s.Writes
+	}
+	if messages != 3 || writes != 1502 {
+		t.Fatalf("%d messages, %d writes; want one message per shard (3) and 1502 writes", messages, writes)
+	}
+}
+
+func TestTrieLifecycleErrors(t *testing.T) {
+	tr := shards.NewTrie[uint64]()
+	ctx := context.Background()
+	if _, err := tr.Insert(ctx, []byte("a"), 1); !errors.Is(err, shards.ErrNotStarted) {
+		t.Fatalf("Insert before Start: %v", err)
+	}
+	if _, _, err := tr.Delete(ctx, []byte("a")); !errors.Is(err, shards.ErrNotStarted) {
+		t.Fatalf("Delete before Start: %v", err)
+	}
+	b := tr.Batch()
+	b.Insert([]byte("pre"), 7) // collected before Start, routed at Commit
+	if _, ok := tr.Get([]byte("a")); ok || tr.Len() != 0 || tr.Contains([]byte("a")) {
+		t.Fatal("reads before Start found something")
+	}
+	rt, err := zrt.Start(ctx, zrt.Config{Workers: 2}, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Insert([]byte("post"), 8)
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Insert(ctx, []byte("a"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Insert(ctx, []byte("b"), 2); !errors.Is(err, zrt.ErrStopped) {
+		t.Fatalf("Insert after Stop: %v", err)
+	}
+	b.Insert([]byte("c"), 3)
+	if err := b.Commit(ctx); !errors.Is(err, zrt.ErrStopped) {
+		t.Fatalf("Commit after Stop: %v", err)
+	}
+	keys, _ := collect(tr.All())
+	if !slices.Equal(keys, []string{"a", "post", "pre"}) {
+		t.Fatalf("contents after Stop: %q", keys)
+	}
+	if _, err := zrt.Start(ctx, zrt.Config{Workers: 1}, tr); err == nil {
+		t.Fatal("a trie attached to a second runtime")
+	}
+}
+
+// TestTrieStopWithWritesInFlight: Stop races inserting goroutines; every
+// insert either returned nil and is present, or returned ErrStopped and is
+// absent — none is lost silently.
+func TestTrieStopWithWritesInFlight(t *testing.T) {
+	for round := range 10 {
+		tr := shards.NewTrie[uint64]()
+		rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2}, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const goroutines, per = 8, 200
+		results := make([][]error, goroutines)
+		var wg sync.WaitGroup
+		var started atomic.Int64
+		for g := range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range per {
+					k := fmt.Appendf(nil, "g%d/%d", g, i)
+					_, err := tr.Insert(context.Background(), k, valueOf(k))
+					results[g] = append(results[g], err)
+					started.Add(1)
+				}
+			}()
+		}
+		for started.Load() < int64(100+round*50) {
+			runtimeGosched()
+		}
+		if err := rt.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		applied := 0
+		for g := range goroutines {
+			for i, err := range results[g] {
+				k := fmt.Appendf(nil, "g%d/%d", g, i)
+				_, ok := tr.Get(k)
+				switch {
+				case err == nil && !ok:
+					t.Fatalf("%s acknowledged but missing", k)
+				case err != nil && !errors.Is(err, zrt.ErrStopped):
+					t.Fatalf("%s: %v", k, err)
+				case err != nil && ok:
+					t.Fatalf("%s refused but present", k)
+				}
+				if ok {
+					applied++
+				}
+			}
+		}
+		if tr.Len() != applied {
+			t.Fatalf("Len %d, applied %d", tr.Len(), applied)
+		}
+	}
+}
