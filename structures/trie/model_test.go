@@ -218,7 +218,7 @@ func modelOps() int {
 	case testing.Short():
 		return 3000
 	}
-	return 20000
+	return 10000
 }
 
 func TestModel(t *testing.T) {
