@@ -34,4 +34,4 @@ lint:
 
 # The main example.
 demo:
-	$(GO) run ./examples/primitives
+	$(GO) run ./examples/shardedtrie
