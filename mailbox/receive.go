@@ -198,11 +198,12 @@ func (m *Mailbox[T]) ready() bool { return m.head < m.avail || m.acquire() }
 
 // drainedClosed reports whether Close has published its end and every
 // accepted item has been taken.
+// It reads end, not tail: end is stored only after the closed bit is set,
+// and an idle consumer polling tail would pull the producers' hottest line
+// away from them. Between the two stores the consumer may park; Close
+// wakes it after storing end.
 func (m *Mailbox[T]) drainedClosed() bool {
-	if m.tail.Load()&closedBit == 0 {
-		return false
-	}
-	e := m.end.Load()
+	e := m.end.Load() // acquire: published by Close
 	return e != noEnd && m.head >= e
 }
 
