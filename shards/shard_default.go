@@ -34,6 +34,23 @@ func (l *LockedShard[V]) Insert(key []byte, v V) (bool, error) {
 	return l.t.Insert(key, v)
 }
 
+// InsertBatch inserts every key with value v under one write lock and
+// returns how many were new.
+func (l *LockedShard[V]) InsertBatch(keys [][]byte, v V) (added int, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		a, err := l.t.Insert(k, v)
+		if err != nil {
+			return added, err
+		}
+		if a {
+			added++
+		}
+	}
+	return added, nil
+}
+
 func (l *LockedShard[V]) Get(key []byte) (V, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"sync"
 	"sync/atomic"
 
 	"github.com/zipora-go/zipora/internal/merge"
@@ -321,19 +320,34 @@ func (t *Trie[V]) Stats() []ShardStats {
 	return out
 }
 
-// Batch collects writes to apply with one message per shard. A Batch is not
-// safe for concurrent use; reuse it after Commit returns (it is reset).
+// Batch collects writes to apply with one message per shard. Keys are
+// copied into one buffer per shard (no allocation per write). A Batch is
+// not safe for concurrent use; it is empty again, and reusable, once Commit
+// returns.
 type Batch[V any] struct {
 	t   *Trie[V]
-	ops [][]batchOp[V] // per shard
+	ops []shardOps[V] // per shard (one list before Start; routed at Commit)
 	n   int
 }
 
+// shardOps holds one shard's writes: keys concatenated in buf.
+type shardOps[V any] struct {
+	buf []byte
+	ops []batchOp[V]
+}
+
 type batchOp[V any] struct {
-	index  int // position in the batch, for error reports
-	key    []byte
-	v      V
-	delete bool
+	index      int // position in the batch, for error reports
+	start, end int // the key is buf[start:end]
+	v          V
+	delete     bool
+}
+
+func (so *shardOps[V]) add(op batchOp[V], key []byte) {
+	op.start = len(so.buf)
+	so.buf = append(so.buf, key...)
+	op.end = len(so.buf)
+	so.ops = append(so.ops, op)
 }
 
 // Batch returns an empty batch for t.
@@ -343,42 +357,37 @@ func (t *Trie[V]) Batch() *Batch[V] { return &Batch[V]{t: t} }
 func (b *Batch[V]) Len() int { return b.n }
 
 // Insert adds an insert of key → v. The key is copied.
-func (b *Batch[V]) Insert(key []byte, v V) { b.add(batchOp[V]{key: bytes.Clone(key), v: v}) }
+func (b *Batch[V]) Insert(key []byte, v V) { b.add(batchOp[V]{v: v}, key) }
 
 // Delete adds a delete of key. The key is copied.
-func (b *Batch[V]) Delete(key []byte) { b.add(batchOp[V]{key: bytes.Clone(key), delete: true}) }
+func (b *Batch[V]) Delete(key []byte) { b.add(batchOp[V]{delete: true}, key) }
 
-func (b *Batch[V]) add(op batchOp[V]) {
+func (b *Batch[V]) add(op batchOp[V], key []byte) {
+	op.index = b.n
+	b.n++
 	if b.t.rt.Load() == nil {
-		// Routing needs the shard count: keep everything in shard 0's list
-		// and route at Commit.
+		// Routing needs the shard count: collect in one list, route at Commit.
 		if len(b.ops) == 0 {
-			b.ops = make([][]batchOp[V], 1)
+			b.ops = make([]shardOps[V], 1)
 		}
-		op.index = b.n
-		b.ops[0] = append(b.ops[0], op)
-		b.n++
+		b.ops[0].add(op, key)
 		return
 	}
 	if len(b.ops) != len(b.t.shards) {
 		b.reroute()
 	}
-	op.index = b.n
-	s := b.t.cfg.router.Route(op.key)
-	b.ops[s] = append(b.ops[s], op)
-	b.n++
+	b.ops[b.t.cfg.router.Route(key)].add(op, key)
 }
 
 // reroute redistributes writes collected before Start over the shards.
 func (b *Batch[V]) reroute() {
-	var all []batchOp[V]
-	for _, ops := range b.ops {
-		all = append(all, ops...)
-	}
-	b.ops = make([][]batchOp[V], len(b.t.shards))
-	for _, op := range all {
-		s := b.t.cfg.router.Route(op.key)
-		b.ops[s] = append(b.ops[s], op)
+	old := b.ops
+	b.ops = make([]shardOps[V], len(b.t.shards))
+	for _, so := range old {
+		for _, op := range so.ops {
+			key := so.buf[op.start:op.end]
+			b.ops[b.t.cfg.router.Route(key)].add(op, key)
+		}
 	}
 }
 
@@ -395,14 +404,20 @@ func (e *WriteError) Error() string {
 
 func (e *WriteError) Unwrap() error { return e.Err }
 
+// shardResult is what one shard's message reports back to Commit.
+type shardResult struct {
+	errs []error
+	done atomic.Bool // release: errs is written
+}
+
 // Commit sends each shard its writes in one message, waits until every
-// shard has applied them, and resets the batch. Writes to one shard are
+// shard has applied them, and empties the batch. Writes to one shard are
 // applied in the order they were added. The error joins a *WriteError for
 // every write that failed (errors.As finds them; errors.Is matches their
-// causes) and, for a shard whose message the runtime refused
-// (runtime.ErrStopped) or whose wait ctx cut short, one *WriteError per
-// write of that shard, which then may or may not be applied (ctx) or is
-// certainly not (ErrStopped).
+// causes): a write the shard rejected, every write of a shard whose message
+// the runtime refused (runtime.ErrStopped: not applied), and every write of
+// a shard still pending when ctx ended (ctx's error: it may still be
+// applied).
 func (b *Batch[V]) Commit(ctx context.Context) error {
 	defer b.reset()
 	rt, err := b.t.runtime()
@@ -412,52 +427,80 @@ func (b *Batch[V]) Commit(ctx context.Context) error {
 	if len(b.ops) != len(b.t.shards) {
 		b.reroute()
 	}
-	type result struct {
-		errs []error
+	results := make([]shardResult, len(b.ops))
+	var remaining atomic.Int64
+	done := make(chan struct{})
+	finish := func(r *shardResult) {
+		r.done.Store(true)
+		if remaining.Add(-1) == 0 {
+			close(done)
+		}
 	}
-	results := make([]result, len(b.ops))
-	var wg sync.WaitGroup
-	for shard, ops := range b.ops {
-		if len(ops) == 0 {
+	remaining.Store(1) // held by this function until every message is sent
+	for shard := range b.ops {
+		so := &b.ops[shard]
+		if len(so.ops) == 0 {
 			continue
 		}
-		wg.Add(1)
-		// Each shard's Call waits on its own goroutine-free reply: issue
-		// them all before waiting for any.
-		go func() {
-			defer wg.Done()
-			errs, err := runtime.Call(ctx, rt, shard, func(w *runtime.Worker) ([]error, error) {
-				return b.t.apply(shard, ops), nil
-			})
-			if err != nil {
-				for _, op := range ops {
-					errs = append(errs, &WriteError{op.index, op.key, err})
+		r := &results[shard]
+		remaining.Add(1)
+		err := rt.SubmitTo(shard, func(w *runtime.Worker) {
+			r.errs = b.t.apply(shard, so)
+			finish(r)
+		})
+		if err != nil {
+			r.errs = so.fail(err)
+			finish(r)
+		}
+	}
+	if remaining.Add(-1) != 0 {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			// Pending shards still own their buffers: do not reuse them.
+			var all []error
+			for shard := range results {
+				r := &results[shard]
+				if r.done.Load() {
+					all = append(all, r.errs...)
+				} else if so := &b.ops[shard]; len(so.ops) > 0 {
+					all = append(all, so.fail(ctx.Err())...)
 				}
 			}
-			results[shard].errs = errs
-		}()
+			b.ops = nil
+			return errors.Join(all...)
+		}
 	}
-	wg.Wait()
 	var all []error
-	for _, r := range results {
-		all = append(all, r.errs...)
+	for i := range results {
+		all = append(all, results[i].errs...)
 	}
 	return errors.Join(all...)
 }
 
+// fail reports every write of so as failed with err.
+func (so *shardOps[V]) fail(err error) []error {
+	errs := make([]error, 0, len(so.ops))
+	for _, op := range so.ops {
+		errs = append(errs, &WriteError{op.index, bytes.Clone(so.buf[op.start:op.end]), err})
+	}
+	return errs
+}
+
 // apply runs on the owner of shard: the batch's writes in order.
-func (t *Trie[V]) apply(shard int, ops []batchOp[V]) []error {
+func (t *Trie[V]) apply(shard int, so *shardOps[V]) []error {
 	s := &t.shards[shard]
 	s.messages.Add(1)
-	s.writes.Add(uint64(len(ops)))
+	s.writes.Add(uint64(len(so.ops)))
 	var errs []error
-	for _, op := range ops {
+	for _, op := range so.ops {
+		key := so.buf[op.start:op.end]
 		if op.delete {
-			s.t.Delete(op.key)
+			s.t.Delete(key)
 			continue
 		}
-		if _, err := s.t.Insert(op.key, op.v); err != nil {
-			errs = append(errs, &WriteError{op.index, op.key, err})
+		if _, err := s.t.Insert(key, op.v); err != nil {
+			errs = append(errs, &WriteError{op.index, bytes.Clone(key), err})
 		}
 	}
 	return errs
@@ -465,8 +508,9 @@ func (t *Trie[V]) apply(shard int, ops []batchOp[V]) []error {
 
 func (b *Batch[V]) reset() {
 	for i := range b.ops {
-		clear(b.ops[i])
-		b.ops[i] = b.ops[i][:0]
+		so := &b.ops[i]
+		clear(so.ops) // drop references to values
+		so.ops, so.buf = so.ops[:0], so.buf[:0]
 	}
 	b.n = 0
 }

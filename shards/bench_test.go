@@ -1,0 +1,203 @@
+package shards_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/zipora-go/zipora/internal/workload"
+	zrt "github.com/zipora-go/zipora/runtime"
+	"github.com/zipora-go/zipora/shards"
+)
+
+var benchKeys = flag.Int("bench.keys", 1_000_000, "keys in the shards benchmark workloads")
+
+// benchMap is one implementation under benchmark: a concurrent ordered (or,
+// for xsync, unordered) map from keys to uint64.
+type benchMap interface {
+	insert(key []byte, v uint64)
+	batch(keys [][]byte, v uint64) // insert keys as one batch
+	get(key []byte) (uint64, bool)
+	close()
+}
+
+type shardedImpl struct {
+	rt *zrt.Runtime
+	t  *shards.Trie[uint64]
+}
+
+func newSharded(opts ...shards.TrieOption) benchMap {
+	t := shards.NewTrie[uint64](opts...)
+	rt, err := zrt.Start(context.Background(), zrt.Config{}, t)
+	if err != nil {
+		panic(err)
+	}
+	return &shardedImpl{rt, t}
+}
+
+func (s *shardedImpl) insert(k []byte, v uint64) {
+	if _, err := s.t.Insert(context.Background(), k, v); err != nil {
+		panic(err)
+	}
+}
+
+func (s *shardedImpl) batch(keys [][]byte, v uint64) {
+	b := s.t.Batch()
+	for _, k := range keys {
+		b.Insert(k, v)
+	}
+	if err := b.Commit(context.Background()); err != nil {
+		panic(err)
+	}
+}
+func (s *shardedImpl) get(k []byte) (uint64, bool) { return s.t.Get(k) }
+func (s *shardedImpl) close()                      { _ = s.rt.Stop(context.Background()) }
+
+// rwmutexImpl is one single-owner trie behind a sync.RWMutex.
+type rwmutexImpl struct{ l *shards.LockedShard[uint64] }
+
+func (r rwmutexImpl) insert(k []byte, v uint64) {
+	if _, err := r.l.Insert(k, v); err != nil {
+		panic(err)
+	}
+}
+
+func (r rwmutexImpl) batch(keys [][]byte, v uint64) {
+	if _, err := r.l.InsertBatch(keys, v); err != nil {
+		panic(err)
+	}
+}
+func (r rwmutexImpl) get(k []byte) (uint64, bool) { return r.l.Get(k) }
+func (r rwmutexImpl) close()                      {}
+
+type xsyncImpl struct{ m *xsync.Map[string, uint64] }
+
+func (x xsyncImpl) insert(k []byte, v uint64) { x.m.Store(string(k), v) }
+func (x xsyncImpl) batch(keys [][]byte, v uint64) {
+	for _, k := range keys {
+		x.m.Store(string(k), v)
+	}
+}
+func (x xsyncImpl) get(k []byte) (uint64, bool) { return x.m.Load(string(k)) }
+func (x xsyncImpl) close()                      {}
+
+var benchImpls = []struct {
+	name string
+	make func() benchMap
+}{
+	{"sharded", func() benchMap { return newSharded() }},
+	{"rwmutex", func() benchMap { return rwmutexImpl{shards.NewLockedShard[uint64]()} }},
+	{"xsync", func() benchMap { return xsyncImpl{xsync.NewMap[string, uint64]()} }},
+}
+
+const benchBatch = 1024
+
+// BenchmarkShardedTrie: every implementation on the same keys, side by side.
+// op=insert: one key per call from every goroutine (RunParallel); op=batch:
+// batches of 1024 keys; op=get: lookups in a full map; op=mixed: 90% get,
+// 10% insert. keys/s counts keys, whatever the op.
+func BenchmarkShardedTrie(b *testing.B) {
+	for _, wl := range []string{"keys-seq", "keys-shuf"} {
+		keys := workload.Named(wl, *benchKeys)
+		for _, impl := range benchImpls {
+			prefix := fmt.Sprintf("impl=%s/workload=%s", impl.name, wl)
+			b.Run(prefix+"/op=insert", func(b *testing.B) {
+				m := impl.make()
+				defer m.close()
+				var next atomic.Int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						i := next.Add(1) - 1
+						m.insert(keys[int(i)%len(keys)], uint64(i))
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+			})
+			b.Run(prefix+"/op=batch", func(b *testing.B) {
+				m := impl.make()
+				defer m.close()
+				var next atomic.Int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				// One op = one key; each goroutine commits whole batches.
+				b.RunParallel(func(pb *testing.PB) {
+					buf := make([][]byte, 0, benchBatch)
+					for pb.Next() {
+						i := next.Add(1) - 1
+						buf = append(buf, keys[int(i)%len(keys)])
+						if len(buf) == benchBatch {
+							m.batch(buf, uint64(i))
+							buf = buf[:0]
+						}
+					}
+					if len(buf) > 0 {
+						m.batch(buf, 0)
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+			})
+			b.Run(prefix+"/op=get", func(b *testing.B) {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				m := impl.make()
+				defer m.close()
+				for i := 0; i < len(keys); i += benchBatch {
+					m.batch(keys[i:min(i+benchBatch, len(keys))], uint64(i))
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				var next atomic.Int64
+				var missing atomic.Int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					miss := 0
+					for pb.Next() {
+						i := next.Add(1)
+						if _, ok := m.get(keys[int(i)%len(keys)]); !ok {
+							miss++
+						}
+					}
+					missing.Add(int64(miss))
+				})
+				b.StopTimer()
+				if missing.Load() != 0 {
+					b.Fatalf("%d lookups missed", missing.Load())
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+				b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/float64(len(keys)), "bytes/key")
+			})
+			b.Run(prefix+"/op=mixed", func(b *testing.B) {
+				m := impl.make()
+				defer m.close()
+				half := keys[:len(keys)/2]
+				for i := 0; i < len(half); i += benchBatch {
+					m.batch(half[i:min(i+benchBatch, len(half))], 0)
+				}
+				var next atomic.Int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						i := next.Add(1)
+						k := keys[int(i*7919)%len(keys)]
+						if i%10 == 0 {
+							m.insert(k, uint64(i))
+						} else {
+							m.get(k)
+						}
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+			})
+		}
+	}
+}
