@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 
 	radix "github.com/armon/go-radix"
@@ -20,7 +21,7 @@ import (
 
 const benchKeys = 1_000_000
 
-var workloads = sync.OnceValue(func() map[string][][]byte {
+var workloads = sync.OnceValue(func() map[string]keyList {
 	seq := make([][]byte, benchKeys)
 	for i := range seq {
 		seq[i] = fmt.Appendf(nil, "key_%06d", i)
@@ -28,24 +29,34 @@ var workloads = sync.OnceValue(func() map[string][][]byte {
 	shuf := append([][]byte(nil), seq...)
 	r := rand.New(rand.NewPCG(6, 6))
 	r.Shuffle(len(shuf), func(i, j int) { shuf[i], shuf[j] = shuf[j], shuf[i] })
-	return map[string][][]byte{"keys-seq": packKeys(seq), "keys-shuf": packKeys(shuf), "paths": packKeys(pathKeys(benchKeys / 2))}
+	return map[string]keyList{"keys-seq": packKeys(seq), "keys-shuf": packKeys(shuf), "paths": packKeys(pathKeys(benchKeys / 2))}
 })
 
-// packKeys moves the keys into one pointer-free buffer, so the million key
-// objects do not make every GC cycle of the benchmark scan them (the slice
-// headers remain, but point into one object).
-func packKeys(keys [][]byte) [][]byte {
-	n := 0
+// keyList holds a workload's keys in one pointer-free buffer, so that the
+// million keys do not make every GC cycle of the benchmark scan a million
+// pointers (which would tax every implementation alike).
+type keyList struct {
+	buf  []byte
+	ends []uint32
+}
+
+func packKeys(keys [][]byte) keyList {
+	var l keyList
 	for _, k := range keys {
-		n += len(k)
+		l.buf = append(l.buf, k...)
+		l.ends = append(l.ends, uint32(len(l.buf)))
 	}
-	buf := make([]byte, 0, n)
-	out := make([][]byte, len(keys))
-	for i, k := range keys {
-		buf = append(buf, k...)
-		out[i] = buf[len(buf)-len(k) : len(buf) : len(buf)]
+	return l
+}
+
+func (l keyList) len() int { return len(l.ends) }
+
+func (l keyList) at(i int) []byte {
+	lo := uint32(0)
+	if i > 0 {
+		lo = l.ends[i-1]
 	}
-	return out
+	return l.buf[lo:l.ends[i]:l.ends[i]]
 }
 
 // pathKeys generates n distinct hierarchical paths, in an order that is
@@ -166,20 +177,29 @@ var impls = []struct {
 
 // build inserts keys into a fresh store and returns it with the heap bytes
 // it holds per key after a GC (arena chunks are heap memory too).
-func build(newStore func() store, keys [][]byte) (store, float64) {
+func build(newStore func() store, keys keyList) (store, float64) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	s := newStore()
-	for i, k := range keys {
-		s.insert(k, uint64(i))
+	for i := range keys.len() {
+		s.insert(keys.at(i), uint64(i))
 	}
 	if c, ok := s.(*iradixStore); ok {
 		c.commit()
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	return s, float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(len(keys))
+	return s, float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(keys.len())
+}
+
+// reportRates reports keys/s (wall clock) and the process CPU time per key
+// since cpu0 (one op is one key).
+func reportRates(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/key")
+	}
 }
 
 func BenchmarkTrie(b *testing.B) {
@@ -192,17 +212,18 @@ func BenchmarkTrie(b *testing.B) {
 				b.ReportAllocs()
 				s := impl.new()
 				j := 0
+				cpu0 := processCPU()
 				for i := 0; b.Loop(); i++ {
-					if j == len(keys) {
+					if j == keys.len() {
 						b.StopTimer()
 						s, j = impl.new(), 0
 						b.StartTimer()
 					}
-					s.insert(keys[j], uint64(i))
+					s.insert(keys.at(j), uint64(i))
 					j++
 				}
 				b.StopTimer()
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+				reportRates(b, cpu0)
 				s = nil
 				_, bpk := build(impl.new, keys)
 				b.ReportMetric(bpk, "bytes/key")
@@ -214,16 +235,17 @@ func BenchmarkTrie(b *testing.B) {
 				s, bpk = build(impl.new, keys)
 				b.ReportAllocs()
 				j := 0
+				cpu0 := processCPU()
 				for b.Loop() {
-					if j == len(keys) {
+					if j == keys.len() {
 						j = 0
 					}
-					if _, ok := s.get(keys[j]); !ok {
-						b.Fatalf("key %q missing", keys[j])
+					if _, ok := s.get(keys.at(j)); !ok {
+						b.Fatalf("key %q missing", keys.at(j))
 					}
 					j++
 				}
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+				reportRates(b, cpu0)
 				b.ReportMetric(bpk, "bytes/key")
 			})
 			b.Run(prefix+"op=iterate", func(b *testing.B) {
@@ -233,6 +255,7 @@ func BenchmarkTrie(b *testing.B) {
 				b.ReportAllocs()
 				n := 0
 				var sum uint64
+				cpu0 := processCPU()
 				for n < b.N {
 					s.iterate(func(k []byte, v uint64) bool {
 						sum += v + uint64(len(k))
@@ -240,7 +263,7 @@ func BenchmarkTrie(b *testing.B) {
 						return n < b.N
 					})
 				}
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+				reportRates(b, cpu0)
 				b.ReportMetric(bpk, "bytes/key")
 				if sum == 0 {
 					b.Fatal("iterated nothing")
@@ -260,23 +283,24 @@ func BenchmarkTrieSet(b *testing.B) {
 		b.Run("workload="+wname+"/op=insert", func(b *testing.B) {
 			b.ReportAllocs()
 			var t *Trie[struct{}]
-			j := len(keys)
+			j := keys.len()
+			cpu0 := processCPU()
 			for b.Loop() {
-				if j == len(keys) {
+				if j == keys.len() {
 					b.StopTimer()
 					t, j = New[struct{}](), 0
 					b.StartTimer()
 				}
-				if _, err := t.Insert(keys[j], struct{}{}); err != nil {
+				if _, err := t.Insert(keys.at(j), struct{}{}); err != nil {
 					b.Fatal(err)
 				}
 				j++
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+			reportRates(b, cpu0)
 			full := New[struct{}]()
-			for _, k := range keys {
-				if _, err := full.Insert(k, struct{}{}); err != nil {
+			for i := range keys.len() {
+				if _, err := full.Insert(keys.at(i), struct{}{}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -11,8 +11,8 @@ import (
 type core[V any] struct {
 	mem      *arena
 	root     uint32
-	vals     []V      // value slots; nil when noValues
-	freeVals []uint32 // free value slots
+	vals     values[V] // value slots; empty when noValues
+	freeVals []uint32  // free value slots
 	noValues bool
 	keys     int
 	nodes    int
@@ -75,19 +75,18 @@ func (c *core[V]) newValue(v V) (uint32, error) {
 	if k := len(c.freeVals); k > 0 {
 		idx := c.freeVals[k-1]
 		c.freeVals = c.freeVals[:k-1]
-		c.vals[idx] = v
+		*c.vals.at(idx) = v
 		return idx, nil
 	}
-	if len(c.vals) > maxValueIndex {
+	if c.vals.len() > maxValueIndex {
 		return 0, errTooManyValues
 	}
-	c.vals = append(c.vals, v)
-	return uint32(len(c.vals) - 1), nil
+	return c.vals.push(v), nil
 }
 
 func (c *core[V]) setValue(idx uint32, v V) {
 	if !c.noValues {
-		c.vals[idx] = v
+		*c.vals.at(idx) = v
 	}
 }
 
@@ -96,7 +95,7 @@ func (c *core[V]) value(idx uint32) V {
 		var zero V
 		return zero
 	}
-	return c.vals[idx]
+	return *c.vals.at(idx)
 }
 
 // dropValue returns the slot to the free list and clears it for the GC.
@@ -105,9 +104,10 @@ func (c *core[V]) dropValue(idx uint32) V {
 		var zero V
 		return zero
 	}
-	v := c.vals[idx]
+	p := c.vals.at(idx)
+	v := *p
 	var zero V
-	c.vals[idx] = zero
+	*p = zero
 	c.freeVals = append(c.freeVals, idx)
 	return v
 }
@@ -164,6 +164,55 @@ func (c *core[V]) buildNode(dh header, prefix []byte, vidx uint32, src node, sh 
 	}
 	dst.setValueIdx(vidx)
 	copy(dst.prefix(dh), prefix)
+	var w int
+	if !dh.dense() && (src.p == nil || !sh.dense()) {
+		w = copySparse(dst, dh, src, sh, b, r)
+	} else {
+		w = copyGeneric(dst, dh, src, sh, b, r)
+	}
+	dst.setHdr(dh.withCount(w))
+	return off, nil
+}
+
+// copySparse copies the children of sparse src (nil: none) into sparse
+// dst with (b, r) inserted in label order when r != 0, as block copies
+// around the insertion point. It returns the number of children written.
+func copySparse(dst node, dh header, src node, sh header, b byte, r uint32) int {
+	var sl []byte
+	var sc []uint32
+	if src.p != nil {
+		if cnt := sh.count(); cnt > 0 {
+			sl = src.labels(sh, cnt)
+			sc = unsafe.Slice(src.childSlot(sh, 0), cnt)
+		}
+	}
+	n := len(sl)
+	pos := n
+	if r != 0 {
+		pos = 0
+		for pos < n && sl[pos] < b {
+			pos++
+		}
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	dl := dst.labels(dh, n)
+	dc := unsafe.Slice(dst.childSlot(dh, 0), n)
+	copy(dl, sl[:pos])
+	copy(dc, sc[:pos])
+	if r != 0 {
+		dl[pos], dc[pos] = b, r
+		pos++
+	}
+	copy(dl[pos:], sl[pos-n+len(sl):])
+	copy(dc[pos:], sc[pos-n+len(sl):])
+	return n
+}
+
+// copyGeneric is copySparse for layouts involving a dense node.
+func copyGeneric(dst node, dh header, src node, sh header, b byte, r uint32) int {
 	if dh.dense() {
 		clear(unsafe.Slice(dst.childSlot(dh, 0), denseSlots))
 	}
@@ -190,8 +239,7 @@ func (c *core[V]) buildNode(dh header, prefix []byte, vidx uint32, src node, sh 
 	if !inserted {
 		put(b, r)
 	}
-	dst.setHdr(dh.withCount(w))
-	return off, nil
+	return w
 }
 
 // forChildren calls f for every child of n in ascending label order.

@@ -90,8 +90,8 @@ func (c *core[V]) checkInvariants(canonical bool) error {
 	if got := c.mem.p.Stats().InUse; got != int64(bytesUsed) {
 		return fmt.Errorf("nodes hold %d arena bytes, pool says %d in use", bytesUsed, got)
 	}
-	if !c.noValues && len(c.vals)-len(c.freeVals) != keys {
-		return fmt.Errorf("%d value slots - %d free != %d keys", len(c.vals), len(c.freeVals), keys)
+	if !c.noValues && c.vals.len()-len(c.freeVals) != keys {
+		return fmt.Errorf("%d value slots - %d free != %d keys", c.vals.len(), len(c.freeVals), keys)
 	}
 	return nil
 }
@@ -103,7 +103,7 @@ func (c *core[V]) checkValue(idx uint32, seen map[uint32]bool, key []byte) error
 		}
 		return nil
 	}
-	if int(idx) >= len(c.vals) {
+	if int(idx) >= c.vals.len() {
 		return fmt.Errorf("key %q: value index %d out of range", key, idx)
 	}
 	if seen[idx] {

@@ -29,9 +29,6 @@ func (t *Trie[V]) Freeze() *Frozen[V] {
 	}
 	f.c.mem = mem
 	f.c.noValues = t.c.noValues
-	if !f.c.noValues {
-		f.c.vals = make([]V, 0, t.c.keys)
-	}
 	f.c.keys = t.c.keys
 	f.c.root = f.c.copyFrom(&t.c, t.c.root)
 	return f
@@ -84,8 +81,7 @@ func (c *core[V]) copyValue(src *core[V], idx uint32) uint32 {
 	if c.noValues {
 		return 0
 	}
-	c.vals = append(c.vals, src.vals[idx])
-	return uint32(len(c.vals) - 1)
+	return c.vals.push(*src.vals.at(idx))
 }
 
 // Get returns the value stored under key and whether it is present.

@@ -131,13 +131,12 @@ type Stats struct {
 }
 
 func (c *core[V]) stats() Stats {
-	var zero V
 	s := Stats{
 		Keys:          c.keys,
 		Nodes:         c.nodes,
 		ArenaBytes:    c.mem.bytesInUse(),
 		ArenaCapacity: c.mem.capacity(),
-		ValueBytes:    cap(c.vals)*int(unsafe.Sizeof(zero)) + cap(c.freeVals)*4,
+		ValueBytes:    c.vals.bytes() + cap(c.freeVals)*4,
 	}
 	if s.Keys > 0 {
 		s.BytesPerKey = float64(s.ArenaBytes+s.ValueBytes) / float64(s.Keys)
