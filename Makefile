@@ -7,7 +7,7 @@ BENCHCOUNT  ?= 1
 BENCHCPU    ?= 1,2
 BENCHOUT    ?= bench.txt
 
-.PHONY: all test test-nofutex bench fuzz lint demo
+.PHONY: all test bench compare fuzz lint demo
 
 all: test
 
@@ -22,6 +22,11 @@ test:
 # Override BENCHTIME/BENCHCOUNT/BENCHCPU/BENCHOUT, e.g. BENCHCOUNT=6 for benchstat.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -cpu $(BENCHCPU) ./... | tee $(BENCHOUT)
+
+# Every package's peers side by side, one benchstat table per suite, into
+# BENCHMARKS.md (COUNT, BENCHTIME, CPU override the defaults).
+compare:
+	./scripts/compare.sh
 
 # Each fuzz target for FUZZTIME.
 fuzz:
