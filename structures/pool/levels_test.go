@@ -309,3 +309,45 @@ func TestStatsIdentities(t *testing.T) {
 		})
 	}
 }
+
+// TestReclaimServesOtherSizes: after a pool at MaxBytes frees everything,
+// a larger size class (which no split can serve) and huge blocks get the
+// memory back: NoLocking, Mutex and FixedCapacity give whole free chunks
+// back to the arena when they run out.
+func TestReclaimServesOtherSizes(t *testing.T) {
+	for _, l := range levels {
+		switch l.name {
+		case "nolock", "mutex", "fixed":
+		default:
+			continue // LockFree and ThreadLocal reuse freed blocks by class only
+		}
+		t.Run(l.name, func(t *testing.T) {
+			cfg := testConfig()
+			p, _ := l.make(cfg)
+			fill := func(size int) []Offset {
+				var offs []Offset
+				for {
+					off, err := p.Alloc(size)
+					if errors.Is(err, ErrExhausted) {
+						return offs
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					offs = append(offs, off)
+				}
+			}
+			for _, size := range []int{100, 1000, 3 * cfg.ChunkSize / 2, 48} {
+				offs := fill(size)
+				if got := int64(len(offs) * blockSize(&cfg, size)); got < cfg.MaxBytes*7/10 {
+					t.Fatalf("size %d: only %d of %d bytes", size, got, cfg.MaxBytes)
+				}
+				for _, off := range offs {
+					if err := p.Free(off, size); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -206,8 +206,8 @@ func (p *lockedCore) free(off Offset, size int) error {
 		return err
 	}
 	t := p.a.pub.Load()
-	if err := checkSmallOffset(&p.a, t.chunks, off, size); err != nil {
-		return err
+	if !smallOK(&p.a, t.chunks, off, size) {
+		return checkSmallOffset(&p.a, t.chunks, off, size)
 	}
 	if invariants {
 		if err := trackFree(t, p.a.shift, p.a.alignShift, off, size); err != nil {

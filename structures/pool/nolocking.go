@@ -74,6 +74,22 @@ func NewNoLocking(cfg Config) (*NoLocking, error) {
 // Level returns LevelNoLocking.
 func (p *NoLocking) Level() Level { return LevelNoLocking }
 
+// Reset frees every block at once: every offset handed out so far becomes
+// invalid, the counters restart from zero, and the arena's memory goes back
+// to the Go heap (a FixedCapacity-configured pool reserves a fresh region).
+// For owners that drop a whole structure (a trie's Clear).
+func (p *NoLocking) Reset() {
+	cfg := p.cfg
+	p.a = arena{}
+	p.a.init(cfg)
+	p.huge = hugeHeap{}
+	p.huge.init(&p.a)
+	clear(p.cls)
+	p.bump, p.end = 0, 0
+	p.hugeAllocs, p.hugeFrees, p.smallChunks, p.reclaimMark = 0, 0, 0, 0
+	p.sync()
+}
+
 // Config returns the normalized configuration.
 func (p *NoLocking) Config() Config { return p.cfg }
 
@@ -299,8 +315,8 @@ func (p *NoLocking) freeSlow(off Offset, size int) error {
 		p.hugeFrees++
 		return nil
 	}
-	if err := checkSmallOffset(&p.a, p.a.chunks, off, size); err != nil {
-		return err
+	if !smallOK(&p.a, p.a.chunks, off, size) {
+		return checkSmallOffset(&p.a, p.a.chunks, off, size)
 	}
 	if invariants {
 		if err := trackFree(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size); err != nil {
@@ -314,8 +330,16 @@ func (p *NoLocking) freeSlow(off Offset, size int) error {
 	return nil
 }
 
-// checkSmallOffset does the checks every build makes on a small free: a
-// non-zero, aligned offset whose block lies inside a chunk.
+// smallOK is the inlinable test of checkSmallOffset: a non-zero, aligned
+// offset whose block lies inside a chunk. Every build makes it on a small
+// free.
+func smallOK(a *arena, chunks [][]byte, off Offset, size int) bool {
+	ci := uint64(off >> (a.shift & 63))
+	return off&a.alignMask == 0 && off != 0 && ci < uint64(len(chunks)) &&
+		uint64(off)&uint64(a.chunkSize-1)+uint64(size) <= uint64(len(chunks[ci]))
+}
+
+// checkSmallOffset returns the error for an offset smallOK refuses.
 func checkSmallOffset(a *arena, chunks [][]byte, off Offset, size int) error {
 	if off == 0 {
 		return fmt.Errorf("%w: the zero offset", ErrInvalidFree)

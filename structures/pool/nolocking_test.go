@@ -2,6 +2,7 @@ package pool
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -237,4 +238,17 @@ func TestZeroOffsetReserved(t *testing.T) {
 		t.Fatalf("huge first: %#x %v", uint64(off), err)
 	}
 	fillPattern(q.Bytes(off, cfg.ChunkSize), 3)
+}
+
+func TestNoLockingReset(t *testing.T) {
+	p := mustNoLocking(t, testConfig())
+	m := newModel(t, p, testConfig())
+	m.run(rand.New(rand.NewPCG(5, 5)), 300)
+	p.Reset()
+	if s := p.Stats(); s != (Stats{Level: LevelNoLocking}) {
+		t.Fatalf("after Reset: %+v", s)
+	}
+	m = newModel(t, p, testConfig())
+	m.run(rand.New(rand.NewPCG(6, 6)), 300)
+	m.freeAll()
 }

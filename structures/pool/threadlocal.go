@@ -131,8 +131,8 @@ func (p *ThreadLocal) Free(off Offset, size int) error {
 		return p.core.freeHuge(off, size)
 	}
 	t := p.core.a.pub.Load()
-	if err := checkSmallOffset(&p.core.a, t.chunks, off, size); err != nil {
-		return err
+	if !smallOK(&p.core.a, t.chunks, off, size) {
+		return checkSmallOffset(&p.core.a, t.chunks, off, size)
 	}
 	owner, ok := p.ownerOf(t, off)
 	if !ok {
@@ -532,8 +532,8 @@ func (q *Cache) freeSlow(off Offset, size int) error {
 		return err
 	}
 	t := p.core.a.pub.Load()
-	if err := checkSmallOffset(&p.core.a, t.chunks, off, size); err != nil {
-		return err
+	if !smallOK(&p.core.a, t.chunks, off, size) {
+		return checkSmallOffset(&p.core.a, t.chunks, off, size)
 	}
 	owner, ok := p.ownerOf(t, off)
 	if !ok {
