@@ -309,3 +309,94 @@ func BenchmarkTrieSet(b *testing.B) {
 		})
 	}
 }
+
+// frozenStore reads a Frozen copy (values packed in key order, nodes laid
+// out in key order).
+type frozenStore struct{ f *Frozen[uint64] }
+
+func (s frozenStore) insert([]byte, uint64)       { panic("frozen") }
+func (s frozenStore) get(k []byte) (uint64, bool) { return s.f.Get(k) }
+func (s frozenStore) iterate(f func([]byte, uint64) bool) {
+	for k, v := range s.f.All() {
+		if !f(k, v) {
+			return
+		}
+	}
+}
+
+// setStore is the set form: no value storage (get and iterate yield 0).
+type setStore struct{ t *Trie[uint64] }
+
+func (s setStore) insert(k []byte, v uint64) {
+	if _, err := s.t.Insert(k, v); err != nil {
+		panic(err)
+	}
+}
+func (s setStore) get(k []byte) (uint64, bool) { return 1, s.t.Contains(k) }
+func (s setStore) iterate(f func([]byte, uint64) bool) {
+	for k := range s.t.All() {
+		if !f(k, 1) {
+			return
+		}
+	}
+}
+
+// BenchmarkTrieForms measures lookups and ordered iteration of the set form
+// (WithoutValues) and of a Frozen copy, which show where the mutable map
+// form's time goes on scattered layouts (the value slot fetch and node
+// placement).
+func BenchmarkTrieForms(b *testing.B) {
+	wl := workloads()
+	forms := []struct {
+		name  string
+		build func(keys keyList) store
+	}{
+		{"set", func(keys keyList) store {
+			s := setStore{New[uint64](WithoutValues())}
+			for i := range keys.len() {
+				s.insert(keys.at(i), 0)
+			}
+			return s
+		}},
+		{"frozen", func(keys keyList) store {
+			t := New[uint64]()
+			for i := range keys.len() {
+				if _, err := t.Insert(keys.at(i), uint64(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			return frozenStore{t.Freeze()}
+		}},
+	}
+	for _, form := range forms {
+		for _, wname := range []string{"keys-seq", "keys-shuf", "paths"} {
+			keys := wl[wname]
+			s := form.build(keys)
+			b.Run(fmt.Sprintf("form=%s/workload=%s/op=get", form.name, wname), func(b *testing.B) {
+				j := 0
+				cpu0 := processCPU()
+				for b.Loop() {
+					if j == keys.len() {
+						j = 0
+					}
+					if _, ok := s.get(keys.at(j)); !ok {
+						b.Fatalf("key %q missing", keys.at(j))
+					}
+					j++
+				}
+				reportRates(b, cpu0)
+			})
+			b.Run(fmt.Sprintf("form=%s/workload=%s/op=iterate", form.name, wname), func(b *testing.B) {
+				n := 0
+				cpu0 := processCPU()
+				for n < b.N {
+					s.iterate(func([]byte, uint64) bool {
+						n++
+						return n < b.N
+					})
+				}
+				reportRates(b, cpu0)
+			})
+		}
+	}
+}
