@@ -182,6 +182,7 @@ func copySparse(dst node, dh header, src node, sh header, b byte, r uint32) int 
 	var sc []uint32
 	if src.p != nil {
 		if cnt := sh.count(); cnt > 0 {
+			// Safety: src holds cnt labels and children.
 			sl = src.labels(sh, cnt)
 			sc = unsafe.Slice(src.childSlot(sh, 0), cnt)
 		}
@@ -198,6 +199,7 @@ func copySparse(dst node, dh header, src node, sh header, b byte, r uint32) int 
 	if n == 0 {
 		return 0
 	}
+	// Safety: dh's capacity holds n children (the caller sized it).
 	dl := dst.labels(dh, n)
 	dc := unsafe.Slice(dst.childSlot(dh, 0), n)
 	copy(dl, sl[:pos])
@@ -214,6 +216,7 @@ func copySparse(dst node, dh header, src node, sh header, b byte, r uint32) int 
 // copyGeneric is copySparse for layouts involving a dense node.
 func copyGeneric(dst node, dh header, src node, sh header, b byte, r uint32) int {
 	if dh.dense() {
+		// Safety: a dense node has 256 child slots.
 		clear(unsafe.Slice(dst.childSlot(dh, 0), denseSlots))
 	}
 	w := 0
@@ -221,6 +224,7 @@ func copyGeneric(dst node, dh header, src node, sh header, b byte, r uint32) int
 		if dh.dense() {
 			*dst.childSlot(dh, int(label)) = ref
 		} else {
+			// Safety: w < capacity of dh.
 			*(*byte)(unsafe.Add(dst.p, dh.labelsOff()+uintptr(w))) = label
 			*dst.childSlot(dh, w) = ref
 		}
@@ -434,6 +438,7 @@ func (c *core[V]) split(slot *uint32, n node, h header, m int, rest []byte, v V)
 func (c *core[V]) insertChildInPlace(n node, h header, b byte, r uint32) {
 	cnt := h.count()
 	pos := n.lowerSparse(h, cnt, b)
+	// Safety: the node has room for cnt+1 labels and children.
 	ls := n.labels(h, cnt+1)
 	copy(ls[pos+1:], ls[pos:cnt])
 	ls[pos] = b
@@ -547,6 +552,7 @@ func (c *core[V]) removeEmpty(l int) {
 	ph := pn.hdr()
 	cnt := ph.count()
 	if !ph.dense() {
+		// Safety: the parent holds cnt labels and children.
 		ls := pn.labels(ph, cnt)
 		copy(ls[st.idx:], ls[st.idx+1:])
 		cs := unsafe.Slice(pn.childSlot(ph, 0), cnt)

@@ -61,6 +61,7 @@ func (c *core[V]) copyFrom(src *core[V], ref uint32) uint32 {
 		dn.setValueIdx(c.copyValue(src, sn.valueIdx()))
 	}
 	if dh.dense() {
+		// Safety: a dense node has 256 child slots.
 		clear(unsafe.Slice(dn.childSlot(dh, 0), denseSlots))
 	}
 	i := 0

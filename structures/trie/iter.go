@@ -5,21 +5,9 @@ import (
 	"iter"
 )
 
-// Iteration.
-//
-// Every iterator walks the trie in ascending byte-wise key order with an
-// explicit stack of frames (node, position); keys are assembled in one
-// buffer that the iterator reuses: the []byte yielded is valid only until
-// the loop body returns. Copy it (bytes.Clone) to keep it; do not modify
-// it. Its capacity is clipped, so appending to it never writes into the
-// iterator's buffer.
-//
-// Modification during iteration (Trie only; a Frozen never changes): the
-// loop body may Insert and Delete. The iterator notices the change through
-// the trie's modification counter and resumes from the smallest key strictly
-// greater than the last key it yielded, so it never yields a key twice,
-// never yields a deleted key, and yields a key inserted after the current
-// position if it still lies in the iterator's range.
+// Iteration: an explicit stack of frames (node, next position) and one key
+// buffer; see the package documentation for the yielded-key and
+// modification rules.
 
 // frame is one node on the iteration stack.
 type frame struct {

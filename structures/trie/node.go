@@ -88,12 +88,17 @@ const (
 	maxValueIndex = 1<<31 - 1
 )
 
-// capClasses are the label capacities of sparse nodes.
-var capClasses = [...]uint16{0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48}
+// capClasses are the label capacities of sparse nodes, indexed by the
+// header's 4-bit class (16 entries so that the lookup needs no bounds check;
+// entries past the last class are unused, classExact is handled apart).
+var capClasses = [16]uint16{0, 1, 2, 4, 8, 12, 16, 24, 32, 48}
+
+// numClasses is the number of capacity classes in use.
+const numClasses = 10
 
 // classFor returns the smallest capacity class holding n children.
 func classFor(n int) uint32 {
-	for i, c := range capClasses {
+	for i, c := range capClasses[:numClasses] {
 		if int(c) >= n {
 			return uint32(i)
 		}
@@ -169,6 +174,8 @@ func align4(x uintptr) uintptr { return (x + 3) &^ 3 }
 // pointer is an ordinary interior pointer kept alive by the arena.
 type node struct{ p unsafe.Pointer }
 
+// Safety (hdr, setHdr, valueIdx, setValueIdx): every node is at least 8
+// bytes and 8-aligned: the header and the value slot are always present.
 func (n node) hdr() header { return header(*(*uint32)(n.p)) }
 
 func (n node) setHdr(h header) { *(*uint32)(n.p) = uint32(h) }
@@ -190,6 +197,7 @@ func (n node) labels(h header, cnt int) []byte {
 }
 
 func (n node) label(h header, i int) byte {
+	// Safety: i < count <= capacity label bytes at labelsOff.
 	return *(*byte)(unsafe.Add(n.p, h.labelsOff()+uintptr(i)))
 }
 
