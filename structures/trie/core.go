@@ -19,6 +19,10 @@ type core[V any] struct {
 	mod      uint64 // bumped by every structural change (iterators resume)
 	path     []step // delete's path, reused
 	scratch  []byte // merge prefix buffer, reused
+	// failAlloc, set only by tests, makes node allocations fail when it
+	// returns true (to test that failed inserts leave the trie unchanged
+	// and that deletes tolerate failed merges).
+	failAlloc func() bool
 }
 
 // step is one level of a delete path: the slot holding the node's ref and
@@ -114,7 +118,12 @@ func (c *core[V]) dropValue(idx uint32) V {
 
 // ---- node allocation ----
 
+var errInjected = errors.New("trie: injected allocation failure")
+
 func (c *core[V]) allocNode(h header) (uint32, node, error) {
+	if c.failAlloc != nil && c.failAlloc() {
+		return 0, node{}, errInjected
+	}
 	off, err := c.mem.alloc(nodeSize(h))
 	if err != nil {
 		return 0, node{}, err

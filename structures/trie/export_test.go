@@ -113,6 +113,13 @@ func (c *core[V]) checkValue(idx uint32, seen map[uint32]bool, key []byte) error
 	return nil
 }
 
+// SetFailAlloc makes node allocations fail whenever f returns true.
+func (t *Trie[V]) SetFailAlloc(f func() bool) { t.c.failAlloc = f }
+
+// CheckShape checks the invariants without the canonical-form rules (which
+// failed merges may break).
+func (t *Trie[V]) CheckShape() error { return t.c.checkInvariants(false) }
+
 // CheckInvariants is checkInvariants for tests of the Trie.
 func (t *Trie[V]) CheckInvariants() error { return t.c.checkInvariants(true) }
 

@@ -2,6 +2,7 @@ package trie
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"iter"
 	"math/rand/v2"
@@ -235,3 +236,83 @@ func TestModel(t *testing.T) {
 }
 
 func (p kv) String() string { return fmt.Sprintf("%q:%d", p.k, p.v) }
+
+// TestAllocFailures runs the model with node allocations failing at random:
+// a failed Insert must leave the trie exactly as it was (the model is not
+// updated), Delete always succeeds (a merge that cannot allocate leaves a
+// valid non-canonical node), and reads and iteration stay exact.
+func TestAllocFailures(t *testing.T) {
+	nonCanonical := 0
+	defer func() {
+		if !t.Failed() && nonCanonical == 0 {
+			t.Error("no failed merge left a non-canonical node: the delete fallback went untested")
+		}
+	}()
+	for _, gen := range keyGens {
+		t.Run(gen.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(7, uint64(len(gen.name))))
+			tr := New[int]()
+			failing := false
+			tr.SetFailAlloc(func() bool { return failing && r.IntN(4) == 0 })
+			m := model{}
+			failures := 0
+			for step := range modelOps() / 2 {
+				k := gen.gen(r)
+				failing = r.IntN(2) == 0
+				switch op := r.IntN(10); {
+				case op < 6:
+					_, had := m[string(k)]
+					added, err := tr.Insert(k, step)
+					if err != nil {
+						if !errors.Is(err, errInjected) {
+							t.Fatalf("insert %q: %v", k, err)
+						}
+						failures++
+						break
+					}
+					if added == had {
+						t.Fatalf("insert %q: added=%v had=%v", k, added, had)
+					}
+					m[string(k)] = step
+				default:
+					v, ok := tr.Delete(k)
+					mv, had := m[string(k)]
+					if ok != had || ok && v != mv {
+						t.Fatalf("delete %q = %v,%v want %v,%v", k, v, ok, mv, had)
+					}
+					delete(m, string(k))
+				}
+				if tr.Len() != len(m) {
+					t.Fatalf("step %d: Len %d want %d", step, tr.Len(), len(m))
+				}
+				if step%199 == 0 {
+					if err := tr.CheckShape(); err != nil {
+						t.Fatalf("step %d: %v", step, err)
+					}
+					if tr.CheckInvariants() != nil {
+						nonCanonical++
+					}
+					want := m.expect(func(string) bool { return true }, false)
+					if got := collect(tr.All()); !slices.Equal(got, want) {
+						t.Fatalf("step %d: All\n got %v\nwant %v", step, got, want)
+					}
+				}
+			}
+			if failures == 0 {
+				t.Fatal("no allocation failed")
+			}
+			failing = false
+			for k, v := range m {
+				if got, ok := tr.Get([]byte(k)); !ok || got != v {
+					t.Fatalf("get %q = %v,%v want %v", k, got, ok, v)
+				}
+			}
+			for k := range m {
+				tr.Delete([]byte(k))
+			}
+			if s := tr.Stats(); s.Keys != 0 || s.Nodes != 0 || s.ArenaBytes != 0 {
+				t.Fatalf("after deleting everything: %+v", s)
+			}
+		})
+	}
+}
