@@ -7,39 +7,52 @@
 //
 // Alloc(size) returns an Offset, a 64-bit handle of the block: the chunk
 // index in its high bits, the byte position inside the chunk in its low bits.
-// Bytes(off, size) returns the block's memory. The arena grows by adding
-// chunks; existing chunks never move, so a slice returned by Bytes stays
-// valid until its block is freed. The zero Offset is never a block (the first
-// alignment unit of chunk 0 is reserved), so a zero Offset can mean "nil" in
-// structures stored in the pool.
+// Bytes(off, size) returns the block's memory, with capacity size. The arena
+// grows by adding chunks; existing chunks never move, so a slice returned by
+// Bytes stays valid until its block is freed. The zero Offset (Nil) is never
+// a block (the first alignment unit of chunk 0 is reserved), so it can mean
+// "nil" in structures stored in the pool. Free must be given the size the
+// block was allocated with. A block's memory is zeroed the first time it is
+// handed out; a reused block holds what it last held.
 //
 // Sizes up to Config.MaxFastBlock are served from size classes of alignment
 // granularity (class k holds blocks of (k+1)*Alignment bytes): each class has
 // a free list whose links live inside the freed blocks, and fresh blocks are
 // carved by bumping a pointer through chunk memory. Larger ("huge") blocks go
-// to a best-fit allocator over free spans with coalescing; a region whose
-// huge blocks are all freed is kept as a spare or returned (to the Go heap,
-// or for a fixed-capacity pool to the chunk pool). Free must be given the
-// size the block was allocated with.
+// to a best-fit allocator over free spans, binned by size, with coalescing.
+// A huge region (a run of chunks) whose blocks are all freed is kept as the
+// one spare or released: to the Go heap, or for a fixed-capacity arena back
+// to its chunk pool, where adjacent huge regions also merge.
+//
+// When the arena cannot grow (MaxBytes, FixedCapacity), an allocation first
+// releases the spare huge region, then (NoLocking, Mutex, FixedCapacity)
+// gives back every small chunk whose blocks are all free, so that the memory
+// serves any size again, and finally splits the largest free block of a
+// larger class. LockFree and ThreadLocal reuse freed small blocks only by
+// class and by splitting; they do not give whole chunks back.
 //
 // # The five levels
 //
-//   - NoLocking: one owner, no synchronization at all; the fastest.
-//   - Mutex: a mutex per size class (each class carves its own slabs) and one
-//     for growth and huge blocks.
+//   - NoLocking: one owner, no synchronization at all; the fastest. Its
+//     TryAlloc and TryFree are the inlinable fast paths for hot loops.
+//   - Mutex: a mutex per size class (each class bumps through its own slab)
+//     and one growth mutex for the arena and the huge blocks.
 //   - LockFree: per-class Treiber stacks with tagged (generation + offset)
-//     heads; no mutex on the small-block alloc/free path. Growth (a new slab
-//     from the arena) and huge blocks take the growth mutex.
+//     heads and slabs bumped with CAS; no mutex on the small-block alloc/free
+//     path. A slab refill (once per slab of at least 16 blocks) and huge
+//     blocks take the growth mutex.
 //   - ThreadLocal: explicit per-goroutine caches (Go has no thread-local
 //     storage): (*ThreadLocal).NewCache returns a *Cache, a Pool for one
-//     goroutine with local bump and free lists and no synchronization. A block
-//     freed through a cache that does not own it is returned to its owner in
-//     batches. *ThreadLocal itself is a Pool safe for concurrent use.
+//     goroutine with local bump and free lists and no synchronization. A
+//     block freed through a cache that does not own it is returned to its
+//     owner in batches. *ThreadLocal itself is a Pool safe for concurrent use.
 //   - FixedCapacity: all memory reserved up front; never grows; ErrExhausted
-//     when full, never a panic. Safe for concurrent use (per-class mutexes).
+//     when full, never a panic; Remaining and Full. Safe for concurrent use
+//     (built like Mutex).
 //
-// NewAdaptive picks a level from the configuration and the CPU topology;
-// WithLevel forces one.
+// NewAdaptive picks a level from the configuration and the CPU topology
+// (ChooseLevel says which); WithLevel forces one. Presets:
+// PerformanceOptimized, MemoryOptimized, Realtime.
 //
 // # Errors and checking
 //
@@ -47,9 +60,19 @@
 // returns ErrInvalidSize, of a size above MaxBytes ErrTooLarge, and past the
 // growth cap ErrExhausted. Free of a huge block with an offset or size the
 // pool did not hand out returns ErrInvalidFree. For small blocks the normal
-// build checks only what is cheap (a non-zero, aligned offset inside the
-// arena); the invariants build (build tag zipora_invariants, and every -race
-// build) tracks every live small block and also detects double frees, frees
-// of offsets never handed out and frees with a different size. An error is
-// returned before any state changes, so a rejected call corrupts nothing.
+// build checks only what is cheap (a non-zero, aligned offset whose block
+// lies inside the arena); the invariants build (build tag zipora_invariants,
+// and every -race build) tracks every live small block and also detects
+// double frees, frees of offsets never handed out and frees with a different
+// size. An error is returned before any state changes, so a rejected call
+// corrupts nothing. Bytes panics (a slice bounds panic) for an offset and
+// size outside the arena.
+//
+// # Stats
+//
+// Stats reports Capacity = InUse + Free + Untouched + Fragment, the live
+// huge blocks, and the counts of allocations and frees. Counting costs the
+// concurrent levels one atomic add per call on a per-class counter (LockFree)
+// or nothing extra (Mutex: under the class lock); ThreadLocal caches count
+// locally and publish on their slow path, Flush and Close.
 package pool

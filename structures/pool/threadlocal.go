@@ -41,11 +41,14 @@ var _ Pool = (*ThreadLocal)(nil)
 // block on its way back to its owner: nextUnits<<remoteClassBits | class.
 const (
 	remoteClassBits = 16
-	remoteBatch     = 64                              // blocks collected per owner before a push
-	inboxClosed     = ^uint64(0)                      // an inbox that takes nothing more
-	maxCaches       = 1<<31 - 1                       // ids are uint32
-	_               = maxClasses - 1<<remoteClassBits // the class index fits
+	remoteBatch     = 64         // blocks collected per owner before a push
+	inboxClosed     = ^uint64(0) // an inbox that takes nothing more
+	maxCaches       = 1<<31 - 1  // ids are uint32
 )
+
+// The class index fits in remoteClassBits (a negative length fails to
+// compile).
+var _ [1<<remoteClassBits - maxClasses]struct{}
 
 // NewThreadLocal returns a ThreadLocal pool for cfg.
 func NewThreadLocal(cfg Config) (*ThreadLocal, error) {
