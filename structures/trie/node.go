@@ -91,10 +91,10 @@ const (
 // capClasses are the label capacities of sparse nodes, indexed by the
 // header's 4-bit class (16 entries so that the lookup needs no bounds check;
 // entries past the last class are unused, classExact is handled apart).
-var capClasses = [16]uint16{0, 1, 2, 4, 8, 12, 16, 24, 32, 48}
+var capClasses = [16]uint16{0, 1, 2, 4, 8, 10, 12, 16, 24, 32, 48}
 
 // numClasses is the number of capacity classes in use.
-const numClasses = 10
+const numClasses = 11
 
 // classFor returns the smallest capacity class holding n children.
 func classFor(n int) uint32 {
