@@ -14,6 +14,13 @@ type arena struct {
 	p     *pool.NoLocking
 	align int
 	inUse int // arena bytes in live nodes
+	// pad is the number of bytes reserved in front of every node: 0 for the
+	// single-owner trie; the concurrent forms keep a lock word there.
+	pad int
+	// grew, when set, is called after an allocation that took the pool's
+	// slow path (the pool may have added a chunk): the concurrent forms
+	// republish their readers' view of the chunks from it.
+	grew func(off pool.Offset)
 }
 
 const (
@@ -44,6 +51,7 @@ func newArena(cfg pool.Config) (*arena, error) {
 }
 
 func (a *arena) alloc(size int) (uint32, error) {
+	size += a.pad
 	off := a.p.TryAlloc(size)
 	if off == pool.Nil {
 		var err error
@@ -56,13 +64,23 @@ func (a *arena) alloc(size int) (uint32, error) {
 			_ = a.p.Free(off, size)
 			return 0, errArenaAddress
 		}
+		if a.grew != nil {
+			a.grew(off)
+		}
 	}
 	a.inUse += a.blockSize(size)
-	return uint32(off >> refShift), nil
+	if a.pad != 0 {
+		// Safety: the pad is the block's first 8 bytes (blocks are 8-aligned);
+		// the concurrent forms' lock word there starts unlocked (a reused
+		// block holds whatever it last held).
+		*(*uint64)(a.p.Ptr(off)) = 0
+	}
+	return uint32((off + pool.Offset(a.pad)) >> refShift), nil
 }
 
 func (a *arena) release(ref uint32, size int) {
-	off := pool.Offset(ref) << refShift
+	size += a.pad
+	off := pool.Offset(ref)<<refShift - pool.Offset(a.pad)
 	if !a.p.TryFree(off, size) {
 		if err := a.p.Free(off, size); err != nil {
 			panic("trie: node free: " + err.Error())

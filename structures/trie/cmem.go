@@ -1,0 +1,353 @@
+package trie
+
+// Memory of the concurrent forms (Concurrent at OneWriteMultiRead and
+// MultiWriteMultiRead): the readers' view of the arena chunks, the value
+// slots, the writer state and the retire queue.
+//
+// Invariants:
+//   - Nodes live in a structures/pool NoLocking pool that only a writer
+//     touches (the token holder at OneWriteMultiRead, the holder of mu at
+//     MultiWriteMultiRead). Readers never call the pool: the pool keeps its
+//     chunk table in a plain slice that growth rewrites. They read chunks
+//     through view, an immutable table republished (release) by the writer
+//     whenever an allocation lands in a chunk the view lacks, before any
+//     node in that chunk is published.
+//   - The node pool has no huge blocks (MaxFastBlock covers the largest
+//     node, see concurrentPoolConfig), so chunk slots are only ever appended
+//     and never change: an older view is a correct prefix of a newer one. A
+//     reader that meets a ref beyond its view reloads it (the ref was
+//     published after the chunk's view).
+//   - A published node's bytes are never written again until it is
+//     reclaimed, except its child slots at MultiWriteMultiRead, which are
+//     written and read with atomics, and its lock word (in front of it).
+//   - Value slots are written once before the node or leaf ref naming them
+//     is published, and only cleared when reclaimed: a replaced value gets a
+//     new slot.
+//   - Reclamation: an unlinked node or value slot is retired at the domain's
+//     epoch read after the unlink was published, and handed back only once
+//     EpochDomain.SafeBelow passes that epoch, when no reader (Get,
+//     Contains, a writer's descent at MultiWriteMultiRead, an iterator) that
+//     could have reached it is still inside.
+//
+// Rejected: letting readers use the pool's Ptr (a data race with growth:
+// the pool's slice header is rewritten); reading the view once per node
+// (an atomic load per level for a case, slot reuse, the no-huge-blocks
+// configuration rules out); Go pointers for values written in place (a
+// torn read for multi-word V).
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/bits"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/zipora-go/zipora/structures/pool"
+)
+
+// view is an immutable table of chunk base addresses, indexed by chunk.
+type view struct {
+	chunks []unsafe.Pointer
+}
+
+// valChunkBits sizes the value store's chunks (1024 slots).
+const valChunkBits = 10
+
+type valChunk[V any] [1 << valChunkBits]V
+
+// valDir is an immutable directory of value chunks.
+type valDir[V any] struct {
+	chunks []*valChunk[V]
+}
+
+// retiree is a node (size > 0: its nodeSize) or a value slot (size == 0)
+// unlinked at epoch.
+type retiree struct {
+	epoch uint64
+	ref   uint32
+	size  uint32
+}
+
+// wstate is the writer side: the arena and its builders, value slot
+// allocation, the freshness of nodes not yet published (one-writer form) and
+// the retire queue. Only the writer (token holder, or mu holder) touches it.
+type wstate[V any] struct {
+	core core[V] // the arena and the builders; core's own value slots are unused
+
+	vnext uint32   // value slots handed out so far
+	vfree []uint32 // reclaimed value slots
+
+	root    uint32    // one-writer: the root being built, published by publish
+	keys    int64     // one-writer: the key count of root
+	dirty   bool      // one-writer: root or keys changed since publication
+	fresh   []uint64  // one-writer: bitmap (bit = ref>>1) of unpublished nodes
+	freshed []uint32  // refs whose fresh bit was set
+	track   bool      // one-writer: freshness is tracked
+	pend    []retiree // one-writer: unlinked since publication (epoch set at publish)
+	path    []step    // one-writer delete path, reused
+
+	ret      []retiree // retired, oldest first, from rhead
+	rhead    int
+	sinceAdv int // retirements since the last TryAdvance
+}
+
+// ---- readers' view of the chunks ----
+
+// nodeAt returns the node at ref, reloading the view if ref lies beyond it.
+//
+// Safety: ref names a node published to the caller (loaded from the root or
+// a child slot with acquire, under an epoch guard), so its chunk is in any
+// view loaded after that load, and its bytes stay valid until reclaimed.
+func (c *Concurrent[V]) nodeAt(v *view, ref uint32) (node, *view) {
+	off := uint64(ref) << refShift
+	ci := off >> c.shift
+	if ci >= uint64(len(v.chunks)) {
+		v = c.view.Load() // acquire: the chunk was published before ref
+	}
+	n := node{unsafe.Add(v.chunks[ci], off&c.mask)}
+	if poisonCheck && n.hdr() == poisonHdr {
+		panic("trie: reader reached a reclaimed node (use after reclamation)")
+	}
+	return n, v
+}
+
+// grew is the arena's hook after a slow-path allocation at off: it
+// republishes the view when the pool gained chunks. Writer only.
+func (c *Concurrent[V]) grew(off pool.Offset) {
+	v := c.view.Load()
+	ci := int(uint64(off) >> c.shift)
+	if ci < len(v.chunks) {
+		return
+	}
+	p := c.w.core.mem.p
+	nv := &view{chunks: make([]unsafe.Pointer, ci+1, max(2*(ci+1), 8))}
+	copy(nv.chunks, v.chunks)
+	for i := len(v.chunks); i <= ci; i++ {
+		// Safety: every chunk index up to the one just allocated from exists
+		// (chunks are appended in order, never released: no huge blocks);
+		// Ptr at the chunk's first byte is its base.
+		nv.chunks[i] = p.Ptr(pool.Offset(i) << c.shift)
+	}
+	c.view.Store(nv) // release: publishes the chunk before any node in it
+	c.capacity.Store(int64(c.w.core.mem.capacity()))
+}
+
+// ---- value slots ----
+
+// value returns the value in slot idx (published to the caller).
+func (c *Concurrent[V]) value(idx uint32) V {
+	if c.noValues {
+		var zero V
+		return zero
+	}
+	d := c.vals.Load() // acquire: the directory covering idx
+	return d.chunks[idx>>valChunkBits][idx&(1<<valChunkBits-1)]
+}
+
+// newValue stores v in a free slot and returns its index. Writer only.
+func (c *Concurrent[V]) newValue(v V) (uint32, error) {
+	if c.noValues {
+		return 0, nil
+	}
+	w := &c.w
+	var idx uint32
+	if k := len(w.vfree); k > 0 {
+		idx = w.vfree[k-1]
+		w.vfree = w.vfree[:k-1]
+	} else {
+		if w.vnext > maxValueIndex {
+			return 0, errTooManyValues
+		}
+		idx = w.vnext
+		w.vnext++
+	}
+	d := c.vals.Load()
+	ci := int(idx >> valChunkBits)
+	if ci >= len(d.chunks) {
+		nd := &valDir[V]{chunks: append(append(make([]*valChunk[V], 0, 2*ci+2), d.chunks...), new(valChunk[V]))}
+		c.vals.Store(nd) // release: the new chunk before any slot in it is named
+		c.valueBytes.Store(int64(len(nd.chunks)) * int64(unsafe.Sizeof(valChunk[V]{})))
+		d = nd
+	}
+	d.chunks[ci][idx&(1<<valChunkBits-1)] = v
+	return idx, nil
+}
+
+// freeValue clears slot idx (for the garbage collector) and makes it
+// reusable. Writer only; idx must be unreachable by readers.
+func (c *Concurrent[V]) freeValue(idx uint32) {
+	if c.noValues {
+		return
+	}
+	var zero V
+	d := c.vals.Load()
+	d.chunks[idx>>valChunkBits][idx&(1<<valChunkBits-1)] = zero
+	c.w.vfree = append(c.w.vfree, idx)
+}
+
+// newValueLeaf stores v and builds the leaf for suffix. Writer only.
+func (c *Concurrent[V]) newValueLeaf(suffix []byte, v V) (uint32, error) {
+	vidx, err := c.newValue(v)
+	if err != nil {
+		return 0, err
+	}
+	r, err := c.w.core.newLeaf(suffix, vidx)
+	if err != nil {
+		c.freeValue(vidx)
+		return 0, err
+	}
+	c.w.markFresh(r)
+	return r, nil
+}
+
+// undoLeaf releases a leaf built by newValueLeaf that was never published.
+func (c *Concurrent[V]) undoLeaf(r uint32) {
+	if isLeafRef(r) {
+		c.freeValue(r >> 1)
+		return
+	}
+	c.freeValue(c.w.core.mem.ptr(r).valueIdx())
+	c.w.freeNode(r)
+}
+
+// ---- freshness (one-writer form) ----
+
+func (w *wstate[V]) markFresh(ref uint32) {
+	if !w.track || ref == 0 || isLeafRef(ref) {
+		return
+	}
+	i := ref >> 1
+	if int(i>>6) >= len(w.fresh) {
+		w.fresh = append(w.fresh, make([]uint64, int(i>>6)+1-len(w.fresh)+len(w.fresh)/2)...)
+	}
+	w.fresh[i>>6] |= 1 << (i & 63)
+	w.freshed = append(w.freshed, ref)
+}
+
+// isFresh reports whether node ref was built since the last publication
+// (so no reader can see it and it may be changed in place).
+func (w *wstate[V]) isFresh(ref uint32) bool {
+	i := ref >> 1
+	return int(i>>6) < len(w.fresh) && w.fresh[i>>6]&(1<<(i&63)) != 0
+}
+
+func (w *wstate[V]) unmark(ref uint32) {
+	i := ref >> 1
+	if int(i>>6) < len(w.fresh) {
+		w.fresh[i>>6] &^= 1 << (i & 63)
+	}
+}
+
+// clearFresh forgets every fresh node: they are published now.
+func (w *wstate[V]) clearFresh() {
+	for _, r := range w.freshed {
+		w.unmark(r)
+	}
+	w.freshed = w.freshed[:0]
+}
+
+// ---- node memory ----
+
+// freeNode frees a node no reader can reach (never published, or
+// reclaimed), poisoning it first in the invariants build.
+func (w *wstate[V]) freeNode(ref uint32) {
+	n := w.core.mem.ptr(ref)
+	size := nodeSize(n.hdr())
+	w.unmark(ref)
+	if poisonCheck {
+		n.setHdr(poisonHdr)
+	}
+	w.core.mem.release(ref, size)
+	w.core.nodes--
+}
+
+// retire records a node or value slot (size 0) unlinked from the tree that
+// readers may still reach, at epoch e.
+func (w *wstate[V]) retire(e uint64, ref uint32, size uint32) {
+	w.ret = append(w.ret, retiree{e, ref, size})
+	w.sinceAdv++
+}
+
+// advanceEvery is how many retirements a writer makes between two attempts
+// to advance the epoch (each scans the domain's counters).
+const advanceEvery = 64
+
+// reclaim hands back what no reader can reach any more: every retiree whose
+// epoch is below the domain's SafeBelow. Writer only.
+func (c *Concurrent[V]) reclaim(force bool) {
+	w := &c.w
+	if w.rhead == len(w.ret) {
+		return
+	}
+	if force || w.sinceAdv >= advanceEvery {
+		w.sinceAdv = 0
+		c.epoch.TryAdvance()
+	}
+	safe := c.epoch.SafeBelow()
+	i := w.rhead
+	for i < len(w.ret) && w.ret[i].epoch < safe {
+		r := w.ret[i]
+		if r.size == 0 {
+			c.freeValue(r.ref)
+		} else {
+			w.freeNode(r.ref)
+		}
+		i++
+	}
+	w.rhead = i
+	if i == len(w.ret) {
+		w.ret, w.rhead = w.ret[:0], 0
+	} else if i > 1024 && i > len(w.ret)/2 {
+		n := copy(w.ret, w.ret[i:])
+		w.ret, w.rhead = w.ret[:n], 0
+	}
+	c.pending.Store(int64(len(w.ret) - w.rhead))
+}
+
+// relieve reacts to a write that failed with err: on arena exhaustion it
+// advances the epoch as far as readers allow (without waiting) and
+// reclaims, and reports whether anything was freed (worth one more try).
+// Writer only.
+func (c *Concurrent[V]) relieve(err error) bool {
+	if !errors.Is(err, pool.ErrExhausted) {
+		return false
+	}
+	before := len(c.w.ret) - c.w.rhead
+	c.epoch.TryAdvance()
+	c.reclaim(true)
+	return len(c.w.ret)-c.w.rhead < before
+}
+
+// ---- helpers ----
+
+// slotAt returns child slot i of n as an atomic word.
+//
+// Safety: childSlot is 4-aligned inside the node; at MultiWriteMultiRead the
+// word is shared between writers (under the node's lock) and readers, and
+// every access to a published slot goes through this atomic view.
+func slotAt(n node, h header, i int) *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Pointer(n.childSlot(h, i)))
+}
+
+// findLabel returns the index of label b among the cnt sorted labels of
+// sparse node n, or -1. Unlike node.findSparse it never loads bytes past the
+// label area (child slots may be written concurrently).
+func findLabel(n node, h header, cnt int, b byte) int {
+	ls := n.labels(h, cnt)
+	i := 0
+	if cnt >= 8 {
+		pat := uint64(b) * 0x0101010101010101
+		for ; i+8 <= cnt; i += 8 {
+			w := binary.LittleEndian.Uint64(ls[i:i+8]) ^ pat
+			if z := (w - 0x0101010101010101) &^ w & 0x8080808080808080; z != 0 {
+				return i + bits.TrailingZeros64(z)>>3
+			}
+		}
+	}
+	for ; i < cnt; i++ {
+		if ls[i] == b {
+			return i
+		}
+	}
+	return -1
+}

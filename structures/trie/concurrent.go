@@ -1,0 +1,477 @@
+package trie
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/zipora-go/zipora/primitives"
+	"github.com/zipora-go/zipora/structures/pool"
+)
+
+// ErrLevel is returned (wrapped) by NewConcurrent for a level that has no
+// concurrent form; the message names the form to use instead.
+var ErrLevel = errors.New("trie: no concurrent form at this level")
+
+// Concurrent is a Patricia trie safe for concurrent use: an ordered map from
+// byte strings to values of type V whose readers never lock, never
+// compare-and-swap and never allocate (Get, Contains). It has two forms,
+// chosen by the level given to NewConcurrent:
+//
+//   - primitives.OneWriteMultiRead: any number of readers run concurrently
+//     with one writer. The writer holds the structure's writer token (a
+//     second writer waits for it, or gets primitives.ErrBusy from
+//     TryWithWriter), builds its changes copy-on-write off to the side —
+//     nodes it already copied since the last publication are changed in
+//     place — and publishes them with one atomic store of the root. A batch
+//     of writes under WithWriter is published once, at its end, as one
+//     atomic change. Iterators read the snapshot they started on.
+//   - primitives.MultiWriteMultiRead: writers run concurrently too. A writer
+//     descends without locks, then locks only the parent and the node it
+//     replaces (per-node lock words, try-lock), validates that the parent
+//     still names the node, installs a new node with one atomic store and
+//     marks the old one obsolete; on conflict it retries with bounded
+//     backoff. Identical racing inserts report added exactly once.
+//     Iterators see every key present for the whole iteration exactly once,
+//     in order; keys inserted or deleted meanwhile may or may not appear.
+//
+// Every method is linearizable: Insert, Delete, Get and Contains take effect
+// at one atomic load or store (a writer's publication happens-before any read
+// that observes it). Replaced and deleted nodes and values go back to the
+// arena only after every reader that could still reach them has finished
+// (epoch-based reclamation, primitives.EpochDomain), so under churn the
+// arena stays bounded.
+//
+// Memory: nodes live in arena memory (structures/pool), values in chunked Go
+// memory; see Stats. The zero Concurrent is not usable; build one with
+// NewConcurrent. A Concurrent must not be copied after first use.
+type Concurrent[V any] struct {
+	// Read-mostly fields, on their own cache line(s).
+	root      atomic.Uint32             // acquire/release: the published root ref
+	view      atomic.Pointer[view]      // acquire/release: chunk table for readers
+	vals      atomic.Pointer[valDir[V]] // acquire/release: value chunks for readers
+	shift     uint64                    // log2 of the pool's chunk size
+	mask      uint64                    // chunk size - 1
+	noValues  bool                      // set form: no value slots
+	multi     bool                      // MultiWriteMultiRead
+	level     primitives.Level          // the form
+	insertCap int64                     // arena capacity at which inserts fail (0: none)
+	tokens    *primitives.TokenManager  // writer token (one-writer), versions
+	_         [primitives.CacheLineSize]byte
+
+	epoch primitives.EpochDomain // grace periods of readers
+	keys  primitives.Counter     // the published key count
+
+	rootLock atomic.Uint64 // multi-writer: lock word of the root slot
+	_        [primitives.CacheLineSize - 8]byte
+
+	mu sync.Mutex // multi-writer: guards w (allocation, values, reclamation)
+	w  wstate[V]  // writer state: see wstate
+
+	// Statistics published by writers (relaxed snapshots).
+	nodes      atomic.Int64
+	arenaBytes atomic.Int64
+	capacity   atomic.Int64
+	valueBytes atomic.Int64
+	pending    atomic.Int64
+}
+
+// poisonHdr is the header written over a reclaimed node in the invariants
+// build: no real node has a prefix that long or that many children.
+const poisonHdr header = 0xffffffff
+
+// maxNodeBlock is the largest node block: a dense node with a MaxKeyLen
+// prefix and the lock word, rounded up to 1 KiB.
+const maxNodeBlock = (8 + MaxKeyLen + 4*denseSlots + 8 + 1023) &^ 1023
+
+// concurrentPoolConfig fits cfg to the concurrent forms: every node is a
+// small block (no huge blocks, so chunks are never released or replaced and
+// readers' views stay valid), chunks at least twice that.
+func concurrentPoolConfig(cfg pool.Config) pool.Config {
+	cfg.MaxFastBlock = max(cfg.MaxFastBlock, maxNodeBlock)
+	if cfg.ChunkSize == 0 {
+		cfg.ChunkSize = 1 << 20
+	}
+	for cfg.ChunkSize < 2*maxNodeBlock {
+		cfg.ChunkSize <<= 1
+	}
+	return cfg
+}
+
+// NewConcurrent returns an empty concurrent trie of the given form:
+// primitives.OneWriteMultiRead or primitives.MultiWriteMultiRead. Other
+// levels return an error wrapping ErrLevel that names the form to use
+// (New for SingleThreadStrict, NewShared for SingleThreadShared, Freeze for
+// NoWriteReadOnly). Options are those of New; WithPoolConfig's MaxFastBlock
+// and ChunkSize are raised where needed so that the largest node is a small
+// block. An invalid pool configuration returns the pool's error.
+//
+// A MaxBytes cap applies to inserts: once the arena has grown to it and is
+// 15/16 in use (or the pool cannot grow at all), Insert fails with an error
+// wrapping pool.ErrExhausted. Deletes build new nodes
+// too, so they may grow the arena by up to two more chunks: a full trie can
+// always be shrunk.
+func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V], error) {
+	switch level {
+	case primitives.OneWriteMultiRead, primitives.MultiWriteMultiRead:
+	case primitives.NoWriteReadOnly:
+		return nil, fmt.Errorf("%w: %v: use Trie.Freeze (the frozen form)", ErrLevel, level)
+	case primitives.SingleThreadStrict:
+		return nil, fmt.Errorf("%w: %v: use New (the single-owner Trie)", ErrLevel, level)
+	case primitives.SingleThreadShared:
+		return nil, fmt.Errorf("%w: %v: use NewShared (the token-checked Trie)", ErrLevel, level)
+	default:
+		return nil, fmt.Errorf("%w: %v", ErrLevel, level)
+	}
+	cfg := config{pool: defaultPoolConfig()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	pcfg := concurrentPoolConfig(cfg.pool)
+	var insertCap int64
+	if pcfg.MaxBytes > 0 && pcfg.FixedCapacity == 0 {
+		// Inserts stop at MaxBytes; deletes (which copy nodes) may use two
+		// more chunks, so that a full trie can always shrink.
+		insertCap = pcfg.MaxBytes
+		pcfg.MaxBytes += 2 * int64(pcfg.ChunkSize)
+	}
+	mem, err := newArena(pcfg)
+	if err != nil {
+		return nil, err
+	}
+	tm, err := primitives.NewTokenManager(level)
+	if err != nil {
+		return nil, err
+	}
+	var zero V
+	c := &Concurrent[V]{level: level, tokens: tm, multi: level == primitives.MultiWriteMultiRead, insertCap: insertCap}
+	c.noValues = cfg.noValues || unsafe.Sizeof(zero) == 0
+	chunk := mem.p.Config().ChunkSize
+	c.shift = uint64(bitsLen(chunk))
+	c.mask = uint64(chunk - 1)
+	if c.multi || poisonCheck {
+		mem.pad = 8
+	}
+	mem.grew = c.grew
+	c.w.core.mem = mem
+	c.w.core.noValues = true // values live in c.vals
+	c.w.track = !c.multi
+	c.view.Store(&view{})
+	c.vals.Store(&valDir[V]{})
+	c.capacity.Store(int64(mem.capacity()))
+	return c, nil
+}
+
+func bitsLen(pow2 int) int {
+	n := 0
+	for 1<<n < pow2 {
+		n++
+	}
+	return n
+}
+
+// Level returns the form: OneWriteMultiRead or MultiWriteMultiRead.
+func (c *Concurrent[V]) Level() primitives.Level { return c.level }
+
+// Get returns the value stored under key and whether it is present. It
+// never blocks, locks or allocates.
+func (c *Concurrent[V]) Get(key []byte) (V, bool) {
+	g := c.epoch.Enter()
+	idx, ok := c.lookup(key)
+	var v V
+	if ok {
+		v = c.value(idx)
+	}
+	g.Exit()
+	return v, ok
+}
+
+// Contains reports whether key is present. It never blocks, locks or
+// allocates.
+func (c *Concurrent[V]) Contains(key []byte) bool {
+	g := c.epoch.Enter()
+	_, ok := c.lookup(key)
+	g.Exit()
+	return ok
+}
+
+// Len returns the number of keys (the last published count).
+func (c *Concurrent[V]) Len() int { return int(c.keys.Load()) }
+
+// Insert stores v under key, replacing the value of an existing key, and
+// reports whether the key is new. The trie copies key. It fails with
+// ErrKeyTooLong (wrapped) for a key longer than MaxKeyLen, or with the
+// arena's error (wrapping pool.ErrExhausted) when node memory cannot grow
+// past a configured cap; on error the trie is unchanged. At
+// OneWriteMultiRead it waits for the writer token and publishes at once.
+func (c *Concurrent[V]) Insert(key []byte, v V) (added bool, err error) {
+	if err := c.checkInsert(key); err != nil || c.multi {
+		if err != nil {
+			return false, err
+		}
+		return c.mwInsert(key, v)
+	}
+	err = c.WithWriter(context.Background(), func(w *Writer[V]) error {
+		added, err = c.owInsert(key, v)
+		return err
+	})
+	return added, err
+}
+
+// Delete removes key and returns its value and whether it was present.
+// Unlike the single-owner trie's, a concurrent delete builds new nodes, so
+// it can fail with the arena's error when a MaxBytes cap is reached; the
+// trie is then unchanged. At OneWriteMultiRead it waits for the writer
+// token and publishes at once.
+func (c *Concurrent[V]) Delete(key []byte) (old V, found bool, err error) {
+	if len(key) > MaxKeyLen {
+		return old, false, nil
+	}
+	if c.multi {
+		return c.mwDelete(key)
+	}
+	err = c.WithWriter(context.Background(), func(w *Writer[V]) error {
+		old, found, err = c.owDelete(key)
+		return err
+	})
+	return old, found, err
+}
+
+// WithWriter runs f with a writer and returns f's error. At
+// OneWriteMultiRead it first waits for the writer token (parked; it returns
+// ctx's error if ctx ends first); every write f makes is published at once
+// when f returns (or panics): readers see all of the batch or none of it.
+// At MultiWriteMultiRead each write through w takes effect on its own, as
+// Insert and Delete do. The Writer must not be used after f returns.
+func (c *Concurrent[V]) WithWriter(ctx context.Context, f func(w *Writer[V]) error) error {
+	if c.multi {
+		return f(&Writer[V]{c: c})
+	}
+	t, err := c.tokens.Writer(ctx)
+	if err != nil {
+		return err
+	}
+	return c.runWriter(t, f)
+}
+
+// TryWithWriter is WithWriter without waiting: at OneWriteMultiRead it
+// returns an error wrapping primitives.ErrBusy while another writer holds
+// the token.
+func (c *Concurrent[V]) TryWithWriter(f func(w *Writer[V]) error) error {
+	if c.multi {
+		return f(&Writer[V]{c: c})
+	}
+	t, err := c.tokens.TryWriter()
+	if err != nil {
+		return err
+	}
+	return c.runWriter(t, f)
+}
+
+func (c *Concurrent[V]) runWriter(t *primitives.WriterToken, f func(w *Writer[V]) error) error {
+	w := Writer[V]{c: c, t: t}
+	defer func() {
+		w.c = nil
+		c.publish(t)
+		t.Release()
+	}()
+	return f(&w)
+}
+
+// publish makes the writer's tree current: one release store of the root,
+// then the epoch of everything it unlinked, then reclamation. Token holder
+// only.
+func (c *Concurrent[V]) publish(t *primitives.WriterToken) {
+	w := &c.w
+	if !w.dirty {
+		return
+	}
+	w.dirty = false
+	c.root.Store(w.root) // release: publishes every node and value built since
+	c.keys.Store(w.keys)
+	t.Publish()
+	w.clearFresh()
+	if len(w.pend) > 0 {
+		e := c.epoch.Epoch() // read after the root store: see EpochDomain
+		for _, r := range w.pend {
+			w.retire(e, r.ref, r.size)
+		}
+		w.pend = w.pend[:0]
+	}
+	c.reclaim(false)
+	c.publishStats()
+}
+
+func (c *Concurrent[V]) publishStats() {
+	c.nodes.Store(int64(c.w.core.nodes))
+	c.arenaBytes.Store(int64(c.w.core.mem.bytesInUse()))
+}
+
+// checkInsert refuses an insert of an over-long key or past the cap.
+func (c *Concurrent[V]) checkInsert(key []byte) error {
+	if len(key) > MaxKeyLen {
+		return keyErr("insert", key)
+	}
+	return c.checkCap()
+}
+
+// checkCap refuses an insert once the arena has grown to the insert cap and
+// is at least 15/16 in use (so deletes and reclamation make room again).
+func (c *Concurrent[V]) checkCap() error {
+	if c.insertCap > 0 && c.capacity.Load() >= c.insertCap && c.arenaBytes.Load() >= c.insertCap/16*15 {
+		return fmt.Errorf("trie: insert: arena at its cap of %d bytes: %w", c.insertCap, pool.ErrExhausted)
+	}
+	return nil
+}
+
+// Writer is a writer's handle inside WithWriter: at OneWriteMultiRead it
+// holds the writer token, and its reads (Get, Contains, Len) see its own
+// unpublished writes. It is only valid inside the function it was passed to
+// and must not be used by two goroutines at once.
+type Writer[V any] struct {
+	c *Concurrent[V]
+	t *primitives.WriterToken
+}
+
+func (w *Writer[V]) live() *Concurrent[V] {
+	if w.c == nil {
+		panic("trie: Writer used after its WithWriter returned")
+	}
+	return w.c
+}
+
+// Insert is Concurrent.Insert inside the writer's batch.
+func (w *Writer[V]) Insert(key []byte, v V) (added bool, err error) {
+	c := w.live()
+	if err := c.checkInsert(key); err != nil {
+		return false, err
+	}
+	if c.multi {
+		return c.mwInsert(key, v)
+	}
+	return c.owInsert(key, v)
+}
+
+// Delete is Concurrent.Delete inside the writer's batch.
+func (w *Writer[V]) Delete(key []byte) (old V, found bool, err error) {
+	c := w.live()
+	if len(key) > MaxKeyLen {
+		return old, false, nil
+	}
+	if c.multi {
+		return c.mwDelete(key)
+	}
+	return c.owDelete(key)
+}
+
+// Get returns the value of key as the writer sees it (its own writes
+// included).
+func (w *Writer[V]) Get(key []byte) (V, bool) {
+	c := w.live()
+	if c.multi {
+		return c.Get(key)
+	}
+	idx, ok := lookup(c.w.core.mem, c.w.root, key)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return c.value(idx), true
+}
+
+// Contains reports whether key is present as the writer sees it.
+func (w *Writer[V]) Contains(key []byte) bool {
+	_, ok := w.Get(key)
+	return ok
+}
+
+// Len returns the number of keys as the writer sees it.
+func (w *Writer[V]) Len() int {
+	c := w.live()
+	if c.multi {
+		return c.Len()
+	}
+	return int(c.w.keys)
+}
+
+// All returns an iterator over every key and value in ascending key order.
+// At OneWriteMultiRead it iterates the snapshot published when the loop
+// starts; at MultiWriteMultiRead every key present for the whole iteration
+// is yielded exactly once, in order. The yielded key is a reused buffer,
+// valid until the loop body returns.
+//
+// The iteration holds an epoch guard from start to end: while it runs,
+// writers keep (do not reuse) the memory they unlink, so long-running loops
+// delay reclamation (never a writer).
+func (c *Concurrent[V]) All() iter.Seq2[[]byte, V] { return c.scan(nil, nil) }
+
+// Prefix returns an iterator over the keys that start with p, ascending
+// (see All).
+func (c *Concurrent[V]) Prefix(p []byte) iter.Seq2[[]byte, V] { return c.prefixScan(p) }
+
+// Seek returns an iterator over the keys >= k, ascending (see All).
+func (c *Concurrent[V]) Seek(k []byte) iter.Seq2[[]byte, V] { return c.scan(k, nil) }
+
+// Range returns an iterator over the keys in [from, to), ascending; a nil to
+// means no upper bound (see All).
+func (c *Concurrent[V]) Range(from, to []byte) iter.Seq2[[]byte, V] { return c.rangeScan(from, to) }
+
+// Stats returns memory statistics: Keys is the published count, the other
+// fields the writers' last published figures (ArenaBytes includes nodes
+// waiting for reclamation).
+func (c *Concurrent[V]) Stats() Stats {
+	s := Stats{
+		Keys:          c.Len(),
+		Nodes:         int(c.nodes.Load()),
+		ArenaBytes:    int(c.arenaBytes.Load()),
+		ArenaCapacity: int(c.capacity.Load()),
+		ValueBytes:    int(c.valueBytes.Load()),
+	}
+	if s.Keys > 0 {
+		s.BytesPerKey = float64(s.ArenaBytes+s.ValueBytes) / float64(s.Keys)
+	}
+	return s
+}
+
+// ReclaimStats describes reclamation in a concurrent trie.
+type ReclaimStats struct {
+	// Pending is the number of unlinked nodes and value slots waiting for
+	// readers to finish.
+	Pending int
+	// Epoch is the reader domain's epoch.
+	Epoch uint64
+	// Version is the number of publications (one-writer form) plus one.
+	Version uint64
+}
+
+// ReclaimStats returns reclamation figures (a snapshot).
+func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
+	return ReclaimStats{Pending: int(c.pending.Load()), Epoch: c.epoch.Epoch(), Version: c.tokens.Version()}
+}
+
+// Reclaim waits for every reader inside now to finish and hands back all
+// memory retired so far. It takes the writer token (one-writer form) or the
+// writer mutex; it is for tests and quiet points, not hot paths.
+func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
+	if c.multi {
+		c.epoch.Synchronize()
+		c.mu.Lock()
+		c.mwReclaim(true)
+		c.publishStats()
+		c.mu.Unlock()
+		return nil
+	}
+	t, err := c.tokens.Writer(ctx)
+	if err != nil {
+		return err
+	}
+	defer t.Release()
+	c.epoch.Synchronize()
+	c.reclaim(true)
+	c.publishStats()
+	return nil
+}

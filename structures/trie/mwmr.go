@@ -1,0 +1,567 @@
+package trie
+
+// The multi-writer form (MultiWriteMultiRead): read-optimized write
+// exclusion in the spirit of ROWEX (Leis et al., "The ART of Practical
+// Synchronization", 2016), on this package's node format.
+//
+// Who may call what: any goroutine may call mwInsert and mwDelete; readers
+// (cread.go) never lock.
+//
+// Invariants:
+//   - Every node has a 64-bit lock word in the 8 bytes in front of it
+//     (arena pad): bit 0 locked, bit 1 obsolete; any value with both bits
+//     clear is unlocked (a reused block holds the pool's free-list link
+//     there, an 8-aligned offset, so it reads as unlocked). The root slot's
+//     lock word is Concurrent.rootLock.
+//   - A published node is never changed except its child slots, each
+//     replaced by one atomic store made while holding the node's lock.
+//     Header, prefix, labels and value index are immutable: a change to them
+//     builds a new node that replaces the old one in its parent's slot.
+//   - To replace node N in slot s of parent P, a writer holds P's lock and
+//     N's lock (and the lock of every other node it absorbs, such as the
+//     child of a merge), having checked after locking that s still names N.
+//     A lock cannot be taken on an obsolete node, and a locked node's slots
+//     cannot change, so what the writer copied is what it replaces. It then
+//     stores the new node in s (release), marks N (and the absorbed nodes)
+//     obsolete for good, and unlocks P. Writers that loaded N before see the
+//     obsolete bit when they try to lock it and restart from the root.
+//   - Writers take locks only with try-lock; on failure they release what
+//     they hold and restart with bounded backoff, so there is no lock order
+//     and no deadlock; livelock is broken by the backoff.
+//   - Allocation, value slots and the retire queue belong to one writer
+//     mutex (mu): the arena is a single-owner pool. The critical section
+//     builds the replacement, stores it, reads the epoch (after the store:
+//     see EpochDomain) and retires what was unlinked. Descent, validation
+//     and locking run in parallel; writes to different parts of the trie
+//     lock different nodes.
+//   - Writers descend under an epoch guard like readers, so nodes they look
+//     at, lock or copy are never reclaimed under them.
+//   - Linearization: an insert or delete takes effect at its slot store; a
+//     lookup at its load of the slot that decided it. Racing identical
+//     inserts: the second to lock the parent finds the slot changed or the
+//     node obsolete, restarts, and finds the key: added once.
+//
+// Rejected: optimistic lock coupling with reader validation (readers would
+// need version checks and retries; here they never retry); lock coupling
+// down the path (writers would serialize at the root); a lock-free pool
+// for the arena (the builders shared with the single-owner trie need one
+// owner; moving allocation out of mu is the next step if profiles ask).
+
+import (
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+)
+
+const (
+	lockBit     = 1
+	obsoleteBit = 2
+)
+
+// lockWord returns node n's lock word.
+//
+// Safety: at MultiWriteMultiRead every node block has 8 bytes in front of
+// the node (arena pad); the node is 8-aligned, so the word is too.
+func lockWord(n node) *atomic.Uint64 { return (*atomic.Uint64)(unsafe.Add(n.p, -8)) }
+
+// tryLock takes l unless it is locked or obsolete.
+func tryLock(l *atomic.Uint64) bool {
+	v := l.Load() // acquire: the last holder's changes
+	return v&(lockBit|obsoleteBit) == 0 && l.CompareAndSwap(v, lockBit)
+}
+
+// locks is the set of lock words a writer holds.
+type locks struct {
+	l [4]*atomic.Uint64
+	n int
+}
+
+func (ls *locks) try(l *atomic.Uint64) bool {
+	if !tryLock(l) {
+		return false
+	}
+	ls.l[ls.n] = l
+	ls.n++
+	return true
+}
+
+// obsolete marks the held lock l obsolete (it stays taken for good).
+func (ls *locks) obsolete(l *atomic.Uint64) {
+	for i := range ls.n {
+		if ls.l[i] == l {
+			l.Store(obsoleteBit) // release: the node is replaced
+			ls.l[i] = ls.l[ls.n-1]
+			ls.n--
+			return
+		}
+	}
+}
+
+func (ls *locks) release() {
+	for i := range ls.n {
+		ls.l[i].Store(0) // release: unlock
+	}
+	ls.n = 0
+}
+
+// backoff waits a little before retry attempt (bounded).
+func backoff(attempt int) {
+	for range min(attempt, 8) {
+		runtime.Gosched()
+	}
+}
+
+// mwPos is where a descent stands: a slot and its owner's lock word.
+type mwPos struct {
+	lock *atomic.Uint64
+	slot *atomic.Uint32
+}
+
+// mwInsert inserts key at MultiWriteMultiRead.
+func (c *Concurrent[V]) mwInsert(key []byte, v V) (bool, error) {
+	relieved := false
+	for attempt := 0; ; attempt++ {
+		added, done, err := c.mwInsertOnce(key, v)
+		if err != nil && !relieved && c.mwRelieve(err) {
+			relieved = true
+			continue
+		}
+		if done || err != nil {
+			return added, err
+		}
+		backoff(attempt)
+	}
+}
+
+// mwInsertOnce tries once; done is false when it met a conflict and must
+// be retried.
+func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err error) {
+	g := c.epoch.Enter()
+	defer g.Exit()
+	var ls locks
+	defer ls.release()
+	pos := mwPos{&c.rootLock, &c.root}
+	vw := c.view.Load()
+	depth := 0
+	for {
+		ref := pos.slot.Load() // acquire
+		if ref == 0 || isLeafRef(ref) {
+			if !ls.try(pos.lock) || pos.slot.Load() != ref {
+				return false, false, nil
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.mwSlotInsert(pos.slot, ref, key[depth:], v)
+		}
+		var n node
+		n, vw = c.nodeAt(vw, ref)
+		h := n.hdr()
+		if p := h.prefixLen(); p > 0 {
+			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
+				if !c.mwLock(&ls, pos, ref, n) {
+					return false, false, nil
+				}
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				rest := key[depth:]
+				vidx, leaf, err := c.newKeyParts(m, rest, v)
+				if err != nil {
+					return false, true, err
+				}
+				nr, err := c.splitNode(n, h, m, rest, vidx, leaf)
+				if err != nil {
+					c.undoKeyParts(m, rest, vidx, leaf)
+					return false, true, err
+				}
+				c.mwInstall(&ls, pos, nr, n, ref, 0, false)
+				c.keys.Add(1)
+				return true, true, nil
+			}
+			depth += p
+		}
+		if depth == len(key) {
+			if !c.mwLock(&ls, pos, ref, n) {
+				return false, false, nil
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			vidx, err := c.newValue(v)
+			if err != nil {
+				return false, true, err
+			}
+			nr, err := c.w.core.buildNode(h|flagValue, n.prefix(h), vidx, n, h, 0, 0)
+			if err != nil {
+				c.freeValue(vidx)
+				return false, true, err
+			}
+			c.mwInstall(&ls, pos, nr, n, ref, n.valueIdx(), h.hasValue())
+			if !h.hasValue() {
+				c.keys.Add(1)
+			}
+			return !h.hasValue(), true, nil
+		}
+		b := key[depth]
+		var s *atomic.Uint32
+		if h.dense() {
+			s = slotAt(n, h, int(b))
+			if s.Load() == 0 {
+				s = nil
+			}
+		} else if i := findLabel(n, h, h.count(), b); i >= 0 {
+			s = slotAt(n, h, i)
+		}
+		if s != nil {
+			pos = mwPos{lockWord(n), s}
+			depth++
+			continue
+		}
+		if !c.mwLock(&ls, pos, ref, n) {
+			return false, false, nil
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		leaf, err := c.newValueLeaf(key[depth+1:], v)
+		if err != nil {
+			return false, true, err
+		}
+		nr, err := c.w.core.buildNode(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+		if err != nil {
+			c.undoLeaf(leaf)
+			return false, true, err
+		}
+		c.mwInstall(&ls, pos, nr, n, ref, 0, false)
+		c.keys.Add(1)
+		return true, true, nil
+	}
+}
+
+// mwSlotInsert inserts the key whose remaining bytes are rest at slot, which
+// holds nothing (the root of an empty trie) or an inline leaf; the caller
+// holds the slot owner's lock and mu.
+func (c *Concurrent[V]) mwSlotInsert(slot *atomic.Uint32, ref uint32, rest []byte, v V) (added, done bool, err error) {
+	switch {
+	case ref == 0:
+		r, err := c.newValueLeaf(rest, v)
+		if err != nil {
+			return false, true, err
+		}
+		slot.Store(r) // release: publishes the leaf
+	case len(rest) == 0:
+		vidx, err := c.newValue(v)
+		if err != nil {
+			return false, true, err
+		}
+		slot.Store(leafRef(vidx)) // release: publishes the value
+		c.w.retire(c.epoch.Epoch(), ref>>1, 0)
+		c.mwReclaim(false)
+		return false, true, nil
+	default:
+		leaf, err := c.newValueLeaf(rest[1:], v)
+		if err != nil {
+			return false, true, err
+		}
+		nr, err := c.w.core.buildNode(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, rest[0], leaf)
+		if err != nil {
+			c.undoLeaf(leaf)
+			return false, true, err
+		}
+		slot.Store(nr) // release: publishes the node
+	}
+	c.keys.Add(1)
+	c.publishStats()
+	return true, true, nil
+}
+
+// mwLock takes the locks to replace node n (ref) at pos and validates that
+// pos still names it.
+func (c *Concurrent[V]) mwLock(ls *locks, pos mwPos, ref uint32, n node) bool {
+	return ls.try(pos.lock) && ls.try(lockWord(n)) && pos.slot.Load() == ref
+}
+
+// mwInstall stores nr at pos in place of node n (ref), marks n obsolete and
+// retires it, and the value slot oldVal when dropVal. The caller holds the
+// locks and mu.
+func (c *Concurrent[V]) mwInstall(ls *locks, pos mwPos, nr uint32, n node, ref, oldVal uint32, dropVal bool) {
+	pos.slot.Store(nr) // release: publishes the replacement
+	ls.obsolete(lockWord(n))
+	e := c.epoch.Epoch() // after the store: see EpochDomain
+	c.w.retire(e, ref, uint32(nodeSize(n.hdr())))
+	if dropVal && !c.noValues {
+		c.w.retire(e, oldVal, 0)
+	}
+	c.mwReclaim(false)
+}
+
+// mwRelieve is relieve for the multi-writer form (takes mu).
+func (c *Concurrent[V]) mwRelieve(err error) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.relieve(err)
+}
+
+// mwReclaim is reclaim for the multi-writer form (caller holds mu).
+func (c *Concurrent[V]) mwReclaim(force bool) {
+	c.reclaim(force)
+	c.publishStats()
+}
+
+// mwDelete deletes key at MultiWriteMultiRead.
+func (c *Concurrent[V]) mwDelete(key []byte) (V, bool, error) {
+	relieved := false
+	for attempt := 0; ; attempt++ {
+		old, found, done, err := c.mwDeleteOnce(key)
+		if err != nil && !relieved && c.mwRelieve(err) {
+			relieved = true
+			continue
+		}
+		if done || err != nil {
+			return old, found, err
+		}
+		backoff(attempt)
+	}
+}
+
+// mwDeleteOnce tries once; done is false on a conflict.
+func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err error) {
+	g := c.epoch.Enter()
+	defer g.Exit()
+	var ls locks
+	defer ls.release()
+	// gp is the position of the parent node p (zero at the root); pos is
+	// the position of ref, which is p's child labelled b.
+	var gp mwPos
+	var p node
+	var pref uint32
+	var b byte
+	pos := mwPos{&c.rootLock, &c.root}
+	vw := c.view.Load()
+	depth := 0
+	for {
+		ref := pos.slot.Load() // acquire
+		if ref == 0 {
+			return old, false, true, nil
+		}
+		if isLeafRef(ref) {
+			if depth != len(key) {
+				return old, false, true, nil
+			}
+			old = c.value(ref >> 1)
+			if p.p == nil { // the root slot holds the empty key
+				if !ls.try(pos.lock) || pos.slot.Load() != ref {
+					return old, false, false, nil
+				}
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				pos.slot.Store(0) // release: unlinks the leaf
+				c.w.retire(c.epoch.Epoch(), ref>>1, 0)
+				c.mwDeleted()
+				return old, true, true, nil
+			}
+			ok, err := c.mwRemoveChild(&ls, gp, p, pref, b, ref, node{})
+			return old, ok, ok || err != nil, err
+		}
+		var n node
+		n, vw = c.nodeAt(vw, ref)
+		h := n.hdr()
+		if pl := h.prefixLen(); pl > 0 {
+			if len(key)-depth < pl || string(n.prefix(h)) != string(key[depth:depth+pl]) {
+				return old, false, true, nil
+			}
+			depth += pl
+		}
+		if depth == len(key) {
+			if !h.hasValue() {
+				return old, false, true, nil
+			}
+			old = c.value(n.valueIdx())
+			ok, err := c.mwDropValue(&ls, gp, p, pref, b, pos, ref, n, h)
+			return old, ok, ok || err != nil, err
+		}
+		nb := key[depth]
+		var s *atomic.Uint32
+		if h.dense() {
+			s = slotAt(n, h, int(nb))
+		} else if i := findLabel(n, h, h.count(), nb); i >= 0 {
+			s = slotAt(n, h, i)
+		} else {
+			return old, false, true, nil
+		}
+		gp, p, pref, b = pos, n, ref, nb
+		pos = mwPos{lockWord(n), s}
+		depth++
+	}
+}
+
+// mwDeleted records a deletion (caller holds mu).
+func (c *Concurrent[V]) mwDeleted() {
+	c.keys.Add(-1)
+	c.mwReclaim(false)
+}
+
+// mwDropValue removes the value of node n (ref at pos; p its parent at gp,
+// reached through label b) and reports whether it did; false with a nil
+// error means a conflict (retry).
+func (c *Concurrent[V]) mwDropValue(ls *locks, gp mwPos, p node, pref uint32, b byte, pos mwPos, ref uint32, n node, h header) (bool, error) {
+	cnt := h.count()
+	if cnt == 0 {
+		// n disappears: it leaves its parent (or the root slot).
+		if p.p == nil {
+			if !c.mwLock(ls, pos, ref, n) {
+				return false, nil
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			pos.slot.Store(0) // release: unlinks n
+			ls.obsolete(lockWord(n))
+			e := c.epoch.Epoch()
+			c.w.retire(e, ref, uint32(nodeSize(h)))
+			c.retireValue(e, n.valueIdx())
+			c.mwDeleted()
+			return true, nil
+		}
+		return c.mwRemoveChild(ls, gp, p, pref, b, ref, n)
+	}
+	if !c.mwLock(ls, pos, ref, n) {
+		return false, nil
+	}
+	var child uint32
+	var label byte
+	if cnt == 1 {
+		forChildren(n, h, func(l byte, r uint32) { label, child = l, r })
+		if !isLeafRef(child) && !ls.try(lockWord(c.mwNode(child))) {
+			return false, nil
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var nr uint32
+	var err error
+	if cnt == 1 {
+		nr, err = c.mergeChild(n.prefix(h), label, child)
+	} else {
+		nr, err = c.w.core.buildNode(h&^flagValue, n.prefix(h), 0, n, h, 0, 0)
+	}
+	if err != nil {
+		return false, err
+	}
+	pos.slot.Store(nr) // release: publishes the replacement
+	ls.obsolete(lockWord(n))
+	e := c.epoch.Epoch()
+	c.w.retire(e, ref, uint32(nodeSize(h)))
+	c.retireValue(e, n.valueIdx())
+	c.mwRetireAbsorbed(ls, e, child)
+	c.mwDeleted()
+	return true, nil
+}
+
+// mwRemoveChild removes p's child labelled b — ref, an inline leaf or the
+// valueless-to-be childless node n — replacing p at gp. It reports whether
+// it did; false with a nil error means a conflict.
+func (c *Concurrent[V]) mwRemoveChild(ls *locks, gp mwPos, p node, pref uint32, b byte, ref uint32, n node) (bool, error) {
+	if !c.mwLock(ls, gp, pref, p) {
+		return false, nil
+	}
+	ph := p.hdr()
+	if childOf(p, ph, b) != ref {
+		return false, nil // changed before we locked p
+	}
+	if n.p != nil && !ls.try(lockWord(n)) {
+		return false, nil
+	}
+	cnt := ph.count() - 1
+	var sib uint32
+	var sl byte
+	if cnt == 1 && !ph.hasValue() {
+		forChildren(p, ph, func(l byte, r uint32) {
+			if l != b {
+				sl, sib = l, r
+			}
+		})
+		if !isLeafRef(sib) && !ls.try(lockWord(c.mwNode(sib))) {
+			return false, nil
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var nr uint32
+	var err error
+	switch {
+	case cnt == 0 && ph.hasValue():
+		nr, err = c.w.core.newLeaf(p.prefix(ph), p.valueIdx())
+	case cnt == 0:
+		panic("trie: internal error: a valueless node with one child")
+	case sib != 0:
+		nr, err = c.mergeChild(p.prefix(ph), sl, sib)
+	default:
+		nr, err = c.buildWithout(p, ph, b)
+	}
+	if err != nil {
+		return false, err
+	}
+	gp.slot.Store(nr) // release: publishes p's replacement
+	ls.obsolete(lockWord(p))
+	e := c.epoch.Epoch()
+	c.w.retire(e, pref, uint32(nodeSize(ph)))
+	if n.p != nil {
+		ls.obsolete(lockWord(n))
+		nh := n.hdr()
+		c.w.retire(e, ref, uint32(nodeSize(nh)))
+		c.retireValue(e, n.valueIdx())
+	} else {
+		c.retireValue(e, ref>>1)
+	}
+	c.mwRetireAbsorbed(ls, e, sib)
+	c.mwDeleted()
+	return true, nil
+}
+
+// mwRetireAbsorbed retires the node a merge copied (if any), held locked.
+func (c *Concurrent[V]) mwRetireAbsorbed(ls *locks, e uint64, child uint32) {
+	if child == 0 || isLeafRef(child) {
+		return
+	}
+	cn := c.mwNode(child)
+	ls.obsolete(lockWord(cn))
+	c.w.retire(e, child, uint32(nodeSize(cn.hdr())))
+}
+
+// retireValue retires value slot idx at epoch e (writer state owner).
+func (c *Concurrent[V]) retireValue(e uint64, idx uint32) {
+	if !c.noValues {
+		c.w.retire(e, idx, 0)
+	}
+}
+
+// mwNode returns node ref for a writer under an epoch guard.
+func (c *Concurrent[V]) mwNode(ref uint32) node {
+	n, _ := c.nodeAt(c.view.Load(), ref)
+	return n
+}
+
+// buildWithout builds a copy of node n without its child labelled skip,
+// moved to a smaller layout where n would shrink.
+func (c *Concurrent[V]) buildWithout(n node, h header, skip byte) (uint32, error) {
+	h1 := h.withCount(h.count() - 1)
+	dh, ok := shrunkHeader(h1)
+	if !ok {
+		dh = h1
+	}
+	nr, err := c.build(dh, n.prefix(h), n.valueIdx(), node{}, 0, 0, 0)
+	if err != nil {
+		return 0, err
+	}
+	dn := c.w.core.mem.ptr(nr)
+	forChildren(n, h, func(l byte, r uint32) {
+		if l == skip {
+			return
+		}
+		dh := dn.hdr()
+		if dh.dense() {
+			*dn.childSlot(dh, int(l)) = r
+			dn.setHdr(dh.withCount(dh.count() + 1))
+		} else {
+			c.w.core.insertChildInPlace(dn, dh, l, r)
+		}
+	})
+	return nr, nil
+}

@@ -1,0 +1,454 @@
+package trie
+
+// The one-writer form (OneWriteMultiRead): copy-on-write with in-place
+// changes to unpublished nodes.
+//
+// Who may call what: every function here runs only in the goroutine that
+// holds the writer token (inside runWriter). Readers never call them.
+//
+// Invariants:
+//   - c.w.root is the writer's tree; c.root the published one. Both share
+//     every node not changed since the last publication.
+//   - A node is fresh when it was built since the last publication
+//     (wstate.isFresh). Only fresh nodes are ever written in place; a
+//     published node the writer must change is first copied (its parent
+//     made fresh first, from the root down), so readers of the published
+//     tree never see a change until publish stores the new root (release).
+//   - A published node unlinked from the writer's tree goes to w.pend; its
+//     retire epoch is read in publish after the root store, so readers that
+//     enter later cannot reach it (EpochDomain's argument). A fresh node
+//     unlinked before publication was never visible: it is freed at once.
+//   - Value slots are never overwritten while published: a replaced value
+//     gets a new slot and the old one is retired like a node.
+//   - Every operation builds before it links: on an allocation error the
+//     writer's tree is unchanged, or changed only by copies with the same
+//     contents.
+//
+// Rejected: full path copying per write with no in-place updates of fresh
+// nodes (a batch of k writes would copy the top of the tree k times);
+// in-place atomic updates of published nodes (no consistent snapshot for
+// iterators, and sorted sparse labels cannot be inserted atomically).
+
+// dropNode unlinks node ref from the writer's tree: freed at once when
+// fresh, else retired at publication.
+func (c *Concurrent[V]) dropNode(ref uint32) {
+	w := &c.w
+	if ref == 0 || isLeafRef(ref) {
+		return
+	}
+	if w.isFresh(ref) {
+		w.freeNode(ref)
+		return
+	}
+	w.pend = append(w.pend, retiree{ref: ref, size: uint32(nodeSize(w.core.mem.ptr(ref).hdr()))})
+}
+
+// dropValue retires value slot idx (published, or possibly published).
+func (c *Concurrent[V]) dropValue(idx uint32) {
+	if !c.noValues {
+		c.w.pend = append(c.w.pend, retiree{ref: idx})
+	}
+}
+
+// build is core.buildNode for the writer, marking the result fresh.
+func (c *Concurrent[V]) build(dh header, prefix []byte, vidx uint32, src node, sh header, b byte, r uint32) (uint32, error) {
+	off, err := c.w.core.buildNode(dh, prefix, vidx, src, sh, b, r)
+	if err == nil {
+		c.w.markFresh(off)
+	}
+	return off, err
+}
+
+// withPrefix is core.withPrefix for the writer, marking the result fresh.
+func (c *Concurrent[V]) withPrefix(n node, h header, prefix []byte) (uint32, error) {
+	r, err := c.w.core.withPrefix(n, h, prefix)
+	if err == nil {
+		c.w.markFresh(r)
+	}
+	return r, err
+}
+
+// copyNode replaces published node ref at slot by a fresh copy and returns
+// the copy.
+func (c *Concurrent[V]) copyNode(slot *uint32, ref uint32, n node, h header) (uint32, node, error) {
+	nr, err := c.build(h, n.prefix(h), n.valueIdx(), n, h, 0, 0)
+	if err != nil {
+		return 0, node{}, err
+	}
+	*slot = nr
+	c.dropNode(ref)
+	c.w.dirty = true
+	return nr, c.w.core.mem.ptr(nr), nil
+}
+
+// grownHeader is the header of n with room for one more child.
+func grownHeader(h header) header {
+	cnt := h.count()
+	switch {
+	case h.dense() || cnt < h.capacity() && h.class() != classExact:
+		return h
+	case cnt+1 > maxSparse:
+		return makeHeader(h.prefixLen(), cnt+1, 0, h.hasValue(), true)
+	default:
+		return makeHeader(h.prefixLen(), cnt+1, classFor(cnt+1), h.hasValue(), false)
+	}
+}
+
+// splitNode builds the replacement of node n when a key diverges from its
+// prefix after m bytes (rest is the key from n's position): a node with the
+// common prefix whose children are n with a shorter prefix and the new
+// key's leaf (or which holds the new key's value vidx when the key ends
+// there). leaf is the new key's leaf (unused when the key ends at the
+// split). n is not freed.
+func (c *Concurrent[V]) splitNode(n node, h header, m int, rest []byte, vidx, leaf uint32) (uint32, error) {
+	pre := n.prefix(h)
+	end := m == len(rest)
+	old, err := c.withPrefix(n, h, pre[m+1:])
+	if err != nil {
+		return 0, err
+	}
+	off, err := c.build(makeHeader(m, 1, classFor(2), end, false), pre[:m], vidx, node{}, 0, pre[m], old)
+	if err != nil {
+		if !isLeafRef(old) {
+			c.w.freeNode(old)
+		}
+		return 0, err
+	}
+	if !end {
+		nn := c.w.core.mem.ptr(off)
+		c.w.core.insertChildInPlace(nn, nn.hdr(), rest[m], leaf)
+	}
+	return off, nil
+}
+
+// newKeyParts reserves what a new key needs at a split after m bytes of
+// rest: its value slot (the key ends at the split) or its leaf.
+func (c *Concurrent[V]) newKeyParts(m int, rest []byte, v V) (vidx, leaf uint32, err error) {
+	if m == len(rest) {
+		vidx, err = c.newValue(v)
+		return vidx, 0, err
+	}
+	leaf, err = c.newValueLeaf(rest[m+1:], v)
+	return 0, leaf, err
+}
+
+// undoKeyParts releases what newKeyParts reserved.
+func (c *Concurrent[V]) undoKeyParts(m int, rest []byte, vidx, leaf uint32) {
+	if m == len(rest) {
+		c.freeValue(vidx)
+	} else {
+		c.undoLeaf(leaf)
+	}
+}
+
+// owInsert inserts into the writer's tree; on arena exhaustion it
+// reclaims what readers no longer hold and tries once more.
+func (c *Concurrent[V]) owInsert(key []byte, v V) (bool, error) {
+	added, err := c.owInsertOnce(key, v)
+	if err != nil && c.relieve(err) {
+		added, err = c.owInsertOnce(key, v)
+	}
+	return added, err
+}
+
+// owInsertOnce inserts into the writer's tree.
+func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
+	w := &c.w
+	slot := &w.root
+	depth := 0
+	for {
+		ref := *slot
+		if ref == 0 {
+			r, err := c.newValueLeaf(key[depth:], v)
+			if err != nil {
+				return false, err
+			}
+			*slot = r
+			return c.inserted(true), nil
+		}
+		if isLeafRef(ref) {
+			if depth == len(key) {
+				vidx, err := c.newValue(v)
+				if err != nil {
+					return false, err
+				}
+				*slot = leafRef(vidx)
+				c.dropValue(ref >> 1)
+				return c.inserted(false), nil
+			}
+			leaf, err := c.newValueLeaf(key[depth+1:], v)
+			if err != nil {
+				return false, err
+			}
+			nr, err := c.build(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, key[depth], leaf)
+			if err != nil {
+				c.undoLeaf(leaf)
+				return false, err
+			}
+			*slot = nr
+			return c.inserted(true), nil
+		}
+		n := w.core.mem.ptr(ref)
+		h := n.hdr()
+		if p := h.prefixLen(); p > 0 {
+			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
+				rest := key[depth:]
+				vidx, leaf, err := c.newKeyParts(m, rest, v)
+				if err != nil {
+					return false, err
+				}
+				nr, err := c.splitNode(n, h, m, rest, vidx, leaf)
+				if err != nil {
+					c.undoKeyParts(m, rest, vidx, leaf)
+					return false, err
+				}
+				*slot = nr
+				c.dropNode(ref)
+				return c.inserted(true), nil
+			}
+			depth += p
+		}
+		if depth == len(key) {
+			return c.owSetValue(slot, ref, n, h, v)
+		}
+		b := key[depth]
+		i := -1
+		if h.dense() {
+			if *n.childSlot(h, int(b)) != 0 {
+				i = int(b)
+			}
+		} else {
+			i = n.findSparse(h, h.count(), b)
+		}
+		if i >= 0 {
+			if !w.isFresh(ref) {
+				var err error
+				if _, n, err = c.copyNode(slot, ref, n, h); err != nil {
+					return false, err
+				}
+			}
+			slot = n.childSlot(h, i)
+			depth++
+			continue
+		}
+		leaf, err := c.newValueLeaf(key[depth+1:], v)
+		if err != nil {
+			return false, err
+		}
+		if cnt := h.count(); w.isFresh(ref) && (h.dense() || cnt < h.capacity()) {
+			if h.dense() {
+				*n.childSlot(h, int(b)) = leaf
+				n.setHdr(h.withCount(cnt + 1))
+			} else {
+				w.core.insertChildInPlace(n, h, b, leaf)
+			}
+			return c.inserted(true), nil
+		}
+		nr, err := c.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+		if err != nil {
+			c.undoLeaf(leaf)
+			return false, err
+		}
+		*slot = nr
+		c.dropNode(ref)
+		return c.inserted(true), nil
+	}
+}
+
+// owSetValue stores v at node n (at slot), where a key ends.
+func (c *Concurrent[V]) owSetValue(slot *uint32, ref uint32, n node, h header, v V) (bool, error) {
+	vidx, err := c.newValue(v)
+	if err != nil {
+		return false, err
+	}
+	had := h.hasValue()
+	old := n.valueIdx()
+	if c.w.isFresh(ref) {
+		n.setValueIdx(vidx)
+		n.setHdr(h | flagValue)
+	} else {
+		nr, err := c.build(h|flagValue, n.prefix(h), vidx, n, h, 0, 0)
+		if err != nil {
+			c.freeValue(vidx)
+			return false, err
+		}
+		*slot = nr
+		c.dropNode(ref)
+	}
+	if had {
+		c.dropValue(old)
+	}
+	return c.inserted(!had), nil
+}
+
+// inserted records a successful insert in the writer's tree.
+func (c *Concurrent[V]) inserted(added bool) bool {
+	c.w.dirty = true
+	if added {
+		c.w.keys++
+	}
+	return added
+}
+
+// owDelete deletes from the writer's tree, retrying once after
+// reclamation on arena exhaustion (a delete copies nodes).
+func (c *Concurrent[V]) owDelete(key []byte) (V, bool, error) {
+	old, found, err := c.owDeleteOnce(key)
+	if err != nil && c.relieve(err) {
+		old, found, err = c.owDeleteOnce(key)
+	}
+	return old, found, err
+}
+
+// owDeleteOnce deletes from the writer's tree.
+func (c *Concurrent[V]) owDeleteOnce(key []byte) (V, bool, error) {
+	var zero V
+	w := &c.w
+	vidx, ok := lookup(w.core.mem, w.root, key)
+	if !ok {
+		return zero, false, nil
+	}
+	old := c.value(vidx)
+	path := w.path[:0]
+	slot := &w.root
+	idx := -1
+	depth := 0
+	for {
+		ref := *slot
+		path = append(path, step{slot, idx})
+		if isLeafRef(ref) {
+			*slot = 0
+			w.path = path
+			c.owRemoveEmpty(len(path) - 1)
+			break
+		}
+		n := w.core.mem.ptr(ref)
+		h := n.hdr()
+		if !w.isFresh(ref) {
+			var err error
+			if _, n, err = c.copyNode(slot, ref, n, h); err != nil {
+				w.path = path
+				return zero, false, err
+			}
+		}
+		depth += h.prefixLen()
+		if depth == len(key) {
+			n.setHdr(h &^ flagValue)
+			w.path = path
+			c.owFixup(len(path) - 1)
+			break
+		}
+		b := key[depth]
+		if h.dense() {
+			idx = int(b)
+		} else {
+			idx = n.findSparse(h, h.count(), b)
+		}
+		slot = n.childSlot(h, idx)
+		depth++
+	}
+	c.dropValue(vidx)
+	w.keys--
+	w.dirty = true
+	return old, true, nil
+}
+
+// owRemoveEmpty unlinks the emptied slot of path level l from its (fresh)
+// parent.
+func (c *Concurrent[V]) owRemoveEmpty(l int) {
+	if l == 0 {
+		return
+	}
+	w := &c.w
+	st := w.path[l]
+	pn := w.core.mem.ptr(*w.path[l-1].slot)
+	ph := pn.hdr()
+	cnt := ph.count()
+	if !ph.dense() {
+		ls := pn.labels(ph, cnt)
+		copy(ls[st.idx:], ls[st.idx+1:])
+		for i := st.idx; i < cnt-1; i++ {
+			*pn.childSlot(ph, i) = *pn.childSlot(ph, i+1)
+		}
+	}
+	pn.setHdr(ph.withCount(cnt - 1))
+	c.owFixup(l - 1)
+}
+
+// owFixup restores the canonical form of the (fresh) node at path level l
+// after it lost a child or its value. Allocation failures leave a valid but
+// non-canonical node, as in the single-owner trie.
+func (c *Concurrent[V]) owFixup(l int) {
+	w := &c.w
+	slot := w.path[l].slot
+	ref := *slot
+	n := w.core.mem.ptr(ref)
+	h := n.hdr()
+	cnt := h.count()
+	switch {
+	case cnt == 0 && !h.hasValue():
+		*slot = 0
+		c.dropNode(ref)
+		c.owRemoveEmpty(l)
+	case cnt == 0 && h.prefixLen() == 0:
+		*slot = leafRef(n.valueIdx())
+		c.dropNode(ref)
+	case cnt == 1 && !h.hasValue():
+		if nr, child, err := c.mergeNode(n, h); err == nil {
+			*slot = nr
+			c.dropNode(ref)
+			c.dropNode(child)
+		}
+	default:
+		if dh, ok := shrunkHeader(h); ok {
+			if nr, err := c.build(dh, n.prefix(h), n.valueIdx(), n, h, 0, 0); err == nil {
+				*slot = nr
+				c.dropNode(ref)
+			}
+		}
+	}
+}
+
+// mergeNode builds the replacement of the valueless one-child node n (see
+// mergeChild). It returns the new ref and the child it absorbed (to be
+// dropped by the caller once linked); n and the child are only read.
+func (c *Concurrent[V]) mergeNode(n node, h header) (nr, child uint32, err error) {
+	var label byte
+	forChildren(n, h, func(l byte, r uint32) { label, child = l, r })
+	nr, err = c.mergeChild(n.prefix(h), label, child)
+	return nr, child, err
+}
+
+// mergeChild builds child (labelled label below a node with prefix pre) with
+// pre and the label in front of its prefix: what replaces a node left with
+// no value and that one child. child is only read.
+func (c *Concurrent[V]) mergeChild(pre []byte, label byte, child uint32) (nr uint32, err error) {
+	buf := append(append(c.w.core.scratch[:0], pre...), label)
+	if isLeafRef(child) {
+		nr, err = c.w.core.newLeaf(buf, child>>1)
+		c.w.markFresh(nr)
+	} else {
+		cn := c.w.core.mem.ptr(child)
+		ch := cn.hdr()
+		buf = append(buf, cn.prefix(ch)...)
+		nr, err = c.withPrefix(cn, ch, buf)
+	}
+	c.w.core.scratch = buf
+	return nr, err
+}
+
+// shrunkHeader is the smaller layout n should move to after losing
+// children, if any.
+func shrunkHeader(h header) (header, bool) {
+	cnt := h.count()
+	switch {
+	case h.dense():
+		if cnt > denseShrink {
+			return 0, false
+		}
+	case h.class() != classExact && h.class() >= 2 && cnt <= int(capClasses[h.class()-2]):
+	default:
+		return 0, false
+	}
+	return makeHeader(h.prefixLen(), cnt, classFor(cnt), h.hasValue(), false), true
+}
