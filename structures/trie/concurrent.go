@@ -215,11 +215,18 @@ func (c *Concurrent[V]) Insert(key []byte, v V) (added bool, err error) {
 		}
 		return c.mwInsert(key, v)
 	}
-	err = c.WithWriter(context.Background(), func(w *Writer[V]) error {
-		added, err = c.owInsert(key, v)
-		return err
-	})
-	return added, err
+	t, err := c.tokens.Writer(context.Background())
+	if err != nil {
+		return false, err
+	}
+	defer c.release(t)
+	return c.owInsert(key, v)
+}
+
+// release publishes the writer's changes and gives the token back.
+func (c *Concurrent[V]) release(t *primitives.WriterToken) {
+	c.publish(t)
+	t.Release()
 }
 
 // Delete removes key and returns its value and whether it was present.
@@ -234,11 +241,12 @@ func (c *Concurrent[V]) Delete(key []byte) (old V, found bool, err error) {
 	if c.multi {
 		return c.mwDelete(key)
 	}
-	err = c.WithWriter(context.Background(), func(w *Writer[V]) error {
-		old, found, err = c.owDelete(key)
-		return err
-	})
-	return old, found, err
+	t, err := c.tokens.Writer(context.Background())
+	if err != nil {
+		return old, false, err
+	}
+	defer c.release(t)
+	return c.owDelete(key)
 }
 
 // WithWriter runs f with a writer and returns f's error. At
@@ -276,8 +284,7 @@ func (c *Concurrent[V]) runWriter(t *primitives.WriterToken, f func(w *Writer[V]
 	w := Writer[V]{c: c, t: t}
 	defer func() {
 		w.c = nil
-		c.publish(t)
-		t.Release()
+		c.release(t)
 	}()
 	return f(&w)
 }

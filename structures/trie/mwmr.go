@@ -49,8 +49,11 @@ package trie
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/zipora-go/zipora/primitives"
 )
 
 const (
@@ -104,6 +107,23 @@ func (ls *locks) release() {
 	ls.n = 0
 }
 
+// mwOp is what one write attempt holds: its epoch guard, its node locks,
+// and whether it holds the writer mutex.
+type mwOp struct {
+	g    primitives.EpochGuard
+	ls   locks
+	held bool
+}
+
+// end releases, in order, the mutex, the node locks and the guard.
+func (o *mwOp) end(mu *sync.Mutex) {
+	if o.held {
+		mu.Unlock()
+	}
+	o.ls.release()
+	o.g.Exit()
+}
+
 // backoff waits a little before retry attempt (bounded).
 func backoff(attempt int) {
 	for range min(attempt, 8) {
@@ -136,10 +156,9 @@ func (c *Concurrent[V]) mwInsert(key []byte, v V) (bool, error) {
 // mwInsertOnce tries once; done is false when it met a conflict and must
 // be retried.
 func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err error) {
-	g := c.epoch.Enter()
-	defer g.Exit()
-	var ls locks
-	defer ls.release()
+	op := mwOp{g: c.epoch.Enter()}
+	defer op.end(&c.mu)
+	ls := &op.ls
 	pos := mwPos{&c.rootLock, &c.root}
 	vw := c.view.Load()
 	depth := 0
@@ -150,7 +169,7 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 				return false, false, nil
 			}
 			c.mu.Lock()
-			defer c.mu.Unlock()
+			op.held = true
 			return c.mwSlotInsert(pos.slot, ref, key[depth:], v)
 		}
 		var n node
@@ -158,11 +177,11 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 		h := n.hdr()
 		if p := h.prefixLen(); p > 0 {
 			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
-				if !c.mwLock(&ls, pos, ref, n) {
+				if !c.mwLock(ls, pos, ref, n) {
 					return false, false, nil
 				}
 				c.mu.Lock()
-				defer c.mu.Unlock()
+				op.held = true
 				rest := key[depth:]
 				vidx, leaf, err := c.newKeyParts(m, rest, v)
 				if err != nil {
@@ -173,18 +192,18 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 					c.undoKeyParts(m, rest, vidx, leaf)
 					return false, true, err
 				}
-				c.mwInstall(&ls, pos, nr, n, ref, 0, false)
+				c.mwInstall(ls, pos, nr, n, ref, 0, false)
 				c.keys.Add(1)
 				return true, true, nil
 			}
 			depth += p
 		}
 		if depth == len(key) {
-			if !c.mwLock(&ls, pos, ref, n) {
+			if !c.mwLock(ls, pos, ref, n) {
 				return false, false, nil
 			}
 			c.mu.Lock()
-			defer c.mu.Unlock()
+			op.held = true
 			vidx, err := c.newValue(v)
 			if err != nil {
 				return false, true, err
@@ -194,7 +213,7 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 				c.freeValue(vidx)
 				return false, true, err
 			}
-			c.mwInstall(&ls, pos, nr, n, ref, n.valueIdx(), h.hasValue())
+			c.mwInstall(ls, pos, nr, n, ref, n.valueIdx(), h.hasValue())
 			if !h.hasValue() {
 				c.keys.Add(1)
 			}
@@ -215,11 +234,11 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 			depth++
 			continue
 		}
-		if !c.mwLock(&ls, pos, ref, n) {
+		if !c.mwLock(ls, pos, ref, n) {
 			return false, false, nil
 		}
 		c.mu.Lock()
-		defer c.mu.Unlock()
+		op.held = true
 		leaf, err := c.newValueLeaf(key[depth+1:], v)
 		if err != nil {
 			return false, true, err
@@ -229,7 +248,7 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 			c.undoLeaf(leaf)
 			return false, true, err
 		}
-		c.mwInstall(&ls, pos, nr, n, ref, 0, false)
+		c.mwInstall(ls, pos, nr, n, ref, 0, false)
 		c.keys.Add(1)
 		return true, true, nil
 	}
@@ -323,10 +342,9 @@ func (c *Concurrent[V]) mwDelete(key []byte) (V, bool, error) {
 
 // mwDeleteOnce tries once; done is false on a conflict.
 func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err error) {
-	g := c.epoch.Enter()
-	defer g.Exit()
-	var ls locks
-	defer ls.release()
+	op := mwOp{g: c.epoch.Enter()}
+	defer op.end(&c.mu)
+	ls := &op.ls
 	// gp is the position of the parent node p (zero at the root); pos is
 	// the position of ref, which is p's child labelled b.
 	var gp mwPos
@@ -351,13 +369,13 @@ func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err e
 					return old, false, false, nil
 				}
 				c.mu.Lock()
-				defer c.mu.Unlock()
+				op.held = true
 				pos.slot.Store(0) // release: unlinks the leaf
 				c.w.retire(c.epoch.Epoch(), ref>>1, 0)
 				c.mwDeleted()
 				return old, true, true, nil
 			}
-			ok, err := c.mwRemoveChild(&ls, gp, p, pref, b, ref, node{})
+			ok, err := c.mwRemoveChild(ls, gp, p, pref, b, ref, node{})
 			return old, ok, ok || err != nil, err
 		}
 		var n node
@@ -374,7 +392,7 @@ func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err e
 				return old, false, true, nil
 			}
 			old = c.value(n.valueIdx())
-			ok, err := c.mwDropValue(&ls, gp, p, pref, b, pos, ref, n, h)
+			ok, err := c.mwDropValue(ls, gp, p, pref, b, pos, ref, n, h)
 			return old, ok, ok || err != nil, err
 		}
 		nb := key[depth]
