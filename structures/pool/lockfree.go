@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"math/bits"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -11,24 +13,40 @@ import (
 // push or pop adds one to the generation, so a head that was popped and
 // pushed back between a pop's load and its CAS no longer compares equal (the
 // ABA problem). A slab word is units<<slabCountBits | count: the next block
-// of the class's slab and how many blocks are left in it.
+// of the class's slab and how many blocks are left in it (at most
+// MaxFastBlock/Alignment <= 2^16, far below 2^24).
 const (
 	unitMask      = 1<<unitBits - 1
 	genOne        = 1 << unitBits
 	slabCountBits = 24
 	slabCountMask = 1<<slabCountBits - 1
+	maxStripes    = 16
 )
 
 // lfCore is the lock-free small-block machinery shared by LockFree and the
-// central pool of ThreadLocal: per class, a Treiber stack of free blocks with
-// a tagged head and a slab bumped with CAS. Only a slab refill (a new slab
-// from the shared chunk, or a new chunk) and huge blocks take the growth
-// mutex g.
+// central pool of ThreadLocal.
+//
+// Each size class has a slab bumped with CAS (shared by all goroutines) and
+// one Treiber stack of free blocks per stripe. A goroutine frees to, and
+// first allocates from, the stripe its stack address hashes to (Go has no
+// goroutine or processor id; a goroutine's stack stays in one place, so its
+// stripe is stable, and different goroutines mostly get different
+// stripes): goroutines running in parallel then touch different cache lines
+// instead of one contended head per class. When its stripe is empty and the
+// slab is used up it takes a block from the other stripes before growing, so
+// freed memory is found whichever stripe it went to. Stripes are allocated
+// on first use; there is one stripe with GOMAXPROCS 1.
+//
+// Only a slab refill (a new slab from the shared chunk, or a new chunk) and
+// huge blocks take the growth mutex g.
 type lfCore struct {
-	cls []lfClass
-	cfg Config
+	cls         []lfClass
+	stripes     []atomic.Pointer[lfStripe]
+	stripeShift uint // 64 - log2(len(stripes)): a shift by 64 gives stripe 0
+	nclasses    int
+	cfg         Config
 
-	g          sync.Mutex // growth: a, huge, src, huge counters, refills
+	g          sync.Mutex // growth: a, huge, src, huge counters, refills, new stripes
 	a          arena
 	huge       hugeHeap
 	src        smallSource
@@ -40,30 +58,69 @@ type lfCore struct {
 	newSlab func(n, want Offset) (lo, hi, tlo, thi Offset, err error)
 }
 
-type lfClassData struct {
-	head   atomic.Uint64 // tagged Treiber-stack head
-	slab   atomic.Uint64 // units<<slabCountBits | blocks left
-	allocs atomic.Uint64
-	frees  atomic.Uint64
+// lfClass is a size class's slab word, alone on its cache line.
+type lfClass struct {
+	slab atomic.Uint64 // units<<slabCountBits | blocks left
+	_    [lineSize - 8]byte
 }
 
-type lfClass struct {
-	lfClassData
-	_ [(lineSize - unsafe.Sizeof(lfClassData{})%lineSize) % lineSize]byte
+// lfStripe is one stripe: per class a tagged stack head and the counters of
+// the allocations and frees made by goroutines on this stripe.
+type lfStripe struct {
+	_     [lineSize]byte
+	heads []lfHead
+	_     [lineSize]byte
+}
+
+type lfHead struct {
+	head   atomic.Uint64
+	allocs atomic.Uint64
+	frees  atomic.Uint64
 }
 
 func (p *lfCore) init(cfg Config) {
 	p.cfg = cfg
 	p.a.init(cfg)
 	p.huge.init(&p.a)
-	p.cls = make([]lfClass, cfg.MaxFastBlock/cfg.Alignment)
+	p.nclasses = cfg.MaxFastBlock / cfg.Alignment
+	p.cls = make([]lfClass, p.nclasses)
+	stripeBits := 0
+	if procs := runtime.GOMAXPROCS(0); procs > 1 {
+		stripeBits = bits.Len(uint(min(4*procs, maxStripes) - 1))
+	}
+	p.stripeShift = uint(64 - stripeBits)
+	p.stripes = make([]atomic.Pointer[lfStripe], 1<<stripeBits)
 }
 
-// pop takes the top block of cl's stack, or returns 0.
-func (p *lfCore) pop(cl *lfClass) Offset {
+// stripe returns the calling goroutine's stripe, allocating it on first use.
+func (p *lfCore) stripe() *lfStripe {
+	var here byte
+	// The address of a local identifies the goroutine's stack; 4 KiB
+	// granules keep one goroutine's frames (at a similar depth in Alloc and
+	// Free) in one granule.
+	i := uint64(uintptr(unsafe.Pointer(&here))>>11) * 0x9E3779B97F4A7C15 >> p.stripeShift
+	if s := p.stripes[i].Load(); s != nil {
+		return s
+	}
+	return p.newStripe(i)
+}
+
+func (p *lfCore) newStripe(i uint64) *lfStripe {
+	p.g.Lock()
+	defer p.g.Unlock()
+	if s := p.stripes[i].Load(); s != nil {
+		return s
+	}
+	s := &lfStripe{heads: make([]lfHead, p.nclasses)}
+	p.stripes[i].Store(s)
+	return s
+}
+
+// pop takes the top block of the stack h, or returns 0.
+func (p *lfCore) pop(h *atomic.Uint64) Offset {
 	for {
-		h := cl.head.Load()
-		u := h & unitMask
+		w := h.Load()
+		u := w & unitMask
 		if u == 0 {
 			return 0
 		}
@@ -72,27 +129,41 @@ func (p *lfCore) pop(cl *lfClass) Offset {
 		// published before the block was first handed out, hence before
 		// the push this head shows.
 		next := loadLinkRacy(tptr(p.a.pub.Load(), p.a.shift, off))
-		if cl.head.CompareAndSwap(h, (h&^unitMask+genOne)|next&unitMask) {
+		if h.CompareAndSwap(w, (w&^unitMask+genOne)|next&unitMask) {
 			return off
 		}
 	}
 }
 
+// popOther takes a free block of class c from any stripe but own, or
+// returns 0.
+func (p *lfCore) popOther(c uint, own *lfStripe) Offset {
+	for i := range p.stripes {
+		if s := p.stripes[i].Load(); s != nil && s != own {
+			if off := p.pop(&s.heads[c].head); off != 0 {
+				return off
+			}
+		}
+	}
+	return 0
+}
+
 // pushChain pushes the chain first..last, already linked from first to last
-// through the link words, onto cl's stack. lastLink is last's link word.
-func (p *lfCore) pushChain(cl *lfClass, first Offset, lastLink *uint64) {
+// through the link words, onto the stack h. lastLink is last's link word.
+func (p *lfCore) pushChain(h *atomic.Uint64, first Offset, lastLink *uint64) {
 	u := uint64(first) >> p.a.alignShift
 	for {
-		h := cl.head.Load()
-		*lastLink = h & unitMask
-		if cl.head.CompareAndSwap(h, (h&^unitMask+genOne)|u) {
+		w := h.Load()
+		*lastLink = w & unitMask
+		if h.CompareAndSwap(w, (w&^unitMask+genOne)|u) {
 			return
 		}
 	}
 }
 
-func (p *lfCore) push(cl *lfClass, off Offset, t *table) {
-	p.pushChain(cl, off, (*uint64)(tptr(t, p.a.shift, off)))
+// push puts the free block off of class c on the calling goroutine's stripe.
+func (p *lfCore) push(c uint, off Offset, t *table) {
+	p.pushChain(&p.stripe().heads[c].head, off, (*uint64)(tptr(t, p.a.shift, off)))
 }
 
 // bump takes the next block of cl's slab, or returns 0.
@@ -110,37 +181,48 @@ func (p *lfCore) bump(cl *lfClass, n Offset) Offset {
 
 func (p *lfCore) alloc(size int) (Offset, error) {
 	c := uint(size-1) >> p.a.alignShift
-	if c >= uint(len(p.cls)) {
+	if c >= uint(p.nclasses) {
 		return p.allocHuge(size)
 	}
-	cl := &p.cls[c]
-	off := p.pop(cl)
-	if off == 0 {
-		n := Offset(c+1) << p.a.alignShift
-		if off = p.bump(cl, n); off == 0 {
-			var err error
-			if off, err = p.refill(cl, c); err != nil {
-				return 0, err
-			}
-		}
+	st := p.stripe()
+	off, err := p.takeSmall(c, st)
+	if err != nil {
+		return 0, err
 	}
-	cl.allocs.Add(1)
+	st.heads[c].allocs.Add(1)
 	if invariants {
 		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
 	}
 	return off, nil
 }
 
+// takeSmall finds a block of class c: the own stripe, the slab, the other
+// stripes, a refill.
+func (p *lfCore) takeSmall(c uint, st *lfStripe) (Offset, error) {
+	if off := p.pop(&st.heads[c].head); off != 0 {
+		return off, nil
+	}
+	cl := &p.cls[c]
+	n := Offset(c+1) << p.a.alignShift
+	if off := p.bump(cl, n); off != 0 {
+		return off, nil
+	}
+	if off := p.popOther(c, st); off != 0 {
+		return off, nil
+	}
+	return p.refill(cl, c, st)
+}
+
 // refill gives class c a new slab under g and returns its first block. If
 // another goroutine refilled first, it takes a block the usual way. When the
 // arena cannot grow the slab is the largest free block of a larger class.
-func (p *lfCore) refill(cl *lfClass, c uint) (Offset, error) {
+func (p *lfCore) refill(cl *lfClass, c uint, st *lfStripe) (Offset, error) {
 	n := Offset(c+1) << p.a.alignShift
 	for {
 		p.g.Lock()
-		if cl.slab.Load()&slabCountMask != 0 || cl.head.Load()&unitMask != 0 {
+		if cl.slab.Load()&slabCountMask != 0 || st.heads[c].head.Load()&unitMask != 0 {
 			p.g.Unlock()
-			if off := p.pop(cl); off != 0 {
+			if off := p.pop(&st.heads[c].head); off != 0 {
 				return off, nil
 			}
 			if off := p.bump(cl, n); off != 0 {
@@ -157,8 +239,12 @@ func (p *lfCore) refill(cl *lfClass, c uint) (Offset, error) {
 		}
 		if err != nil {
 			// Split the largest free block of a larger class into a slab.
-			for d := uint(len(p.cls)) - 1; d > c; d-- {
-				if b := p.pop(&p.cls[d]); b != 0 {
+			for d := uint(p.nclasses) - 1; d > c; d-- {
+				b := p.pop(&st.heads[d].head)
+				if b == 0 {
+					b = p.popOther(d, st)
+				}
+				if b != 0 {
 					size := Offset(d+1) << p.a.alignShift
 					lo, hi, tlo, thi, err = b, b+size/n*n, b+size/n*n, b+size, nil
 					break
@@ -188,7 +274,7 @@ func (p *lfCore) pushRange(lo, hi Offset) {
 	t := p.a.pub.Load()
 	for lo < hi {
 		n := min(hi-lo, Offset(p.cfg.MaxFastBlock))
-		p.push(&p.cls[n>>p.a.alignShift-1], lo, t)
+		p.push(uint(n>>p.a.alignShift-1), lo, t)
 		lo += n
 	}
 }
@@ -221,7 +307,7 @@ func (p *lfCore) freeHuge(off Offset, size int) error {
 
 func (p *lfCore) free(off Offset, size int) error {
 	c := uint(size-1) >> p.a.alignShift
-	if c >= uint(len(p.cls)) {
+	if c >= uint(p.nclasses) {
 		return p.freeHuge(off, size)
 	}
 	t := p.a.pub.Load()
@@ -233,23 +319,34 @@ func (p *lfCore) free(off Offset, size int) error {
 			return err
 		}
 	}
-	cl := &p.cls[c]
-	p.push(cl, off, t)
-	cl.frees.Add(1)
+	st := p.stripe()
+	h := &st.heads[c]
+	p.pushChain(&h.head, off, (*uint64)(tptr(t, p.a.shift, off)))
+	h.frees.Add(1)
 	return nil
 }
+
+// countFree counts a free of class c made by the calling goroutine.
+func (p *lfCore) countFree(c uint) { p.stripe().heads[c].frees.Add(1) }
 
 // smallCounts sums the class counters: allocs, frees, bytes in use and the
 // untouched bytes of the class slabs.
 func (p *lfCore) smallCounts() (allocs, frees uint64, inUse, untouched int64) {
-	for i := range p.cls {
-		cl := &p.cls[i]
-		a, f := cl.allocs.Load(), cl.frees.Load()
-		allocs += a
-		frees += f
-		n := int64(i+1) << p.a.alignShift
-		inUse += int64(a-f) * n
-		untouched += int64(cl.slab.Load()&slabCountMask) * n
+	for i := range p.stripes {
+		s := p.stripes[i].Load()
+		if s == nil {
+			continue
+		}
+		for c := range s.heads {
+			h := &s.heads[c]
+			a, f := h.allocs.Load(), h.frees.Load()
+			allocs += a
+			frees += f
+			inUse += int64(a-f) * int64(c+1) << p.a.alignShift
+		}
+	}
+	for c := range p.cls {
+		untouched += int64(p.cls[c].slab.Load()&slabCountMask) * int64(c+1) << p.a.alignShift
 	}
 	return
 }
@@ -274,15 +371,17 @@ func (p *lfCore) stats(l Level) Stats {
 }
 
 // LockFree is the level whose small-block paths take no mutex: each size
-// class is a Treiber stack with a tagged (generation + offset) head and a
-// slab bumped with CAS. Taking a new slab from the arena (once per slab, at
-// least 16 blocks) and huge blocks take the growth mutex. Safe for
-// concurrent use.
+// class has a slab bumped with CAS and Treiber stacks with tagged
+// (generation + offset) heads, one per stripe (see lfCore: goroutines
+// running in parallel mostly use different stripes). Taking a new slab from
+// the arena (once per slab, at least 16 blocks) and huge blocks take the
+// growth mutex. Safe for concurrent use.
 type LockFree struct{ core lfCore }
 
 var _ Pool = (*LockFree)(nil)
 
-// NewLockFree returns a LockFree pool for cfg.
+// NewLockFree returns a LockFree pool for cfg. The number of stripes is
+// fixed at construction from GOMAXPROCS (up to 16).
 func NewLockFree(cfg Config) (*LockFree, error) {
 	cfg, err := cfg.Validate()
 	if err != nil {

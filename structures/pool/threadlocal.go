@@ -130,7 +130,7 @@ func (p *ThreadLocal) Alloc(size int) (Offset, error) { return p.core.alloc(size
 // pool.
 func (p *ThreadLocal) Free(off Offset, size int) error {
 	c := uint(size-1) >> p.core.a.alignShift
-	if c >= uint(len(p.core.cls)) {
+	if c >= uint(p.core.nclasses) {
 		return p.core.freeHuge(off, size)
 	}
 	t := p.core.a.pub.Load()
@@ -147,9 +147,8 @@ func (p *ThreadLocal) Free(off Offset, size int) error {
 		}
 	}
 	if owner == 0 {
-		cl := &p.core.cls[c]
-		p.core.push(cl, off, t)
-		cl.frees.Add(1)
+		p.core.push(c, off, t)
+		p.core.countFree(c)
 		return nil
 	}
 	// One block, sent to its owner as a batch of one; counted as a central
@@ -158,7 +157,7 @@ func (p *ThreadLocal) Free(off Offset, size int) error {
 	link := (*uint64)(tptr(t, p.core.a.shift, off))
 	*link = uint64(c)
 	p.sendChain(owner, off, link, t)
-	p.core.cls[c].frees.Add(1)
+	p.core.countFree(c)
 	return nil
 }
 
@@ -196,7 +195,7 @@ func (p *ThreadLocal) chainToCentral(first Offset, t *table) {
 	for off := first; off != 0; {
 		w := *(*uint64)(tptr(t, a.shift, off))
 		next := Offset(w>>remoteClassBits) << a.alignShift
-		p.core.push(&p.core.cls[w&(1<<remoteClassBits-1)], off, t)
+		p.core.push(uint(w&(1<<remoteClassBits-1)), off, t)
 		off = next
 	}
 }
@@ -316,7 +315,7 @@ func (p *ThreadLocal) NewCache() *Cache {
 	a := &p.core.a
 	q := &Cache{
 		p:          p,
-		cls:        make([]cacheClass, len(p.core.cls)),
+		cls:        make([]cacheClass, p.core.nclasses),
 		tab:        &a.pub,
 		shift:      a.shift,
 		alignShift: a.alignShift,
@@ -456,7 +455,7 @@ func (q *Cache) takeSmall(c uint, n Offset) (Offset, error) {
 		q.bump += n
 		return off, nil
 	}
-	if off := p.core.pop(&p.core.cls[c]); off != 0 {
+	if off := p.core.popOther(c, nil); off != 0 {
 		return off, nil // a central block: freed, it goes back there
 	}
 	p.core.g.Lock()
@@ -473,7 +472,7 @@ func (q *Cache) takeSmall(c uint, n Offset) (Offset, error) {
 	for d := uint(len(q.cls)) - 1; d > c; d-- {
 		b := q.pop(d)
 		if b == 0 {
-			b = p.core.pop(&p.core.cls[d])
+			b = p.core.popOther(d, nil)
 		}
 		if b != 0 {
 			q.pushLocalRange(q.bump, q.end)
@@ -553,7 +552,7 @@ func (q *Cache) freeSlow(off Offset, size int) error {
 	case q.id:
 		q.pushLocal(off, c)
 	case 0:
-		p.core.push(&p.core.cls[c], off, t)
+		p.core.push(c, off, t)
 	default:
 		q.sendRemote(owner, off, c)
 	}
@@ -641,7 +640,7 @@ func (q *Cache) Close() {
 	}
 	for c := range q.cls {
 		for off := q.pop(uint(c)); off != 0; off = q.pop(uint(c)) {
-			p.core.push(&p.core.cls[c], off, t)
+			p.core.push(uint(c), off, t)
 		}
 	}
 	p.core.pushRange(q.bump, q.end)
