@@ -4,14 +4,14 @@ import (
 	"iter"
 	"sync"
 
+	"github.com/zipora-go/zipora/primitives"
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
-// newDefaultShard builds the default shard. INTERIM: until the
-// one-writer/multi-reader concurrent trie lands, the default is the
-// single-owner trie behind a sync.RWMutex (also the benchmark peer).
+// newDefaultShard builds the default shard: the one-writer/multi-reader
+// concurrent trie (lock-free readers; the owner worker is its only writer).
 func newDefaultShard[V any](opts []trie.Option) (ShardTrie[V], error) {
-	return NewLockedShard[V](opts...), nil
+	return trie.NewConcurrent[V](primitives.OneWriteMultiRead, opts...)
 }
 
 // LockedShard is the single-owner trie behind a sync.RWMutex: a ShardTrie
@@ -63,10 +63,11 @@ func (l *LockedShard[V]) Contains(key []byte) bool {
 	return l.t.Contains(key)
 }
 
-func (l *LockedShard[V]) Delete(key []byte) (V, bool) {
+func (l *LockedShard[V]) Delete(key []byte) (V, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.t.Delete(key)
+	v, ok := l.t.Delete(key)
+	return v, ok, nil
 }
 
 func (l *LockedShard[V]) Len() int {

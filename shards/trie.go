@@ -38,7 +38,7 @@ type ShardTrie[V any] interface {
 	Insert(key []byte, v V) (bool, error)
 	Get(key []byte) (V, bool)
 	Contains(key []byte) bool
-	Delete(key []byte) (V, bool)
+	Delete(key []byte) (V, bool, error)
 	Len() int
 	All() iter.Seq2[[]byte, V]
 	Prefix(p []byte) iter.Seq2[[]byte, V]
@@ -200,8 +200,8 @@ func (t *Trie[V]) Delete(ctx context.Context, key []byte) (old V, found bool, er
 		s := &t.shards[shard]
 		s.messages.Add(1)
 		s.writes.Add(1)
-		o, f := s.t.Delete(key)
-		return deleted[V]{o, f}, nil
+		o, f, err := s.t.Delete(key)
+		return deleted[V]{o, f}, err
 	})
 	return d.old, d.found, err
 }
@@ -487,22 +487,39 @@ func (so *shardOps[V]) fail(err error) []error {
 	return errs
 }
 
-// apply runs on the owner of shard: the batch's writes in order.
+// apply runs on the owner of shard: the batch's writes in order. A
+// concurrent-trie shard applies them under one writer, so readers see the
+// whole batch at once (one publication, not one per write).
 func (t *Trie[V]) apply(shard int, so *shardOps[V]) []error {
 	s := &t.shards[shard]
 	s.messages.Add(1)
 	s.writes.Add(uint64(len(so.ops)))
 	var errs []error
-	for _, op := range so.ops {
-		key := so.buf[op.start:op.end]
-		if op.delete {
-			s.t.Delete(key)
-			continue
-		}
-		if _, err := s.t.Insert(key, op.v); err != nil {
-			errs = append(errs, &WriteError{op.index, bytes.Clone(key), err})
+	run := func(ins func([]byte, V) (bool, error), del func([]byte) (V, bool, error)) {
+		for _, op := range so.ops {
+			key := so.buf[op.start:op.end]
+			var err error
+			if op.delete {
+				_, _, err = del(key)
+			} else {
+				_, err = ins(key, op.v)
+			}
+			if err != nil {
+				errs = append(errs, &WriteError{op.index, bytes.Clone(key), err})
+			}
 		}
 	}
+	if c, ok := s.t.(*trie.Concurrent[V]); ok {
+		// The owner is the only writer: the token is never contended.
+		if err := c.WithWriter(context.Background(), func(w *trie.Writer[V]) error {
+			run(w.Insert, w.Delete)
+			return nil
+		}); err != nil {
+			return so.fail(err)
+		}
+		return errs
+	}
+	run(s.t.Insert, s.t.Delete)
 	return errs
 }
 
