@@ -462,7 +462,9 @@ func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
 
 // Reclaim waits for every reader inside now to finish and hands back all
 // memory retired so far. It takes the writer token (one-writer form) or the
-// writer mutex; it is for tests and quiet points, not hot paths.
+// writer mutex; it is for tests and quiet points, not hot paths. It waits
+// for readers, so calling it from inside an iteration over this trie (which
+// holds a reader guard) never returns.
 func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	if c.multi {
 		c.epoch.Synchronize()
