@@ -11,8 +11,10 @@ import (
 	"github.com/puzpuzpuz/xsync/v4"
 
 	"github.com/zipora-go/zipora/internal/workload"
+	"github.com/zipora-go/zipora/primitives"
 	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
+	"github.com/zipora-go/zipora/structures/trie"
 )
 
 var benchKeys = flag.Int("bench.keys", 1_000_000, "keys in the shards benchmark workloads")
@@ -75,6 +77,32 @@ func (r rwmutexImpl) batch(keys [][]byte, v uint64) {
 func (r rwmutexImpl) get(k []byte) (uint64, bool) { return r.l.Get(k) }
 func (r rwmutexImpl) close()                      {}
 
+// multiwriterImpl is one unsharded multi-writer concurrent trie written by
+// every goroutine directly.
+type multiwriterImpl struct{ c *trie.Concurrent[uint64] }
+
+func newMultiwriter() benchMap {
+	c, err := trie.NewConcurrent[uint64](primitives.MultiWriteMultiRead)
+	if err != nil {
+		panic(err)
+	}
+	return multiwriterImpl{c}
+}
+
+func (m multiwriterImpl) insert(k []byte, v uint64) {
+	if _, err := m.c.Insert(k, v); err != nil {
+		panic(err)
+	}
+}
+
+func (m multiwriterImpl) batch(keys [][]byte, v uint64) {
+	for _, k := range keys {
+		m.insert(k, v)
+	}
+}
+func (m multiwriterImpl) get(k []byte) (uint64, bool) { return m.c.Get(k) }
+func (m multiwriterImpl) close()                      {}
+
 type xsyncImpl struct{ m *xsync.Map[string, uint64] }
 
 func (x xsyncImpl) insert(k []byte, v uint64) { x.m.Store(string(k), v) }
@@ -91,6 +119,12 @@ var benchImpls = []struct {
 	make func() benchMap
 }{
 	{"sharded", func() benchMap { return newSharded() }},
+	{"sharded-range", func() benchMap {
+		// Shard boundaries from a sample of the workload's keys.
+		sample := workload.KeysShuf(*benchKeys, 7)[:min(*benchKeys, 4096)]
+		return newSharded(shards.WithRouter(shards.NewSampleRouter(sample)))
+	}},
+	{"multiwriter", newMultiwriter},
 	{"rwmutex", func() benchMap { return rwmutexImpl{shards.NewLockedShard[uint64]()} }},
 	{"xsync", func() benchMap { return xsyncImpl{xsync.NewMap[string, uint64]()} }},
 }
