@@ -11,11 +11,11 @@ require (
 require github.com/anishathalye/porcupine v1.3.1
 
 require (
-	github.com/armon/go-radix v1.0.0 // indirect
-	github.com/hashicorp/go-immutable-radix/v2 v2.1.0 // indirect
+	github.com/armon/go-radix v1.0.0
+	github.com/hashicorp/go-immutable-radix/v2 v2.1.0
 	github.com/hashicorp/golang-lru/v2 v2.0.0 // indirect
 	github.com/puzpuzpuz/xsync/v4 v4.5.0
-	github.com/tidwall/btree v1.8.2 // indirect
+	github.com/tidwall/btree v1.8.2
 )
 
 require (

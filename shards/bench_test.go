@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -29,8 +30,9 @@ type benchMap interface {
 }
 
 type shardedImpl struct {
-	rt *zrt.Runtime
-	t  *shards.Trie[uint64]
+	rt      *zrt.Runtime
+	t       *shards.Trie[uint64]
+	batches sync.Pool // of *shards.Batch[uint64]: reused, as a caller would
 }
 
 func newSharded(opts ...shards.TrieOption) benchMap {
@@ -39,7 +41,7 @@ func newSharded(opts ...shards.TrieOption) benchMap {
 	if err != nil {
 		panic(err)
 	}
-	return &shardedImpl{rt, t}
+	return &shardedImpl{rt: rt, t: t}
 }
 
 func (s *shardedImpl) insert(k []byte, v uint64) {
@@ -49,7 +51,11 @@ func (s *shardedImpl) insert(k []byte, v uint64) {
 }
 
 func (s *shardedImpl) batch(keys [][]byte, v uint64) {
-	b := s.t.Batch()
+	b, _ := s.batches.Get().(*shards.Batch[uint64])
+	if b == nil {
+		b = s.t.Batch()
+	}
+	defer s.batches.Put(b)
 	for _, k := range keys {
 		b.Insert(k, v)
 	}
