@@ -38,16 +38,8 @@ func TestEpochReclamationNeverFreesVisible(t *testing.T) {
 			}()
 		}
 		updates := 20_000 / scale
-		freed := 0
-		seen := map[int64]bool{}
-		free := func(o *object) {
-			if seen[o.id] {
-				t.Errorf("object %d reclaimed twice", o.id)
-			}
-			seen[o.id] = true
-			o.freed.Store(true)
-			freed++
-		}
+		rec := newReclaimer(t)
+		free := rec.free
 		advanced := 0
 		for i := 1; i <= updates; i++ {
 			old := cur.Swap(&object{id: int64(i)})
@@ -63,8 +55,8 @@ func TestEpochReclamationNeverFreesVisible(t *testing.T) {
 		wg.Wait()
 		d.Synchronize()
 		list.ReclaimBelow(d.SafeBelow(), free)
-		if freed != updates || list.Len() != 0 {
-			t.Fatalf("readers=%d: reclaimed %d of %d, %d left", readers, freed, updates, list.Len())
+		if rec.freed != updates || list.Len() != 0 {
+			t.Fatalf("readers=%d: reclaimed %d of %d, %d left", readers, rec.freed, updates, list.Len())
 		}
 		t.Logf("readers=%d: %d reads, epoch advanced %d times", readers, reads.Load(), advanced)
 	}

@@ -308,6 +308,25 @@ type object struct {
 	freed atomic.Bool
 }
 
+// reclaimer is the free function of the reclamation tests: it marks each
+// object freed (readers check the mark) and fails on a second reclaim.
+type reclaimer struct {
+	t     *testing.T
+	seen  map[int64]bool
+	freed int
+}
+
+func newReclaimer(t *testing.T) *reclaimer { return &reclaimer{t: t, seen: map[int64]bool{}} }
+
+func (r *reclaimer) free(o *object) {
+	if r.seen[o.id] {
+		r.t.Errorf("object %d reclaimed twice", o.id)
+	}
+	r.seen[o.id] = true
+	o.freed.Store(true)
+	r.freed++
+}
+
 // TestReclamationNeverFreesVisible: one writer replaces the published object
 // over and over, retiring the old one and reclaiming through the list;
 // readers pin a version, load the object and check it is not freed for as
@@ -344,16 +363,8 @@ func TestReclamationNeverFreesVisible(t *testing.T) {
 				}()
 			}
 			updates := 20_000 / scale
-			freed := 0
-			seen := map[int64]bool{}
-			free := func(o *object) {
-				if seen[o.id] {
-					t.Errorf("object %d reclaimed twice", o.id)
-				}
-				seen[o.id] = true
-				o.freed.Store(true)
-				freed++
-			}
+			rec := newReclaimer(t)
+			free := rec.free
 			for i := 1; i <= updates; i++ {
 				err := m.WithWriter(context.Background(), func(w *primitives.WriterToken) error {
 					old := cur.Swap(&object{id: int64(i)})
@@ -371,8 +382,8 @@ func TestReclamationNeverFreesVisible(t *testing.T) {
 			stop.Store(true)
 			wg.Wait()
 			list.Reclaim(m, free)
-			if freed != updates || list.Len() != 0 {
-				t.Fatalf("%v readers=%d: reclaimed %d of %d retired, %d left", level, readers, freed, updates, list.Len())
+			if rec.freed != updates || list.Len() != 0 {
+				t.Fatalf("%v readers=%d: reclaimed %d of %d retired, %d left", level, readers, rec.freed, updates, list.Len())
 			}
 		}
 	}
