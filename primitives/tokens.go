@@ -284,22 +284,27 @@ func (m *TokenManager) WithWriter(ctx context.Context, f func(*WriterToken) erro
 // CheckReader reports whether t is a live reader token of m: nil, or an
 // error matching ErrTokenReleased or ErrWrongManager.
 func (m *TokenManager) CheckReader(t *ReaderToken) error {
-	switch {
-	case t == nil || t.m != m:
+	if t == nil {
 		return ErrWrongManager
-	case t.released.Load():
-		return ErrTokenReleased
 	}
-	return nil
+	return m.check(t.m, &t.released)
 }
 
 // CheckWriter reports whether t is a live writer token of m: nil, or an
 // error matching ErrTokenReleased or ErrWrongManager.
 func (m *TokenManager) CheckWriter(t *WriterToken) error {
-	switch {
-	case t == nil || t.m != m:
+	if t == nil {
 		return ErrWrongManager
-	case t.released.Load():
+	}
+	return m.check(t.m, &t.released)
+}
+
+// check is CheckReader and CheckWriter for a token issued by issuer.
+func (m *TokenManager) check(issuer *TokenManager, released *atomic.Bool) error {
+	switch {
+	case issuer != m:
+		return ErrWrongManager
+	case released.Load():
 		return ErrTokenReleased
 	}
 	return nil
