@@ -3,6 +3,8 @@
 # benchstat table with a column per implementation (our implementation
 # base, each other implementation's change against it), into BENCHMARKS.md.
 #   ./scripts/compare.sh            # COUNT=6 BENCHTIME=100ms CPU=1,2 (allocations: see docs/bench)
+#   KEEP=dir ./scripts/compare.sh   # also keep the raw `go test` outputs in dir
+#   RAW=dir ./scripts/compare.sh    # no run: tables from raw outputs kept before
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${COUNT:-6}
@@ -42,18 +44,25 @@ suites=(
 for s in "${suites[@]}"; do
   IFS='|' read -r pkg re col what <<<"$s"
   name=$(echo "$pkg$re" | tr -c 'A-Za-z0-9' '_')
-  listed=$(go test -list "$re" "$pkg" 2>/dev/null || true)
-  if ! grep -q '^Benchmark' <<<"$listed"; then
-    echo "compare: $pkg has no $re; skipped" >&2
-    continue
+  if [ -n "${RAW:-}" ]; then
+    [ -f "$RAW/$name.txt" ] || { echo "compare: no $RAW/$name.txt; skipped" >&2; continue; }
+    cp "$RAW/$name.txt" "$tmp/$name.txt"
+  else
+    listed=$(go test -list "$re" "$pkg" 2>/dev/null || true)
+    if ! grep -q '^Benchmark' <<<"$listed"; then
+      echo "compare: $pkg has no $re; skipped" >&2
+      continue
+    fi
+    echo "compare: $pkg $re" >&2
+    go test -run '^$' -bench "$re" -count "$count" -benchtime "$benchtime" -cpu "$cpu" "$pkg" > "$tmp/$name.txt"
+    if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$tmp/$name.txt" "$KEEP/"; fi
   fi
-  echo "compare: $pkg $re" >&2
-  go test -run '^$' -bench "$re" -count "$count" -benchtime "$benchtime" -cpu "$cpu" "$pkg" > "$tmp/$name.txt"
   {
     echo "## \`$pkg\` $re — $what"
     echo
     echo '```'
-    $benchstat -col "$col" "$tmp/$name.txt" 2>&1
+    # Time and the benchmarks' own metrics; allocations are in docs/bench.
+    $benchstat -col "$col" -filter '-.unit:(B/op OR allocs/op)' "$tmp/$name.txt" 2>&1
     echo '```'
     echo
   } >> "$tmp/out.md"

@@ -83,12 +83,14 @@ func WithShards[V any](newShard func() (ShardTrie[V], error)) TrieOption {
 // use.
 type Trie[V any] struct {
 	cfg    trieConfig
+	hash   *HashRouter // cfg.router when it is a HashRouter: routed without an interface call
 	rt     atomic.Pointer[runtime.Runtime] // release: shards are built before it is set
 	shards []trieShard[V]
 }
 
 type trieShard[V any] struct {
 	t        ShardTrie[V]
+	c        *trie.Concurrent[V] // t itself when it is the default shard: reads skip the interface call
 	messages atomic.Uint64 // relaxed: write messages applied (statistics)
 	writes   atomic.Uint64 // relaxed: writes applied (statistics)
 	_        [primitives.CacheLineSize]byte
@@ -103,6 +105,7 @@ func NewTrie[V any](opts ...TrieOption) *Trie[V] {
 	if t.cfg.router == nil {
 		t.cfg.router = &HashRouter{}
 	}
+	t.hash, _ = t.cfg.router.(*HashRouter)
 	return t
 }
 
@@ -122,6 +125,7 @@ func (t *Trie[V]) Attach(rt *runtime.Runtime, shards int) error {
 			return fmt.Errorf("shards: shard %d: %w", i, err)
 		}
 		t.shards[i].t = s
+		t.shards[i].c, _ = s.(*trie.Concurrent[V])
 	}
 	t.rt.Store(rt)
 	return nil
@@ -172,7 +176,7 @@ func (t *Trie[V]) Insert(ctx context.Context, key []byte, v V) (added bool, err 
 	if err != nil {
 		return false, err
 	}
-	shard := t.cfg.router.Route(key)
+	shard := t.route(key)
 	key = ownKey(ctx, key)
 	return runtime.Call(ctx, rt, shard, func(w *runtime.Worker) (bool, error) {
 		s := &t.shards[shard]
@@ -194,7 +198,7 @@ func (t *Trie[V]) Delete(ctx context.Context, key []byte) (old V, found bool, er
 	if err != nil {
 		return old, false, err
 	}
-	shard := t.cfg.router.Route(key)
+	shard := t.route(key)
 	key = ownKey(ctx, key)
 	d, err := runtime.Call(ctx, rt, shard, func(w *runtime.Worker) (deleted[V], error) {
 		s := &t.shards[shard]
@@ -206,28 +210,46 @@ func (t *Trie[V]) Delete(ctx context.Context, key []byte) (old V, found bool, er
 	return d.old, d.found, err
 }
 
+// route returns the shard of key.
+func (t *Trie[V]) route(key []byte) int {
+	if h := t.hash; h != nil {
+		return h.Route(key)
+	}
+	return t.cfg.router.Route(key)
+}
+
 // shardOf returns the shard of key for a read, or nil before Start.
-func (t *Trie[V]) shardOf(key []byte) ShardTrie[V] {
-	if t.rt.Load() == nil {
+func (t *Trie[V]) shardOf(key []byte) *trieShard[V] {
+	if t.rt.Load() == nil { // acquire: the shards built by Attach
 		return nil
 	}
-	return t.shards[t.cfg.router.Route(key)].t
+	return &t.shards[t.route(key)]
 }
 
 // Get returns the value stored under key, reading the owner's shard
 // directly (lock-free). Before Start it finds nothing.
 func (t *Trie[V]) Get(key []byte) (V, bool) {
-	if s := t.shardOf(key); s != nil {
-		return s.Get(key)
+	s := t.shardOf(key)
+	switch {
+	case s == nil:
+		var zero V
+		return zero, false
+	case s.c != nil:
+		return s.c.Get(key)
 	}
-	var zero V
-	return zero, false
+	return s.t.Get(key)
 }
 
 // Contains reports whether key is present (lock-free).
 func (t *Trie[V]) Contains(key []byte) bool {
 	s := t.shardOf(key)
-	return s != nil && s.Contains(key)
+	switch {
+	case s == nil:
+		return false
+	case s.c != nil:
+		return s.c.Contains(key)
+	}
+	return s.t.Contains(key)
 }
 
 // Len returns the number of keys: the sum of the shards' counts, each read
@@ -376,7 +398,7 @@ func (b *Batch[V]) add(op batchOp[V], key []byte) {
 	if len(b.ops) != len(b.t.shards) {
 		b.reroute()
 	}
-	b.ops[b.t.cfg.router.Route(key)].add(op, key)
+	b.ops[b.t.route(key)].add(op, key)
 }
 
 // reroute redistributes writes collected before Start over the shards.
@@ -386,7 +408,7 @@ func (b *Batch[V]) reroute() {
 	for _, so := range old {
 		for _, op := range so.ops {
 			key := so.buf[op.start:op.end]
-			b.ops[b.t.cfg.router.Route(key)].add(op, key)
+			b.ops[b.t.route(key)].add(op, key)
 		}
 	}
 }
