@@ -83,7 +83,7 @@ func WithShards[V any](newShard func() (ShardTrie[V], error)) TrieOption {
 // use.
 type Trie[V any] struct {
 	cfg    trieConfig
-	hash   *HashRouter // cfg.router when it is a HashRouter: routed without an interface call
+	hash   *HashRouter                     // cfg.router when it is a HashRouter: routed without an interface call
 	rt     atomic.Pointer[runtime.Runtime] // release: shards are built before it is set
 	shards []trieShard[V]
 }
@@ -91,8 +91,8 @@ type Trie[V any] struct {
 type trieShard[V any] struct {
 	t        ShardTrie[V]
 	c        *trie.Concurrent[V] // t itself when it is the default shard: reads skip the interface call
-	messages atomic.Uint64 // relaxed: write messages applied (statistics)
-	writes   atomic.Uint64 // relaxed: writes applied (statistics)
+	messages atomic.Uint64       // relaxed: write messages applied (statistics)
+	writes   atomic.Uint64       // relaxed: writes applied (statistics)
 	_        [primitives.CacheLineSize]byte
 }
 
