@@ -103,7 +103,3 @@ func TestFutexWakeAtMostN(t *testing.T) {
 		t.Fatalf("%d waiters returned without a wake", len(returned))
 	}
 }
-
-func TestFutexImplementation(t *testing.T) {
-	t.Logf("futex implementation: %s", primitives.FutexImpl)
-}
