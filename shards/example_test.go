@@ -59,7 +59,7 @@ func ExamplePool() {
 		if err != nil {
 			return 0, err
 		}
-		b, _ := mem.Bytes(w, off, 64)
+		b, _ := mem.Bytes(off, 64)
 		copy(b, "hello from worker 0")
 		return off, nil
 	})

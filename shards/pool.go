@@ -15,9 +15,11 @@ import (
 // The sharded pool: the worker-local memory level.
 //
 // Invariants and who may call what:
-//   - shard i's pool (a pool.NoLocking) is touched only by worker i: by
+//   - shard i's pool (a pool.NoLocking) is changed only by worker i: by
 //     Alloc and Free called from tasks on worker i, by the remote-free
-//     batches delivered to worker i, and by Stats tasks run on worker i.
+//     batches delivered to worker i, and read by Stats tasks run on worker
+//     i; any goroutine may read block memory through Bytes, which uses the
+//     chunk table the pool publishes atomically (SharedBytes).
 //     After Detach no worker runs, and the pools are read (Stats) and the
 //     frees refused during shutdown are applied, under p.mu.
 //   - shard i's outbound lists out[j] (frees of blocks owned by shard j made
@@ -58,9 +60,9 @@ func makeOffset(shard int, local pool.Offset) Offset {
 // runtime it is registered with has started (Attach has not run).
 var ErrNotStarted = errors.New("shards: not started")
 
-// ErrWrongShard is returned by Pool.Bytes when the caller's worker does not
-// own the block.
-var ErrWrongShard = errors.New("shards: block owned by another shard")
+// ErrBadOffset is returned by Pool.Bytes for an offset that names no shard
+// of the pool.
+var ErrBadOffset = errors.New("shards: offset names no shard of this pool")
 
 // Pool is a sharded memory pool registered with a runtime: each worker owns
 // one pool.NoLocking shard and allocates from it without any
@@ -248,15 +250,20 @@ func (p *Pool) applyFrees(shard int, frees []remoteFree) {
 	}
 }
 
-// Bytes returns the memory of a block of w's own shard. It returns
-// ErrWrongShard for a block of another shard: hand the offset to its owner
-// (runtime.Call) to read it.
-func (p *Pool) Bytes(w *runtime.Worker, off Offset, size int) ([]byte, error) {
-	s := p.shard(w)
-	if off.Shard() != w.ID() {
-		return nil, fmt.Errorf("%w: block of shard %d read on worker %d", ErrWrongShard, off.Shard(), w.ID())
+// Bytes returns the memory of a live block, from any goroutine: the owner's
+// pool publishes its chunk table atomically, so reading it needs no hand-off
+// to the owner. The block's contents follow the caller's own ordering with
+// whoever wrote them (the hand-off that passed the offset), and the slice
+// must not be used after the block is freed. Before Start it returns
+// ErrNotStarted; for an offset naming no shard, ErrBadOffset.
+func (p *Pool) Bytes(off Offset, size int) ([]byte, error) {
+	if p.rt.Load() == nil { // acquire: the shards built by Attach
+		return nil, ErrNotStarted
 	}
-	return s.p.Bytes(off.Local(), size), nil
+	if off.Shard() >= len(p.shards) || off.Local() == pool.Nil || size <= 0 {
+		return nil, fmt.Errorf("%w: offset %#x, size %d", ErrBadOffset, uint64(off), size)
+	}
+	return p.shards[off.Shard()].p.SharedBytes(off.Local(), size), nil
 }
 
 // AllocOn allocates size bytes from shard's pool for a caller outside the

@@ -76,14 +76,14 @@ func TestPoolCrossWorkerFrees(t *testing.T) {
 						if off.Shard() != w.ID() {
 							t.Errorf("block of worker %d names shard %d", w.ID(), off.Shard())
 						}
-						b, _ := p.Bytes(w, off, size)
+						b, _ := p.Bytes(off, size)
 						id := nextID.Add(1)
 						fill(b, id)
 						mine = append(mine, blk{off, size, id})
 					}
 					var remote []blk
 					for i, k := range mine {
-						b, _ := p.Bytes(w, k.off, k.size)
+						b, _ := p.Bytes(k.off, k.size)
 						if !check(b, k.id) {
 							t.Errorf("block %d corrupted", k.id)
 						}
@@ -100,8 +100,11 @@ func TestPoolCrossWorkerFrees(t *testing.T) {
 					err := w.Runtime().SubmitTo(target, func(tw *zrt.Worker) {
 						defer wg.Done()
 						for _, k := range remote {
-							if _, err := p.Bytes(tw, k.off, k.size); target != k.off.Shard() && !errors.Is(err, shards.ErrWrongShard) {
-								t.Errorf("Bytes of a remote block: %v", err)
+							// Read on another worker while the owner may be
+							// allocating and growing its pool.
+							b, err := p.Bytes(k.off, k.size)
+							if err != nil || !check(b, k.id) {
+								t.Errorf("block %d read on worker %d: err %v", k.id, tw.ID(), err)
 							}
 							if err := p.Free(tw, k.off, k.size); err != nil {
 								t.Error(err)
@@ -155,6 +158,12 @@ func TestPoolOutsideCallers(t *testing.T) {
 	}
 	if _, err := p.AllocOn(context.Background(), 0, 0); !errors.Is(err, pool.ErrInvalidSize) {
 		t.Fatalf("AllocOn(0 bytes): %v", err)
+	}
+	if _, err := p.Bytes(shards.Offset(99)<<52|off, 100); !errors.Is(err, shards.ErrBadOffset) {
+		t.Fatalf("Bytes of a missing shard: %v", err)
+	}
+	if b, err := p.Bytes(off, 100); err != nil || len(b) != 100 {
+		t.Fatalf("Bytes from outside the workers: %v", err)
 	}
 	if err := p.FreeOn(context.Background(), off, 100); err != nil {
 		t.Fatal(err)

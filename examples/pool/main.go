@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			b, _ := mem.Bytes(w, off, *size)
+			b, _ := mem.Bytes(off, *size)
 			binary.LittleEndian.PutUint64(b, uint64(w.ID()))
 			binary.LittleEndian.PutUint64(b[8:], uint64(i))
 			if i%2 == 0 {
@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		// Check our own records before handing them over.
 		for j, off := range keep {
-			b, _ := mem.Bytes(w, off, *size)
+			b, _ := mem.Bytes(off, *size)
 			if binary.LittleEndian.Uint64(b) != uint64(w.ID()) || binary.LittleEndian.Uint64(b[8:]) != uint64(2*j+1) {
 				badMu.Lock()
 				bad++

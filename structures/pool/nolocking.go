@@ -152,6 +152,21 @@ func (p *NoLocking) TryFree(off Offset, size int) bool {
 	return false
 }
 
+// SharedBytes is Bytes for goroutines other than the owner: it reads the
+// chunk table the arena publishes atomically on every growth, so it may run
+// while the owner allocates, frees and grows the pool. The block's contents
+// are the caller's to synchronize (the hand-off that gave it the offset
+// orders the owner's writes before its reads), and the block must stay
+// allocated while the slice is used. It panics if off and size do not lie
+// inside the arena.
+func (p *NoLocking) SharedBytes(off Offset, size int) []byte {
+	t := p.a.pub.Load() // acquire: the chunk table with every chunk below its length
+	shift := p.a.shift & 63
+	in := uint64(off) & (1<<shift - 1)
+	end := in + uint64(size)
+	return t.chunks[off>>shift][in:end:end]
+}
+
 // Bytes returns the size bytes of the block at off (capacity size). It
 // panics if off and size do not lie inside the arena.
 func (p *NoLocking) Bytes(off Offset, size int) []byte {

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -251,4 +252,52 @@ func TestNoLockingReset(t *testing.T) {
 	m = newModel(t, p, testConfig())
 	m.run(rand.New(rand.NewPCG(6, 6)), 300)
 	m.freeAll()
+}
+
+// TestNoLockingSharedBytes: one goroutine reads blocks through SharedBytes
+// while the owner keeps allocating (growing the arena by many chunks); the
+// reader always sees the pattern the owner wrote before handing the offset
+// over, and the race detector sees no race on the chunk table.
+func TestNoLockingSharedBytes(t *testing.T) {
+	p, err := NewNoLocking(Config{ChunkSize: 4 << 10, MaxFastBlock: 1 << 10, Alignment: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type handed struct {
+		off Offset
+		id  byte
+	}
+	ch := make(chan handed, 64)
+	done := make(chan error)
+	go func() {
+		for h := range ch {
+			for i, c := range p.SharedBytes(h.off, 256) {
+				if c != h.id^byte(i) {
+					done <- fmt.Errorf("block %d byte %d = %d", h.id, i, c)
+					for range ch {
+					}
+					return
+				}
+			}
+		}
+		done <- nil
+	}()
+	for i := range 2000 {
+		off, err := p.Alloc(256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := p.Bytes(off, 256)
+		for j := range b {
+			b[j] = byte(i) ^ byte(j)
+		}
+		ch <- handed{off, byte(i)}
+	}
+	close(ch)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if p.Stats().Chunks < 100 {
+		t.Fatalf("the arena grew to only %d chunks", p.Stats().Chunks)
+	}
 }
