@@ -72,6 +72,19 @@ type Config struct {
 	// receive; Worker.AfterBatch callbacks run after each such batch. 0
 	// means DefaultBatch. Must be in [0, 65536].
 	Batch int
+	// DedicatedProcs raises GOMAXPROCS by Workers while the runtime runs,
+	// and lowers it by as much when Stop has joined the workers. A worker
+	// parked on its futex is a thread blocked in a system call, and Go
+	// keeps that thread's P until the scheduler's monitor takes it back
+	// (20 µs to 10 ms later): with GOMAXPROCS equal to the worker count,
+	// the program's own goroutines — the callers waiting for a Call's
+	// reply among them — can find every P held by a parked worker. With
+	// one P per worker on top of the program's, none waits for the
+	// monitor. The CPU count is unchanged: spinning is still bounded by
+	// the GOMAXPROCS seen at Start. Measured in BenchmarkShardedTrie
+	// (impl=sharded-procs vs sharded, see docs/bench/shards.md). Setting
+	// GOMAXPROCS turns off Go's automatic GOMAXPROCS updates.
+	DedicatedProcs bool
 	// OnPanic, if not nil, is called on the panicking goroutine after a
 	// task panicked, with the worker's id (-1 for a Go task), the panic
 	// value and the stack. It must not panic.

@@ -63,6 +63,7 @@ type Runtime struct {
 
 	spinners    atomic.Int32  // seq-cst: workers spinning now, at most maxSpinners
 	maxSpinners int32         // immutable: GOMAXPROCS-1 at Start
+	addedProcs  int           // immutable once workers start: GOMAXPROCS added by Config.DedicatedProcs
 	goSubmitted atomic.Uint64 // relaxed: statistics only
 	goPanics    atomic.Uint64 // relaxed: statistics only
 }
@@ -119,6 +120,10 @@ func Start(ctx context.Context, cfg Config, structures ...Structure) (*Runtime, 
 		return nil, fmt.Errorf("runtime: blocking pool: %w", err)
 	}
 	rt.pool = pool
+	if r.DedicatedProcs {
+		rt.addedProcs = len(rt.workers)
+		goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(0) + rt.addedProcs)
+	}
 	if err := rt.startWorkers(ctx); err != nil {
 		rt.stopOnce.Do(rt.shutdown)
 		return nil, err
@@ -397,6 +402,9 @@ func (rt *Runtime) shutdown() {
 		w.mb.Close()
 	}
 	rt.wg.Wait()
+	if rt.addedProcs > 0 {
+		goruntime.GOMAXPROCS(max(1, goruntime.GOMAXPROCS(0)-rt.addedProcs))
+	}
 	rt.detach()
 	rt.stopErr = errors.Join(errs...)
 	rt.log.Info("runtime stopped", "tasks", rt.Stats().Tasks(), "go_tasks", rt.goSubmitted.Load())

@@ -632,3 +632,26 @@ func TestNilTaskPanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestDedicatedProcs: with DedicatedProcs the runtime adds one P per worker
+// while it runs and gives them back at Stop.
+func TestDedicatedProcs(t *testing.T) {
+	before := goruntime.GOMAXPROCS(0)
+	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 3, DedicatedProcs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := goruntime.GOMAXPROCS(0); got != before+3 {
+		t.Fatalf("GOMAXPROCS %d while running, want %d", got, before+3)
+	}
+	got, err := runtime.Call(context.Background(), rt, 2, func(w *runtime.Worker) (int, error) { return w.ID(), nil })
+	if err != nil || got != 2 {
+		t.Fatalf("Call: %d, %v", got, err)
+	}
+	if err := rt.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := goruntime.GOMAXPROCS(0); got != before {
+		t.Fatalf("GOMAXPROCS %d after Stop, want %d", got, before)
+	}
+}

@@ -35,9 +35,11 @@ type shardedImpl struct {
 	batches sync.Pool // of *shards.Batch[uint64]: reused, as a caller would
 }
 
-func newSharded(opts ...shards.TrieOption) benchMap {
+func newSharded(opts ...shards.TrieOption) benchMap { return newShardedCfg(zrt.Config{}, opts...) }
+
+func newShardedCfg(cfg zrt.Config, opts ...shards.TrieOption) benchMap {
 	t := shards.NewTrie[uint64](opts...)
-	rt, err := zrt.Start(context.Background(), zrt.Config{}, t)
+	rt, err := zrt.Start(context.Background(), cfg, t)
 	if err != nil {
 		panic(err)
 	}
@@ -129,6 +131,10 @@ var benchImpls = []struct {
 		// Shard boundaries from a sample of the workload's keys.
 		sample := workload.KeysShuf(*benchKeys, 7)[:min(*benchKeys, 4096)]
 		return newSharded(shards.WithRouter(shards.NewSampleRouter(sample)))
+	}},
+	{"sharded-procs", func() benchMap {
+		// One P per worker on top of the benchmark's (Config.DedicatedProcs).
+		return newShardedCfg(zrt.Config{DedicatedProcs: true})
 	}},
 	{"multiwriter", newMultiwriter},
 	{"rwmutex", func() benchMap { return rwmutexImpl{shards.NewLockedShard[uint64]()} }},
