@@ -47,7 +47,7 @@ type options struct {
 	keys, prefix, router string
 	n, limit, workers    int
 	batch                int
-	pin, quiet           bool
+	pin, quiet, procs    bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -62,6 +62,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.batch, "batch", 4096, "keys per batch commit")
 	fs.StringVar(&o.router, "router", "hash", "key routing: hash, or range (shards own contiguous key ranges)")
 	fs.BoolVar(&o.pin, "pin", false, "bind each worker to one CPU")
+	fs.BoolVar(&o.procs, "procs", true, "one extra P per worker while the runtime runs (runtime.Config.DedicatedProcs)")
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings only")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w: %w", errUsage, err)
@@ -139,7 +140,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		router = rangeRouter(o)
 	}
 	tr := shards.NewTrie[uint32](shards.WithRouter(router))
-	rt, err := runtime.Start(ctx, runtime.Config{Workers: o.workers, Pin: o.pin, Logger: logger}, tr)
+	rt, err := runtime.Start(ctx, runtime.Config{Workers: o.workers, Pin: o.pin, DedicatedProcs: o.procs, Logger: logger}, tr)
 	if err != nil {
 		return err
 	}
