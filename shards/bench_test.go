@@ -144,7 +144,8 @@ var benchImpls = []struct {
 const benchBatch = 1024
 
 // BenchmarkShardedTrie: every implementation on the same keys, side by side.
-// op=insert: one key per call from every goroutine (RunParallel); op=batch:
+// op=insert: one key per call from every goroutine (RunParallel);
+// op=insert16: the same from 16 goroutines per P; op=batch:
 // batches of 1024 keys; op=get: lookups in a full map; op=mixed: 90% get,
 // 10% insert. keys/s counts keys, whatever the op.
 func BenchmarkShardedTrie(b *testing.B) {
@@ -157,6 +158,23 @@ func BenchmarkShardedTrie(b *testing.B) {
 				defer m.close()
 				var next atomic.Int64
 				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						i := next.Add(1) - 1
+						m.insert(keys[int(i)%len(keys)], uint64(i))
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+			})
+			b.Run(prefix+"/op=insert16", func(b *testing.B) {
+				// Single-key inserts from 16 goroutines per P: many writers
+				// at once (the sharded trie combines them per shard).
+				m := impl.make()
+				defer m.close()
+				var next atomic.Int64
+				b.ReportAllocs()
+				b.SetParallelism(16)
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -327,5 +328,89 @@ func TestTrieStopWithWritesInFlight(t *testing.T) {
 		if tr.Len() != applied {
 			t.Fatalf("Len %d, applied %d", tr.Len(), applied)
 		}
+	}
+}
+
+// TestTrieManySingleWriters: many goroutines write single keys at once
+// (Insert, then Delete of every other key); every write is applied exactly
+// once — added and found reported once per key — and the shards counted
+// every write, in no more messages than writes.
+func TestTrieManySingleWriters(t *testing.T) {
+	for _, goroutines := range []int{1, runtime.GOMAXPROCS(0), 64} {
+		_, tr := startTrie(t, 2)
+		per := 400 / scale
+		var added, found atomic.Int64
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx := context.Background()
+				for i := range per {
+					k := fmt.Appendf(nil, "c%02d/%04d", g, i)
+					a, err := tr.Insert(ctx, k, valueOf(k))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if a {
+						added.Add(1)
+					}
+					if i%2 == 1 {
+						old, f, err := tr.Delete(ctx, k)
+						if err != nil || !f || old != valueOf(k) {
+							t.Errorf("Delete %s: %x %v %v", k, old, f, err)
+							return
+						}
+						found.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		want := goroutines * per
+		if added.Load() != int64(want) || found.Load() != int64(want/2) || tr.Len() != want-want/2 {
+			t.Fatalf("goroutines=%d: added %d found %d len %d, want %d %d %d",
+				goroutines, added.Load(), found.Load(), tr.Len(), want, want/2, want-want/2)
+		}
+		var messages, writes uint64
+		for _, s := range tr.Stats() {
+			messages += s.Messages
+			writes += s.Writes
+		}
+		if writes != uint64(want+want/2) || messages > writes {
+			t.Fatalf("goroutines=%d: %d writes in %d messages, want %d writes", goroutines, writes, messages, want+want/2)
+		}
+		t.Logf("goroutines=%d: %d writes in %d messages", goroutines, writes, messages)
+	}
+}
+
+func TestTrieWriteWithCancelledContext(t *testing.T) {
+	_, tr := startTrie(t, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := tr.Insert(ctx, []byte("k"), 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Insert with a cancelled context: %v", err)
+	}
+	if tr.Contains([]byte("k")) {
+		t.Fatal("a write refused for its context was applied")
+	}
+	// A context that ends while the write waits: either it was applied
+	// (nil) or the context error is returned, and the key is then present
+	// or not, but the trie stays consistent and usable.
+	for i := range 50 {
+		ctx, cancel := context.WithCancel(context.Background())
+		k := fmt.Appendf(nil, "late%d", i)
+		go cancel()
+		_, err := tr.Insert(ctx, k, 2)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+		if err == nil && !tr.Contains(k) {
+			t.Fatalf("%s acknowledged but missing", k)
+		}
+	}
+	if _, err := tr.Insert(context.Background(), []byte("after"), 3); err != nil || !tr.Contains([]byte("after")) {
+		t.Fatalf("Insert after cancellations: %v", err)
 	}
 }
