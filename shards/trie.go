@@ -80,7 +80,10 @@ func WithShards[V any](newShard func() (ShardTrie[V], error)) TrieOption {
 // return ErrNotStarted, after Stop an error matching runtime.ErrStopped;
 // reads keep working on the final contents after Stop. The zero value is
 // not usable; a Trie must not be copied. All methods are safe for concurrent
-// use.
+// use. Insert, Delete and Batch.Commit wait for the owning worker: do not
+// call them from a task running on a worker of the same runtime (the task
+// would wait for its own worker when the key is its shard's); hand such
+// writes to a goroutine (Runtime.Go) instead.
 type Trie[V any] struct {
 	cfg    trieConfig
 	hash   *HashRouter                     // cfg.router when it is a HashRouter: routed without an interface call
