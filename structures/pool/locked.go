@@ -19,12 +19,7 @@ type lockedCore struct {
 	cfg   Config
 	flags atomic.Uint32 // flagFull, flagReclaimed
 
-	g          sync.Mutex // growth: a, huge, src, huge counters
-	a          arena
-	huge       hugeHeap
-	src        smallSource
-	hugeAllocs uint64
-	hugeFrees  uint64
+	growth // g guards a, huge, src and the huge counters
 }
 
 type lockedClassData struct {
@@ -243,18 +238,7 @@ func (p *lockedCore) stats(l Level) Stats {
 		untouched += int64(cl.end - cl.bump)
 		cl.mu.Unlock()
 	}
-	p.g.Lock()
-	defer p.g.Unlock()
-	s.Allocs += p.hugeAllocs
-	s.Frees += p.hugeFrees
-	s.Capacity = p.a.capacity
-	s.Chunks = p.a.slots
-	s.HugeBytes, s.HugeCount = p.huge.liveBytes, p.huge.liveCount
-	untouched += int64(p.src.end - p.src.cur)
-	s.InUse = inUse + p.huge.liveBytes
-	s.Untouched = untouched + p.a.idleBytes()
-	s.Free = smallFree(&p.a, p.src.chunks, inUse, untouched) + p.huge.freeBytes
-	s.Fragment = s.Capacity - s.InUse - s.Free - s.Untouched
+	p.finishStats(&s, inUse, untouched)
 	return s
 }
 

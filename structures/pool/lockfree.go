@@ -3,7 +3,6 @@ package pool
 import (
 	"math/bits"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -46,12 +45,7 @@ type lfCore struct {
 	nclasses    int
 	cfg         Config
 
-	g          sync.Mutex // growth: a, huge, src, huge counters, refills, new stripes
-	a          arena
-	huge       hugeHeap
-	src        smallSource
-	hugeAllocs uint64
-	hugeFrees  uint64
+	growth // g guards a, huge, src, the huge counters, refills and new stripes
 
 	// newSlab, when set, replaces src.carve as the source of slabs (the
 	// ThreadLocal central pool carves from spans it owns).
@@ -355,18 +349,7 @@ func (p *lfCore) stats(l Level) Stats {
 	s := Stats{Level: l}
 	var inUse, untouched int64
 	s.Allocs, s.Frees, inUse, untouched = p.smallCounts()
-	p.g.Lock()
-	defer p.g.Unlock()
-	s.Allocs += p.hugeAllocs
-	s.Frees += p.hugeFrees
-	s.Capacity = p.a.capacity
-	s.Chunks = p.a.slots
-	s.HugeBytes, s.HugeCount = p.huge.liveBytes, p.huge.liveCount
-	untouched += int64(p.src.end - p.src.cur)
-	s.InUse = inUse + p.huge.liveBytes
-	s.Untouched = untouched + p.a.idleBytes()
-	s.Free = smallFree(&p.a, p.src.chunks, inUse, untouched) + p.huge.freeBytes
-	s.Fragment = s.Capacity - s.InUse - s.Free - s.Untouched
+	p.finishStats(&s, inUse, untouched)
 	return s
 }
 

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"sync"
 	"unsafe"
 
 	"github.com/zipora-go/zipora/primitives"
@@ -150,4 +151,34 @@ func reclaimSmall(a *arena, heads []*Offset, slabs []slabRef) int {
 		a.release(int(ci), 1)
 	}
 	return len(dead)
+}
+
+// growth is the state the Mutex, FixedCapacity and LockFree levels share
+// behind their growth mutex g: the arena, the huge-block heap, the source of
+// small slabs and the huge-block counters.
+type growth struct {
+	g          sync.Mutex
+	a          arena
+	huge       hugeHeap
+	src        smallSource
+	hugeAllocs uint64
+	hugeFrees  uint64
+}
+
+// finishStats completes s, whose small-class counters the caller summed
+// (inUse and untouched bytes of the classes), with the growth state, under
+// g.
+func (p *growth) finishStats(s *Stats, inUse, untouched int64) {
+	p.g.Lock()
+	defer p.g.Unlock()
+	s.Allocs += p.hugeAllocs
+	s.Frees += p.hugeFrees
+	s.Capacity = p.a.capacity
+	s.Chunks = p.a.slots
+	s.HugeBytes, s.HugeCount = p.huge.liveBytes, p.huge.liveCount
+	untouched += int64(p.src.end - p.src.cur)
+	s.InUse = inUse + p.huge.liveBytes
+	s.Untouched = untouched + p.a.idleBytes()
+	s.Free = smallFree(&p.a, p.src.chunks, inUse, untouched) + p.huge.freeBytes
+	s.Fragment = s.Capacity - s.InUse - s.Free - s.Untouched
 }
