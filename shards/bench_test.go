@@ -143,6 +143,24 @@ var benchImpls = []struct {
 
 const benchBatch = 1024
 
+// benchInserts inserts one key per call from parallelism goroutines per P;
+// one op is one key.
+func benchInserts(b *testing.B, mk func() benchMap, keys [][]byte, parallelism int) {
+	m := mk()
+	defer m.close()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(parallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) - 1
+			m.insert(keys[int(i)%len(keys)], uint64(i))
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+}
+
 // BenchmarkShardedTrie: every implementation on the same keys, side by side.
 // op=insert: one key per call from every goroutine (RunParallel);
 // op=insert16: the same from 16 goroutines per P; op=batch:
@@ -153,37 +171,9 @@ func BenchmarkShardedTrie(b *testing.B) {
 		keys := workload.Named(wl, *benchKeys)
 		for _, impl := range benchImpls {
 			prefix := fmt.Sprintf("impl=%s/workload=%s", impl.name, wl)
-			b.Run(prefix+"/op=insert", func(b *testing.B) {
-				m := impl.make()
-				defer m.close()
-				var next atomic.Int64
-				b.ReportAllocs()
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						i := next.Add(1) - 1
-						m.insert(keys[int(i)%len(keys)], uint64(i))
-					}
-				})
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
-			})
-			b.Run(prefix+"/op=insert16", func(b *testing.B) {
-				// Single-key inserts from 16 goroutines per P: many writers
-				// at once (the sharded trie combines them per shard).
-				m := impl.make()
-				defer m.close()
-				var next atomic.Int64
-				b.ReportAllocs()
-				b.SetParallelism(16)
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						i := next.Add(1) - 1
-						m.insert(keys[int(i)%len(keys)], uint64(i))
-					}
-				})
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
-			})
+			b.Run(prefix+"/op=insert", func(b *testing.B) { benchInserts(b, impl.make, keys, 1) })
+			// Single-key inserts from 16 goroutines per P: many writers at once.
+			b.Run(prefix+"/op=insert16", func(b *testing.B) { benchInserts(b, impl.make, keys, 16) })
 			b.Run(prefix+"/op=batch", func(b *testing.B) {
 				m := impl.make()
 				defer m.close()
