@@ -69,7 +69,7 @@ func (s *shardedImpl) get(k []byte) (uint64, bool) { return s.t.Get(k) }
 func (s *shardedImpl) close()                      { _ = s.rt.Stop(context.Background()) }
 
 // rwmutexImpl is one single-owner trie behind a sync.RWMutex.
-type rwmutexImpl struct{ l *shards.LockedShard[uint64] }
+type rwmutexImpl struct{ l *lockedShard[uint64] }
 
 func (r rwmutexImpl) insert(k []byte, v uint64) {
 	if _, err := r.l.Insert(k, v); err != nil {
@@ -137,7 +137,7 @@ var benchImpls = []struct {
 		return newShardedCfg(zrt.Config{DedicatedProcs: true})
 	}},
 	{"multiwriter", newMultiwriter},
-	{"rwmutex", func() benchMap { return rwmutexImpl{shards.NewLockedShard[uint64]()} }},
+	{"rwmutex", func() benchMap { return rwmutexImpl{newLockedShard[uint64]()} }},
 	{"xsync", func() benchMap { return xsyncImpl{xsync.NewMap[string, uint64]()} }},
 }
 

@@ -42,8 +42,8 @@ func ExampleTrie() {
 	// usr/lib/libm.so 2
 }
 
-// Worker-local allocation: a task allocates from its own worker's shard with
-// no synchronization; a block freed on another worker goes home in a batch.
+// Worker-local allocation: a task allocates from its own worker's shard; a
+// block freed on another worker is returned to its owning shard at once.
 func ExamplePool() {
 	ctx := context.Background()
 	mem, err := shards.NewPool(pool.MemoryOptimized())
@@ -66,7 +66,7 @@ func ExamplePool() {
 	if err != nil {
 		panic(err)
 	}
-	// Freed on worker 1: sent home to worker 0.
+	// Freed on worker 1: returned to worker 0's shard.
 	_, err = runtime.Call(ctx, rt, 1, func(w *runtime.Worker) (struct{}, error) {
 		return struct{}{}, mem.Free(w, off, 64)
 	})
@@ -77,6 +77,6 @@ func ExamplePool() {
 		panic(err)
 	}
 	st, _ := mem.Stats(ctx)
-	fmt.Println("owner:", off.Shard(), "in use after stop:", st.InUse(), "remote frees applied:", st.RemoteApplied)
-	// Output: owner: 0 in use after stop: 0 remote frees applied: 1
+	fmt.Println("owner:", off.Shard(), "in use after stop:", st.InUse(), "frees on shard 0:", st.Shards[0].Frees)
+	// Output: owner: 0 in use after stop: 0 frees on shard 0: 1
 }

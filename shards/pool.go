@@ -7,32 +7,29 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/zipora-go/zipora/primitives"
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/structures/pool"
 )
 
-// The sharded pool: the worker-local memory level.
+// The sharded pool: one pool.NoLocking per worker.
 //
 // Invariants and who may call what:
-//   - shard i's pool (a pool.NoLocking) is changed only by worker i: by
-//     Alloc and Free called from tasks on worker i, by the remote-free
-//     batches delivered to worker i, and read by Stats tasks run on worker
-//     i; any goroutine may read block memory through Bytes, which uses the
-//     chunk table the pool publishes atomically (SharedBytes).
-//     After Detach no worker runs, and the pools are read (Stats) and the
-//     frees refused during shutdown are applied, under p.mu.
-//   - shard i's outbound lists out[j] (frees of blocks owned by shard j made
-//     on worker i) are touched only by worker i; a full list, or every list
-//     at the end of the worker's batch (Worker.AfterBatch), is handed to
-//     worker j in one message, whose slice then belongs to that message.
-//   - nothing is lost: a batch the runtime refuses (Stop closed the mailboxes)
-//     is kept in p.late and applied by Detach, when no worker runs.
+//   - shard i's pool is changed (Alloc, Free) and its statistics read only
+//     by the holder of shard i's ownership word (owner.go); any goroutine
+//     reads block memory through Bytes, which uses the chunk table the
+//     pool publishes atomically (SharedBytes);
+//   - a caller that finds the word held queues its operation and waits for
+//     the holder to apply it: an allocation or free never waits for a
+//     parked worker thread, from a task or from outside the workers;
+//   - nothing is lost: frees are accepted before Start's first Attach
+//     returns and after Stop (the shards stay), allocations are refused
+//     after Stop.
 //
-// Rejected: a concurrent pool per shard (the point of the level is that the
-// owner allocates with no synchronization at all); freeing remote blocks
-// into a lock-free per-shard stack (every remote free would cost a CAS on
-// a line the owner also writes; batching amortizes one message over many).
+// Rejected: the previous design (remote frees batched per worker and sent
+// home with SubmitTo from inside tasks): two workers with full bounded
+// mailboxes sending to each other deadlocked, and every AllocOn waited for
+// a parked worker; a concurrent pool per shard (every owner allocation
+// would pay for synchronization the word already gives).
 
 // Offset identifies a block of a sharded Pool: the owning shard in the top
 // 12 bits, the offset inside that shard's pool in the low 52 bits. The zero
@@ -60,243 +57,246 @@ func makeOffset(shard int, local pool.Offset) Offset {
 // runtime it is registered with has started (Attach has not run).
 var ErrNotStarted = errors.New("shards: not started")
 
-// ErrBadOffset is returned by Pool.Bytes for an offset that names no shard
-// of the pool.
-var ErrBadOffset = errors.New("shards: offset names no shard of this pool")
+// ErrBadOffset is returned by Pool.Bytes for an offset and size that name
+// no block memory of this pool.
+var ErrBadOffset = errors.New("shards: offset names no block of this pool")
 
-// Pool is a sharded memory pool registered with a runtime: each worker owns
-// one pool.NoLocking shard and allocates from it without any
-// synchronization. Freeing a block owned by another worker queues it and
-// sends it home in batches; callers outside the workers go through the
-// runtime (AllocOn, FreeOn). Offsets name their owning shard.
+// Pool is a sharded memory pool registered with a runtime: one
+// pool.NoLocking shard per worker. Alloc allocates from the calling
+// worker's shard, AllocOn from any shard; Free and FreeOn return a block to
+// its owning shard from any goroutine. Each operation is applied by the
+// caller itself when the shard is free, or by the goroutine currently
+// applying operations to it — never by a parked worker thread. Offsets name
+// their owning shard.
 //
-// Create one with NewPool and pass it to runtime.Start. The zero value is not
-// usable; a Pool must not be copied. Methods taking a *runtime.Worker may be
-// called only by a task running on that worker.
+// Create one with NewPool and pass it to runtime.Start. The zero value is
+// not usable; a Pool must not be copied. All methods are safe for
+// concurrent use. A Pool detached by Stop keeps its blocks (frees still
+// work, allocations return runtime.ErrStopped) and may be registered with a
+// new runtime.
 type Pool struct {
 	cfg    pool.Config
-	batch  int
-	rt     atomic.Pointer[runtime.Runtime] // release: set by Attach before workers run
-	shards []poolShard
-
-	mu       sync.Mutex // guards late and detached-state access to the pools
-	late     []remoteBatch
-	detached atomic.Bool // seq-cst: set by Detach
-
-	remoteSent atomic.Uint64 // relaxed: statistics
-	remoteRecv atomic.Uint64 // relaxed: statistics
+	mu     sync.Mutex                   // serializes Attach and Detach
+	shards atomic.Pointer[[]*poolShard] // acquire/release: the shards, built by Attach
+	state  atomic.Uint32                // seq-cst: stateNew, stateAttached, stateStopped
+	reqs   sync.Pool                    // of *request[poolOp]
 }
 
 type poolShard struct {
-	p       *pool.NoLocking
-	out     [][]remoteFree // out[j]: frees for shard j, touched only by this worker
-	pending bool           // an AfterBatch flush is registered
-	flush   func(*runtime.Worker)
-	_       [primitives.CacheLineSize]byte
+	own owner[poolOp]
+	p   *pool.NoLocking
 }
 
-type remoteFree struct {
-	off  pool.Offset
-	size int
-}
+const (
+	opAlloc uint8 = iota
+	opFree
+	opStats
+)
 
-type remoteBatch struct {
-	shard int
-	frees []remoteFree
+// poolOp is one queued pool operation and its results.
+type poolOp struct {
+	kind  uint8
+	size  int
+	off   pool.Offset
+	stats pool.Stats
+	err   error
 }
 
 // PoolOption configures a Pool.
 type PoolOption func(*Pool)
 
-// WithFreeBatch sets how many remote frees a worker collects for one owner
-// before sending them in one message (default 64). They are also sent at the
-// end of every batch of tasks the worker runs.
-func WithFreeBatch(n int) PoolOption { return func(p *Pool) { p.batch = n } }
-
 // NewPool returns a sharded pool whose shards are configured by cfg (see
-// pool.Config; the level is always the worker-local NoLocking). Invalid
+// pool.Config; the level is always the single-owner NoLocking). Invalid
 // configurations return an error wrapping pool.ErrInvalidConfig.
 func NewPool(cfg pool.Config, opts ...PoolOption) (*Pool, error) {
 	c, err := cfg.Validate()
 	if err != nil {
 		return nil, err
 	}
-	p := &Pool{cfg: c, batch: 64}
+	p := &Pool{cfg: c}
 	for _, o := range opts {
 		o(p)
-	}
-	if p.batch <= 0 {
-		return nil, fmt.Errorf("%w: free batch %d", pool.ErrInvalidConfig, p.batch)
 	}
 	return p, nil
 }
 
-// Attach implements runtime.Structure: it creates one pool per worker.
+// Attach implements runtime.Structure: it creates one pool per worker. A
+// Pool detached from an earlier runtime keeps its shards (and its live
+// blocks) and gains shards when the new runtime has more workers.
 func (p *Pool) Attach(rt *runtime.Runtime, shards int) error {
 	if shards > MaxPoolShards {
 		return fmt.Errorf("shards: %d workers exceed the pool's %d shards", shards, MaxPoolShards)
 	}
-	if p.rt.Load() != nil {
-		return errors.New("shards: pool already attached to a runtime")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state.Load() == stateAttached {
+		return errors.New("shards: pool already attached to a running runtime")
 	}
-	p.shards = make([]poolShard, shards)
-	for i := range p.shards {
-		np, err := pool.NewNoLocking(p.cfg)
-		if err != nil {
-			return err
+	var ss []*poolShard
+	if old := p.shards.Load(); old != nil {
+		ss = *old
+	}
+	if len(ss) < shards {
+		ns := make([]*poolShard, len(ss), shards)
+		copy(ns, ss) // the shards themselves, words and all, are kept
+		for len(ns) < shards {
+			np, err := pool.NewNoLocking(p.cfg)
+			if err != nil {
+				return err
+			}
+			ns = append(ns, &poolShard{p: np})
 		}
-		s := &p.shards[i]
-		s.p = np
-		s.out = make([][]remoteFree, shards)
-		s.flush = func(w *runtime.Worker) { p.flushAll(w) }
+		ss = ns
+		p.shards.Store(&ss) // release: the shards are built
 	}
-	p.rt.Store(rt)
+	p.state.Store(stateAttached)
 	return nil
 }
 
-// Detach implements runtime.Structure: no worker runs any more; the frees
-// the runtime refused while stopping are applied now.
+// Detach implements runtime.Structure: allocations are refused from now
+// on; frees and Bytes go on.
 func (p *Pool) Detach() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.detached.Store(true)
-	for _, b := range p.late {
-		p.applyFrees(b.shard, b.frees)
-	}
-	p.late = nil
+	p.state.Store(stateStopped)
 }
 
-func (p *Pool) shard(w *runtime.Worker) *poolShard {
-	if w.Runtime() != p.rt.Load() {
-		panic("shards: Pool used from a worker of another runtime")
+// shard returns shard i, or an error wrapping missing for a shard the
+// pool does not have.
+func (p *Pool) shard(i int, missing error) (*poolShard, error) {
+	ss := p.shards.Load()
+	if ss == nil {
+		return nil, ErrNotStarted
 	}
-	return &p.shards[w.ID()]
+	if uint(i) >= uint(len(*ss)) {
+		return nil, fmt.Errorf("shards: shard %d of %d: %w", i, len(*ss), missing)
+	}
+	return (*ss)[i], nil
 }
 
-// Alloc returns a block of size bytes from the calling worker's shard, with
-// no synchronization. Only a task running on w may call it.
+// Alloc returns a block of size bytes from w's shard. Any goroutine may
+// call it with any worker of the pool's runtime; it is meant for tasks
+// running on w (the block's memory is then first touched on w's CPU).
 func (p *Pool) Alloc(w *runtime.Worker, size int) (Offset, error) {
-	s := p.shard(w)
-	off, err := s.p.Alloc(size)
+	return p.AllocOn(context.Background(), w.ID(), size)
+}
+
+// AllocOn allocates size bytes from shard's pool, from any goroutine.
+// Before Start it returns ErrNotStarted, after Stop an error matching
+// runtime.ErrStopped, for a shard the pool does not have an error
+// matching runtime.ErrNoShard, and
+// the pool's errors (pool.ErrExhausted, pool.ErrInvalidSize); ctx is
+// checked before the allocation is queued.
+func (p *Pool) AllocOn(ctx context.Context, shard, size int) (Offset, error) {
+	if p.state.Load() == stateStopped {
+		return 0, runtime.ErrStopped
+	}
+	s, err := p.shard(shard, runtime.ErrNoShard)
 	if err != nil {
-		return 0, fmt.Errorf("shards: alloc on shard %d: %w", w.ID(), err)
+		return 0, err
 	}
-	return makeOffset(w.ID(), off), nil
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	op := poolOp{kind: opAlloc, size: size}
+	p.do(s, &op)
+	if op.err != nil {
+		return 0, fmt.Errorf("shards: alloc on shard %d: %w", shard, op.err)
+	}
+	return makeOffset(shard, op.off), nil
 }
 
-// Free returns a block. A block of w's own shard is freed at once; a block
-// of another shard is queued and sent home in a batch (when WithFreeBatch
-// frees for that shard are queued, and at the end of w's current batch of
-// tasks). Only a task running on w may call it. Errors for a block of w's
-// shard are those of pool.NoLocking.Free (ErrInvalidFree, ...); a remote
-// block is checked by its owner, which reports failures through the
-// runtime's logger.
-func (p *Pool) Free(w *runtime.Worker, off Offset, size int) error {
-	s := p.shard(w)
-	owner := off.Shard()
-	if owner == w.ID() {
-		return s.p.Free(off.Local(), size)
-	}
-	if owner >= len(p.shards) || off.Local() == pool.Nil {
-		return fmt.Errorf("%w: offset %#x names shard %d of %d", pool.ErrInvalidFree, uint64(off), owner, len(p.shards))
-	}
-	s.out[owner] = append(s.out[owner], remoteFree{off.Local(), size})
-	if len(s.out[owner]) >= p.batch {
-		p.send(w, owner)
-	} else if !s.pending {
-		s.pending = true
-		w.AfterBatch(s.flush)
-	}
-	return nil
+// Free returns a block to its owning shard, from any goroutine (w is the
+// caller's worker, kept for symmetry with Alloc). Errors are those of
+// pool.NoLocking.Free (pool.ErrInvalidFree, ...), and ErrBadOffset for an
+// offset naming no shard.
+func (p *Pool) Free(_ *runtime.Worker, off Offset, size int) error {
+	return p.FreeOn(context.Background(), off, size)
 }
 
-// flushAll sends every outbound list of w's shard home.
-func (p *Pool) flushAll(w *runtime.Worker) {
-	s := &p.shards[w.ID()]
-	s.pending = false
-	for owner := range s.out {
-		if len(s.out[owner]) > 0 {
-			p.send(w, owner)
-		}
-	}
-}
-
-func (p *Pool) send(w *runtime.Worker, owner int) {
-	s := &p.shards[w.ID()]
-	frees := s.out[owner]
-	s.out[owner] = nil
-	p.remoteSent.Add(uint64(len(frees)))
-	err := w.Runtime().SubmitTo(owner, func(ow *runtime.Worker) { p.applyFrees(ow.ID(), frees) })
+// FreeOn returns a block to its owning shard, from any goroutine. Frees are
+// accepted after Stop too (nothing is lost).
+func (p *Pool) FreeOn(ctx context.Context, off Offset, size int) error {
+	s, err := p.shard(off.Shard(), ErrBadOffset)
 	if err != nil {
-		// The runtime is stopping: keep the batch for Detach.
-		p.mu.Lock()
-		if p.detached.Load() {
-			p.applyFrees(owner, frees)
-		} else {
-			p.late = append(p.late, remoteBatch{owner, frees})
-		}
-		p.mu.Unlock()
+		return err
 	}
+	if off.Local() == pool.Nil {
+		return fmt.Errorf("%w: the nil offset", pool.ErrInvalidFree)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	op := poolOp{kind: opFree, size: size, off: off.Local()}
+	p.do(s, &op)
+	return op.err
 }
 
-func (p *Pool) applyFrees(shard int, frees []remoteFree) {
-	p.remoteRecv.Add(uint64(len(frees)))
-	for _, f := range frees {
-		if err := p.shards[shard].p.Free(f.off, f.size); err != nil {
-			if rt := p.rt.Load(); rt != nil {
-				rt.Logger().Error("shards: remote free refused", "shard", shard, "offset", uint64(f.off), "size", f.size, "err", err)
-			}
-		}
+// do applies op on s: at once when the word is free, else queued for the
+// holder.
+func (p *Pool) do(s *poolShard, op *poolOp) {
+	if s.own.tryAcquire() {
+		s.apply(op)
+		s.own.serve(s, nil)
+		return
+	}
+	r, _ := p.reqs.Get().(*request[poolOp])
+	if r == nil {
+		r = newRequest[poolOp]()
+	}
+	r.op = *op
+	s.own.push(r)
+	s.own.wait(s, r)
+	*op = r.op
+	p.reqs.Put(r)
+}
+
+func (s *poolShard) begin()                     {}
+func (s *poolShard) end()                       {}
+func (s *poolShard) publish()                   {}
+func (s *poolShard) recycle(*request[poolOp])   {}
+func (s *poolShard) fail(op *poolOp, err error) { op.err = err }
+func (s *poolShard) guard(op *poolOp, pv any)   { op.err = panicErr(pv) }
+
+// apply implements session.
+func (s *poolShard) apply(op *poolOp) {
+	switch op.kind {
+	case opAlloc:
+		op.off, op.err = s.p.Alloc(op.size)
+	case opFree:
+		op.err = s.p.Free(op.off, op.size)
+	case opStats:
+		op.stats = s.p.Stats()
 	}
 }
 
 // Bytes returns the memory of a live block, from any goroutine: the owner's
-// pool publishes its chunk table atomically, so reading it needs no hand-off
-// to the owner. The block's contents follow the caller's own ordering with
+// pool publishes its chunk table atomically, so reading it needs no
+// hand-off. The block's contents follow the caller's own ordering with
 // whoever wrote them (the hand-off that passed the offset), and the slice
 // must not be used after the block is freed. Before Start it returns
-// ErrNotStarted; for an offset naming no shard, ErrBadOffset.
-func (p *Pool) Bytes(off Offset, size int) ([]byte, error) {
-	if p.rt.Load() == nil { // acquire: the shards built by Attach
-		return nil, ErrNotStarted
+// ErrNotStarted; for an offset and size outside the shard's arena,
+// ErrBadOffset.
+func (p *Pool) Bytes(off Offset, size int) (b []byte, err error) {
+	s, err := p.shard(off.Shard(), ErrBadOffset)
+	if err != nil {
+		return nil, err
 	}
-	if off.Shard() >= len(p.shards) || off.Local() == pool.Nil || size <= 0 {
+	if off.Local() == pool.Nil || size <= 0 {
 		return nil, fmt.Errorf("%w: offset %#x, size %d", ErrBadOffset, uint64(off), size)
 	}
-	return p.shards[off.Shard()].p.SharedBytes(off.Local(), size), nil
+	defer func() {
+		// SharedBytes slices the chunk: a range outside it panics.
+		if recover() != nil {
+			b, err = nil, fmt.Errorf("%w: offset %#x, size %d outside the arena", ErrBadOffset, uint64(off), size)
+		}
+	}()
+	return s.p.SharedBytes(off.Local(), size), nil
 }
 
-// AllocOn allocates size bytes from shard's pool for a caller outside the
-// workers, through runtime.Call. Before Start it returns ErrNotStarted,
-// after Stop an error matching runtime.ErrStopped.
-func (p *Pool) AllocOn(ctx context.Context, shard, size int) (Offset, error) {
-	rt := p.rt.Load()
-	if rt == nil {
-		return 0, ErrNotStarted
-	}
-	return runtime.Call(ctx, rt, shard, func(w *runtime.Worker) (Offset, error) { return p.Alloc(w, size) })
-}
-
-// FreeOn frees a block for a caller outside the workers, on its owner
-// through runtime.Call.
-func (p *Pool) FreeOn(ctx context.Context, off Offset, size int) error {
-	rt := p.rt.Load()
-	if rt == nil {
-		return ErrNotStarted
-	}
-	_, err := runtime.Call(ctx, rt, off.Shard(), func(w *runtime.Worker) (struct{}, error) {
-		return struct{}{}, p.Free(w, off, size)
-	})
-	return err
-}
-
-// PoolStats describes a sharded pool: one pool.Stats per shard and the
-// remote frees sent and applied.
+// PoolStats describes a sharded pool: one pool.Stats per shard.
 type PoolStats struct {
 	Shards []pool.Stats
-	// RemoteSent counts frees queued for another shard; RemoteApplied those
-	// its owner has applied. They are equal once the runtime is idle.
-	RemoteSent, RemoteApplied uint64
 }
 
 // InUse returns the bytes in live blocks over all shards.
@@ -308,30 +308,21 @@ func (s PoolStats) InUse() int64 {
 	return n
 }
 
-// Stats collects every shard's statistics on its owner (runtime.Each), or
-// directly once the runtime has stopped.
+// Stats collects every shard's statistics, each read by the shard's
+// current holder (or the caller), so that it is consistent for that shard.
 func (p *Pool) Stats(ctx context.Context) (PoolStats, error) {
-	rt := p.rt.Load()
-	if rt == nil {
+	ss := p.shards.Load()
+	if ss == nil {
 		return PoolStats{}, ErrNotStarted
 	}
-	st := PoolStats{Shards: make([]pool.Stats, len(p.shards))}
-	p.mu.Lock()
-	if p.detached.Load() {
-		for i := range p.shards {
-			st.Shards[i] = p.shards[i].p.Stats()
-		}
-		p.mu.Unlock()
-	} else {
-		p.mu.Unlock()
-		err := rt.Each(ctx, func(w *runtime.Worker) error {
-			st.Shards[w.ID()] = p.shards[w.ID()].p.Stats()
-			return nil
-		})
-		if err != nil {
+	st := PoolStats{Shards: make([]pool.Stats, len(*ss))}
+	for i := range *ss {
+		if err := ctx.Err(); err != nil {
 			return PoolStats{}, err
 		}
+		op := poolOp{kind: opStats}
+		p.do((*ss)[i], &op)
+		st.Shards[i] = op.stats
 	}
-	st.RemoteSent, st.RemoteApplied = p.remoteSent.Load(), p.remoteRecv.Load()
 	return st, nil
 }

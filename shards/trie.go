@@ -1,11 +1,11 @@
 package shards
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 	"sync/atomic"
 
 	"github.com/zipora-go/zipora/internal/merge"
@@ -17,45 +17,38 @@ import (
 // The sharded trie.
 //
 // Invariants and who may call what:
-//   - key k lives in shard router.Route(k), and only there;
-//   - shard i is written only by tasks on worker i (Insert, Delete and
-//     Batch send their writes there through the runtime); any goroutine
-//     reads any shard directly, lock-free, because each shard is a
-//     one-writer/multi-reader trie;
-//   - a write returns once applied on its owner: the owner's publication of
-//     the change happens-before the task's completion, which happens-before
-//     Insert/Delete/Commit returns (runtime.Call), so the writer's own later
-//     Get sees it.
+//   - key k lives in shard route(k), and only there; the routing and the
+//     shards form one immutable layout, replaced only by Attach;
+//   - shard i is written only by the holder of its ownership word
+//     (owner.go): whichever caller wins it applies its own write and the
+//     writes queued by others, publishes once and releases it; any
+//     goroutine reads any shard directly, lock-free, because each shard is
+//     a one-writer/multi-reader trie;
+//   - a write returns once applied and published: the holder's publication
+//     (a release store of the shard's root) happens-before the completion
+//     of every request it applied, which happens-before Insert, Delete or
+//     Commit returns, so the writer's own later Get sees it;
+//   - Detach closes every shard's word: later writes fail with
+//     runtime.ErrStopped, queued ones are failed, none is half-applied.
 //
-// Rejected: a lock per shard (readers would contend with the owner);
-// routing reads through the owner too (a round trip per Get, ~µs, for what
-// a lock-free read does in tens of ns).
-
-// ShardTrie is what one shard of a sharded Trie must provide: an ordered map
-// safe for one writer (the owner worker) concurrent with any number of
-// lock-free readers. *trie.Concurrent at OneWriteMultiRead is the default.
-type ShardTrie[V any] interface {
-	Insert(key []byte, v V) (bool, error)
-	Get(key []byte) (V, bool)
-	Contains(key []byte) bool
-	Delete(key []byte) (V, bool, error)
-	Len() int
-	All() iter.Seq2[[]byte, V]
-	Prefix(p []byte) iter.Seq2[[]byte, V]
-	Seek(k []byte) iter.Seq2[[]byte, V]
-	Stats() trie.Stats
-}
+// Rejected: routing writes through the owning worker's mailbox (the
+// previous design: a write waited for a parked, thread-locked worker and a
+// free P, 0.004× a trie behind a mutex); a lock per shard for readers
+// (readers would contend with the writer); routing reads through the owner
+// (a round trip per Get for what a lock-free read does in tens of ns).
 
 // TrieOption configures a sharded Trie.
 type TrieOption func(*trieConfig)
 
 type trieConfig struct {
 	router   Router
-	newShard func() (any, error)
 	trieOpts []trie.Option
 }
 
-// WithRouter sets the key router (default: a HashRouter).
+// WithRouter sets the key router (default: a HashRouter). The built-in
+// routers (*HashRouter, *RangeRouter) are copied at Attach, so one value
+// may configure several tries; a Router of another type is initialized in
+// place and must not be shared by structures of different shard counts.
 func WithRouter(r Router) TrieOption { return func(c *trieConfig) { c.router = r } }
 
 // WithTrieOptions passes options to every shard's trie (a pool
@@ -64,39 +57,53 @@ func WithTrieOptions(opts ...trie.Option) TrieOption {
 	return func(c *trieConfig) { c.trieOpts = append(c.trieOpts, opts...) }
 }
 
-// WithShards replaces the shard implementation: newShard is called once per
-// worker at Attach. It exists for benchmark peers and tests; the default is
-// the one-writer/multi-reader concurrent trie.
-func WithShards[V any](newShard func() (ShardTrie[V], error)) TrieOption {
-	return func(c *trieConfig) { c.newShard = func() (any, error) { return newShard() } }
-}
-
 // Trie is an ordered map from byte strings to values, sharded over the
-// workers of a runtime: shard i is owned by worker i. Writes are routed to
-// the owner and return once applied; reads (Get, Contains, the iterators)
-// read the owner's shard directly and lock-free, from any goroutine.
+// workers of a runtime: one shard per worker, each a one-writer/multi-reader
+// concurrent trie. A write is applied by the caller itself when the shard
+// is free, or combined into the tenure of the caller that holds it — never
+// handed to a sleeping thread — and returns once applied and visible to
+// Get. Reads (Get, Contains, the iterators) are lock-free, from any
+// goroutine.
 //
 // Create one with NewTrie and pass it to runtime.Start. Writes before Start
 // return ErrNotStarted, after Stop an error matching runtime.ErrStopped;
-// reads keep working on the final contents after Stop. The zero value is
-// not usable; a Trie must not be copied. All methods are safe for concurrent
-// use. Insert, Delete and Batch.Commit wait for the owning worker: do not
-// call them from a task running on a worker of the same runtime (the task
-// would wait for its own worker when the key is its shard's); hand such
-// writes to a goroutine (Runtime.Go) instead.
+// reads keep working on the final contents after Stop, and the Trie (its
+// data kept) may be registered with a new runtime. The zero value is not
+// usable; a Trie must not be copied. All methods are safe for concurrent
+// use, from any goroutine, including tasks running on the runtime's
+// workers.
 type Trie[V any] struct {
 	cfg    trieConfig
-	hash   *HashRouter                     // cfg.router when it is a HashRouter: routed without an interface call
-	rt     atomic.Pointer[runtime.Runtime] // release: shards are built before it is set
+	layout atomic.Pointer[trieLayout[V]] // acquire/release: routing and shards, built by Attach
+	state  atomic.Uint32                 // seq-cst: detached, attached (writes open), stopped
+	mu     sync.Mutex                    // serializes Attach and Detach
+	reqs   sync.Pool                     // of *request[trieOp[V]]
+	turn   atomic.Uint32                 // relaxed: rotates the first shard of each Commit
+}
+
+const (
+	stateNew uint32 = iota
+	stateAttached
+	stateStopped
+)
+
+// trieLayout is an immutable routing of keys to shards.
+type trieLayout[V any] struct {
+	router Router
+	hash   *HashRouter // router when it is a HashRouter: routed without an interface call
 	shards []trieShard[V]
 }
 
-type trieShard[V any] struct {
-	t        ShardTrie[V]
-	c        *trie.Concurrent[V] // t itself when it is the default shard: reads skip the interface call
-	messages atomic.Uint64       // relaxed: write messages applied (statistics)
-	writes   atomic.Uint64       // relaxed: writes applied (statistics)
-	_        [primitives.CacheLineSize]byte
+// route returns the shard of key, or -1 when a custom router answers a
+// shard that does not exist.
+func (l *trieLayout[V]) route(key []byte) int {
+	if h := l.hash; h != nil {
+		return h.Route(key)
+	}
+	if i := l.router.Route(key); uint(i) < uint(len(l.shards)) {
+		return i
+	}
+	return -1
 }
 
 // NewTrie returns a sharded trie to register with runtime.Start.
@@ -108,206 +115,257 @@ func NewTrie[V any](opts ...TrieOption) *Trie[V] {
 	if t.cfg.router == nil {
 		t.cfg.router = &HashRouter{}
 	}
-	t.hash, _ = t.cfg.router.(*HashRouter)
 	return t
 }
 
 // Attach implements runtime.Structure: it initializes the router for the
-// worker count and creates one shard per worker.
+// shard count and creates one shard per worker. A Trie detached from an
+// earlier runtime keeps its data: with the same shard count its shards are
+// reused, otherwise every key moves to its new shard.
 func (t *Trie[V]) Attach(rt *runtime.Runtime, shards int) error {
-	if t.rt.Load() != nil {
-		return errors.New("shards: trie already attached to a runtime")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state.Load() == stateAttached {
+		return errors.New("shards: trie already attached to a running runtime")
 	}
-	if err := t.cfg.router.Init(shards); err != nil {
+	old := t.layout.Load()
+	if old != nil && len(old.shards) == shards {
+		for i := range old.shards {
+			old.shards[i].own.open()
+		}
+		t.state.Store(stateAttached)
+		return nil
+	}
+	l, err := t.newLayout(shards)
+	if err != nil {
 		return err
 	}
-	t.shards = make([]trieShard[V], shards)
-	for i := range t.shards {
-		s, err := t.newShard()
-		if err != nil {
-			return fmt.Errorf("shards: shard %d: %w", i, err)
+	if old != nil {
+		if err := l.moveFrom(old); err != nil {
+			return err
 		}
-		t.shards[i].t = s
-		t.shards[i].c, _ = s.(*trie.Concurrent[V])
 	}
-	t.rt.Store(rt)
+	t.layout.Store(l) // release: the shards are built
+	t.state.Store(stateAttached)
 	return nil
 }
 
-func (t *Trie[V]) newShard() (ShardTrie[V], error) {
-	if t.cfg.newShard != nil {
-		s, err := t.cfg.newShard()
-		if err != nil {
-			return nil, err
-		}
-		st, ok := s.(ShardTrie[V])
-		if !ok {
-			return nil, fmt.Errorf("shards: WithShards built a %T, not a ShardTrie of this value type", s)
-		}
-		return st, nil
+func (t *Trie[V]) newLayout(shards int) (*trieLayout[V], error) {
+	r := cloneRouter(t.cfg.router)
+	if err := r.Init(shards); err != nil {
+		return nil, err
 	}
-	return newDefaultShard[V](t.cfg.trieOpts)
+	l := &trieLayout[V]{router: r, shards: make([]trieShard[V], shards)}
+	l.hash, _ = r.(*HashRouter)
+	for i := range l.shards {
+		c, err := trie.NewConcurrent[V](primitives.OneWriteMultiRead, t.cfg.trieOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("shards: shard %d: %w", i, err)
+		}
+		l.shards[i].c = c
+	}
+	return l, nil
 }
 
-// Detach implements runtime.Structure. Later writes fail with
-// runtime.ErrStopped (the runtime refuses them); reads go on.
-func (t *Trie[V]) Detach() {}
+// moveFrom inserts every key of old (detached: nobody writes it) into l's
+// shards (not yet published: nobody else writes them).
+func (l *trieLayout[V]) moveFrom(old *trieLayout[V]) error {
+	for i := range old.shards {
+		for k, v := range old.shards[i].c.All() {
+			s := l.route(k)
+			if s < 0 {
+				return fmt.Errorf("%w: shard out of range while moving keys", ErrRouter)
+			}
+			if _, err := l.shards[s].c.Insert(k, v); err != nil {
+				return fmt.Errorf("shards: moving keys to %d shards: %w", len(l.shards), err)
+			}
+		}
+	}
+	return nil
+}
 
-func (t *Trie[V]) runtime() (*runtime.Runtime, error) {
-	rt := t.rt.Load()
-	if rt == nil {
+// cloneRouter copies the built-in routers, so that Init never changes a
+// value another structure uses.
+func cloneRouter(r Router) Router {
+	switch r := r.(type) {
+	case *HashRouter:
+		return &HashRouter{}
+	case *RangeRouter:
+		c := *r
+		return &c
+	}
+	return r
+}
+
+// Detach implements runtime.Structure: every shard stops accepting writes
+// (queued ones fail with runtime.ErrStopped); reads go on, and the Trie may
+// be attached again.
+func (t *Trie[V]) Detach() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.state.Store(stateStopped)
+	if l := t.layout.Load(); l != nil {
+		for i := range l.shards {
+			s := &l.shards[i]
+			s.own.close(s)
+		}
+	}
+}
+
+// writable returns the shard a write of key goes to.
+func (t *Trie[V]) writable(ctx context.Context, key []byte) (*trieShard[V], error) {
+	l := t.layout.Load() // acquire: the shards
+	if l == nil {
 		return nil, ErrNotStarted
 	}
-	return rt, nil
-}
-
-// ownKey copies key when ctx can end before the owner runs the write (the
-// caller may then reuse its buffer while the task still holds it).
-func ownKey(ctx context.Context, key []byte) []byte {
-	if ctx.Done() != nil {
-		return bytes.Clone(key)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	return key
+	i := l.route(key)
+	if i < 0 {
+		return nil, fmt.Errorf("%w: a shard out of range for %d shards (a Router shared between structures?)", ErrRouter, len(l.shards))
+	}
+	return &l.shards[i], nil
 }
 
-// Insert stores v under key on the key's owner and returns once it is
-// applied. added reports whether the key is new. Errors: ErrNotStarted,
-// runtime.ErrStopped, ctx's error (the write may still be applied later),
-// and the shard's (trie.ErrKeyTooLong, pool exhaustion).
+// Insert stores v under key and returns once it is applied and visible to
+// Get. added reports whether the key is new. ctx is checked before the
+// write is queued; once queued, a write waits only for the current holder
+// of its shard (a running caller applying a bounded number of writes), and
+// is applied. Errors: ErrNotStarted, runtime.ErrStopped (not applied),
+// ctx's error (not applied), and the shard's (trie.ErrKeyTooLong, pool
+// exhaustion: not applied).
 func (t *Trie[V]) Insert(ctx context.Context, key []byte, v V) (added bool, err error) {
-	rt, err := t.runtime()
+	s, err := t.writable(ctx, key)
 	if err != nil {
 		return false, err
 	}
-	shard := t.route(key)
-	key = ownKey(ctx, key)
-	return runtime.Call(ctx, rt, shard, func(w *runtime.Worker) (bool, error) {
-		s := &t.shards[shard]
-		s.messages.Add(1)
-		s.writes.Add(1)
-		return s.t.Insert(key, v)
-	})
+	if s.own.tryAcquire() {
+		s.begin()
+		added, err = s.insert(key, v)
+		s.own.serve(s, nil)
+		return added, err
+	}
+	op := trieOp[V]{kind: opInsert, key: key, v: v}
+	t.queue(s, &op)
+	return op.ok, op.err
 }
 
-// deleted carries Delete's two results through runtime.Call.
-type deleted[V any] struct {
-	old   V
-	found bool
-}
-
-// Delete removes key on its owner and returns the old value once applied.
+// Delete removes key and returns the old value once the delete is applied
+// (see Insert for ctx and errors).
 func (t *Trie[V]) Delete(ctx context.Context, key []byte) (old V, found bool, err error) {
-	rt, err := t.runtime()
+	s, err := t.writable(ctx, key)
 	if err != nil {
 		return old, false, err
 	}
-	shard := t.route(key)
-	key = ownKey(ctx, key)
-	d, err := runtime.Call(ctx, rt, shard, func(w *runtime.Worker) (deleted[V], error) {
-		s := &t.shards[shard]
-		s.messages.Add(1)
-		s.writes.Add(1)
-		o, f, err := s.t.Delete(key)
-		return deleted[V]{o, f}, err
-	})
-	return d.old, d.found, err
+	if s.own.tryAcquire() {
+		s.begin()
+		old, found, err = s.delete(key)
+		s.own.serve(s, nil)
+		return old, found, err
+	}
+	op := trieOp[V]{kind: opDelete, key: key}
+	t.queue(s, &op)
+	return op.old, op.ok, op.err
 }
 
-// route returns the shard of key.
-func (t *Trie[V]) route(key []byte) int {
-	if h := t.hash; h != nil {
-		return h.Route(key)
+// queue hands op to s's current holder and waits for it (the slow path).
+func (t *Trie[V]) queue(s *trieShard[V], op *trieOp[V]) {
+	r, _ := t.reqs.Get().(*request[trieOp[V]])
+	if r == nil {
+		r = newRequest[trieOp[V]]()
 	}
-	return t.cfg.router.Route(key)
-}
-
-// shardOf returns the shard of key for a read, or nil before Start.
-func (t *Trie[V]) shardOf(key []byte) *trieShard[V] {
-	if t.rt.Load() == nil { // acquire: the shards built by Attach
-		return nil
-	}
-	return &t.shards[t.route(key)]
+	r.op = *op
+	s.own.push(r)
+	s.own.wait(s, r)
+	*op = r.op
+	r.op = trieOp[V]{}
+	t.reqs.Put(r)
 }
 
 // Get returns the value stored under key, reading the owner's shard
 // directly (lock-free). Before Start it finds nothing.
 func (t *Trie[V]) Get(key []byte) (V, bool) {
-	s := t.shardOf(key)
-	switch {
-	case s == nil:
-		var zero V
-		return zero, false
-	case s.c != nil:
-		return s.c.Get(key)
+	if l := t.layout.Load(); l != nil { // acquire: the shards
+		if i := l.route(key); i >= 0 {
+			return l.shards[i].c.Get(key)
+		}
 	}
-	return s.t.Get(key)
+	var zero V
+	return zero, false
 }
 
 // Contains reports whether key is present (lock-free).
 func (t *Trie[V]) Contains(key []byte) bool {
-	s := t.shardOf(key)
-	switch {
-	case s == nil:
-		return false
-	case s.c != nil:
-		return s.c.Contains(key)
+	if l := t.layout.Load(); l != nil {
+		if i := l.route(key); i >= 0 {
+			return l.shards[i].c.Contains(key)
+		}
 	}
-	return s.t.Contains(key)
+	return false
 }
 
 // Len returns the number of keys: the sum of the shards' counts, each read
 // at a slightly different moment while writes go on.
 func (t *Trie[V]) Len() int {
-	if t.rt.Load() == nil {
+	l := t.layout.Load()
+	if l == nil {
 		return 0
 	}
 	n := 0
-	for i := range t.shards {
-		n += t.shards[i].t.Len()
+	for i := range l.shards {
+		n += l.shards[i].c.Len()
 	}
 	return n
 }
 
 // All yields every key and value in ascending key order, merging the
 // shards' ordered iterators (or visiting them in turn under an ordered
-// router). Each shard's iteration follows its own semantics under
-// concurrent writes (a snapshot per shard for the default shards); the
-// yielded key is valid until the next iteration step.
+// router). Each shard's iteration follows trie.Concurrent's guarantees
+// under concurrent writes; the yielded key is valid until the next
+// iteration step.
 func (t *Trie[V]) All() iter.Seq2[[]byte, V] {
-	return t.scan(0, -1, func(s ShardTrie[V]) iter.Seq2[[]byte, V] { return s.All() })
+	return t.scan(func(*trieLayout[V]) (int, int) { return 0, -1 },
+		func(c *trie.Concurrent[V]) iter.Seq2[[]byte, V] { return c.All() })
 }
 
 // Prefix yields the keys starting with p, in order.
 func (t *Trie[V]) Prefix(p []byte) iter.Seq2[[]byte, V] {
-	first, last := 0, -1
-	if rr, ok := t.cfg.router.(*RangeRouter); ok && rr.Ordered() {
-		first, last = rr.ShardsFor(p)
-	}
-	return t.scan(first, last, func(s ShardTrie[V]) iter.Seq2[[]byte, V] { return s.Prefix(p) })
+	return t.scan(func(l *trieLayout[V]) (int, int) {
+		if rr, ok := l.router.(*RangeRouter); ok {
+			return rr.ShardsFor(p)
+		}
+		return 0, -1
+	}, func(c *trie.Concurrent[V]) iter.Seq2[[]byte, V] { return c.Prefix(p) })
 }
 
 // Seek yields the keys >= k, in order.
 func (t *Trie[V]) Seek(k []byte) iter.Seq2[[]byte, V] {
-	first := 0
-	if t.cfg.router.Ordered() && t.rt.Load() != nil {
-		first = t.cfg.router.Route(k)
-	}
-	return t.scan(first, -1, func(s ShardTrie[V]) iter.Seq2[[]byte, V] { return s.Seek(k) })
+	return t.scan(func(l *trieLayout[V]) (int, int) {
+		if l.router.Ordered() {
+			if i := l.route(k); i >= 0 {
+				return i, -1
+			}
+		}
+		return 0, -1
+	}, func(c *trie.Concurrent[V]) iter.Seq2[[]byte, V] { return c.Seek(k) })
 }
 
-// scan combines the per-shard iterators of shards first..last (last < 0:
+// scan combines the per-shard iterators of the shards span picks (last < 0:
 // to the end): concatenated under an ordered router, merged otherwise.
-func (t *Trie[V]) scan(first, last int, of func(ShardTrie[V]) iter.Seq2[[]byte, V]) iter.Seq2[[]byte, V] {
+func (t *Trie[V]) scan(span func(*trieLayout[V]) (int, int), of func(*trie.Concurrent[V]) iter.Seq2[[]byte, V]) iter.Seq2[[]byte, V] {
 	return func(yield func([]byte, V) bool) {
-		if t.rt.Load() == nil {
+		l := t.layout.Load()
+		if l == nil {
 			return
 		}
-		if last < 0 || last >= len(t.shards) {
-			last = len(t.shards) - 1
+		first, last := span(l)
+		if last < 0 || last >= len(l.shards) {
+			last = len(l.shards) - 1
 		}
-		if t.cfg.router.Ordered() {
+		if l.router.Ordered() {
 			for i := first; i <= last; i++ {
-				for k, v := range of(t.shards[i].t) {
+				for k, v := range of(l.shards[i].c) {
 					if !yield(k, v) {
 						return
 					}
@@ -317,7 +375,7 @@ func (t *Trie[V]) scan(first, last int, of func(ShardTrie[V]) iter.Seq2[[]byte, 
 		}
 		streams := make([]iter.Seq2[[]byte, V], 0, last-first+1)
 		for i := first; i <= last; i++ {
-			streams = append(streams, of(t.shards[i].t))
+			streams = append(streams, of(l.shards[i].c))
 		}
 		merge.Seq2(streams)(yield)
 	}
@@ -325,234 +383,25 @@ func (t *Trie[V]) scan(first, last int, of func(ShardTrie[V]) iter.Seq2[[]byte, 
 
 // ShardStats describes one shard.
 type ShardStats struct {
-	Shard    int
-	Trie     trie.Stats
-	Messages uint64 // write messages applied on the owner (one per Insert/Delete, one per shard per Batch)
-	Writes   uint64 // writes applied
+	Shard int
+	Trie  trie.Stats
+	// Writes counts the writes applied; Combined those of them applied by
+	// another caller's tenure (queued while the shard was held); Tenures
+	// the times a caller took the shard's ownership word.
+	Writes, Combined, Tenures uint64
 }
 
-// Stats returns every shard's statistics (read lock-free; the runtime's
-// per-worker statistics give mailbox lengths and parks).
+// Stats returns every shard's statistics, read lock-free (figures of
+// different shards are read at slightly different moments).
 func (t *Trie[V]) Stats() []ShardStats {
-	if t.rt.Load() == nil {
+	l := t.layout.Load()
+	if l == nil {
 		return nil
 	}
-	out := make([]ShardStats, len(t.shards))
-	for i := range t.shards {
-		s := &t.shards[i]
-		out[i] = ShardStats{Shard: i, Trie: s.t.Stats(), Messages: s.messages.Load(), Writes: s.writes.Load()}
+	out := make([]ShardStats, len(l.shards))
+	for i := range l.shards {
+		s := &l.shards[i]
+		out[i] = ShardStats{Shard: i, Trie: s.c.Stats(), Writes: loadU(&s.writes), Combined: loadU(&s.combined), Tenures: loadU(&s.tenures)}
 	}
 	return out
-}
-
-// Batch collects writes to apply with one message per shard. Keys are
-// copied into one buffer per shard (no allocation per write). A Batch is
-// not safe for concurrent use; it is empty again, and reusable, once Commit
-// returns.
-type Batch[V any] struct {
-	t   *Trie[V]
-	ops []shardOps[V] // per shard (one list before Start; routed at Commit)
-	n   int
-}
-
-// shardOps holds one shard's writes: keys concatenated in buf.
-type shardOps[V any] struct {
-	buf []byte
-	ops []batchOp[V]
-}
-
-type batchOp[V any] struct {
-	index      int // position in the batch, for error reports
-	start, end int // the key is buf[start:end]
-	v          V
-	delete     bool
-}
-
-func (so *shardOps[V]) add(op batchOp[V], key []byte) {
-	op.start = len(so.buf)
-	so.buf = append(so.buf, key...)
-	op.end = len(so.buf)
-	so.ops = append(so.ops, op)
-}
-
-// Batch returns an empty batch for t.
-func (t *Trie[V]) Batch() *Batch[V] { return &Batch[V]{t: t} }
-
-// Len returns the number of writes collected.
-func (b *Batch[V]) Len() int { return b.n }
-
-// Insert adds an insert of key → v. The key is copied.
-func (b *Batch[V]) Insert(key []byte, v V) { b.add(batchOp[V]{v: v}, key) }
-
-// Delete adds a delete of key. The key is copied.
-func (b *Batch[V]) Delete(key []byte) { b.add(batchOp[V]{delete: true}, key) }
-
-func (b *Batch[V]) add(op batchOp[V], key []byte) {
-	op.index = b.n
-	b.n++
-	if b.t.rt.Load() == nil {
-		// Routing needs the shard count: collect in one list, route at Commit.
-		if len(b.ops) == 0 {
-			b.ops = make([]shardOps[V], 1)
-		}
-		b.ops[0].add(op, key)
-		return
-	}
-	if len(b.ops) != len(b.t.shards) {
-		b.reroute()
-	}
-	b.ops[b.t.route(key)].add(op, key)
-}
-
-// reroute redistributes writes collected before Start over the shards.
-func (b *Batch[V]) reroute() {
-	old := b.ops
-	b.ops = make([]shardOps[V], len(b.t.shards))
-	for _, so := range old {
-		for _, op := range so.ops {
-			key := so.buf[op.start:op.end]
-			b.ops[b.t.route(key)].add(op, key)
-		}
-	}
-}
-
-// WriteError reports one write of a batch that failed.
-type WriteError struct {
-	Index int    // the write's position in the batch (0-based)
-	Key   []byte // its key
-	Err   error
-}
-
-func (e *WriteError) Error() string {
-	return fmt.Sprintf("shards: batch write %d (key %q): %v", e.Index, e.Key, e.Err)
-}
-
-func (e *WriteError) Unwrap() error { return e.Err }
-
-// shardResult is what one shard's message reports back to Commit.
-type shardResult struct {
-	errs []error
-	done atomic.Bool // release: errs is written
-}
-
-// Commit sends each shard its writes in one message, waits until every
-// shard has applied them, and empties the batch. Writes to one shard are
-// applied in the order they were added. The error joins a *WriteError for
-// every write that failed (errors.As finds them; errors.Is matches their
-// causes): a write the shard rejected, every write of a shard whose message
-// the runtime refused (runtime.ErrStopped: not applied), and every write of
-// a shard still pending when ctx ended (ctx's error: it may still be
-// applied).
-func (b *Batch[V]) Commit(ctx context.Context) error {
-	defer b.reset()
-	rt, err := b.t.runtime()
-	if err != nil {
-		return err
-	}
-	if len(b.ops) != len(b.t.shards) {
-		b.reroute()
-	}
-	results := make([]shardResult, len(b.ops))
-	var remaining atomic.Int64
-	done := make(chan struct{})
-	finish := func(r *shardResult) {
-		r.done.Store(true)
-		if remaining.Add(-1) == 0 {
-			close(done)
-		}
-	}
-	remaining.Store(1) // held by this function until every message is sent
-	for shard := range b.ops {
-		so := &b.ops[shard]
-		if len(so.ops) == 0 {
-			continue
-		}
-		r := &results[shard]
-		remaining.Add(1)
-		err := rt.SubmitTo(shard, func(w *runtime.Worker) {
-			r.errs = b.t.apply(shard, so)
-			finish(r)
-		})
-		if err != nil {
-			r.errs = so.fail(err)
-			finish(r)
-		}
-	}
-	if remaining.Add(-1) != 0 {
-		select {
-		case <-done:
-		case <-ctx.Done():
-			// Pending shards still own their buffers: do not reuse them.
-			var all []error
-			for shard := range results {
-				r := &results[shard]
-				if r.done.Load() {
-					all = append(all, r.errs...)
-				} else if so := &b.ops[shard]; len(so.ops) > 0 {
-					all = append(all, so.fail(ctx.Err())...)
-				}
-			}
-			b.ops = nil
-			return errors.Join(all...)
-		}
-	}
-	var all []error
-	for i := range results {
-		all = append(all, results[i].errs...)
-	}
-	return errors.Join(all...)
-}
-
-// fail reports every write of so as failed with err.
-func (so *shardOps[V]) fail(err error) []error {
-	errs := make([]error, 0, len(so.ops))
-	for _, op := range so.ops {
-		errs = append(errs, &WriteError{op.index, bytes.Clone(so.buf[op.start:op.end]), err})
-	}
-	return errs
-}
-
-// apply runs on the owner of shard: the batch's writes in order. A
-// concurrent-trie shard applies them under one writer, so readers see the
-// whole batch at once (one publication, not one per write).
-func (t *Trie[V]) apply(shard int, so *shardOps[V]) []error {
-	s := &t.shards[shard]
-	s.messages.Add(1)
-	s.writes.Add(uint64(len(so.ops)))
-	var errs []error
-	run := func(ins func([]byte, V) (bool, error), del func([]byte) (V, bool, error)) {
-		for _, op := range so.ops {
-			key := so.buf[op.start:op.end]
-			var err error
-			if op.delete {
-				_, _, err = del(key)
-			} else {
-				_, err = ins(key, op.v)
-			}
-			if err != nil {
-				errs = append(errs, &WriteError{op.index, bytes.Clone(key), err})
-			}
-		}
-	}
-	if c, ok := s.t.(*trie.Concurrent[V]); ok {
-		// The owner is the only writer: the token is never contended.
-		if err := c.WithWriter(context.Background(), func(w *trie.Writer[V]) error {
-			run(w.Insert, w.Delete)
-			return nil
-		}); err != nil {
-			return so.fail(err)
-		}
-		return errs
-	}
-	run(s.t.Insert, s.t.Delete)
-	return errs
-}
-
-func (b *Batch[V]) reset() {
-	for i := range b.ops {
-		so := &b.ops[i]
-		clear(so.ops) // drop references to values
-		so.ops, so.buf = so.ops[:0], so.buf[:0]
-	}
-	b.n = 0
 }

@@ -222,7 +222,7 @@ func TestTrieBatch(t *testing.T) {
 	}
 	var messages, writes uint64
 	for _, s := range tr.Stats() {
-		messages += s.Messages
+		messages += s.Tenures
 		writes += s.Writes
 	}
 	if messages != 3 || writes != 1502 {
@@ -269,8 +269,31 @@ func TestTrieLifecycleErrors(t *testing.T) {
 	if !slices.Equal(keys, []string{"a", "post", "pre"}) {
 		t.Fatalf("contents after Stop: %q", keys)
 	}
-	if _, err := zrt.Start(ctx, zrt.Config{Workers: 1}, tr); err == nil {
-		t.Fatal("a trie attached to a second runtime")
+	// A stopped trie registers again, its data kept: with another shard
+	// count (keys move) and with the same one (shards reused).
+	for _, workers := range []int{1, 3, 3} {
+		rt2, err := zrt.Start(ctx, zrt.Config{Workers: workers}, tr)
+		if err != nil {
+			t.Fatalf("Start again with %d workers: %v", workers, err)
+		}
+		if _, err := zrt.Start(ctx, zrt.Config{Workers: 1}, tr); err == nil {
+			t.Fatal("a trie attached to two running runtimes")
+		}
+		for _, k := range []string{"a", "post", "pre"} {
+			if v, ok := tr.Get([]byte(k)); !ok || v == 0 {
+				t.Fatalf("workers=%d: %s lost after re-registration", workers, k)
+			}
+		}
+		if _, err := tr.Insert(ctx, []byte("again"), 9); err != nil {
+			t.Fatal(err)
+		}
+		if err := rt2.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, _ = collect(tr.All())
+	if !slices.Equal(keys, []string{"a", "again", "post", "pre"}) {
+		t.Fatalf("contents after re-registration: %q", keys)
 	}
 }
 
@@ -375,7 +398,7 @@ func TestTrieManySingleWriters(t *testing.T) {
 		}
 		var messages, writes uint64
 		for _, s := range tr.Stats() {
-			messages += s.Messages
+			messages += s.Tenures
 			writes += s.Writes
 		}
 		if writes != uint64(want+want/2) || messages > writes {

@@ -1,0 +1,292 @@
+package shards
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Batch collects writes to apply with one request per shard. Keys are
+// copied into one buffer per shard (no allocation per write). A Batch is
+// not safe for concurrent use; it is empty again, and reusable, once Commit
+// returns.
+type Batch[V any] struct {
+	t      *Trie[V]
+	layout *trieLayout[V]        // the layout ops are routed for (nil: one unrouted list)
+	ops    []shardOps[V]         // per shard
+	reqs   []*request[trieOp[V]] // per shard, reused across Commits
+	queued []int                 // shards whose request is queued in this Commit
+	n      int
+}
+
+// shardOps holds one shard's writes: keys concatenated in buf.
+type shardOps[V any] struct {
+	buf  []byte
+	ops  []batchOp[V]
+	next int         // the holder's progress through ops
+	res  batchResult // failures
+}
+
+type batchOp[V any] struct {
+	index      int // position in the batch, for error reports
+	start, end int // the key is buf[start:end]
+	v          V
+	delete     bool
+}
+
+func (so *shardOps[V]) add(op batchOp[V], key []byte) {
+	op.start = len(so.buf)
+	so.buf = append(so.buf, key...)
+	op.end = len(so.buf)
+	so.ops = append(so.ops, op)
+}
+
+// failAll reports every write of so not yet applied as failed with err.
+func (so *shardOps[V]) failAll(err error) {
+	for ; so.next < len(so.ops); so.next++ {
+		op := &so.ops[so.next]
+		so.res.add(op.index, so.buf[op.start:op.end], err)
+	}
+}
+
+// Batch returns an empty batch for t.
+func (t *Trie[V]) Batch() *Batch[V] { return &Batch[V]{t: t} }
+
+// Len returns the number of writes collected.
+func (b *Batch[V]) Len() int { return b.n }
+
+// Insert adds an insert of key → v. The key is copied.
+func (b *Batch[V]) Insert(key []byte, v V) { b.add(batchOp[V]{v: v}, key) }
+
+// Delete adds a delete of key. The key is copied.
+func (b *Batch[V]) Delete(key []byte) { b.add(batchOp[V]{delete: true}, key) }
+
+func (b *Batch[V]) add(op batchOp[V], key []byte) {
+	op.index = b.n
+	b.n++
+	if l := b.t.layout.Load(); l != b.layout || b.ops == nil {
+		b.reroute(l)
+	}
+	if b.layout == nil {
+		// Routing needs the shard count: collect in one list, route at Commit.
+		b.ops[0].add(op, key)
+		return
+	}
+	i := b.layout.route(key)
+	if i < 0 {
+		i = 0 // a custom router out of range: Commit refuses the batch
+		b.ops[0].res.add(op.index, key, fmt.Errorf("%w: shard out of range", ErrRouter))
+		return
+	}
+	b.ops[i].add(op, key)
+}
+
+// reroute redistributes the writes collected so far over l's shards.
+func (b *Batch[V]) reroute(l *trieLayout[V]) {
+	old := b.ops
+	n := 1
+	if l != nil {
+		n = len(l.shards)
+	}
+	b.layout = l
+	b.ops = make([]shardOps[V], n)
+	b.reqs = make([]*request[trieOp[V]], n)
+	for _, so := range old {
+		b.ops[0].res.merge(&so.res)
+		for _, op := range so.ops {
+			key := so.buf[op.start:op.end]
+			i := 0
+			if l != nil {
+				if i = l.route(key); i < 0 {
+					b.ops[0].res.add(op.index, key, fmt.Errorf("%w: shard out of range", ErrRouter))
+					continue
+				}
+			}
+			b.ops[i].add(op, key)
+		}
+	}
+}
+
+// Commit applies the batch and empties it. Each shard's writes are applied
+// in the order they were added, by this goroutine when the shard is free,
+// else by the shard's current holder, and published to readers at once
+// (per-shard atomic publication). Shards are visited from a rotating start,
+// so concurrent Commits spread over the shards instead of queueing on the
+// same one.
+//
+// ctx is checked before each shard: the writes of shards not started when
+// ctx ends are not applied and fail with ctx's error; a shard's writes once
+// queued are applied. Commit returns once every write is applied or failed.
+// The error, when any write failed, is a *BatchError that counts the
+// failures, says how many writes were applied, and reports the first few
+// (errors.As finds their *WriteError, errors.Is matches their causes:
+// runtime.ErrStopped, trie.ErrKeyTooLong, ctx's error, ErrPanicked). Before
+// Start, Commit returns ErrNotStarted and keeps nothing.
+func (b *Batch[V]) Commit(ctx context.Context) error {
+	defer b.reset()
+	l := b.t.layout.Load()
+	if l == nil {
+		return ErrNotStarted
+	}
+	if l != b.layout {
+		b.reroute(l)
+	}
+	n := len(b.ops)
+	start := int(b.t.turn.Add(1)) % n
+	for k := range n {
+		i := (start + k) % n
+		so := &b.ops[i]
+		if len(so.ops) == 0 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			so.failAll(err)
+			continue
+		}
+		s := &l.shards[i]
+		if s.own.tryAcquire() {
+			s.begin()
+			s.applyBatch(so)
+			s.own.serve(s, nil)
+			continue
+		}
+		r := b.reqs[i]
+		if r == nil {
+			r = newRequest[trieOp[V]]()
+			b.reqs[i] = r
+		}
+		r.op = trieOp[V]{kind: opBatch, batch: so}
+		s.own.push(r)
+		b.queued = append(b.queued, i)
+	}
+	for _, i := range b.queued {
+		s := &l.shards[i]
+		s.own.wait(s, b.reqs[i])
+		b.reqs[i].op = trieOp[V]{}
+	}
+	return b.result()
+}
+
+// result gathers the shards' failures into one bounded error.
+func (b *Batch[V]) result() error {
+	var all batchResult
+	for i := range b.ops {
+		all.merge(&b.ops[i].res)
+	}
+	if all.failed == 0 {
+		return nil
+	}
+	slices.SortFunc(all.first, func(x, y *WriteError) int { return x.Index - y.Index })
+	return &BatchError{Total: b.n, Failed: all.failed, Errors: all.first}
+}
+
+func (b *Batch[V]) reset() {
+	for i := range b.ops {
+		so := &b.ops[i]
+		clear(so.ops) // drop references to values
+		so.ops, so.buf, so.next = so.ops[:0], so.buf[:0], 0
+		so.res = batchResult{}
+	}
+	b.queued = b.queued[:0]
+	b.n = 0
+}
+
+// maxReported is how many failed writes a BatchError reports one by one.
+const maxReported = 8
+
+// batchResult counts failures and keeps the first maxReported.
+type batchResult struct {
+	failed int
+	first  []*WriteError
+}
+
+func (r *batchResult) add(index int, key []byte, err error) {
+	r.failed++
+	if len(r.first) < maxReported {
+		r.first = append(r.first, &WriteError{Index: index, Key: clip(key), KeyLen: len(key), Err: err})
+	}
+}
+
+func (r *batchResult) merge(o *batchResult) {
+	r.failed += o.failed
+	r.first = append(r.first, o.first...)
+	if len(r.first) > maxReported {
+		slices.SortFunc(r.first, func(x, y *WriteError) int { return x.Index - y.Index })
+		r.first = r.first[:maxReported]
+	}
+}
+
+// maxQuoted is how many key bytes an error message quotes.
+const maxQuoted = 64
+
+// clip copies the first maxQuoted bytes of key for an error report, and
+// keeps the key's length.
+func clip(key []byte) []byte {
+	k := make([]byte, min(len(key), maxQuoted), min(len(key), maxQuoted))
+	copy(k, key)
+	return k[:len(k):len(k)]
+}
+
+// quote renders a key clipped to maxQuoted bytes for a message, with the
+// key's full length n when it was clipped.
+func quote(key []byte, n int) string {
+	if n > len(key) || len(key) > maxQuoted {
+		return fmt.Sprintf("%q… (%d bytes)", key[:min(len(key), maxQuoted)], n)
+	}
+	return fmt.Sprintf("%q", key)
+}
+
+// WriteError reports one write of a batch that failed (it was not
+// applied).
+type WriteError struct {
+	Index  int    // the write's position in the batch (0-based)
+	Key    []byte // the key's first 64 bytes at most
+	KeyLen int    // the key's length
+	Err    error
+}
+
+func (e *WriteError) Error() string {
+	return fmt.Sprintf("write %d (key %s): %v", e.Index, quote(e.Key, e.KeyLen), e.Err)
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// ErrPanicked is matched (errors.Is) by the error of a write whose
+// application panicked; the shard stays usable.
+var ErrPanicked = errors.New("shards: write panicked")
+
+// BatchError is Commit's error: Failed of Total writes failed and were not
+// applied, every other write was applied. Errors holds the first failures
+// in batch order (at most 8).
+type BatchError struct {
+	Total, Failed int
+	Errors        []*WriteError
+}
+
+func (e *BatchError) Error() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "shards: batch: %d of %d writes failed (the other %d applied)", e.Failed, e.Total, e.Total-e.Failed)
+	for i, we := range e.Errors {
+		if i == 3 {
+			break
+		}
+		sb.WriteString("; ")
+		sb.WriteString(we.Error())
+	}
+	if more := e.Failed - min(len(e.Errors), 3); more > 0 {
+		fmt.Fprintf(&sb, "; and %d more", more)
+	}
+	return sb.String()
+}
+
+// Unwrap returns the reported failures (errors.As and errors.Is look at
+// each).
+func (e *BatchError) Unwrap() []error {
+	out := make([]error, len(e.Errors))
+	for i, we := range e.Errors {
+		out[i] = we
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package shards
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/zipora-go/zipora/primitives"
+	"github.com/zipora-go/zipora/runtime"
+	"github.com/zipora-go/zipora/structures/trie"
+)
+
+// One shard of a sharded Trie and its writer session (see owner.go for
+// the ownership protocol). Every method below except the statistics loads
+// runs only on the holder of the shard's word.
+
+// errClosed is what a write queued on a closed (detached) shard gets.
+var errClosed = runtime.ErrStopped
+
+const (
+	opInsert uint8 = iota
+	opDelete
+	opBatch
+)
+
+// trieOp is one queued write and, once done, its results.
+type trieOp[V any] struct {
+	kind  uint8
+	ok    bool // insert: added; delete: found
+	key   []byte
+	v     V
+	old   V
+	err   error
+	batch *shardOps[V] // opBatch: the shard's writes of one Commit
+}
+
+type trieShard[V any] struct {
+	own owner[trieOp[V]] // the ownership word and queue (own cache line)
+
+	c *trie.Concurrent[V] // the shard: one writer (the holder), lock-free readers
+
+	// Statistics, written by the holder only (load, then store), read by
+	// Stats from any goroutine.
+	writes   primitives.Counter
+	combined primitives.Counter
+	tenures  primitives.Counter
+}
+
+// count adds n to a holder-only counter without a read-modify-write.
+func count(c *primitives.Counter, n int) { c.Store(c.Load() + int64(n)) }
+
+// loadU returns a counter as uint64 for ShardStats.
+func loadU(c *primitives.Counter) uint64 { return uint64(c.Load()) }
+
+// begin implements session.
+func (s *trieShard[V]) begin() { count(&s.tenures, 1) }
+
+// end implements session.
+func (s *trieShard[V]) end() {}
+
+// publish implements session.
+func (s *trieShard[V]) publish() {}
+
+// insert applies one insert (the holder); a panic becomes its error.
+func (s *trieShard[V]) insert(key []byte, v V) (added bool, err error) {
+	defer guardWrite(&err)
+	count(&s.writes, 1)
+	if applyHook != nil {
+		applyHook(key)
+	}
+	return s.c.Insert(key, v)
+}
+
+// delete applies one delete (the holder); a panic becomes its error.
+func (s *trieShard[V]) delete(key []byte) (old V, found bool, err error) {
+	defer guardWrite(&err)
+	count(&s.writes, 1)
+	if applyHook != nil {
+		applyHook(key)
+	}
+	return s.c.Delete(key)
+}
+
+// apply implements session.
+func (s *trieShard[V]) apply(op *trieOp[V]) {
+	switch op.kind {
+	case opInsert:
+		count(&s.combined, 1)
+		op.ok, op.err = s.insert(op.key, op.v)
+	case opDelete:
+		count(&s.combined, 1)
+		op.old, op.ok, op.err = s.delete(op.key)
+	case opBatch:
+		count(&s.combined, len(op.batch.ops))
+		s.applyBatch(op.batch)
+	}
+}
+
+// applyBatch applies one shard's writes of a Commit, in order, recording
+// failures in so.res. A write that panics fails alone (ErrPanicked); the
+// writes after it are still applied.
+func (s *trieShard[V]) applyBatch(so *shardOps[V]) {
+	count(&s.writes, len(so.ops))
+	for so.next < len(so.ops) {
+		s.applyFrom(so)
+	}
+}
+
+// applyFrom applies so's writes from so.next on until one panics.
+func (s *trieShard[V]) applyFrom(so *shardOps[V]) {
+	defer func() {
+		if pv := recover(); pv != nil {
+			op := &so.ops[so.next]
+			so.res.add(op.index, so.buf[op.start:op.end], panicErr(pv))
+			so.next++
+		}
+	}()
+	for ; so.next < len(so.ops); so.next++ {
+		op := &so.ops[so.next]
+		key := so.buf[op.start:op.end]
+		if applyHook != nil {
+			applyHook(key)
+		}
+		var err error
+		if op.delete {
+			_, _, err = s.c.Delete(key)
+		} else {
+			_, err = s.c.Insert(key, op.v)
+		}
+		if err != nil {
+			so.res.add(op.index, key, err)
+		}
+	}
+}
+
+// guardWrite turns a panic of the write into its error, so that the holder
+// still publishes, completes what it took and releases the word.
+func guardWrite(err *error) {
+	if pv := recover(); pv != nil {
+		*err = panicErr(pv)
+	}
+}
+
+// applyHook, when set (tests only), runs before every write is applied.
+var applyHook func(key []byte)
+
+// panicErr is the error of a write that panicked with pv.
+func panicErr(pv any) error { return fmt.Errorf("%w: %v", ErrPanicked, pv) }
+
+// fail implements session.
+func (s *trieShard[V]) fail(op *trieOp[V], err error) {
+	op.err = err
+	if op.kind == opBatch {
+		op.batch.failAll(err)
+	}
+}
+
+// guard implements session: a write that panicked reports it (a batch
+// reports its own, see applyFrom).
+func (s *trieShard[V]) guard(op *trieOp[V], pv any) { op.err = panicErr(pv) }
+
+// recycle implements session: trie writes are never async.
+func (s *trieShard[V]) recycle(*request[trieOp[V]]) {}
+
+// The shard's owner is alone on its cache line.
+var _ [0]struct{} = [unsafe.Sizeof(owner[int]{}) % uintptr(primitives.CacheLineSize)]struct{}{}
