@@ -98,7 +98,6 @@ type session[R any] interface {
 	publish()              // make every applied operation visible to readers
 	end()                  // before the word is released or handed on
 	fail(op *R, err error) // report err for an operation never applied
-	recycle(r *request[R]) // an async request is finished: nobody waits for it
 	guard(op *R, pv any)   // apply panicked with pv: report it in op
 }
 
@@ -107,7 +106,6 @@ type request[R any] struct {
 	next  *request[R]   // queue or tenure list link; written before the push (release by the CAS)
 	state atomic.Uint32 // acquire/release: reqWaiting, reqParked, reqDone, reqOwner
 	wake  chan struct{} // buffered 1: the completion of a parked waiter
-	async bool          // nobody waits: the tenure recycles it
 	op    R
 }
 
@@ -156,7 +154,7 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 			applyGuarded(s, &r.op)
 		}
 		s.publish()
-		complete(s, list, reqDone)
+		complete(list, reqDone)
 		list = o.takeAll()
 		if list == nil {
 			if list = o.release(s); list == nil {
@@ -166,7 +164,7 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 		}
 		if round >= maxRounds {
 			s.end()
-			complete(s, list, reqOwner) // the word stays held: list's head continues the tenure
+			complete(list, reqOwner) // the word stays held: list's head continues the tenure
 			return
 		}
 	}
@@ -197,7 +195,7 @@ func (o *owner[R]) release(s session[R]) *request[R] {
 
 // complete finishes every request of list with state st (reqDone, or
 // reqOwner for the head only when handing the word on).
-func complete[R any](s session[R], list *request[R], st uint32) {
+func complete[R any](list *request[R], st uint32) {
 	if st == reqOwner {
 		// The head's caller takes the tenure over with the whole list.
 		if list.state.Swap(reqOwner) == reqParked { // release: the word and the list
@@ -206,10 +204,8 @@ func complete[R any](s session[R], list *request[R], st uint32) {
 		return
 	}
 	for r := list; r != nil; {
-		next := r.next // read before completion: the waiter may reuse r at once
-		if r.async {
-			s.recycle(r)
-		} else if r.state.Swap(reqDone) == reqParked { // release: results, published
+		next := r.next                          // read before completion: the waiter may reuse r at once
+		if r.state.Swap(reqDone) == reqParked { // release: results, published
 			r.wake <- struct{}{}
 		}
 		r = next
@@ -269,7 +265,7 @@ func (o *owner[R]) failAll(s session[R]) {
 	for r := list; r != nil; r = r.next {
 		s.fail(&r.op, errClosed)
 	}
-	complete(s, list, reqDone)
+	complete(list, reqDone)
 }
 
 // close refuses new writes: it waits for the current tenure (bounded) to

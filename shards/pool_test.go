@@ -26,6 +26,7 @@ func startPool(t *testing.T, workers int, opts ...shards.PoolOption) (*zrt.Runti
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = rt.Stop(context.Background()) })
 	return rt, p
 }
 

@@ -158,8 +158,5 @@ func (s *trieShard[V]) fail(op *trieOp[V], err error) {
 // reports its own, see applyFrom).
 func (s *trieShard[V]) guard(op *trieOp[V], pv any) { op.err = panicErr(pv) }
 
-// recycle implements session: trie writes are never async.
-func (s *trieShard[V]) recycle(*request[trieOp[V]]) {}
-
 // The shard's owner is alone on its cache line.
 var _ [0]struct{} = [unsafe.Sizeof(owner[int]{}) % uintptr(primitives.CacheLineSize)]struct{}{}

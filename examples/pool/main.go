@@ -134,8 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t\n", i, s.Allocs, s.Frees, s.InUse, s.Capacity)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "remote frees sent %d, applied by their owners %d; bytes still in use: %d\n",
-		st.RemoteSent, st.RemoteApplied, st.InUse())
+	fmt.Fprintf(stdout, "bytes still in use: %d\n", st.InUse())
 	if bad > 0 || st.InUse() != 0 {
 		return fmt.Errorf("%d corrupted records, %d bytes leaked", bad, st.InUse())
 	}

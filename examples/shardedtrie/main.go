@@ -244,20 +244,19 @@ func ingest(ctx context.Context, tr *shards.Trie[uint32], src source, batch, wor
 }
 
 func printShards(w io.Writer, tr *shards.Trie[uint32], rt *runtime.Runtime) {
-	ws := rt.Stats().Workers
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "shard\tkeys\tarena bytes\tbytes/key\tmessages\twrites\tparks\t")
+	fmt.Fprintln(tw, "shard\tkeys\tarena bytes\tbytes/key\ttenures\twrites\tcombined\t")
 	var keys, bytes int
-	var msgs, writes, parks uint64
+	var tenures, writes, combined uint64
 	for _, s := range tr.Stats() {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%.1f\t%d\t%d\t%d\t\n", s.Shard, s.Trie.Keys, s.Trie.ArenaBytes,
-			s.Trie.BytesPerKey, s.Messages, s.Writes, ws[s.Shard].Parks)
+			s.Trie.BytesPerKey, s.Tenures, s.Writes, s.Combined)
 		keys += s.Trie.Keys
 		bytes += s.Trie.ArenaBytes
-		msgs += s.Messages
+		tenures += s.Tenures
 		writes += s.Writes
-		parks += ws[s.Shard].Parks
+		combined += s.Combined
 	}
-	fmt.Fprintf(tw, "all\t%d\t%d\t\t%d\t%d\t%d\t\n", keys, bytes, msgs, writes, parks)
+	fmt.Fprintf(tw, "all\t%d\t%d\t\t%d\t%d\t%d\t\n", keys, bytes, tenures, writes, combined)
 	tw.Flush()
 }

@@ -1,0 +1,378 @@
+package shards_test
+
+// Misuse, faults and huge inputs against the sharded structures: each case
+// that once hung or panicked now returns an error. Every operation that
+// could hang runs under noHang, so a regression fails fast.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	zrt "github.com/zipora-go/zipora/runtime"
+	"github.com/zipora-go/zipora/shards"
+	"github.com/zipora-go/zipora/structures/pool"
+	"github.com/zipora-go/zipora/structures/trie"
+)
+
+// noHang runs f and fails the test if it does not return within 20 s.
+func noHang(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: still blocked after 20 s", what)
+	}
+}
+
+// TestTrieWritesFromTasks: tasks on every worker write keys of every shard,
+// their own worker's included, with Insert, Delete and Batch; nothing
+// deadlocks and every write is applied.
+func TestTrieWritesFromTasks(t *testing.T) {
+	for _, capacity := range []int{0, 4} {
+		t.Run(fmt.Sprintf("mailbox=%d", capacity), func(t *testing.T) {
+			tr := shards.NewTrie[uint64]()
+			rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2, MailboxCapacity: capacity}, tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Stop(context.Background())
+			const tasks, per = 16, 50
+			noHang(t, "writes from tasks", func() {
+				err := rt.Each(context.Background(), func(w *zrt.Worker) error {
+					for task := range tasks {
+						b := tr.Batch()
+						for i := range per {
+							k := fmt.Appendf(nil, "w%d/t%d/%d", w.ID(), task, i)
+							if _, err := tr.Insert(context.Background(), k, valueOf(k)); err != nil {
+								return err
+							}
+							if i%5 == 0 {
+								if _, found, err := tr.Delete(context.Background(), k); err != nil || !found {
+									return fmt.Errorf("delete %s: %v %v", k, found, err)
+								}
+							}
+							b.Insert(append(k, 'b'), valueOf(k))
+						}
+						if err := b.Commit(context.Background()); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+			if want := 2 * tasks * (per - per/5 + per); tr.Len() != want {
+				t.Fatalf("Len %d, want %d", tr.Len(), want)
+			}
+		})
+	}
+}
+
+// TestPoolCrossFreesBoundedMailboxes: tasks on both workers free each
+// other's blocks on a runtime with tiny bounded mailboxes; this used to
+// deadlock (remote frees were sent home with a blocking SubmitTo).
+func TestPoolCrossFreesBoundedMailboxes(t *testing.T) {
+	p, err := shards.NewPool(pool.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2, MailboxCapacity: 2}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Stop(context.Background())
+	const n = 2000
+	offs := [2][]shards.Offset{}
+	for w := range 2 {
+		for range n {
+			off, err := p.AllocOn(context.Background(), w, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			offs[w] = append(offs[w], off)
+		}
+	}
+	noHang(t, "cross-worker frees", func() {
+		err := rt.Each(context.Background(), func(w *zrt.Worker) error {
+			for _, off := range offs[1-w.ID()] { // the other worker's blocks
+				if err := p.Free(w, off, 32); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	st, err := p.Stats(context.Background())
+	if err != nil || st.InUse() != 0 {
+		t.Fatalf("in use %d after freeing every block: %v", st.InUse(), err)
+	}
+}
+
+// TestBatchPanicReported: a write that panics while a batch is applied
+// makes Commit return an error matching ErrPanicked for that write only
+// (the others applied), instead of hanging.
+func TestBatchPanicReported(t *testing.T) {
+	_, tr := startTrie(t, 2)
+	shards.SetApplyHook(func(k []byte) {
+		if string(k) == "bomb" {
+			panic("injected")
+		}
+	})
+	defer shards.SetApplyHook(nil)
+	b := tr.Batch()
+	for i := range 100 {
+		b.Insert(fmt.Appendf(nil, "k%03d", i), 1)
+	}
+	b.Insert([]byte("bomb"), 2)
+	var err error
+	noHang(t, "Commit with a panicking write", func() { err = b.Commit(context.Background()) })
+	var be *shards.BatchError
+	if !errors.Is(err, shards.ErrPanicked) || !errors.As(err, &be) || be.Failed != 1 || be.Errors[0].Index != 100 {
+		t.Fatalf("Commit: %v", err)
+	}
+	if tr.Len() != 100 || tr.Contains([]byte("bomb")) {
+		t.Fatalf("Len %d after the batch", tr.Len())
+	}
+	if _, err := tr.Insert(context.Background(), []byte("bomb"), 1); !errors.Is(err, shards.ErrPanicked) {
+		t.Fatalf("Insert of the panicking key: %v", err)
+	}
+	if _, err := tr.Insert(context.Background(), []byte("fine"), 1); err != nil {
+		t.Fatalf("Insert after panics: %v", err)
+	}
+}
+
+// TestBatchContextEnds: a cancelled context fails the writes of every shard
+// not started, which are then absent; the others are applied.
+func TestBatchContextEnds(t *testing.T) {
+	_, tr := startTrie(t, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b := tr.Batch()
+	for i := range 1000 {
+		b.Insert(fmt.Appendf(nil, "k%04d", i), 1)
+	}
+	err := b.Commit(ctx)
+	var be *shards.BatchError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &be) || be.Failed != 1000 {
+		t.Fatalf("Commit with a cancelled context: %v", err)
+	}
+	if tr.Len() != 0 {
+		t.Fatalf("%d keys applied by a cancelled Commit", tr.Len())
+	}
+}
+
+// TestSharedRouter: one router value configures two tries on runtimes with
+// different worker counts; both answer correctly (Init used to change the
+// shared value, and Get then indexed past the shards).
+func TestSharedRouter(t *testing.T) {
+	sample := [][]byte{[]byte("a"), []byte("m"), []byte("t")}
+	for name, r := range map[string]shards.Router{"hash": &shards.HashRouter{}, "range": shards.NewSampleRouter(sample)} {
+		t.Run(name, func(t *testing.T) {
+			_, t2 := startTrie(t, 2, shards.WithRouter(r))
+			_, t5 := startTrie(t, 5, shards.WithRouter(r))
+			for i := range 200 {
+				k := fmt.Appendf(nil, "%c%03d", 'a'+i%26, i)
+				for _, tr := range []*shards.Trie[uint64]{t2, t5} {
+					if _, err := tr.Insert(context.Background(), k, valueOf(k)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for i := range 200 {
+				k := fmt.Appendf(nil, "%c%03d", 'a'+i%26, i)
+				for _, tr := range []*shards.Trie[uint64]{t2, t5} {
+					if v, ok := tr.Get(k); !ok || v != valueOf(k) {
+						t.Fatalf("%s: %x %v", k, v, ok)
+					}
+				}
+			}
+		})
+	}
+}
+
+// badRouter answers a shard that does not exist.
+type badRouter struct{}
+
+func (badRouter) Init(int) error   { return nil }
+func (badRouter) Route([]byte) int { return 99 }
+func (badRouter) Ordered() bool    { return false }
+
+// TestCustomRouterOutOfRange: a Router that answers a missing shard gets
+// ErrRouter on writes and "absent" on reads, never a panic.
+func TestCustomRouterOutOfRange(t *testing.T) {
+	_, tr := startTrie(t, 2, shards.WithRouter(badRouter{}))
+	if _, err := tr.Insert(context.Background(), []byte("k"), 1); !errors.Is(err, shards.ErrRouter) {
+		t.Fatalf("Insert: %v", err)
+	}
+	if _, ok := tr.Get([]byte("k")); ok || tr.Contains([]byte("k")) {
+		t.Fatal("found a key never written")
+	}
+	b := tr.Batch()
+	b.Insert([]byte("k"), 1)
+	if err := b.Commit(context.Background()); !errors.Is(err, shards.ErrRouter) {
+		t.Fatalf("Commit: %v", err)
+	}
+}
+
+// TestPoolBytesOutOfArena: offsets inside a valid shard but outside its
+// arena, and huge sizes, return ErrBadOffset instead of panicking.
+func TestPoolBytesOutOfArena(t *testing.T) {
+	_, p := startPool(t, 2)
+	off, err := p.AllocOn(context.Background(), 0, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		off  shards.Offset
+		size int
+	}{
+		{off, 1 << 40},
+		{off, int(^uint(0) >> 1)},
+		{off | 1<<50, 64},
+		{shards.Offset(1)<<52 | 1<<45, 8},
+		{off, -1},
+	} {
+		if _, err := p.Bytes(c.off, c.size); !errors.Is(err, shards.ErrBadOffset) {
+			t.Errorf("Bytes(%#x, %d): %v", uint64(c.off), c.size, err)
+		}
+	}
+}
+
+// TestErrorsBounded: errors quote at most 64 bytes of a key, and a huge
+// failed batch reports a count, not a line per write.
+func TestErrorsBounded(t *testing.T) {
+	rt, tr := startTrie(t, 2)
+	huge := bytes.Repeat([]byte("x"), trie.MaxKeyLen+100_000)
+	b := tr.Batch()
+	b.Insert([]byte("ok"), 1)
+	b.Insert(huge, 1)
+	err := b.Commit(context.Background())
+	if !errors.Is(err, trie.ErrKeyTooLong) || len(err.Error()) > 400 || !strings.Contains(err.Error(), fmt.Sprint(len(huge))) {
+		t.Fatalf("an over-long key's error (%d bytes): %.300s", len(err.Error()), err)
+	}
+	if _, err := tr.Insert(context.Background(), huge, 1); !errors.Is(err, trie.ErrKeyTooLong) || len(err.Error()) > 200 {
+		t.Fatalf("Insert of an over-long key: %.300v", err)
+	}
+	if err := rt.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200_000
+	for i := range n {
+		b.Insert(fmt.Appendf(nil, "k%07d", i), 1)
+	}
+	err = b.Commit(context.Background())
+	var be *shards.BatchError
+	if !errors.Is(err, zrt.ErrStopped) || !errors.As(err, &be) || be.Failed != n || len(err.Error()) > 1000 {
+		t.Fatalf("a stopped batch of %d: %d-byte error: %.300v", n, len(err.Error()), err)
+	}
+}
+
+// TestReattachAfterFailedStart: a Start that fails at a later structure's
+// Attach leaves the earlier ones detached, usable with the next runtime.
+func TestReattachAfterFailedStart(t *testing.T) {
+	tr := shards.NewTrie[uint64]()
+	p, err := shards.NewPool(pool.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := zrt.Start(ctx, zrt.Config{Workers: 2}, tr, p, shards.NewTrie[int](shards.WithRouter(shards.NewRangeRouter([]byte("only-one"), []byte("a"))))); err == nil {
+		t.Fatal("Start with an invalid router succeeded")
+	}
+	var rt *zrt.Runtime
+	noHang(t, "Start after a failed Start", func() { rt, err = zrt.Start(ctx, zrt.Config{Workers: 2}, tr, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Stop(ctx)
+	noHang(t, "writes after a failed Start", func() {
+		if _, err := tr.Insert(ctx, []byte("k"), 1); err != nil {
+			t.Error(err)
+		}
+		if _, err := p.AllocOn(ctx, 1, 10); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// TestStopRacesEverything: Stop races inserts, batches, allocations and
+// frees from tasks and outside goroutines; every call returns, with nil or
+// ErrStopped, and every acknowledged insert is present.
+func TestStopRacesEverything(t *testing.T) {
+	for round := range 10 {
+		tr := shards.NewTrie[uint64]()
+		p, _ := shards.NewPool(pool.Config{})
+		rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2, MailboxCapacity: 8}, tr, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		acked := make([][]string, 4)
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 300 {
+					k := fmt.Sprintf("g%d/%d", g, i)
+					var err error
+					if i%3 == 0 {
+						b := tr.Batch()
+						b.Insert([]byte(k), 1)
+						err = b.Commit(context.Background())
+					} else {
+						_, err = tr.Insert(context.Background(), []byte(k), 1)
+					}
+					if err == nil {
+						acked[g] = append(acked[g], k)
+					} else if !errors.Is(err, zrt.ErrStopped) {
+						t.Error(err)
+						return
+					}
+					if off, err := p.AllocOn(context.Background(), i%2, 16); err == nil {
+						if err := p.FreeOn(context.Background(), off, 16); err != nil {
+							t.Error(err)
+						}
+					} else if !errors.Is(err, zrt.ErrStopped) {
+						t.Error(err)
+					}
+					_ = rt.Submit(func(w *zrt.Worker) { _, _ = tr.Insert(context.Background(), []byte("task"), 1) })
+				}
+			}()
+		}
+		if round%2 == 0 {
+			runtimeGosched()
+		}
+		noHang(t, "Stop racing writes", func() {
+			if err := rt.Stop(context.Background()); err != nil {
+				t.Error(err)
+			}
+			wg.Wait()
+		})
+		for g := range acked {
+			for _, k := range acked[g] {
+				if !tr.Contains([]byte(k)) {
+					t.Fatalf("round %d: %s acknowledged but missing", round, k)
+				}
+			}
+		}
+		if st, err := p.Stats(context.Background()); err != nil || st.InUse() != 0 {
+			t.Fatalf("pool in use %d after Stop: %v", st.InUse(), err)
+		}
+	}
+}

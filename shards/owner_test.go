@@ -1,0 +1,239 @@
+package shards
+
+import (
+	"errors"
+	"fmt"
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// addOp adds n to the shard's sum; done counts its completions.
+type addOp struct {
+	n    int64
+	seen int64 // the sum the holder saw after applying it
+	err  error
+}
+
+// sumShard is a session over a plain (holder-only) sum: any race between
+// two holders is caught by -race and by the conservation check.
+type sumShard struct {
+	own       owner[addOp]
+	sum       int64 // holder only
+	published atomic.Int64
+	tenures   int  // holder only
+	inTenure  bool // holder only: begin/end pairing
+	onApply   func(*addOp)
+	panicOn   int64 // apply panics for this n
+	begins    atomic.Int64
+}
+
+func (s *sumShard) begin() {
+	if s.inTenure {
+		panic("begin inside a tenure")
+	}
+	s.inTenure = true
+	s.tenures++
+	s.begins.Add(1)
+}
+
+func (s *sumShard) end() {
+	if !s.inTenure {
+		panic("end outside a tenure")
+	}
+	s.inTenure = false
+}
+
+func (s *sumShard) apply(op *addOp) {
+	if op.n == s.panicOn {
+		panic("boom")
+	}
+	s.sum += op.n
+	op.seen = s.sum
+	if s.onApply != nil {
+		s.onApply(op)
+	}
+}
+
+func (s *sumShard) publish()                  { s.published.Store(s.sum) }
+func (s *sumShard) fail(op *addOp, err error) { op.err = err }
+func (s *sumShard) guard(op *addOp, pv any)   { op.err = fmt.Errorf("%w: %v", ErrPanicked, pv) }
+
+// add is a write as the sharded structures make one: applied at once when
+// the word is free, else queued and waited for. It returns the op done.
+func (s *sumShard) add(n int64) addOp {
+	op := addOp{n: n}
+	if s.own.tryAcquire() {
+		s.begin()
+		applyGuarded[addOp](s, &op)
+		s.own.serve(s, nil)
+		return op
+	}
+	r := newRequest[addOp]()
+	r.op = op
+	s.own.push(r)
+	s.own.wait(s, r)
+	return r.op
+}
+
+// TestOwnerConservation: goroutines add distinct numbers; every add is
+// applied exactly once (the final sum is the sum of all), each returns only
+// after a publication that includes it, and the word ends free with an
+// empty queue.
+func TestOwnerConservation(t *testing.T) {
+	for _, g := range []int{1, goruntime.GOMAXPROCS(0), 64} {
+		t.Run(fmt.Sprintf("goroutines=%d", g), func(t *testing.T) {
+			var s sumShard
+			per := 500
+			var wg sync.WaitGroup
+			for i := range g {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for j := range per {
+						n := int64(i*per+j) + 1
+						op := s.add(n)
+						if op.err != nil {
+							t.Error(op.err)
+							return
+						}
+						// Visible once returned: the publication covers it.
+						if p := s.published.Load(); p < op.seen {
+							t.Errorf("add %d returned before its publication: published %d < %d", n, p, op.seen)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			total := int64(g * per)
+			if want := total * (total + 1) / 2; s.sum != want || s.published.Load() != want {
+				t.Fatalf("sum %d published %d, want %d", s.sum, s.published.Load(), want)
+			}
+			if s.own.word.Load() != ownFree || s.own.queue.Load() != nil {
+				t.Fatalf("word %d, queue empty %v after the last add", s.own.word.Load(), s.own.queue.Load() == nil)
+			}
+			t.Logf("%d adds in %d tenures", total, s.tenures)
+		})
+	}
+}
+
+// TestOwnerTenureBounded: while the holder applies, new requests keep
+// arriving; after maxRounds rounds the holder hands the word on instead of
+// serving forever, and every request still completes exactly once.
+func TestOwnerTenureBounded(t *testing.T) {
+	var s sumShard
+	const arrivals = 3 * maxRounds
+	var pushed atomic.Int64
+	var wg sync.WaitGroup
+	var holderDone atomic.Bool
+	handedOn := make(chan int64, 1)
+	s.onApply = func(op *addOp) {
+		if holderDone.Load() {
+			return
+		}
+		if k := pushed.Add(1); k <= arrivals {
+			r := newRequest[addOp]()
+			r.op = addOp{n: 1000 + k}
+			s.own.push(r) // arrives during the tenure
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.own.wait(&s, r)
+				if r.op.err != nil {
+					t.Error(r.op.err)
+				}
+			}()
+		}
+	}
+	if !s.own.tryAcquire() {
+		t.Fatal("a fresh word is held")
+	}
+	s.begin()
+	op := addOp{n: 1}
+	s.apply(&op)
+	s.own.serve(&s, nil)
+	holderDone.Store(true)
+	handedOn <- s.begins.Load()
+	wg.Wait()
+	want := int64(1)
+	for k := int64(1); k <= pushed.Load(); k++ {
+		want += 1000 + k
+	}
+	if s.sum != want {
+		t.Fatalf("sum %d, want %d", s.sum, want)
+	}
+	if b := <-handedOn; b != 1 {
+		t.Fatalf("the first tenure saw %d begins", b)
+	}
+	if s.begins.Load() < 2 {
+		t.Fatalf("%d arrivals served in one tenure: the tenure is not bounded", pushed.Load())
+	}
+}
+
+// TestOwnerPanicReleases: an operation that panics fails alone; the word
+// is released and the shard stays usable.
+func TestOwnerPanicReleases(t *testing.T) {
+	var s sumShard
+	s.panicOn = 7
+	if op := s.add(7); !errors.Is(op.err, ErrPanicked) {
+		t.Fatalf("panicking add: %v", op.err)
+	}
+	if op := s.add(5); op.err != nil || s.sum != 5 {
+		t.Fatalf("add after a panic: %v, sum %d", op.err, s.sum)
+	}
+	if s.own.word.Load() != ownFree {
+		t.Fatal("word held after the panic")
+	}
+}
+
+// TestOwnerCloseRacesAdds: close races adders; every add either applied
+// (no error, counted in the sum) or failed with errClosed (not counted),
+// and nobody hangs.
+func TestOwnerCloseRacesAdds(t *testing.T) {
+	for round := range 20 {
+		var s sumShard
+		var applied atomic.Int64
+		var wg sync.WaitGroup
+		var started atomic.Int64
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range 200 {
+					started.Add(1)
+					n := int64(i*1000 + j + 1)
+					op := s.add(n)
+					switch {
+					case op.err == nil:
+						applied.Add(n)
+					case errors.Is(op.err, errClosed):
+					default:
+						t.Error(op.err)
+						return
+					}
+				}
+			}()
+		}
+		for started.Load() < int64(round*40) {
+			goruntime.Gosched()
+		}
+		s.own.close(&s)
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("adders hang after close")
+		}
+		if s.sum != applied.Load() {
+			t.Fatalf("round %d: sum %d, acknowledged %d", round, s.sum, applied.Load())
+		}
+		s.own.open()
+		if op := s.add(1); op.err != nil {
+			t.Fatalf("add after reopen: %v", op.err)
+		}
+	}
+}
