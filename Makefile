@@ -7,7 +7,7 @@ BENCHCOUNT  ?= 1
 BENCHCPU    ?= 1,2
 BENCHOUT    ?= bench.txt
 
-.PHONY: all test bench compare fuzz lint demo
+.PHONY: all test bench compare scale fuzz lint demo
 
 all: test
 
@@ -27,6 +27,11 @@ bench:
 # BENCHMARKS.md (COUNT, BENCHTIME, CPU override the defaults).
 compare:
 	./scripts/compare.sh
+
+# The sharded trie and its peers at -cpu 1,2,4,8,16 (those the machine
+# has): a keys/s table per op (COUNT, BENCHTIME, KEYS, CPUS override).
+scale:
+	./scripts/scale.sh
 
 # Each fuzz target for FUZZTIME.
 fuzz:

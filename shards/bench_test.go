@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/puzpuzpuz/xsync/v4"
 
@@ -35,11 +37,10 @@ type shardedImpl struct {
 	batches sync.Pool // of *shards.Batch[uint64]: reused, as a caller would
 }
 
-func newSharded(opts ...shards.TrieOption) benchMap { return newShardedCfg(zrt.Config{}, opts...) }
-
-func newShardedCfg(cfg zrt.Config, opts ...shards.TrieOption) benchMap {
+// newSharded starts a runtime with the zero Config and a sharded trie.
+func newSharded(opts ...shards.TrieOption) benchMap {
 	t := shards.NewTrie[uint64](opts...)
-	rt, err := zrt.Start(context.Background(), cfg, t)
+	rt, err := zrt.Start(context.Background(), zrt.Config{}, t)
 	if err != nil {
 		panic(err)
 	}
@@ -132,10 +133,6 @@ var benchImpls = []struct {
 		sample := workload.KeysShuf(*benchKeys, 7)[:min(*benchKeys, 4096)]
 		return newSharded(shards.WithRouter(shards.NewSampleRouter(sample)))
 	}},
-	{"sharded-procs", func() benchMap {
-		// One P per worker on top of the benchmark's (Config.DedicatedProcs).
-		return newShardedCfg(zrt.Config{DedicatedProcs: true})
-	}},
 	{"multiwriter", newMultiwriter},
 	{"rwmutex", func() benchMap { return rwmutexImpl{newLockedShard[uint64]()} }},
 	{"xsync", func() benchMap { return xsyncImpl{xsync.NewMap[string, uint64]()} }},
@@ -161,19 +158,108 @@ func benchInserts(b *testing.B, mk func() benchMap, keys [][]byte, parallelism i
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
 }
 
+// benchInsertReaders: 2 goroutines insert b.N keys between them while 8
+// goroutines Get without pause until the inserts are done (how a new user
+// tries a concurrent index). keys/s counts the inserts, gets/s the reads.
+func benchInsertReaders(b *testing.B, mk func() benchMap, keys [][]byte) {
+	m := mk()
+	defer m.close()
+	const writers, readers = 2, 8
+	var next, gets atomic.Int64
+	var stop atomic.Bool
+	var rg, wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for r := range readers {
+		rg.Add(1)
+		go func() {
+			defer rg.Done()
+			n := int64(0)
+			for i := r; !stop.Load(); i += 7 {
+				m.get(keys[i%len(keys)])
+				n++
+			}
+			gets.Add(n)
+		}()
+	}
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				m.insert(keys[int(i)%len(keys)], uint64(i))
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	stop.Store(true)
+	rg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+	b.ReportMetric(float64(gets.Load())/b.Elapsed().Seconds(), "gets/s")
+}
+
+// benchLatency: one goroutine inserts one key at a time into an otherwise
+// idle map (for the sharded trie: an idle runtime, its workers parked) and
+// reports the p50 and p90 latency of a single Insert.
+func benchLatency(b *testing.B, mk func() benchMap, keys [][]byte) {
+	m := mk()
+	defer m.close()
+	lat := make([]time.Duration, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		m.insert(keys[i%len(keys)], uint64(i))
+		lat[i] = time.Since(t0)
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[b.N/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[b.N*9/10].Nanoseconds()), "p90-ns")
+}
+
+// benchWorkloads are the key sets: key_%06d ascending and shuffled, and a
+// real word list when one is installed.
+func benchWorkloads(b *testing.B) map[string][][]byte {
+	wls := map[string][][]byte{}
+	for _, wl := range []string{"keys-seq", "keys-shuf"} {
+		wls[wl] = workload.Named(wl, *benchKeys)
+	}
+	if words, _, err := workload.Words(*benchKeys); err == nil {
+		wls["words"] = words
+	} else {
+		b.Logf("workload=words skipped: %v", err)
+	}
+	return wls
+}
+
 // BenchmarkShardedTrie: every implementation on the same keys, side by side.
 // op=insert: one key per call from every goroutine (RunParallel);
-// op=insert16: the same from 16 goroutines per P; op=batch:
-// batches of 1024 keys; op=get: lookups in a full map; op=mixed: 90% get,
-// 10% insert. keys/s counts keys, whatever the op.
+// op=insert64: the same from 64 goroutines; op=insert-readers: 2 inserting
+// goroutines while 8 read without pause; op=latency: single inserts into an
+// idle map, p50/p90; op=batch: batches of 1024 keys; op=get: lookups in a
+// full map; op=mixed: 90% get, 10% insert. keys/s counts keys, whatever the
+// op.
 func BenchmarkShardedTrie(b *testing.B) {
-	for _, wl := range []string{"keys-seq", "keys-shuf"} {
-		keys := workload.Named(wl, *benchKeys)
+	wls := benchWorkloads(b)
+	for _, wl := range []string{"keys-seq", "keys-shuf", "words"} {
+		keys, ok := wls[wl]
+		if !ok {
+			continue
+		}
 		for _, impl := range benchImpls {
 			prefix := fmt.Sprintf("impl=%s/workload=%s", impl.name, wl)
 			b.Run(prefix+"/op=insert", func(b *testing.B) { benchInserts(b, impl.make, keys, 1) })
-			// Single-key inserts from 16 goroutines per P: many writers at once.
-			b.Run(prefix+"/op=insert16", func(b *testing.B) { benchInserts(b, impl.make, keys, 16) })
+			b.Run(prefix+"/op=insert64", func(b *testing.B) {
+				benchInserts(b, impl.make, keys, (64+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0))
+			})
+			b.Run(prefix+"/op=insert-readers", func(b *testing.B) { benchInsertReaders(b, impl.make, keys) })
+			b.Run(prefix+"/op=latency", func(b *testing.B) { benchLatency(b, impl.make, keys) })
 			b.Run(prefix+"/op=batch", func(b *testing.B) {
 				m := impl.make()
 				defer m.close()
