@@ -23,9 +23,9 @@ var ErrLevel = errors.New("trie: no concurrent form at this level")
 // chosen by the level given to NewConcurrent:
 //
 //   - primitives.OneWriteMultiRead: any number of readers run concurrently
-//     with one writer. The writer holds the structure's writer token (a
+//     with one writer. The writer holds the structure's writer role (a
 //     second writer waits for it, or gets primitives.ErrBusy from
-//     TryWithWriter), builds its changes copy-on-write off to the side —
+//     TryWithWriter and TryLockWriter; see LockWriter), builds its changes copy-on-write off to the side —
 //     nodes it already copied since the last publication are changed in
 //     place — and publishes them with one atomic store of the root. A batch
 //     of writes under WithWriter is published once, at its end, as one
@@ -60,7 +60,7 @@ type Concurrent[V any] struct {
 	multi     bool                      // MultiWriteMultiRead
 	level     primitives.Level          // the form
 	insertCap int64                     // arena capacity at which inserts fail (0: none)
-	tokens    *primitives.TokenManager  // writer token (one-writer), versions
+	wake      chan struct{}             // one-writer: a token for a parked writer (cwriter.go)
 	_         [primitives.CacheLineSize]byte
 
 	epoch primitives.EpochDomain // grace periods of readers
@@ -68,6 +68,10 @@ type Concurrent[V any] struct {
 
 	rootLock atomic.Uint64 // multi-writer: lock word of the root slot
 	_        [primitives.CacheLineSize - 8]byte
+
+	wword   atomic.Uint32 // one-writer: the writer word (acquire/release, cwriter.go)
+	version atomic.Uint64 // relaxed: publications + 1 (one-writer), written by the holder only
+	wr      Writer[V]     // the reusable writer handed out by LockWriter
 
 	mu sync.Mutex // multi-writer: guards w (allocation, values, reclamation)
 	w  wstate[V]  // writer state: see wstate
@@ -143,12 +147,12 @@ func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V
 	if err != nil {
 		return nil, err
 	}
-	tm, err := primitives.NewTokenManager(level)
-	if err != nil {
-		return nil, err
-	}
 	var zero V
-	c := &Concurrent[V]{level: level, tokens: tm, multi: level == primitives.MultiWriteMultiRead, insertCap: insertCap}
+	c := &Concurrent[V]{level: level, multi: level == primitives.MultiWriteMultiRead, insertCap: insertCap}
+	c.wake = make(chan struct{}, 1)
+	c.version.Store(1)
+	c.wr.c = c
+	c.wr.held = c.multi // the multi-writer Writer is shared and always usable
 	c.noValues = cfg.noValues || unsafe.Sizeof(zero) == 0
 	chunk := mem.p.Config().ChunkSize
 	c.shift = uint64(bitsLen(chunk))
@@ -207,7 +211,7 @@ func (c *Concurrent[V]) Len() int { return int(c.keys.Load()) }
 // ErrKeyTooLong (wrapped) for a key longer than MaxKeyLen, or with the
 // arena's error (wrapping pool.ErrExhausted) when node memory cannot grow
 // past a configured cap; on error the trie is unchanged. At
-// OneWriteMultiRead it waits for the writer token and publishes at once.
+// OneWriteMultiRead it takes the writer role (waiting) and publishes at once.
 func (c *Concurrent[V]) Insert(key []byte, v V) (added bool, err error) {
 	if err := c.checkInsert(key); err != nil || c.multi {
 		if err != nil {
@@ -215,25 +219,18 @@ func (c *Concurrent[V]) Insert(key []byte, v V) (added bool, err error) {
 		}
 		return c.mwInsert(key, v)
 	}
-	t, err := c.tokens.Writer(context.Background())
-	if err != nil {
+	if err := c.lockWriter(context.Background()); err != nil {
 		return false, err
 	}
-	defer c.release(t)
+	defer c.release()
 	return c.owInsert(key, v)
-}
-
-// release publishes the writer's changes and gives the token back.
-func (c *Concurrent[V]) release(t *primitives.WriterToken) {
-	c.publish(t)
-	t.Release()
 }
 
 // Delete removes key and returns its value and whether it was present.
 // Unlike the single-owner trie's, a concurrent delete builds new nodes, so
 // it can fail with the arena's error when a MaxBytes cap is reached; the
-// trie is then unchanged. At OneWriteMultiRead it waits for the writer
-// token and publishes at once.
+// trie is then unchanged. At OneWriteMultiRead it takes the writer role
+// (waiting) and publishes at once.
 func (c *Concurrent[V]) Delete(key []byte) (old V, found bool, err error) {
 	if len(key) > MaxKeyLen {
 		return old, false, nil
@@ -241,58 +238,49 @@ func (c *Concurrent[V]) Delete(key []byte) (old V, found bool, err error) {
 	if c.multi {
 		return c.mwDelete(key)
 	}
-	t, err := c.tokens.Writer(context.Background())
-	if err != nil {
+	if err := c.lockWriter(context.Background()); err != nil {
 		return old, false, err
 	}
-	defer c.release(t)
+	defer c.release()
 	return c.owDelete(key)
 }
 
 // WithWriter runs f with a writer and returns f's error. At
-// OneWriteMultiRead it first waits for the writer token (parked; it returns
-// ctx's error if ctx ends first); every write f makes is published at once
-// when f returns (or panics): readers see all of the batch or none of it.
-// At MultiWriteMultiRead each write through w takes effect on its own, as
-// Insert and Delete do. The Writer must not be used after f returns.
+// OneWriteMultiRead it first takes the writer role as LockWriter does
+// (parked; it returns ctx's error if ctx ends first); every write f makes
+// is published at once when f returns (or panics): readers see all of the
+// batch or none of it. At MultiWriteMultiRead each write through w takes
+// effect on its own, as Insert and Delete do. The Writer must not be used
+// after f returns.
 func (c *Concurrent[V]) WithWriter(ctx context.Context, f func(w *Writer[V]) error) error {
-	if c.multi {
-		return f(&Writer[V]{c: c})
-	}
-	t, err := c.tokens.Writer(ctx)
+	w, err := c.LockWriter(ctx)
 	if err != nil {
 		return err
 	}
-	return c.runWriter(t, f)
+	return c.runWriter(w, f)
 }
 
 // TryWithWriter is WithWriter without waiting: at OneWriteMultiRead it
 // returns an error wrapping primitives.ErrBusy while another writer holds
-// the token.
+// the role.
 func (c *Concurrent[V]) TryWithWriter(f func(w *Writer[V]) error) error {
-	if c.multi {
-		return f(&Writer[V]{c: c})
-	}
-	t, err := c.tokens.TryWriter()
+	w, err := c.TryLockWriter()
 	if err != nil {
 		return err
 	}
-	return c.runWriter(t, f)
+	return c.runWriter(w, f)
 }
 
-func (c *Concurrent[V]) runWriter(t *primitives.WriterToken, f func(w *Writer[V]) error) error {
-	w := Writer[V]{c: c, t: t}
-	defer func() {
-		w.c = nil
-		c.release(t)
-	}()
-	return f(&w)
+// runWriter runs f with w, unlocking w when f returns or panics.
+func (c *Concurrent[V]) runWriter(w *Writer[V], f func(w *Writer[V]) error) error {
+	defer w.Unlock()
+	return f(w)
 }
 
 // publish makes the writer's tree current: one release store of the root,
-// then the epoch of everything it unlinked, then reclamation. Token holder
-// only.
-func (c *Concurrent[V]) publish(t *primitives.WriterToken) {
+// then the epoch of everything it unlinked, then reclamation. Writer-role
+// holder only.
+func (c *Concurrent[V]) publish() {
 	w := &c.w
 	if !w.dirty {
 		return
@@ -300,7 +288,7 @@ func (c *Concurrent[V]) publish(t *primitives.WriterToken) {
 	w.dirty = false
 	c.root.Store(w.root) // release: publishes every node and value built since
 	c.keys.Store(w.keys)
-	t.Publish()
+	c.version.Store(c.version.Load() + 1) // relaxed: single writer, a statistic
 	w.clearFresh()
 	if len(w.pend) > 0 {
 		e := c.epoch.Epoch() // read after the root store: see EpochDomain
@@ -335,18 +323,21 @@ func (c *Concurrent[V]) checkCap() error {
 	return nil
 }
 
-// Writer is a writer's handle inside WithWriter: at OneWriteMultiRead it
-// holds the writer token, and its reads (Get, Contains, Len) see its own
-// unpublished writes. It is only valid inside the function it was passed to
-// and must not be used by two goroutines at once.
+// Writer is the writer's handle, from LockWriter, TryLockWriter or inside
+// WithWriter: at OneWriteMultiRead it stands for the writer role, and its
+// reads (Get, Contains, Len) see its own unpublished writes. It is valid
+// until Unlock (or until the function it was passed to returns) and must not
+// be used by two goroutines at once; each Concurrent has one Writer, handed
+// to every holder in turn, so it must not be copied or kept. The zero Writer
+// is not usable.
 type Writer[V any] struct {
-	c *Concurrent[V]
-	t *primitives.WriterToken
+	c    *Concurrent[V]
+	held bool // one-writer: the role is held through this Writer
 }
 
 func (w *Writer[V]) live() *Concurrent[V] {
-	if w.c == nil {
-		panic("trie: Writer used after its WithWriter returned")
+	if !w.held {
+		panic("trie: Writer used after Unlock (or after its WithWriter returned)")
 	}
 	return w.c
 }
@@ -451,17 +442,18 @@ type ReclaimStats struct {
 	Pending int
 	// Epoch is the reader domain's epoch.
 	Epoch uint64
-	// Version is the number of publications (one-writer form) plus one.
+	// Version is the number of publications (one-writer form) plus one;
+	// it stays 1 at MultiWriteMultiRead.
 	Version uint64
 }
 
 // ReclaimStats returns reclamation figures (a snapshot).
 func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
-	return ReclaimStats{Pending: int(c.pending.Load()), Epoch: c.epoch.Epoch(), Version: c.tokens.Version()}
+	return ReclaimStats{Pending: int(c.pending.Load()), Epoch: c.epoch.Epoch(), Version: c.version.Load()}
 }
 
 // Reclaim waits for every reader inside now to finish and hands back all
-// memory retired so far. It takes the writer token (one-writer form) or the
+// memory retired so far. It takes the writer role (one-writer form) or the
 // writer mutex; it is for tests and quiet points, not hot paths. It waits
 // for readers, so calling it from inside an iteration over this trie (which
 // holds a reader guard) never returns.
@@ -474,11 +466,10 @@ func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 		c.mu.Unlock()
 		return nil
 	}
-	t, err := c.tokens.Writer(ctx)
-	if err != nil {
+	if err := c.lockWriter(ctx); err != nil {
 		return err
 	}
-	defer t.Release()
+	defer c.unlockWriter()
 	c.epoch.Synchronize()
 	c.reclaim(true)
 	c.publishStats()

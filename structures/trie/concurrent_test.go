@@ -944,7 +944,7 @@ func FuzzConcurrent(f *testing.F) {
 func TestConcurrentLayout(t *testing.T) {
 	var c Concurrent[int]
 	const line = uintptr(primitives.CacheLineSize)
-	hot := unsafe.Offsetof(c.tokens) + unsafe.Sizeof(c.tokens)
+	hot := unsafe.Offsetof(c.wake) + unsafe.Sizeof(c.wake)
 	if d := unsafe.Offsetof(c.epoch) - hot; d < line {
 		t.Fatalf("reader fields end at %d, epoch domain starts at %d: less than a cache line apart", hot, unsafe.Offsetof(c.epoch))
 	}

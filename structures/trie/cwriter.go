@@ -1,0 +1,161 @@
+package trie
+
+// The writer role of the one-writer form (OneWriteMultiRead): a writer word
+// and one reusable Writer, so that taking and giving back the role costs
+// one atomic read-modify-write each and allocates nothing.
+//
+// Who may call what: any goroutine may call lockWriter, tryLockWriter and
+// Concurrent.LockWriter; only the goroutine that took the role calls
+// unlockWriter (through Writer.Unlock or the deferred release of
+// WithWriter, Insert, Delete, Reclaim). At MultiWriteMultiRead the word is
+// unused: LockWriter returns a shared, stateless Writer.
+//
+// Invariants:
+//   - wword is 0 (free), 1 (held, nobody parked) or 2 (held, a waiter may be
+//     parked). Only a CAS 0→1 or a Swap(2) that returns 0 takes the role.
+//   - The holder is the only goroutine that touches c.w, c.wr.held and the
+//     pool; the word's release (Swap(0) in unlockWriter) happens-before the
+//     next holder's acquire (the CAS or Swap that returns 0), so every
+//     writer sees its predecessor's writer state.
+//
+// Missed-wakeup argument (Drepper's "mutex2" with a one-token channel in
+// place of the futex): a waiter parks only after a Swap(2) that returned
+// non-zero, so the word is 2 until the holder's Swap(0), which then sees 2
+// and puts a token into wake unless one is already there. A token stays in
+// the channel until some waiter takes it, so a waiter that parks after the
+// unlock still finds it: no wakeup is lost. A woken waiter swaps in 2 again
+// (other waiters may still be parked), so the next unlock wakes the next
+// one. A waiter that leaves on ctx may leave the word at 2 or a token in the
+// channel; both cost one spurious wakeup later, never a lost one.
+//
+// Rejected: the TokenManager's writer token (a channel send and receive and
+// a heap-allocated token per acquisition: two allocations and two channel
+// operations per Insert); sync.Mutex (no context-aware waiting, and
+// TryLock is discouraged for this pattern); spinning waiters (writers can
+// hold the role for a whole batch).
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zipora-go/zipora/primitives"
+)
+
+const (
+	wFree   = 0
+	wHeld   = 1
+	wWaited = 2
+)
+
+// lockWriter takes the writer role (one-writer form), waiting while another
+// goroutine holds it; it returns ctx's error if ctx ends first.
+func (c *Concurrent[V]) lockWriter(ctx context.Context) error {
+	if c.wword.CompareAndSwap(wFree, wHeld) { // acquire: the previous holder's writer state
+		return nil
+	}
+	return c.lockWriterSlow(ctx)
+}
+
+// lockWriterSlow parks until the role is free (see the file comment).
+func (c *Concurrent[V]) lockWriterSlow(ctx context.Context) error {
+	done := ctx.Done()
+	for c.wword.Swap(wWaited) != wFree { // acquire when it returns wFree
+		select {
+		case <-c.wake:
+		case <-done:
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// tryLockWriter takes the writer role without waiting.
+func (c *Concurrent[V]) tryLockWriter() error {
+	if c.wword.CompareAndSwap(wFree, wHeld) { // acquire: as in lockWriter
+		return nil
+	}
+	return fmt.Errorf("trie: %w: a writer is active", primitives.ErrBusy)
+}
+
+// unlockWriter gives the writer role back, waking one parked waiter if any
+// may be parked. Holder only.
+func (c *Concurrent[V]) unlockWriter() {
+	if c.wword.Swap(wFree) == wWaited { // release: the writer state to the next holder
+		c.wakeOne()
+	}
+}
+
+// wakeOne leaves a token for a parked waiter unless one is already there.
+func (c *Concurrent[V]) wakeOne() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// LockWriter takes the writer role and returns the writer. At
+// OneWriteMultiRead it waits (parked) while another writer holds the role,
+// as WithWriter does, and returns ctx's error if ctx ends first; taking the
+// role is one atomic compare-and-swap and allocates nothing. Writes through
+// the Writer are visible to readers only once Publish or Unlock publishes
+// them, all at once. At MultiWriteMultiRead it never waits: each write
+// through the Writer takes effect on its own, and Unlock does nothing.
+//
+// The caller must call Unlock exactly once and not use the Writer
+// afterwards (the same Writer value is handed to the next holder).
+func (c *Concurrent[V]) LockWriter(ctx context.Context) (*Writer[V], error) {
+	if c.multi {
+		return &c.wr, nil
+	}
+	if err := c.lockWriter(ctx); err != nil {
+		return nil, err
+	}
+	c.wr.held = true
+	return &c.wr, nil
+}
+
+// TryLockWriter is LockWriter without waiting: at OneWriteMultiRead it
+// returns an error wrapping primitives.ErrBusy while another writer holds
+// the role.
+func (c *Concurrent[V]) TryLockWriter() (*Writer[V], error) {
+	if c.multi {
+		return &c.wr, nil
+	}
+	if err := c.tryLockWriter(); err != nil {
+		return nil, err
+	}
+	c.wr.held = true
+	return &c.wr, nil
+}
+
+// Publish makes every write made through w so far visible to readers, as
+// one atomic publication (one release store of the root), and keeps the
+// writer role. That store happens-before every Get, Contains or iteration
+// that observes any of those writes. At MultiWriteMultiRead it does nothing
+// (writes are already visible).
+func (w *Writer[V]) Publish() {
+	c := w.live()
+	if !c.multi {
+		c.publish()
+	}
+}
+
+// Unlock publishes (see Publish) and gives the writer role back; the
+// publication and the release of the role happen-before the next holder
+// takes it. The Writer must not be used afterwards. At MultiWriteMultiRead
+// it does nothing.
+func (w *Writer[V]) Unlock() {
+	c := w.live()
+	if c.multi {
+		return
+	}
+	c.release()
+}
+
+// release publishes the writer's changes and gives the role back. Holder
+// only.
+func (c *Concurrent[V]) release() {
+	c.publish()
+	c.wr.held = false
+	c.unlockWriter()
+}
