@@ -105,7 +105,7 @@ func (c *Concurrent[V]) nodeAt(v *view, ref uint32) (node, *view) {
 		v = c.view.Load() // acquire: the chunk was published before ref
 	}
 	n := node{unsafe.Add(v.chunks[ci], off&c.mask)}
-	if poisonCheck && n.hdr() == poisonHdr {
+	if h, _ := loadHV(n); poisonCheck && h == poisonHdr {
 		panic("trie: reader reached a reclaimed node (use after reclamation)")
 	}
 	return n, v
@@ -319,6 +319,36 @@ func (c *Concurrent[V]) relieve(err error) bool {
 }
 
 // ---- helpers ----
+
+// hvWord returns node n's header and value index (its first 8 bytes) as one
+// atomic word: readers load both at once, and the one-writer form's
+// in-place writes change both with one store.
+//
+// Safety: every node is 8-aligned and at least 8 bytes long (the header at
+// +0 and the value index at +4 are always present).
+func hvWord(n node) *atomic.Uint64 { return (*atomic.Uint64)(n.p) }
+
+// nativeLE reports whether the header is the word's low half.
+var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// loadHV loads node n's header and value index together (acquire: every
+// label and child written before the store that set this header).
+func loadHV(n node) (header, uint32) {
+	x := hvWord(n).Load() // acquire: pairs with storeHV
+	if nativeLE {
+		return header(x), uint32(x >> 32)
+	}
+	return header(x >> 32), uint32(x)
+}
+
+// storeHV stores node n's header and value index together. Writer only.
+func storeHV(n node, h header, vidx uint32) {
+	x := uint64(h) | uint64(vidx)<<32
+	if !nativeLE {
+		x = uint64(h)<<32 | uint64(vidx)
+	}
+	hvWord(n).Store(x) // release: publishes the labels, children and value slot written before
+}
 
 // slotAt returns child slot i of n as an atomic word.
 //

@@ -25,19 +25,33 @@ var ErrLevel = errors.New("trie: no concurrent form at this level")
 //   - primitives.OneWriteMultiRead: any number of readers run concurrently
 //     with one writer. The writer holds the structure's writer role (a
 //     second writer waits for it, or gets primitives.ErrBusy from
-//     TryWithWriter and TryLockWriter; see LockWriter), builds its changes copy-on-write off to the side —
-//     nodes it already copied since the last publication are changed in
-//     place — and publishes them with one atomic store of the root. A batch
-//     of writes under WithWriter is published once, at its end, as one
-//     atomic change. Iterators read the snapshot they started on.
+//     TryWithWriter and TryLockWriter; see LockWriter). Per-key writes
+//     (Insert, Delete, Writer.InsertNow, Writer.DeleteNow) change the
+//     published tree in place and take effect at one atomic store: a value
+//     or count in a node's header word, a child appended past a node's
+//     count, or a child slot naming a node rebuilt off to the side (a full
+//     node, a split, a removal); nothing above the changed node is copied.
+//     Writes in a batch (Writer.Insert, Writer.Delete, inside WithWriter or
+//     between LockWriter and Publish/Unlock) are built copy-on-write off to
+//     the side — nodes already copied in the batch are changed in place —
+//     and published with one atomic store of the root: readers see all of
+//     the batch or none of it.
 //   - primitives.MultiWriteMultiRead: writers run concurrently too. A writer
 //     descends without locks, then locks only the parent and the node it
 //     replaces (per-node lock words, try-lock), validates that the parent
 //     still names the node, installs a new node with one atomic store and
 //     marks the old one obsolete; on conflict it retries with bounded
 //     backoff. Identical racing inserts report added exactly once.
-//     Iterators see every key present for the whole iteration exactly once,
-//     in order; keys inserted or deleted meanwhile may or may not appear.
+//
+// Iterators (All, Prefix, Seek, Range), at both levels, yield keys in
+// strictly ascending order; every key present for the whole iteration is
+// yielded exactly once; a yielded key and value were present together at
+// some moment during the iteration; keys inserted or deleted meanwhile may
+// or may not appear. There is no snapshot (keeping one would cost the
+// one-writer form its in-place writes); an iteration that must see one
+// state runs while its goroutine holds the writer role (LockWriter or
+// WithWriter, making no InsertNow or DeleteNow and no Publish meanwhile):
+// batched writes stay invisible until published.
 //
 // Every method is linearizable: Insert, Delete, Get and Contains take effect
 // at one atomic load or store (a writer's publication happens-before any read
@@ -223,7 +237,7 @@ func (c *Concurrent[V]) Insert(key []byte, v V) (added bool, err error) {
 		return false, err
 	}
 	defer c.release()
-	return c.owInsert(key, v)
+	return c.owInsertNow(key, v)
 }
 
 // Delete removes key and returns its value and whether it was present.
@@ -242,7 +256,7 @@ func (c *Concurrent[V]) Delete(key []byte) (old V, found bool, err error) {
 		return old, false, err
 	}
 	defer c.release()
-	return c.owDelete(key)
+	return c.owDeleteNow(key)
 }
 
 // WithWriter runs f with a writer and returns f's error. At
@@ -342,7 +356,41 @@ func (w *Writer[V]) live() *Concurrent[V] {
 	return w.c
 }
 
-// Insert is Concurrent.Insert inside the writer's batch.
+// InsertNow is Concurrent.Insert for the holder of the writer role: at
+// OneWriteMultiRead it first publishes the writes still pending (see
+// Insert), then changes the published tree in place; readers see the
+// insert when InsertNow returns (it takes effect at one atomic store, which
+// happens-before any read that observes it). Len and the statistics follow
+// at the next Publish or Unlock. At MultiWriteMultiRead it is Insert.
+func (w *Writer[V]) InsertNow(key []byte, v V) (added bool, err error) {
+	c := w.live()
+	if err := c.checkInsert(key); err != nil {
+		return false, err
+	}
+	if c.multi {
+		return c.mwInsert(key, v)
+	}
+	return c.owInsertNow(key, v)
+}
+
+// DeleteNow is Concurrent.Delete for the holder of the writer role, in
+// place and visible at once as InsertNow is.
+func (w *Writer[V]) DeleteNow(key []byte) (old V, found bool, err error) {
+	c := w.live()
+	if len(key) > MaxKeyLen {
+		return old, false, nil
+	}
+	if c.multi {
+		return c.mwDelete(key)
+	}
+	return c.owDeleteNow(key)
+}
+
+// Insert is Concurrent.Insert inside the writer's batch: at
+// OneWriteMultiRead the write is built copy-on-write off to the side and
+// becomes visible to readers with every other pending write, at the next
+// Publish or Unlock (or when WithWriter's function returns), as one atomic
+// publication.
 func (w *Writer[V]) Insert(key []byte, v V) (added bool, err error) {
 	c := w.live()
 	if err := c.checkInsert(key); err != nil {
@@ -354,7 +402,7 @@ func (w *Writer[V]) Insert(key []byte, v V) (added bool, err error) {
 	return c.owInsert(key, v)
 }
 
-// Delete is Concurrent.Delete inside the writer's batch.
+// Delete is Concurrent.Delete inside the writer's batch (see Insert).
 func (w *Writer[V]) Delete(key []byte) (old V, found bool, err error) {
 	c := w.live()
 	if len(key) > MaxKeyLen {
@@ -396,11 +444,11 @@ func (w *Writer[V]) Len() int {
 	return int(c.w.keys)
 }
 
-// All returns an iterator over every key and value in ascending key order.
-// At OneWriteMultiRead it iterates the snapshot published when the loop
-// starts; at MultiWriteMultiRead every key present for the whole iteration
-// is yielded exactly once, in order. The yielded key is a reused buffer,
-// valid until the loop body returns.
+// All returns an iterator over every key and value in ascending key order,
+// with the guarantees under concurrent writes given on Concurrent (no
+// snapshot: every key present for the whole iteration is yielded exactly
+// once, in order). The yielded key is a reused buffer, valid until the loop
+// body returns.
 //
 // The iteration holds an epoch guard from start to end: while it runs,
 // writers keep (do not reuse) the memory they unlink, so long-running loops

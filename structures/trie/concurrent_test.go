@@ -718,10 +718,19 @@ func TestAddedExactlyOnce(t *testing.T) {
 	}
 }
 
-// TestMultiWriterIteration: keys present for the whole iteration are seen
-// exactly once and in order while writers churn other keys.
-func TestMultiWriterIteration(t *testing.T) {
-	c := newC[int](t, primitives.MultiWriteMultiRead)
+// TestIterationUnderWrites: at both levels, keys present for the whole
+// iteration are seen exactly once and in order, and no key is seen that was
+// never present, while writers churn other keys with per-key (in-place at
+// OneWriteMultiRead) inserts and deletes and, at OneWriteMultiRead,
+// copy-on-write batches.
+func TestIterationUnderWrites(t *testing.T) {
+	for _, l := range concurrentLevels {
+		t.Run(l.String(), func(t *testing.T) { testIterationUnderWrites(t, l) })
+	}
+}
+
+func testIterationUnderWrites(t *testing.T, l primitives.Level) {
+	c := newC[int](t, l)
 	const stable = 400
 	for i := range stable {
 		if _, err := c.Insert(fmt.Appendf(nil, "s/%04d", i*2), i); err != nil {
@@ -734,11 +743,23 @@ func TestMultiWriterIteration(t *testing.T) {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 3))
 			for !stop.Load() {
-				k := fmt.Appendf(nil, "s/%04d", r.IntN(stable)*2+1) // odd: churned
-				if r.IntN(2) == 0 {
+				// odd: churned; some with a longer tail, which splits and
+				// merges the stable keys' nodes
+				k := fmt.Appendf(nil, "s/%04d", r.IntN(stable)*2+1)
+				if r.IntN(3) == 0 {
+					k = fmt.Appendf(nil, "s/%04dx%d", r.IntN(stable)*2, r.IntN(3))
+				}
+				switch r.IntN(5) {
+				case 0, 1:
 					_, _ = c.Insert(k, -1)
-				} else {
+				case 2, 3:
 					_, _, _ = c.Delete(k)
+				default:
+					_ = c.WithWriter(context.Background(), func(w *Writer[int]) error {
+						_, _ = w.Insert(k, -1)
+						_, _, _ = w.Delete(fmt.Appendf(nil, "s/%04d", r.IntN(stable)*2+1))
+						return nil
+					})
 				}
 			}
 		})
@@ -760,6 +781,8 @@ func TestMultiWriterIteration(t *testing.T) {
 					t.Fatalf("stable key %q seen, want %q next", k, want)
 				}
 				got++
+			} else if v != -1 || !bytes.HasPrefix(k, []byte("s/")) {
+				t.Fatalf("key %q=%d was never inserted", k, v)
 			}
 		}
 		if got != stable {

@@ -6,8 +6,12 @@ package trie
 // loads the root until it has read its last node byte and value; it loads
 // the root and every child slot with an atomic load (acquire), so every
 // byte of the node it leads to was written before (happens-before) the
-// store that published it; header, prefix and labels of a published node
-// never change; child slots change only by atomic stores (multi-writer).
+// store that published it. It loads a node's header and value index as one
+// atomic word (loadHV, acquire) and reads only the labels and children
+// below the count that word gives. A published node's prefix never
+// changes, and neither do its first count labels (the one-writer form only
+// appends a label past the count, then stores the larger count: owinplace.go);
+// child slots and the header-value word change only by atomic stores.
 // Hence a reader sees, at each node, either the node before a writer's
 // change or after it, never a torn one, and nothing it can reach is reused
 // while it is inside.
@@ -32,7 +36,7 @@ func (c *Concurrent[V]) lookup(key []byte) (uint32, bool) {
 		}
 		var n node
 		n, v = c.nodeAt(v, ref)
-		h := n.hdr()
+		h, vi := loadHV(n)
 		if p := h.prefixLen(); p > 0 {
 			if len(key) < p || string(n.prefix(h)) != string(key[:p]) {
 				return 0, false
@@ -40,7 +44,7 @@ func (c *Concurrent[V]) lookup(key []byte) (uint32, bool) {
 			key = key[p:]
 		}
 		if len(key) == 0 {
-			return n.valueIdx(), h.hasValue()
+			return vi, h.hasValue()
 		}
 		ref = childOf(n, h, key[0])
 		key = key[1:]
@@ -91,7 +95,7 @@ func (it *ccursor[V]) seek(target []byte) {
 			return
 		}
 		n := it.node(ref)
-		h := n.hdr()
+		h, _ := loadHV(n)
 		pre := n.prefix(h)
 		rest := target[depth:]
 		k := commonPrefix(pre, rest)
@@ -142,12 +146,12 @@ func (it *ccursor[V]) next() (uint32, bool) {
 	for len(it.stack) > 0 {
 		f := &it.stack[len(it.stack)-1]
 		n := it.node(f.ref)
-		h := n.hdr()
+		h, vi := loadHV(n)
 		if f.pos < 0 {
 			f.pos = 0
 			if h.hasValue() {
 				it.buf = it.buf[:f.keyEnd]
-				return n.valueIdx(), true
+				return vi, true
 			}
 		}
 		var label byte
@@ -183,7 +187,8 @@ func (it *ccursor[V]) next() (uint32, bool) {
 			return r >> 1, true
 		}
 		cn := it.node(r)
-		it.buf = append(it.buf, cn.prefix(cn.hdr())...)
+		ch, _ := loadHV(cn)
+		it.buf = append(it.buf, cn.prefix(ch)...)
 		it.stack = append(it.stack, frame{r, int32(len(it.buf)), -1})
 	}
 	return 0, false

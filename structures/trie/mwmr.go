@@ -182,14 +182,8 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 				}
 				c.mu.Lock()
 				op.held = true
-				rest := key[depth:]
-				vidx, leaf, err := c.newKeyParts(m, rest, v)
+				nr, err := c.splitFor(n, h, m, key[depth:], v)
 				if err != nil {
-					return false, true, err
-				}
-				nr, err := c.splitNode(n, h, m, rest, vidx, leaf)
-				if err != nil {
-					c.undoKeyParts(m, rest, vidx, leaf)
 					return false, true, err
 				}
 				c.mwInstall(ls, pos, nr, n, ref, 0, false)
@@ -490,29 +484,14 @@ func (c *Concurrent[V]) mwRemoveChild(ls *locks, gp mwPos, p node, pref uint32, 
 	var sib uint32
 	var sl byte
 	if cnt == 1 && !ph.hasValue() {
-		forChildren(p, ph, func(l byte, r uint32) {
-			if l != b {
-				sl, sib = l, r
-			}
-		})
+		sl, sib = sibling(p, ph, b)
 		if !isLeafRef(sib) && !ls.try(lockWord(c.mwNode(sib))) {
 			return false, nil
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var nr uint32
-	var err error
-	switch {
-	case cnt == 0 && ph.hasValue():
-		nr, err = c.w.core.newLeaf(p.prefix(ph), p.valueIdx())
-	case cnt == 0:
-		panic("trie: internal error: a valueless node with one child")
-	case sib != 0:
-		nr, err = c.mergeChild(p.prefix(ph), sl, sib)
-	default:
-		nr, err = c.buildWithout(p, ph, b)
-	}
+	nr, err := c.buildRemoval(p, ph, b, sl, sib)
 	if err != nil {
 		return false, err
 	}
@@ -554,6 +533,34 @@ func (c *Concurrent[V]) retireValue(e uint64, idx uint32) {
 func (c *Concurrent[V]) mwNode(ref uint32) node {
 	n, _ := c.nodeAt(c.view.Load(), ref)
 	return n
+}
+
+// sibling returns the label and ref of p's one child other than the one
+// labelled b (p has two children).
+func sibling(p node, ph header, b byte) (sl byte, sib uint32) {
+	forChildren(p, ph, func(l byte, r uint32) {
+		if l != b {
+			sl, sib = l, r
+		}
+	})
+	return sl, sib
+}
+
+// buildRemoval builds the replacement of node p without its child labelled
+// b: a leaf when p keeps only its value, p's prefix merged into sib (labelled
+// sl) when that is p's only other child and p has no value, else a copy
+// without the child.
+func (c *Concurrent[V]) buildRemoval(p node, ph header, b, sl byte, sib uint32) (uint32, error) {
+	switch cnt := ph.count() - 1; {
+	case cnt == 0 && ph.hasValue():
+		return c.w.core.newLeaf(p.prefix(ph), p.valueIdx())
+	case cnt == 0:
+		panic("trie: internal error: a valueless node with one child")
+	case sib != 0:
+		return c.mergeChild(p.prefix(ph), sl, sib)
+	default:
+		return c.buildWithout(p, ph, b)
+	}
 }
 
 // buildWithout builds a copy of node n without its child labelled skip,

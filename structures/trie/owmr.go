@@ -1,7 +1,8 @@
 package trie
 
-// The one-writer form (OneWriteMultiRead): copy-on-write with in-place
-// changes to unpublished nodes.
+// The one-writer form (OneWriteMultiRead), batched writes: copy-on-write
+// with in-place changes to unpublished nodes, published at once. Per-key
+// writes change the published tree in place instead: owinplace.go.
 //
 // Who may call what: every function here runs only in the goroutine that
 // holds the writer token (inside runWriter). Readers never call them.
@@ -26,8 +27,9 @@ package trie
 //
 // Rejected: full path copying per write with no in-place updates of fresh
 // nodes (a batch of k writes would copy the top of the tree k times);
-// in-place atomic updates of published nodes (no consistent snapshot for
-// iterators, and sorted sparse labels cannot be inserted atomically).
+// in-place atomic updates of published nodes for batches (a batch would no
+// longer be published at once; per-key writes do take that route,
+// owinplace.go).
 
 // dropNode unlinks node ref from the writer's tree: freed at once when
 // fresh, else retired at publication.
@@ -132,6 +134,23 @@ func (c *Concurrent[V]) newKeyParts(m int, rest []byte, v V) (vidx, leaf uint32,
 	return 0, leaf, err
 }
 
+// splitFor builds the replacement of node n for a key that diverges from
+// its prefix after m bytes (rest: the key from n's position), with the new
+// key's value v: splitNode with its parts. n is not freed; on error nothing
+// is left allocated.
+func (c *Concurrent[V]) splitFor(n node, h header, m int, rest []byte, v V) (uint32, error) {
+	vidx, leaf, err := c.newKeyParts(m, rest, v)
+	if err != nil {
+		return 0, err
+	}
+	nr, err := c.splitNode(n, h, m, rest, vidx, leaf)
+	if err != nil {
+		c.undoKeyParts(m, rest, vidx, leaf)
+		return 0, err
+	}
+	return nr, nil
+}
+
 // undoKeyParts releases what newKeyParts reserved.
 func (c *Concurrent[V]) undoKeyParts(m int, rest []byte, vidx, leaf uint32) {
 	if m == len(rest) {
@@ -192,14 +211,8 @@ func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
 		h := n.hdr()
 		if p := h.prefixLen(); p > 0 {
 			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
-				rest := key[depth:]
-				vidx, leaf, err := c.newKeyParts(m, rest, v)
+				nr, err := c.splitFor(n, h, m, key[depth:], v)
 				if err != nil {
-					return false, err
-				}
-				nr, err := c.splitNode(n, h, m, rest, vidx, leaf)
-				if err != nil {
-					c.undoKeyParts(m, rest, vidx, leaf)
 					return false, err
 				}
 				*slot = nr

@@ -1,0 +1,375 @@
+package trie
+
+// In-place writes of the one-writer form (OneWriteMultiRead): what
+// Concurrent.Insert, Concurrent.Delete, Writer.InsertNow and
+// Writer.DeleteNow use. Each write changes the published tree directly and
+// takes effect at one atomic store; nothing above the changed node is
+// copied.
+//
+// Who may call what: only the holder of the writer role, and only when no
+// copy-on-write batch is pending (c.w.root == c.root, nothing fresh:
+// callers publish a pending batch first). Readers (cread.go) never call
+// these.
+//
+// Invariants (with cmem.go's and cread.go's):
+//   - A published node's prefix never changes, nor do its first count
+//     labels. A write changes a published node in place only by
+//     (a) storing its header-value word (storeHV, release): a value set,
+//     replaced or cleared, or a larger count;
+//     (b) appending a child to a sparse node with room whose labels are all
+//     below the new one: the label byte and child slot past the count are
+//     written first (no reader reads past the count it loaded), then the
+//     larger count is stored (release), so a reader that sees the count
+//     sees the label and child;
+//     (c) storing a child slot (release): a dense node's slot, or a slot
+//     whose subtree is replaced.
+//     Every other change (a label in the middle, a full node, a split, a
+//     child removed from a sparse node, a merge, a shrink) builds the
+//     replacement node off to the side and stores its ref into the parent's
+//     slot (or the root) with one release store; the replaced node is
+//     retired, never written again.
+//   - A sparse node's count never decreases in place (a removal copies the
+//     node), so the bytes past the count that (b) writes are never read
+//     concurrently: readers only read below counts they loaded, and every
+//     count ever stored for this block is at most the current one.
+//   - The key path of a node (its ancestors' prefixes and labels) never
+//     changes while it is linked: a node whose path would change (split,
+//     merge) is replaced, not edited.
+//   - Unlinked nodes and value slots go to w.pend; publish (after the
+//     write's last store) reads the epoch and retires them (EpochDomain's
+//     argument: a reader that enters later cannot reach them).
+//
+// Reader validation argument (why readers need no versions or retries):
+// every node a reader reaches was linked at some moment inside the
+// reader's interval (by induction from the root it loaded); a retired node
+// is frozen at its retirement, when its content was the truth, and a
+// linked node's words are the truth when loaded. The reader's answer
+// depends on one word of its last node (the header-value word, or one child
+// slot, or the immutable prefix and labels below the loaded count), so it
+// is the truth at one moment inside its interval: point operations are
+// linearizable, at that load.
+//
+// Iterators (scan) under concurrent in-place writes: keys are yielded in
+// strictly ascending order (positions inside a node never move: appends go
+// past the count and carry larger labels; a child's keys are above its
+// label); a key present for the whole scan is yielded exactly once (every
+// node on its path, linked or retired, holds it); a key yielded was
+// present at the moment its value word or leaf slot was loaded. Keys
+// inserted or deleted during the scan may or may not appear: there is no
+// snapshot.
+//
+// Rejected: optimistic per-node versions (seqlock) with in-place shifting
+// of sorted labels: readers would retry on every overlapping write, Go's
+// race detector forbids the plain-load-then-validate pattern on node bytes
+// (every label and prefix byte would need an atomic load), and the cost
+// saved (copying one node on a middle insert or a removal) is small next
+// to the path copying this replaces; unsorted appended labels (the node
+// format and the builders shared with the single-owner trie keep labels
+// sorted).
+
+import (
+	"sync/atomic"
+)
+
+// retireNode queues published node ref (unlinked by the write) for
+// retirement at the next publication.
+func (c *Concurrent[V]) retireNode(ref uint32) {
+	if ref == 0 || isLeafRef(ref) {
+		return
+	}
+	w := &c.w
+	w.pend = append(w.pend, retiree{ref: ref, size: uint32(nodeSize(w.core.mem.ptr(ref).hdr()))})
+}
+
+// beginInPlace starts an in-place write: a pending batch is published
+// first, and freshness tracking is off (nothing it builds stays
+// unpublished). endInPlace ends it: the writer's root follows the
+// published one.
+func (c *Concurrent[V]) beginInPlace() {
+	if c.w.dirty {
+		c.publish() // a pending copy-on-write batch goes out first
+	}
+	c.w.track = false
+}
+
+func (c *Concurrent[V]) endInPlace() {
+	c.w.track = true
+	c.w.root = c.root.Load()
+}
+
+// owInsertNow inserts in place; on arena exhaustion it reclaims what
+// readers no longer hold and tries once more.
+func (c *Concurrent[V]) owInsertNow(key []byte, v V) (bool, error) {
+	c.beginInPlace()
+	added, err := c.owInsertNowOnce(key, v)
+	if err != nil && c.relieve(err) {
+		added, err = c.owInsertNowOnce(key, v)
+	}
+	c.endInPlace()
+	return added, err
+}
+
+// owInsertNowOnce inserts key into the published tree.
+func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
+	mem := c.w.core.mem
+	slot := &c.root
+	depth := 0
+	for {
+		ref := slot.Load() // writer's own store
+		if ref == 0 || isLeafRef(ref) {
+			return c.slotInsertNow(slot, ref, key[depth:], v)
+		}
+		n := mem.ptr(ref)
+		h := n.hdr()
+		if p := h.prefixLen(); p > 0 {
+			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
+				nr, err := c.splitFor(n, h, m, key[depth:], v)
+				if err != nil {
+					return false, err
+				}
+				slot.Store(nr) // release: publishes the split
+				c.retireNode(ref)
+				return c.inserted(true), nil
+			}
+			depth += p
+		}
+		if depth == len(key) {
+			vidx, err := c.newValue(v)
+			if err != nil {
+				return false, err
+			}
+			oldIdx := n.valueIdx()
+			storeHV(n, h|flagValue, vidx) // release: publishes the value slot
+			if h.hasValue() {
+				c.dropValue(oldIdx)
+			}
+			return c.inserted(!h.hasValue()), nil
+		}
+		b := key[depth]
+		cnt := h.count()
+		if h.dense() {
+			s := slotAt(n, h, int(b))
+			if s.Load() != 0 {
+				slot = s
+				depth++
+				continue
+			}
+			leaf, err := c.newValueLeaf(key[depth+1:], v)
+			if err != nil {
+				return false, err
+			}
+			s.Store(leaf) // release: publishes the leaf
+			storeHV(n, h.withCount(cnt+1), n.valueIdx())
+			return c.inserted(true), nil
+		}
+		if i := n.findSparse(h, cnt, b); i >= 0 {
+			slot = slotAt(n, h, i)
+			depth++
+			continue
+		}
+		return c.addChildNow(slot, ref, n, h, b, key[depth+1:], v)
+	}
+}
+
+// slotInsertNow inserts the key whose remaining bytes are rest at slot,
+// which holds nothing (an empty trie) or an inline leaf.
+func (c *Concurrent[V]) slotInsertNow(slot *atomic.Uint32, ref uint32, rest []byte, v V) (bool, error) {
+	switch {
+	case ref == 0:
+		r, err := c.newValueLeaf(rest, v)
+		if err != nil {
+			return false, err
+		}
+		slot.Store(r) // release: publishes the leaf
+		return c.inserted(true), nil
+	case len(rest) == 0:
+		vidx, err := c.newValue(v)
+		if err != nil {
+			return false, err
+		}
+		slot.Store(leafRef(vidx)) // release: publishes the value
+		c.dropValue(ref >> 1)
+		return c.inserted(false), nil
+	}
+	leaf, err := c.newValueLeaf(rest[1:], v)
+	if err != nil {
+		return false, err
+	}
+	nr, err := c.build(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, rest[0], leaf)
+	if err != nil {
+		c.undoLeaf(leaf)
+		return false, err
+	}
+	slot.Store(nr) // release: publishes the node
+	return c.inserted(true), nil
+}
+
+// addChildNow adds the child labelled b for the key suffix to sparse node
+// n (ref at slot): appended in place when it has room and b is above every
+// label, else by replacing n with a copy.
+func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h header, b byte, suffix []byte, v V) (bool, error) {
+	leaf, err := c.newValueLeaf(suffix, v)
+	if err != nil {
+		return false, err
+	}
+	cnt := h.count()
+	if cnt < h.capacity() && (cnt == 0 || n.label(h, cnt-1) < b) {
+		// Safety: cnt < capacity: label and child slot cnt lie inside the
+		// node; no reader reads them before the count below covers them.
+		n.labels(h, cnt+1)[cnt] = b
+		slotAt(n, h, cnt).Store(leaf)
+		storeHV(n, h.withCount(cnt+1), n.valueIdx()) // release: publishes label and child
+		return c.inserted(true), nil
+	}
+	nr, err := c.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+	if err != nil {
+		c.undoLeaf(leaf)
+		return false, err
+	}
+	slot.Store(nr) // release: publishes the copy
+	c.retireNode(ref)
+	return c.inserted(true), nil
+}
+
+// owDeleteNow deletes in place, retrying once after reclamation on arena
+// exhaustion (a removal copies a node).
+func (c *Concurrent[V]) owDeleteNow(key []byte) (V, bool, error) {
+	c.beginInPlace()
+	old, found, err := c.owDeleteNowOnce(key)
+	if err != nil && c.relieve(err) {
+		old, found, err = c.owDeleteNowOnce(key)
+	}
+	c.endInPlace()
+	return old, found, err
+}
+
+// owParent is where a delete's descent stands above the current slot: the
+// parent node p (ref pref, at pslot) and the label b leading down.
+type owParent struct {
+	pslot *atomic.Uint32
+	pref  uint32
+	p     node
+	b     byte
+}
+
+// owDeleteNowOnce deletes key from the published tree. On error the tree is
+// unchanged.
+func (c *Concurrent[V]) owDeleteNowOnce(key []byte) (old V, found bool, err error) {
+	mem := c.w.core.mem
+	var up owParent
+	slot := &c.root
+	depth := 0
+	for {
+		ref := slot.Load() // writer's own store
+		if ref == 0 {
+			return old, false, nil
+		}
+		if isLeafRef(ref) {
+			if depth != len(key) {
+				return old, false, nil
+			}
+			old = c.value(ref >> 1)
+			if up.p.p == nil {
+				slot.Store(0) // release: unlinks the leaf
+			} else if err := c.removeChildNow(up); err != nil {
+				return old, false, err
+			}
+			return old, c.deletedNow(ref >> 1), nil
+		}
+		n := mem.ptr(ref)
+		h := n.hdr()
+		if pl := h.prefixLen(); pl > 0 {
+			if len(key)-depth < pl || string(n.prefix(h)) != string(key[depth:depth+pl]) {
+				return old, false, nil
+			}
+			depth += pl
+		}
+		if depth == len(key) {
+			if !h.hasValue() {
+				return old, false, nil
+			}
+			vidx := n.valueIdx()
+			old = c.value(vidx)
+			if err := c.dropValueNow(up, slot, ref, n, h); err != nil {
+				return old, false, err
+			}
+			return old, c.deletedNow(vidx), nil
+		}
+		b := key[depth]
+		var s *atomic.Uint32
+		if h.dense() {
+			if s = slotAt(n, h, int(b)); s.Load() == 0 {
+				return old, false, nil
+			}
+		} else if i := n.findSparse(h, h.count(), b); i >= 0 {
+			s = slotAt(n, h, i)
+		} else {
+			return old, false, nil
+		}
+		up = owParent{slot, ref, n, b}
+		slot = s
+		depth++
+	}
+}
+
+// deletedNow records a deletion whose value slot was idx.
+func (c *Concurrent[V]) deletedNow(idx uint32) bool {
+	c.dropValue(idx)
+	c.w.keys--
+	c.w.dirty = true
+	return true
+}
+
+// dropValueNow removes the value of node n (ref at slot, below up): in
+// place when n keeps two or more children, else by replacing n (merged
+// with its only child) or removing it from its parent.
+func (c *Concurrent[V]) dropValueNow(up owParent, slot *atomic.Uint32, ref uint32, n node, h header) error {
+	switch h.count() {
+	case 0:
+		if up.p.p == nil {
+			slot.Store(0) // release: unlinks n
+		} else if err := c.removeChildNow(up); err != nil {
+			return err
+		}
+		c.retireNode(ref)
+	case 1:
+		nr, child, err := c.mergeNode(n, h)
+		if err != nil {
+			return err
+		}
+		slot.Store(nr) // release: publishes the merged node
+		c.retireNode(ref)
+		c.retireNode(child)
+	default:
+		storeHV(n, h&^flagValue, n.valueIdx()) // release: the key is gone
+	}
+	return nil
+}
+
+// removeChildNow removes up.p's child labelled up.b (its caller retires
+// what the child held): in place for a dense node that stays dense, else by
+// replacing up.p with a copy without it (merged with the remaining child
+// when that leaves no value and one child).
+func (c *Concurrent[V]) removeChildNow(up owParent) error {
+	p := up.p
+	ph := p.hdr()
+	cnt := ph.count() - 1
+	if ph.dense() && cnt > denseShrink {
+		slotAt(p, ph, int(up.b)).Store(0)           // release: unlinks the child
+		storeHV(p, ph.withCount(cnt), p.valueIdx()) // the count follows
+		return nil
+	}
+	var sl byte
+	var sib uint32
+	if cnt == 1 && !ph.hasValue() {
+		sl, sib = sibling(p, ph, up.b)
+	}
+	nr, err := c.buildRemoval(p, ph, up.b, sl, sib)
+	if err != nil {
+		return err
+	}
+	up.pslot.Store(nr) // release: publishes p's replacement
+	c.retireNode(up.pref)
+	c.retireNode(sib)
+	return nil
+}
