@@ -1,6 +1,7 @@
 package shards
 
 import (
+	"context"
 	"fmt"
 	"unsafe"
 
@@ -37,6 +38,7 @@ type trieShard[V any] struct {
 	own owner[trieOp[V]] // the ownership word and queue (own cache line)
 
 	c *trie.Concurrent[V] // the shard: one writer (the holder), lock-free readers
+	w *trie.Writer[V]     // the holder's writer session, between begin and end
 
 	// Statistics, written by the holder only (load, then store), read by
 	// Stats from any goroutine.
@@ -51,14 +53,26 @@ func count(c *primitives.Counter, n int) { c.Store(c.Load() + int64(n)) }
 // loadU returns a counter as uint64 for ShardStats.
 func loadU(c *primitives.Counter) uint64 { return uint64(c.Load()) }
 
-// begin implements session.
-func (s *trieShard[V]) begin() { count(&s.tenures, 1) }
+// begin implements session: the holder takes the trie's writer role. The
+// word makes the holder the shard's only writer, so the role is free.
+func (s *trieShard[V]) begin() {
+	count(&s.tenures, 1)
+	w, err := s.c.TryLockWriter()
+	if err != nil {
+		w, _ = s.c.LockWriter(context.Background()) // never taken by anyone else: cannot fail
+	}
+	s.w = w
+}
 
-// end implements session.
-func (s *trieShard[V]) end() {}
+// end implements session: publish and give the writer role back.
+func (s *trieShard[V]) end() {
+	s.w.Unlock()
+	s.w = nil
+}
 
-// publish implements session.
-func (s *trieShard[V]) publish() {}
+// publish implements session: one publication for every write applied
+// since the last.
+func (s *trieShard[V]) publish() { s.w.Publish() }
 
 // insert applies one insert (the holder); a panic becomes its error.
 func (s *trieShard[V]) insert(key []byte, v V) (added bool, err error) {
@@ -67,7 +81,7 @@ func (s *trieShard[V]) insert(key []byte, v V) (added bool, err error) {
 	if applyHook != nil {
 		applyHook(key)
 	}
-	return s.c.Insert(key, v)
+	return s.w.InsertNow(key, v) // in place, visible at once
 }
 
 // delete applies one delete (the holder); a panic becomes its error.
@@ -77,7 +91,7 @@ func (s *trieShard[V]) delete(key []byte) (old V, found bool, err error) {
 	if applyHook != nil {
 		applyHook(key)
 	}
-	return s.c.Delete(key)
+	return s.w.DeleteNow(key)
 }
 
 // apply implements session.
@@ -122,9 +136,9 @@ func (s *trieShard[V]) applyFrom(so *shardOps[V]) {
 		}
 		var err error
 		if op.delete {
-			_, _, err = s.c.Delete(key)
+			_, _, err = s.w.Delete(key)
 		} else {
-			_, err = s.c.Insert(key, op.v)
+			_, err = s.w.Insert(key, op.v)
 		}
 		if err != nil {
 			so.res.add(op.index, key, err)
