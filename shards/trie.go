@@ -145,6 +145,7 @@ func (t *Trie[V]) Attach(rt *runtime.Runtime, shards int) error {
 			return err
 		}
 	}
+	l.lockWriters()
 	t.layout.Store(l) // release: the shards are built
 	t.state.Store(stateAttached)
 	return nil
@@ -182,6 +183,20 @@ func (l *trieLayout[V]) moveFrom(old *trieLayout[V]) error {
 		}
 	}
 	return nil
+}
+
+// lockWriters takes every shard trie's writer role for good: from now on
+// the holder of a shard's word writes through s.w (the role's writer),
+// handed from holder to holder by the word's release and acquire.
+func (l *trieLayout[V]) lockWriters() {
+	for i := range l.shards {
+		s := &l.shards[i]
+		w, err := s.c.TryLockWriter()
+		if err != nil {
+			panic("shards: a new shard's writer role is taken") // nobody else can see the trie yet
+		}
+		s.w = w
+	}
 }
 
 // cloneRouter copies the built-in routers, so that Init never changes a

@@ -1,7 +1,6 @@
 package shards
 
 import (
-	"context"
 	"fmt"
 	"unsafe"
 
@@ -53,22 +52,13 @@ func count(c *primitives.Counter, n int) { c.Store(c.Load() + int64(n)) }
 // loadU returns a counter as uint64 for ShardStats.
 func loadU(c *primitives.Counter) uint64 { return uint64(c.Load()) }
 
-// begin implements session: the holder takes the trie's writer role. The
-// word makes the holder the shard's only writer, so the role is free.
-func (s *trieShard[V]) begin() {
-	count(&s.tenures, 1)
-	w, err := s.c.TryLockWriter()
-	if err != nil {
-		w, _ = s.c.LockWriter(context.Background()) // never taken by anyone else: cannot fail
-	}
-	s.w = w
-}
+// begin implements session. The shard's trie writer role is held for as
+// long as the shard exists (see lockWriters): the word, not the trie,
+// decides who writes, so a tenure costs no second lock.
+func (s *trieShard[V]) begin() { count(&s.tenures, 1) }
 
-// end implements session: publish and give the writer role back.
-func (s *trieShard[V]) end() {
-	s.w.Unlock()
-	s.w = nil
-}
+// end implements session: publish what the tenure wrote.
+func (s *trieShard[V]) end() { s.w.Publish() }
 
 // publish implements session: one publication for every write applied
 // since the last.
