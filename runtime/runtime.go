@@ -244,8 +244,9 @@ func (rt *Runtime) Submit(f func(*Worker)) error {
 // for a shard outside [0, Workers()), and ErrStopped once Stop closed the
 // runtime; with a bounded mailbox it blocks while that mailbox is full. A
 // nil return means f will run exactly once. From a task on worker shard,
-// a full mailbox returns an error matching ErrSelfWait instead of blocking
-// (the worker cannot drain it while its task waits); f then does not run.
+// a full mailbox (or one that other senders wait for) returns an error
+// matching ErrSelfWait instead of blocking (the worker cannot drain it
+// while its task waits); f then does not run.
 // f must not be nil.
 func (rt *Runtime) SubmitTo(shard int, f func(*Worker)) error {
 	if f == nil {
