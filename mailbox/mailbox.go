@@ -57,18 +57,18 @@ package mailbox
 // Missed wake-up (bounded producers). A producer that finds no room loads
 // the current space generation (a channel), then stores spaceWanted=1
 // (seq-cst), re-checks room (loads headPub) and only then blocks receiving
-// from that channel. The consumer stores headPub, then loads spaceWanted;
-// if it is set (and the room reached wakeRoom or the mailbox is empty, see
-// roomFreed) it swaps spaceWanted to 0 and, if it won the swap, swaps in a
-// new generation and closes the old one. Either the producer's re-check
-// sees the new head, or its spaceWanted store precedes the consumer's load:
-// then either the consumer's swap takes it, and the producer's generation,
-// loaded before its store and so before the consumer's generation swap, is
-// the one closed; or the flag stays set for the consumer's next pass (a
-// waiter asleep while room is short and items remain is served when the
-// consumer takes them, see roomFreed). A wake-up happens once per
-// registration round, not on every receive while woken producers have not
-// run yet.
+// from that channel. The consumer, at the end of every receive that took
+// items, stores headPub, then loads spaceWanted; if it is set it swaps
+// spaceWanted to 0 and, if it won the swap, swaps in a new generation and
+// closes the old one. Either the producer's re-check sees the new head, or
+// its spaceWanted store precedes the consumer's load: then the consumer's
+// swap takes it, and the producer's generation, loaded before its store
+// and so before the consumer's generation swap, is the one closed (or an
+// earlier swap closed it already). A woken producer that still finds no
+// room registers again before it sleeps, so the next receive wakes it. A
+// wake-up happens once per registration round, not on every receive while
+// woken producers have not run yet. See bounded.go for the wake-up rule
+// and the fairness between waiting and first-time senders.
 // Every waiter is woken because a woken waiter may not be the one that can
 // use the room (a batch needing more slots, a cancelled context); waking
 // only some could leave room unused and a fitting producer asleep.
@@ -182,7 +182,6 @@ type Mailbox[T any] struct {
 	ring     []slot[T]                  // bounded only; immutable after construction
 	capacity uint64                     // bounded only; immutable
 	mask     uint64                     // capacity-1 when capacity is a power of two; immutable
-	wakeRoom uint64                     // bounded: room at which waiting producers are woken; immutable
 	pow2     bool                       // immutable
 	spin     int                        // immutable
 	wakeFn   func()                     // m.wakeConsumer, bound once (context.AfterFunc)
@@ -192,6 +191,7 @@ type Mailbox[T any] struct {
 	end           atomic.Uint64                        // release: count of accepted tickets, stored by Close; noEnd before
 	wakeReq       atomic.Uint32                        // seq-cst: Wake pending; consumed by a receive that reports it
 	spaceWanted   atomic.Uint32                        // seq-cst: a producer is about to sleep for room
+	waiters       atomic.Int32                         // seq-cst: producers in waitRoom; first-time sends defer to them (bounded.go)
 	spaceGen      atomic.Pointer[chan struct{}]        // acq-rel: current space generation, closed to wake waiters (bounded)
 	wakeups       atomic.Uint64                        // statistics only
 	producerParks atomic.Uint64                        // statistics only
@@ -240,7 +240,9 @@ func New[T any](opts ...Option) *Mailbox[T] {
 
 // NewBounded returns an empty mailbox holding at most capacity items. Send
 // parks while it is full, TrySend returns ErrFull, SendContext gives up with
-// the context's error. A capacity <= 0 (or above 2^32) is ErrInvalidCapacity.
+// the context's error. A parked sender is woken as soon as the consumer
+// frees a slot, and while senders are parked, TrySend returns ErrFull and
+// new sends queue behind them (they do not take the freed slots first). A capacity <= 0 (or above 2^32) is ErrInvalidCapacity.
 func NewBounded[T any](capacity int, opts ...Option) (*Mailbox[T], error) {
 	if capacity <= 0 || uint64(capacity) > maxCapacity {
 		return nil, fmt.Errorf("mailbox: NewBounded(%d): %w", capacity, ErrInvalidCapacity)
@@ -248,7 +250,6 @@ func NewBounded[T any](capacity int, opts ...Option) (*Mailbox[T], error) {
 	m := newMailbox[T](opts)
 	m.ring = make([]slot[T], capacity)
 	m.capacity = uint64(capacity)
-	m.wakeRoom = max(1, m.capacity/2)
 	gen := make(chan struct{})
 	m.spaceGen.Store(&gen)
 	if capacity&(capacity-1) == 0 {

@@ -180,15 +180,10 @@ func (m *Mailbox[T]) published() {
 	}
 }
 
-// roomFreed wakes the producers waiting for room once the room reaches
-// wakeRoom or the mailbox is empty (hysteresis: one wake-up per many freed
-// slots, not one per item). A waiter that sleeps while the room is smaller
-// and items remain is served later: the consumer takes those items (claimed
-// items are always published) and comes back here, with spaceWanted still
-// set, until the room reaches wakeRoom or nothing is left.
+// roomFreed wakes the producers waiting for room: any freed slot may be
+// the one a waiter needs (see bounded.go for the rule).
 func (m *Mailbox[T]) roomFreed() {
-	used := m.tail.Load()&ticketMask - m.head                                       // claimed, not yet taken
-	if (used == 0 || m.capacity-used >= m.wakeRoom) && m.spaceWanted.Swap(0) != 0 { // seq-cst: elects the waker
+	if m.spaceWanted.Swap(0) != 0 { // seq-cst: elects the waker
 		m.wakeProducers()
 	}
 }

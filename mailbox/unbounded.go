@@ -77,7 +77,8 @@ func (m *Mailbox[T]) Send(v T) error {
 }
 
 // TrySend adds v without blocking. It returns ErrFull when a bounded
-// mailbox is full and ErrClosed when the mailbox is closed.
+// mailbox is full, or while other senders wait for room (the room freed
+// goes to them first), and ErrClosed when the mailbox is closed.
 func (m *Mailbox[T]) TrySend(v T) error {
 	if m.ring != nil {
 		return m.sendBounded(context.Background(), v, false)
@@ -140,7 +141,8 @@ func (m *Mailbox[T]) SendBatch(vs []T) error {
 }
 
 // TrySendBatch is SendBatch without blocking: a bounded mailbox without
-// room for every item returns ErrFull and accepts none.
+// room for every item, or with senders waiting for room, returns ErrFull
+// and accepts none.
 func (m *Mailbox[T]) TrySendBatch(vs []T) error {
 	if m.ring != nil {
 		return m.sendBatchBounded(context.Background(), vs, false)

@@ -11,6 +11,8 @@ package runtime
 //	pending -> chan -> done       the caller waits on the cell's channel; the worker sends
 //	pending -> chan -> abandoned  the caller's ctx ended first; the worker recycles the cell
 //	pending -> sleeping -> abandoned  (likewise, seen between bounded futex sleeps)
+//	pending -> cancelled          the caller is the target worker itself (self-wait):
+//	                              the worker skips the function and recycles the cell
 //
 // Only the caller moves pending -> sleeping/chan and sleeping/chan ->
 // abandoned (CAS); only the worker moves any state -> done (Swap). So exactly one of
@@ -25,6 +27,15 @@ package runtime
 // kernel compares with the word atomically with going to sleep; the worker
 // writes done before waking, so either the comparison fails or the caller is
 // already asleep and woken.
+//
+// Self-wait: a Call from a task to its own worker would wait forever (the
+// cell sits in the mailbox of the worker that is waiting). Before it
+// sleeps, a caller whose target worker is active (not parked) checks
+// whether it is that worker (self.go); if so it moves pending -> cancelled
+// and returns ErrSelfWait. No race: only that worker could move the state,
+// and it is the caller. The check costs nothing on replies that come
+// within the spin, one atomic load when the worker is parked, a short
+// traceback otherwise.
 //
 // Who waits how: the caller first spins (only when another P can run the
 // worker). Then, while fewer than GOMAXPROCS callers already sleep on
@@ -49,12 +60,12 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/zipora-go/zipora/mailbox"
 	"github.com/zipora-go/zipora/primitives"
 )
 
@@ -64,6 +75,7 @@ const (
 	replySleeping  uint32 = 2
 	replyChan      uint32 = 3
 	replyAbandoned uint32 = 4
+	replyCancelled uint32 = 5
 )
 
 // callSpin is how long a caller polls for its reply before it sleeps (a
@@ -94,17 +106,22 @@ func (r *reply) complete() (abandoned bool) {
 		r.state.Wake(1)
 	case replyChan:
 		r.ch <- struct{}{} // never blocks: capacity 1, one send per call
-	case replyAbandoned:
+	case replyAbandoned, replyCancelled:
 		return true
 	}
 	return false
 }
 
 // wait waits for the reply. It returns ctx.Err() if ctx ended first (the
-// cell then belongs to the completer).
-func (r *reply) wait(ctx context.Context) error {
+// cell then belongs to the completer), and ErrSelfWait (wrapped) if the
+// caller is self, the worker that must complete the reply (the cell then
+// belongs to it, and its function must not run). self may be nil.
+func (r *reply) wait(ctx context.Context, self *Worker) error {
 	if goruntime.GOMAXPROCS(0) > 1 && r.spin() {
 		return nil
+	}
+	if self != nil && self.isCurrent() && r.state.CompareAndSwap(replyPending, replyCancelled) {
+		return fmt.Errorf("runtime: Call from a task to its own worker %d: %w", self.id, ErrSelfWait)
 	}
 	if futexSleepers.Add(1) <= int32(goruntime.GOMAXPROCS(0)) {
 		err := r.sleep(ctx)
@@ -203,6 +220,10 @@ func (c *callCell[T]) recycle() {
 }
 
 func (c *callCell[T]) run(w *Worker) {
+	if c.state.Load() == replyCancelled { // acquire: the caller gave the cell up
+		c.recycle()
+		return
+	}
 	c.v, c.err = c.fn(w)
 	if c.complete() {
 		c.recycle()
@@ -220,8 +241,10 @@ func (c *callCell[T]) abort(_ *Worker, err error) {
 // returns an error matching ErrNoShard for a shard outside [0, Workers()),
 // ErrStopped once Stop closed the runtime (f did not run), a *PanicError
 // (errors.Is(err, ErrPanic)) if f panicked, and ctx.Err() if ctx ended
-// first — f may then still run, and its result is dropped. Call must not
-// target the worker it is called from. f must not be nil.
+// first — f may then still run, and its result is dropped. Called from a
+// task on worker shard, it returns an error matching ErrSelfWait, and f
+// does not run (the worker cannot run f while its task waits for it). f
+// must not be nil.
 func Call[T any](ctx context.Context, rt *Runtime, shard int, f func(*Worker) (T, error)) (T, error) {
 	var zero T
 	if f == nil {
@@ -235,14 +258,12 @@ func Call[T any](ctx context.Context, rt *Runtime, shard int, f func(*Worker) (T
 	}
 	c := getCell[T]()
 	c.fn = f
-	if err := rt.workers[shard].mb.SendContext(ctx, task{c: c}); err != nil {
+	w := rt.workers[shard]
+	if err := w.sendContext(ctx, task{c: c}); err != nil {
 		c.recycle()
-		if err == mailbox.ErrClosed {
-			return zero, ErrStopped
-		}
 		return zero, err
 	}
-	if err := c.wait(ctx); err != nil {
+	if err := c.wait(ctx, w); err != nil {
 		return zero, err
 	}
 	v, err := c.v, c.err

@@ -33,10 +33,16 @@
 // *PanicError (errors.Is(err, ErrPanic)); the worker goes on with its next
 // task.
 //
-// Tasks must not block for long (use Go for that), must not call
-// runtime.Goexit, and must not wait for their own worker (a Call or Each
-// from a task that targets its own worker, or Stop with a context that never
-// ends, from a task, deadlocks).
+// Tasks must not block for long (use Go for that). A task that waits for
+// its own worker gets an error matching ErrSelfWait instead of a deadlock:
+// Call to its own worker, Each, Submit or SubmitTo to its own full bounded
+// mailbox, and Go from a Go task when every BlockingWorkers goroutine waits
+// in Go. Waits between different workers (worker A calls B while B calls
+// A, or both send to each other's full bounded mailbox) are not detected:
+// hand such work to Go, or use unbounded mailboxes. Stop from a task needs
+// a context that ends. A task that calls runtime.Goexit is reported like a
+// panic (a *PanicError whose Value is ErrGoexit), its worker goes on on a
+// new goroutine, and Stop returns an error that reports it.
 //
 // Errors are sentinel values matchable with errors.Is. Misuse that can only
 // be a programming error (a nil task) panics with a message that starts with
@@ -59,4 +65,13 @@ var (
 	// ErrInvalidConfig is returned by Start for a Config field out of
 	// range.
 	ErrInvalidConfig = errors.New("runtime: invalid config")
+	// ErrSelfWait is returned instead of a deadlock when a task would wait
+	// for its own worker (Call or Each from a task, Submit or SubmitTo to
+	// its own full mailbox) or a Go task for a pool slot that no task can
+	// free. Hand the waiting part to Go, or, for a full mailbox, raise
+	// Config.MailboxCapacity or make it unbounded.
+	ErrSelfWait = errors.New("runtime: task would wait for itself")
+	// ErrGoexit is the Value of the *PanicError reported for a task that
+	// called runtime.Goexit.
+	ErrGoexit = errors.New("runtime: task called runtime.Goexit")
 )

@@ -13,9 +13,6 @@ import (
 	"github.com/zipora-go/zipora/runtime"
 )
 
-// pinnable reports whether the first allowed CPU accepts a pinned thread.
-func pinnable() bool { return len(primitives.Topology().Allowed) > 0 }
-
 // TestPin: with Pin on, a task reads its thread's affinity and sees exactly
 // its worker's CPU.
 func TestPin(t *testing.T) {

@@ -66,6 +66,13 @@ type Runtime struct {
 	addedProcs  int           // immutable once workers start: GOMAXPROCS added by Config.DedicatedProcs
 	goSubmitted atomic.Uint64 // relaxed: statistics only
 	goPanics    atomic.Uint64 // relaxed: statistics only
+
+	goSlots  chan struct{} // one element per running Go task; capacity BlockingWorkers
+	goNested atomic.Int32  // seq-cst: Go tasks waiting in Go for a slot
+
+	goexitMu    sync.Mutex
+	goexits     int         // guarded by goexitMu: tasks that called runtime.Goexit
+	firstGoexit *PanicError // guarded by goexitMu
 }
 
 // Start starts cfg.Workers workers, with structures attached (in order,
@@ -97,6 +104,7 @@ func Start(ctx context.Context, cfg Config, structures ...Structure) (*Runtime, 
 		done:       make(chan struct{}),
 	}
 	rt.maxSpinners = int32(goruntime.GOMAXPROCS(0) - 1)
+	rt.goSlots = make(chan struct{}, r.BlockingWorkers)
 	rt.gate.init()
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	if err := rt.newWorkers(); err != nil {
@@ -219,8 +227,10 @@ func (rt *Runtime) Logger() *slog.Logger { return rt.log }
 
 // Submit runs f on some worker, chosen at random to spread the load. It
 // returns ErrStopped once Stop closed the runtime; with a bounded mailbox
-// it blocks while the chosen worker's mailbox is full. A nil return means
-// f will run exactly once. f must not be nil.
+// it blocks while the chosen worker's mailbox is full, except when called
+// from a task on that very worker: then it returns an error matching
+// ErrSelfWait (the worker cannot drain its mailbox while its task waits).
+// A nil return means f will run exactly once. f must not be nil.
 func (rt *Runtime) Submit(f func(*Worker)) error {
 	if f == nil {
 		panic("runtime: Submit with a nil task")
@@ -233,7 +243,11 @@ func (rt *Runtime) Submit(f func(*Worker)) error {
 // submitted to that worker before. It returns an error matching ErrNoShard
 // for a shard outside [0, Workers()), and ErrStopped once Stop closed the
 // runtime; with a bounded mailbox it blocks while that mailbox is full. A
-// nil return means f will run exactly once. f must not be nil.
+// nil return means f will run exactly once. From a task on worker shard,
+// a full mailbox (or one that other senders wait for) returns an error
+// matching ErrSelfWait instead of blocking (the worker cannot drain it
+// while its task waits); f then does not run.
+// f must not be nil.
 func (rt *Runtime) SubmitTo(shard int, f func(*Worker)) error {
 	if f == nil {
 		panic("runtime: SubmitTo with a nil task")
@@ -248,26 +262,44 @@ func (rt *Runtime) noShard(shard int) error {
 	return fmt.Errorf("runtime: shard %d of %d: %w", shard, len(rt.workers), ErrNoShard)
 }
 
-// send hands t to w's mailbox.
+// send hands t to w's mailbox, waiting while a bounded mailbox is full
+// unless the caller is w itself.
 func (w *Worker) send(t task) error {
-	if w.mb.Send(t) != nil {
-		return ErrStopped // mailbox.ErrClosed: Stop closed the mailbox
+	return w.sendContext(context.Background(), t)
+}
+
+// sendContext is send that gives up when ctx ends.
+func (w *Worker) sendContext(ctx context.Context, t task) error {
+	err := w.mb.TrySend(t)
+	if err == mailbox.ErrFull {
+		if w.isCurrent() {
+			return fmt.Errorf("runtime: worker %d sends to its own full mailbox: %w", w.id, ErrSelfWait)
+		}
+		err = w.mb.SendContext(ctx, t)
 	}
-	return nil
+	if err == mailbox.ErrClosed {
+		return ErrStopped // Stop closed the mailbox
+	}
+	return err
 }
 
 // Each runs f once on every worker and waits for all of them, returning
 // the errors joined (each prefixed with its worker id; a panic is a
 // *PanicError). Either every worker's task is accepted, or none
 // (ErrStopped). If ctx is done first, Each returns ctx.Err(); the tasks
-// already accepted still run. Each must not be called from a task (it
-// would wait for its own worker). f must not be nil.
+// already accepted still run. Called from a task (or a hook) on one of
+// rt's workers, it returns an error matching ErrSelfWait and runs nothing:
+// it would wait for its own worker. Each pays for that check (a short
+// traceback, see CurrentWorker) once per call. f must not be nil.
 func (rt *Runtime) Each(ctx context.Context, f func(*Worker) error) error {
 	if f == nil {
 		panic("runtime: Each with a nil function")
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if w, ok := rt.CurrentWorker(); ok {
+		return fmt.Errorf("runtime: Each from a task on worker %d: %w", w.id, ErrSelfWait)
 	}
 	if !rt.gate.enter() {
 		return ErrStopped
@@ -276,18 +308,15 @@ func (rt *Runtime) Each(ctx context.Context, f func(*Worker) error) error {
 	e.remaining.Store(int64(len(rt.workers)))
 	var err error
 	for _, w := range rt.workers {
-		if err = w.mb.SendContext(ctx, task{c: e}); err != nil {
+		if err = w.sendContext(ctx, task{c: e}); err != nil {
 			break // ctx ended while a bounded mailbox was full
 		}
 	}
 	rt.gate.leave()
 	if err != nil {
-		if errors.Is(err, mailbox.ErrClosed) {
-			return ErrStopped
-		}
 		return err
 	}
-	if err := e.wait(ctx); err != nil {
+	if err := e.wait(ctx, nil); err != nil {
 		return err
 	}
 	return e.err() // after wait's acquire: every worker's errs entry
@@ -323,11 +352,19 @@ func (e *eachCall) err() error {
 }
 
 // Go runs f on the runtime's pool of goroutines for blocking work (I/O,
-// syscalls, long computations), never on a worker. It blocks while all
+// syscalls, long computations), never on a worker. It waits while all
 // Config.BlockingWorkers goroutines are busy, and returns ErrStopped once
-// Stop closed the runtime. A nil return means f will run exactly once, and
-// Stop waits for it to return. A panic in f is recovered and reported
-// (OnPanic with worker id -1). f must not be nil.
+// Stop began (waiting callers included). A nil return means f will run
+// exactly once, and Stop waits for it to return. A panic or a
+// runtime.Goexit in f is recovered and reported (OnPanic with worker id
+// -1). f must not be nil.
+//
+// Nested Go: a Go task that calls Go while the pool is saturated waits for
+// a slot like any caller, unless every slot is held by a Go task waiting
+// in Go: then none could ever get one, and Go returns an error matching
+// ErrSelfWait at once (raise Config.BlockingWorkers, or do the nested work
+// inline). Detecting a Go task walks the caller's stack, only when the
+// pool is saturated; a Go task of another runtime counts as one of rt's.
 func (rt *Runtime) Go(f func()) error {
 	if f == nil {
 		panic("runtime: Go with a nil function")
@@ -336,7 +373,11 @@ func (rt *Runtime) Go(f func()) error {
 		return ErrStopped
 	}
 	defer rt.gate.leave()
-	if err := rt.pool.Submit(f); err != nil {
+	if err := rt.goSlot(); err != nil {
+		return err
+	}
+	if err := rt.pool.Submit(func() { rt.runGo(f) }); err != nil {
+		<-rt.goSlots
 		if errors.Is(err, ants.ErrPoolClosed) {
 			return ErrStopped
 		}
@@ -344,6 +385,59 @@ func (rt *Runtime) Go(f func()) error {
 	}
 	rt.goSubmitted.Add(1)
 	return nil
+}
+
+// goSlot takes one of the BlockingWorkers slots, waiting while none is
+// free (see Go).
+func (rt *Runtime) goSlot() error {
+	select {
+	case rt.goSlots <- struct{}{}:
+		return nil
+	default:
+	}
+	if inGoTask() {
+		if rt.goNested.Add(1) >= int32(cap(rt.goSlots)) {
+			rt.goNested.Add(-1)
+			return fmt.Errorf("runtime: Go from a Go task while all %d BlockingWorkers wait in Go: %w", cap(rt.goSlots), ErrSelfWait)
+		}
+		defer rt.goNested.Add(-1)
+	}
+	select {
+	case rt.goSlots <- struct{}{}:
+		return nil
+	case <-rt.ctx.Done():
+		return ErrStopped
+	}
+}
+
+// runGo runs one Go task on a pool goroutine and frees its slot. Its name
+// is goTaskFrame.
+func (rt *Runtime) runGo(f func()) {
+	defer func() { <-rt.goSlots }()
+	exited := true
+	defer func() {
+		if v := recover(); v != nil {
+			rt.goPanicked(v)
+		} else if exited {
+			rt.goPanics.Add(1)
+			pe := &PanicError{Worker: -1, Value: ErrGoexit, Stack: debug.Stack()}
+			rt.goexited(pe)
+			rt.reportPanic(pe)
+		}
+	}()
+	f()
+	exited = false
+}
+
+// goexited records a task, callback, hook or Go task that called
+// runtime.Goexit; Stop reports them.
+func (rt *Runtime) goexited(pe *PanicError) {
+	rt.goexitMu.Lock()
+	rt.goexits++
+	if rt.firstGoexit == nil {
+		rt.firstGoexit = pe
+	}
+	rt.goexitMu.Unlock()
 }
 
 // Stats returns a snapshot of every worker's counters and of the pool
@@ -406,6 +500,11 @@ func (rt *Runtime) shutdown() {
 		goruntime.GOMAXPROCS(max(1, goruntime.GOMAXPROCS(0)-rt.addedProcs))
 	}
 	rt.detach()
+	rt.goexitMu.Lock()
+	if rt.goexits > 0 {
+		errs = append(errs, fmt.Errorf("runtime: %d task(s) called runtime.Goexit (their workers were replaced), the first: %w", rt.goexits, rt.firstGoexit))
+	}
+	rt.goexitMu.Unlock()
 	rt.stopErr = errors.Join(errs...)
 	rt.log.Info("runtime stopped", "tasks", rt.Stats().Tasks(), "go_tasks", rt.goSubmitted.Load())
 }

@@ -20,6 +20,20 @@ package runtime
 // reported and skipped, and runBatch calls runFrom again for the rest. One
 // defer per batch (plus one per panic), never one per task.
 //
+// runtime.Goexit in a task (or an AfterBatch callback) cannot be stopped:
+// it ends the goroutine after running its defers. runFrom's deferred
+// function sees it (no panic value, but the loop did not finish), reports
+// it like a panic (a *PanicError whose Value is ErrGoexit; the Call or
+// Each waiting for the task gets it), and hands the worker over to a new
+// goroutine (resume): it locks and pins a new thread, registers itself as
+// the worker's goroutine, finishes the batch (or the callbacks) from the
+// next task, and serves the mailbox. The owner-only fields pass from the
+// old goroutine to the new one through the go statement, after which the
+// old goroutine touches none of them (it only unwinds: unregister,
+// wg.Done). Stop reports the Goexits (the first one and a count). A Goexit
+// in OnWorkerStart fails Start; in OnWorkerStop, the remaining stop hooks
+// run on a new goroutine.
+//
 // Rejected designs:
 //   - A defer per task: a deferred closure inside the loop costs a heap
 //     record per task; the batch-level recover costs nothing while no task
@@ -75,6 +89,7 @@ type Worker struct {
 	cpu int // -1 when not pinned
 	rt  *Runtime
 	mb  *mailbox.Mailbox[task]
+	gid atomic.Int64 // acquire/release: id of the worker's goroutine (self.go); written at start and by a replacement
 	_   pad
 
 	// Statistics: written by the owner once per batch, read by Stats.
@@ -82,12 +97,17 @@ type Worker struct {
 	batches atomic.Uint64 // relaxed: statistics only
 	panics  atomic.Uint64 // relaxed: statistics only
 	busy    atomic.Int64  // relaxed: statistics only (nanoseconds)
+	active  atomic.Bool   // relaxed: false only while parked in a receive (self.go)
 
 	// Owner only.
 	nTasks, nBatches, nPanics uint64
 	nBusy                     int64
-	buf                       []task // the receive buffer
-	after, afterSpare         []task // AfterBatch callbacks, double-buffered
+	buf                       []task       // the receive buffer
+	after, afterSpare         []task       // AfterBatch callbacks, double-buffered
+	phase                     phase        // what runFrom is running, for a replacement after Goexit
+	inBatch                   bool         // runAfter runs inside runBatch (statistics follow)
+	batchStart                time.Time    // start of the current batch
+	ready                     chan<- error // until the worker reported to Start
 	_                         pad
 }
 
@@ -145,13 +165,53 @@ func (w *Worker) main(ready chan<- error) {
 	// Never unlocked: the thread is discarded when this goroutine exits
 	// (see the comment at the top of this file).
 	goruntime.LockOSThread()
+	w.active.Store(true)
+	defer w.register()()
+	w.ready = ready
 	if err := w.start(); err != nil {
+		w.ready = nil
 		ready <- err
 		return
 	}
-	ready <- nil
+	w.signalReady()
 	w.loop()
-	w.stopHooks()
+	w.stopHooks(0)
+}
+
+// signalReady tells Start that the worker runs, once.
+func (w *Worker) signalReady() {
+	if r := w.ready; r != nil {
+		w.ready = nil
+		r <- nil
+	}
+}
+
+// resume is a replacement worker goroutine after a task called
+// runtime.Goexit at ts[i-1] while running phase ph (see the top of this
+// file).
+func (w *Worker) resume(ts []task, i int, ph phase) {
+	defer w.rt.wg.Done()
+	goruntime.LockOSThread() // never unlocked, like main
+	w.active.Store(true)
+	defer w.register()()
+	if w.cpu >= 0 {
+		if err := primitives.PinThread(w.cpu); err != nil {
+			w.rt.log.Error("runtime: replacement worker not pinned", "worker", w.id, "err", err)
+		}
+	}
+	w.runTasks(ts, i)
+	switch ph {
+	case phaseBatch:
+		w.endBatch(ts)
+	case phaseAfter:
+		w.endAfter(ts)
+		if w.inBatch {
+			w.publish()
+		}
+	}
+	w.signalReady()
+	w.loop()
+	w.stopHooks(0)
 }
 
 // start pins the thread and runs the structures' OnWorkerStart hooks.
@@ -163,7 +223,13 @@ func (w *Worker) start() error {
 	}
 	for _, s := range w.rt.structures {
 		if ws, ok := s.(WorkerStarter); ok {
-			if pe := protect(w.id, func() { ws.OnWorkerStart(w) }); pe != nil {
+			pe := protectExit(w.id, func() { ws.OnWorkerStart(w) }, func(pe *PanicError) {
+				// Goexit: this goroutine ends; Start must hear of it.
+				r := w.ready
+				w.ready = nil
+				r <- fmt.Errorf("runtime: worker %d: OnWorkerStart of %T: %w", w.id, s, pe)
+			})
+			if pe != nil {
 				return fmt.Errorf("runtime: worker %d: OnWorkerStart of %T: %w", w.id, s, pe)
 			}
 		}
@@ -174,14 +240,30 @@ func (w *Worker) start() error {
 	return nil
 }
 
-// stopHooks runs the structures' OnWorkerStop hooks once the mailbox is
-// drained for good.
-func (w *Worker) stopHooks() {
-	for _, s := range w.rt.structures {
-		if ws, ok := s.(WorkerStopper); ok {
-			if pe := protect(w.id, func() { ws.OnWorkerStop(w) }); pe != nil {
-				w.rt.reportPanic(pe)
-			}
+// stopHooks runs the structures' OnWorkerStop hooks, from structure k on,
+// once the mailbox is drained for good.
+func (w *Worker) stopHooks(k int) {
+	ss := w.rt.structures
+	for ; k < len(ss); k++ {
+		ws, ok := ss[k].(WorkerStopper)
+		if !ok {
+			continue
+		}
+		next := k + 1
+		pe := protectExit(w.id, func() { ws.OnWorkerStop(w) }, func(pe *PanicError) {
+			// Goexit: report it, and run the remaining hooks on a new
+			// goroutine locked to its own thread.
+			w.rt.goexited(pe)
+			w.rt.wg.Add(1)
+			go func() {
+				defer w.rt.wg.Done()
+				goruntime.LockOSThread()
+				defer w.register()()
+				w.stopHooks(next)
+			}()
+		})
+		if pe != nil {
+			w.rt.reportPanic(pe)
 		}
 	}
 }
@@ -190,7 +272,9 @@ func (w *Worker) stopHooks() {
 func (w *Worker) loop() {
 	ctx := context.Background()
 	for {
+		w.active.Store(false)
 		n, err := w.mb.ReceiveBatch(ctx, w.buf)
+		w.active.Store(true)
 		if err != nil {
 			return // mailbox.ErrClosed: closed and drained
 		}
@@ -235,32 +319,65 @@ func (w *Worker) spin() {
 	}
 }
 
+// phase says what runFrom is running.
+type phase uint8
+
+const (
+	phaseBatch phase = iota // a batch from the mailbox
+	phaseAfter              // AfterBatch callbacks
+)
+
 // runBatch runs one batch of tasks, then the AfterBatch callbacks, and
 // publishes the statistics.
 func (w *Worker) runBatch(ts []task) {
-	start := time.Now()
-	for i := 0; i < len(ts); {
+	w.batchStart = time.Now()
+	w.phase = phaseBatch
+	w.runTasks(ts, 0)
+	w.endBatch(ts)
+}
+
+// runTasks runs ts[i:].
+func (w *Worker) runTasks(ts []task, i int) {
+	for i < len(ts) {
 		i = w.runFrom(ts, i)
 	}
+}
+
+// endBatch finishes runBatch once its tasks ran.
+func (w *Worker) endBatch(ts []task) {
 	clear(ts) // drop references for the garbage collector
-	if len(w.after) > 0 {
-		w.runAfter()
-	}
 	w.nTasks += uint64(len(ts))
 	w.nBatches++
-	w.nBusy += int64(time.Since(start))
+	if len(w.after) > 0 {
+		w.inBatch = true
+		w.runAfter()
+		w.inBatch = false
+	}
+	w.publish()
+}
+
+// publish makes the owner's running totals visible to Stats.
+func (w *Worker) publish() {
+	w.nBusy += int64(time.Since(w.batchStart))
 	w.tasks.Store(w.nTasks)
 	w.batches.Store(w.nBatches)
 	w.busy.Store(w.nBusy)
 }
 
 // runFrom runs ts[i:] and returns len(ts), or, when a task panicked, the
-// index after it (see the comment at the top of this file).
+// index after it (see the comment at the top of this file). A task that
+// calls runtime.Goexit ends this goroutine; a replacement goes on.
 func (w *Worker) runFrom(ts []task, i int) (next int) {
+	exited := true // until the loop ends normally
 	defer func() {
 		if v := recover(); v != nil {
 			w.recovered(ts[next], v)
 			next++
+		} else if exited {
+			w.rt.goexited(w.recovered(ts[next], ErrGoexit))
+			w.rt.wg.Add(1)
+			go w.resume(ts, next+1, w.phase)
+			// This goroutine now only unwinds (see the top of this file).
 		}
 	}()
 	for next = i; next < len(ts); next++ {
@@ -270,6 +387,7 @@ func (w *Worker) runFrom(ts []task, i int) (next int) {
 			t.c.run(w)
 		}
 	}
+	exited = false
 	return next
 }
 
@@ -278,9 +396,14 @@ func (w *Worker) runFrom(ts []task, i int) (next int) {
 func (w *Worker) runAfter() {
 	fs := w.after
 	w.after = w.afterSpare[:0]
-	for i := 0; i < len(fs); {
-		i = w.runFrom(fs, i)
-	}
+	w.phase = phaseAfter
+	w.runTasks(fs, 0)
+	w.endAfter(fs)
+}
+
+// endAfter finishes runAfter once its callbacks ran.
+func (w *Worker) endAfter(fs []task) {
+	w.phase = phaseBatch
 	clear(fs)
 	w.afterSpare = fs[:0]
 	if len(w.after) > 0 {
@@ -290,7 +413,7 @@ func (w *Worker) runAfter() {
 
 // recovered reports a panic of task t (called from runFrom's deferred
 // recover, so the stack still shows the panic site).
-func (w *Worker) recovered(t task, v any) {
+func (w *Worker) recovered(t task, v any) *PanicError {
 	pe := &PanicError{Worker: w.id, Value: v, Stack: debug.Stack()}
 	w.nPanics++
 	w.panics.Store(w.nPanics)
@@ -298,21 +421,35 @@ func (w *Worker) recovered(t task, v any) {
 	if t.c != nil {
 		t.c.abort(w, pe)
 	}
+	return pe
 }
 
-// protect runs f, converting a panic into a *PanicError.
+// protect runs f, converting a panic into a *PanicError. A
+// runtime.Goexit in f is not stopped.
 func protect(worker int, f func()) (pe *PanicError) {
+	return protectExit(worker, f, nil)
+}
+
+// protectExit is protect that also sees a runtime.Goexit in f: it calls
+// onExit with a *PanicError for ErrGoexit (from a deferred function, while
+// the goroutine unwinds; the goroutine then ends).
+func protectExit(worker int, f func(), onExit func(*PanicError)) (pe *PanicError) {
+	exited := true
 	defer func() {
 		if v := recover(); v != nil {
 			pe = &PanicError{Worker: worker, Value: v, Stack: debug.Stack()}
+		} else if exited && onExit != nil {
+			onExit(&PanicError{Worker: worker, Value: ErrGoexit, Stack: debug.Stack()})
 		}
 	}()
 	f()
+	exited = false
 	return nil
 }
 
-// PanicError is the error Call and Each return for a task that panicked.
-// It matches ErrPanic with errors.Is.
+// PanicError is the error Call and Each return for a task that panicked
+// or called runtime.Goexit (then Value is ErrGoexit). It matches ErrPanic
+// with errors.Is.
 type PanicError struct {
 	// Worker is the id of the worker that ran the task (-1 for Go).
 	Worker int
