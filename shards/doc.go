@@ -1,5 +1,15 @@
 // Package shards joins the runtime and the structures: key routing (hash
 // and ordered range routers) and, built on them, the sharded structures
-// registered with a runtime — one shard per worker, writes routed to the
-// owning worker through its mailbox, reads lock-free.
+// registered with a runtime — a Trie (an ordered map) and a Pool (memory
+// blocks) with one shard per worker.
+//
+// Ownership of a shard is a word, not a thread: a write (Trie.Insert,
+// Trie.Delete, Batch.Commit, Pool.Alloc, Pool.Free) is applied by the
+// calling goroutine when the shard's word is free, or queued for the
+// goroutine currently holding it, which applies it with its own writes and
+// publishes them together. No write waits for a parked worker thread, and
+// tasks running on the workers may write any shard, their own included.
+// Reads (Trie.Get, the iterators, Pool.Bytes) are lock-free from any
+// goroutine. See owner.go for the protocol and docs/design.md for the
+// architecture.
 package shards
