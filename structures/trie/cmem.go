@@ -79,6 +79,8 @@ type wstate[V any] struct {
 
 	root    uint32    // one-writer: the root being built, published by publish
 	keys    int64     // one-writer: the key count of root
+	pubs    uint64    // one-writer: publications + 1
+	pub     uint64    // one-writer: pubFields of the last publication (cwriter.go)
 	dirty   bool      // one-writer: root or keys changed since publication
 	fresh   []uint64  // one-writer: bitmap (bit = ref>>1) of unpublished nodes
 	freshed []uint32  // refs whose fresh bit was set
@@ -89,6 +91,10 @@ type wstate[V any] struct {
 	ret      []retiree // retired, oldest first, from rhead
 	rhead    int
 	sinceAdv int // retirements since the last TryAdvance
+
+	// The statistics last published (publishStats, reclaim): a publication
+	// stores only those that changed.
+	statNodes, statBytes, statPending int
 }
 
 // ---- readers' view of the chunks ----
@@ -301,7 +307,10 @@ func (c *Concurrent[V]) reclaim(force bool) {
 		n := copy(w.ret, w.ret[i:])
 		w.ret, w.rhead = w.ret[:n], 0
 	}
-	c.pending.Store(int64(len(w.ret) - w.rhead))
+	if p := len(w.ret) - w.rhead; p != w.statPending {
+		w.statPending = p
+		c.pending.Store(int64(p))
+	}
 }
 
 // relieve reacts to a write that failed with err: on arena exhaustion it

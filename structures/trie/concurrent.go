@@ -78,14 +78,13 @@ type Concurrent[V any] struct {
 	_         [primitives.CacheLineSize]byte
 
 	epoch primitives.EpochDomain // grace periods of readers
-	keys  primitives.Counter     // the published key count
+	keys  primitives.Counter     // multi-writer: the key count (one-writer: in wword)
 
 	rootLock atomic.Uint64 // multi-writer: lock word of the root slot
 	_        [primitives.CacheLineSize - 8]byte
 
-	wword   atomic.Uint32 // one-writer: the writer word (acquire/release, cwriter.go)
-	version atomic.Uint64 // relaxed: publications + 1 (one-writer), written by the holder only
-	wr      Writer[V]     // the reusable writer handed out by LockWriter
+	wword atomic.Uint64 // one-writer: writer role, published key count and version (acquire/release, cwriter.go)
+	wr    Writer[V]     // the reusable writer handed out by LockWriter
 
 	mu sync.Mutex // multi-writer: guards w (allocation, values, reclamation)
 	w  wstate[V]  // writer state: see wstate
@@ -164,7 +163,11 @@ func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V
 	var zero V
 	c := &Concurrent[V]{level: level, multi: level == primitives.MultiWriteMultiRead, insertCap: insertCap}
 	c.wake = make(chan struct{}, 1)
-	c.version.Store(1)
+	if !c.multi {
+		c.w.pubs = 1
+		c.w.pub = pubFields(0, 1)
+		c.wword.Store(c.w.pub)
+	}
 	c.wr.c = c
 	c.wr.held = c.multi // the multi-writer Writer is shared and always usable
 	c.noValues = cfg.noValues || unsafe.Sizeof(zero) == 0
@@ -218,7 +221,12 @@ func (c *Concurrent[V]) Contains(key []byte) bool {
 }
 
 // Len returns the number of keys (the last published count).
-func (c *Concurrent[V]) Len() int { return int(c.keys.Load()) }
+func (c *Concurrent[V]) Len() int {
+	if c.multi {
+		return int(c.keys.Load())
+	}
+	return int(c.wword.Load() >> wKeysShift & wKeysMask) // acquire: the count last published
+}
 
 // Insert stores v under key, replacing the value of an existing key, and
 // reports whether the key is new. The trie copies key. It fails with
@@ -292,18 +300,23 @@ func (c *Concurrent[V]) runWriter(w *Writer[V], f func(w *Writer[V]) error) erro
 }
 
 // publish makes the writer's tree current: one release store of the root,
-// then the epoch of everything it unlinked, then reclamation. Writer-role
-// holder only.
+// then the epoch of everything it unlinked, then reclamation. The new key
+// count and version (w.pub) go out with the unlock (unlockWriter) or, when
+// the holder keeps the role, publishCount. Writer-role holder only.
 func (c *Concurrent[V]) publish() {
 	w := &c.w
 	if !w.dirty {
 		return
 	}
 	w.dirty = false
-	c.root.Store(w.root) // release: publishes every node and value built since
-	c.keys.Store(w.keys)
-	c.version.Store(c.version.Load() + 1) // relaxed: single writer, a statistic
-	w.clearFresh()
+	if c.root.Load() != w.root { // in-place writes stored their own changes
+		c.root.Store(w.root) // release: publishes every node and value built since
+	}
+	w.pubs++
+	w.pub = pubFields(w.keys, w.pubs) // stored by the unlock or publishCount
+	if len(w.freshed) > 0 {
+		w.clearFresh()
+	}
 	if len(w.pend) > 0 {
 		e := c.epoch.Epoch() // read after the root store: see EpochDomain
 		for _, r := range w.pend {
@@ -315,9 +328,18 @@ func (c *Concurrent[V]) publish() {
 	c.publishStats()
 }
 
+// publishStats publishes the node count and arena bytes in use where they
+// changed. Writer only.
 func (c *Concurrent[V]) publishStats() {
-	c.nodes.Store(int64(c.w.core.nodes))
-	c.arenaBytes.Store(int64(c.w.core.mem.bytesInUse()))
+	w := &c.w
+	if n := w.core.nodes; n != w.statNodes {
+		w.statNodes = n
+		c.nodes.Store(int64(n))
+	}
+	if b := w.core.mem.bytesInUse(); b != w.statBytes {
+		w.statBytes = b
+		c.arenaBytes.Store(int64(b))
+	}
 }
 
 // checkInsert refuses an insert of an over-long key or past the cap.
@@ -490,14 +512,21 @@ type ReclaimStats struct {
 	Pending int
 	// Epoch is the reader domain's epoch.
 	Epoch uint64
-	// Version is the number of publications (one-writer form) plus one;
-	// it stays 1 at MultiWriteMultiRead.
+	// Version is the number of publications plus one at
+	// OneWriteMultiRead (every per-key write and every batch publishes
+	// once), modulo 2^24: it shares one atomic word with the writer role
+	// and the key count, so that a per-key write publishes both with the
+	// release of the role. It stays 1 at MultiWriteMultiRead.
 	Version uint64
 }
 
 // ReclaimStats returns reclamation figures (a snapshot).
 func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
-	return ReclaimStats{Pending: int(c.pending.Load()), Epoch: c.epoch.Epoch(), Version: c.version.Load()}
+	rs := ReclaimStats{Pending: int(c.pending.Load()), Epoch: c.epoch.Epoch(), Version: 1}
+	if !c.multi {
+		rs.Version = c.wword.Load() >> wVersionShift
+	}
+	return rs
 }
 
 // Reclaim waits for every reader inside now to finish and hands back all

@@ -2,37 +2,46 @@ package trie
 
 // The writer role of the one-writer form (OneWriteMultiRead): a writer word
 // and one reusable Writer, so that taking and giving back the role costs
-// one atomic read-modify-write each and allocates nothing.
+// one atomic read-modify-write each and allocates nothing. The same word
+// carries the published key count and version, so a per-key write's
+// publication of them rides on the release of the role.
 //
 // Who may call what: any goroutine may call lockWriter, tryLockWriter and
-// Concurrent.LockWriter; only the goroutine that took the role calls
-// unlockWriter (through Writer.Unlock or the deferred release of
-// WithWriter, Insert, Delete, Reclaim). At MultiWriteMultiRead the word is
-// unused: LockWriter returns a shared, stateless Writer.
+// Concurrent.LockWriter, and load the word (Len, ReclaimStats); only the
+// goroutine that took the role calls unlockWriter and publishCount (through
+// Writer.Unlock or Publish, or the deferred release of WithWriter, Insert,
+// Delete, Reclaim). At MultiWriteMultiRead the word is unused: LockWriter
+// returns a shared, stateless Writer.
 //
 // Invariants:
-//   - wword is 0 (free), 1 (held, nobody parked) or 2 (held, a waiter may be
-//     parked). Only a CAS 0→1 or a Swap(2) that returns 0 takes the role.
+//   - wword = state | keys<<2 | version<<wVersionShift. state (bits 0-1) is
+//     0 (free), 1 (held, nobody parked) or 2 (held, a waiter may be parked);
+//     keys (bits 2-39) and version (bits 40-63, mod 2^24) are the published
+//     key count and publication count, changed only by the holder.
+//   - Only a CAS from a free word to a held one takes the role. Waiters
+//     change only the state bits, with CAS; the holder replaces the whole
+//     word with Swap when it unlocks, and with a CAS loop preserving the
+//     state bits when it publishes while keeping the role.
 //   - The holder is the only goroutine that touches c.w, c.wr.held and the
-//     pool; the word's release (Swap(0) in unlockWriter) happens-before the
-//     next holder's acquire (the CAS or Swap that returns 0), so every
-//     writer sees its predecessor's writer state.
+//     pool; the unlock's Swap (release) happens-before the next holder's
+//     CAS (acquire), so every writer sees its predecessor's writer state.
 //
 // Missed-wakeup argument (Drepper's "mutex2" with a one-token channel in
-// place of the futex): a waiter parks only after a Swap(2) that returned
-// non-zero, so the word is 2 until the holder's Swap(0), which then sees 2
-// and puts a token into wake unless one is already there. A token stays in
-// the channel until some waiter takes it, so a waiter that parks after the
-// unlock still finds it: no wakeup is lost. A woken waiter swaps in 2 again
-// (other waiters may still be parked), so the next unlock wakes the next
-// one. A waiter that leaves on ctx may leave the word at 2 or a token in the
+// place of the futex): a waiter parks only after it saw the state at 2 or
+// moved it from 1 to 2 with a CAS, so the state stays 2 until the holder's
+// Swap, which then sees 2 and puts a token into wake unless one is already
+// there. A token stays in the channel until some waiter takes it, so a
+// waiter that parks after the unlock still finds it: no wakeup is lost. A
+// waiter that takes the role after parking takes it in state 2 (other
+// waiters may still be parked), so the next unlock wakes the next one. A
+// waiter that leaves on ctx may leave the state at 2 or a token in the
 // channel; both cost one spurious wakeup later, never a lost one.
 //
 // Rejected: the TokenManager's writer token (a channel send and receive and
 // a heap-allocated token per acquisition: two allocations and two channel
-// operations per Insert); sync.Mutex (no context-aware waiting, and
-// TryLock is discouraged for this pattern); spinning waiters (writers can
-// hold the role for a whole batch).
+// operations per Insert); sync.Mutex (no context-aware waiting); spinning
+// waiters (writers can hold the role for a whole batch); the key count in
+// its own word (one more seq-cst store, ~13 ns, per per-key write).
 
 import (
 	"context"
@@ -42,15 +51,24 @@ import (
 )
 
 const (
-	wFree   = 0
-	wHeld   = 1
-	wWaited = 2
+	wFree         = 0
+	wHeld         = 1
+	wWaited       = 2
+	wStateMask    = 3
+	wKeysShift    = 2
+	wVersionShift = 40
+	wKeysMask     = 1<<(wVersionShift-wKeysShift) - 1
 )
+
+// pubFields packs a key count and a version into the word's upper bits.
+func pubFields(keys int64, version uint64) uint64 {
+	return uint64(keys)&wKeysMask<<wKeysShift | version<<wVersionShift
+}
 
 // lockWriter takes the writer role (one-writer form), waiting while another
 // goroutine holds it; it returns ctx's error if ctx ends first.
 func (c *Concurrent[V]) lockWriter(ctx context.Context) error {
-	if c.wword.CompareAndSwap(wFree, wHeld) { // acquire: the previous holder's writer state
+	if x := c.wword.Load(); x&wStateMask == wFree && c.wword.CompareAndSwap(x, x|wHeld) { // acquire: the previous holder's writer state
 		return nil
 	}
 	return c.lockWriterSlow(ctx)
@@ -59,29 +77,52 @@ func (c *Concurrent[V]) lockWriter(ctx context.Context) error {
 // lockWriterSlow parks until the role is free (see the file comment).
 func (c *Concurrent[V]) lockWriterSlow(ctx context.Context) error {
 	done := ctx.Done()
-	for c.wword.Swap(wWaited) != wFree { // acquire when it returns wFree
+	for {
+		x := c.wword.Load()
+		switch x & wStateMask {
+		case wFree:
+			if c.wword.CompareAndSwap(x, x|wWaited) { // acquire: as in lockWriter
+				return nil
+			}
+			continue
+		case wHeld:
+			if !c.wword.CompareAndSwap(x, x&^wStateMask|wWaited) {
+				continue
+			}
+		}
 		select {
 		case <-c.wake:
 		case <-done:
 			return ctx.Err()
 		}
 	}
-	return nil
 }
 
 // tryLockWriter takes the writer role without waiting.
 func (c *Concurrent[V]) tryLockWriter() error {
-	if c.wword.CompareAndSwap(wFree, wHeld) { // acquire: as in lockWriter
+	if x := c.wword.Load(); x&wStateMask == wFree && c.wword.CompareAndSwap(x, x|wHeld) { // acquire: as in lockWriter
 		return nil
 	}
 	return fmt.Errorf("trie: %w: a writer is active", primitives.ErrBusy)
 }
 
-// unlockWriter gives the writer role back, waking one parked waiter if any
-// may be parked. Holder only.
+// unlockWriter gives the writer role back with the key count and version
+// last published (w.pub), waking one parked waiter if any may be parked.
+// Holder only.
 func (c *Concurrent[V]) unlockWriter() {
-	if c.wword.Swap(wFree) == wWaited { // release: the writer state to the next holder
+	if c.wword.Swap(c.w.pub)&wStateMask == wWaited { // release: the writer state to the next holder
 		c.wakeOne()
+	}
+}
+
+// publishCount stores w.pub into the word while keeping the role. Holder
+// only.
+func (c *Concurrent[V]) publishCount() {
+	for {
+		x := c.wword.Load()
+		if c.wword.CompareAndSwap(x, x&wStateMask|c.w.pub) { // release: the count follows the tree
+			return
+		}
 	}
 }
 
@@ -135,8 +176,9 @@ func (c *Concurrent[V]) TryLockWriter() (*Writer[V], error) {
 // (writes are already visible).
 func (w *Writer[V]) Publish() {
 	c := w.live()
-	if !c.multi {
+	if !c.multi && c.w.dirty {
 		c.publish()
+		c.publishCount()
 	}
 }
 
@@ -152,8 +194,8 @@ func (w *Writer[V]) Unlock() {
 	c.release()
 }
 
-// release publishes the writer's changes and gives the role back. Holder
-// only.
+// release publishes the writer's changes and gives the role back (the key
+// count and version go out with the unlock). Holder only.
 func (c *Concurrent[V]) release() {
 	c.publish()
 	c.wr.held = false

@@ -86,8 +86,11 @@ func (c *Concurrent[V]) retireNode(ref uint32) {
 // unpublished). endInPlace ends it: the writer's root follows the
 // published one.
 func (c *Concurrent[V]) beginInPlace() {
-	if c.w.dirty {
-		c.publish() // a pending copy-on-write batch goes out first
+	if c.w.root != c.root.Load() {
+		// A pending copy-on-write batch (it copied the root, or emptied the
+		// tree) goes out first. Pending in-place writes need no publication
+		// before this one.
+		c.publish()
 	}
 	c.w.track = false
 }
