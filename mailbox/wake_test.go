@@ -20,19 +20,27 @@ const hangLimit = 10 * time.Second
 // blocked is the item of the Send that blocks.
 const blocked = 7777
 
+// blockedSend returns a full bounded mailbox of the given capacity with a
+// Send of blocked parked on it; the Send's result arrives on sent.
+func blockedSend(t *testing.T, capacity int) (m *mailbox.Mailbox[uint64], sent chan error) {
+	t.Helper()
+	m, err := mailbox.NewBounded[uint64](capacity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, m)
+	sent = make(chan error, 1)
+	go func() { sent <- m.Send(blocked) }()
+	waitFor(t, "producer parked", func() bool { return m.Stats().ProducerParks >= 1 })
+	return m, sent
+}
+
 // TestBlockedSendWokenByFreeSlot: 256 slots, a Send blocked on the full
 // mailbox, then the consumer takes 64 items and no more: the Send must
 // complete (it used to wait until half the ring was free).
 func TestBlockedSendWokenByFreeSlot(t *testing.T) {
 	for _, take := range []int{64, 1} {
-		m, err := mailbox.NewBounded[uint64](256)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fill(t, m)
-		sent := make(chan error, 1)
-		go func() { sent <- m.Send(blocked) }()
-		waitFor(t, "producer parked", func() bool { return m.Stats().ProducerParks >= 1 })
+		m, sent := blockedSend(t, 256)
 		if n, err := m.ReceiveBatch(context.Background(), make([]uint64, take)); n != take || err != nil {
 			t.Fatalf("ReceiveBatch: %d, %v", n, err)
 		}
@@ -52,14 +60,7 @@ func TestBlockedSendWokenByFreeSlot(t *testing.T) {
 // returns ErrFull even when a slot was just freed: the slot goes to the
 // waiting Send.
 func TestTrySendDefersToBlockedSend(t *testing.T) {
-	m, err := mailbox.NewBounded[uint64](4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fill(t, m)
-	sent := make(chan error, 1)
-	go func() { sent <- m.Send(blocked) }()
-	waitFor(t, "producer parked", func() bool { return m.Stats().ProducerParks >= 1 })
+	m, sent := blockedSend(t, 4)
 	if err := m.TrySend(100); !errors.Is(err, mailbox.ErrFull) {
 		t.Fatalf("TrySend on a full mailbox: %v", err)
 	}

@@ -29,8 +29,10 @@ type arena struct {
 	chunkSize  int64 // ChunkSize
 	align      int64 // Alignment
 	maxBytes   int64
-	maxSlots   int  // the chunk index space: offsets stay below 2^(unitBits+alignShift)
-	fixed      bool // FixedCapacity: all memory reserved at construction
+	maxSlots   int           // the chunk index space: offsets stay below 2^(unitBits+alignShift)
+	fixed      bool          // FixedCapacity: all memory reserved at construction
+	shared     bool          // draws on the process budget (limit.go)
+	held       *atomic.Int64 // seq-cst: bytes taken from the process budget; outlives the arena across Reset
 	alignMask  Offset
 	limit      Offset // len(chunks) << shift: every offset below it has a chunk
 
@@ -60,6 +62,10 @@ func (a *arena) init(cfg Config) {
 	a.align = int64(cfg.Alignment)
 	a.alignMask = Offset(cfg.Alignment - 1)
 	a.maxBytes = cfg.MaxBytes
+	a.shared = cfg.sharedBudget && cfg.FixedCapacity == 0
+	if a.held == nil {
+		a.held = new(atomic.Int64)
+	}
 	a.maxSlots = 1 << (unitBits + a.alignShift - a.shift)
 	if cfg.FixedCapacity > 0 {
 		a.fixed = true
@@ -136,6 +142,12 @@ func (a *arena) take(n int, small bool) (int, error) {
 	if first < 0 && len(a.chunks)+n > a.maxSlots {
 		return 0, fmt.Errorf("%w: chunk index space used up", ErrExhausted)
 	}
+	if err := a.budgetReserve(bytes); err != nil {
+		if first >= 0 {
+			a.releaseHole(first, n)
+		}
+		return 0, err
+	}
 	mem := a.allocMem(bytes)
 	if first >= 0 {
 		a.copyTable() // the slots are below the published length
@@ -183,6 +195,7 @@ func (a *arena) release(first, n int) {
 			a.chunks[i] = a.sink
 		}
 		a.capacity -= int64(n) << a.shift
+		a.budgetRelease(int64(n) << a.shift)
 	}
 	a.publish()
 	a.releaseHole(first, n)

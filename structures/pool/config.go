@@ -21,7 +21,11 @@ type Config struct {
 	// 1 GiB, at least MaxFastBlock (default 8 MiB).
 	ChunkSize int
 	// MaxBytes caps the arena (chunk memory held); growth past it returns
-	// ErrExhausted. 0 means the addressing limit (2^39 alignment units).
+	// ErrExhausted. 0 means a share of the process-wide budget
+	// DefaultMaxBytes (half of the smallest of physical memory, the cgroup
+	// limit and the Go memory limit), shared by every pool created with 0;
+	// set it to give the pool its own limit instead, up to the addressing
+	// limit (2^39 alignment units).
 	MaxBytes int64
 	// FixedCapacity, when > 0, reserves this many bytes up front and never
 	// grows: a multiple of ChunkSize. NewAdaptive then picks FixedCapacity.
@@ -29,6 +33,10 @@ type Config struct {
 	// SingleOwner declares that only one goroutine at a time uses the pool:
 	// NewAdaptive then picks NoLocking.
 	SingleOwner bool
+
+	// sharedBudget: MaxBytes was 0, the pool draws on DefaultMaxBytes
+	// (limit.go). Set by Validate.
+	sharedBudget bool
 }
 
 const (
@@ -129,7 +137,8 @@ func (c Config) Validate() (Config, error) {
 		}
 	}
 	if c.MaxBytes == 0 {
-		c.MaxBytes = limit
+		c.MaxBytes = min(limit, DefaultMaxBytes())
+		c.sharedBudget = true
 	}
 	if c.MaxBytes < int64(c.ChunkSize) {
 		return bad("MaxBytes %d is below ChunkSize %d", c.MaxBytes, c.ChunkSize)

@@ -58,7 +58,10 @@
 //
 // Errors are sentinel values matchable with errors.Is. Alloc of a size <= 0
 // returns ErrInvalidSize, of a size above MaxBytes ErrTooLarge, and past the
-// growth cap ErrExhausted. Free of a huge block with an offset or size the
+// growth cap ErrExhausted. The growth cap of a pool without MaxBytes is the
+// process-wide budget DefaultMaxBytes (half of the smallest of physical
+// memory, the cgroup limit and the Go memory limit), shared by every such
+// pool; set Config.MaxBytes to give a pool its own cap. Free of a huge block with an offset or size the
 // pool did not hand out returns ErrInvalidFree. For small blocks the normal
 // build checks only what is cheap (a non-zero, aligned offset whose block
 // lies inside the arena); the invariants build (build tag zipora_invariants,

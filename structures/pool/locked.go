@@ -3,6 +3,7 @@ package pool
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -258,6 +259,7 @@ func NewMutex(cfg Config) (*Mutex, error) {
 	}
 	p := &Mutex{}
 	p.core.init(cfg)
+	runtime.AddCleanup(p, releaseBudget, p.core.a.held)
 	return p, nil
 }
 

@@ -372,6 +372,7 @@ func NewLockFree(cfg Config) (*LockFree, error) {
 	}
 	p := &LockFree{}
 	p.core.init(cfg)
+	runtime.AddCleanup(p, releaseBudget, p.core.a.held)
 	return p, nil
 }
 

@@ -3,6 +3,7 @@ package pool
 import (
 	"fmt"
 	"math/bits"
+	"runtime"
 	"unsafe"
 )
 
@@ -65,6 +66,7 @@ func NewNoLocking(cfg Config) (*NoLocking, error) {
 	}
 	p := &NoLocking{cfg: cfg}
 	p.a.init(cfg)
+	runtime.AddCleanup(p, releaseBudget, p.a.held)
 	p.huge.init(&p.a)
 	p.cls = make([]nlClass, cfg.MaxFastBlock/cfg.Alignment)
 	p.sync()
@@ -80,7 +82,9 @@ func (p *NoLocking) Level() Level { return LevelNoLocking }
 // For owners that drop a whole structure (a trie's Clear).
 func (p *NoLocking) Reset() {
 	cfg := p.cfg
-	p.a = arena{}
+	held := p.a.held
+	releaseBudget(held)
+	p.a = arena{held: held}
 	p.a.init(cfg)
 	p.huge = hugeHeap{}
 	p.huge.init(&p.a)

@@ -3,6 +3,7 @@ package pool
 import (
 	"fmt"
 	"math/bits"
+	"runtime"
 	"sync/atomic"
 )
 
@@ -63,6 +64,7 @@ func NewThreadLocal(cfg Config) (*ThreadLocal, error) {
 	p.spanSize = Offset(span)
 	p.core.a.spanShift = p.spanShift
 	p.core.init(cfg)
+	runtime.AddCleanup(p, releaseBudget, p.core.a.held)
 	p.core.newSlab = p.centralSlab
 	empty := []*Cache{nil}
 	p.caches.Store(&empty)
