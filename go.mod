@@ -8,7 +8,10 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require github.com/anishathalye/porcupine v1.3.1
+require (
+	github.com/anishathalye/porcupine v1.3.1
+	golang.org/x/term v0.48.0
+)
 
 require (
 	github.com/armon/go-radix v1.0.0
