@@ -44,6 +44,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/zipora-go/zipora/examples/server/httpindex"
 	"github.com/zipora-go/zipora/internal/exampleutil"
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
@@ -110,10 +111,10 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 	}
 	logger := exampleutil.NewLogger(stderr, level)
 
-	var idx index
+	var idx httpindex.Index
 	stopIndex := func() error { return nil }
 	if o.backend == "locked" {
-		idx = newLocked()
+		idx = httpindex.NewLocked()
 		logger.Info("backend locked: one trie behind a sync.RWMutex")
 	} else {
 		tr := shards.NewTrie[string]()
@@ -122,7 +123,7 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 			return err
 		}
 		defer rt.Stop(context.Background()) // a no-op after stopIndex
-		idx = &sharded{rt: rt, t: tr}
+		idx = httpindex.NewSharded(rt, tr)
 		stopIndex = func() error { return rt.Stop(context.Background()) }
 	}
 	if o.keys != "" {
@@ -131,7 +132,7 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 		}
 	}
 
-	h := newServer(idx)
+	h := httpindex.New(idx)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -155,7 +156,7 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 		shutErr = errors.Join(shutErr, err)
 	}
 	stopErr := stopIndex()
-	rep := h.report()
+	rep := h.Report()
 	logger.Info("final stats", "backend", rep.Backend, "keys", rep.Keys, "requests", rep.Requests,
 		"uptime", rep.Uptime, "arena_bytes", rep.Memory.ArenaBytes, "heap_alloc", rep.Memory.HeapAlloc)
 	for _, sh := range rep.Shards {
@@ -172,7 +173,7 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 // has no empty key); a line over trie.MaxKeyLen is an error naming it. A
 // ctx that ends stops the load early (the server still starts, to be
 // stopped at once).
-func loadKeys(ctx context.Context, idx index, o options, stdin io.Reader, logger *slog.Logger) error {
+func loadKeys(ctx context.Context, idx httpindex.Index, o options, stdin io.Reader, logger *slog.Logger) error {
 	r := stdin
 	if o.keys != "-" {
 		f, err := os.Open(o.keys)
@@ -185,7 +186,7 @@ func loadKeys(ctx context.Context, idx index, o options, stdin io.Reader, logger
 	start := time.Now()
 	last := start
 	lines, skipped := 0, 0
-	ops := make([]op, 0, o.batch)
+	ops := make([]httpindex.Op, 0, o.batch)
 	flush := func() error {
 		err := idx.Apply(context.Background(), ops)
 		clear(ops)
@@ -199,7 +200,7 @@ func loadKeys(ctx context.Context, idx index, o options, stdin io.Reader, logger
 			skipped++
 			return nil
 		}
-		ops = append(ops, op{key: string(line)})
+		ops = append(ops, httpindex.Op{Key: string(line)})
 		if len(ops) < o.batch {
 			return nil
 		}

@@ -1,4 +1,10 @@
-package main
+// Package httpindex is the HTTP face of examples/server: an ordered string
+// index (Index: a sharded trie, or one trie behind a lock) served as JSON
+// over net/http, with an embedded search page. It is a package of its own so
+// that examples/load can test against the real handler; run the service
+// with `go run ./examples/server` (see that command's documentation for the
+// API).
+package httpindex
 
 import (
 	"context"
@@ -10,15 +16,15 @@ import (
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
-// op is one write of a batch: a put (with value) or a delete.
-type op struct {
-	del        bool
-	key, value string
+// Op is one write of a batch: a put of Value under Key, or a delete.
+type Op struct {
+	Delete     bool
+	Key, Value string
 }
 
-// index is what the HTTP handler serves: an ordered string map. Keys are
+// Index is what the HTTP handler serves: an ordered string map. Keys are
 // validated (non-empty, at most trie.MaxKeyLen bytes) before they get here.
-type index interface {
+type Index interface {
 	// Name is the backend's name, as -backend spells it.
 	Name() string
 	Get(key string) (string, bool)
@@ -28,16 +34,16 @@ type index interface {
 	Delete(ctx context.Context, key string) (found bool, err error)
 	// Apply applies the writes in order, all of them: they are valid, so
 	// only a stopped runtime can make it fail.
-	Apply(ctx context.Context, ops []op) error
+	Apply(ctx context.Context, ops []Op) error
 	// Complete returns up to limit keys starting with prefix, in byte order,
 	// and whether there are more.
 	Complete(prefix string, limit int) (keys []string, more bool)
 	Len() int
-	Stats() []shardStats
+	Stats() []ShardStats
 }
 
-// shardStats is one row of the per-shard table of /stats.
-type shardStats struct {
+// ShardStats is one row of the per-shard table of /stats.
+type ShardStats struct {
 	Shard       int     `json:"shard"`
 	Keys        int     `json:"keys"`
 	Writes      uint64  `json:"writes"`
@@ -61,6 +67,10 @@ func complete[V any](seq func(yield func([]byte, V) bool), limit int) (keys []st
 	return keys, more
 }
 
+// NewSharded returns the Index over t, a trie registered with the running
+// runtime rt.
+func NewSharded(rt *runtime.Runtime, t *shards.Trie[string]) Index { return &sharded{rt: rt, t: t} }
+
 // sharded serves a shards.Trie: writes go to the key's owner worker, reads
 // are lock-free.
 type sharded struct {
@@ -81,13 +91,13 @@ func (s *sharded) Delete(ctx context.Context, key string) (bool, error) {
 	return found, err
 }
 
-func (s *sharded) Apply(ctx context.Context, ops []op) error {
+func (s *sharded) Apply(ctx context.Context, ops []Op) error {
 	b := s.t.Batch()
 	for _, o := range ops {
-		if o.del {
-			b.Delete([]byte(o.key))
+		if o.Delete {
+			b.Delete([]byte(o.Key))
 		} else {
-			b.Insert([]byte(o.key), o.value)
+			b.Insert([]byte(o.Key), o.Value)
 		}
 	}
 	return b.Commit(ctx)
@@ -99,11 +109,11 @@ func (s *sharded) Complete(prefix string, limit int) ([]string, bool) {
 
 func (s *sharded) Len() int { return s.t.Len() }
 
-func (s *sharded) Stats() []shardStats {
+func (s *sharded) Stats() []ShardStats {
 	ws := s.rt.Stats().Workers
-	var out []shardStats
+	var out []ShardStats
 	for _, st := range s.t.Stats() {
-		row := shardStats{Shard: st.Shard, Keys: st.Trie.Keys, Writes: st.Writes, Messages: st.Messages,
+		row := ShardStats{Shard: st.Shard, Keys: st.Trie.Keys, Writes: st.Writes, Messages: st.Messages,
 			ArenaBytes: st.Trie.ArenaBytes, ValueBytes: st.Trie.ValueBytes, BytesPerKey: st.Trie.BytesPerKey}
 		if st.Shard < len(ws) {
 			row.Mailbox = ws[st.Shard].Mailbox
@@ -123,7 +133,8 @@ type locked struct {
 	batches atomic.Uint64
 }
 
-func newLocked() *locked { return &locked{t: trie.New[string]()} }
+// NewLocked returns an Index over one trie.Trie behind a sync.RWMutex.
+func NewLocked() Index { return &locked{t: trie.New[string]()} }
 
 func (l *locked) Name() string { return "locked" }
 
@@ -150,15 +161,15 @@ func (l *locked) Delete(_ context.Context, key string) (bool, error) {
 	return found, nil
 }
 
-func (l *locked) Apply(_ context.Context, ops []op) error {
+func (l *locked) Apply(_ context.Context, ops []Op) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.writes.Add(uint64(len(ops)))
 	l.batches.Add(1)
 	for _, o := range ops {
-		if o.del {
-			l.t.Delete([]byte(o.key))
-		} else if _, err := l.t.Insert([]byte(o.key), o.value); err != nil {
+		if o.Delete {
+			l.t.Delete([]byte(o.Key))
+		} else if _, err := l.t.Insert([]byte(o.Key), o.Value); err != nil {
 			return err // keys are validated: cannot happen
 		}
 	}
@@ -177,10 +188,10 @@ func (l *locked) Len() int {
 	return l.t.Len()
 }
 
-func (l *locked) Stats() []shardStats {
+func (l *locked) Stats() []ShardStats {
 	l.mu.RLock()
 	st := l.t.Stats()
 	l.mu.RUnlock()
-	return []shardStats{{Keys: st.Keys, Writes: l.writes.Load(), Messages: l.batches.Load(),
+	return []ShardStats{{Keys: st.Keys, Writes: l.writes.Load(), Messages: l.batches.Load(),
 		ArenaBytes: st.ArenaBytes, ValueBytes: st.ValueBytes, BytesPerKey: st.BytesPerKey}}
 }

@@ -1,4 +1,4 @@
-package main
+package httpindex
 
 import (
 	"bytes"
@@ -20,29 +20,30 @@ import (
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
+// Limits of the API.
 const (
-	maxValue      = 1 << 20 // PUT body and batch values
-	maxBatchBody  = 64 << 20
-	defaultLimit  = 10
-	maxLimit      = 1000
+	MaxValue      = 1 << 20  // bytes of a value (a PUT body, a batch line's value)
+	MaxBatchBody  = 64 << 20 // bytes of a POST /batch body
+	DefaultLimit  = 10       // completions when /complete has no limit
+	MaxLimit      = 1000     // the largest limit of /complete
 	maxBatchLines = 1 << 20
 )
 
 //go:embed page/index.html
 var page embed.FS
 
-// server is the HTTP face of an index.
-type server struct {
+// Server is the HTTP face of an Index: an http.Handler.
+type Server struct {
 	mux      *http.ServeMux
-	idx      index
+	idx      Index
 	start    time.Time
 	requests atomic.Uint64
 }
 
-// newServer returns the service's handler over idx.
-func newServer(idx index) *server {
+// New returns the service's handler over idx.
+func New(idx Index) *Server {
 	mux := http.NewServeMux()
-	s := &server{mux: mux, idx: idx, start: time.Now()}
+	s := &Server{mux: mux, idx: idx, start: time.Now()}
 	mux.HandleFunc("GET /complete", s.complete)
 	mux.HandleFunc("POST /batch", s.batch)
 	mux.HandleFunc("GET /stats", s.stats)
@@ -55,7 +56,7 @@ func newServer(idx index) *server {
 // the mux: the mux cleans paths (redirecting /keys/a//b and /keys/.. away),
 // and a key is any byte string, "..", "a//b" and "/x" included; the key is
 // the rest of the decoded path.
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
 	key, ok := strings.CutPrefix(r.URL.Path, "/keys/")
 	if !ok {
@@ -110,19 +111,19 @@ func bodyError(w http.ResponseWriter, err error, what string, limit int, context
 // that goes away cannot leave a write pending on its owner with no answer.
 func writeCtx(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
 
-func (s *server) complete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	prefix := q.Get("prefix")
 	if len(prefix) > trie.MaxKeyLen {
 		fail(w, http.StatusBadRequest, "prefix %s over the limit of %d bytes", exampleutil.QuoteKey([]byte(prefix)), trie.MaxKeyLen)
 		return
 	}
-	limit := defaultLimit
+	limit := DefaultLimit
 	if q.Has("limit") {
 		l := q.Get("limit")
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxLimit {
-			fail(w, http.StatusBadRequest, "limit %s: want an integer from 1 to %d", exampleutil.QuoteKey([]byte(l)), maxLimit)
+		if err != nil || n < 1 || n > MaxLimit {
+			fail(w, http.StatusBadRequest, "limit %s: want an integer from 1 to %d", exampleutil.QuoteKey([]byte(l)), MaxLimit)
 			return
 		}
 		limit = n
@@ -140,7 +141,7 @@ type keyValue struct {
 	Value string `json:"value"`
 }
 
-func (s *server) get(w http.ResponseWriter, key string) {
+func (s *Server) get(w http.ResponseWriter, key string) {
 	if err := checkKey(key); err != nil {
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
@@ -153,14 +154,14 @@ func (s *server) get(w http.ResponseWriter, key string) {
 	writeJSON(w, http.StatusOK, keyValue{key, v})
 }
 
-func (s *server) put(w http.ResponseWriter, r *http.Request, key string) {
+func (s *Server) put(w http.ResponseWriter, r *http.Request, key string) {
 	if err := checkKey(key); err != nil {
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxValue))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxValue))
 	if err != nil {
-		bodyError(w, err, "value", maxValue, "reading the value: ")
+		bodyError(w, err, "value", MaxValue, "reading the value: ")
 		return
 	}
 	created, err := s.idx.Put(writeCtx(r), key, string(body))
@@ -175,7 +176,7 @@ func (s *server) put(w http.ResponseWriter, r *http.Request, key string) {
 	writeJSON(w, code, keyValue{key, string(body)})
 }
 
-func (s *server) del(w http.ResponseWriter, r *http.Request, key string) {
+func (s *Server) del(w http.ResponseWriter, r *http.Request, key string) {
 	if err := checkKey(key); err != nil {
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
@@ -200,8 +201,8 @@ type batchLine struct {
 
 // parseBatch validates every line before anything is applied. Blank lines
 // are skipped.
-func parseBatch(body io.Reader) ([]op, error) {
-	var ops []op
+func parseBatch(body io.Reader) ([]Op, error) {
+	var ops []Op
 	err := exampleutil.ReadLines(body, 0, func(line []byte, n int) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			return nil
@@ -229,15 +230,15 @@ func parseBatch(body io.Reader) ([]op, error) {
 			if bl.Value == nil {
 				return fmt.Errorf("line %d: put without a value", n)
 			}
-			if len(*bl.Value) > maxValue {
-				return fmt.Errorf("line %d: value of %d bytes over the limit of %d", n, len(*bl.Value), maxValue)
+			if len(*bl.Value) > MaxValue {
+				return fmt.Errorf("line %d: value of %d bytes over the limit of %d", n, len(*bl.Value), MaxValue)
 			}
-			ops = append(ops, op{key: *bl.Key, value: *bl.Value})
+			ops = append(ops, Op{Key: *bl.Key, Value: *bl.Value})
 		case "delete":
 			if bl.Value != nil {
 				return fmt.Errorf("line %d: delete takes no value", n)
 			}
-			ops = append(ops, op{del: true, key: *bl.Key})
+			ops = append(ops, Op{Delete: true, Key: *bl.Key})
 		default:
 			return fmt.Errorf(`line %d: op %s: want "put" or "delete"`, n, exampleutil.QuoteKey([]byte(bl.Op)))
 		}
@@ -246,10 +247,10 @@ func parseBatch(body io.Reader) ([]op, error) {
 	return ops, err
 }
 
-func (s *server) batch(w http.ResponseWriter, r *http.Request) {
-	ops, err := parseBatch(http.MaxBytesReader(w, r.Body, maxBatchBody))
+func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
+	ops, err := parseBatch(http.MaxBytesReader(w, r.Body, MaxBatchBody))
 	if err != nil {
-		bodyError(w, err, "batch", maxBatchBody, "")
+		bodyError(w, err, "batch", MaxBatchBody, "")
 		return
 	}
 	if err := s.idx.Apply(writeCtx(r), ops); err != nil {
@@ -259,18 +260,19 @@ func (s *server) batch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"applied": len(ops)})
 }
 
-// statsReport is the body of /stats and the "index" variable of
+// Report is the body of /stats and the "index" variable of
 // /debug/vars.
-type statsReport struct {
+type Report struct {
 	Backend  string       `json:"backend"`
 	Keys     int          `json:"keys"`
 	Requests uint64       `json:"requests"`
 	Uptime   string       `json:"uptime"`
-	Shards   []shardStats `json:"shards"`
-	Memory   memStats     `json:"memory"`
+	Shards   []ShardStats `json:"shards"`
+	Memory   MemStats     `json:"memory"`
 }
 
-type memStats struct {
+// MemStats is the memory part of a Report.
+type MemStats struct {
 	ArenaBytes  int    `json:"arena_bytes"`  // trie nodes, all shards
 	ValueBytes  int    `json:"value_bytes"`  // value slots, all shards
 	HeapAlloc   uint64 `json:"heap_alloc"`   // Go heap in use
@@ -279,8 +281,9 @@ type memStats struct {
 	NumGC       uint32 `json:"num_gc"`
 }
 
-func (s *server) report() statsReport {
-	rep := statsReport{Backend: s.idx.Name(), Requests: s.requests.Load(),
+// Report returns the figures of /stats.
+func (s *Server) Report() Report {
+	rep := Report{Backend: s.idx.Name(), Requests: s.requests.Load(),
 		Uptime: time.Since(s.start).Round(time.Millisecond).String(), Shards: s.idx.Stats()}
 	for _, sh := range rep.Shards {
 		rep.Keys += sh.Keys
@@ -293,27 +296,27 @@ func (s *server) report() statsReport {
 	return rep
 }
 
-func (s *server) stats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.report())
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Report())
 }
 
 // vars serves what expvar.Handler serves (every published variable:
 // cmdline, memstats) plus this server's report as "index". The report is
 // not published with expvar.Publish because that registry is process-wide
 // and one process may run several servers (the tests do).
-func (s *server) vars(w http.ResponseWriter, r *http.Request) {
+func (s *Server) vars(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	var buf bytes.Buffer
 	buf.WriteString("{\n")
 	expvar.Do(func(kv expvar.KeyValue) {
 		fmt.Fprintf(&buf, "%q: %s,\n", kv.Key, kv.Value)
 	})
-	rep, _ := json.Marshal(s.report())
+	rep, _ := json.Marshal(s.Report())
 	fmt.Fprintf(&buf, "%q: %s\n}\n", "index", rep)
 	w.Write(buf.Bytes())
 }
 
-func (s *server) page(w http.ResponseWriter, r *http.Request) {
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	b, _ := page.ReadFile("page/index.html")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(b)
