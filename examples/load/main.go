@@ -163,17 +163,13 @@ func loadKeys(o options, stdin io.Reader) ([]string, error) {
 		}
 		return keys, nil
 	}
-	r := stdin
-	if o.keys != "-" {
-		f, err := os.Open(o.keys)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
+	r, closeKeys, err := exampleutil.Open(o.keys, stdin)
+	if err != nil {
+		return nil, err
 	}
+	defer closeKeys()
 	var keys []string
-	err := exampleutil.ReadLines(r, trie.MaxKeyLen, func(line []byte, _ int) error {
+	err = exampleutil.ReadLines(r, trie.MaxKeyLen, func(line []byte, _ int) error {
 		if len(line) > 0 {
 			keys = append(keys, string(line))
 		}

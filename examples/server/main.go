@@ -174,15 +174,11 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 // ctx that ends stops the load early (the server still starts, to be
 // stopped at once).
 func loadKeys(ctx context.Context, idx httpindex.Index, o options, stdin io.Reader, logger *slog.Logger) error {
-	r := stdin
-	if o.keys != "-" {
-		f, err := os.Open(o.keys)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
+	r, closeKeys, err := exampleutil.Open(o.keys, stdin)
+	if err != nil {
+		return err
 	}
+	defer closeKeys()
 	start := time.Now()
 	last := start
 	lines, skipped := 0, 0
@@ -194,7 +190,7 @@ func loadKeys(ctx context.Context, idx httpindex.Index, o options, stdin io.Read
 		return err
 	}
 	errStop := errors.New("stopped")
-	err := exampleutil.ReadLines(r, trie.MaxKeyLen, func(line []byte, n int) error {
+	err = exampleutil.ReadLines(r, trie.MaxKeyLen, func(line []byte, n int) error {
 		lines = n
 		if len(line) == 0 {
 			skipped++

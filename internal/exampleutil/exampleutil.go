@@ -176,3 +176,16 @@ func ReadLines(r io.Reader, maxLen int, fn func(line []byte, n int) error) error
 		}
 	}
 }
+
+// Open opens the input file name, or returns stdin for "-"; close closes
+// the file (and does nothing for stdin).
+func Open(name string, stdin io.Reader) (r io.Reader, close func() error, err error) {
+	if name == "-" {
+		return stdin, func() error { return nil }, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
