@@ -7,7 +7,7 @@ BENCHCOUNT  ?= 1
 BENCHCPU    ?= 1,2
 BENCHOUT    ?= bench.txt
 
-.PHONY: all test bench compare scale fuzz lint demo
+.PHONY: all test bench compare scale fuzz lint demo serve load
 
 all: test
 
@@ -48,3 +48,15 @@ lint:
 # The main example.
 demo:
 	$(GO) run ./examples/shardedtrie
+
+# The HTTP index service (examples/server) on ADDR, loaded with WORDS (the
+# first word list found) when there is one; Ctrl-C stops it cleanly.
+ADDR  ?= 127.0.0.1:8080
+WORDS ?= $(firstword $(wildcard /usr/share/dict/words /usr/share/dict/american-english-insane))
+serve:
+	$(GO) run ./examples/server -addr $(ADDR) $(if $(WORDS),-keys $(WORDS)) $(SERVEFLAGS)
+
+# The load generator (examples/load) against the server of `make serve`
+# (run it in another terminal); LOADFLAGS adds flags, e.g. -duration 30s.
+load:
+	$(GO) run ./examples/load -url http://$(ADDR) $(if $(WORDS),-keys $(WORDS)) $(LOADFLAGS)

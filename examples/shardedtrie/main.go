@@ -8,10 +8,18 @@
 //	go run ./examples/shardedtrie                        # 300,000 generated paths
 //	go run ./examples/shardedtrie -keys words.txt -prefix ab -limit 10
 //	cat keys.txt | go run ./examples/shardedtrie -keys -
+//	go run ./examples/shardedtrie -keys paths.txt -router range -prefix /usr/
+//
+// With -router range the shard boundaries are quantiles of a sample of the
+// input itself (shards.NewSampleRouter), so keys that all start alike (paths
+// starting with "/") still spread over the shards. Lines may be of any
+// length; a key over trie.MaxKeyLen (64 KiB) stops the run with an error
+// naming its line. Ctrl-C stops the ingest, commits what was read, prints
+// the summary and exits 0; -h exits 0.
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -23,30 +31,21 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/lmittmann/tint"
-
+	"github.com/zipora-go/zipora/internal/exampleutil"
 	"github.com/zipora-go/zipora/internal/workload"
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
+	"github.com/zipora-go/zipora/structures/trie"
 )
 
 func main() {
-	err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "shardedtrie:", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	os.Exit(exampleutil.Main(context.Background(), "shardedtrie", os.Args[1:], os.Stdin, os.Stdout, os.Stderr, run))
 }
-
-var errUsage = errors.New("usage")
 
 type options struct {
 	keys, prefix, router string
 	n, limit, workers    int
-	batch                int
+	batch, sample        int
 	pin, quiet, procs    bool
 }
 
@@ -60,60 +59,92 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.limit, "limit", 10, "how many keys of the prefix to print")
 	fs.IntVar(&o.workers, "workers", 0, "workers = shards (0 = one per usable CPU)")
 	fs.IntVar(&o.batch, "batch", 4096, "keys per batch commit")
-	fs.StringVar(&o.router, "router", "hash", "key routing: hash, or range (shards own contiguous key ranges)")
+	fs.StringVar(&o.router, "router", "hash", "key routing: hash, or range (shards own contiguous key ranges, boundaries from a sample of the input)")
+	fs.IntVar(&o.sample, "sample", 10_000, "keys sampled from the input for the range router's boundaries")
 	fs.BoolVar(&o.pin, "pin", false, "bind each worker to one CPU")
 	fs.BoolVar(&o.procs, "procs", true, "one extra P per worker while the runtime runs (runtime.Config.DedicatedProcs)")
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings only")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("%w: %w", errUsage, err)
+	if err := exampleutil.Parse(fs, args, 0); err != nil {
+		return o, err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	case o.n < 0 || o.limit < 0 || o.workers < 0:
-		return o, fmt.Errorf("%w: -n, -limit and -workers must be >= 0", errUsage)
-	case o.batch <= 0:
-		return o, fmt.Errorf("%w: -batch must be > 0", errUsage)
+		return o, exampleutil.Usagef("-n, -limit and -workers must be >= 0")
+	case o.batch <= 0 || o.sample <= 0:
+		return o, exampleutil.Usagef("-batch and -sample must be > 0")
 	case o.router != "hash" && o.router != "range":
-		return o, fmt.Errorf("%w: -router must be hash or range, not %q", errUsage, o.router)
+		return o, exampleutil.Usagef("-router must be hash or range, not %q", o.router)
 	}
 	return o, nil
 }
 
-// source yields the keys to ingest, each once, in input order. Keys read
-// from a file are fresh slices (the batch copies them anyway).
+// source yields the keys to ingest, each once, in input order, until yield
+// returns false. The key slice is valid during the call only (the batch
+// copies it).
 type source func(yield func([]byte) bool) error
 
-func open(o options, stdin io.Reader) (source, func(), error) {
+// open returns the input's keys and, for -router range, the sample its
+// boundaries come from. Generated paths are in memory already. A file or
+// stdin is read line by line (lines of any length; a key over
+// trie.MaxKeyLen is an error naming its line) — except under -router range,
+// where the keys are read into memory first so that the sample is taken
+// evenly over the whole input, whatever its order (the trie holds every key
+// anyway).
+func open(o options, stdin io.Reader) (src source, sample [][]byte, closeFn func() error, err error) {
 	if o.keys == "" {
 		keys := workload.Paths(o.n, 1)
-		return func(yield func([]byte) bool) error {
-			for _, k := range keys {
-				if !yield(k) {
-					break
-				}
+		if o.router == "range" {
+			sample = every(keys, o.sample)
+		}
+		return inMemory(keys), sample, func() error { return nil }, nil
+	}
+	r, closeFn, err := exampleutil.Open(o.keys, stdin)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lines := func(yield func([]byte) bool) error {
+		errStop := errors.New("stop")
+		err := exampleutil.ReadLines(r, trie.MaxKeyLen, func(line []byte, _ int) error {
+			if !yield(line) {
+				return errStop
 			}
 			return nil
-		}, func() {}, nil
-	}
-	r, closeFn := stdin, func() {}
-	if o.keys != "-" {
-		f, err := os.Open(o.keys)
-		if err != nil {
-			return nil, nil, err
+		})
+		if err != nil && err != errStop {
+			return fmt.Errorf("%s: %w", o.keys, err)
 		}
-		r, closeFn = f, func() { f.Close() }
+		return nil
 	}
+	if o.router != "range" {
+		return lines, nil, closeFn, nil
+	}
+	var keys [][]byte
+	if err := lines(func(k []byte) bool { keys = append(keys, bytes.Clone(k)); return true }); err != nil {
+		closeFn()
+		return nil, nil, nil, err
+	}
+	return inMemory(keys), every(keys, o.sample), closeFn, nil
+}
+
+func inMemory(keys [][]byte) source {
 	return func(yield func([]byte) bool) error {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			if !yield(sc.Bytes()) {
+		for _, k := range keys {
+			if !yield(k) {
 				break
 			}
 		}
-		return sc.Err()
-	}, closeFn, nil
+		return nil
+	}
+}
+
+// every returns about n keys spread evenly over keys.
+func every(keys [][]byte, n int) [][]byte {
+	step := max(1, len(keys)/n)
+	var out [][]byte
+	for i := 0; i < len(keys); i += step {
+		out = append(out, keys[i])
+	}
+	return out
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -121,7 +152,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	src, closeSrc, err := open(o, stdin)
+	src, sample, closeSrc, err := open(o, stdin)
 	if err != nil {
 		return err
 	}
@@ -131,28 +162,34 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if o.quiet {
 		level = slog.LevelWarn
 	}
-	logger := slog.New(tint.NewTextHandler(stderr, &tint.Options{Level: level, TimeFormat: time.TimeOnly}))
+	logger := exampleutil.NewLogger(stderr, level)
 
 	var router shards.Router = &shards.HashRouter{}
 	if o.router == "range" {
-		// Shard boundaries from a sample: the generated set when there is
-		// one, otherwise evenly spread first bytes.
-		router = rangeRouter(o)
+		if len(sample) == 0 {
+			sample = [][]byte{{}} // empty input: every boundary is the empty key
+		}
+		router = shards.NewSampleRouter(sample)
 	}
 	tr := shards.NewTrie[uint32](shards.WithRouter(router))
+	// The runtime logs "runtime started", with the worker count, itself.
 	rt, err := runtime.Start(ctx, runtime.Config{Workers: o.workers, Pin: o.pin, DedicatedProcs: o.procs, Logger: logger}, tr)
 	if err != nil {
 		return err
 	}
 	defer rt.Stop(context.Background())
-	logger.Info("runtime started", "workers", rt.Workers(), "router", o.router, "pin", o.pin)
+	logger.Info("ingesting", "router", o.router, "sample", len(sample), "batch", o.batch)
 
 	lines, elapsed, err := ingest(ctx, tr, src, o.batch, rt.Workers(), logger)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ingested %d lines, %d distinct keys in %v: %.2f M keys/s on %d workers\n",
-		lines, tr.Len(), elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds()/1e6, rt.Workers())
+	interrupted := ""
+	if ctx.Err() != nil {
+		interrupted = " (interrupted: the keys read so far)"
+	}
+	fmt.Fprintf(stdout, "ingested %d lines, %d distinct keys in %v: %.2f M keys/s on %d workers%s\n",
+		lines, tr.Len(), elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds()/1e6, rt.Workers(), interrupted)
 
 	// Prefix query: lock-free reads, merged in order across shards.
 	count := 0
@@ -174,23 +211,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	printShards(stdout, tr, rt)
-	return rt.Stop(ctx)
-}
-
-func rangeRouter(o options) shards.Router {
-	if o.keys == "" {
-		return shards.NewSampleRouter(workload.Paths(min(o.n, 10_000), 1))
-	}
-	var sample [][]byte
-	for c := 0; c < 256; c += 4 {
-		sample = append(sample, []byte{byte(c)})
-	}
-	return shards.NewSampleRouter(sample)
+	return rt.Stop(context.Background())
 }
 
 // ingest commits the keys in batches of size batch from several committing
 // goroutines (so every shard always has work queued), logging progress every
-// second. A key's value is its line number.
+// second. A key's value is its line number. When ctx ends (a signal) it
+// stops reading and commits what it has read: the summary then describes
+// exactly that.
 func ingest(ctx context.Context, tr *shards.Trie[uint32], src source, batch, workers int, logger *slog.Logger) (lines int, elapsed time.Duration, err error) {
 	batches := make(chan *shards.Batch[uint32], 2)
 	free := make(chan *shards.Batch[uint32], 2*workers+2)
@@ -205,7 +233,7 @@ func ingest(ctx context.Context, tr *shards.Trie[uint32], src source, batch, wor
 		go func() {
 			defer wg.Done()
 			for b := range batches {
-				if err := b.Commit(ctx); err != nil {
+				if err := b.Commit(context.WithoutCancel(ctx)); err != nil {
 					errMu.Lock()
 					commitErr = errors.Join(commitErr, err)
 					errMu.Unlock()
@@ -228,6 +256,7 @@ func ingest(ctx context.Context, tr *shards.Trie[uint32], src source, batch, wor
 				logger.Info("ingesting", "lines", lines, "keys/s", int(float64(lines)/now.Sub(start).Seconds()))
 				lastLog = now
 			}
+			return ctx.Err() == nil
 		}
 		return true
 	})

@@ -1,0 +1,290 @@
+package httpindex
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/zipora-go/zipora/runtime"
+	"github.com/zipora-go/zipora/shards"
+	"github.com/zipora-go/zipora/structures/trie"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
+
+// newIndex returns a fresh backend, stopped when the test ends.
+func newIndex(t *testing.T, backend string) Index {
+	t.Helper()
+	if backend == "locked" {
+		return NewLocked()
+	}
+	tr := shards.NewTrie[string]()
+	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 3, Spin: runtime.NoSpin}, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Stop(context.Background()) })
+	return &sharded{rt: rt, t: tr}
+}
+
+// client talks to one test server.
+type client struct {
+	t    *testing.T
+	base string
+}
+
+func startServer(t *testing.T, backend string) (*client, Index) {
+	idx := newIndex(t, backend)
+	ts := httptest.NewServer(New(idx))
+	t.Cleanup(ts.Close)
+	return &client{t, ts.URL}, idx
+}
+
+// do sends a request and returns the status and body; out, if not nil,
+// receives the decoded JSON body.
+func (c *client) do(method, path string, body io.Reader, out any) (int, string) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: %d %q: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode, string(b)
+}
+
+func keyPath(k string) string { return "/keys/" + url.PathEscape(k) }
+
+type completion struct {
+	Prefix string   `json:"prefix"`
+	Keys   []string `json:"keys"`
+	More   bool     `json:"more"`
+}
+
+// modelComplete is what /complete must answer, from a plain map.
+func modelComplete(m map[string]string, prefix string, limit int) completion {
+	keys := []string{}
+	for _, k := range slices.Sorted(maps.Keys(m)) { // byte order: Go strings compare bytewise
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	more := len(keys) > limit
+	if more {
+		keys = keys[:limit]
+	}
+	return completion{prefix, keys, more}
+}
+
+func (c *client) checkComplete(m map[string]string, prefix string, limit int) {
+	c.t.Helper()
+	var got completion
+	code, body := c.do("GET", "/complete?prefix="+url.QueryEscape(prefix)+"&limit="+fmt.Sprint(limit), nil, &got)
+	want := modelComplete(m, prefix, limit)
+	jp, _ := json.Marshal(want.Prefix) // JSON carries invalid UTF-8 as U+FFFD
+	json.Unmarshal(jp, &want.Prefix)
+	if code != 200 || got.Prefix != want.Prefix || got.More != want.More || !slices.Equal(got.Keys, want.Keys) {
+		c.t.Fatalf("complete %q limit %d: %d %s\nwant %+v", prefix, limit, code, body, want)
+	}
+}
+
+// checkAll compares the whole Index, and every prefix of about 30 of its
+// keys, with m.
+func (c *client) checkAll(m map[string]string) {
+	c.t.Helper()
+	c.checkComplete(m, "", MaxLimit)
+	keys := slices.Sorted(maps.Keys(m))
+	for j := 0; j < len(keys); j += 1 + len(keys)/30 {
+		k := keys[j]
+		for i := range len(k) + 1 {
+			c.checkComplete(m, k[:i], 3)
+		}
+	}
+}
+
+// randKey draws from a small space, so that writes collide and keys share
+// prefixes; it includes slashes (also doubled), spaces, '%', '?', '#', '.'
+// and multi-byte UTF-8.
+func randKey(r *rand.Rand) string {
+	parts := []string{"a", "ab", "b", "/", "//", "é", "x y", "%", "?", "#", ".", "..", "z"}
+	var b strings.Builder
+	for range 1 + r.IntN(4) {
+		b.WriteString(parts[r.IntN(len(parts))])
+	}
+	return b.String()
+}
+
+func TestAPIAgainstModel(t *testing.T) {
+	for _, backend := range []string{"sharded", "locked"} {
+		t.Run(backend, func(t *testing.T) {
+			c, _ := startServer(t, backend)
+			m := map[string]string{}
+			r := rand.New(rand.NewPCG(1, 2))
+			for i := range 1500 {
+				k := randKey(r)
+				switch n := r.IntN(10); {
+				case n < 4:
+					v := fmt.Sprintf("v%d", i)
+					var kv keyValue
+					code, body := c.do("PUT", keyPath(k), strings.NewReader(v), &kv)
+					_, had := m[k]
+					want := 201
+					if had {
+						want = 200
+					}
+					if code != want || kv != (keyValue{k, v}) {
+						t.Fatalf("PUT %q: %d %s, want %d", k, code, body, want)
+					}
+					m[k] = v
+				case n < 6:
+					code, body := c.do("DELETE", keyPath(k), nil, nil)
+					_, had := m[k]
+					if want := map[bool]int{true: 204, false: 404}[had]; code != want {
+						t.Fatalf("DELETE %q: %d %s, want %d", k, code, body, want)
+					}
+					delete(m, k)
+				case n < 8:
+					var kv keyValue
+					code, body := c.do("GET", keyPath(k), nil, &kv)
+					v, had := m[k]
+					if had && (code != 200 || kv != (keyValue{k, v})) || !had && code != 404 {
+						t.Fatalf("GET %q: %d %s, model %q %v", k, code, body, v, had)
+					}
+				case n < 9:
+					var lines []string
+					for j := range 1 + r.IntN(5) {
+						bk := randKey(r)
+						if r.IntN(3) == 0 {
+							lines = append(lines, fmt.Sprintf(`{"op":"delete","key":%q}`, bk))
+							delete(m, bk)
+						} else {
+							v := fmt.Sprintf("b%d.%d", i, j)
+							lines = append(lines, fmt.Sprintf(`{"op":"put","key":%q,"value":%q}`, bk, v))
+							m[bk] = v
+						}
+					}
+					var res map[string]int
+					code, body := c.do("POST", "/batch", strings.NewReader(strings.Join(lines, "\n")+"\n"), &res)
+					if code != 200 || res["applied"] != len(lines) {
+						t.Fatalf("batch %q: %d %s", lines, code, body)
+					}
+				default:
+					c.checkComplete(m, k[:r.IntN(len(k)+1)], 1+r.IntN(4))
+				}
+			}
+			c.checkAll(m)
+			var st Report
+			c.do("GET", "/stats", nil, &st)
+			if st.Keys != len(m) || st.Backend != backend {
+				t.Fatalf("stats: %d keys of %s, model %d", st.Keys, st.Backend, len(m))
+			}
+		})
+	}
+}
+
+func TestBadInputAppliesNothing(t *testing.T) {
+	for _, backend := range []string{"sharded", "locked"} {
+		t.Run(backend, func(t *testing.T) {
+			c, _ := startServer(t, backend)
+			m := map[string]string{"keep": "1", "keep/2": "2"}
+			for k, v := range m {
+				if code, body := c.do("PUT", keyPath(k), strings.NewReader(v), nil); code != 201 {
+					t.Fatalf("PUT %q: %d %s", k, code, body)
+				}
+			}
+			long := strings.Repeat("k", trie.MaxKeyLen+1)
+			batch := func(lines ...string) string { return strings.Join(lines, "\n") }
+			for _, c2 := range []struct {
+				method, path, body string
+				code               int
+				want               string // in the error message
+			}{
+				{"PUT", "/keys/", "v", 400, "empty key"},
+				{"GET", "/keys/", "", 400, "empty key"},
+				{"DELETE", "/keys/", "", 400, "empty key"},
+				{"PUT", keyPath(long), "v", 400, `"kkkk`},
+				{"GET", keyPath(long), "", 400, "(65537 bytes)"},
+				{"PUT", "/keys/big", strings.Repeat("v", MaxValue+1), 413, "value over the limit of 1048576 bytes"},
+				{"GET", "/complete?prefix=a&limit=0", "", 400, "limit"},
+				{"GET", "/complete?prefix=a&limit=1001", "", 400, "from 1 to 1000"},
+				{"GET", "/complete?limit=x", "", 400, `limit "x"`},
+				{"GET", "/complete?limit=", "", 400, "limit"},
+				{"GET", "/complete?prefix=" + long, "", 400, "prefix"},
+				{"GET", "/keys/missing", "", 404, `key "missing" not found`},
+				{"DELETE", "/keys/missing", "", 404, "not found"},
+				{"POST", "/batch", batch(`{"op":"put","key":"n1","value":"x"}`, `{"op":"delete","key":"keep"}`, `{"op":"put","key":"","value":"x"}`), 400, "line 3: empty key"},
+				{"POST", "/batch", batch(`{"op":"put","key":"n1","value":"x"}`, fmt.Sprintf(`{"op":"put","key":%q,"value":"x"}`, long)), 400, "line 2: key"},
+				{"POST", "/batch", batch(`{"op":"delete","key":"keep"}`, "", `{"op":"upsert","key":"a"}`), 400, `line 3: op "upsert"`},
+				{"POST", "/batch", batch(`{"op":"delete","key":"keep"}`, `{"op":"put","key":"a"}`), 400, "line 2: put without a value"},
+				{"POST", "/batch", batch(`{"op":"delete","key":"keep"}`, `{"op":"put","key":"a","value":"v"`), 400, "line 2:"},
+				{"POST", "/batch", batch(`{"op":"delete","key":"keep"}`, `{"op":"put","key":"a","value":"v","ttl":3}`), 400, "line 2:"},
+				{"POST", "/batch", batch(`{"op":"delete","key":"keep"}`, `{"op":"delete"}`), 400, "line 2: no key"},
+				{"POST", "/batch", batch(`{"op":"delete","key":"keep"}`, fmt.Sprintf(`{"op":"put","key":"a","value":%q}`, strings.Repeat("v", MaxValue+1))), 400, "line 2: value of 1048577 bytes"},
+			} {
+				var e struct{ Error string }
+				code, body := c.do(c2.method, c2.path, strings.NewReader(c2.body), &e)
+				if code != c2.code || !strings.Contains(e.Error, c2.want) || len(e.Error) > 300 {
+					t.Errorf("%s %.40s: %d %.300s; want %d and %q", c2.method, c2.path, code, body, c2.code, c2.want)
+				}
+			}
+			c.checkAll(m) // nothing half-applied
+		})
+	}
+}
+
+func TestStatsVarsAndPage(t *testing.T) {
+	c, idx := startServer(t, "sharded")
+	code, body := c.do("POST", "/batch", strings.NewReader(`{"op":"put","key":"a","value":"1"}`+"\n"+`{"op":"put","key":"b","value":"2"}`+"\n"+`{"op":"put","key":"c","value":"3"}`), nil)
+	if code != 200 {
+		t.Fatal(code, body)
+	}
+	var st Report
+	c.do("GET", "/stats", nil, &st)
+	var writes uint64
+	for _, sh := range st.Shards {
+		writes += sh.Writes
+	}
+	if st.Backend != "sharded" || st.Keys != 3 || len(st.Shards) != 3 || writes != 3 || st.Memory.ArenaBytes == 0 || st.Memory.HeapAlloc == 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+	var vars struct {
+		Index    Report         `json:"index"`
+		Memstats map[string]any `json:"memstats"`
+	}
+	if code, body := c.do("GET", "/debug/vars", nil, &vars); code != 200 || vars.Index.Keys != 3 || len(vars.Index.Shards) != 3 || vars.Memstats == nil {
+		t.Fatalf("/debug/vars: %d %.500s", code, body)
+	}
+	if idx.Len() != 3 {
+		t.Fatal(idx.Len())
+	}
+	code, body = c.do("GET", "/", nil, nil)
+	if code != 200 || !strings.Contains(body, `<input id="q"`) || !strings.Contains(body, `id="shards"`) {
+		t.Fatalf("page: %d %.200s", code, body)
+	}
+	if code, _ := c.do("GET", "/nothing-here", nil, nil); code != 404 {
+		t.Fatalf("unknown path: %d", code)
+	}
+}

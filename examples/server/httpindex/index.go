@@ -1,0 +1,197 @@
+// Package httpindex is the HTTP face of examples/server: an ordered string
+// index (Index: a sharded trie, or one trie behind a lock) served as JSON
+// over net/http, with an embedded search page. It is a package of its own so
+// that examples/load can test against the real handler; run the service
+// with `go run ./examples/server` (see that command's documentation for the
+// API).
+package httpindex
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zipora-go/zipora/runtime"
+	"github.com/zipora-go/zipora/shards"
+	"github.com/zipora-go/zipora/structures/trie"
+)
+
+// Op is one write of a batch: a put of Value under Key, or a delete.
+type Op struct {
+	Delete     bool
+	Key, Value string
+}
+
+// Index is what the HTTP handler serves: an ordered string map. Keys are
+// validated (non-empty, at most trie.MaxKeyLen bytes) before they get here.
+type Index interface {
+	// Name is the backend's name, as -backend spells it.
+	Name() string
+	Get(key string) (string, bool)
+	// Put stores value under key; created reports a new key.
+	Put(ctx context.Context, key, value string) (created bool, err error)
+	// Delete removes key; found reports whether it was there.
+	Delete(ctx context.Context, key string) (found bool, err error)
+	// Apply applies the writes in order, all of them: they are valid, so
+	// only a stopped runtime can make it fail.
+	Apply(ctx context.Context, ops []Op) error
+	// Complete returns up to limit keys starting with prefix, in byte order,
+	// and whether there are more.
+	Complete(prefix string, limit int) (keys []string, more bool)
+	Len() int
+	Stats() []ShardStats
+}
+
+// ShardStats is one row of the per-shard table of /stats.
+type ShardStats struct {
+	Shard       int     `json:"shard"`
+	Keys        int     `json:"keys"`
+	Writes      uint64  `json:"writes"`
+	Messages    uint64  `json:"messages"`
+	Mailbox     int     `json:"mailbox"`
+	ArenaBytes  int     `json:"arena_bytes"`
+	ValueBytes  int     `json:"value_bytes"`
+	BytesPerKey float64 `json:"bytes_per_key"`
+}
+
+// complete collects up to limit keys of seq and whether there are more.
+func complete[V any](seq func(yield func([]byte, V) bool), limit int) (keys []string, more bool) {
+	keys = make([]string, 0, min(limit, 64))
+	for k := range seq {
+		if len(keys) == limit {
+			more = true
+			break
+		}
+		keys = append(keys, string(k))
+	}
+	return keys, more
+}
+
+// NewSharded returns the Index over t, a trie registered with the running
+// runtime rt.
+func NewSharded(rt *runtime.Runtime, t *shards.Trie[string]) Index { return &sharded{rt: rt, t: t} }
+
+// sharded serves a shards.Trie: writes go to the key's owner worker, reads
+// are lock-free.
+type sharded struct {
+	rt *runtime.Runtime
+	t  *shards.Trie[string]
+}
+
+func (s *sharded) Name() string { return "sharded" }
+
+func (s *sharded) Get(key string) (string, bool) { return s.t.Get([]byte(key)) }
+
+func (s *sharded) Put(ctx context.Context, key, value string) (bool, error) {
+	return s.t.Insert(ctx, []byte(key), value)
+}
+
+func (s *sharded) Delete(ctx context.Context, key string) (bool, error) {
+	_, found, err := s.t.Delete(ctx, []byte(key))
+	return found, err
+}
+
+func (s *sharded) Apply(ctx context.Context, ops []Op) error {
+	b := s.t.Batch()
+	for _, o := range ops {
+		if o.Delete {
+			b.Delete([]byte(o.Key))
+		} else {
+			b.Insert([]byte(o.Key), o.Value)
+		}
+	}
+	return b.Commit(ctx)
+}
+
+func (s *sharded) Complete(prefix string, limit int) ([]string, bool) {
+	return complete(s.t.Prefix([]byte(prefix)), limit)
+}
+
+func (s *sharded) Len() int { return s.t.Len() }
+
+func (s *sharded) Stats() []ShardStats {
+	ws := s.rt.Stats().Workers
+	var out []ShardStats
+	for _, st := range s.t.Stats() {
+		row := ShardStats{Shard: st.Shard, Keys: st.Trie.Keys, Writes: st.Writes, Messages: st.Messages,
+			ArenaBytes: st.Trie.ArenaBytes, ValueBytes: st.Trie.ValueBytes, BytesPerKey: st.Trie.BytesPerKey}
+		if st.Shard < len(ws) {
+			row.Mailbox = ws[st.Shard].Mailbox
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// locked serves one single-owner trie.Trie behind a sync.RWMutex: the
+// comparison point for sharded (readers share the lock, a writer excludes
+// everyone).
+type locked struct {
+	mu      sync.RWMutex
+	t       *trie.Trie[string]
+	writes  atomic.Uint64
+	batches atomic.Uint64
+}
+
+// NewLocked returns an Index over one trie.Trie behind a sync.RWMutex.
+func NewLocked() Index { return &locked{t: trie.New[string]()} }
+
+func (l *locked) Name() string { return "locked" }
+
+func (l *locked) Get(key string) (string, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.t.Get([]byte(key))
+}
+
+func (l *locked) Put(_ context.Context, key, value string) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writes.Add(1)
+	l.batches.Add(1)
+	return l.t.Insert([]byte(key), value)
+}
+
+func (l *locked) Delete(_ context.Context, key string) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writes.Add(1)
+	l.batches.Add(1)
+	_, found := l.t.Delete([]byte(key))
+	return found, nil
+}
+
+func (l *locked) Apply(_ context.Context, ops []Op) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writes.Add(uint64(len(ops)))
+	l.batches.Add(1)
+	for _, o := range ops {
+		if o.Delete {
+			l.t.Delete([]byte(o.Key))
+		} else if _, err := l.t.Insert([]byte(o.Key), o.Value); err != nil {
+			return err // keys are validated: cannot happen
+		}
+	}
+	return nil
+}
+
+func (l *locked) Complete(prefix string, limit int) ([]string, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return complete(l.t.Prefix([]byte(prefix)), limit)
+}
+
+func (l *locked) Len() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.t.Len()
+}
+
+func (l *locked) Stats() []ShardStats {
+	l.mu.RLock()
+	st := l.t.Stats()
+	l.mu.RUnlock()
+	return []ShardStats{{Keys: st.Keys, Writes: l.writes.Load(), Messages: l.batches.Load(),
+		ArenaBytes: st.ArenaBytes, ValueBytes: st.ValueBytes, BytesPerKey: st.BytesPerKey}}
+}
