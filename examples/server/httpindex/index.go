@@ -113,7 +113,7 @@ func (s *sharded) Stats() []ShardStats {
 	ws := s.rt.Stats().Workers
 	var out []ShardStats
 	for _, st := range s.t.Stats() {
-		row := ShardStats{Shard: st.Shard, Keys: st.Trie.Keys, Writes: st.Writes, Messages: st.Messages,
+		row := ShardStats{Shard: st.Shard, Keys: st.Trie.Keys, Writes: st.Writes, Messages: st.Tenures,
 			ArenaBytes: st.Trie.ArenaBytes, ValueBytes: st.Trie.ValueBytes, BytesPerKey: st.Trie.BytesPerKey}
 		if st.Shard < len(ws) {
 			row.Mailbox = ws[st.Shard].Mailbox
