@@ -110,8 +110,10 @@ type LineError struct {
 	Err  error
 }
 
+// Error implements error: "line N: cause".
 func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
 
+// Unwrap returns the cause.
 func (e *LineError) Unwrap() error { return e.Err }
 
 // ErrLineTooLong is matched (errors.Is) by the error ReadLines returns for
