@@ -4,34 +4,29 @@
 //
 //	go run ./examples/autocomplete [-limit N] [WORDFILE] < prefixes
 //
-// With no word file it uses a small built-in list.
+// With no word file it uses a small built-in list. Words are split on
+// white space; lines of any length are read, and a word over
+// trie.MaxKeyLen is an error naming its line. Ctrl-C (or the end of the
+// prefixes) stops it cleanly with a summary; -h exits 0.
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/zipora-go/zipora/internal/exampleutil"
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
+	"github.com/zipora-go/zipora/structures/trie"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "autocomplete:", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	os.Exit(exampleutil.Main(context.Background(), "autocomplete", os.Args[1:], os.Stdin, os.Stdout, os.Stderr, run))
 }
-
-var errUsage = errors.New("usage")
 
 // builtin is the word list used without a word file.
 const builtin = `actor affinity allocate allocation allocator arena atomic barrier batch
@@ -50,70 +45,109 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.SetOutput(stderr)
 	limit := fs.Int("limit", 5, "completions per prefix")
 	workers := fs.Int("workers", 0, "workers = shards (0 = one per usable CPU)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := exampleutil.Parse(fs, args, 1); err != nil {
+		return err
 	}
-	if fs.NArg() > 1 || *limit <= 0 || *workers < 0 {
-		return fmt.Errorf("%w: autocomplete [-limit N>0] [-workers N>=0] [WORDFILE]", errUsage)
+	if *limit <= 0 || *workers < 0 {
+		return exampleutil.Usagef("autocomplete [-limit N>0] [-workers N>=0] [WORDFILE]")
 	}
 	var words io.Reader = strings.NewReader(builtin)
+	name := "the built-in list"
 	if fs.NArg() == 1 {
-		f, err := os.Open(fs.Arg(0))
+		r, closeWords, err := exampleutil.Open(fs.Arg(0), stdin)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		words = f
+		defer closeWords()
+		words, name = r, fs.Arg(0)
 	}
 
 	// Values are word frequencies in the list: a repeated word counts up.
+	counts := map[string]int{}
+	err := exampleutil.ReadLines(words, 0, func(line []byte, n int) error {
+		for _, w := range strings.Fields(string(line)) {
+			if len(w) > trie.MaxKeyLen {
+				return fmt.Errorf("line %d: word %s over the limit of %d bytes", n, exampleutil.QuoteKey([]byte(w)), trie.MaxKeyLen)
+			}
+			counts[strings.ToLower(w)]++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+
 	tr := shards.NewTrie[int]()
 	rt, err := runtime.Start(ctx, runtime.Config{Workers: *workers}, tr)
 	if err != nil {
 		return err
 	}
 	defer rt.Stop(context.Background())
-
-	counts := map[string]int{}
-	sc := bufio.NewScanner(words)
-	sc.Split(bufio.ScanWords)
-	for sc.Scan() {
-		counts[strings.ToLower(sc.Text())]++
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
 	b := tr.Batch()
 	for w, n := range counts {
 		b.Insert([]byte(w), n)
 	}
-	if err := b.Commit(ctx); err != nil {
+	if err := b.Commit(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d words loaded on %d shards; type a prefix per line\n", tr.Len(), rt.Workers())
 
-	in := bufio.NewScanner(stdin)
-	for in.Scan() {
-		p := strings.ToLower(strings.TrimSpace(in.Text()))
-		var got []string
-		for k, n := range tr.Prefix([]byte(p)) {
-			if len(got) == *limit {
+	// Prefixes are read on their own goroutine so that a signal ends the
+	// loop even while stdin has nothing to say.
+	prefixes := make(chan string)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(prefixes)
+		readErr <- exampleutil.ReadLines(stdin, 0, func(line []byte, _ int) error {
+			select {
+			case prefixes <- string(line):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	answered := 0
+	for loop := true; loop; {
+		select {
+		case p, ok := <-prefixes:
+			if !ok {
+				loop = false
 				break
 			}
-			if n > 1 {
-				got = append(got, fmt.Sprintf("%s(%d)", k, n))
-			} else {
-				got = append(got, string(k))
-			}
+			answer(stdout, tr, strings.ToLower(strings.TrimSpace(p)), *limit)
+			answered++
+		case <-ctx.Done():
+			loop = false
 		}
-		if len(got) == 0 {
-			fmt.Fprintf(stdout, "%s: no completion\n", p)
-			continue
+	}
+	if ctx.Err() == nil {
+		if err := <-readErr; err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "%s: %s\n", p, strings.Join(got, " "))
 	}
-	if err := in.Err(); err != nil {
-		return err
+	// A signal: the reader goroutine may still wait for input; it ends with
+	// the process (its read cannot be interrupted portably).
+	fmt.Fprintf(stdout, "answered %d prefixes\n", answered)
+	return rt.Stop(context.Background())
+}
+
+// answer prints up to limit completions of p.
+func answer(w io.Writer, tr *shards.Trie[int], p string, limit int) {
+	var got []string
+	for k, n := range tr.Prefix([]byte(p)) {
+		if len(got) == limit {
+			break
+		}
+		if n > 1 {
+			got = append(got, fmt.Sprintf("%s(%d)", k, n))
+		} else {
+			got = append(got, string(k))
+		}
 	}
-	return rt.Stop(ctx)
+	if len(got) == 0 {
+		fmt.Fprintf(w, "%s: no completion\n", p)
+		return
+	}
+	fmt.Fprintf(w, "%s: %s\n", p, strings.Join(got, " "))
 }

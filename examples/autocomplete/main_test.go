@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/zipora-go/zipora/internal/exampleutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
@@ -49,7 +53,89 @@ func TestWordFile(t *testing.T) {
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing word file: %v", err)
 	}
-	if err := run(context.Background(), []string{"-limit", "0"}, strings.NewReader(""), &out, &errOut); !errors.Is(err, errUsage) {
+	if err := run(context.Background(), []string{"-limit", "0"}, strings.NewReader(""), &out, &errOut); !errors.Is(err, exampleutil.ErrUsage) {
 		t.Fatalf("bad limit: %v", err)
+	}
+}
+
+func TestExitCodesAndLongLines(t *testing.T) {
+	dir := t.TempDir()
+	many := filepath.Join(dir, "many")
+	// One 300 KB line of short words: over bufio.Scanner's default token size.
+	if err := os.WriteFile(many, []byte(strings.Repeat("alpha beta gamma ", 300_000/17)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("one\ntwo\n"+strings.Repeat("w", 2<<20)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args      []string
+		code      int
+		out, errs string
+	}{
+		{[]string{"-h"}, 0, "", "-limit"},
+		{[]string{"-limit", "0"}, 2, "", "usage"},
+		{[]string{"a", "b"}, 2, "", `unexpected argument "b"`},
+		{[]string{"-workers", "2", many}, 0, "3 words loaded", ""},
+		{[]string{"-workers", "2", bad}, 1, "", `bad: line 3: word "wwww`},
+	} {
+		var out, errOut bytes.Buffer
+		code := exampleutil.Main(context.Background(), "autocomplete", c.args, strings.NewReader("al\n"), &out, &errOut, run)
+		if code != c.code || !strings.Contains(out.String(), c.out) || !strings.Contains(errOut.String(), c.errs) {
+			t.Errorf("%v: exit %d, want %d\n%s\n%s", c.args, code, c.code, out.String(), errOut.String())
+		}
+		if c.code == 1 && !strings.Contains(errOut.String(), "(2097152 bytes) over the limit of 65536 bytes") {
+			t.Errorf("%v: %s", c.args, errOut.String())
+		}
+	}
+}
+
+// notifyWriter collects output and reports when it contains want.
+type notifyWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+}
+
+func (w *notifyWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, _ := w.buf.Write(p)
+	if w.seen != nil && strings.Contains(w.buf.String(), w.want) {
+		close(w.seen)
+		w.seen = nil
+	}
+	return n, nil
+}
+
+// TestInterrupt: a signal (the context) ends the prompt loop while stdin is
+// still open, with a summary and exit 0.
+func TestInterrupt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	out := &notifyWriter{want: "pa: padding", seen: make(chan struct{})}
+	seen := out.seen
+	exited := make(chan int, 1)
+	var errOut bytes.Buffer
+	go func() {
+		exited <- exampleutil.Main(ctx, "autocomplete", []string{"-workers", "2"}, pr, out, &errOut, run)
+	}()
+	if _, err := pw.Write([]byte("pa\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-seen
+	cancel()
+	if code := <-exited; code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	pw.Close() // lets the stdin reader end
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if !strings.Contains(out.buf.String(), "answered 1 prefixes\n") {
+		t.Fatalf("%s", out.buf.String())
 	}
 }

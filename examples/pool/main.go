@@ -6,12 +6,14 @@
 // checks that every byte came back.
 //
 //	go run ./examples/pool [-workers N] [-records N] [-size N]
+//
+// Ctrl-C stops the allocation, frees and checks what was allocated, prints
+// the summary and exits 0; -h exits 0.
 package main
 
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,35 +22,33 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/zipora-go/zipora/internal/exampleutil"
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/pool"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "pool:", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	os.Exit(exampleutil.Main(context.Background(), "pool", os.Args[1:], os.Stdin, os.Stdout, os.Stderr, run))
 }
 
-var errUsage = errors.New("usage")
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// run is the example. A signal (ctx ending) makes every worker stop
+// allocating; the records allocated so far are still freed and checked, and
+// the summary covers them.
+func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pool", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	workers := fs.Int("workers", 0, "workers = pool shards (0 = one per usable CPU)")
 	records := fs.Int("records", 200_000, "records each worker allocates")
 	size := fs.Int("size", 48, "record size in bytes (>= 16)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := exampleutil.Parse(fs, args, 0); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 || *workers < 0 || *records <= 0 || *size < 16 {
-		return fmt.Errorf("%w: pool [-workers N>=0] [-records N>0] [-size N>=16]", errUsage)
+	if *workers < 0 || *records <= 0 || *size < 16 {
+		return exampleutil.Usagef("pool [-workers N>=0] [-records N>0] [-size N>=16]")
 	}
+	sig := ctx
+	ctx = context.WithoutCancel(ctx)
 
 	mem, err := shards.NewPool(pool.MemoryOptimized())
 	if err != nil {
@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer rt.Stop(context.Background())
 	n := rt.Workers()
+	allocated := make([]int, n) // allocated[i] written by worker i only
 
 	// Phase 1, on every worker: allocate records, stamp each with its owner
 	// and sequence number, free every other one locally and pass the rest to
@@ -71,6 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err = rt.Each(ctx, func(w *runtime.Worker) error {
 		var keep []shards.Offset
 		for i := range *records {
+			if i%1024 == 0 && sig.Err() != nil {
+				break
+			}
+			allocated[w.ID()]++
 			off, err := mem.Alloc(w, *size)
 			if err != nil {
 				return err
@@ -125,7 +130,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	total := n * *records
+	total := 0
+	for _, a := range allocated {
+		total += a
+	}
+	if sig.Err() != nil {
+		fmt.Fprintf(stdout, "interrupted: %d of %d records allocated\n", total, n**records)
+	}
 	fmt.Fprintf(stdout, "%d workers allocated and freed %d records of %d bytes in %v (%.1f M alloc+free pairs/s); corrupted: %d\n",
 		n, total, *size, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds()/1e6, bad)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -4,31 +4,48 @@
 // version-based reclamation with reader and writer tokens.
 //
 //	go run ./examples/primitives [-rounds N]
+//
+// Ctrl-C skips the parts not yet begun and exits 0; -h exits 0.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
 
+	"github.com/zipora-go/zipora/internal/exampleutil"
 	"github.com/zipora-go/zipora/primitives"
 )
 
 func main() {
-	rounds := flag.Int("rounds", 20000, "wake-up round trips per mechanism")
-	flag.Parse()
+	os.Exit(exampleutil.Main(context.Background(), "primitives", os.Args[1:], os.Stdin, os.Stdout, os.Stderr, run))
+}
+
+// run is the tour. A signal (ctx ending) skips the parts not yet begun and
+// exits 0 after saying so.
+func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("primitives", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rounds := fs.Int("rounds", 20000, "wake-up round trips per mechanism")
+	if err := exampleutil.Parse(fs, args, 0); err != nil {
+		return err
+	}
 	if *rounds <= 0 {
-		fmt.Fprintln(os.Stderr, "primitives: -rounds must be positive")
-		os.Exit(2)
+		return exampleutil.Usagef("-rounds must be positive")
 	}
 
 	t := primitives.Topology()
-	fmt.Printf("CPU: %s (%s), %d logical CPUs, %d physical cores, %d-byte cache lines, may run on %v\n",
+	fmt.Fprintf(stdout, "CPU: %s (%s), %d logical CPUs, %d physical cores, %d-byte cache lines, may run on %v\n",
 		t.Brand, t.Vendor, t.LogicalCPUs, t.PhysicalCores, t.CacheLine, t.Allowed)
+	if ctx.Err() != nil {
+		fmt.Fprintln(stdout, "interrupted: the wake-up and reclamation parts were skipped")
+		return nil
+	}
 
 	parker := roundTrips(*rounds, func() (func(), func(), func(), func()) {
 		var a, b primitives.Parker
@@ -38,11 +55,14 @@ func main() {
 		a, b := make(chan struct{}, 1), make(chan struct{}, 1)
 		return func() { a <- struct{}{} }, func() { <-a }, func() { b <- struct{}{} }, func() { <-b }
 	})
-	fmt.Printf("wake-up round trip between two OS-thread-locked goroutines (%d rounds):\n", *rounds)
-	fmt.Printf("  futex Parker %8.2f µs\n  channel      %8.2f µs  (Parker is %.1fx faster)\n",
+	fmt.Fprintf(stdout, "wake-up round trip between two OS-thread-locked goroutines (%d rounds):\n", *rounds)
+	fmt.Fprintf(stdout, "  futex Parker %8.2f µs\n  channel      %8.2f µs  (Parker is %.1fx faster)\n",
 		us(parker), us(channel), float64(channel)/float64(parker))
-
-	reclamation()
+	if ctx.Err() != nil {
+		fmt.Fprintln(stdout, "interrupted: the reclamation part was skipped")
+		return nil
+	}
+	return reclamation(stdout)
 }
 
 // roundTrips runs n ping-pong rounds between the caller and a partner
@@ -76,11 +96,10 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 // reclamation publishes new versions of a value while a reader holds an old
 // one, and shows that the old value is handed back only after the reader
 // releases its token.
-func reclamation() {
+func reclamation(out io.Writer) error {
 	m, err := primitives.NewTokenManager(primitives.OneWriteMultiRead)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return err
 	}
 	var cur atomic.Pointer[string]
 	first := "config v1"
@@ -88,20 +107,21 @@ func reclamation() {
 	var retired primitives.RetireList[*string]
 
 	reader, _ := m.Reader()
-	fmt.Printf("reader pinned version %d and sees %q\n", reader.Version(), *cur.Load())
+	fmt.Fprintf(out, "reader pinned version %d and sees %q\n", reader.Version(), *cur.Load())
 	for i := 2; i <= 3; i++ {
 		_ = m.WithWriter(context.Background(), func(w *primitives.WriterToken) error {
 			next := fmt.Sprintf("config v%d", i)
 			retired.Retire(w.Version(), cur.Swap(&next))
-			fmt.Printf("writer published version %d (%q)\n", w.Publish(), next)
+			fmt.Fprintf(out, "writer published version %d (%q)\n", w.Publish(), next)
 			return nil
 		})
 	}
-	free := func(s *string) { fmt.Printf("  reclaimed %q\n", *s) }
-	fmt.Printf("reclaim while the reader is live: %d items (oldest active version %d)\n",
+	free := func(s *string) { fmt.Fprintf(out, "  reclaimed %q\n", *s) }
+	fmt.Fprintf(out, "reclaim while the reader is live: %d items (oldest active version %d)\n",
 		retired.Reclaim(m, free), m.MinActiveVersion())
 	reader.Release()
-	fmt.Println("reader released")
+	fmt.Fprintln(out, "reader released")
 	n := retired.Reclaim(m, free)
-	fmt.Printf("reclaim after release: %d items\n", n)
+	fmt.Fprintf(out, "reclaim after release: %d items\n", n)
+	return nil
 }

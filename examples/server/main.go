@@ -27,9 +27,13 @@
 //	GET    /                           the search page
 //
 // Keys are the rest of the path after /keys/ (slashes included, percent-
-// decoded), 1 to 65536 bytes. SIGINT or SIGTERM stops accepting
-// connections, finishes the requests in flight, stops the runtime, logs the
-// final statistics and exits 0.
+// decoded, not cleaned: "a//b" and ".." are keys too), 1 to 65536 bytes.
+// JSON carries invalid UTF-8 as U+FFFD: keys and values that are UTF-8
+// come back exactly.
+//
+// SIGINT or SIGTERM stops accepting connections, finishes the requests in
+// flight (up to -drain), stops the runtime, logs the final statistics and
+// exits 0; a second signal ends it at once. -h exits 0.
 package main
 
 import (

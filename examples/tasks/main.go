@@ -1,11 +1,14 @@
 // Command tasks shows zipora's runtime at work: it starts pinned (or
-// unpinned) workers with a colored tint logger, spreads CPU tasks over
+// unpinned) workers with a logger (coloured on a terminal), spreads CPU tasks over
 // them, keeps per-worker results in worker-owned slots (no locks), reads
 // them back with Calls, runs blocking work (simulated I/O) with Go that
 // hands its results back to workers, shows a recovered panic, prints
 // per-worker statistics and stops cleanly.
 //
 //	go run ./examples/tasks [-workers N] [-tasks N] [-span N] [-io N] [-pin]
+//
+// Ctrl-C stops submitting, lets the submitted work finish, prints the
+// summary and exits 0; -h exits 0.
 package main
 
 import (
@@ -19,22 +22,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/lmittmann/tint"
-
+	"github.com/zipora-go/zipora/internal/exampleutil"
 	"github.com/zipora-go/zipora/runtime"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "tasks:", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	os.Exit(exampleutil.Main(context.Background(), "tasks", os.Args[1:], os.Stdin, os.Stdout, os.Stderr, run))
 }
-
-var errUsage = errors.New("usage")
 
 type options struct {
 	workers, tasks, span, io int
@@ -50,14 +44,11 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.span, "span", 500, "numbers each CPU task tests for primality")
 	fs.IntVar(&o.io, "io", 32, "blocking jobs (5 ms of simulated I/O each) to run with Go")
 	fs.BoolVar(&o.pin, "pin", false, "bind each worker to one CPU")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("%w: %w", errUsage, err)
+	if err := exampleutil.Parse(fs, args, 0); err != nil {
+		return o, err
 	}
-	switch {
-	case fs.NArg() > 0:
-		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	case o.workers < 0, o.tasks < 0, o.span <= 0, o.io < 0:
-		return o, fmt.Errorf("%w: -workers, -tasks and -io must be >= 0, -span > 0", errUsage)
+	if o.workers < 0 || o.tasks < 0 || o.span <= 0 || o.io < 0 {
+		return o, exampleutil.Usagef("-workers, -tasks and -io must be >= 0, -span > 0")
 	}
 	return o, nil
 }
@@ -67,12 +58,18 @@ type tally struct {
 	primes, tasks, ioDone int
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// run is the example. A signal (ctx ending) stops the submission of CPU
+// tasks; what was submitted still runs, and the summary says how much.
+// The runtime's own waits use a context that the signal does not end: the
+// work left is bounded and short.
+func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	o, err := parse(args, stderr)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(tint.NewTextHandler(stderr, &tint.Options{Level: slog.LevelInfo, TimeFormat: time.TimeOnly}))
+	sig := ctx
+	ctx = context.WithoutCancel(ctx)
+	logger := exampleutil.NewLogger(stderr, slog.LevelInfo)
 	rt, err := runtime.Start(ctx, runtime.Config{Workers: o.workers, Pin: o.pin, Logger: logger})
 	if err != nil {
 		return err
@@ -83,6 +80,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// 1. CPU tasks, spread over the workers by Submit.
 	start := time.Now()
 	for i := range o.tasks {
+		if sig.Err() != nil {
+			fmt.Fprintf(stdout, "interrupted: %d of %d CPU tasks submitted\n", i, o.tasks)
+			break
+		}
 		lo := i * o.span
 		if err := rt.Submit(func(w *runtime.Worker) {
 			t := &tallies[w.ID()]

@@ -5,17 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/zipora-go/zipora/internal/exampleutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
 
 func TestRun(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"-workers", "2", "-tasks", "100", "-span", "100", "-io", "4"}, &out, &errOut); err != nil {
+	if err := run(context.Background(), []string{"-workers", "2", "-tasks", "100", "-span", "100", "-io", "4"}, nil, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\n%s", err, errOut.String())
 	}
 	got := out.String()
@@ -56,8 +59,33 @@ func TestRun(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	for _, args := range [][]string{{"-tasks", "-1"}, {"-span", "0"}, {"-nope"}, {"extra"}} {
 		var out, errOut bytes.Buffer
-		if err := run(context.Background(), args, &out, &errOut); !errors.Is(err, errUsage) {
+		if err := run(context.Background(), args, nil, &out, &errOut); !errors.Is(err, exampleutil.ErrUsage) {
 			t.Errorf("run(%q) = %v, want a usage error", args, err)
 		}
+	}
+}
+
+func TestExitCodesAndInterrupt(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+	}{{[]string{"-h"}, 0}, {[]string{"-span", "0"}, 2}} {
+		var errOut bytes.Buffer
+		if code := exampleutil.Main(context.Background(), "tasks", c.args, nil, io.Discard, &errOut, run); code != c.code {
+			t.Errorf("%v: exit %d, want %d\n%s", c.args, code, c.code, errOut.String())
+		}
+	}
+	// A signal before the first submission: nothing is submitted, the
+	// blocking jobs and the summary still run, exit 0.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut bytes.Buffer
+	code := exampleutil.Main(ctx, "tasks", []string{"-workers", "2", "-tasks", "1000", "-io", "2"}, nil, &out, &errOut, run)
+	if code != 0 || !strings.Contains(out.String(), "interrupted: 0 of 1000 CPU tasks submitted") ||
+		!strings.Contains(out.String(), "0 CPU tasks: 0 primes") || !strings.Contains(out.String(), "2 blocking jobs done") {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	if log := errOut.String(); strings.Count(log, "runtime started") != 1 || strings.Contains(log, "\x1b[") {
+		t.Fatalf("log:\n%s", log)
 	}
 }

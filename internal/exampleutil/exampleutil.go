@@ -34,10 +34,16 @@ type RunFunc func(ctx context.Context, args []string, stdin io.Reader, stdout, s
 // Main runs an example's body under a context that ends on SIGINT or
 // SIGTERM and returns the process exit code: 0 after success, a clean stop
 // on a signal, or -h; 2 for a usage error (ErrUsage); 1 for any other
-// error, which it prints to stderr after the program's name.
+// error, which it prints to stderr after the program's name. Once the
+// context has ended, a second signal has its default effect (it ends a
+// clean stop that takes too long).
 func Main(parent context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer, run RunFunc) int {
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done() // a signal, parent, or the deferred stop
+		stop()
+	}()
 	err := run(ctx, args, stdin, stdout, stderr)
 	return ExitCode(name, err, stderr)
 }
@@ -110,8 +116,10 @@ type LineError struct {
 	Err  error
 }
 
+// Error implements error: "line N: cause".
 func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
 
+// Unwrap returns the cause.
 func (e *LineError) Unwrap() error { return e.Err }
 
 // ErrLineTooLong is matched (errors.Is) by the error ReadLines returns for

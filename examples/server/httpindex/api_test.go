@@ -255,6 +255,34 @@ func TestBadInputAppliesNothing(t *testing.T) {
 	}
 }
 
+// TestBatchTooLarge: a batch body over the limit is refused whole, even
+// when its first lines are valid and were already parsed.
+func TestBatchTooLarge(t *testing.T) {
+	for _, backend := range []string{"sharded", "locked"} {
+		t.Run(backend, func(t *testing.T) {
+			s := New(newIndex(t, backend))
+			s.maxBatch = 200
+			ts := httptest.NewServer(s)
+			defer ts.Close()
+			c := &client{t, ts.URL}
+			var lines []string
+			for i := range 10 {
+				lines = append(lines, fmt.Sprintf(`{"op":"put","key":"k%d","value":"v"}`, i))
+			}
+			var e struct{ Error string }
+			code, body := c.do("POST", "/batch", strings.NewReader(strings.Join(lines, "\n")), &e)
+			if code != 413 || e.Error != "batch over the limit of 200 bytes; nothing applied" {
+				t.Fatalf("%d %s", code, body)
+			}
+			c.checkAll(map[string]string{})
+			if code, _ := c.do("POST", "/batch", strings.NewReader(strings.Join(lines[:3], "\n")), nil); code != 200 {
+				t.Fatalf("a batch under the limit: %d", code)
+			}
+			c.checkAll(map[string]string{"k0": "v", "k1": "v", "k2": "v"})
+		})
+	}
+}
+
 func TestStatsVarsAndPage(t *testing.T) {
 	c, idx := startServer(t, "sharded")
 	code, body := c.do("POST", "/batch", strings.NewReader(`{"op":"put","key":"a","value":"1"}`+"\n"+`{"op":"put","key":"b","value":"2"}`+"\n"+`{"op":"put","key":"c","value":"3"}`), nil)

@@ -36,6 +36,7 @@ var page embed.FS
 type Server struct {
 	mux      *http.ServeMux
 	idx      Index
+	maxBatch int64 // MaxBatchBody; smaller in tests
 	start    time.Time
 	requests atomic.Uint64
 }
@@ -43,7 +44,7 @@ type Server struct {
 // New returns the service's handler over idx.
 func New(idx Index) *Server {
 	mux := http.NewServeMux()
-	s := &Server{mux: mux, idx: idx, start: time.Now()}
+	s := &Server{mux: mux, idx: idx, maxBatch: MaxBatchBody, start: time.Now()}
 	mux.HandleFunc("GET /complete", s.complete)
 	mux.HandleFunc("POST /batch", s.batch)
 	mux.HandleFunc("GET /stats", s.stats)
@@ -99,7 +100,7 @@ func checkKey(key string) error {
 
 // bodyError answers a request whose body could not be used, nothing
 // applied: 413 when it is over limit, 400 otherwise.
-func bodyError(w http.ResponseWriter, err error, what string, limit int, context string) {
+func bodyError(w http.ResponseWriter, err error, what string, limit int64, context string) {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		fail(w, http.StatusRequestEntityTooLarge, "%s over the limit of %d bytes; nothing applied", what, limit)
 		return
@@ -248,9 +249,9 @@ func parseBatch(body io.Reader) ([]Op, error) {
 }
 
 func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
-	ops, err := parseBatch(http.MaxBytesReader(w, r.Body, MaxBatchBody))
+	ops, err := parseBatch(http.MaxBytesReader(w, r.Body, s.maxBatch))
 	if err != nil {
-		bodyError(w, err, "batch", MaxBatchBody, "")
+		bodyError(w, err, "batch", s.maxBatch, "")
 		return
 	}
 	if err := s.idx.Apply(writeCtx(r), ops); err != nil {

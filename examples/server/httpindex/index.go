@@ -27,6 +27,7 @@ type Op struct {
 type Index interface {
 	// Name is the backend's name, as -backend spells it.
 	Name() string
+	// Get returns the value stored under key.
 	Get(key string) (string, bool)
 	// Put stores value under key; created reports a new key.
 	Put(ctx context.Context, key, value string) (created bool, err error)
@@ -38,7 +39,9 @@ type Index interface {
 	// Complete returns up to limit keys starting with prefix, in byte order,
 	// and whether there are more.
 	Complete(prefix string, limit int) (keys []string, more bool)
+	// Len returns the number of keys.
 	Len() int
+	// Stats returns one row per shard (one row for the locked backend).
 	Stats() []ShardStats
 }
 
