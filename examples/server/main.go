@@ -164,7 +164,7 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 	logger.Info("final stats", "backend", rep.Backend, "keys", rep.Keys, "requests", rep.Requests,
 		"uptime", rep.Uptime, "arena_bytes", rep.Memory.ArenaBytes, "heap_alloc", rep.Memory.HeapAlloc)
 	for _, sh := range rep.Shards {
-		logger.Info("shard", "shard", sh.Shard, "keys", sh.Keys, "writes", sh.Writes, "messages", sh.Messages, "bytes_per_key", fmt.Sprintf("%.1f", sh.BytesPerKey))
+		logger.Info("shard", "shard", sh.Shard, "keys", sh.Keys, "writes", sh.Writes, "tenures", sh.Tenures, "combined", sh.Combined, "bytes_per_key", fmt.Sprintf("%.1f", sh.BytesPerKey))
 	}
 	if shutErr != nil {
 		return fmt.Errorf("shutdown: %w", shutErr)

@@ -62,7 +62,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.router, "router", "hash", "key routing: hash, or range (shards own contiguous key ranges, boundaries from a sample of the input)")
 	fs.IntVar(&o.sample, "sample", 10_000, "keys sampled from the input for the range router's boundaries")
 	fs.BoolVar(&o.pin, "pin", false, "bind each worker to one CPU")
-	fs.BoolVar(&o.procs, "procs", true, "one extra P per worker while the runtime runs (runtime.Config.DedicatedProcs)")
+	fs.BoolVar(&o.procs, "procs", false, "one extra P per worker while the runtime runs (runtime.Config.DedicatedProcs)")
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings only")
 	if err := exampleutil.Parse(fs, args, 0); err != nil {
 		return o, err

@@ -50,7 +50,8 @@ type ShardStats struct {
 	Shard       int     `json:"shard"`
 	Keys        int     `json:"keys"`
 	Writes      uint64  `json:"writes"`
-	Messages    uint64  `json:"messages"`
+	Tenures     uint64  `json:"tenures"`  // sharded: ownership tenures; locked: write-lock batches
+	Combined    uint64  `json:"combined"` // sharded: writes applied by another caller's tenure
 	Mailbox     int     `json:"mailbox"`
 	ArenaBytes  int     `json:"arena_bytes"`
 	ValueBytes  int     `json:"value_bytes"`
@@ -116,7 +117,7 @@ func (s *sharded) Stats() []ShardStats {
 	ws := s.rt.Stats().Workers
 	var out []ShardStats
 	for _, st := range s.t.Stats() {
-		row := ShardStats{Shard: st.Shard, Keys: st.Trie.Keys, Writes: st.Writes, Messages: st.Tenures,
+		row := ShardStats{Shard: st.Shard, Keys: st.Trie.Keys, Writes: st.Writes, Tenures: st.Tenures, Combined: st.Combined,
 			ArenaBytes: st.Trie.ArenaBytes, ValueBytes: st.Trie.ValueBytes, BytesPerKey: st.Trie.BytesPerKey}
 		if st.Shard < len(ws) {
 			row.Mailbox = ws[st.Shard].Mailbox
@@ -195,6 +196,6 @@ func (l *locked) Stats() []ShardStats {
 	l.mu.RLock()
 	st := l.t.Stats()
 	l.mu.RUnlock()
-	return []ShardStats{{Keys: st.Keys, Writes: l.writes.Load(), Messages: l.batches.Load(),
+	return []ShardStats{{Keys: st.Keys, Writes: l.writes.Load(), Tenures: l.batches.Load(),
 		ArenaBytes: st.ArenaBytes, ValueBytes: st.ValueBytes, BytesPerKey: st.BytesPerKey}}
 }
