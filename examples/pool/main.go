@@ -1,8 +1,8 @@
 // Command pool shows the worker-local memory level: every worker of a
-// runtime allocates records from its own pool shard with no
-// synchronization, hands some of them to another worker (which reads them
-// through their owner and frees them — a remote free, sent home in
-// batches), and frees the rest itself. It prints per-shard statistics and
+// runtime allocates records from its own pool shard, hands some of them to
+// another worker (which reads them and frees them — a remote free, applied
+// to the owning shard at once under its ownership word), and frees the
+// rest itself. It prints per-shard statistics and
 // checks that every byte came back.
 //
 //	go run ./examples/pool [-workers N] [-records N] [-size N]
@@ -114,16 +114,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	handed.Wait()
-	// A barrier: every worker has run its batch end, so every remote free
-	// batch is in its owner's mailbox; one more Each lets the owners apply
-	// them.
-	if err := rt.Each(ctx, func(*runtime.Worker) error { return nil }); err != nil {
-		return err
-	}
-	if err := rt.Each(ctx, func(*runtime.Worker) error { return nil }); err != nil {
-		return err
-	}
+	handed.Wait() // every free has returned: each was applied to its shard
 	elapsed := time.Since(start)
 
 	st, err := mem.Stats(ctx)
