@@ -5,6 +5,8 @@
 #   ./scripts/compare.sh            # COUNT=6 BENCHTIME=100ms CPU=1,2 (allocations: see docs/bench)
 #   KEEP=dir ./scripts/compare.sh   # also keep the raw `go test` outputs in dir
 #   RAW=dir ./scripts/compare.sh    # no run: tables from raw outputs kept before
+#   ONLY=re RAW=dir KEEP=dir ./scripts/compare.sh  # run only the suites whose
+#                                   # "package regexp" matches re, the others from RAW
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${COUNT:-6}
@@ -15,7 +17,7 @@ benchstat="go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# package | benchmark regexp | benchstat column projection | what it compares
+# package | benchmark regexp | benchstat column projection | what it compares [| -cpu list, default $cpu]
 suites=(
   "./primitives|^BenchmarkWake$|/impl|wake-to-run round trip: futex, Parker, channel, sync.Cond"
   "./primitives|^BenchmarkReadPin$|/impl|reader protection: EpochDomain guard vs TokenManager reader token"
@@ -26,7 +28,7 @@ suites=(
   "./structures/pool|^BenchmarkPool$|/level|alloc+free pairs: the five levels vs make and sync.Pool"
   "./structures/trie|^BenchmarkTrie$|/impl|single-owner trie vs map, btree, radix, iradix"
   "./structures/trie|^BenchmarkConcurrentTrie$|/impl|concurrent tries vs RWMutex trie, xsync.Map, sync.Map"
-  "./shards|^BenchmarkShardedTrie$|/impl|sharded trie vs RWMutex trie and xsync.Map"
+  "./shards|^BenchmarkShardedTrie$|/impl|sharded trie vs RWMutex trie and xsync.Map (the goal rows are at -cpu 2)|2"
 )
 
 {
@@ -42,9 +44,14 @@ suites=(
 } > "$tmp/out.md"
 
 for s in "${suites[@]}"; do
-  IFS='|' read -r pkg re col what <<<"$s"
+  IFS='|' read -r pkg re col what scpu <<<"$s"
   name=$(echo "$pkg$re" | tr -c 'A-Za-z0-9' '_')
-  if [ -n "${RAW:-}" ]; then
+  rerun=1
+  if [ -n "${RAW:-}" ]; then rerun=0; fi
+  if [ -n "${ONLY:-}" ]; then
+    if grep -Eq -- "${ONLY}" <<<"$pkg $re"; then rerun=1; else rerun=0; fi
+  fi
+  if [ "$rerun" = 0 ]; then
     [ -f "$RAW/$name.txt" ] || { echo "compare: no $RAW/$name.txt; skipped" >&2; continue; }
     cp "$RAW/$name.txt" "$tmp/$name.txt"
   else
@@ -54,11 +61,11 @@ for s in "${suites[@]}"; do
       continue
     fi
     echo "compare: $pkg $re" >&2
-    go test -run '^$' -bench "$re" -count "$count" -benchtime "$benchtime" -cpu "$cpu" "$pkg" > "$tmp/$name.txt"
+    go test -run '^$' -bench "$re" -count "$count" -benchtime "$benchtime" -cpu "${scpu:-$cpu}" "$pkg" > "$tmp/$name.txt"
     if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$tmp/$name.txt" "$KEEP/"; fi
   fi
   {
-    echo "## \`$pkg\` $re — $what"
+    echo "## \`$pkg\` $re — $what (-cpu ${scpu:-$cpu})"
     echo
     echo '```'
     # Time and the benchmarks' own metrics; allocations are in docs/bench.
