@@ -224,9 +224,9 @@ const maxQuoted = 64
 // clip copies the first maxQuoted bytes of key for an error report, and
 // keeps the key's length.
 func clip(key []byte) []byte {
-	k := make([]byte, min(len(key), maxQuoted), min(len(key), maxQuoted))
+	k := make([]byte, min(len(key), maxQuoted))
 	copy(k, key)
-	return k[:len(k):len(k)]
+	return k
 }
 
 // quote renders a key clipped to maxQuoted bytes for a message, with the
