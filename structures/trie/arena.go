@@ -9,7 +9,9 @@ import (
 
 // arena is the trie's node memory: a single-owner structures/pool NoLocking
 // pool. A node ref is the block's pool offset divided by 4 (blocks are
-// 8-aligned, so bit 0 of a ref to a node is 0 and refs address 16 GiB).
+// 8-aligned, so bit 0 of a ref to a node is 0; bit 31 names the arena of
+// the concurrent one-writer form's two (refArenaBit), so refs address 8 GiB
+// per arena).
 type arena struct {
 	p     *pool.NoLocking
 	align int
@@ -21,15 +23,25 @@ type arena struct {
 	// slow path (the pool may have added a chunk): the concurrent forms
 	// republish their readers' view of the chunks from it.
 	grew func(off pool.Offset)
+	// refBit is OR-ed into every ref the arena hands out (ptr and release
+	// mask bit 31 off, a constant: no load on the read path): the concurrent
+	// one-writer form keeps two arenas (the second one is the target of a
+	// compaction) told apart by bit 31 of a ref (refArenaBit). 0 for the
+	// other forms.
+	refBit uint32
 }
+
+// refArenaBit tells the two arenas of the one-writer form apart.
+const refArenaBit = 1 << 31
 
 const (
 	refShift = 2
-	// maxArenaBytes is the arena size refs can address.
-	maxArenaBytes = 1 << (32 + refShift)
+	// maxArenaBytes is the arena size refs can address (bit 31 of a ref
+	// names the arena).
+	maxArenaBytes = 1 << (31 + refShift)
 )
 
-var errArenaAddress = errors.New("trie: arena offset beyond 16 GiB")
+var errArenaAddress = errors.New("trie: arena offset beyond what refs address")
 
 // defaultPoolConfig is the node pool's configuration: 8-byte alignment
 // (nodes are sized to 8), 16 KiB fast blocks (the largest ordinary node is
@@ -75,12 +87,12 @@ func (a *arena) alloc(size int) (uint32, error) {
 		// block holds whatever it last held).
 		*(*uint64)(a.p.Ptr(off)) = 0
 	}
-	return uint32((off + pool.Offset(a.pad)) >> refShift), nil
+	return uint32((off+pool.Offset(a.pad))>>refShift) | a.refBit, nil
 }
 
 func (a *arena) release(ref uint32, size int) {
 	size += a.pad
-	off := pool.Offset(ref)<<refShift - pool.Offset(a.pad)
+	off := pool.Offset(ref&^refArenaBit)<<refShift - pool.Offset(a.pad)
 	if !a.p.TryFree(off, size) {
 		if err := a.p.Free(off, size); err != nil {
 			panic("trie: node free: " + err.Error())
@@ -93,7 +105,7 @@ func (a *arena) release(ref uint32, size int) {
 func (a *arena) ptr(ref uint32) node {
 	// Safety: ref names a live node block; the pool's chunks never move and
 	// every access through node stays within nodeSize(header) bytes.
-	return node{a.p.Ptr(pool.Offset(ref) << refShift)}
+	return node{a.p.Ptr(pool.Offset(ref&^refArenaBit) << refShift)}
 }
 
 // blockSize is the arena bytes a block of size bytes occupies.

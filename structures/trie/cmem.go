@@ -45,9 +45,11 @@ import (
 	"github.com/zipora-go/zipora/structures/pool"
 )
 
-// view is an immutable table of chunk base addresses, indexed by chunk.
+// view is an immutable table of chunk base addresses, indexed by arena
+// (bit 31 of a ref: the one-writer form's compaction target is the second)
+// and chunk.
 type view struct {
-	chunks []unsafe.Pointer
+	chunks [2][]unsafe.Pointer
 }
 
 // valChunkBits sizes the value store's chunks (1024 slots).
@@ -105,37 +107,51 @@ type wstate[V any] struct {
 // a child slot with acquire, under an epoch guard), so its chunk is in any
 // view loaded after that load, and its bytes stay valid until reclaimed.
 func (c *Concurrent[V]) nodeAt(v *view, ref uint32) (node, *view) {
-	off := uint64(ref) << refShift
+	a := ref >> 31
+	off := uint64(ref&^refArenaBit) << refShift
 	ci := off >> c.shift
-	if ci >= uint64(len(v.chunks)) {
+	if ci >= uint64(len(v.chunks[a])) {
 		v = c.view.Load() // acquire: the chunk was published before ref
 	}
-	n := node{unsafe.Add(v.chunks[ci], off&c.mask)}
+	n := node{unsafe.Add(v.chunks[a][ci], off&c.mask)}
 	if h, _ := loadHV(n); poisonCheck && h == poisonHdr {
 		panic("trie: reader reached a reclaimed node (use after reclamation)")
 	}
 	return n, v
 }
 
-// grew is the arena's hook after a slow-path allocation at off: it
+// grew is arena a's hook after a slow-path allocation at off: it
 // republishes the view when the pool gained chunks. Writer only.
-func (c *Concurrent[V]) grew(off pool.Offset) {
+func (c *Concurrent[V]) grew(a int, off pool.Offset) {
 	v := c.view.Load()
 	ci := int(uint64(off) >> c.shift)
-	if ci < len(v.chunks) {
+	if ci < len(v.chunks[a]) {
 		return
 	}
-	p := c.w.core.mem.p
-	nv := &view{chunks: make([]unsafe.Pointer, ci+1, max(2*(ci+1), 8))}
-	copy(nv.chunks, v.chunks)
-	for i := len(v.chunks); i <= ci; i++ {
+	p := c.arenas[a].p
+	old := v.chunks[a]
+	nv := &view{chunks: v.chunks}
+	nv.chunks[a] = make([]unsafe.Pointer, ci+1, max(2*(ci+1), 8))
+	copy(nv.chunks[a], old)
+	for i := len(old); i <= ci; i++ {
 		// Safety: every chunk index up to the one just allocated from exists
-		// (chunks are appended in order, never released: no huge blocks);
-		// Ptr at the chunk's first byte is its base.
-		nv.chunks[i] = p.Ptr(pool.Offset(i) << c.shift)
+		// (chunks are appended in order, never released while the arena
+		// lives: no huge blocks); Ptr at the chunk's first byte is its base.
+		nv.chunks[a][i] = p.Ptr(pool.Offset(i) << c.shift)
 	}
 	c.view.Store(nv) // release: publishes the chunk before any node in it
-	c.capacity.Store(int64(c.w.core.mem.capacity()))
+	c.storeCapacity()
+}
+
+// storeCapacity publishes the capacity of both arenas. Writer only.
+func (c *Concurrent[V]) storeCapacity() {
+	n := 0
+	for _, a := range c.arenas {
+		if a != nil {
+			n += a.capacity()
+		}
+	}
+	c.capacity.Store(int64(n))
 }
 
 // ---- value slots ----
@@ -222,7 +238,7 @@ func (w *wstate[V]) markFresh(ref uint32) {
 	if !w.track || ref == 0 || isLeafRef(ref) {
 		return
 	}
-	i := ref >> 1
+	i := freshIdx(ref)
 	if int(i>>6) >= len(w.fresh) {
 		w.fresh = append(w.fresh, make([]uint64, int(i>>6)+1-len(w.fresh)+len(w.fresh)/2)...)
 	}
@@ -233,12 +249,16 @@ func (w *wstate[V]) markFresh(ref uint32) {
 // isFresh reports whether node ref was built since the last publication
 // (so no reader can see it and it may be changed in place).
 func (w *wstate[V]) isFresh(ref uint32) bool {
-	i := ref >> 1
+	i := freshIdx(ref)
 	return int(i>>6) < len(w.fresh) && w.fresh[i>>6]&(1<<(i&63)) != 0
 }
 
+// freshIdx is node ref's bit in the freshness bitmap (refs of both arenas
+// share it: only the current arena's nodes are ever fresh).
+func freshIdx(ref uint32) uint32 { return (ref &^ refArenaBit) >> 1 }
+
 func (w *wstate[V]) unmark(ref uint32) {
-	i := ref >> 1
+	i := freshIdx(ref)
 	if int(i>>6) < len(w.fresh) {
 		w.fresh[i>>6] &^= 1 << (i & 63)
 	}

@@ -89,6 +89,11 @@ type Concurrent[V any] struct {
 	mu sync.Mutex // multi-writer: guards w (allocation, values, reclamation)
 	w  wstate[V]  // writer state: see wstate
 
+	arenas      [2]*arena    // node arenas; w.core.mem is arenas[cur] (ocompact.go)
+	cur         int          // the arena in use
+	pcfg        pool.Config  // the arenas' configuration
+	compactions atomic.Int64 // relaxed: completed compactions (Stats)
+
 	// Statistics published by writers (relaxed snapshots).
 	nodes      atomic.Int64
 	arenaBytes atomic.Int64
@@ -174,16 +179,14 @@ func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V
 	chunk := mem.p.Config().ChunkSize
 	c.shift = uint64(bitsLen(chunk))
 	c.mask = uint64(chunk - 1)
-	if c.multi || poisonCheck {
-		mem.pad = 8
-	}
-	mem.grew = c.grew
+	c.pcfg = pcfg
+	c.setupArena(0, mem)
 	c.w.core.mem = mem
 	c.w.core.noValues = true // values live in c.vals
 	c.w.track = !c.multi
 	c.view.Store(&view{})
 	c.vals.Store(&valDir[V]{})
-	c.capacity.Store(int64(mem.capacity()))
+	c.storeCapacity()
 	return c, nil
 }
 
@@ -498,6 +501,7 @@ func (c *Concurrent[V]) Stats() Stats {
 		ArenaBytes:    int(c.arenaBytes.Load()),
 		ArenaCapacity: int(c.capacity.Load()),
 		ValueBytes:    int(c.valueBytes.Load()),
+		Compactions:   int(c.compactions.Load()),
 	}
 	if s.Keys > 0 {
 		s.BytesPerKey = float64(s.ArenaBytes+s.ValueBytes) / float64(s.Keys)
@@ -530,10 +534,16 @@ func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
 }
 
 // Reclaim waits for every reader inside now to finish and hands back all
-// memory retired so far. It takes the writer role (one-writer form) or the
-// writer mutex; it is for tests and quiet points, not hot paths. It waits
-// for readers, so calling it from inside an iteration over this trie (which
-// holds a reader guard) never returns.
+// memory retired so far. At OneWriteMultiRead it then compacts the arena
+// when it reserves more than twice the live nodes' bytes plus four chunks
+// (4 MiB with the default 1 MiB chunks): the
+// live nodes are copied into fresh chunks (a second arena, up to the same
+// MaxBytes cap), published with one root store, and the old chunks go back
+// to the Go heap after a second wait for readers; an allocation failure
+// there leaves the trie unchanged and is returned. Reclaim takes the writer
+// role (one-writer form) or the writer mutex; it is for tests and quiet
+// points, not hot paths. It waits for readers, so calling it from inside
+// an iteration over this trie (which holds a reader guard) never returns.
 func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	if c.multi {
 		c.epoch.Synchronize()
@@ -550,5 +560,10 @@ func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	c.epoch.Synchronize()
 	c.reclaim(true)
 	c.publishStats()
+	if c.compactWorth() {
+		if err := c.compact(); err != nil {
+			return fmt.Errorf("trie: compaction: %w", err)
+		}
+	}
 	return nil
 }

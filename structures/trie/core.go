@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/zipora-go/zipora/structures/pool"
 )
 
 // core is the arena, the root ref and the value slots shared by Trie and
@@ -118,7 +120,10 @@ func (c *core[V]) dropValue(idx uint32) V {
 
 // ---- node allocation ----
 
-var errInjected = errors.New("trie: injected allocation failure")
+// errInjected is the failure tests inject (failAlloc). It wraps
+// pool.ErrExhausted, as a real arena failure does, so that the concurrent
+// forms' relief paths (reclaim, then one more try) run under injection too.
+var errInjected = fmt.Errorf("trie: injected allocation failure: %w", pool.ErrExhausted)
 
 func (c *core[V]) allocNode(h header) (uint32, node, error) {
 	if c.failAlloc != nil && c.failAlloc() {

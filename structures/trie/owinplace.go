@@ -218,9 +218,11 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 	cnt := h.count()
 	if cnt < h.capacity() && (cnt == 0 || n.label(h, cnt-1) < b) {
 		// Safety: cnt < capacity: label and child slot cnt lie inside the
-		// node; no reader reads them before the count below covers them.
+		// node; no reader reads them before the count below covers them
+		// (plain stores: no reader loads past a count it loaded, and this
+		// node's count never decreased), and storeHV publishes them.
 		n.labels(h, cnt+1)[cnt] = b
-		slotAt(n, h, cnt).Store(leaf)
+		*n.childSlot(h, cnt) = leaf
 		storeHV(n, h.withCount(cnt+1), n.valueIdx()) // release: publishes label and child
 		return c.inserted(true), nil
 	}

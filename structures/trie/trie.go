@@ -25,7 +25,7 @@ type config struct {
 // WithPoolConfig sets the configuration of the trie's node pool (a
 // structures/pool NoLocking pool). Use it to cap node memory (MaxBytes:
 // Insert then fails with an error wrapping pool.ErrExhausted) or to change
-// the chunk size. Alignment must be 8 or more; MaxBytes is capped at 16 GiB,
+// the chunk size. Alignment must be 8 or more; MaxBytes is capped at 8 GiB,
 // the most a trie can address. New panics on a configuration the pool
 // rejects.
 func WithPoolConfig(cfg pool.Config) Option { return func(c *config) { c.pool = cfg } }
@@ -128,6 +128,9 @@ type Stats struct {
 	ValueBytes int
 	// BytesPerKey is (ArenaBytes + ValueBytes) / Keys (0 when empty).
 	BytesPerKey float64
+	// Compactions is the number of arena compactions so far (Concurrent at
+	// OneWriteMultiRead, by Reclaim; 0 for the other forms).
+	Compactions int
 }
 
 func (c *core[V]) stats() Stats {

@@ -1,0 +1,137 @@
+package trie
+
+// Compaction of the one-writer form (OneWriteMultiRead): the live tree is
+// copied into the second arena and published with one root store; the old
+// arena goes back to the Go heap once no reader can be in it.
+//
+// Who may call what: only the holder of the writer role, with no batch
+// pending and nothing waiting for reclamation (Reclaim calls it after
+// Synchronize and a forced reclaim). Readers never call it.
+//
+// Invariants:
+//   - Refs carry their arena in bit 31 (arena.refBit); the readers' view
+//     has one chunk table per arena, so refs of both arenas resolve while a
+//     compaction is in flight.
+//   - The copy is built entirely before the root store (release) that
+//     publishes it, into chunks the view already covers (grew publishes
+//     them before any node in them is linked).
+//   - The old arena is reset only after EpochDomain.Synchronize following
+//     the root store: every reader that could still hold one of its refs
+//     has left. Its chunk table is then dropped from the view, so the Go
+//     heap can take the chunks back once the readers' older views are gone.
+//   - Value slots do not move (they are Go memory, indexed by the nodes).
+//
+// Rejected: releasing single free chunks of the pool (the pool cannot give
+// one chunk back and keep its offsets, and readers index chunks by offset;
+// a pool API for it would be the next step: no copy, no pause); copying
+// node by node under readers with per-node forwarding (every reader would
+// pay for a check that matters once per compaction).
+
+import (
+	"unsafe"
+
+	"github.com/zipora-go/zipora/structures/pool"
+)
+
+// setupArena installs mem as arena i.
+func (c *Concurrent[V]) setupArena(i int, mem *arena) {
+	if c.multi || poisonCheck {
+		mem.pad = 8
+	}
+	if i == 1 {
+		mem.refBit = refArenaBit
+	}
+	mem.grew = func(off pool.Offset) { c.grew(i, off) }
+	c.arenas[i] = mem
+}
+
+// compactWorth reports whether the arena reserves more than twice the live
+// nodes' bytes plus four chunks (4 MiB with the default 1 MiB chunks): then
+// a compaction pays.
+func (c *Concurrent[V]) compactWorth() bool {
+	mem := c.w.core.mem
+	return mem.capacity() > 2*mem.bytesInUse()+4*int(c.mask+1)
+}
+
+// compact moves every node into the other arena and publishes the copy;
+// the old arena is reset once readers have left it. On an allocation error
+// the trie is unchanged. Writer-role holder only, nothing pending.
+func (c *Concurrent[V]) compact() error {
+	src := c.w.core.mem
+	ni := 1 - c.cur
+	dst := c.arenas[ni]
+	if dst == nil {
+		mem, err := newArena(c.pcfg)
+		if err != nil {
+			return err
+		}
+		c.setupArena(ni, mem)
+		dst = mem
+	}
+	root, err := c.copyTree(src, dst, c.w.root)
+	if err != nil {
+		c.dropArena(ni)
+		return err
+	}
+	c.w.clearFresh()
+	c.w.core.mem = dst
+	c.cur = ni
+	c.w.root = root
+	c.root.Store(root) // release: publishes the copy
+	c.epoch.Synchronize()
+	c.dropArena(1 - ni)
+	c.compactions.Add(1)
+	c.publishStats()
+	return nil
+}
+
+// dropArena resets arena i (no reader can reach it) and drops its chunk
+// table from the view.
+func (c *Concurrent[V]) dropArena(i int) {
+	a := c.arenas[i]
+	a.p.Reset()
+	a.inUse = 0
+	v := c.view.Load()
+	nv := &view{chunks: v.chunks}
+	nv.chunks[i] = nil
+	c.view.Store(nv) // release: a later growth of arena i starts a new table
+	c.storeCapacity()
+}
+
+// copyTree copies the subtree at ref from arena src into arena dst and
+// returns the copy's ref; inline leaves and value slots are kept. On error
+// the partial copy is left in dst (the caller resets dst).
+func (c *Concurrent[V]) copyTree(src, dst *arena, ref uint32) (uint32, error) {
+	if ref == 0 || isLeafRef(ref) {
+		return ref, nil
+	}
+	if c.w.core.failAlloc != nil && c.w.core.failAlloc() {
+		return 0, errInjected
+	}
+	n := src.ptr(ref)
+	h := n.hdr()
+	size := nodeSize(h)
+	nr, err := dst.alloc(size)
+	if err != nil {
+		return 0, err
+	}
+	dn := dst.ptr(nr)
+	// Safety: both blocks are size bytes (nodeSize of the same header).
+	copy(unsafe.Slice((*byte)(dn.p), size), unsafe.Slice((*byte)(n.p), size))
+	slots := h.count()
+	if h.dense() {
+		slots = denseSlots
+	}
+	for i := range slots {
+		s := dn.childSlot(h, i)
+		if *s == 0 {
+			continue
+		}
+		cr, err := c.copyTree(src, dst, *s)
+		if err != nil {
+			return 0, err
+		}
+		*s = cr
+	}
+	return nr, nil
+}
