@@ -164,12 +164,26 @@ func (rt *Runtime) newWorkers() error {
 	return nil
 }
 
-// attach calls s.Attach, converting a panic into an error.
+// attach calls s.Attach (see callOff), converting a panic or a Goexit
+// into an error.
 func attach(rt *Runtime, s Structure) (err error) {
-	if pe := protect(-1, func() { err = s.Attach(rt, len(rt.workers)) }); pe != nil {
+	if pe := callOff(func() { err = s.Attach(rt, len(rt.workers)) }); pe != nil {
 		return pe
 	}
 	return err
+}
+
+// callOff runs f on a goroutine of its own and waits for it, returning a
+// *PanicError (Worker -1) if f panicked or called runtime.Goexit: a
+// structure's Attach or Detach cannot end the goroutine of Start or Stop.
+func callOff(f func()) *PanicError {
+	done := make(chan *PanicError, 1)
+	go func() {
+		var pe *PanicError
+		defer func() { done <- pe }() // runs on a Goexit too
+		pe = protectExit(-1, f, func(x *PanicError) { pe = x })
+	}()
+	return <-done
 }
 
 // startWorkers starts every worker goroutine and waits until each is
@@ -194,11 +208,15 @@ func (rt *Runtime) startWorkers(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// detach detaches the attached structures in reverse order.
+// detach detaches the attached structures in reverse order. A panic or a
+// Goexit in a Detach is reported (a Goexit also by Stop), and the others
+// are still detached.
 func (rt *Runtime) detach() {
 	for i := len(rt.structures) - 1; i >= 0; i-- {
-		s := rt.structures[i]
-		if pe := protect(-1, s.Detach); pe != nil {
+		if pe := callOff(rt.structures[i].Detach); pe != nil {
+			if errors.Is(pe, ErrGoexit) {
+				rt.goexited(pe)
+			}
 			rt.reportPanic(pe)
 		}
 	}

@@ -461,6 +461,12 @@ type PanicError struct {
 
 // Error describes the panic.
 func (e *PanicError) Error() string {
+	if e.Value == ErrGoexit {
+		if e.Worker < 0 {
+			return "runtime: runtime.Goexit called in a Go task or a structure's Attach or Detach"
+		}
+		return fmt.Sprintf("runtime: runtime.Goexit called on worker %d", e.Worker)
+	}
 	return fmt.Sprintf("runtime: task panicked on worker %d: %v", e.Worker, e.Value)
 }
 
