@@ -287,18 +287,48 @@ func (w *Worker) send(t task) error {
 }
 
 // sendContext is send that gives up when ctx ends.
+//
+// Waits between workers: a task that finds w's bounded mailbox full
+// records the edge "my worker waits on w" (waitsOn) before it blocks, and
+// refuses with ErrSelfWait if the edges from w lead back to its own worker:
+// each worker of that cycle would wait for the next forever. Missed cycle:
+// every worker stores its edge (seq-cst) before it follows the others', so
+// the last worker to close a cycle sees every other edge of it. A worker
+// that stops waiting clears its edge; a cycle seen through an edge that is
+// being cleared is refused needlessly, never missed. Waits for a Call's
+// reply are not recorded: a cycle through one is not detected.
 func (w *Worker) sendContext(ctx context.Context, t task) error {
 	err := w.mb.TrySend(t)
 	if err == mailbox.ErrFull {
-		if w.isCurrent() {
-			return fmt.Errorf("runtime: worker %d sends to its own full mailbox: %w", w.id, ErrSelfWait)
-		}
-		err = w.mb.SendContext(ctx, t)
+		err = w.sendSlow(ctx, t)
 	}
 	if err == mailbox.ErrClosed {
 		return ErrStopped // Stop closed the mailbox
 	}
 	return err
+}
+
+// sendSlow is sendContext on a full bounded mailbox.
+func (w *Worker) sendSlow(ctx context.Context, t task) error {
+	from, ok := w.rt.CurrentWorker()
+	if !ok {
+		return w.mb.SendContext(ctx, t)
+	}
+	if from == w {
+		return fmt.Errorf("runtime: worker %d sends to its own full mailbox: %w", w.id, ErrSelfWait)
+	}
+	from.waitsOn.Store(w) // seq-cst: before following the others' edges
+	defer from.waitsOn.Store(nil)
+	v := w
+	for range len(w.rt.workers) {
+		if v = v.waitsOn.Load(); v == nil { // seq-cst
+			break
+		}
+		if v == from {
+			return fmt.Errorf("runtime: worker %d sends to worker %d's full mailbox while that worker waits (through full mailboxes) on worker %d: %w", from.id, w.id, from.id, ErrSelfWait)
+		}
+	}
+	return w.mb.SendContext(ctx, t)
 }
 
 // Each runs f once on every worker and waits for all of them, returning
