@@ -11,11 +11,11 @@ package runtime
 //	pending -> chan -> done       the caller waits on the cell's channel; the worker sends
 //	pending -> chan -> abandoned  the caller's ctx ended first; the worker recycles the cell
 //	pending -> sleeping -> abandoned  (likewise, seen between bounded futex sleeps)
-//	pending -> cancelled          the caller is the target worker itself (self-wait):
-//	                              the worker skips the function and recycles the cell
+//	pending/sleeping -> cancelled  the caller is the target worker itself (self-wait):
+//	                               the worker skips the function and recycles the cell
 //
-// Only the caller moves pending -> sleeping/chan and sleeping/chan ->
-// abandoned (CAS); only the worker moves any state -> done (Swap). So exactly one of
+// Only the caller moves pending -> sleeping/chan, sleeping/chan ->
+// abandoned and pending/sleeping -> cancelled (CAS); only the worker moves any state -> done (Swap). So exactly one of
 // them sees the other's move: the worker's Swap returns sleeping (it calls
 // Wake), chan (it sends on the buffered channel, which never blocks: one
 // send per call), abandoned (it owns the cell), or pending (the caller's
@@ -29,13 +29,14 @@ package runtime
 // already asleep and woken.
 //
 // Self-wait: a Call from a task to its own worker would wait forever (the
-// cell sits in the mailbox of the worker that is waiting). Before it
-// sleeps, a caller whose target worker is active (not parked) checks
-// whether it is that worker (self.go); if so it moves pending -> cancelled
-// and returns ErrSelfWait. No race: only that worker could move the state,
-// and it is the caller. The check costs nothing on replies that come
-// within the spin, one atomic load when the worker is parked, a short
-// traceback otherwise.
+// cell sits in the mailbox of the worker that is waiting). A caller whose
+// reply has not come after selfCheckAfter of futex sleep (or that is about
+// to wait on the channel) checks whether it is the target worker
+// (self.go); if so it moves sleeping (pending) -> cancelled and returns
+// ErrSelfWait. No race: only that worker could move the state, and it is
+// the caller. The check costs nothing on replies that come within a
+// millisecond, one atomic load when the worker is parked, a short
+// traceback otherwise; a self-wait is reported after a millisecond.
 //
 // Who waits how: the caller first spins (only when another P can run the
 // worker). Then, while fewer than GOMAXPROCS callers already sleep on
@@ -83,6 +84,15 @@ const (
 // cover a short task on a worker that is awake.
 var callSpin = 20 * time.Microsecond
 
+// selfCheckAfter is how long a Call sleeps before it checks whether it
+// waits for its own worker (see Self-wait above).
+const selfCheckAfter = time.Millisecond
+
+// selfCall is the error of a Call from a task to its own worker.
+func selfCall(self *Worker) error {
+	return fmt.Errorf("runtime: Call from a task to its own worker %d: %w", self.id, ErrSelfWait)
+}
+
 // ctxPoll bounds one futex sleep of a caller whose context can be
 // cancelled but has no deadline: the cancellation is noticed within it.
 const ctxPoll = time.Millisecond
@@ -120,15 +130,15 @@ func (r *reply) wait(ctx context.Context, self *Worker) error {
 	if goruntime.GOMAXPROCS(0) > 1 && r.spin() {
 		return nil
 	}
-	if self != nil && self.isCurrent() && r.state.CompareAndSwap(replyPending, replyCancelled) {
-		return fmt.Errorf("runtime: Call from a task to its own worker %d: %w", self.id, ErrSelfWait)
-	}
 	if futexSleepers.Add(1) <= int32(goruntime.GOMAXPROCS(0)) {
-		err := r.sleep(ctx)
+		err := r.sleep(ctx, self)
 		futexSleepers.Add(-1)
 		return err
 	}
 	futexSleepers.Add(-1)
+	if self != nil && self.isCurrent() && r.state.CompareAndSwap(replyPending, replyCancelled) {
+		return selfCall(self)
+	}
 	if !r.state.CompareAndSwap(replyPending, replyChan) {
 		return nil // done: acquire by the failed CAS
 	}
@@ -161,12 +171,26 @@ func (r *reply) spin() bool {
 
 // sleep waits on the futex until the state is done, or ctx ends (checked
 // at least every ctxPoll, and at its deadline).
-func (r *reply) sleep(ctx context.Context) error {
+func (r *reply) sleep(ctx context.Context, self *Worker) error {
 	if !r.state.CompareAndSwap(replyPending, replySleeping) {
 		return nil // done
 	}
+	var selfCheck time.Time // when to check for a self-wait; zero: checked
+	if self != nil {
+		selfCheck = time.Now().Add(selfCheckAfter)
+	}
 	for r.state.Load() != replyDone { // acquire: the result
 		timeout := time.Duration(0) // no limit
+		if !selfCheck.IsZero() {
+			if time.Now().After(selfCheck) {
+				selfCheck = time.Time{}
+				if self.isCurrent() && r.state.CompareAndSwap(replySleeping, replyCancelled) {
+					return selfCall(self)
+				}
+				continue
+			}
+			timeout = selfCheckAfter
+		}
 		if ctx.Done() != nil {
 			if err := ctx.Err(); err != nil {
 				if r.state.CompareAndSwap(replySleeping, replyAbandoned) {
@@ -174,7 +198,9 @@ func (r *reply) sleep(ctx context.Context) error {
 				}
 				return nil // done meanwhile
 			}
-			timeout = ctxPoll
+			if timeout == 0 || ctxPoll < timeout {
+				timeout = ctxPoll
+			}
 			if d, ok := ctx.Deadline(); ok {
 				timeout = max(min(timeout, time.Until(d)), time.Microsecond)
 			}

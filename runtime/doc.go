@@ -37,9 +37,10 @@
 // its own worker gets an error matching ErrSelfWait instead of a deadlock:
 // Call to its own worker, Each, Submit or SubmitTo to its own full bounded
 // mailbox, and Go from a Go task when every BlockingWorkers goroutine waits
-// in Go. Waits between different workers (worker A calls B while B calls
-// A, or both send to each other's full bounded mailbox) are not detected:
-// hand such work to Go, or use unbounded mailboxes. Stop from a task needs
+// in Go. So does a send from a task to another worker's full bounded
+// mailbox that would close a cycle of workers each waiting on the next
+// one's full mailbox. Waits for a Call's reply are not tracked: worker A
+// calling B while B calls A deadlocks; hand such work to Go. Stop from a task needs
 // a context that ends. A task that calls runtime.Goexit is reported like a
 // panic (a *PanicError whose Value is ErrGoexit), its worker goes on on a
 // new goroutine, and Stop returns an error that reports it.
@@ -67,8 +68,9 @@ var (
 	ErrInvalidConfig = errors.New("runtime: invalid config")
 	// ErrSelfWait is returned instead of a deadlock when a task would wait
 	// for its own worker (Call or Each from a task, Submit or SubmitTo to
-	// its own full mailbox) or a Go task for a pool slot that no task can
-	// free. Hand the waiting part to Go, or, for a full mailbox, raise
+	// its own full mailbox, or to a full mailbox whose worker waits,
+	// through full mailboxes, on the sender's) or a Go task for a pool slot
+	// that no task can free. Hand the waiting part to Go, or, for a full mailbox, raise
 	// Config.MailboxCapacity or make it unbounded.
 	ErrSelfWait = errors.New("runtime: task would wait for itself")
 	// ErrGoexit is the Value of the *PanicError reported for a task that

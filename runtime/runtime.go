@@ -164,12 +164,26 @@ func (rt *Runtime) newWorkers() error {
 	return nil
 }
 
-// attach calls s.Attach, converting a panic into an error.
+// attach calls s.Attach (see callOff), converting a panic or a Goexit
+// into an error.
 func attach(rt *Runtime, s Structure) (err error) {
-	if pe := protect(-1, func() { err = s.Attach(rt, len(rt.workers)) }); pe != nil {
+	if pe := callOff(func() { err = s.Attach(rt, len(rt.workers)) }); pe != nil {
 		return pe
 	}
 	return err
+}
+
+// callOff runs f on a goroutine of its own and waits for it, returning a
+// *PanicError (Worker -1) if f panicked or called runtime.Goexit: a
+// structure's Attach or Detach cannot end the goroutine of Start or Stop.
+func callOff(f func()) *PanicError {
+	done := make(chan *PanicError, 1)
+	go func() {
+		var pe *PanicError
+		defer func() { done <- pe }() // runs on a Goexit too
+		pe = protectExit(-1, f, func(x *PanicError) { pe = x })
+	}()
+	return <-done
 }
 
 // startWorkers starts every worker goroutine and waits until each is
@@ -194,11 +208,15 @@ func (rt *Runtime) startWorkers(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// detach detaches the attached structures in reverse order.
+// detach detaches the attached structures in reverse order. A panic or a
+// Goexit in a Detach is reported (a Goexit also by Stop), and the others
+// are still detached.
 func (rt *Runtime) detach() {
 	for i := len(rt.structures) - 1; i >= 0; i-- {
-		s := rt.structures[i]
-		if pe := protect(-1, s.Detach); pe != nil {
+		if pe := callOff(rt.structures[i].Detach); pe != nil {
+			if errors.Is(pe, ErrGoexit) {
+				rt.goexited(pe)
+			}
 			rt.reportPanic(pe)
 		}
 	}
@@ -269,18 +287,48 @@ func (w *Worker) send(t task) error {
 }
 
 // sendContext is send that gives up when ctx ends.
+//
+// Waits between workers: a task that finds w's bounded mailbox full
+// records the edge "my worker waits on w" (waitsOn) before it blocks, and
+// refuses with ErrSelfWait if the edges from w lead back to its own worker:
+// each worker of that cycle would wait for the next forever. Missed cycle:
+// every worker stores its edge (seq-cst) before it follows the others', so
+// the last worker to close a cycle sees every other edge of it. A worker
+// that stops waiting clears its edge; a cycle seen through an edge that is
+// being cleared is refused needlessly, never missed. Waits for a Call's
+// reply are not recorded: a cycle through one is not detected.
 func (w *Worker) sendContext(ctx context.Context, t task) error {
 	err := w.mb.TrySend(t)
 	if err == mailbox.ErrFull {
-		if w.isCurrent() {
-			return fmt.Errorf("runtime: worker %d sends to its own full mailbox: %w", w.id, ErrSelfWait)
-		}
-		err = w.mb.SendContext(ctx, t)
+		err = w.sendSlow(ctx, t)
 	}
 	if err == mailbox.ErrClosed {
 		return ErrStopped // Stop closed the mailbox
 	}
 	return err
+}
+
+// sendSlow is sendContext on a full bounded mailbox.
+func (w *Worker) sendSlow(ctx context.Context, t task) error {
+	from, ok := w.rt.CurrentWorker()
+	if !ok {
+		return w.mb.SendContext(ctx, t)
+	}
+	if from == w {
+		return fmt.Errorf("runtime: worker %d sends to its own full mailbox: %w", w.id, ErrSelfWait)
+	}
+	from.waitsOn.Store(w) // seq-cst: before following the others' edges
+	defer from.waitsOn.Store(nil)
+	v := w
+	for range len(w.rt.workers) {
+		if v = v.waitsOn.Load(); v == nil { // seq-cst
+			break
+		}
+		if v == from {
+			return fmt.Errorf("runtime: worker %d sends to worker %d's full mailbox while that worker waits (through full mailboxes) on worker %d: %w", from.id, w.id, from.id, ErrSelfWait)
+		}
+	}
+	return w.mb.SendContext(ctx, t)
 }
 
 // Each runs f once on every worker and waits for all of them, returning

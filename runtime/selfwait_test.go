@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	goruntime "runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -254,5 +255,49 @@ func TestGoexitTask(t *testing.T) {
 	}
 	if got := onPanic.Load(); got != 1+3+1+1 {
 		t.Fatalf("OnPanic called %d times, want 6", got)
+	}
+}
+
+// TestCrossWorkerFullMailboxes: tasks on two workers fill each other's
+// bounded mailboxes at the same time; instead of both waiting forever, a
+// send that would close the cycle is refused with ErrSelfWait, and every
+// accepted task runs.
+func TestCrossWorkerFullMailboxes(t *testing.T) {
+	for _, workers := range []int{2, 3} {
+		rt := start(t, runtime.Config{Workers: workers, MailboxCapacity: 1})
+		var accepted, refused, ran atomic.Int64
+		var go1 sync.WaitGroup
+		go1.Add(workers)
+		done := make(chan struct{}, workers)
+		for i := range workers {
+			if err := rt.SubmitTo(i, func(w *runtime.Worker) {
+				defer func() { done <- struct{}{} }()
+				go1.Done()
+				go1.Wait() // every worker is inside this task now
+				for range 8 {
+					switch err := rt.SubmitTo((w.ID()+1)%workers, func(*runtime.Worker) { ran.Add(1) }); {
+					case err == nil:
+						accepted.Add(1)
+					case errors.Is(err, runtime.ErrSelfWait):
+						refused.Add(1)
+					default:
+						t.Error(err)
+					}
+				}
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		within(t, "workers sending to each other", func() {
+			for range workers {
+				<-done
+			}
+		})
+		if err := rt.Each(context.Background(), func(*runtime.Worker) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if refused.Load() == 0 || ran.Load() != accepted.Load() || accepted.Load()+refused.Load() != int64(8*workers) {
+			t.Fatalf("%d workers: accepted %d, refused %d, ran %d", workers, accepted.Load(), refused.Load(), ran.Load())
+		}
 	}
 }

@@ -7,15 +7,26 @@ package runtime
 // Start calls Attach on every structure, in argument order, before any
 // worker runs; the structure creates its shards there (typically a slice
 // indexed by Worker.ID) and keeps rt to route writes with SubmitTo or Call.
-// A structure that returns an error from Attach aborts Start: the
-// structures attached before it are detached, nothing keeps running, and
-// Start returns the error.
+// A structure that returns an error from Attach (or panics, or calls
+// runtime.Goexit there) aborts Start: the structures attached before it
+// are detached in reverse order, nothing keeps running, and Start returns
+// the error. A failing Attach must leave its structure unattached (Start
+// does not call its Detach).
 //
 // Stop calls Detach on every attached structure, in reverse order, after
 // every worker has drained its mailbox and exited and every Go task has
 // returned: no task of the runtime runs any more, and every later SubmitTo
 // or Call returns ErrStopped, which the structure passes on to its
-// callers. Reads of the shards may go on after Detach.
+// callers. Start calls Detach the same way when it fails after attaching.
+//
+// What Detach must do: forget the runtime, keep the data. After Detach the
+// structure must be attachable again — passed to a new Start, it attaches
+// with its shards and contents as they were (a structure whose shard count
+// must match may return an error from Attach when the new runtime has a
+// different Workers()). Until then, reads of the shards may go on; writes
+// return the structure's own error (not block). Attach and Detach run on a
+// goroutine of their own that Start or Stop waits for: a panic or
+// runtime.Goexit there is reported and does not stop Start or Stop.
 //
 // A structure may also implement WorkerStarter and WorkerStopper to run
 // code on each owner worker.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -159,3 +160,98 @@ type panicAttach struct{}
 
 func (*panicAttach) Attach(*runtime.Runtime, int) error { panic("attach") }
 func (*panicAttach) Detach()                            {}
+
+// exclusive is a structure that, like the shards package's, refuses a
+// second Attach until it is detached, and keeps its data across runtimes.
+type exclusive struct {
+	mu       sync.Mutex
+	rt       *runtime.Runtime
+	data     []int
+	attaches int
+	goexitIn string // "attach" or "detach": call runtime.Goexit there
+}
+
+func (e *exclusive) Attach(rt *runtime.Runtime, shards int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rt != nil {
+		return errors.New("exclusive: already attached")
+	}
+	if e.goexitIn == "attach" {
+		goruntime.Goexit()
+	}
+	e.rt = rt
+	e.attaches++
+	if e.data == nil {
+		e.data = make([]int, shards)
+	}
+	return nil
+}
+
+func (e *exclusive) Detach() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rt = nil
+	if e.goexitIn == "detach" {
+		goruntime.Goexit()
+	}
+}
+
+// TestFailedStartDetaches (issue 13 case 2, runtime half): whatever makes
+// Start fail after a structure attached — another structure's Attach
+// failing, panicking or calling runtime.Goexit, a start hook calling
+// runtime.Goexit — that structure is detached and can be registered with
+// a new runtime, its data kept; the same after Stop, also when a Detach
+// calls runtime.Goexit.
+func TestFailedStartDetaches(t *testing.T) {
+	keep := &exclusive{}
+	failures := []runtime.Structure{
+		&recorder{attachErr: errors.New("attach failed")},
+		&panicAttach{},
+		&exclusive{goexitIn: "attach"},
+		&goexitStart{},
+	}
+	for i, bad := range failures {
+		var err error
+		within(t, fmt.Sprintf("Start %d", i), func() {
+			_, err = runtime.Start(context.Background(), runtime.Config{Workers: 2}, keep, bad)
+		})
+		if err == nil {
+			t.Fatalf("failure %d (%T): Start succeeded", i, bad)
+		}
+		if i >= 2 && !errors.Is(err, runtime.ErrGoexit) {
+			t.Fatalf("failure %d (%T): %v, want ErrGoexit", i, bad, err)
+		}
+	}
+	rt := start(t, runtime.Config{Workers: 2}, keep)
+	if err := rt.Each(context.Background(), func(w *runtime.Worker) error { keep.data[w.ID()]++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	stop(t, rt)
+	// Detach calling runtime.Goexit: Stop still completes and reports it.
+	other := &exclusive{goexitIn: "detach"}
+	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 2}, keep, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, "Stop", func() { err = rt.Stop(context.Background()) })
+	if !errors.Is(err, runtime.ErrGoexit) {
+		t.Fatalf("Stop with a Detach calling Goexit: %v, want ErrGoexit", err)
+	}
+	rt = start(t, runtime.Config{Workers: 2}, keep)
+	stop(t, rt)
+	if want := len(failures) + 3; keep.attaches != want || keep.data[0] != 1 || keep.data[1] != 1 {
+		t.Fatalf("attached %d times (want %d), data %v (want [1 1])", keep.attaches, want, keep.data)
+	}
+}
+
+// goexitStart calls runtime.Goexit in OnWorkerStart on worker 1.
+type goexitStart struct{}
+
+func (*goexitStart) Attach(*runtime.Runtime, int) error { return nil }
+func (*goexitStart) Detach()                            {}
+func (*goexitStart) OnWorkerStart(w *runtime.Worker) {
+	if w.ID() == 1 {
+		goruntime.Goexit()
+	}
+}

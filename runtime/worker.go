@@ -93,11 +93,12 @@ type Worker struct {
 	_   pad
 
 	// Statistics: written by the owner once per batch, read by Stats.
-	tasks   atomic.Uint64 // relaxed: statistics only
-	batches atomic.Uint64 // relaxed: statistics only
-	panics  atomic.Uint64 // relaxed: statistics only
-	busy    atomic.Int64  // relaxed: statistics only (nanoseconds)
-	active  atomic.Bool   // relaxed: false only while parked in a receive (self.go)
+	tasks   atomic.Uint64          // relaxed: statistics only
+	batches atomic.Uint64          // relaxed: statistics only
+	panics  atomic.Uint64          // relaxed: statistics only
+	busy    atomic.Int64           // relaxed: statistics only (nanoseconds)
+	active  atomic.Bool            // relaxed: false only while parked in a receive (self.go)
+	waitsOn atomic.Pointer[Worker] // seq-cst: the worker whose full mailbox a task of this worker waits on (sendSlow)
 
 	// Owner only.
 	nTasks, nBatches, nPanics uint64
@@ -461,6 +462,12 @@ type PanicError struct {
 
 // Error describes the panic.
 func (e *PanicError) Error() string {
+	if e.Value == ErrGoexit {
+		if e.Worker < 0 {
+			return "runtime: runtime.Goexit called in a Go task or a structure's Attach or Detach"
+		}
+		return fmt.Sprintf("runtime: runtime.Goexit called on worker %d", e.Worker)
+	}
 	return fmt.Sprintf("runtime: task panicked on worker %d: %v", e.Worker, e.Value)
 }
 
