@@ -437,3 +437,84 @@ func TestTrieWriteWithCancelledContext(t *testing.T) {
 		t.Fatalf("Insert after cancellations: %v", err)
 	}
 }
+
+// TestTrieReclaimAfterChurn: after inserting many keys and deleting most of
+// them from several goroutines while readers run, Reclaim brings every
+// shard's arena back within twice its live bytes plus four 1 MiB chunks,
+// and every remaining key is intact.
+func TestTrieReclaimAfterChurn(t *testing.T) {
+	_, tr := startTrie(t, 2)
+	ctx := context.Background()
+	const writers = 4
+	per := 300_000 / scale / scale // a fragmented arena without -race
+	var stop atomic.Bool
+	var rg sync.WaitGroup
+	rg.Add(1)
+	go func() {
+		defer rg.Done()
+		for i := 0; !stop.Load(); i++ {
+			k := fmt.Appendf(nil, "w%d/%07d", i%writers, i%per)
+			if v, ok := tr.Get(k); ok && v != valueOf(k) {
+				t.Errorf("%s: %x", k, v)
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := tr.Batch()
+			for i := range per {
+				k := fmt.Appendf(nil, "w%d/%07d", g, i)
+				b.Insert(k, valueOf(k))
+				if b.Len() == 512 {
+					if err := b.Commit(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+			if err := b.Commit(ctx); err != nil {
+				t.Error(err)
+			}
+			for i := range per {
+				if i%20 != 0 {
+					if _, _, err := tr.Delete(ctx, fmt.Appendf(nil, "w%d/%07d", g, i)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	stop.Store(true)
+	rg.Wait()
+	before := tr.Stats()
+	if err := tr.Reclaim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range tr.Stats() {
+		live := st.Trie.ArenaBytes
+		if limit := 2*live + 4<<20; st.Trie.ArenaCapacity > limit {
+			t.Errorf("shard %d: capacity %d after Reclaim (was %d), live %d: over 2x live + 4 MiB", i, st.Trie.ArenaCapacity, before[i].Trie.ArenaCapacity, live)
+		}
+		if before[i].Trie.ArenaCapacity > 2*live+4<<20 && st.Trie.Compactions == 0 {
+			t.Errorf("shard %d: fragmented (capacity %d, live %d) but not compacted", i, before[i].Trie.ArenaCapacity, live)
+		}
+		t.Logf("shard %d: capacity %d -> %d, live %d, compactions %d", i, before[i].Trie.ArenaCapacity, st.Trie.ArenaCapacity, live, st.Trie.Compactions)
+	}
+	if want := writers * ((per + 19) / 20); tr.Len() != want {
+		t.Fatalf("Len %d, want %d", tr.Len(), want)
+	}
+	for g := range writers {
+		for i := 0; i < per; i += 20 {
+			k := fmt.Appendf(nil, "w%d/%07d", g, i)
+			if v, ok := tr.Get(k); !ok || v != valueOf(k) {
+				t.Fatalf("%s lost after Reclaim", k)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package shards
 
 import (
+	"context"
 	"fmt"
 	"unsafe"
 
@@ -20,6 +21,7 @@ const (
 	opInsert uint8 = iota
 	opDelete
 	opBatch
+	opReclaim
 )
 
 // trieOp is one queued write and, once done, its results.
@@ -96,7 +98,23 @@ func (s *trieShard[V]) apply(op *trieOp[V]) {
 	case opBatch:
 		count(&s.combined, len(op.batch.ops))
 		s.applyBatch(op.batch)
+	case opReclaim:
+		op.err = s.reclaim()
 	}
+}
+
+// reclaim hands the shard's retired memory back and compacts its arena
+// when fragmented (trie.Concurrent.Reclaim), between two holds of the
+// writer role: the word keeps every other writer out meanwhile.
+func (s *trieShard[V]) reclaim() error {
+	s.w.Unlock()
+	err := s.c.Reclaim(context.Background())
+	w, lerr := s.c.TryLockWriter()
+	if lerr != nil {
+		panic("shards: a shard's writer role was taken during Reclaim") // only the word's holder writes
+	}
+	s.w = w
+	return err
 }
 
 // applyBatch applies one shard's writes of a Commit, in order, recording
