@@ -47,9 +47,18 @@ import (
 
 // view is an immutable table of chunk base addresses, indexed by arena
 // (bit 31 of a ref: the one-writer form's compaction target is the second)
-// and chunk.
+// and chunk; hot repeats the table of the arena in use (hotBit: its ref
+// bit) for nodeAt's fast path.
 type view struct {
+	hot    []unsafe.Pointer
+	hotBit uint32
 	chunks [2][]unsafe.Pointer
+}
+
+// withHot returns v with hot set to arena a's table.
+func (v view) withHot(a int) *view {
+	v.hot, v.hotBit = v.chunks[a], uint32(a)<<31
+	return &v
 }
 
 // valChunkBits sizes the value store's chunks (1024 slots).
@@ -107,6 +116,27 @@ type wstate[V any] struct {
 // a child slot with acquire, under an epoch guard), so its chunk is in any
 // view loaded after that load, and its bytes stay valid until reclaimed.
 func (c *Concurrent[V]) nodeAt(v *view, ref uint32) (node, *view) {
+	if ref&refArenaBit != v.hotBit {
+		return c.nodeAtCold(v, ref)
+	}
+	off := uint64(ref^v.hotBit) << refShift
+	ci := off >> c.shift
+	if ci >= uint64(len(v.hot)) {
+		return c.nodeAtCold(c.view.Load(), ref) // acquire: the chunk was published before ref
+	}
+	n := node{unsafe.Add(v.hot[ci], off&c.mask)}
+	if h, _ := loadHV(n); poisonCheck && h == poisonHdr {
+		panic("trie: reader reached a reclaimed node (use after reclamation)")
+	}
+	return n, v
+}
+
+// nodeAtCold is nodeAt for a ref of the arena that is not v's hot one (in
+// flight during a compaction) or beyond v's hot table; out of line so that
+// nodeAt's common case stays small.
+//
+// Safety: as nodeAt.
+func (c *Concurrent[V]) nodeAtCold(v *view, ref uint32) (node, *view) {
 	a := ref >> 31
 	off := uint64(ref&^refArenaBit) << refShift
 	ci := off >> c.shift
@@ -130,8 +160,10 @@ func (c *Concurrent[V]) grew(a int, off pool.Offset) {
 	}
 	p := c.arenas[a].p
 	old := v.chunks[a]
-	nv := &view{chunks: v.chunks}
-	nv.chunks[a] = make([]unsafe.Pointer, ci+1, max(2*(ci+1), 8))
+	var nt view
+	nt.chunks = v.chunks
+	nt.chunks[a] = make([]unsafe.Pointer, ci+1, max(2*(ci+1), 8))
+	nv := &nt
 	copy(nv.chunks[a], old)
 	for i := len(old); i <= ci; i++ {
 		// Safety: every chunk index up to the one just allocated from exists
@@ -139,6 +171,7 @@ func (c *Concurrent[V]) grew(a int, off pool.Offset) {
 		// lives: no huge blocks); Ptr at the chunk's first byte is its base.
 		nv.chunks[a][i] = p.Ptr(pool.Offset(i) << c.shift)
 	}
+	nv = nv.withHot(c.cur)
 	c.view.Store(nv) // release: publishes the chunk before any node in it
 	c.storeCapacity()
 }

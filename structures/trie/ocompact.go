@@ -76,6 +76,7 @@ func (c *Concurrent[V]) compact() error {
 	c.w.clearFresh()
 	c.w.core.mem = dst
 	c.cur = ni
+	c.view.Store(c.view.Load().withHot(ni)) // release: readers' fast path moves to dst
 	c.w.root = root
 	c.root.Store(root) // release: publishes the copy
 	c.epoch.Synchronize()
@@ -91,10 +92,9 @@ func (c *Concurrent[V]) dropArena(i int) {
 	a := c.arenas[i]
 	a.p.Reset()
 	a.inUse = 0
-	v := c.view.Load()
-	nv := &view{chunks: v.chunks}
+	nv := *c.view.Load()
 	nv.chunks[i] = nil
-	c.view.Store(nv) // release: a later growth of arena i starts a new table
+	c.view.Store(nv.withHot(c.cur)) // release: a later growth of arena i starts a new table
 	c.storeCapacity()
 }
 
