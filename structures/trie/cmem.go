@@ -396,7 +396,11 @@ var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // loadHV loads node n's header and value index together (acquire: every
 // label and child written before the store that set this header).
 func loadHV(n node) (header, uint32) {
-	x := hvWord(n).Load() // acquire: pairs with storeHV
+	return splitHV(hvWord(n).Load()) // acquire: pairs with storeHV
+}
+
+// splitHV splits a header-value word into the header and the value index.
+func splitHV(x uint64) (header, uint32) {
 	if nativeLE {
 		return header(x), uint32(x >> 32)
 	}
