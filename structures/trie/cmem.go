@@ -6,7 +6,7 @@ package trie
 //
 // Invariants:
 //   - Nodes live in a structures/pool NoLocking pool that only a writer
-//     touches (the token holder at OneWriteMultiRead, the holder of mu at
+//     touches (the writer-role holder at OneWriteMultiRead, the holder of mu at
 //     MultiWriteMultiRead). Readers never call the pool: the pool keeps its
 //     chunk table in a plain slice that growth rewrites. They read chunks
 //     through view, an immutable table republished (release) by the writer
@@ -81,7 +81,7 @@ type retiree struct {
 
 // wstate is the writer side: the arena and its builders, value slot
 // allocation, the freshness of nodes not yet published (one-writer form) and
-// the retire queue. Only the writer (token holder, or mu holder) touches it.
+// the retire queue. Only the writer (writer-role holder, or mu holder) touches it.
 type wstate[V any] struct {
 	core core[V] // the arena and the builders; core's own value slots are unused
 

@@ -137,10 +137,12 @@ func (c *Concurrent[V]) wakeOne() {
 // LockWriter takes the writer role and returns the writer. At
 // OneWriteMultiRead it waits (parked) while another writer holds the role,
 // as WithWriter does, and returns ctx's error if ctx ends first; taking the
-// role is one atomic compare-and-swap and allocates nothing. Writes through
-// the Writer are visible to readers only once Publish or Unlock publishes
-// them, all at once. At MultiWriteMultiRead it never waits: each write
-// through the Writer takes effect on its own, and Unlock does nothing.
+// role is one atomic compare-and-swap and allocates nothing. Batched writes
+// through the Writer (Insert, Delete) are visible to readers only once
+// Publish or Unlock publishes them, all at once; InsertNow and DeleteNow
+// change the published tree in place and are visible when they return. At
+// MultiWriteMultiRead it never waits: each write through the Writer takes
+// effect on its own, and Unlock does nothing.
 //
 // The caller must call Unlock exactly once and not use the Writer
 // afterwards (the same Writer value is handed to the next holder).
