@@ -184,11 +184,18 @@ func TestCompactUnderReaders(t *testing.T) {
 
 // BenchmarkChurnCapacity: the issue-12 churn figure. One op replaces one
 // key (delete the oldest, insert a new one) in a window of 25,000 live keys
-// at OneWriteMultiRead (default 1 MiB chunks) while two readers look keys
-// up; then Reclaim. It reports the arena capacity before and after Reclaim
-// and the live node bytes, in MiB, and capacity-after / live.
+// (default 1 MiB chunks) while two readers look keys up; then Reclaim.
+// Both levels; only OneWriteMultiRead compacts. It reports the arena
+// capacity before and after Reclaim and the live node bytes, in MiB, and
+// capacity-after / live.
 func BenchmarkChurnCapacity(b *testing.B) {
-	c := mustNewC(primitives.OneWriteMultiRead)
+	for _, l := range concurrentLevels {
+		b.Run("level="+l.String(), func(b *testing.B) { benchChurnCapacity(b, l) })
+	}
+}
+
+func benchChurnCapacity(b *testing.B, l primitives.Level) {
+	c := mustNewC(l)
 	const live = 25000
 	key := func(i int) []byte {
 		return fmt.Appendf(nil, "churn/%d/%s/%d", i%97, bytes.Repeat([]byte{'x'}, i%23), i)
