@@ -55,8 +55,16 @@ func (c *Concurrent[V]) compactWorth() bool {
 
 // compact moves every node into the other arena and publishes the copy;
 // the old arena is reset once readers have left it. On an allocation error
-// the trie is unchanged. Writer-role holder only, nothing pending.
+// the trie is unchanged. It does nothing while a retired node still waits
+// for readers. Writer-role holder only, no batch pending.
 func (c *Concurrent[V]) compact() error {
+	for _, r := range c.w.ret[c.w.rhead:] {
+		if r.size > 0 {
+			// A node still waits for readers (its free would go to the
+			// wrong arena after the switch): not now.
+			return nil
+		}
+	}
 	src := c.w.core.mem
 	ni := 1 - c.cur
 	dst := c.arenas[ni]
