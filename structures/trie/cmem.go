@@ -184,7 +184,7 @@ func (c *Concurrent[V]) storeCapacity() {
 			n += a.capacity()
 		}
 	}
-	c.capacity.Store(int64(n))
+	c.capacity.Store(int64(n)) // relaxed: a statistic
 }
 
 // ---- value slots ----
@@ -362,7 +362,7 @@ func (c *Concurrent[V]) reclaim(force bool) {
 	}
 	if p := len(w.ret) - w.rhead; p != w.statPending {
 		w.statPending = p
-		c.pending.Store(int64(p))
+		c.pending.Store(int64(p)) // relaxed: a statistic
 	}
 }
 

@@ -78,7 +78,7 @@ func (c *Concurrent[V]) lockWriter(ctx context.Context) error {
 func (c *Concurrent[V]) lockWriterSlow(ctx context.Context) error {
 	done := ctx.Done()
 	for {
-		x := c.wword.Load()
+		x := c.wword.Load() // acquire: the state to act on
 		switch x & wStateMask {
 		case wFree:
 			if c.wword.CompareAndSwap(x, x|wWaited) { // acquire: as in lockWriter
@@ -86,7 +86,7 @@ func (c *Concurrent[V]) lockWriterSlow(ctx context.Context) error {
 			}
 			continue
 		case wHeld:
-			if !c.wword.CompareAndSwap(x, x&^wStateMask|wWaited) {
+			if !c.wword.CompareAndSwap(x, x&^wStateMask|wWaited) { // announces a waiter before parking
 				continue
 			}
 		}
@@ -119,7 +119,7 @@ func (c *Concurrent[V]) unlockWriter() {
 // only.
 func (c *Concurrent[V]) publishCount() {
 	for {
-		x := c.wword.Load()
+		x := c.wword.Load() // acquire: the state bits to keep
 		if c.wword.CompareAndSwap(x, x&wStateMask|c.w.pub) { // release: the count follows the tree
 			return
 		}

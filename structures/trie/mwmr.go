@@ -335,14 +335,14 @@ func (c *Concurrent[V]) mwLock(ls *locks, pos mwPos, ref uint32, n node) bool {
 // still hv, the one the descent read (a writer may have appended a child
 // or set the value in place since): what the caller decided from hv holds.
 func (c *Concurrent[V]) mwLockNode(ls *locks, pos mwPos, ref uint32, n node, hv uint64) bool {
-	return c.mwLock(ls, pos, ref, n) && hvWord(n).Load() == hv
+	return c.mwLock(ls, pos, ref, n) && hvWord(n).Load() == hv // under n's lock: validates the descent
 }
 
 // mwLockOnly takes n's lock alone (for an in-place change of n) and
 // validates n's word as mwLockNode does. A locked node that is not obsolete
 // is linked (unlinking marks it obsolete under its lock).
 func (c *Concurrent[V]) mwLockOnly(ls *locks, n node, hv uint64) bool {
-	return ls.try(lockWord(n)) && hvWord(n).Load() == hv
+	return ls.try(lockWord(n)) && hvWord(n).Load() == hv // under n's lock: validates the descent
 }
 
 // mwInstall stores nr at pos in place of node n (ref), marks n obsolete and

@@ -89,7 +89,7 @@ func (c *Concurrent[V]) compact() error {
 	c.root.Store(root) // release: publishes the copy
 	c.epoch.Synchronize()
 	c.dropArena(1 - ni)
-	c.compactions.Add(1)
+	c.compactions.Add(1) // relaxed: a statistic
 	c.publishStats()
 	return nil
 }
@@ -100,7 +100,7 @@ func (c *Concurrent[V]) dropArena(i int) {
 	a := c.arenas[i]
 	a.p.Reset()
 	a.inUse = 0
-	nv := *c.view.Load()
+	nv := *c.view.Load() // the writer's own last store
 	nv.chunks[i] = nil
 	c.view.Store(nv.withHot(c.cur)) // release: a later growth of arena i starts a new table
 	c.storeCapacity()
