@@ -119,7 +119,7 @@ func (c *Concurrent[V]) unlockWriter() {
 // only.
 func (c *Concurrent[V]) publishCount() {
 	for {
-		x := c.wword.Load() // acquire: the state bits to keep
+		x := c.wword.Load()                                  // acquire: the state bits to keep
 		if c.wword.CompareAndSwap(x, x&wStateMask|c.w.pub) { // release: the count follows the tree
 			return
 		}
