@@ -13,13 +13,18 @@ package trie
 //     whenever an allocation lands in a chunk the view lacks, before any
 //     node in that chunk is published.
 //   - The node pool has no huge blocks (MaxFastBlock covers the largest
-//     node, see concurrentPoolConfig), so chunk slots are only ever appended
-//     and never change: an older view is a correct prefix of a newer one. A
-//     reader that meets a ref beyond its view reloads it (the ref was
-//     published after the chunk's view).
-//   - A published node's bytes are never written again until it is
-//     reclaimed, except its child slots at MultiWriteMultiRead, which are
-//     written and read with atomics, and its lock word (in front of it).
+//     node, see concurrentPoolConfig), so while an arena lives its chunk
+//     slots are only ever appended and never change: an older view's table
+//     for it is a correct prefix of a newer one. A reader that meets a ref
+//     beyond its view reloads it (the ref was published after the chunk's
+//     view). The view has a table per arena (bit 31 of a ref); an arena is
+//     reset only after a compaction moved every node out of it and every
+//     reader that could hold one of its refs has left (ocompact.go).
+//   - A published node changes only as owinplace.go (one-writer) and
+//     mwmr.go (multi-writer, under the node's lock) allow: its header-value
+//     word (loaded and stored as one atomic word), a child appended past its
+//     count, its child slots (atomic), and its lock word (in front of it,
+//     multi-writer). Its prefix and first count labels never change.
 //   - Value slots are written once before the node or leaf ref naming them
 //     is published, and only cleared when reclaimed: a replaced value gets a
 //     new slot.
