@@ -6,20 +6,25 @@ package trie
 //
 // Invariants:
 //   - Nodes live in a structures/pool NoLocking pool that only a writer
-//     touches (the token holder at OneWriteMultiRead, the holder of mu at
+//     touches (the writer-role holder at OneWriteMultiRead, the holder of mu at
 //     MultiWriteMultiRead). Readers never call the pool: the pool keeps its
 //     chunk table in a plain slice that growth rewrites. They read chunks
 //     through view, an immutable table republished (release) by the writer
 //     whenever an allocation lands in a chunk the view lacks, before any
 //     node in that chunk is published.
 //   - The node pool has no huge blocks (MaxFastBlock covers the largest
-//     node, see concurrentPoolConfig), so chunk slots are only ever appended
-//     and never change: an older view is a correct prefix of a newer one. A
-//     reader that meets a ref beyond its view reloads it (the ref was
-//     published after the chunk's view).
-//   - A published node's bytes are never written again until it is
-//     reclaimed, except its child slots at MultiWriteMultiRead, which are
-//     written and read with atomics, and its lock word (in front of it).
+//     node, see concurrentPoolConfig), so while an arena lives its chunk
+//     slots are only ever appended and never change: an older view's table
+//     for it is a correct prefix of a newer one. A reader that meets a ref
+//     beyond its view reloads it (the ref was published after the chunk's
+//     view). The view has a table per arena (bit 31 of a ref); an arena is
+//     reset only after a compaction moved every node out of it and every
+//     reader that could hold one of its refs has left (ocompact.go).
+//   - A published node changes only as owinplace.go (one-writer) and
+//     mwmr.go (multi-writer, under the node's lock) allow: its header-value
+//     word (loaded and stored as one atomic word), a child appended past its
+//     count, its child slots (atomic), and its lock word (in front of it,
+//     multi-writer). Its prefix and first count labels never change.
 //   - Value slots are written once before the node or leaf ref naming them
 //     is published, and only cleared when reclaimed: a replaced value gets a
 //     new slot.
@@ -47,9 +52,18 @@ import (
 
 // view is an immutable table of chunk base addresses, indexed by arena
 // (bit 31 of a ref: the one-writer form's compaction target is the second)
-// and chunk.
+// and chunk; hot repeats the table of the arena in use (hotBit: its ref
+// bit) for nodeAt's fast path.
 type view struct {
+	hot    []unsafe.Pointer
+	hotBit uint32
 	chunks [2][]unsafe.Pointer
+}
+
+// withHot returns v with hot set to arena a's table.
+func (v view) withHot(a int) *view {
+	v.hot, v.hotBit = v.chunks[a], uint32(a)<<31
+	return &v
 }
 
 // valChunkBits sizes the value store's chunks (1024 slots).
@@ -72,7 +86,7 @@ type retiree struct {
 
 // wstate is the writer side: the arena and its builders, value slot
 // allocation, the freshness of nodes not yet published (one-writer form) and
-// the retire queue. Only the writer (token holder, or mu holder) touches it.
+// the retire queue. Only the writer (writer-role holder, or mu holder) touches it.
 type wstate[V any] struct {
 	core core[V] // the arena and the builders; core's own value slots are unused
 
@@ -107,6 +121,27 @@ type wstate[V any] struct {
 // a child slot with acquire, under an epoch guard), so its chunk is in any
 // view loaded after that load, and its bytes stay valid until reclaimed.
 func (c *Concurrent[V]) nodeAt(v *view, ref uint32) (node, *view) {
+	if ref&refArenaBit != v.hotBit {
+		return c.nodeAtCold(v, ref)
+	}
+	off := uint64(ref^v.hotBit) << refShift
+	ci := off >> c.shift
+	if ci >= uint64(len(v.hot)) {
+		return c.nodeAtCold(c.view.Load(), ref) // acquire: the chunk was published before ref
+	}
+	n := node{unsafe.Add(v.hot[ci], off&c.mask)}
+	if h, _ := loadHV(n); poisonCheck && h == poisonHdr {
+		panic("trie: reader reached a reclaimed node (use after reclamation)")
+	}
+	return n, v
+}
+
+// nodeAtCold is nodeAt for a ref of the arena that is not v's hot one (in
+// flight during a compaction) or beyond v's hot table; out of line so that
+// nodeAt's common case stays small.
+//
+// Safety: as nodeAt.
+func (c *Concurrent[V]) nodeAtCold(v *view, ref uint32) (node, *view) {
 	a := ref >> 31
 	off := uint64(ref&^refArenaBit) << refShift
 	ci := off >> c.shift
@@ -130,8 +165,10 @@ func (c *Concurrent[V]) grew(a int, off pool.Offset) {
 	}
 	p := c.arenas[a].p
 	old := v.chunks[a]
-	nv := &view{chunks: v.chunks}
-	nv.chunks[a] = make([]unsafe.Pointer, ci+1, max(2*(ci+1), 8))
+	var nt view
+	nt.chunks = v.chunks
+	nt.chunks[a] = make([]unsafe.Pointer, ci+1, max(2*(ci+1), 8))
+	nv := &nt
 	copy(nv.chunks[a], old)
 	for i := len(old); i <= ci; i++ {
 		// Safety: every chunk index up to the one just allocated from exists
@@ -139,6 +176,7 @@ func (c *Concurrent[V]) grew(a int, off pool.Offset) {
 		// lives: no huge blocks); Ptr at the chunk's first byte is its base.
 		nv.chunks[a][i] = p.Ptr(pool.Offset(i) << c.shift)
 	}
+	nv = nv.withHot(c.cur)
 	c.view.Store(nv) // release: publishes the chunk before any node in it
 	c.storeCapacity()
 }
@@ -151,7 +189,7 @@ func (c *Concurrent[V]) storeCapacity() {
 			n += a.capacity()
 		}
 	}
-	c.capacity.Store(int64(n))
+	c.capacity.Store(int64(n)) // relaxed: a statistic
 }
 
 // ---- value slots ----
@@ -329,7 +367,7 @@ func (c *Concurrent[V]) reclaim(force bool) {
 	}
 	if p := len(w.ret) - w.rhead; p != w.statPending {
 		w.statPending = p
-		c.pending.Store(int64(p))
+		c.pending.Store(int64(p)) // relaxed: a statistic
 	}
 }
 
@@ -363,7 +401,11 @@ var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // loadHV loads node n's header and value index together (acquire: every
 // label and child written before the store that set this header).
 func loadHV(n node) (header, uint32) {
-	x := hvWord(n).Load() // acquire: pairs with storeHV
+	return splitHV(hvWord(n).Load()) // acquire: pairs with storeHV
+}
+
+// splitHV splits a header-value word into the header and the value index.
+func splitHV(x uint64) (header, uint32) {
 	if nativeLE {
 		return header(x), uint32(x >> 32)
 	}

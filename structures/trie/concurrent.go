@@ -171,7 +171,7 @@ func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V
 	if !c.multi {
 		c.w.pubs = 1
 		c.w.pub = pubFields(0, 1)
-		c.wword.Store(c.w.pub)
+		c.wword.Store(c.w.pub) // before publication of c: no other goroutine yet
 	}
 	c.wr.c = c
 	c.wr.held = c.multi // the multi-writer Writer is shared and always usable
@@ -226,7 +226,7 @@ func (c *Concurrent[V]) Contains(key []byte) bool {
 // Len returns the number of keys (the last published count).
 func (c *Concurrent[V]) Len() int {
 	if c.multi {
-		return int(c.keys.Load())
+		return int(c.keys.Load()) // relaxed: a count
 	}
 	return int(c.wword.Load() >> wKeysShift & wKeysMask) // acquire: the count last published
 }
@@ -337,11 +337,11 @@ func (c *Concurrent[V]) publishStats() {
 	w := &c.w
 	if n := w.core.nodes; n != w.statNodes {
 		w.statNodes = n
-		c.nodes.Store(int64(n))
+		c.nodes.Store(int64(n)) // relaxed: a statistic
 	}
 	if b := w.core.mem.bytesInUse(); b != w.statBytes {
 		w.statBytes = b
-		c.arenaBytes.Store(int64(b))
+		c.arenaBytes.Store(int64(b)) // relaxed: a statistic
 	}
 }
 
@@ -501,7 +501,7 @@ func (c *Concurrent[V]) Stats() Stats {
 		ArenaBytes:    int(c.arenaBytes.Load()),
 		ArenaCapacity: int(c.capacity.Load()),
 		ValueBytes:    int(c.valueBytes.Load()),
-		Compactions:   int(c.compactions.Load()),
+		Compactions:   int(c.compactions.Load()), // relaxed: a statistic
 	}
 	if s.Keys > 0 {
 		s.BytesPerKey = float64(s.ArenaBytes+s.ValueBytes) / float64(s.Keys)
@@ -528,7 +528,7 @@ type ReclaimStats struct {
 func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
 	rs := ReclaimStats{Pending: int(c.pending.Load()), Epoch: c.epoch.Epoch(), Version: 1}
 	if !c.multi {
-		rs.Version = c.wword.Load() >> wVersionShift
+		rs.Version = c.wword.Load() >> wVersionShift // acquire: the last publication
 	}
 	return rs
 }

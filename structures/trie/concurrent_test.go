@@ -68,12 +68,15 @@ type cmodel struct {
 	c     *Concurrent[int]
 	m     map[string]int
 	batch *Writer[int] // non-nil inside a one-writer batch
+	now   bool         // inside a batch: writes through InsertNow/DeleteNow
 }
 
 func (cm *cmodel) insert(k []byte, v int) {
 	var added bool
 	var err error
-	if cm.batch != nil {
+	if cm.batch != nil && cm.now {
+		added, err = cm.batch.InsertNow(k, v)
+	} else if cm.batch != nil {
 		added, err = cm.batch.Insert(k, v)
 	} else {
 		added, err = cm.c.Insert(k, v)
@@ -92,7 +95,9 @@ func (cm *cmodel) delete(k []byte) {
 	var old int
 	var found bool
 	var err error
-	if cm.batch != nil {
+	if cm.batch != nil && cm.now {
+		old, found, err = cm.batch.DeleteNow(k)
+	} else if cm.batch != nil {
 		old, found, err = cm.batch.Delete(k)
 	} else {
 		old, found, err = cm.c.Delete(k)
@@ -948,14 +953,36 @@ func FuzzConcurrent(f *testing.F) {
 			i += 2
 			k := ops[i:min(i+n, len(ops))]
 			i += len(k)
-			switch op % 3 {
+			switch op % 6 {
 			case 0:
 				cm.insert(k, i)
 			case 1:
 				cm.delete(k)
-			default:
+			case 2:
 				cm.get(k)
+			case 3:
+				// Open or close a writer session (LockWriter ... Unlock).
+				if cm.batch == nil {
+					w, err := cm.c.LockWriter(context.Background())
+					if err != nil {
+						t.Fatal(err)
+					}
+					cm.batch = w
+				} else {
+					cm.batch.Unlock()
+					cm.batch = nil
+				}
+			case 4:
+				cm.now = !cm.now // batched (copy-on-write) or in-place writes
+			default:
+				if cm.batch != nil {
+					cm.batch.Publish()
+				}
 			}
+		}
+		if cm.batch != nil {
+			cm.batch.Unlock()
+			cm.batch = nil
 		}
 		r := rand.New(rand.NewPCG(uint64(len(ops)), 1))
 		cm.checkIteration(r, ckeyGen(r, 4, 4))

@@ -201,7 +201,7 @@ func (c *Concurrent[V]) scan(from []byte, inRange func([]byte) bool) iter.Seq2[[
 	return func(yield func([]byte, V) bool) {
 		g := c.epoch.Enter()
 		defer g.Exit()
-		it := ccursor[V]{c: c, root: c.root.Load()} // acquire: the snapshot
+		it := ccursor[V]{c: c, root: c.root.Load()} // acquire: the published tree
 		it.v = c.view.Load()
 		it.seek(from)
 		for {

@@ -78,7 +78,7 @@ func (c *Concurrent[V]) lockWriter(ctx context.Context) error {
 func (c *Concurrent[V]) lockWriterSlow(ctx context.Context) error {
 	done := ctx.Done()
 	for {
-		x := c.wword.Load()
+		x := c.wword.Load() // acquire: the state to act on
 		switch x & wStateMask {
 		case wFree:
 			if c.wword.CompareAndSwap(x, x|wWaited) { // acquire: as in lockWriter
@@ -86,7 +86,7 @@ func (c *Concurrent[V]) lockWriterSlow(ctx context.Context) error {
 			}
 			continue
 		case wHeld:
-			if !c.wword.CompareAndSwap(x, x&^wStateMask|wWaited) {
+			if !c.wword.CompareAndSwap(x, x&^wStateMask|wWaited) { // announces a waiter before parking
 				continue
 			}
 		}
@@ -119,7 +119,7 @@ func (c *Concurrent[V]) unlockWriter() {
 // only.
 func (c *Concurrent[V]) publishCount() {
 	for {
-		x := c.wword.Load()
+		x := c.wword.Load()                                  // acquire: the state bits to keep
 		if c.wword.CompareAndSwap(x, x&wStateMask|c.w.pub) { // release: the count follows the tree
 			return
 		}
@@ -137,10 +137,12 @@ func (c *Concurrent[V]) wakeOne() {
 // LockWriter takes the writer role and returns the writer. At
 // OneWriteMultiRead it waits (parked) while another writer holds the role,
 // as WithWriter does, and returns ctx's error if ctx ends first; taking the
-// role is one atomic compare-and-swap and allocates nothing. Writes through
-// the Writer are visible to readers only once Publish or Unlock publishes
-// them, all at once. At MultiWriteMultiRead it never waits: each write
-// through the Writer takes effect on its own, and Unlock does nothing.
+// role is one atomic compare-and-swap and allocates nothing. Batched writes
+// through the Writer (Insert, Delete) are visible to readers only once
+// Publish or Unlock publishes them, all at once; InsertNow and DeleteNow
+// change the published tree in place and are visible when they return. At
+// MultiWriteMultiRead it never waits: each write through the Writer takes
+// effect on its own, and Unlock does nothing.
 //
 // The caller must call Unlock exactly once and not use the Writer
 // afterwards (the same Writer value is handed to the next holder).

@@ -12,6 +12,9 @@
 //   - Frozen (Trie.Freeze): a read-only, compact copy (exact node sizes,
 //     nodes and values laid out in key order), safe for any number of
 //     concurrent readers without synchronization (the NoWriteReadOnly level).
+//   - Concurrent (NewConcurrent): lock-free readers alongside one writer
+//     (OneWriteMultiRead: per-key writes in place, atomic batches through
+//     WithWriter or LockWriter) or many writers (MultiWriteMultiRead).
 //
 // # Keys and values
 //

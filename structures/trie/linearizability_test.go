@@ -1,6 +1,7 @@
 package trie
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -76,8 +77,7 @@ var linModel = porcupine.Model{
 // linHistory runs clients goroutines of ops random operations each on c and
 // returns the history, with call and return times from one logical clock
 // (a total order that respects real time).
-func linHistory(t *testing.T, c *Concurrent[int], seed uint64, clients, ops int) []porcupine.Operation {
-	keys := []string{"", "a", "ab", "b\x00"}
+func linHistory(t *testing.T, c *Concurrent[int], keys []string, seed uint64, clients, ops int) []porcupine.Operation {
 	var clock atomic.Int64
 	hist := make([][]porcupine.Operation, clients)
 	var start sync.WaitGroup
@@ -95,11 +95,31 @@ func linHistory(t *testing.T, c *Concurrent[int], seed uint64, clients, ops int)
 				call := clock.Add(1)
 				var out linOut
 				var err error
+				via := r.IntN(4) // the API path of a write
 				switch in.op {
 				case linInsert:
-					out.ok, err = c.Insert([]byte(in.key), in.val)
+					out.ok, err = linWrite(c, via, func(w *Writer[int], now bool) (bool, error) {
+						if now {
+							return w.InsertNow([]byte(in.key), in.val)
+						}
+						return w.Insert([]byte(in.key), in.val)
+					}, func() (bool, error) { return c.Insert([]byte(in.key), in.val) })
 				case linDelete:
-					out.val, out.ok, err = c.Delete([]byte(in.key))
+					out.ok, err = linWrite(c, via, func(w *Writer[int], now bool) (bool, error) {
+						var found bool
+						var err error
+						if now {
+							out.val, found, err = w.DeleteNow([]byte(in.key))
+						} else {
+							out.val, found, err = w.Delete([]byte(in.key))
+						}
+						return found, err
+					}, func() (bool, error) {
+						var found bool
+						var err error
+						out.val, found, err = c.Delete([]byte(in.key))
+						return found, err
+					})
 				default:
 					out.val, out.ok = c.Get([]byte(in.key))
 				}
@@ -121,6 +141,47 @@ func linHistory(t *testing.T, c *Concurrent[int], seed uint64, clients, ops int)
 	return all
 }
 
+// linWrite runs one write through the API path via: 0, 1 the plain method
+// (direct); 2 a LockWriter session with the in-place method (InsertNow,
+// DeleteNow); 3 a WithWriter batch of that one write (copy-on-write at
+// OneWriteMultiRead, published when the batch ends).
+func linWrite(c *Concurrent[int], via int, session func(w *Writer[int], now bool) (bool, error), direct func() (bool, error)) (bool, error) {
+	switch via {
+	case 2:
+		w, err := c.LockWriter(context.Background())
+		if err != nil {
+			return false, err
+		}
+		defer w.Unlock()
+		return session(w, true)
+	case 3:
+		var ok bool
+		err := c.WithWriter(context.Background(), func(w *Writer[int]) error {
+			var err error
+			ok, err = session(w, false)
+			return err
+		})
+		return ok, err
+	default:
+		return direct()
+	}
+}
+
+// linKeySets are the histories' key spaces: a few keys that are prefixes
+// of each other (splits, merges, values at inner nodes), keys sharing one
+// sparse node (appends past the count, middle inserts, removals), and keys
+// under a prefilled dense node.
+var linKeySets = []struct {
+	name    string
+	keys    []string
+	prefill func(i int) string
+	n       int
+}{
+	{name: "prefixes", keys: []string{"", "a", "ab", "b\x00"}},
+	{name: "sparse", keys: []string{"k", "k0", "k5", "k9", "k55", "k5x", "k\xff"}},
+	{name: "dense", keys: []string{"d", "d\x01", "d\x80", "d\x80z", "d\xff"}, prefill: func(i int) string { return "d" + string(rune('A'+i)) }, n: 50},
+}
+
 func TestLinearizability(t *testing.T) {
 	seeds, ops := 100, 300
 	if raceEnabled || testing.Short() {
@@ -128,20 +189,27 @@ func TestLinearizability(t *testing.T) {
 	}
 	clients := max(4, runtime.GOMAXPROCS(0)+2)
 	for _, l := range concurrentLevels {
-		t.Run(l.String(), func(t *testing.T) {
-			for seed := range uint64(seeds) {
-				c := newC[int](t, l)
-				h := linHistory(t, c, seed, clients, ops)
-				res := porcupine.CheckOperationsTimeout(linModel, h, 20*time.Second)
-				if res == porcupine.Illegal {
-					t.Fatalf("seed %d: history of %d operations is not linearizable", seed, len(h))
+		for _, ks := range linKeySets {
+			t.Run(l.String()+"/"+ks.name, func(t *testing.T) {
+				for seed := range uint64(seeds) {
+					c := newC[int](t, l)
+					for i := range ks.n {
+						if _, err := c.Insert([]byte(ks.prefill(i)), -1); err != nil {
+							t.Fatal(err)
+						}
+					}
+					h := linHistory(t, c, ks.keys, seed, clients, ops)
+					res := porcupine.CheckOperationsTimeout(linModel, h, 20*time.Second)
+					if res == porcupine.Illegal {
+						t.Fatalf("seed %d: history of %d operations is not linearizable", seed, len(h))
+					}
+					if res != porcupine.Ok {
+						t.Fatalf("seed %d: porcupine gave no answer (%v)", seed, res)
+					}
+					mustCheck(t, c)
 				}
-				if res != porcupine.Ok {
-					t.Fatalf("seed %d: porcupine gave no answer (%v)", seed, res)
-				}
-				mustCheck(t, c)
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -13,10 +13,20 @@ package trie
 //     clear is unlocked (a reused block holds the pool's free-list link
 //     there, an 8-aligned offset, so it reads as unlocked). The root slot's
 //     lock word is Concurrent.rootLock.
-//   - A published node is never changed except its child slots, each
-//     replaced by one atomic store made while holding the node's lock.
-//     Header, prefix, labels and value index are immutable: a change to them
-//     builds a new node that replaces the old one in its parent's slot.
+//   - A published node changes in place only under its own lock, and only
+//     as the one-writer form's in-place writes do (owinplace.go): a child
+//     slot replaced by one atomic store; the value set or replaced in the
+//     header-value word (storeHV); a child appended to a dense node, or to
+//     a sparse node with room past its count when its label is above every
+//     other (label and slot first, then the larger count with storeHV). The
+//     prefix and the first count labels never change, and a sparse node's
+//     count never decreases in place; every other change (split, growth
+//     past the capacity, a label in the middle, removals, merges) builds a
+//     new node that replaces the old one in its parent's slot.
+//   - A writer decides from the header-value word it loaded during its
+//     descent; after taking a node's lock it checks that the word is
+//     unchanged (mwLockNode, mwLockOnly) and restarts otherwise, so a
+//     replacement is always built from the node as it is under the lock.
 //   - To replace node N in slot s of parent P, a writer holds P's lock and
 //     N's lock (and the lock of every other node it absorbs, such as the
 //     child of a merge), having checked after locking that s still names N.
@@ -42,7 +52,9 @@ package trie
 //     node obsolete, restarts, and finds the key: added once.
 //
 // Rejected: optimistic lock coupling with reader validation (readers would
-// need version checks and retries; here they never retry); lock coupling
+// need version checks and retries; here they never retry); copying the node
+// for every insert (before issue 12: a copy, a parent lock and a retirement
+// per added key where an append in place under the node's lock does); lock coupling
 // down the path (writers would serialize at the root); a lock-free pool
 // for the arena (the builders shared with the single-owner trie need one
 // owner; moving allocation out of mu is the next step if profiles ask).
@@ -174,10 +186,11 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 		}
 		var n node
 		n, vw = c.nodeAt(vw, ref)
-		h := n.hdr()
+		hv := hvWord(n).Load() // acquire: n's header and value as of this descent
+		h, vi := splitHV(hv)
 		if p := h.prefixLen(); p > 0 {
 			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
-				if !c.mwLock(ls, pos, ref, n) {
+				if !c.mwLockNode(ls, pos, ref, n, hv) {
 					return false, false, nil
 				}
 				c.mu.Lock()
@@ -193,7 +206,9 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 			depth += p
 		}
 		if depth == len(key) {
-			if !c.mwLock(ls, pos, ref, n) {
+			// In place, under n's lock alone: the value index and flag
+			// change in n's header-value word.
+			if !c.mwLockOnly(ls, n, hv) {
 				return false, false, nil
 			}
 			c.mu.Lock()
@@ -202,15 +217,13 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 			if err != nil {
 				return false, true, err
 			}
-			nr, err := c.w.core.buildNode(h|flagValue, n.prefix(h), vidx, n, h, 0, 0)
-			if err != nil {
-				c.freeValue(vidx)
-				return false, true, err
-			}
-			c.mwInstall(ls, pos, nr, n, ref, n.valueIdx(), h.hasValue())
-			if !h.hasValue() {
+			storeHV(n, h|flagValue, vidx) // release: publishes the value
+			if h.hasValue() {
+				c.retireValue(c.epoch.Epoch(), vi) // epoch read after the store
+			} else {
 				c.keys.Add(1)
 			}
+			c.mwReclaim(false)
 			return !h.hasValue(), true, nil
 		}
 		b := key[depth]
@@ -228,7 +241,34 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 			depth++
 			continue
 		}
-		if !c.mwLock(ls, pos, ref, n) {
+		// b is absent. Under n's lock, with n's word unchanged since the
+		// descent, b is still absent; a dense node, or a sparse one with
+		// room whose labels are all below b, takes the child in place.
+		if !c.mwLockOnly(ls, n, hv) {
+			return false, false, nil
+		}
+		cnt := h.count()
+		if h.dense() || cnt < h.capacity() && (cnt == 0 || n.label(h, cnt-1) < b) {
+			c.mu.Lock()
+			op.held = true
+			leaf, err := c.newValueLeaf(key[depth+1:], v)
+			if err != nil {
+				return false, true, err
+			}
+			if h.dense() {
+				slotAt(n, h, int(b)).Store(leaf) // release: publishes the leaf
+			} else {
+				// Safety: as in addChildNow (owinplace.go): past the count,
+				// no reader reads them before storeHV publishes the count.
+				n.labels(h, cnt+1)[cnt] = b
+				*n.childSlot(h, cnt) = leaf
+			}
+			storeHV(n, h.withCount(cnt+1), vi) // release: publishes label and child
+			c.keys.Add(1)
+			c.publishStats()
+			return true, true, nil
+		}
+		if !ls.try(pos.lock) || pos.slot.Load() != ref {
 			return false, false, nil
 		}
 		c.mu.Lock()
@@ -237,7 +277,7 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 		if err != nil {
 			return false, true, err
 		}
-		nr, err := c.w.core.buildNode(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+		nr, err := c.w.core.buildNode(grownHeader(h), n.prefix(h), vi, n, h, b, leaf)
 		if err != nil {
 			c.undoLeaf(leaf)
 			return false, true, err
@@ -289,6 +329,20 @@ func (c *Concurrent[V]) mwSlotInsert(slot *atomic.Uint32, ref uint32, rest []byt
 // pos still names it.
 func (c *Concurrent[V]) mwLock(ls *locks, pos mwPos, ref uint32, n node) bool {
 	return ls.try(pos.lock) && ls.try(lockWord(n)) && pos.slot.Load() == ref
+}
+
+// mwLockNode is mwLock that also validates that n's header-value word is
+// still hv, the one the descent read (a writer may have appended a child
+// or set the value in place since): what the caller decided from hv holds.
+func (c *Concurrent[V]) mwLockNode(ls *locks, pos mwPos, ref uint32, n node, hv uint64) bool {
+	return c.mwLock(ls, pos, ref, n) && hvWord(n).Load() == hv // under n's lock: validates the descent
+}
+
+// mwLockOnly takes n's lock alone (for an in-place change of n) and
+// validates n's word as mwLockNode does. A locked node that is not obsolete
+// is linked (unlinking marks it obsolete under its lock).
+func (c *Concurrent[V]) mwLockOnly(ls *locks, n node, hv uint64) bool {
+	return ls.try(lockWord(n)) && hvWord(n).Load() == hv // under n's lock: validates the descent
 }
 
 // mwInstall stores nr at pos in place of node n (ref), marks n obsolete and
@@ -369,12 +423,13 @@ func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err e
 				c.mwDeleted()
 				return old, true, true, nil
 			}
-			ok, err := c.mwRemoveChild(ls, gp, p, pref, b, ref, node{})
+			ok, err := c.mwRemoveChild(ls, gp, p, pref, b, ref, node{}, 0)
 			return old, ok, ok || err != nil, err
 		}
 		var n node
 		n, vw = c.nodeAt(vw, ref)
-		h := n.hdr()
+		hv := hvWord(n).Load() // acquire: n's header and value as of this descent
+		h, vi := splitHV(hv)
 		if pl := h.prefixLen(); pl > 0 {
 			if len(key)-depth < pl || string(n.prefix(h)) != string(key[depth:depth+pl]) {
 				return old, false, true, nil
@@ -385,8 +440,8 @@ func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err e
 			if !h.hasValue() {
 				return old, false, true, nil
 			}
-			old = c.value(n.valueIdx())
-			ok, err := c.mwDropValue(ls, gp, p, pref, b, pos, ref, n, h)
+			old = c.value(vi)
+			ok, err := c.mwDropValue(ls, gp, p, pref, b, pos, ref, n, hv)
 			return old, ok, ok || err != nil, err
 		}
 		nb := key[depth]
@@ -413,12 +468,13 @@ func (c *Concurrent[V]) mwDeleted() {
 // mwDropValue removes the value of node n (ref at pos; p its parent at gp,
 // reached through label b) and reports whether it did; false with a nil
 // error means a conflict (retry).
-func (c *Concurrent[V]) mwDropValue(ls *locks, gp mwPos, p node, pref uint32, b byte, pos mwPos, ref uint32, n node, h header) (bool, error) {
+func (c *Concurrent[V]) mwDropValue(ls *locks, gp mwPos, p node, pref uint32, b byte, pos mwPos, ref uint32, n node, hv uint64) (bool, error) {
+	h, _ := splitHV(hv)
 	cnt := h.count()
 	if cnt == 0 {
 		// n disappears: it leaves its parent (or the root slot).
 		if p.p == nil {
-			if !c.mwLock(ls, pos, ref, n) {
+			if !c.mwLockNode(ls, pos, ref, n, hv) {
 				return false, nil
 			}
 			c.mu.Lock()
@@ -431,9 +487,9 @@ func (c *Concurrent[V]) mwDropValue(ls *locks, gp mwPos, p node, pref uint32, b 
 			c.mwDeleted()
 			return true, nil
 		}
-		return c.mwRemoveChild(ls, gp, p, pref, b, ref, n)
+		return c.mwRemoveChild(ls, gp, p, pref, b, ref, n, hv)
 	}
-	if !c.mwLock(ls, pos, ref, n) {
+	if !c.mwLockNode(ls, pos, ref, n, hv) {
 		return false, nil
 	}
 	var child uint32
@@ -467,9 +523,10 @@ func (c *Concurrent[V]) mwDropValue(ls *locks, gp mwPos, p node, pref uint32, b 
 }
 
 // mwRemoveChild removes p's child labelled b — ref, an inline leaf or the
-// valueless-to-be childless node n — replacing p at gp. It reports whether
-// it did; false with a nil error means a conflict.
-func (c *Concurrent[V]) mwRemoveChild(ls *locks, gp mwPos, p node, pref uint32, b byte, ref uint32, n node) (bool, error) {
+// valueless-to-be childless node n (whose word the descent read as nhv) —
+// replacing p at gp. It reports whether it did; false with a nil error
+// means a conflict.
+func (c *Concurrent[V]) mwRemoveChild(ls *locks, gp mwPos, p node, pref uint32, b byte, ref uint32, n node, nhv uint64) (bool, error) {
 	if !c.mwLock(ls, gp, pref, p) {
 		return false, nil
 	}
@@ -477,8 +534,8 @@ func (c *Concurrent[V]) mwRemoveChild(ls *locks, gp mwPos, p node, pref uint32, 
 	if childOf(p, ph, b) != ref {
 		return false, nil // changed before we locked p
 	}
-	if n.p != nil && !ls.try(lockWord(n)) {
-		return false, nil
+	if n.p != nil && !c.mwLockOnly(ls, n, nhv) {
+		return false, nil // n gained a child or changed since the descent
 	}
 	cnt := ph.count() - 1
 	var sib uint32

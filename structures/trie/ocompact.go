@@ -55,8 +55,16 @@ func (c *Concurrent[V]) compactWorth() bool {
 
 // compact moves every node into the other arena and publishes the copy;
 // the old arena is reset once readers have left it. On an allocation error
-// the trie is unchanged. Writer-role holder only, nothing pending.
+// the trie is unchanged. It does nothing while a retired node still waits
+// for readers. Writer-role holder only, no batch pending.
 func (c *Concurrent[V]) compact() error {
+	for _, r := range c.w.ret[c.w.rhead:] {
+		if r.size > 0 {
+			// A node still waits for readers (its free would go to the
+			// wrong arena after the switch): not now.
+			return nil
+		}
+	}
 	src := c.w.core.mem
 	ni := 1 - c.cur
 	dst := c.arenas[ni]
@@ -76,11 +84,12 @@ func (c *Concurrent[V]) compact() error {
 	c.w.clearFresh()
 	c.w.core.mem = dst
 	c.cur = ni
+	c.view.Store(c.view.Load().withHot(ni)) // release: readers' fast path moves to dst
 	c.w.root = root
 	c.root.Store(root) // release: publishes the copy
 	c.epoch.Synchronize()
 	c.dropArena(1 - ni)
-	c.compactions.Add(1)
+	c.compactions.Add(1) // relaxed: a statistic
 	c.publishStats()
 	return nil
 }
@@ -91,10 +100,9 @@ func (c *Concurrent[V]) dropArena(i int) {
 	a := c.arenas[i]
 	a.p.Reset()
 	a.inUse = 0
-	v := c.view.Load()
-	nv := &view{chunks: v.chunks}
+	nv := *c.view.Load() // the writer's own last store
 	nv.chunks[i] = nil
-	c.view.Store(nv) // release: a later growth of arena i starts a new table
+	c.view.Store(nv.withHot(c.cur)) // release: a later growth of arena i starts a new table
 	c.storeCapacity()
 }
 

@@ -181,3 +181,62 @@ func TestCompactUnderReaders(t *testing.T) {
 		t.Fatalf("stats after 6 compactions: %+v", s)
 	}
 }
+
+// BenchmarkChurnCapacity: the issue-12 churn figure. One op replaces one
+// key (delete the oldest, insert a new one) in a window of 25,000 live keys
+// (default 1 MiB chunks) while two readers look keys up; then Reclaim.
+// Both levels; only OneWriteMultiRead compacts. It reports the arena
+// capacity before and after Reclaim and the live node bytes, in MiB, and
+// capacity-after / live.
+func BenchmarkChurnCapacity(b *testing.B) {
+	for _, l := range concurrentLevels {
+		b.Run("level="+l.String(), func(b *testing.B) { benchChurnCapacity(b, l) })
+	}
+}
+
+func benchChurnCapacity(b *testing.B, l primitives.Level) {
+	c := mustNewC(l)
+	const live = 25000
+	key := func(i int) []byte {
+		return fmt.Appendf(nil, "churn/%d/%s/%d", i%97, bytes.Repeat([]byte{'x'}, i%23), i)
+	}
+	for i := range live {
+		if _, err := c.Insert(key(i), uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for r := range 2 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(r), 1))
+			for !stop.Load() {
+				c.Get(key(int(next.Load()) + rng.IntN(live)))
+			}
+		})
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, _, err := c.Delete(key(i)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Insert(key(i+live), uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+		next.Store(int64(i + 1))
+	}
+	b.StopTimer()
+	stop.Store(true)
+	wg.Wait()
+	before := c.Stats()
+	if err := c.Reclaim(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	after := c.Stats()
+	const mib = 1 << 20
+	b.ReportMetric(float64(before.ArenaCapacity)/mib, "cap-before-MiB")
+	b.ReportMetric(float64(after.ArenaCapacity)/mib, "cap-after-MiB")
+	b.ReportMetric(float64(after.ArenaBytes)/mib, "live-MiB")
+	b.ReportMetric(float64(after.ArenaCapacity)/float64(after.ArenaBytes), "cap/live")
+}

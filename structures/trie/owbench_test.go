@@ -22,6 +22,8 @@ import (
 //
 //	mode=insert     per-key Concurrent.Insert (in place, published per key)
 //	                vs Trie.Insert
+//	mode=mw-insert  per-key Concurrent.Insert at MultiWriteMultiRead, one
+//	                goroutine, vs Trie.Insert
 //	mode=session    WithWriter sessions of 1,024 Writer.Insert (copy-on-write,
 //	                one atomic publication per session) vs Trie.Insert
 //	mode=inplace    LockWriter sessions of 1,024 Writer.InsertNow (in place,
@@ -67,18 +69,21 @@ func BenchmarkOneWriter(b *testing.B) {
 		keys [][]byte
 	}{{"keys-seq", wl["keys-seq"]}, {"keys-shuf", wl["keys-shuf"]}, {"words", dictWords()}}
 	const session = 1024
-	modes := []struct {
-		name string
-		run  func(c *Concurrent[uint64], keys [][]byte)
-	}{
-		{"insert", func(c *Concurrent[uint64], keys [][]byte) {
-			for i, k := range keys {
-				if _, err := c.Insert(k, uint64(i)); err != nil {
-					panic(err)
-				}
+	insert := func(c *Concurrent[uint64], keys [][]byte) {
+		for i, k := range keys {
+			if _, err := c.Insert(k, uint64(i)); err != nil {
+				panic(err)
 			}
-		}},
-		{"session", func(c *Concurrent[uint64], keys [][]byte) {
+		}
+	}
+	modes := []struct {
+		name  string
+		run   func(c *Concurrent[uint64], keys [][]byte)
+		level primitives.Level
+	}{
+		{name: "insert", run: insert},
+		{name: "mw-insert", run: insert, level: primitives.MultiWriteMultiRead},
+		{name: "session", run: func(c *Concurrent[uint64], keys [][]byte) {
 			for lo := 0; lo < len(keys); lo += session {
 				err := c.WithWriter(context.Background(), func(w *Writer[uint64]) error {
 					for i, k := range keys[lo:min(lo+session, len(keys))] {
@@ -93,7 +98,7 @@ func BenchmarkOneWriter(b *testing.B) {
 				}
 			}
 		}},
-		{"inplace", func(c *Concurrent[uint64], keys [][]byte) {
+		{name: "inplace", run: func(c *Concurrent[uint64], keys [][]byte) {
 			for lo := 0; lo < len(keys); lo += session {
 				w, err := c.LockWriter(context.Background())
 				if err != nil {
@@ -122,7 +127,11 @@ func BenchmarkOneWriter(b *testing.B) {
 				for done := 0; done < b.N; {
 					keys := set.keys[:min(len(set.keys), b.N-done)]
 					t := New[uint64]()
-					c := mustNewC(primitives.OneWriteMultiRead)
+					l := m.level
+					if l == 0 {
+						l = primitives.OneWriteMultiRead
+					}
+					c := mustNewC(l)
 					for lo := 0; lo < len(keys); lo += step {
 						part := keys[lo:min(lo+step, len(keys))]
 						start := threadCPU()

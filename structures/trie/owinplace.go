@@ -86,7 +86,7 @@ func (c *Concurrent[V]) retireNode(ref uint32) {
 // unpublished). endInPlace ends it: the writer's root follows the
 // published one.
 func (c *Concurrent[V]) beginInPlace() {
-	if c.w.root != c.root.Load() {
+	if c.w.root != c.root.Load() { // the writer's own last store
 		// A pending copy-on-write batch (it copied the root, or emptied the
 		// tree) goes out first. Pending in-place writes need no publication
 		// before this one.
@@ -97,7 +97,7 @@ func (c *Concurrent[V]) beginInPlace() {
 
 func (c *Concurrent[V]) endInPlace() {
 	c.w.track = true
-	c.w.root = c.root.Load()
+	c.w.root = c.root.Load() // the writer's own last store
 }
 
 // owInsertNow inserts in place; on arena exhaustion it reclaims what
@@ -152,7 +152,7 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 		cnt := h.count()
 		if h.dense() {
 			s := slotAt(n, h, int(b))
-			if s.Load() != 0 {
+			if s.Load() != 0 { // the writer's own stores (dense slot)
 				slot = s
 				depth++
 				continue
@@ -303,7 +303,7 @@ func (c *Concurrent[V]) owDeleteNowOnce(key []byte) (old V, found bool, err erro
 		b := key[depth]
 		var s *atomic.Uint32
 		if h.dense() {
-			if s = slotAt(n, h, int(b)); s.Load() == 0 {
+			if s = slotAt(n, h, int(b)); s.Load() == 0 { // the writer's own stores
 				return old, false, nil
 			}
 		} else if i := n.findSparse(h, h.count(), b); i >= 0 {

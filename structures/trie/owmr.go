@@ -5,7 +5,7 @@ package trie
 // writes change the published tree in place instead: owinplace.go.
 //
 // Who may call what: every function here runs only in the goroutine that
-// holds the writer token (inside runWriter). Readers never call them.
+// holds the writer role (cwriter.go). Readers never call them.
 //
 // Invariants:
 //   - c.w.root is the writer's tree; c.root the published one. Both share
