@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
@@ -37,10 +38,10 @@ func ops(g, perG int, op func(id int)) {
 func TestHugeConfig(t *testing.T) {
 	for _, cfg := range []runtime.Config{
 		{Workers: 10_000},
-		{Workers: 2, MailboxCapacity: 1 << 40},
+		{Workers: 2, MailboxCapacity: math.MaxInt},
 		{Workers: 1, MailboxCapacity: runtime.MaxQueuedTasks},
 		{Workers: runtime.MaxWorkers, Batch: 1 << 16},
-		{Workers: 1, BlockingWorkers: 1 << 40},
+		{Workers: 1, BlockingWorkers: math.MaxInt},
 	} {
 		if rt, err := runtime.Start(context.Background(), cfg); !errors.Is(err, runtime.ErrInvalidConfig) || rt != nil {
 			t.Fatalf("Start(%+v) = %v, %v; want ErrInvalidConfig", cfg, rt, err)

@@ -122,7 +122,7 @@ func (c Config) resolve() (resolved, error) {
 	switch {
 	case c.Workers < 0 || c.Workers > MaxWorkers:
 		return r, invalid("Workers", c.Workers)
-	case c.MailboxCapacity < 0:
+	case c.MailboxCapacity < 0 || c.MailboxCapacity > MaxQueuedTasks:
 		return r, invalid("MailboxCapacity", c.MailboxCapacity)
 	case c.BlockingWorkers < 0 || c.BlockingWorkers > MaxBlockingWorkers:
 		return r, invalid("BlockingWorkers", c.BlockingWorkers)
