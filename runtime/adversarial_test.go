@@ -171,3 +171,43 @@ func TestStopRacesSelfWaits(t *testing.T) {
 		})
 	}
 }
+
+// goexitHooks calls runtime.Goexit in OnWorkerStop on worker 0, and in an
+// AfterBatch callback it registers in OnWorkerStart.
+type goexitHooks struct{ afterRan atomic.Int32 }
+
+func (*goexitHooks) Attach(*runtime.Runtime, int) error { return nil }
+func (*goexitHooks) Detach()                            {}
+func (h *goexitHooks) OnWorkerStart(w *runtime.Worker) {
+	w.AfterBatch(func(*runtime.Worker) { goruntime.Goexit() })
+	w.AfterBatch(func(*runtime.Worker) { h.afterRan.Add(1) })
+}
+func (*goexitHooks) OnWorkerStop(w *runtime.Worker) {
+	if w.ID() == 0 {
+		goruntime.Goexit()
+	}
+}
+
+// TestGoexitInHooks: a Goexit in a start-time AfterBatch callback does not
+// stop Start (the next callback still runs), one in OnWorkerStop does not
+// skip the later structures' stop hooks; Stop reports both.
+func TestGoexitInHooks(t *testing.T) {
+	h := &goexitHooks{}
+	later := &recorder{}
+	var rt *runtime.Runtime
+	var err error
+	within(t, "Start", func() { rt, err = runtime.Start(context.Background(), runtime.Config{Workers: 2}, h, later) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := h.afterRan.Load(); n != 2 {
+		t.Fatalf("the callback after the exiting one ran on %d workers, want 2", n)
+	}
+	within(t, "Stop", func() { err = rt.Stop(context.Background()) })
+	if !errors.Is(err, runtime.ErrGoexit) {
+		t.Fatalf("Stop: %v, want ErrGoexit", err)
+	}
+	if len(later.stoppedWorkers) != 2 {
+		t.Fatalf("the later structure's OnWorkerStop ran on workers %v, want both", later.stoppedWorkers)
+	}
+}
