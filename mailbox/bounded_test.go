@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,23 +74,12 @@ func TestBoundedBlockedProducersResume(t *testing.T) {
 		m, _ := mailbox.NewBounded[uint64](capacity)
 		fill(t, m)
 		const producers = 8
-		var wg sync.WaitGroup
-		errs := make(chan error, producers)
-		for p := range producers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var err error
-				if p%2 == 0 {
-					err = m.Send(uint64(p))
-				} else {
-					err = m.SendBatch([]uint64{uint64(p), uint64(p + 100)})
-				}
-				if err != nil {
-					errs <- err
-				}
-			}()
-		}
+		wait := producersRun(t, producers, func(p int) error {
+			if p%2 == 0 {
+				return m.Send(uint64(p))
+			}
+			return m.SendBatch([]uint64{uint64(p), uint64(p + 100)})
+		})
 		waitFor(t, "producers parked", func() bool { return m.Stats().ProducerParks >= producers })
 		parks := m.Stats().ProducerParks
 		time.Sleep(20 * time.Millisecond) // provoke: a spinning or churning producer would show now
@@ -109,11 +97,7 @@ func TestBoundedBlockedProducersResume(t *testing.T) {
 			}
 			got = append(got, v)
 		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
+		wait()
 		sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
 		var want []uint64
 		for p := range producers {

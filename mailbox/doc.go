@@ -4,9 +4,10 @@
 // A Mailbox is either unbounded (New: linked segments of slots, recycled, so
 // a steady stream of messages does not allocate per message) or bounded
 // (NewBounded: a ring with backpressure — Send parks while full, TrySend
-// fails with ErrFull, SendContext gives up with the context's error). Both
-// kinds are the same type, *Mailbox[T], so callers do not care which one
-// they hold.
+// fails with ErrFull, SendContext gives up with the context's error; a
+// parked sender is woken as soon as the consumer frees a slot, and while
+// senders are parked, new sends queue behind them). Both kinds are the same
+// type, *Mailbox[T], so callers do not care which one they hold.
 //
 // Any number of goroutines may send. Exactly one goroutine at a time
 // receives (Receive, ReceiveBatch, TryReceive); a second concurrent receiver
@@ -34,7 +35,7 @@ var (
 	// once a closed mailbox is drained.
 	ErrClosed = errors.New("mailbox: closed")
 	// ErrFull is returned by TrySend and TrySendBatch on a full bounded
-	// mailbox.
+	// mailbox, or on one that parked senders wait for.
 	ErrFull = errors.New("mailbox: full")
 	// ErrWoken is returned by Receive when Wake interrupted the wait before
 	// any item arrived. ReceiveBatch reports the same event as (0, nil).

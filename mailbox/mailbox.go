@@ -116,7 +116,9 @@ const (
 	// before it parks, unless WithSpin chose otherwise.
 	DefaultSpin = 128
 
-	maxCapacity = 1 << 32
+	// MaxCapacity bounds NewBounded's capacity: the ring is allocated up
+	// front, and Go cannot recover from running out of memory.
+	MaxCapacity = 1 << 24
 )
 
 // pad separates groups of fields written by different goroutines. A full
@@ -242,9 +244,10 @@ func New[T any](opts ...Option) *Mailbox[T] {
 // parks while it is full, TrySend returns ErrFull, SendContext gives up with
 // the context's error. A parked sender is woken as soon as the consumer
 // frees a slot, and while senders are parked, TrySend returns ErrFull and
-// new sends queue behind them (they do not take the freed slots first). A capacity <= 0 (or above 2^32) is ErrInvalidCapacity.
+// new sends queue behind them (they do not take the freed slots first). A
+// capacity <= 0 or above MaxCapacity is ErrInvalidCapacity.
 func NewBounded[T any](capacity int, opts ...Option) (*Mailbox[T], error) {
-	if capacity <= 0 || uint64(capacity) > maxCapacity {
+	if capacity <= 0 || capacity > MaxCapacity {
 		return nil, fmt.Errorf("mailbox: NewBounded(%d): %w", capacity, ErrInvalidCapacity)
 	}
 	m := newMailbox[T](opts)

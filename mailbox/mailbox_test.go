@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/zipora-go/zipora/mailbox"
@@ -35,6 +36,30 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 			tb.Fatalf("never happened: %s", what)
 		}
 		runtime.Gosched()
+	}
+}
+
+// producersRun runs send(p) for p in [0, n) on n goroutines; the returned
+// function waits for them and fails tb with the first error.
+func producersRun(tb testing.TB, n int, send func(p int) error) (wait func()) {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for p := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := send(p); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	return func() {
+		tb.Helper()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			tb.Fatalf("send: %v", err)
+		}
 	}
 }
 

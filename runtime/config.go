@@ -26,8 +26,18 @@ const (
 	// at most GOMAXPROCS-1 workers at a time (a spinning worker holds a
 	// P that submitters may need).
 	DefaultSpin = 20 * time.Microsecond
-	// MaxWorkers bounds Config.Workers.
-	MaxWorkers = 1 << 16
+	// MaxWorkers bounds Config.Workers: each worker holds an OS thread,
+	// and Go ends the program past debug.SetMaxThreads (10,000 by
+	// default).
+	MaxWorkers = 1 << 12
+	// MaxQueuedTasks bounds Workers × (MailboxCapacity + Batch), the task
+	// slots Start allocates up front (bounded rings and receive buffers,
+	// 24-32 bytes each): a larger Config would exhaust memory, which Go
+	// cannot recover from.
+	MaxQueuedTasks = 1 << 24
+	// MaxBlockingWorkers bounds Config.BlockingWorkers (the pool behind Go
+	// counts its goroutines in 32 bits).
+	MaxBlockingWorkers = 1 << 20
 	// maxBatch bounds Config.Batch.
 	maxBatch = 1 << 16
 )
@@ -53,14 +63,15 @@ type Config struct {
 	Pin bool
 	// MailboxCapacity bounds each worker's mailbox: submissions block
 	// (Submit, SubmitTo, Each) or wait with their context (Call) while it
-	// is full. 0 means unbounded. Must be >= 0.
+	// is full. 0 means unbounded. Must be >= 0, and Workers ×
+	// (MailboxCapacity + Batch) at most MaxQueuedTasks.
 	MailboxCapacity int
 	// Logger receives the runtime's records: start and stop at Info,
 	// recovered panics at Error with the stack. nil discards them.
 	Logger *slog.Logger
 	// BlockingWorkers is the number of goroutines that may run Go tasks
 	// at once; Go blocks while all are busy. 0 means
-	// DefaultBlockingWorkers. Must be >= 0.
+	// DefaultBlockingWorkers. Must be in [0, MaxBlockingWorkers].
 	BlockingWorkers int
 	// Spin is how long an idle worker polls its mailbox before it parks
 	// on its futex. 0 means DefaultSpin; NoSpin parks at once (the right
@@ -111,9 +122,9 @@ func (c Config) resolve() (resolved, error) {
 	switch {
 	case c.Workers < 0 || c.Workers > MaxWorkers:
 		return r, invalid("Workers", c.Workers)
-	case c.MailboxCapacity < 0:
+	case c.MailboxCapacity < 0 || c.MailboxCapacity > MaxQueuedTasks:
 		return r, invalid("MailboxCapacity", c.MailboxCapacity)
-	case c.BlockingWorkers < 0:
+	case c.BlockingWorkers < 0 || c.BlockingWorkers > MaxBlockingWorkers:
 		return r, invalid("BlockingWorkers", c.BlockingWorkers)
 	case c.Spin < NoSpin:
 		return r, invalid("Spin", int(c.Spin))
@@ -141,6 +152,9 @@ func (c Config) resolve() (resolved, error) {
 	}
 	if r.Batch == 0 {
 		r.Batch = DefaultBatch
+	}
+	if q := int64(r.MailboxCapacity) + int64(r.Batch); int64(r.Workers)*q > MaxQueuedTasks {
+		return r, fmt.Errorf("runtime: Config.Workers × (MailboxCapacity + Batch) = %d × %d, above MaxQueuedTasks %d: %w", r.Workers, q, MaxQueuedTasks, ErrInvalidConfig)
 	}
 	return r, nil
 }

@@ -33,8 +33,9 @@ func FuzzConfig(f *testing.F) {
 			spin %= int64(time.Millisecond)
 		}
 		cfg := runtime.Config{Workers: workers, MailboxCapacity: capacity, BlockingWorkers: blocking, Spin: time.Duration(spin), Batch: batch}
-		valid := workers >= 0 && workers <= runtime.MaxWorkers && capacity >= 0 && blocking >= 0 &&
-			spin >= int64(runtime.NoSpin) && batch >= 0 && batch <= 1<<16
+		valid := workers >= 0 && workers <= runtime.MaxWorkers && capacity >= 0 && blocking >= 0 && blocking <= runtime.MaxBlockingWorkers &&
+			spin >= int64(runtime.NoSpin) && batch >= 0 && batch <= 1<<16 &&
+			(workers == 0 || int64(workers)*(int64(capacity)+int64(max(batch, runtime.DefaultBatch))) <= runtime.MaxQueuedTasks)
 		rt, err := runtime.Start(context.Background(), cfg)
 		if !valid {
 			if !errors.Is(err, runtime.ErrInvalidConfig) || rt != nil {

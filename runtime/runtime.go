@@ -511,14 +511,19 @@ func (rt *Runtime) Stats() Stats {
 // workers exit, the structures are detached. Stop returns nil once all of
 // that is done, or ctx.Err() (wrapped) if ctx ends first — the stop goes on
 // in the background, and a later Stop waits for it again. Stop is
-// idempotent and safe to call concurrently; calling it from a task needs a
-// ctx that ends (the task's own worker cannot exit while it waits).
+// idempotent and safe to call concurrently. Called from a task or a Go
+// task (of any runtime), it starts the stop and returns an error matching
+// ErrSelfWait at once: the stop cannot complete while its caller waits
+// for it; Done tells when it has.
 func (rt *Runtime) Stop(ctx context.Context) error {
 	rt.stopOnce.Do(func() { go rt.shutdown() })
 	select {
 	case <-rt.done:
 		return rt.stopErr
 	default:
+	}
+	if _, ok := rt.CurrentWorker(); ok || inGoTask() {
+		return fmt.Errorf("runtime: Stop from a task or a Go task cannot wait for the stop; it completes once the caller returns: %w", ErrSelfWait)
 	}
 	select {
 	case <-rt.done:

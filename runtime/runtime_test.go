@@ -528,22 +528,33 @@ func TestStop(t *testing.T) {
 	}
 }
 
-// TestStopFromTask: a task may start the stop; it returns once its ctx
-// ends, and the runtime then finishes stopping.
+// TestStopFromTask: a task or a Go task may start the stop, even with a
+// context that never ends; Stop returns ErrSelfWait at once (it cannot wait
+// for its own caller), and the runtime then finishes stopping.
 func TestStopFromTask(t *testing.T) {
-	rt := start(t, runtime.Config{Workers: 1})
-	errc := make(chan error, 1)
-	if err := rt.Submit(func(w *runtime.Worker) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
-		defer cancel()
-		errc <- w.Runtime().Stop(ctx)
-	}); err != nil {
-		t.Fatal(err)
+	for _, fromGo := range []bool{false, true} {
+		rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		if fromGo {
+			err = rt.Go(func() { errc <- rt.Stop(context.Background()) })
+		} else {
+			err = rt.Submit(func(w *runtime.Worker) { errc <- w.Runtime().Stop(context.Background()) })
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		within(t, "Stop from a task", func() { err = <-errc })
+		if !errors.Is(err, runtime.ErrSelfWait) {
+			t.Fatalf("Stop from a task (Go %v) = %v, want ErrSelfWait", fromGo, err)
+		}
+		within(t, "the stop", func() { <-rt.Done() })
+		if err := rt.Stop(context.Background()); err != nil {
+			t.Fatalf("Stop after the stop: %v", err)
+		}
 	}
-	if err := <-errc; !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Stop from a task = %v", err)
-	}
-	<-rt.Done()
 }
 
 // TestAfterBatch: callbacks run once per batch, after the batch's tasks,

@@ -255,3 +255,45 @@ func (*goexitStart) OnWorkerStart(w *runtime.Worker) {
 		goruntime.Goexit()
 	}
 }
+
+// ordered logs its Attach and Detach under its name into a shared log.
+type ordered struct {
+	name string
+	log  *[]string
+	mu   *sync.Mutex
+	fail bool
+}
+
+func (o *ordered) Attach(*runtime.Runtime, int) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	*o.log = append(*o.log, "attach "+o.name)
+	if o.fail {
+		return errors.New("refused")
+	}
+	return nil
+}
+
+func (o *ordered) Detach() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	*o.log = append(*o.log, "detach "+o.name)
+}
+
+// TestDetachReverseOrder: a failed Start and Stop detach the attached
+// structures in reverse order of attachment; the one whose Attach failed
+// is not detached.
+func TestDetachReverseOrder(t *testing.T) {
+	var mu sync.Mutex
+	var log []string
+	mk := func(name string, fail bool) *ordered { return &ordered{name, &log, &mu, fail} }
+	if _, err := runtime.Start(context.Background(), runtime.Config{Workers: 1}, mk("a", false), mk("b", false), mk("c", true), mk("d", false)); err == nil {
+		t.Fatal("Start succeeded")
+	}
+	rt := start(t, runtime.Config{Workers: 1}, mk("x", false), mk("y", false))
+	stop(t, rt)
+	want := "[attach a attach b attach c detach b detach a attach x attach y detach y detach x]"
+	if got := fmt.Sprint(log); got != want {
+		t.Fatalf("log %s, want %s", got, want)
+	}
+}

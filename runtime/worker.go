@@ -206,7 +206,8 @@ func (w *Worker) resume(ts []task, i int, ph phase) {
 		w.endBatch(ts)
 	case phaseAfter:
 		w.endAfter(ts)
-		if w.inBatch {
+		if w.inBatch { // the callbacks of a batch: finish endBatch
+			w.inBatch = false
 			w.publish()
 		}
 	}

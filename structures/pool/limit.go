@@ -36,7 +36,7 @@ const fallbackMemory = 8 << 30
 
 // processHeld is the chunk memory held by every growable pool whose
 // MaxBytes is the default.
-var processHeld atomic.Int64 // seq-cst: reserved with Add before allocating, given back after releasing
+var processHeld atomic.Int64 // seq-cst: reserved with a CAS (never above the limit) before allocating, given back after releasing
 
 // DefaultMaxBytes returns the budget shared by every pool of the process
 // whose Config.MaxBytes is 0: half of the smallest of physical memory, the
@@ -61,19 +61,23 @@ var defaultMaxBytes = sync.OnceValue(func() int64 {
 	return max(m/2, 1<<20)
 })
 
-// budgetReserve takes bytes from the process budget for a; false when the
-// budget has no room.
+// budgetReserve takes bytes from the process budget for a, or returns
+// ErrExhausted when the budget has no room.
 func (a *arena) budgetReserve(bytes int64) error {
 	if !a.shared {
 		return nil
 	}
 	limit := DefaultMaxBytes()
-	if held := processHeld.Add(bytes); held > limit {
-		processHeld.Add(-bytes)
-		return fmt.Errorf("%w: growing by %d bytes would pass the process budget DefaultMaxBytes %d shared by every pool without MaxBytes (%d held); set Config.MaxBytes to raise it", ErrExhausted, bytes, limit, held-bytes)
+	for {
+		held := processHeld.Load()
+		if held+bytes > limit {
+			return fmt.Errorf("%w: growing by %d bytes would pass the process budget DefaultMaxBytes %d shared by every pool without MaxBytes (%d held); set Config.MaxBytes to raise it", ErrExhausted, bytes, limit, held)
+		}
+		if processHeld.CompareAndSwap(held, held+bytes) { // never above limit, even for a moment
+			a.held.Add(bytes)
+			return nil
+		}
 	}
-	a.held.Add(bytes)
-	return nil
 }
 
 // budgetRelease gives bytes back to the process budget.

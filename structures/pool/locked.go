@@ -135,11 +135,14 @@ func (p *lockedCore) refill(cl *lockedClass, c uint, split bool) (off, tlo, thi 
 	lo, hi, tlo, thi, err := p.src.carve(&p.a, &p.huge, n, slabBytes(&p.a, n))
 	p.g.Unlock()
 	if err != nil && split {
-		t := p.a.pub.Load()
 		for d := uint(len(p.cls)) - 1; d > c; d-- {
 			dl := &p.cls[d] // d > c: the lock order holds
 			dl.mu.Lock()
 			if b := dl.head; b != 0 {
+				// The table is loaded under dl's lock: b may lie in a chunk
+				// published after this refill began (allocated and freed
+				// meanwhile); a table loaded before could be too short.
+				t := p.a.pub.Load() // acquire: every chunk below its length
 				dl.head = *(*Offset)(tptr(t, p.a.shift, b))
 				dl.mu.Unlock()
 				size := Offset(d+1) << p.a.alignShift
