@@ -13,6 +13,27 @@ import (
 // Adversarial tests for the process budget (issue 13 case 10): shared
 // pools of every concurrent level race for a small budget.
 
+// allocUnder allocates size bytes from p under a process budget: it
+// records in over a held count above budget seen right after, and writes
+// the block's first and last byte. got is false on ErrExhausted; stop is
+// true (and t failed) on any other error.
+func allocUnder(t *testing.T, p Pool, size int, budget int64, over *atomic.Int64) (off Offset, got, stop bool) {
+	off, err := p.Alloc(size)
+	if held := processHeld.Load(); held > budget {
+		over.Store(held)
+	}
+	if err != nil {
+		if !errors.Is(err, ErrExhausted) {
+			t.Errorf("Alloc(%d): %v", size, err)
+			return 0, false, true
+		}
+		return 0, false, false
+	}
+	b := p.Bytes(off, size)
+	b[0], b[size-1] = 1, 1
+	return off, true, false
+}
+
 // TestBudgetRace: goroutines allocate and free huge and small blocks from
 // shared pools (Mutex, LockFree, ThreadLocal) and a private NoLocking
 // each, against a budget of a few chunks. The budget is never exceeded,
@@ -63,22 +84,16 @@ func TestBudgetRace(t *testing.T) {
 					for k := range max(rounds/g, 20) {
 						p := pools[(gi+k)%len(pools)]
 						size := 1 + (gi*31+k*17)%(3*chunk) // small and huge
-						off, err := p.Alloc(size)
-						if held := processHeld.Load(); held > budget {
-							over.Store(held)
+						off, got, stop := allocUnder(t, p, size, budget, &over)
+						if stop {
+							return
 						}
-						if err != nil {
-							if !errors.Is(err, ErrExhausted) {
-								t.Errorf("Alloc(%d): %v", size, err)
-								return
-							}
-							exhausted.Add(1)
-						} else {
-							b := p.Bytes(off, size)
-							b[0], b[size-1] = byte(k), byte(k)
+						if got {
 							live = append(live, block{p, off, size})
+						} else {
+							exhausted.Add(1)
 						}
-						if len(live) > 4 || err != nil && len(live) > 0 {
+						if len(live) > 4 || !got && len(live) > 0 {
 							x := live[0]
 							live = live[1:]
 							if b := x.p.Bytes(x.off, x.size); len(b) != x.size {
@@ -124,5 +139,84 @@ func TestHugeSizes(t *testing.T) {
 	}
 	if _, err := (Config{MaxBytes: math.MaxInt64}).Validate(); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("MaxBytes past the addressing limit: %v", err)
+	}
+}
+
+// TestBudgetCaches: goroutines with their own ThreadLocal caches allocate
+// against a small budget and free each other's blocks (remote frees),
+// closing their caches while others still free blocks they handed out.
+// Every block is freed exactly once without error, the budget is never
+// exceeded, and every refusal is ErrExhausted.
+func TestBudgetCaches(t *testing.T) {
+	const chunk = 64 << 10
+	const budget = 16 * chunk
+	for _, g := range []int{1, goruntime.GOMAXPROCS(0), 16} {
+		t.Run(fmt.Sprintf("goroutines=%d", g), func(t *testing.T) {
+			withBudget(t, budget)
+			tl, err := NewThreadLocal(Config{ChunkSize: chunk, MaxFastBlock: 4 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			type block struct {
+				off  Offset
+				size int
+			}
+			handoff := make(chan block, 64)
+			var over atomic.Int64
+			var wg sync.WaitGroup
+			for gi := range g {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					q := tl.NewCache()
+					defer q.Close()
+					free := func(b block) {
+						if err := q.Free(b.off, b.size); err != nil {
+							t.Errorf("Free(%#x, %d): %v", b.off, b.size, err)
+						}
+					}
+					for k := range 400 {
+						size := 16 + (gi*13+k*29)%(4<<10)
+						if k%50 == 7 {
+							size = 2 * chunk // huge
+						}
+						off, got, stop := allocUnder(t, q, size, budget, &over)
+						if stop {
+							return
+						}
+						if got {
+							select {
+							case handoff <- block{off, size}:
+							default:
+								free(block{off, size})
+							}
+						}
+						select {
+						case b := <-handoff:
+							free(b)
+						default:
+						}
+						if k%64 == 0 {
+							q.Flush()
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(handoff)
+			q := tl.NewCache()
+			for b := range handoff {
+				if err := q.Free(b.off, b.size); err != nil {
+					t.Fatalf("Free after the owners closed: %v", err)
+				}
+			}
+			q.Close()
+			if o := over.Load(); o != 0 {
+				t.Fatalf("the budget of %d bytes held %d", budget, o)
+			}
+			if st := tl.Stats(); st.InUse != 0 {
+				t.Fatalf("%d bytes still in use after every block was freed", st.InUse)
+			}
+		})
 	}
 }
