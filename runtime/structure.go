@@ -1,12 +1,15 @@
 package runtime
 
 // Structure is a data structure sharded across a runtime's workers: one
-// shard per worker, shard i owned by worker i, written only by tasks
-// running on worker i.
+// shard per worker. How a shard is written is the structure's choice: the
+// shards package applies writes under a per-shard ownership word, from
+// any goroutine (see shards/owner.go); a structure may also route writes
+// to worker i with SubmitTo or Call and let only tasks on worker i write
+// shard i.
 //
 // Start calls Attach on every structure, in argument order, before any
 // worker runs; the structure creates its shards there (typically a slice
-// indexed by Worker.ID) and keeps rt to route writes with SubmitTo or Call.
+// indexed by Worker.ID) and may keep rt.
 // A structure that returns an error from Attach (or panics, or calls
 // runtime.Goexit there) aborts Start: the structures attached before it
 // are detached in reverse order, nothing keeps running, and Start returns
