@@ -161,15 +161,34 @@ func benchInserts(b *testing.B, mk func() benchMap, keys [][]byte, parallelism i
 // benchInsertReaders: 2 goroutines insert b.N keys between them while 8
 // goroutines Get without pause until the inserts are done (how a new user
 // tries a concurrent index). keys/s counts the inserts, gets/s the reads.
+// The writers start first and the readers once both run: 8 CPU-bound
+// readers started first would hold both Ps for whole scheduler quanta
+// before a writer ran at all, and a short run would measure only that.
 func benchInsertReaders(b *testing.B, mk func() benchMap, keys [][]byte) {
 	m := mk()
 	defer m.close()
 	const writers, readers = 2, 8
 	var next, gets atomic.Int64
 	var stop atomic.Bool
-	var rg, wg sync.WaitGroup
+	var rg, wg, running sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
+	running.Add(writers)
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			running.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				m.insert(keys[int(i)%len(keys)], uint64(i))
+			}
+		}()
+	}
+	running.Wait()
 	for r := range readers {
 		rg.Add(1)
 		go func() {
@@ -180,19 +199,6 @@ func benchInsertReaders(b *testing.B, mk func() benchMap, keys [][]byte) {
 				n++
 			}
 			gets.Add(n)
-		}()
-	}
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(b.N) {
-					return
-				}
-				m.insert(keys[int(i)%len(keys)], uint64(i))
-			}
 		}()
 	}
 	wg.Wait()
