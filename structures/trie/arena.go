@@ -140,6 +140,9 @@ func (a *arena) allocShared(size int) (uint32, node, error) {
 // base returns the address of lf offset off (any goroutine: the pool's
 // published chunk table).
 func (a *arena) base(off pool.Offset) unsafe.Pointer {
+	// Safety: off lies in a chunk of lf (an allocated block, or a chunk's
+	// first byte); chunks never move, so the address stays valid while
+	// the pool lives.
 	return unsafe.Pointer(unsafe.SliceData(a.lf.Bytes(off, 8)))
 }
 

@@ -277,8 +277,8 @@ func (w *wstate[V]) takeValues() error {
 		return errTooManyValues
 	}
 	nd := &valDir[V]{chunks: append(append(make([]*valChunk[V], 0, 2*ci+2), d.chunks...), new(valChunk[V]))}
-	c.vals.Store(nd) // release: the new chunk before any slot in it is named
-	c.valueBytes.Store(int64(len(nd.chunks)) * int64(unsafe.Sizeof(valChunk[V]{})))
+	c.vals.Store(nd)                                                                // release: the new chunk before any slot in it is named
+	c.valueBytes.Store(int64(len(nd.chunks)) * int64(unsafe.Sizeof(valChunk[V]{}))) // relaxed: a statistic
 	w.vnext, w.vend = uint32(ci)<<valChunkBits, uint32(ci+1)<<valChunkBits
 	return nil
 }

@@ -198,11 +198,11 @@ func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V
 	c.mask = uint64(chunk - 1)
 	c.pcfg = pcfg
 	if c.multi {
-		c.arenas[0] = mem // for storeCapacity: the slots' shared pool
+		c.arenas[0] = mem // for storeCapacity: the slots' shared pool (c.w is unused)
 	} else {
 		c.setupArena(0, mem)
+		c.w.core.mem = mem
 	}
-	c.w.core.mem = mem
 	c.w.core.noValues = true // values live in c.vals
 	c.w.track = !c.multi
 	c.view.Store(&view{})
