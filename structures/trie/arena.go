@@ -3,6 +3,7 @@ package trie
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/zipora-go/zipora/structures/pool"
 )
@@ -13,7 +14,12 @@ import (
 // the concurrent one-writer form's two (refArenaBit), so refs address 8 GiB
 // per arena).
 type arena struct {
-	p     *pool.NoLocking
+	p *pool.NoLocking
+	// lf, when set (multi-writer form), replaces p: one lock-free pool
+	// shared by the arena structs of every writer slot (p is then nil; ptr
+	// must not be called, at is the accessor). Each slot's arena struct
+	// keeps its own inUse, so no counter is shared between writers.
+	lf    *pool.LockFree
 	align int
 	inUse int // arena bytes in live nodes
 	// pad is the number of bytes reserved in front of every node: 0 for the
@@ -62,37 +68,111 @@ func newArena(cfg pool.Config) (*arena, error) {
 	return &arena{p: p, align: p.Config().Alignment}, nil
 }
 
-func (a *arena) alloc(size int) (uint32, error) {
+// newSharedArena returns the multi-writer form's node pool: lock-free, so
+// that writer slots allocate and free without a common lock.
+func newSharedArena(cfg pool.Config) (*pool.LockFree, error) {
+	if cfg.MaxBytes == 0 || cfg.MaxBytes > maxArenaBytes {
+		cfg.MaxBytes = maxArenaBytes
+	}
+	p, err := pool.NewLockFree(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("trie: node pool: %w", err)
+	}
+	return p, nil
+}
+
+// alloc allocates a node block of size bytes and returns its ref and its
+// node (the block past the pad).
+func (a *arena) alloc(size int) (uint32, node, error) {
+	if a.lf != nil {
+		return a.allocShared(size)
+	}
 	size += a.pad
 	off := a.p.TryAlloc(size)
 	if off == pool.Nil {
 		var err error
 		if off, err = a.p.Alloc(size); err != nil {
-			return 0, fmt.Errorf("trie: node of %d bytes: %w", size, err)
+			return 0, node{}, fmt.Errorf("trie: node of %d bytes: %w", size, err)
 		}
 		if off >= maxArenaBytes {
 			// Reachable only when released huge regions left the chunk
 			// table longer than MaxBytes: refuse rather than truncate.
 			_ = a.p.Free(off, size)
-			return 0, errArenaAddress
+			return 0, node{}, errArenaAddress
 		}
 		if a.grew != nil {
 			a.grew(off)
 		}
 	}
 	a.inUse += a.blockSize(size)
+	b := a.p.Ptr(off)
 	if a.pad != 0 {
 		// Safety: the pad is the block's first 8 bytes (blocks are 8-aligned);
 		// the concurrent forms' lock word there starts unlocked (a reused
 		// block holds whatever it last held).
-		*(*uint64)(a.p.Ptr(off)) = 0
+		*(*uint64)(b) = 0
 	}
-	return uint32((off+pool.Offset(a.pad))>>refShift) | a.refBit, nil
+	// Safety: the node starts pad bytes into its block.
+	return uint32((off+pool.Offset(a.pad))>>refShift) | a.refBit, node{unsafe.Add(b, a.pad)}, nil
+}
+
+// allocShared is alloc for an lf arena: every allocation may have landed
+// in a chunk the readers' view lacks, so grew checks each one.
+func (a *arena) allocShared(size int) (uint32, node, error) {
+	size += a.pad
+	off, err := a.lf.Alloc(size)
+	if err != nil {
+		return 0, node{}, fmt.Errorf("trie: node of %d bytes: %w", size, err)
+	}
+	if off >= maxArenaBytes {
+		_ = a.lf.Free(off, size)
+		return 0, node{}, errArenaAddress
+	}
+	a.grew(off)
+	a.inUse += a.blockSize(size)
+	b := a.base(off)
+	// Safety: as alloc: the lock word is the block's first 8 bytes, the
+	// node starts pad bytes in.
+	*(*uint64)(b) = 0
+	return uint32((off + pool.Offset(a.pad)) >> refShift), node{unsafe.Add(b, a.pad)}, nil
+}
+
+// base returns the address of lf offset off (any goroutine: the pool's
+// published chunk table).
+func (a *arena) base(off pool.Offset) unsafe.Pointer {
+	// Safety: off lies in a chunk of lf (an allocated block, or a chunk's
+	// first byte); chunks never move, so the address stays valid while
+	// the pool lives.
+	return unsafe.Pointer(unsafe.SliceData(a.lf.Bytes(off, 8)))
+}
+
+// at is ptr for code shared with the multi-writer form (whose arenas have
+// no p): a branch, then ptr.
+func (a *arena) at(ref uint32) node {
+	if a.lf != nil {
+		return a.atShared(ref)
+	}
+	return a.ptr(ref)
+}
+
+// atShared is at for an lf arena, out of line so that at inlines.
+//
+//go:noinline
+func (a *arena) atShared(ref uint32) node {
+	// Safety: ref names a live node block of the shared pool.
+	return node{a.base(pool.Offset(ref) << refShift)}
 }
 
 func (a *arena) release(ref uint32, size int) {
 	size += a.pad
 	off := pool.Offset(ref&^refArenaBit)<<refShift - pool.Offset(a.pad)
+	if a.lf != nil {
+		if err := a.lf.Free(off, size); err != nil {
+			panic("trie: node free: " + err.Error())
+		}
+		a.inUse -= a.blockSize(size)
+		return
+	}
 	if !a.p.TryFree(off, size) {
 		if err := a.p.Free(off, size); err != nil {
 			panic("trie: node free: " + err.Error())
@@ -113,4 +193,9 @@ func (a *arena) blockSize(size int) int { return (size + a.align - 1) &^ (a.alig
 
 func (a *arena) bytesInUse() int { return a.inUse }
 
-func (a *arena) capacity() int { return int(a.p.Stats().Capacity) }
+func (a *arena) capacity() int {
+	if a.lf != nil {
+		return int(a.lf.Stats().Capacity)
+	}
+	return int(a.p.Stats().Capacity)
+}

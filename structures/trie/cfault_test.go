@@ -120,10 +120,10 @@ func contents(c *Concurrent[int]) map[string]int {
 // every later one too when sticky. It returns the allocation counter.
 func setFail[V any](c *Concurrent[V], k int, sticky bool) *int {
 	n := new(int)
-	c.w.core.failAlloc = func() bool {
+	c.setFailAlloc(func() bool {
 		*n++
 		return *n == k || sticky && *n > k
-	}
+	})
 	return n
 }
 
@@ -147,7 +147,7 @@ func TestConcurrentFaultInjection(t *testing.T) {
 						try := maps.Clone(model)
 						n := setFail(c, k, sticky)
 						err := op.run(c, try)
-						c.w.core.failAlloc = nil
+						c.setFailAlloc(nil)
 						injected := *n >= k
 						got := contents(c)
 						if err != nil {
@@ -192,7 +192,7 @@ func TestCompactFaultInjection(t *testing.T) {
 		cur := c.cur
 		n := setFail(c, k, false)
 		err := c.forceCompact()
-		c.w.core.failAlloc = nil
+		c.setFailAlloc(nil)
 		if got := contents(c); !maps.Equal(got, want) {
 			t.Fatalf("compaction failing at copy %d: contents %v, want %v", k, got, want)
 		}

@@ -4,14 +4,25 @@ package trie
 // MultiWriteMultiRead): the readers' view of the arena chunks, the value
 // slots, the writer state and the retire queue.
 //
+// Who may call what: readers (Get, Contains, iterators, a writer's
+// descent) call nodeAt, nodeAtCold and value only; everything on wstate
+// belongs to one writer state's owner: the writer-role holder at
+// OneWriteMultiRead (c.w), the holder of a writer slot's mutex at
+// MultiWriteMultiRead (c.slots[i].w, mwmr.go).
+//
 // Invariants:
-//   - Nodes live in a structures/pool NoLocking pool that only a writer
-//     touches (the writer-role holder at OneWriteMultiRead, the holder of mu at
-//     MultiWriteMultiRead). Readers never call the pool: the pool keeps its
-//     chunk table in a plain slice that growth rewrites. They read chunks
-//     through view, an immutable table republished (release) by the writer
-//     whenever an allocation lands in a chunk the view lacks, before any
-//     node in that chunk is published.
+//   - One-writer nodes live in a structures/pool NoLocking pool that only
+//     the writer touches. Multi-writer nodes live in one pool.LockFree
+//     shared by every writer slot (each slot has its own arena struct over
+//     it, for its own byte count): any slot allocates, and any slot frees a
+//     node whatever slot allocated it, with no common lock. Readers never
+//     call a pool (NoLocking keeps its chunk table in a plain slice that
+//     growth rewrites). They read chunks
+//     through view, an immutable table republished (release) whenever an
+//     allocation lands in a chunk the view lacks, before any node in that
+//     chunk is published: by the writer (grew) at OneWriteMultiRead, by the
+//     allocating slot under gmu (mwGrew, checked after every allocation) at
+//     MultiWriteMultiRead.
 //   - The node pool has no huge blocks (MaxFastBlock covers the largest
 //     node, see concurrentPoolConfig), so while an arena lives its chunk
 //     slots are only ever appended and never change: an older view's table
@@ -27,7 +38,15 @@ package trie
 //     multi-writer). Its prefix and first count labels never change.
 //   - Value slots are written once before the node or leaf ref naming them
 //     is published, and only cleared when reclaimed: a replaced value gets a
-//     new slot.
+//     new slot. A writer state hands out slots from its free list, then
+//     from a range of one whole value chunk it took (takeValues: the
+//     directory grows by that chunk under gmu, release-published before any
+//     slot in it is named), so writer slots share no counter; a slot freed
+//     by reclamation goes to the reclaiming state's free list.
+//   - Each writer state retires into its own queue and reclaims it against
+//     the one epoch domain; statistics are published as deltas (sums over
+//     the slots), by a multi-writer slot only once its share moved 16 KiB
+//     or when flushed (Reclaim, relief).
 //   - Reclamation: an unlinked node or value slot is retired at the domain's
 //     epoch read after the unlink was published, and handed back only once
 //     EpochDomain.SafeBelow passes that epoch, when no reader (Get,
@@ -38,7 +57,13 @@ package trie
 // the pool's slice header is rewritten); reading the view once per node
 // (an atomic load per level for a case, slot reuse, the no-huge-blocks
 // configuration rules out); Go pointers for values written in place (a
-// torn read for multi-word V).
+// torn read for multi-word V); for the multi-writer form, a NoLocking pool
+// per writer slot with the slot in the ref's top bits (bit 31 already names
+// the one-writer compaction arena; more bits would cut every arena's
+// address space, single-owner Trie included, or cost a mask load on its
+// read path) or chunks interleaved between slots (needs chunk placement
+// the pool does not offer); one shared value counter (an atomic per write
+// that both cores' writers would bounce).
 
 import (
 	"encoding/binary"
@@ -86,12 +111,21 @@ type retiree struct {
 
 // wstate is the writer side: the arena and its builders, value slot
 // allocation, the freshness of nodes not yet published (one-writer form) and
-// the retire queue. Only the writer (writer-role holder, or mu holder) touches it.
+// the retire queue. Only its owner (the writer-role holder for c.w, a
+// writer slot's mutex holder for that slot's) touches it, except mwKeys
+// (loaded by Len).
 type wstate[V any] struct {
+	c    *Concurrent[V]
 	core core[V] // the arena and the builders; core's own value slots are unused
 
-	vnext uint32   // value slots handed out so far
-	vfree []uint32 // reclaimed value slots
+	vnext, vend uint32   // the value-slot range taken (takeValues) and not yet handed out
+	vhanded     int      // value slots handed out from taken ranges (checkConcurrent)
+	vfree       []uint32 // reclaimed value slots
+
+	// keys is this multi-writer slot's share of the key count (adds minus
+	// deletes made through it; Len sums the slots): written by the slot
+	// holder only, so writers on different slots share no counter.
+	mwKeys atomic.Int64
 
 	root    uint32    // one-writer: the root being built, published by publish
 	keys    int64     // one-writer: the key count of root
@@ -204,70 +238,87 @@ func (c *Concurrent[V]) value(idx uint32) V {
 	return d.chunks[idx>>valChunkBits][idx&(1<<valChunkBits-1)]
 }
 
-// newValue stores v in a free slot and returns its index. Writer only.
-func (c *Concurrent[V]) newValue(v V) (uint32, error) {
+// newValue stores v in a free slot and returns its index. Slot holder
+// only: the slot's free list first, then its taken range.
+func (w *wstate[V]) newValue(v V) (uint32, error) {
+	c := w.c
 	if c.noValues {
 		return 0, nil
 	}
-	w := &c.w
 	var idx uint32
 	if k := len(w.vfree); k > 0 {
 		idx = w.vfree[k-1]
 		w.vfree = w.vfree[:k-1]
 	} else {
-		if w.vnext > maxValueIndex {
-			return 0, errTooManyValues
+		if w.vnext == w.vend {
+			if err := w.takeValues(); err != nil {
+				return 0, err
+			}
 		}
 		idx = w.vnext
 		w.vnext++
+		w.vhanded++
 	}
-	d := c.vals.Load()
-	ci := int(idx >> valChunkBits)
-	if ci >= len(d.chunks) {
-		nd := &valDir[V]{chunks: append(append(make([]*valChunk[V], 0, 2*ci+2), d.chunks...), new(valChunk[V]))}
-		c.vals.Store(nd) // release: the new chunk before any slot in it is named
-		c.valueBytes.Store(int64(len(nd.chunks)) * int64(unsafe.Sizeof(valChunk[V]{})))
-		d = nd
-	}
-	d.chunks[ci][idx&(1<<valChunkBits-1)] = v
+	d := c.vals.Load() // acquire: covers idx (its chunk was added before idx was handed out)
+	d.chunks[idx>>valChunkBits][idx&(1<<valChunkBits-1)] = v
 	return idx, nil
+}
+
+// takeValues gives w a fresh chunk of value slots: the directory grows by
+// one chunk under the growth mutex (writer slots take whole chunks, so
+// their slots never share a counter).
+func (w *wstate[V]) takeValues() error {
+	c := w.c
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	d := c.vals.Load()
+	ci := len(d.chunks)
+	if uint64(ci+1)<<valChunkBits-1 > maxValueIndex {
+		return errTooManyValues
+	}
+	nd := &valDir[V]{chunks: append(append(make([]*valChunk[V], 0, 2*ci+2), d.chunks...), new(valChunk[V]))}
+	c.vals.Store(nd)                                                                // release: the new chunk before any slot in it is named
+	c.valueBytes.Store(int64(len(nd.chunks)) * int64(unsafe.Sizeof(valChunk[V]{}))) // relaxed: a statistic
+	w.vnext, w.vend = uint32(ci)<<valChunkBits, uint32(ci+1)<<valChunkBits
+	return nil
 }
 
 // freeValue clears slot idx (for the garbage collector) and makes it
 // reusable. Writer only; idx must be unreachable by readers.
-func (c *Concurrent[V]) freeValue(idx uint32) {
+func (w *wstate[V]) freeValue(idx uint32) {
+	c := w.c
 	if c.noValues {
 		return
 	}
 	var zero V
 	d := c.vals.Load()
 	d.chunks[idx>>valChunkBits][idx&(1<<valChunkBits-1)] = zero
-	c.w.vfree = append(c.w.vfree, idx)
+	w.vfree = append(w.vfree, idx)
 }
 
 // newValueLeaf stores v and builds the leaf for suffix. Writer only.
-func (c *Concurrent[V]) newValueLeaf(suffix []byte, v V) (uint32, error) {
-	vidx, err := c.newValue(v)
+func (w *wstate[V]) newValueLeaf(suffix []byte, v V) (uint32, error) {
+	vidx, err := w.newValue(v)
 	if err != nil {
 		return 0, err
 	}
-	r, err := c.w.core.newLeaf(suffix, vidx)
+	r, err := w.core.newLeaf(suffix, vidx)
 	if err != nil {
-		c.freeValue(vidx)
+		w.freeValue(vidx)
 		return 0, err
 	}
-	c.w.markFresh(r)
+	w.markFresh(r)
 	return r, nil
 }
 
 // undoLeaf releases a leaf built by newValueLeaf that was never published.
-func (c *Concurrent[V]) undoLeaf(r uint32) {
+func (w *wstate[V]) undoLeaf(r uint32) {
 	if isLeafRef(r) {
-		c.freeValue(r >> 1)
+		w.freeValue(r >> 1)
 		return
 	}
-	c.freeValue(c.w.core.mem.ptr(r).valueIdx())
-	c.w.freeNode(r)
+	w.freeValue(w.core.mem.at(r).valueIdx())
+	w.freeNode(r)
 }
 
 // ---- freshness (one-writer form) ----
@@ -315,7 +366,7 @@ func (w *wstate[V]) clearFresh() {
 // freeNode frees a node no reader can reach (never published, or
 // reclaimed), poisoning it first in the invariants build.
 func (w *wstate[V]) freeNode(ref uint32) {
-	n := w.core.mem.ptr(ref)
+	n := w.core.mem.at(ref)
 	size := nodeSize(n.hdr())
 	w.unmark(ref)
 	if poisonCheck {
@@ -338,8 +389,8 @@ const advanceEvery = 64
 
 // reclaim hands back what no reader can reach any more: every retiree whose
 // epoch is below the domain's SafeBelow. Writer only.
-func (c *Concurrent[V]) reclaim(force bool) {
-	w := &c.w
+func (w *wstate[V]) reclaim(force bool) {
+	c := w.c
 	if w.rhead == len(w.ret) {
 		return
 	}
@@ -352,7 +403,7 @@ func (c *Concurrent[V]) reclaim(force bool) {
 	for i < len(w.ret) && w.ret[i].epoch < safe {
 		r := w.ret[i]
 		if r.size == 0 {
-			c.freeValue(r.ref)
+			w.freeValue(r.ref)
 		} else {
 			w.freeNode(r.ref)
 		}
@@ -366,8 +417,8 @@ func (c *Concurrent[V]) reclaim(force bool) {
 		w.ret, w.rhead = w.ret[:n], 0
 	}
 	if p := len(w.ret) - w.rhead; p != w.statPending {
+		c.pending.Add(int64(p - w.statPending)) // relaxed: a statistic (a sum over multi-writer slots)
 		w.statPending = p
-		c.pending.Store(int64(p)) // relaxed: a statistic
 	}
 }
 
@@ -375,14 +426,15 @@ func (c *Concurrent[V]) reclaim(force bool) {
 // advances the epoch as far as readers allow (without waiting) and
 // reclaims, and reports whether anything was freed (worth one more try).
 // Writer only.
-func (c *Concurrent[V]) relieve(err error) bool {
+func (w *wstate[V]) relieve(err error) bool {
+	c := w.c
 	if !errors.Is(err, pool.ErrExhausted) {
 		return false
 	}
-	before := len(c.w.ret) - c.w.rhead
+	before := len(w.ret) - w.rhead
 	c.epoch.TryAdvance()
-	c.reclaim(true)
-	return len(c.w.ret)-c.w.rhead < before
+	w.reclaim(true)
+	return len(w.ret)-w.rhead < before
 }
 
 // ---- helpers ----

@@ -78,7 +78,6 @@ type Concurrent[V any] struct {
 	_         [primitives.CacheLineSize]byte
 
 	epoch primitives.EpochDomain // grace periods of readers
-	keys  primitives.Counter     // multi-writer: the key count (one-writer: in wword)
 
 	rootLock atomic.Uint64 // multi-writer: lock word of the root slot
 	_        [primitives.CacheLineSize - 8]byte
@@ -86,8 +85,14 @@ type Concurrent[V any] struct {
 	wword atomic.Uint64 // one-writer: writer role, published key count and version (acquire/release, cwriter.go)
 	wr    Writer[V]     // the reusable writer handed out by LockWriter
 
-	mu sync.Mutex // multi-writer: guards w (allocation, values, reclamation)
-	w  wstate[V]  // writer state: see wstate
+	w wstate[V] // one-writer: writer state (see wstate), the writer role's
+
+	// Multi-writer: writer slots, each a wstate behind its own mutex
+	// (mwmr.go); gmu guards growth of the readers' chunk view and the
+	// value directory, shared by the slots (rare: once per chunk).
+	slots    []mwSlot[V]
+	slotMask uint64
+	gmu      sync.Mutex
 
 	arenas      [2]*arena    // node arenas; w.core.mem is arenas[cur] (ocompact.go)
 	cur         int          // the arena in use
@@ -161,12 +166,25 @@ func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V
 		insertCap = pcfg.MaxBytes
 		pcfg.MaxBytes += 2 * int64(pcfg.ChunkSize)
 	}
-	mem, err := newArena(pcfg)
-	if err != nil {
-		return nil, err
-	}
 	var zero V
 	c := &Concurrent[V]{level: level, multi: level == primitives.MultiWriteMultiRead, insertCap: insertCap}
+	var mem *arena
+	var chunk int
+	if c.multi {
+		lf, err := newSharedArena(pcfg)
+		if err != nil {
+			return nil, err
+		}
+		chunk = lf.Config().ChunkSize
+		mem = c.setupSlots(lf)
+	} else {
+		var err error
+		if mem, err = newArena(pcfg); err != nil {
+			return nil, err
+		}
+		chunk = mem.p.Config().ChunkSize
+	}
+	c.w.c = c
 	c.wake = make(chan struct{}, 1)
 	if !c.multi {
 		c.w.pubs = 1
@@ -176,12 +194,15 @@ func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V
 	c.wr.c = c
 	c.wr.held = c.multi // the multi-writer Writer is shared and always usable
 	c.noValues = cfg.noValues || unsafe.Sizeof(zero) == 0
-	chunk := mem.p.Config().ChunkSize
 	c.shift = uint64(bitsLen(chunk))
 	c.mask = uint64(chunk - 1)
 	c.pcfg = pcfg
-	c.setupArena(0, mem)
-	c.w.core.mem = mem
+	if c.multi {
+		c.arenas[0] = mem // for storeCapacity: the slots' shared pool (c.w is unused)
+	} else {
+		c.setupArena(0, mem)
+		c.w.core.mem = mem
+	}
 	c.w.core.noValues = true // values live in c.vals
 	c.w.track = !c.multi
 	c.view.Store(&view{})
@@ -226,7 +247,7 @@ func (c *Concurrent[V]) Contains(key []byte) bool {
 // Len returns the number of keys (the last published count).
 func (c *Concurrent[V]) Len() int {
 	if c.multi {
-		return int(c.keys.Load()) // relaxed: a count
+		return c.mwLen()
 	}
 	return int(c.wword.Load() >> wKeysShift & wKeysMask) // acquire: the count last published
 }
@@ -327,21 +348,39 @@ func (c *Concurrent[V]) publish() {
 		}
 		w.pend = w.pend[:0]
 	}
-	c.reclaim(false)
-	c.publishStats()
+	c.w.reclaim(false)
+	c.w.publishStats()
 }
 
 // publishStats publishes the node count and arena bytes in use where they
-// changed. Writer only.
-func (c *Concurrent[V]) publishStats() {
-	w := &c.w
+// changed, as deltas (each multi-writer slot publishes its own share; the
+// figures are sums). At MultiWriteMultiRead a slot publishes only once its
+// share moved by mwStatBytes or more (or when flushed: Reclaim, relief),
+// so that writers on other cores do not share a statistics cache line
+// per write. Writer (slot holder) only.
+func (w *wstate[V]) publishStats() {
+	if w.c.multi {
+		if d := w.core.mem.bytesInUse() - w.statBytes; d < mwStatBytes && d > -mwStatBytes {
+			return
+		}
+	}
+	w.publishStatsNow()
+}
+
+// mwStatBytes is how far a multi-writer slot's arena bytes may drift before
+// the slot publishes them (publishStats).
+const mwStatBytes = 16 << 10
+
+// publishStatsNow is publishStats without the multi-writer threshold.
+func (w *wstate[V]) publishStatsNow() {
+	c := w.c
 	if n := w.core.nodes; n != w.statNodes {
+		c.nodes.Add(int64(n - w.statNodes)) // relaxed: a statistic
 		w.statNodes = n
-		c.nodes.Store(int64(n)) // relaxed: a statistic
 	}
 	if b := w.core.mem.bytesInUse(); b != w.statBytes {
+		c.arenaBytes.Add(int64(b - w.statBytes)) // relaxed: a statistic
 		w.statBytes = b
-		c.arenaBytes.Store(int64(b)) // relaxed: a statistic
 	}
 }
 
@@ -541,16 +580,16 @@ func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
 // MaxBytes cap), published with one root store, and the old chunks go back
 // to the Go heap after a second wait for readers; an allocation failure
 // there leaves the trie unchanged and is returned. Reclaim takes the writer
-// role (one-writer form) or the writer mutex; it is for tests and quiet
+// role (one-writer form) or each writer slot in turn; it is for tests and quiet
 // points, not hot paths. It waits for readers, so calling it from inside
 // an iteration over this trie (which holds a reader guard) never returns.
 func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	if c.multi {
 		c.epoch.Synchronize()
-		c.mu.Lock()
-		c.mwReclaim(true)
-		c.publishStats()
-		c.mu.Unlock()
+		c.eachSlot(func(w *wstate[V]) {
+			w.reclaim(true)
+			w.publishStatsNow()
+		})
 		return nil
 	}
 	if err := c.lockWriter(ctx); err != nil {
@@ -558,8 +597,8 @@ func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	}
 	defer c.unlockWriter()
 	c.epoch.Synchronize()
-	c.reclaim(true)
-	c.publishStats()
+	c.w.reclaim(true)
+	c.w.publishStats()
 	if c.compactWorth() {
 		if err := c.compact(); err != nil {
 			return fmt.Errorf("trie: compaction: %w", err)

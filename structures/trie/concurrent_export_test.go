@@ -16,9 +16,16 @@ func (c *Concurrent[V]) checkConcurrent() error {
 			return err
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	w := &c.w
+	ws := []*wstate[V]{&c.w}
+	if c.multi {
+		ws = ws[:0]
+		for i := range c.slots {
+			c.slots[i].mu.Lock()
+			defer c.slots[i].mu.Unlock()
+			ws = append(ws, &c.slots[i].w)
+		}
+	}
+	w := ws[0]
 	if !c.multi && w.root != c.root.Load() {
 		return fmt.Errorf("writer root %d != published root %d", w.root, c.root.Load())
 	}
@@ -94,26 +101,39 @@ func (c *Concurrent[V]) checkConcurrent() error {
 	if keys != c.Len() {
 		return fmt.Errorf("walked %d keys, Len says %d", keys, c.Len())
 	}
-	retiredNodes, retiredVals := 0, 0
-	for _, r := range w.ret[w.rhead:] {
-		if r.size == 0 {
-			retiredVals++
-		} else {
-			retiredNodes++
-			used += w.core.mem.blockSize(int(r.size) + w.core.mem.pad)
+	// Conservation, summed over the writer slots (one at OneWriteMultiRead).
+	retiredNodes, retiredVals, allocated, inUse, free, handed := 0, 0, 0, 0, 0, 0
+	for _, w := range ws {
+		for _, r := range w.ret[w.rhead:] {
+			if r.size == 0 {
+				retiredVals++
+			} else {
+				retiredNodes++
+				used += w.core.mem.blockSize(int(r.size) + w.core.mem.pad)
+			}
 		}
+		allocated += w.core.nodes
+		inUse += w.core.mem.bytesInUse()
+		free += len(w.vfree)
+		handed += w.vhanded
 	}
-	if nodes+retiredNodes != w.core.nodes {
-		return fmt.Errorf("%d reachable + %d retired nodes != %d allocated", nodes, retiredNodes, w.core.nodes)
+	if nodes+retiredNodes != allocated {
+		return fmt.Errorf("%d reachable + %d retired nodes != %d allocated", nodes, retiredNodes, allocated)
 	}
-	if got := w.core.mem.bytesInUse(); got != used {
-		return fmt.Errorf("reachable and retired nodes hold %d arena bytes, arena says %d", used, got)
+	if inUse != used {
+		return fmt.Errorf("reachable and retired nodes hold %d arena bytes, arena says %d", used, inUse)
 	}
-	if got := w.core.mem.p.Stats().InUse; got != int64(used) {
-		return fmt.Errorf("reachable and retired nodes hold %d arena bytes, pool says %d", used, got)
+	var pooled int64
+	if c.multi {
+		pooled = w.core.mem.lf.Stats().InUse
+	} else {
+		pooled = w.core.mem.p.Stats().InUse
 	}
-	if !c.noValues && keys+retiredVals+len(w.vfree) != int(w.vnext) {
-		return fmt.Errorf("%d live + %d retired + %d free value slots != %d handed out", keys, retiredVals, len(w.vfree), w.vnext)
+	if pooled != int64(used) {
+		return fmt.Errorf("reachable and retired nodes hold %d arena bytes, pool says %d", used, pooled)
+	}
+	if !c.noValues && keys+retiredVals+free != handed {
+		return fmt.Errorf("%d live + %d retired + %d free value slots != %d handed out", keys, retiredVals, free, handed)
 	}
 	return nil
 }
@@ -151,7 +171,21 @@ func (c *Concurrent[V]) someNodeRef(key []byte) uint32 {
 // forceFreeNode frees a reachable node, breaking the protocol on purpose
 // (poisoning test only).
 func (c *Concurrent[V]) forceFreeNode(ref uint32) {
-	c.mu.Lock()
-	c.w.freeNode(ref)
-	c.mu.Unlock()
+	if !c.multi {
+		c.w.freeNode(ref)
+		return
+	}
+	s := &c.slots[0]
+	s.mu.Lock()
+	s.w.freeNode(ref)
+	s.mu.Unlock()
+}
+
+// setFailAlloc installs f as the failAlloc of every writer state (nil: none).
+// Tests call it with no write running.
+func (c *Concurrent[V]) setFailAlloc(f func() bool) {
+	c.w.core.failAlloc = f
+	for i := range c.slots {
+		c.slots[i].w.core.failAlloc = f
+	}
 }

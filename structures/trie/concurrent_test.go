@@ -998,8 +998,8 @@ func TestConcurrentLayout(t *testing.T) {
 	if d := unsafe.Offsetof(c.epoch) - hot; d < line {
 		t.Fatalf("reader fields end at %d, epoch domain starts at %d: less than a cache line apart", hot, unsafe.Offsetof(c.epoch))
 	}
-	if d := unsafe.Offsetof(c.mu) - unsafe.Offsetof(c.rootLock); d < line {
-		t.Fatalf("rootLock and the writer mutex share a cache line (%d bytes apart)", d)
+	if d := unsafe.Offsetof(c.gmu) - unsafe.Offsetof(c.rootLock); d < line {
+		t.Fatalf("rootLock and the growth mutex share a cache line (%d bytes apart)", d)
 	}
 	if unsafe.Offsetof(c.root)/line != unsafe.Offsetof(c.vals)/line {
 		t.Fatal("root and the value directory are on different cache lines")

@@ -129,12 +129,11 @@ func (c *core[V]) allocNode(h header) (uint32, node, error) {
 	if c.failAlloc != nil && c.failAlloc() {
 		return 0, node{}, errInjected
 	}
-	off, err := c.mem.alloc(nodeSize(h))
+	off, n, err := c.mem.alloc(nodeSize(h))
 	if err != nil {
 		return 0, node{}, err
 	}
 	c.nodes++
-	n := c.mem.ptr(off)
 	n.setHdr(h)
 	return off, n, nil
 }

@@ -5,14 +5,15 @@ package trie
 // Synchronization", 2016), on this package's node format.
 //
 // Who may call what: any goroutine may call mwInsert and mwDelete; readers
-// (cread.go) never lock.
+// (cread.go) never lock. Only the holder of a writer slot (lockSlot, held
+// in mwOp until end) touches that slot's wstate.
 //
 // Invariants:
 //   - Every node has a 64-bit lock word in the 8 bytes in front of it
 //     (arena pad): bit 0 locked, bit 1 obsolete; any value with both bits
 //     clear is unlocked (a reused block holds the pool's free-list link
-//     there, an 8-aligned offset, so it reads as unlocked). The root slot's
-//     lock word is Concurrent.rootLock.
+//     there; the arena zeroes it on every allocation, before the node can
+//     be linked). The root slot's lock word is Concurrent.rootLock.
 //   - A published node changes in place only under its own lock, and only
 //     as the one-writer form's in-place writes do (owinplace.go): a child
 //     slot replaced by one atomic store; the value set or replaced in the
@@ -38,12 +39,22 @@ package trie
 //   - Writers take locks only with try-lock; on failure they release what
 //     they hold and restart with bounded backoff, so there is no lock order
 //     and no deadlock; livelock is broken by the backoff.
-//   - Allocation, value slots and the retire queue belong to one writer
-//     mutex (mu): the arena is a single-owner pool. The critical section
-//     builds the replacement, stores it, reads the epoch (after the store:
-//     see EpochDomain) and retires what was unlinked. Descent, validation
-//     and locking run in parallel; writes to different parts of the trie
-//     lock different nodes.
+//   - Allocation, value slots and retirement happen in a writer slot
+//     (mwSlot: a wstate behind its own sync.Mutex), taken after the node
+//     locks with lockSlot: the slot the goroutine's stack address hashes to
+//     if TryLock succeeds, else the next free one, else a blocking Lock on
+//     the first. There are at least 2×GOMAXPROCS slots, so a writer rarely
+//     waits; a slot holder never waits for a node lock or another slot
+//     (only gmu, a leaf lock taken to grow the chunk view or the value
+//     directory), so waiting for a slot cannot deadlock. Nodes come from
+//     one lock-free pool shared by the slots (cmem.go), so a node replaced
+//     by one slot is freed by it whatever slot allocated it; refs do not
+//     name a slot. The critical section builds the replacement, stores it,
+//     reads the epoch (after the store: see EpochDomain) and retires what
+//     was unlinked into the slot's own queue. Descent, validation, locking
+//     and the critical sections of different slots run in parallel.
+//   - The key count is a share per slot (mwKeys, Len sums them): no write
+//     touches a counter another slot's writer touches.
 //   - Writers descend under an epoch guard like readers, so nodes they look
 //     at, lock or copy are never reclaimed under them.
 //   - Linearization: an insert or delete takes effect at its slot store; a
@@ -55,9 +66,12 @@ package trie
 // need version checks and retries; here they never retry); copying the node
 // for every insert (before issue 12: a copy, a parent lock and a retirement
 // per added key where an append in place under the node's lock does); lock coupling
-// down the path (writers would serialize at the root); a lock-free pool
-// for the arena (the builders shared with the single-owner trie need one
-// owner; moving allocation out of mu is the next step if profiles ask).
+// down the path (writers would serialize at the root); one writer mutex
+// around allocation (before issue 12: two writers handed it back and
+// forth, 0.32–0.65× of a locked Trie at 2 goroutines); a node arena per
+// slot with the slot in the ref (see cmem.go: it costs the ref address
+// space or a mask load on every read path); a slot per goroutine by a
+// shared round-robin counter (one more bounced cache line per write).
 
 import (
 	"runtime"
@@ -66,6 +80,7 @@ import (
 	"unsafe"
 
 	"github.com/zipora-go/zipora/primitives"
+	"github.com/zipora-go/zipora/structures/pool"
 )
 
 const (
@@ -120,20 +135,129 @@ func (ls *locks) release() {
 }
 
 // mwOp is what one write attempt holds: its epoch guard, its node locks,
-// and whether it holds the writer mutex.
-type mwOp struct {
-	g    primitives.EpochGuard
-	ls   locks
-	held bool
+// and the writer slot it took (nil: none yet).
+type mwOp[V any] struct {
+	g  primitives.EpochGuard
+	ls locks
+	s  *mwSlot[V]
 }
 
-// end releases, in order, the mutex, the node locks and the guard.
-func (o *mwOp) end(mu *sync.Mutex) {
-	if o.held {
-		mu.Unlock()
+// end releases, in order, the slot, the node locks and the guard.
+func (o *mwOp[V]) end() {
+	if o.s != nil {
+		o.s.mu.Unlock()
 	}
 	o.ls.release()
 	o.g.Exit()
+}
+
+// mwSlot is a writer slot: a wstate (node arena struct over the shared
+// lock-free pool, value-slot range and free list, retire queue,
+// statistics deltas) behind its own mutex, on its own cache lines.
+type mwSlot[V any] struct {
+	_  [primitives.CacheLineSize]byte
+	mu sync.Mutex
+	w  wstate[V]
+	_  [primitives.CacheLineSize]byte
+}
+
+// lockSlot takes a writer slot for o and returns its state: the slot the
+// goroutine's stack address hashes to when free, else the next free one,
+// else (every slot busy) it waits for the first. o.end releases it.
+func (c *Concurrent[V]) lockSlot(o *mwOp[V]) *wstate[V] {
+	var probe byte
+	// Safety: the stack address is only hashed to pick a slot.
+	h := uint64(uintptr(unsafe.Pointer(&probe))>>11) * 0x9E3779B97F4A7C15 >> 32
+	if s := &c.slots[h&c.slotMask]; s.mu.TryLock() {
+		o.s = s
+		return &s.w
+	}
+	return c.lockSlotSlow(o, h)
+}
+
+// lockSlotSlow is lockSlot when the hashed slot h is busy: the next free
+// slot, else a wait for slot h.
+func (c *Concurrent[V]) lockSlotSlow(o *mwOp[V], h uint64) *wstate[V] {
+	for i := uint64(1); i < uint64(len(c.slots)); i++ {
+		if s := &c.slots[(h+i)&c.slotMask]; s.mu.TryLock() {
+			o.s = s
+			return &s.w
+		}
+	}
+	s := &c.slots[h&c.slotMask]
+	s.mu.Lock()
+	o.s = s
+	return &s.w
+}
+
+// setupSlots builds the writer slots over the shared pool lf (at most 64,
+// at least twice GOMAXPROCS, a power of two) and returns slot 0's arena.
+func (c *Concurrent[V]) setupSlots(lf *pool.LockFree) *arena {
+	k := 2
+	for k < 2*runtime.GOMAXPROCS(0) && k < 64 {
+		k <<= 1
+	}
+	c.slots = make([]mwSlot[V], k)
+	c.slotMask = uint64(k - 1)
+	grew := func(off pool.Offset) { c.mwGrew(lf, off) }
+	for i := range c.slots {
+		w := &c.slots[i].w
+		w.c = c
+		w.core.mem = &arena{lf: lf, align: lf.Config().Alignment, pad: 8, grew: grew}
+		w.core.noValues = true // values live in c.vals
+	}
+	return c.slots[0].w.core.mem
+}
+
+// mwGrew is the slots' arena hook after every allocation at off: when off
+// lies in a chunk the readers' view lacks, it republishes the view (under
+// gmu: slots grow it concurrently) before the caller can link the node.
+func (c *Concurrent[V]) mwGrew(lf *pool.LockFree, off pool.Offset) {
+	ci := int(uint64(off) >> c.shift)
+	if ci < len(c.view.Load().chunks[0]) { // acquire: the table covering ci, if any
+		return
+	}
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	v := c.view.Load()
+	if ci < len(v.chunks[0]) {
+		return
+	}
+	old := v.chunks[0]
+	var nt view
+	nt.chunks[0] = make([]unsafe.Pointer, ci+1, max(2*(ci+1), 8))
+	copy(nt.chunks[0], old)
+	for i := len(old); i <= ci; i++ {
+		// Safety: chunks are appended in order and never released (no huge
+		// blocks), so every chunk up to ci exists; its first bytes give
+		// its base.
+		nt.chunks[0][i] = unsafe.Pointer(unsafe.SliceData(lf.Bytes(pool.Offset(i)<<c.shift, 8)))
+	}
+	c.view.Store(nt.withHot(0))                  // release: publishes the chunk before any node in it
+	c.capacity.Store(int64(lf.Stats().Capacity)) // relaxed: a statistic
+}
+
+// mwLen sums the slots' shares of the key count. Each share is loaded once,
+// so under concurrent writes the sum may briefly miss a write whose share
+// was loaded before it (as one shared counter, added to after the
+// linearizing store, did); it is exact when no write runs. Never negative.
+func (c *Concurrent[V]) mwLen() int {
+	var n int64
+	for i := range c.slots {
+		n += c.slots[i].w.mwKeys.Load() // relaxed: a count
+	}
+	return int(max(n, 0))
+}
+
+// eachSlot runs f on every writer slot's state in turn, holding that
+// slot's mutex (Reclaim, relief, statistics, tests).
+func (c *Concurrent[V]) eachSlot(f func(w *wstate[V])) {
+	for i := range c.slots {
+		s := &c.slots[i]
+		s.mu.Lock()
+		f(&s.w)
+		s.mu.Unlock()
+	}
 }
 
 // backoff waits a little before retry attempt (bounded).
@@ -168,8 +292,8 @@ func (c *Concurrent[V]) mwInsert(key []byte, v V) (bool, error) {
 // mwInsertOnce tries once; done is false when it met a conflict and must
 // be retried.
 func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err error) {
-	op := mwOp{g: c.epoch.Enter()}
-	defer op.end(&c.mu)
+	op := mwOp[V]{g: c.epoch.Enter()}
+	defer op.end()
 	ls := &op.ls
 	pos := mwPos{&c.rootLock, &c.root}
 	vw := c.view.Load()
@@ -180,9 +304,8 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 			if !ls.try(pos.lock) || pos.slot.Load() != ref {
 				return false, false, nil
 			}
-			c.mu.Lock()
-			op.held = true
-			return c.mwSlotInsert(pos.slot, ref, key[depth:], v)
+			w := c.lockSlot(&op)
+			return c.mwSlotInsert(w, pos.slot, ref, key[depth:], v)
 		}
 		var n node
 		n, vw = c.nodeAt(vw, ref)
@@ -193,14 +316,13 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 				if !c.mwLockNode(ls, pos, ref, n, hv) {
 					return false, false, nil
 				}
-				c.mu.Lock()
-				op.held = true
-				nr, err := c.splitFor(n, h, m, key[depth:], v)
+				w := c.lockSlot(&op)
+				nr, err := w.splitFor(n, h, m, key[depth:], v)
 				if err != nil {
 					return false, true, err
 				}
-				c.mwInstall(ls, pos, nr, n, ref, 0, false)
-				c.keys.Add(1)
+				c.mwInstall(w, ls, pos, nr, n, ref, 0, false)
+				w.mwKeys.Add(1) // relaxed: the slot's share of the count
 				return true, true, nil
 			}
 			depth += p
@@ -211,19 +333,18 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 			if !c.mwLockOnly(ls, n, hv) {
 				return false, false, nil
 			}
-			c.mu.Lock()
-			op.held = true
-			vidx, err := c.newValue(v)
+			w := c.lockSlot(&op)
+			vidx, err := w.newValue(v)
 			if err != nil {
 				return false, true, err
 			}
 			storeHV(n, h|flagValue, vidx) // release: publishes the value
 			if h.hasValue() {
-				c.retireValue(c.epoch.Epoch(), vi) // epoch read after the store
+				w.retireValue(c.epoch.Epoch(), vi) // epoch read after the store
 			} else {
-				c.keys.Add(1)
+				w.mwKeys.Add(1) // relaxed: the slot's share of the count
 			}
-			c.mwReclaim(false)
+			w.mwReclaim()
 			return !h.hasValue(), true, nil
 		}
 		b := key[depth]
@@ -249,9 +370,8 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 		}
 		cnt := h.count()
 		if h.dense() || cnt < h.capacity() && (cnt == 0 || n.label(h, cnt-1) < b) {
-			c.mu.Lock()
-			op.held = true
-			leaf, err := c.newValueLeaf(key[depth+1:], v)
+			w := c.lockSlot(&op)
+			leaf, err := w.newValueLeaf(key[depth+1:], v)
 			if err != nil {
 				return false, true, err
 			}
@@ -264,64 +384,63 @@ func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err err
 				*n.childSlot(h, cnt) = leaf
 			}
 			storeHV(n, h.withCount(cnt+1), vi) // release: publishes label and child
-			c.keys.Add(1)
-			c.publishStats()
+			w.mwKeys.Add(1)                    // relaxed: the slot's share of the count
+			w.publishStats()
 			return true, true, nil
 		}
 		if !ls.try(pos.lock) || pos.slot.Load() != ref {
 			return false, false, nil
 		}
-		c.mu.Lock()
-		op.held = true
-		leaf, err := c.newValueLeaf(key[depth+1:], v)
+		w := c.lockSlot(&op)
+		leaf, err := w.newValueLeaf(key[depth+1:], v)
 		if err != nil {
 			return false, true, err
 		}
-		nr, err := c.w.core.buildNode(grownHeader(h), n.prefix(h), vi, n, h, b, leaf)
+		nr, err := w.core.buildNode(grownHeader(h), n.prefix(h), vi, n, h, b, leaf)
 		if err != nil {
-			c.undoLeaf(leaf)
+			w.undoLeaf(leaf)
 			return false, true, err
 		}
-		c.mwInstall(ls, pos, nr, n, ref, 0, false)
-		c.keys.Add(1)
+		c.mwInstall(w, ls, pos, nr, n, ref, 0, false)
+		w.mwKeys.Add(1) // relaxed: the slot's share of the count
 		return true, true, nil
 	}
 }
 
 // mwSlotInsert inserts the key whose remaining bytes are rest at slot, which
 // holds nothing (the root of an empty trie) or an inline leaf; the caller
-// holds the slot owner's lock and mu.
-func (c *Concurrent[V]) mwSlotInsert(slot *atomic.Uint32, ref uint32, rest []byte, v V) (added, done bool, err error) {
+// holds the slot owner's lock and w's writer slot.
+func (c *Concurrent[V]) mwSlotInsert(w *wstate[V], slot *atomic.Uint32, ref uint32, rest []byte, v V) (added, done bool, err error) {
 	switch {
 	case ref == 0:
-		r, err := c.newValueLeaf(rest, v)
+		r, err := w.newValueLeaf(rest, v)
 		if err != nil {
 			return false, true, err
 		}
 		slot.Store(r) // release: publishes the leaf
 	case len(rest) == 0:
-		vidx, err := c.newValue(v)
+		vidx, err := w.newValue(v)
 		if err != nil {
 			return false, true, err
 		}
 		slot.Store(leafRef(vidx)) // release: publishes the value
-		c.w.retire(c.epoch.Epoch(), ref>>1, 0)
-		c.mwReclaim(false)
+		w.retire(c.epoch.Epoch(), ref>>1, 0)
+		w.mwReclaim()
 		return false, true, nil
 	default:
-		leaf, err := c.newValueLeaf(rest[1:], v)
+		leaf, err := w.newValueLeaf(rest[1:], v)
 		if err != nil {
 			return false, true, err
 		}
-		nr, err := c.w.core.buildNode(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, rest[0], leaf)
+		nr, err := w.core.buildNode(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, rest[0], leaf)
 		if err != nil {
-			c.undoLeaf(leaf)
+			w.undoLeaf(leaf)
 			return false, true, err
 		}
 		slot.Store(nr) // release: publishes the node
 	}
-	c.keys.Add(1)
-	c.publishStats()
+	w.mwKeys.Add(1) // relaxed: the slot's share of the count
+	w.publishStats()
 	return true, true, nil
 }
 
@@ -347,29 +466,36 @@ func (c *Concurrent[V]) mwLockOnly(ls *locks, n node, hv uint64) bool {
 
 // mwInstall stores nr at pos in place of node n (ref), marks n obsolete and
 // retires it, and the value slot oldVal when dropVal. The caller holds the
-// locks and mu.
-func (c *Concurrent[V]) mwInstall(ls *locks, pos mwPos, nr uint32, n node, ref, oldVal uint32, dropVal bool) {
+// locks and w's writer slot.
+func (c *Concurrent[V]) mwInstall(w *wstate[V], ls *locks, pos mwPos, nr uint32, n node, ref, oldVal uint32, dropVal bool) {
 	pos.slot.Store(nr) // release: publishes the replacement
 	ls.obsolete(lockWord(n))
 	e := c.epoch.Epoch() // after the store: see EpochDomain
-	c.w.retire(e, ref, uint32(nodeSize(n.hdr())))
+	w.retire(e, ref, uint32(nodeSize(n.hdr())))
 	if dropVal && !c.noValues {
-		c.w.retire(e, oldVal, 0)
+		w.retire(e, oldVal, 0)
 	}
-	c.mwReclaim(false)
+	w.mwReclaim()
 }
 
-// mwRelieve is relieve for the multi-writer form (takes mu).
+// mwRelieve is relieve for the multi-writer form: every slot in turn (a
+// slot frees only what it retired), taking each slot's mutex. The caller
+// holds no slot.
 func (c *Concurrent[V]) mwRelieve(err error) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.relieve(err)
+	freed := false
+	c.eachSlot(func(w *wstate[V]) {
+		if w.relieve(err) {
+			freed = true
+		}
+		w.publishStatsNow()
+	})
+	return freed
 }
 
-// mwReclaim is reclaim for the multi-writer form (caller holds mu).
-func (c *Concurrent[V]) mwReclaim(force bool) {
-	c.reclaim(force)
-	c.publishStats()
+// mwReclaim is reclaim for the multi-writer form (slot holder).
+func (w *wstate[V]) mwReclaim() {
+	w.reclaim(false)
+	w.publishStats()
 }
 
 // mwDelete deletes key at MultiWriteMultiRead.
@@ -390,8 +516,8 @@ func (c *Concurrent[V]) mwDelete(key []byte) (V, bool, error) {
 
 // mwDeleteOnce tries once; done is false on a conflict.
 func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err error) {
-	op := mwOp{g: c.epoch.Enter()}
-	defer op.end(&c.mu)
+	op := mwOp[V]{g: c.epoch.Enter()}
+	defer op.end()
 	ls := &op.ls
 	// gp is the position of the parent node p (zero at the root); pos is
 	// the position of ref, which is p's child labelled b.
@@ -416,14 +542,13 @@ func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err e
 				if !ls.try(pos.lock) || pos.slot.Load() != ref {
 					return old, false, false, nil
 				}
-				c.mu.Lock()
-				op.held = true
+				w := c.lockSlot(&op)
 				pos.slot.Store(0) // release: unlinks the leaf
-				c.w.retire(c.epoch.Epoch(), ref>>1, 0)
-				c.mwDeleted()
+				w.retire(c.epoch.Epoch(), ref>>1, 0)
+				w.mwDeleted()
 				return old, true, true, nil
 			}
-			ok, err := c.mwRemoveChild(ls, gp, p, pref, b, ref, node{}, 0)
+			ok, err := c.mwRemoveChild(&op, gp, p, pref, b, ref, node{}, 0)
 			return old, ok, ok || err != nil, err
 		}
 		var n node
@@ -441,7 +566,7 @@ func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err e
 				return old, false, true, nil
 			}
 			old = c.value(vi)
-			ok, err := c.mwDropValue(ls, gp, p, pref, b, pos, ref, n, hv)
+			ok, err := c.mwDropValue(&op, gp, p, pref, b, pos, ref, n, hv)
 			return old, ok, ok || err != nil, err
 		}
 		nb := key[depth]
@@ -459,16 +584,17 @@ func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err e
 	}
 }
 
-// mwDeleted records a deletion (caller holds mu).
-func (c *Concurrent[V]) mwDeleted() {
-	c.keys.Add(-1)
-	c.mwReclaim(false)
+// mwDeleted records a deletion (slot holder).
+func (w *wstate[V]) mwDeleted() {
+	w.mwKeys.Add(-1) // relaxed: the slot's share of the count
+	w.mwReclaim()
 }
 
 // mwDropValue removes the value of node n (ref at pos; p its parent at gp,
 // reached through label b) and reports whether it did; false with a nil
 // error means a conflict (retry).
-func (c *Concurrent[V]) mwDropValue(ls *locks, gp mwPos, p node, pref uint32, b byte, pos mwPos, ref uint32, n node, hv uint64) (bool, error) {
+func (c *Concurrent[V]) mwDropValue(op *mwOp[V], gp mwPos, p node, pref uint32, b byte, pos mwPos, ref uint32, n node, hv uint64) (bool, error) {
+	ls := &op.ls
 	h, _ := splitHV(hv)
 	cnt := h.count()
 	if cnt == 0 {
@@ -477,17 +603,16 @@ func (c *Concurrent[V]) mwDropValue(ls *locks, gp mwPos, p node, pref uint32, b 
 			if !c.mwLockNode(ls, pos, ref, n, hv) {
 				return false, nil
 			}
-			c.mu.Lock()
-			defer c.mu.Unlock()
+			w := c.lockSlot(op)
 			pos.slot.Store(0) // release: unlinks n
 			ls.obsolete(lockWord(n))
 			e := c.epoch.Epoch()
-			c.w.retire(e, ref, uint32(nodeSize(h)))
-			c.retireValue(e, n.valueIdx())
-			c.mwDeleted()
+			w.retire(e, ref, uint32(nodeSize(h)))
+			w.retireValue(e, n.valueIdx())
+			w.mwDeleted()
 			return true, nil
 		}
-		return c.mwRemoveChild(ls, gp, p, pref, b, ref, n, hv)
+		return c.mwRemoveChild(op, gp, p, pref, b, ref, n, hv)
 	}
 	if !c.mwLockNode(ls, pos, ref, n, hv) {
 		return false, nil
@@ -500,14 +625,13 @@ func (c *Concurrent[V]) mwDropValue(ls *locks, gp mwPos, p node, pref uint32, b 
 			return false, nil
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	w := c.lockSlot(op)
 	var nr uint32
 	var err error
 	if cnt == 1 {
-		nr, err = c.mergeChild(n.prefix(h), label, child)
+		nr, err = w.mergeChild(n.prefix(h), label, child)
 	} else {
-		nr, err = c.w.core.buildNode(h&^flagValue, n.prefix(h), 0, n, h, 0, 0)
+		nr, err = w.core.buildNode(h&^flagValue, n.prefix(h), 0, n, h, 0, 0)
 	}
 	if err != nil {
 		return false, err
@@ -515,10 +639,10 @@ func (c *Concurrent[V]) mwDropValue(ls *locks, gp mwPos, p node, pref uint32, b 
 	pos.slot.Store(nr) // release: publishes the replacement
 	ls.obsolete(lockWord(n))
 	e := c.epoch.Epoch()
-	c.w.retire(e, ref, uint32(nodeSize(h)))
-	c.retireValue(e, n.valueIdx())
-	c.mwRetireAbsorbed(ls, e, child)
-	c.mwDeleted()
+	w.retire(e, ref, uint32(nodeSize(h)))
+	w.retireValue(e, n.valueIdx())
+	c.mwRetireAbsorbed(w, ls, e, child)
+	w.mwDeleted()
 	return true, nil
 }
 
@@ -526,7 +650,8 @@ func (c *Concurrent[V]) mwDropValue(ls *locks, gp mwPos, p node, pref uint32, b 
 // valueless-to-be childless node n (whose word the descent read as nhv) —
 // replacing p at gp. It reports whether it did; false with a nil error
 // means a conflict.
-func (c *Concurrent[V]) mwRemoveChild(ls *locks, gp mwPos, p node, pref uint32, b byte, ref uint32, n node, nhv uint64) (bool, error) {
+func (c *Concurrent[V]) mwRemoveChild(op *mwOp[V], gp mwPos, p node, pref uint32, b byte, ref uint32, n node, nhv uint64) (bool, error) {
+	ls := &op.ls
 	if !c.mwLock(ls, gp, pref, p) {
 		return false, nil
 	}
@@ -546,43 +671,43 @@ func (c *Concurrent[V]) mwRemoveChild(ls *locks, gp mwPos, p node, pref uint32, 
 			return false, nil
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	nr, err := c.buildRemoval(p, ph, b, sl, sib)
+	w := c.lockSlot(op)
+	nr, err := w.buildRemoval(p, ph, b, sl, sib)
 	if err != nil {
 		return false, err
 	}
 	gp.slot.Store(nr) // release: publishes p's replacement
 	ls.obsolete(lockWord(p))
 	e := c.epoch.Epoch()
-	c.w.retire(e, pref, uint32(nodeSize(ph)))
+	w.retire(e, pref, uint32(nodeSize(ph)))
 	if n.p != nil {
 		ls.obsolete(lockWord(n))
 		nh := n.hdr()
-		c.w.retire(e, ref, uint32(nodeSize(nh)))
-		c.retireValue(e, n.valueIdx())
+		w.retire(e, ref, uint32(nodeSize(nh)))
+		w.retireValue(e, n.valueIdx())
 	} else {
-		c.retireValue(e, ref>>1)
+		w.retireValue(e, ref>>1)
 	}
-	c.mwRetireAbsorbed(ls, e, sib)
-	c.mwDeleted()
+	c.mwRetireAbsorbed(w, ls, e, sib)
+	w.mwDeleted()
 	return true, nil
 }
 
 // mwRetireAbsorbed retires the node a merge copied (if any), held locked.
-func (c *Concurrent[V]) mwRetireAbsorbed(ls *locks, e uint64, child uint32) {
+func (c *Concurrent[V]) mwRetireAbsorbed(w *wstate[V], ls *locks, e uint64, child uint32) {
 	if child == 0 || isLeafRef(child) {
 		return
 	}
 	cn := c.mwNode(child)
 	ls.obsolete(lockWord(cn))
-	c.w.retire(e, child, uint32(nodeSize(cn.hdr())))
+	w.retire(e, child, uint32(nodeSize(cn.hdr())))
 }
 
 // retireValue retires value slot idx at epoch e (writer state owner).
-func (c *Concurrent[V]) retireValue(e uint64, idx uint32) {
+func (w *wstate[V]) retireValue(e uint64, idx uint32) {
+	c := w.c
 	if !c.noValues {
-		c.w.retire(e, idx, 0)
+		w.retire(e, idx, 0)
 	}
 }
 
@@ -607,32 +732,32 @@ func sibling(p node, ph header, b byte) (sl byte, sib uint32) {
 // b: a leaf when p keeps only its value, p's prefix merged into sib (labelled
 // sl) when that is p's only other child and p has no value, else a copy
 // without the child.
-func (c *Concurrent[V]) buildRemoval(p node, ph header, b, sl byte, sib uint32) (uint32, error) {
+func (w *wstate[V]) buildRemoval(p node, ph header, b, sl byte, sib uint32) (uint32, error) {
 	switch cnt := ph.count() - 1; {
 	case cnt == 0 && ph.hasValue():
-		return c.w.core.newLeaf(p.prefix(ph), p.valueIdx())
+		return w.core.newLeaf(p.prefix(ph), p.valueIdx())
 	case cnt == 0:
 		panic("trie: internal error: a valueless node with one child")
 	case sib != 0:
-		return c.mergeChild(p.prefix(ph), sl, sib)
+		return w.mergeChild(p.prefix(ph), sl, sib)
 	default:
-		return c.buildWithout(p, ph, b)
+		return w.buildWithout(p, ph, b)
 	}
 }
 
 // buildWithout builds a copy of node n without its child labelled skip,
 // moved to a smaller layout where n would shrink.
-func (c *Concurrent[V]) buildWithout(n node, h header, skip byte) (uint32, error) {
+func (w *wstate[V]) buildWithout(n node, h header, skip byte) (uint32, error) {
 	h1 := h.withCount(h.count() - 1)
 	dh, ok := shrunkHeader(h1)
 	if !ok {
 		dh = h1
 	}
-	nr, err := c.build(dh, n.prefix(h), n.valueIdx(), node{}, 0, 0, 0)
+	nr, err := w.build(dh, n.prefix(h), n.valueIdx(), node{}, 0, 0, 0)
 	if err != nil {
 		return 0, err
 	}
-	dn := c.w.core.mem.ptr(nr)
+	dn := w.core.mem.at(nr)
 	forChildren(n, h, func(l byte, r uint32) {
 		if l == skip {
 			return
@@ -642,7 +767,7 @@ func (c *Concurrent[V]) buildWithout(n node, h header, skip byte) (uint32, error
 			*dn.childSlot(dh, int(l)) = r
 			dn.setHdr(dh.withCount(dh.count() + 1))
 		} else {
-			c.w.core.insertChildInPlace(dn, dh, l, r)
+			w.core.insertChildInPlace(dn, dh, l, r)
 		}
 	})
 	return nr, nil

@@ -90,7 +90,7 @@ func (c *Concurrent[V]) compact() error {
 	c.epoch.Synchronize()
 	c.dropArena(1 - ni)
 	c.compactions.Add(1) // relaxed: a statistic
-	c.publishStats()
+	c.w.publishStats()
 	return nil
 }
 
@@ -119,11 +119,10 @@ func (c *Concurrent[V]) copyTree(src, dst *arena, ref uint32) (uint32, error) {
 	n := src.ptr(ref)
 	h := n.hdr()
 	size := nodeSize(h)
-	nr, err := dst.alloc(size)
+	nr, dn, err := dst.alloc(size)
 	if err != nil {
 		return 0, err
 	}
-	dn := dst.ptr(nr)
 	// Safety: both blocks are size bytes (nodeSize of the same header).
 	copy(unsafe.Slice((*byte)(dn.p), size), unsafe.Slice((*byte)(n.p), size))
 	slots := h.count()

@@ -118,7 +118,7 @@ func (c *Concurrent[V]) forceCompact() error {
 	}
 	defer c.unlockWriter()
 	c.epoch.Synchronize()
-	c.reclaim(true)
+	c.w.reclaim(true)
 	return c.compact()
 }
 

@@ -62,12 +62,20 @@ func dictWords() [][]byte {
 	return keys
 }
 
-func BenchmarkOneWriter(b *testing.B) {
+// benchSet is a named key set of the issue-12 benchmarks.
+type benchSet struct {
+	name string
+	keys [][]byte // nil: absent (words without the word list)
+}
+
+// benchSets returns keys-seq, keys-shuf and words.
+func benchSets() []benchSet {
 	wl := cworkloads()
-	sets := []struct {
-		name string
-		keys [][]byte
-	}{{"keys-seq", wl["keys-seq"]}, {"keys-shuf", wl["keys-shuf"]}, {"words", dictWords()}}
+	return []benchSet{{"keys-seq", wl["keys-seq"]}, {"keys-shuf", wl["keys-shuf"]}, {"words", dictWords()}}
+}
+
+func BenchmarkOneWriter(b *testing.B) {
+	sets := benchSets()
 	const session = 1024
 	insert := func(c *Concurrent[uint64], keys [][]byte) {
 		for i, k := range keys {

@@ -105,7 +105,7 @@ func (c *Concurrent[V]) endInPlace() {
 func (c *Concurrent[V]) owInsertNow(key []byte, v V) (bool, error) {
 	c.beginInPlace()
 	added, err := c.owInsertNowOnce(key, v)
-	if err != nil && c.relieve(err) {
+	if err != nil && c.w.relieve(err) {
 		added, err = c.owInsertNowOnce(key, v)
 	}
 	c.endInPlace()
@@ -126,7 +126,7 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 		h := n.hdr()
 		if p := h.prefixLen(); p > 0 {
 			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
-				nr, err := c.splitFor(n, h, m, key[depth:], v)
+				nr, err := c.w.splitFor(n, h, m, key[depth:], v)
 				if err != nil {
 					return false, err
 				}
@@ -137,7 +137,7 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 			depth += p
 		}
 		if depth == len(key) {
-			vidx, err := c.newValue(v)
+			vidx, err := c.w.newValue(v)
 			if err != nil {
 				return false, err
 			}
@@ -157,7 +157,7 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 				depth++
 				continue
 			}
-			leaf, err := c.newValueLeaf(key[depth+1:], v)
+			leaf, err := c.w.newValueLeaf(key[depth+1:], v)
 			if err != nil {
 				return false, err
 			}
@@ -179,14 +179,14 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 func (c *Concurrent[V]) slotInsertNow(slot *atomic.Uint32, ref uint32, rest []byte, v V) (bool, error) {
 	switch {
 	case ref == 0:
-		r, err := c.newValueLeaf(rest, v)
+		r, err := c.w.newValueLeaf(rest, v)
 		if err != nil {
 			return false, err
 		}
 		slot.Store(r) // release: publishes the leaf
 		return c.inserted(true), nil
 	case len(rest) == 0:
-		vidx, err := c.newValue(v)
+		vidx, err := c.w.newValue(v)
 		if err != nil {
 			return false, err
 		}
@@ -194,13 +194,13 @@ func (c *Concurrent[V]) slotInsertNow(slot *atomic.Uint32, ref uint32, rest []by
 		c.dropValue(ref >> 1)
 		return c.inserted(false), nil
 	}
-	leaf, err := c.newValueLeaf(rest[1:], v)
+	leaf, err := c.w.newValueLeaf(rest[1:], v)
 	if err != nil {
 		return false, err
 	}
-	nr, err := c.build(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, rest[0], leaf)
+	nr, err := c.w.build(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, rest[0], leaf)
 	if err != nil {
-		c.undoLeaf(leaf)
+		c.w.undoLeaf(leaf)
 		return false, err
 	}
 	slot.Store(nr) // release: publishes the node
@@ -211,7 +211,7 @@ func (c *Concurrent[V]) slotInsertNow(slot *atomic.Uint32, ref uint32, rest []by
 // n (ref at slot): appended in place when it has room and b is above every
 // label, else by replacing n with a copy.
 func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h header, b byte, suffix []byte, v V) (bool, error) {
-	leaf, err := c.newValueLeaf(suffix, v)
+	leaf, err := c.w.newValueLeaf(suffix, v)
 	if err != nil {
 		return false, err
 	}
@@ -226,9 +226,9 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 		storeHV(n, h.withCount(cnt+1), n.valueIdx()) // release: publishes label and child
 		return c.inserted(true), nil
 	}
-	nr, err := c.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+	nr, err := c.w.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
 	if err != nil {
-		c.undoLeaf(leaf)
+		c.w.undoLeaf(leaf)
 		return false, err
 	}
 	slot.Store(nr) // release: publishes the copy
@@ -241,7 +241,7 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 func (c *Concurrent[V]) owDeleteNow(key []byte) (V, bool, error) {
 	c.beginInPlace()
 	old, found, err := c.owDeleteNowOnce(key)
-	if err != nil && c.relieve(err) {
+	if err != nil && c.w.relieve(err) {
 		old, found, err = c.owDeleteNowOnce(key)
 	}
 	c.endInPlace()
@@ -338,7 +338,7 @@ func (c *Concurrent[V]) dropValueNow(up owParent, slot *atomic.Uint32, ref uint3
 		}
 		c.retireNode(ref)
 	case 1:
-		nr, child, err := c.mergeNode(n, h)
+		nr, child, err := c.w.mergeNode(n, h)
 		if err != nil {
 			return err
 		}
@@ -369,7 +369,7 @@ func (c *Concurrent[V]) removeChildNow(up owParent) error {
 	if cnt == 1 && !ph.hasValue() {
 		sl, sib = sibling(p, ph, up.b)
 	}
-	nr, err := c.buildRemoval(p, ph, up.b, sl, sib)
+	nr, err := c.w.buildRemoval(p, ph, up.b, sl, sib)
 	if err != nil {
 		return err
 	}

@@ -53,19 +53,19 @@ func (c *Concurrent[V]) dropValue(idx uint32) {
 }
 
 // build is core.buildNode for the writer, marking the result fresh.
-func (c *Concurrent[V]) build(dh header, prefix []byte, vidx uint32, src node, sh header, b byte, r uint32) (uint32, error) {
-	off, err := c.w.core.buildNode(dh, prefix, vidx, src, sh, b, r)
+func (w *wstate[V]) build(dh header, prefix []byte, vidx uint32, src node, sh header, b byte, r uint32) (uint32, error) {
+	off, err := w.core.buildNode(dh, prefix, vidx, src, sh, b, r)
 	if err == nil {
-		c.w.markFresh(off)
+		w.markFresh(off)
 	}
 	return off, err
 }
 
 // withPrefix is core.withPrefix for the writer, marking the result fresh.
-func (c *Concurrent[V]) withPrefix(n node, h header, prefix []byte) (uint32, error) {
-	r, err := c.w.core.withPrefix(n, h, prefix)
+func (w *wstate[V]) withPrefix(n node, h header, prefix []byte) (uint32, error) {
+	r, err := w.core.withPrefix(n, h, prefix)
 	if err == nil {
-		c.w.markFresh(r)
+		w.markFresh(r)
 	}
 	return r, err
 }
@@ -73,7 +73,7 @@ func (c *Concurrent[V]) withPrefix(n node, h header, prefix []byte) (uint32, err
 // copyNode replaces published node ref at slot by a fresh copy and returns
 // the copy.
 func (c *Concurrent[V]) copyNode(slot *uint32, ref uint32, n node, h header) (uint32, node, error) {
-	nr, err := c.build(h, n.prefix(h), n.valueIdx(), n, h, 0, 0)
+	nr, err := c.w.build(h, n.prefix(h), n.valueIdx(), n, h, 0, 0)
 	if err != nil {
 		return 0, node{}, err
 	}
@@ -102,35 +102,35 @@ func grownHeader(h header) header {
 // key's leaf (or which holds the new key's value vidx when the key ends
 // there). leaf is the new key's leaf (unused when the key ends at the
 // split). n is not freed.
-func (c *Concurrent[V]) splitNode(n node, h header, m int, rest []byte, vidx, leaf uint32) (uint32, error) {
+func (w *wstate[V]) splitNode(n node, h header, m int, rest []byte, vidx, leaf uint32) (uint32, error) {
 	pre := n.prefix(h)
 	end := m == len(rest)
-	old, err := c.withPrefix(n, h, pre[m+1:])
+	old, err := w.withPrefix(n, h, pre[m+1:])
 	if err != nil {
 		return 0, err
 	}
-	off, err := c.build(makeHeader(m, 1, classFor(2), end, false), pre[:m], vidx, node{}, 0, pre[m], old)
+	off, err := w.build(makeHeader(m, 1, classFor(2), end, false), pre[:m], vidx, node{}, 0, pre[m], old)
 	if err != nil {
 		if !isLeafRef(old) {
-			c.w.freeNode(old)
+			w.freeNode(old)
 		}
 		return 0, err
 	}
 	if !end {
-		nn := c.w.core.mem.ptr(off)
-		c.w.core.insertChildInPlace(nn, nn.hdr(), rest[m], leaf)
+		nn := w.core.mem.at(off)
+		w.core.insertChildInPlace(nn, nn.hdr(), rest[m], leaf)
 	}
 	return off, nil
 }
 
 // newKeyParts reserves what a new key needs at a split after m bytes of
 // rest: its value slot (the key ends at the split) or its leaf.
-func (c *Concurrent[V]) newKeyParts(m int, rest []byte, v V) (vidx, leaf uint32, err error) {
+func (w *wstate[V]) newKeyParts(m int, rest []byte, v V) (vidx, leaf uint32, err error) {
 	if m == len(rest) {
-		vidx, err = c.newValue(v)
+		vidx, err = w.newValue(v)
 		return vidx, 0, err
 	}
-	leaf, err = c.newValueLeaf(rest[m+1:], v)
+	leaf, err = w.newValueLeaf(rest[m+1:], v)
 	return 0, leaf, err
 }
 
@@ -138,25 +138,25 @@ func (c *Concurrent[V]) newKeyParts(m int, rest []byte, v V) (vidx, leaf uint32,
 // its prefix after m bytes (rest: the key from n's position), with the new
 // key's value v: splitNode with its parts. n is not freed; on error nothing
 // is left allocated.
-func (c *Concurrent[V]) splitFor(n node, h header, m int, rest []byte, v V) (uint32, error) {
-	vidx, leaf, err := c.newKeyParts(m, rest, v)
+func (w *wstate[V]) splitFor(n node, h header, m int, rest []byte, v V) (uint32, error) {
+	vidx, leaf, err := w.newKeyParts(m, rest, v)
 	if err != nil {
 		return 0, err
 	}
-	nr, err := c.splitNode(n, h, m, rest, vidx, leaf)
+	nr, err := w.splitNode(n, h, m, rest, vidx, leaf)
 	if err != nil {
-		c.undoKeyParts(m, rest, vidx, leaf)
+		w.undoKeyParts(m, rest, vidx, leaf)
 		return 0, err
 	}
 	return nr, nil
 }
 
 // undoKeyParts releases what newKeyParts reserved.
-func (c *Concurrent[V]) undoKeyParts(m int, rest []byte, vidx, leaf uint32) {
+func (w *wstate[V]) undoKeyParts(m int, rest []byte, vidx, leaf uint32) {
 	if m == len(rest) {
-		c.freeValue(vidx)
+		w.freeValue(vidx)
 	} else {
-		c.undoLeaf(leaf)
+		w.undoLeaf(leaf)
 	}
 }
 
@@ -164,7 +164,7 @@ func (c *Concurrent[V]) undoKeyParts(m int, rest []byte, vidx, leaf uint32) {
 // reclaims what readers no longer hold and tries once more.
 func (c *Concurrent[V]) owInsert(key []byte, v V) (bool, error) {
 	added, err := c.owInsertOnce(key, v)
-	if err != nil && c.relieve(err) {
+	if err != nil && c.w.relieve(err) {
 		added, err = c.owInsertOnce(key, v)
 	}
 	return added, err
@@ -178,7 +178,7 @@ func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
 	for {
 		ref := *slot
 		if ref == 0 {
-			r, err := c.newValueLeaf(key[depth:], v)
+			r, err := c.w.newValueLeaf(key[depth:], v)
 			if err != nil {
 				return false, err
 			}
@@ -187,7 +187,7 @@ func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
 		}
 		if isLeafRef(ref) {
 			if depth == len(key) {
-				vidx, err := c.newValue(v)
+				vidx, err := c.w.newValue(v)
 				if err != nil {
 					return false, err
 				}
@@ -195,13 +195,13 @@ func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
 				c.dropValue(ref >> 1)
 				return c.inserted(false), nil
 			}
-			leaf, err := c.newValueLeaf(key[depth+1:], v)
+			leaf, err := c.w.newValueLeaf(key[depth+1:], v)
 			if err != nil {
 				return false, err
 			}
-			nr, err := c.build(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, key[depth], leaf)
+			nr, err := c.w.build(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, key[depth], leaf)
 			if err != nil {
-				c.undoLeaf(leaf)
+				c.w.undoLeaf(leaf)
 				return false, err
 			}
 			*slot = nr
@@ -211,7 +211,7 @@ func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
 		h := n.hdr()
 		if p := h.prefixLen(); p > 0 {
 			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
-				nr, err := c.splitFor(n, h, m, key[depth:], v)
+				nr, err := c.w.splitFor(n, h, m, key[depth:], v)
 				if err != nil {
 					return false, err
 				}
@@ -244,7 +244,7 @@ func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
 			depth++
 			continue
 		}
-		leaf, err := c.newValueLeaf(key[depth+1:], v)
+		leaf, err := c.w.newValueLeaf(key[depth+1:], v)
 		if err != nil {
 			return false, err
 		}
@@ -257,9 +257,9 @@ func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
 			}
 			return c.inserted(true), nil
 		}
-		nr, err := c.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+		nr, err := c.w.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
 		if err != nil {
-			c.undoLeaf(leaf)
+			c.w.undoLeaf(leaf)
 			return false, err
 		}
 		*slot = nr
@@ -270,7 +270,7 @@ func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
 
 // owSetValue stores v at node n (at slot), where a key ends.
 func (c *Concurrent[V]) owSetValue(slot *uint32, ref uint32, n node, h header, v V) (bool, error) {
-	vidx, err := c.newValue(v)
+	vidx, err := c.w.newValue(v)
 	if err != nil {
 		return false, err
 	}
@@ -280,9 +280,9 @@ func (c *Concurrent[V]) owSetValue(slot *uint32, ref uint32, n node, h header, v
 		n.setValueIdx(vidx)
 		n.setHdr(h | flagValue)
 	} else {
-		nr, err := c.build(h|flagValue, n.prefix(h), vidx, n, h, 0, 0)
+		nr, err := c.w.build(h|flagValue, n.prefix(h), vidx, n, h, 0, 0)
 		if err != nil {
-			c.freeValue(vidx)
+			c.w.freeValue(vidx)
 			return false, err
 		}
 		*slot = nr
@@ -307,7 +307,7 @@ func (c *Concurrent[V]) inserted(added bool) bool {
 // reclamation on arena exhaustion (a delete copies nodes).
 func (c *Concurrent[V]) owDelete(key []byte) (V, bool, error) {
 	old, found, err := c.owDeleteOnce(key)
-	if err != nil && c.relieve(err) {
+	if err != nil && c.w.relieve(err) {
 		old, found, err = c.owDeleteOnce(key)
 	}
 	return old, found, err
@@ -407,14 +407,14 @@ func (c *Concurrent[V]) owFixup(l int) {
 		*slot = leafRef(n.valueIdx())
 		c.dropNode(ref)
 	case cnt == 1 && !h.hasValue():
-		if nr, child, err := c.mergeNode(n, h); err == nil {
+		if nr, child, err := c.w.mergeNode(n, h); err == nil {
 			*slot = nr
 			c.dropNode(ref)
 			c.dropNode(child)
 		}
 	default:
 		if dh, ok := shrunkHeader(h); ok {
-			if nr, err := c.build(dh, n.prefix(h), n.valueIdx(), n, h, 0, 0); err == nil {
+			if nr, err := c.w.build(dh, n.prefix(h), n.valueIdx(), n, h, 0, 0); err == nil {
 				*slot = nr
 				c.dropNode(ref)
 			}
@@ -425,28 +425,28 @@ func (c *Concurrent[V]) owFixup(l int) {
 // mergeNode builds the replacement of the valueless one-child node n (see
 // mergeChild). It returns the new ref and the child it absorbed (to be
 // dropped by the caller once linked); n and the child are only read.
-func (c *Concurrent[V]) mergeNode(n node, h header) (nr, child uint32, err error) {
+func (w *wstate[V]) mergeNode(n node, h header) (nr, child uint32, err error) {
 	var label byte
 	forChildren(n, h, func(l byte, r uint32) { label, child = l, r })
-	nr, err = c.mergeChild(n.prefix(h), label, child)
+	nr, err = w.mergeChild(n.prefix(h), label, child)
 	return nr, child, err
 }
 
 // mergeChild builds child (labelled label below a node with prefix pre) with
 // pre and the label in front of its prefix: what replaces a node left with
 // no value and that one child. child is only read.
-func (c *Concurrent[V]) mergeChild(pre []byte, label byte, child uint32) (nr uint32, err error) {
-	buf := append(append(c.w.core.scratch[:0], pre...), label)
+func (w *wstate[V]) mergeChild(pre []byte, label byte, child uint32) (nr uint32, err error) {
+	buf := append(append(w.core.scratch[:0], pre...), label)
 	if isLeafRef(child) {
-		nr, err = c.w.core.newLeaf(buf, child>>1)
-		c.w.markFresh(nr)
+		nr, err = w.core.newLeaf(buf, child>>1)
+		w.markFresh(nr)
 	} else {
-		cn := c.w.core.mem.ptr(child)
+		cn := w.core.mem.at(child)
 		ch := cn.hdr()
 		buf = append(buf, cn.prefix(ch)...)
-		nr, err = c.withPrefix(cn, ch, buf)
+		nr, err = w.withPrefix(cn, ch, buf)
 	}
-	c.w.core.scratch = buf
+	w.core.scratch = buf
 	return nr, err
 }
 
