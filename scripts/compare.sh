@@ -27,7 +27,7 @@ suites=(
   "./runtime|^BenchmarkCall$|/impl|request/reply: runtime.Call vs channel workers"
   "./structures/pool|^BenchmarkPool$|/level|alloc+free pairs: the five levels vs make and sync.Pool"
   "./structures/trie|^BenchmarkTrie$|/impl|single-owner trie vs map, btree, radix, iradix"
-  "./structures/trie|^BenchmarkConcurrentTrie$|/impl|concurrent tries vs RWMutex trie, xsync.Map, sync.Map"
+  "./structures/trie|^BenchmarkConcurrentTrie$|/impl|concurrent tries vs RWMutex trie, xsync.Map, sync.Map|2"
   "./shards|^BenchmarkShardedTrie$|/impl|sharded trie vs RWMutex trie and xsync.Map (the goal rows are at -cpu 2)|2"
 )
 
