@@ -75,7 +75,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.backend, "backend", "sharded", "sharded (shards.Trie over the runtime's workers) or locked (one trie behind a sync.RWMutex)")
 	fs.IntVar(&o.workers, "workers", 0, "workers = shards of the sharded backend (0 = one per usable CPU)")
 	fs.IntVar(&o.batch, "batch", 4096, "keys per batch while loading -keys")
-	fs.BoolVar(&o.procs, "procs", true, "one extra P per worker while the runtime runs (runtime.Config.DedicatedProcs)")
+	fs.BoolVar(&o.procs, "procs", false, "one extra P per worker while the runtime runs (runtime.Config.DedicatedProcs)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "on a signal, how long to wait for the requests in flight")
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings only")
 	if err := exampleutil.Parse(fs, args, 0); err != nil {
