@@ -7,15 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/mailbox"
 )
 
 // Regression tests for issue 13 case 1: a sender blocked on a full bounded
 // mailbox proceeds as soon as one slot is free, and a TrySend cannot take
 // that slot first.
-
-// hangLimit bounds operations that used to hang.
-const hangLimit = 10 * time.Second
 
 // blocked is the item of the Send that blocks.
 const blocked = 7777
@@ -49,8 +47,8 @@ func TestBlockedSendWokenByFreeSlot(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-		case <-time.After(hangLimit):
-			t.Fatalf("Send still blocked %v after %d of 256 slots were freed", hangLimit, take)
+		case <-time.After(testutil.HangLimit):
+			t.Fatalf("Send still blocked %v after %d of 256 slots were freed", testutil.HangLimit, take)
 		}
 		m.Close()
 	}
@@ -67,7 +65,7 @@ func TestTrySendDefersToBlockedSend(t *testing.T) {
 	if _, err := m.Receive(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(hangLimit)
+	deadline := time.After(testutil.HangLimit)
 	for done := false; !done; {
 		select {
 		case err := <-sent:
@@ -76,7 +74,7 @@ func TestTrySendDefersToBlockedSend(t *testing.T) {
 			}
 			done = true
 		case <-deadline:
-			t.Fatalf("Send still blocked %v after a slot was freed", hangLimit)
+			t.Fatalf("Send still blocked %v after a slot was freed", testutil.HangLimit)
 		default:
 			if err := m.TrySend(101); err == nil {
 				t.Fatal("TrySend took the slot freed for a blocked Send")

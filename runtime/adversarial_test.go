@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/runtime"
 )
 
@@ -95,7 +96,7 @@ func TestGoexitStorm(t *testing.T) {
 				}
 				accepted.Add(1)
 			})
-			within(t, "Stop", func() { err = rt.Stop(context.Background()) })
+			testutil.Within(t, "Stop", func() { err = rt.Stop(context.Background()) })
 			if !errors.Is(err, runtime.ErrGoexit) || !errors.Is(err, runtime.ErrPanic) {
 				t.Fatalf("Stop: %v, want ErrGoexit", err)
 			}
@@ -157,11 +158,11 @@ func TestStopRacesSelfWaits(t *testing.T) {
 					count(err)
 				})
 			}()
-			within(t, "Stop", func() { err = rt.Stop(context.Background()) })
+			testutil.Within(t, "Stop", func() { err = rt.Stop(context.Background()) })
 			if err != nil {
 				t.Fatal(err)
 			}
-			within(t, "submitters", func() { <-submitted })
+			testutil.Within(t, "submitters", func() { <-submitted })
 			if n := unexpected.Load(); n > 0 {
 				t.Fatalf("%d unexpected errors, the first: %v", n, firstErr.Load())
 			}
@@ -196,14 +197,14 @@ func TestGoexitInHooks(t *testing.T) {
 	later := &recorder{}
 	var rt *runtime.Runtime
 	var err error
-	within(t, "Start", func() { rt, err = runtime.Start(context.Background(), runtime.Config{Workers: 2}, h, later) })
+	testutil.Within(t, "Start", func() { rt, err = runtime.Start(context.Background(), runtime.Config{Workers: 2}, h, later) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := h.afterRan.Load(); n != 2 {
 		t.Fatalf("the callback after the exiting one ran on %d workers, want 2", n)
 	}
-	within(t, "Stop", func() { err = rt.Stop(context.Background()) })
+	testutil.Within(t, "Stop", func() { err = rt.Stop(context.Background()) })
 	if !errors.Is(err, runtime.ErrGoexit) {
 		t.Fatalf("Stop: %v, want ErrGoexit", err)
 	}

@@ -39,24 +39,3 @@ func iters(n int) int {
 	}
 	return max(n, 1)
 }
-
-// hangLimit bounds every operation that used to hang: a regression fails
-// fast instead of stalling the test binary.
-const hangLimit = 10 * time.Second
-
-// within runs f on its own goroutine and fails the test if f has not
-// returned after hangLimit (f is then left running: the test is failed
-// and its leak is reported).
-func within(t testing.TB, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(hangLimit):
-		t.Fatalf("%s: still blocked after %v", what, hangLimit)
-	}
-}

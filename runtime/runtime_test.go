@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/primitives"
 	"github.com/zipora-go/zipora/runtime"
 )
@@ -546,11 +547,11 @@ func TestStopFromTask(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		within(t, "Stop from a task", func() { err = <-errc })
+		testutil.Within(t, "Stop from a task", func() { err = <-errc })
 		if !errors.Is(err, runtime.ErrSelfWait) {
 			t.Fatalf("Stop from a task (Go %v) = %v, want ErrSelfWait", fromGo, err)
 		}
-		within(t, "the stop", func() { <-rt.Done() })
+		testutil.Within(t, "the stop", func() { <-rt.Done() })
 		if err := rt.Stop(context.Background()); err != nil {
 			t.Fatalf("Stop after the stop: %v", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/runtime"
 )
 
@@ -21,7 +22,7 @@ func onWorker(t *testing.T, rt *runtime.Runtime, shard int, f func(w *runtime.Wo
 	if err := rt.SubmitTo(shard, func(w *runtime.Worker) { defer close(done); f(w) }); err != nil {
 		t.Fatal(err)
 	}
-	within(t, "task", func() { <-done })
+	testutil.Within(t, "task", func() { <-done })
 }
 
 func TestSelfCall(t *testing.T) {
@@ -120,7 +121,7 @@ func TestNestedGo(t *testing.T) {
 	if err := rt.Go(func() { inner <- rt.Go(func() { innerRan.Add(1) }) }); err != nil {
 		t.Fatal(err)
 	}
-	within(t, "nested Go", func() { err = <-inner })
+	testutil.Within(t, "nested Go", func() { err = <-inner })
 	if !errors.Is(err, runtime.ErrSelfWait) {
 		t.Fatalf("nested Go on a saturated pool: %v, want ErrSelfWait", err)
 	}
@@ -129,8 +130,8 @@ func TestNestedGo(t *testing.T) {
 	if err := rt.Go(func() { close(done) }); err != nil {
 		t.Fatal(err)
 	}
-	within(t, "Go", func() { <-done })
-	within(t, "Stop", func() { err = rt.Stop(context.Background()) })
+	testutil.Within(t, "Go", func() { <-done })
+	testutil.Within(t, "Stop", func() { err = rt.Stop(context.Background()) })
 	if err != nil || innerRan.Load() != 0 {
 		t.Fatalf("Stop: %v; refused Go ran %d times", err, innerRan.Load())
 	}
@@ -151,7 +152,7 @@ func TestGoWaitEndsAtStop(t *testing.T) {
 	<-busy
 	waiting := make(chan error, 1)
 	go func() { waiting <- rt.Go(func() {}) }()
-	within(t, "Stop", func() { err = rt.Stop(context.Background()) })
+	testutil.Within(t, "Stop", func() { err = rt.Stop(context.Background()) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestGoexitTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ran atomic.Int32
-	within(t, "Call that exits", func() {
+	testutil.Within(t, "Call that exits", func() {
 		_, err = runtime.Call(context.Background(), rt, 0, func(*runtime.Worker) (int, error) {
 			goruntime.Goexit()
 			return 0, nil
@@ -233,8 +234,8 @@ func TestGoexitTask(t *testing.T) {
 	if err := rt.Go(func() { defer close(goDone); goruntime.Goexit() }); err != nil {
 		t.Fatal(err)
 	}
-	within(t, "Go that exits", func() { <-goDone })
-	within(t, "Each after Goexits", func() {
+	testutil.Within(t, "Go that exits", func() { <-goDone })
+	testutil.Within(t, "Each after Goexits", func() {
 		err = rt.Each(context.Background(), func(w *runtime.Worker) error {
 			if cw, ok := rt.CurrentWorker(); !ok || cw != w {
 				return errors.New("replacement goroutine is not registered as its worker")
@@ -246,7 +247,7 @@ func TestGoexitTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	within(t, "Stop", func() { err = rt.Stop(context.Background()) })
+	testutil.Within(t, "Stop", func() { err = rt.Stop(context.Background()) })
 	if !errors.Is(err, runtime.ErrGoexit) {
 		t.Fatalf("Stop after Goexits: %v, want ErrGoexit", err)
 	}
@@ -288,7 +289,7 @@ func TestCrossWorkerFullMailboxes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		within(t, "workers sending to each other", func() {
+		testutil.Within(t, "workers sending to each other", func() {
 			for range workers {
 				<-done
 			}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/runtime"
 )
 
@@ -213,7 +214,7 @@ func TestFailedStartDetaches(t *testing.T) {
 	}
 	for i, bad := range failures {
 		var err error
-		within(t, fmt.Sprintf("Start %d", i), func() {
+		testutil.Within(t, fmt.Sprintf("Start %d", i), func() {
 			_, err = runtime.Start(context.Background(), runtime.Config{Workers: 2}, keep, bad)
 		})
 		if err == nil {
@@ -234,7 +235,7 @@ func TestFailedStartDetaches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	within(t, "Stop", func() { err = rt.Stop(context.Background()) })
+	testutil.Within(t, "Stop", func() { err = rt.Stop(context.Background()) })
 	if !errors.Is(err, runtime.ErrGoexit) {
 		t.Fatalf("Stop with a Detach calling Goexit: %v, want ErrGoexit", err)
 	}

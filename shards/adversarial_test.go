@@ -2,7 +2,7 @@ package shards_test
 
 // Misuse, faults and huge inputs against the sharded structures: each case
 // that once hung or panicked now returns an error. Every operation that
-// could hang runs under noHang, so a regression fails fast.
+// could hang runs under testutil.Within, so a regression fails fast.
 
 import (
 	"bytes"
@@ -12,28 +12,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/zipora-go/zipora/internal/testutil"
 	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/pool"
 	"github.com/zipora-go/zipora/structures/trie"
 )
-
-// noHang runs f and fails the test if it does not return within 20 s.
-func noHang(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s: still blocked after 20 s", what)
-	}
-}
 
 // TestTrieWritesFromTasks: tasks on every worker write keys of every shard,
 // their own worker's included, with Insert, Delete and Batch; nothing
@@ -48,7 +33,7 @@ func TestTrieWritesFromTasks(t *testing.T) {
 			}
 			defer rt.Stop(context.Background())
 			const tasks, per = 16, 50
-			noHang(t, "writes from tasks", func() {
+			testutil.Within(t, "writes from tasks", func() {
 				err := rt.Each(context.Background(), func(w *zrt.Worker) error {
 					for task := range tasks {
 						b := tr.Batch()
@@ -105,7 +90,7 @@ func TestPoolCrossFreesBoundedMailboxes(t *testing.T) {
 			offs[w] = append(offs[w], off)
 		}
 	}
-	noHang(t, "cross-worker frees", func() {
+	testutil.Within(t, "cross-worker frees", func() {
 		err := rt.Each(context.Background(), func(w *zrt.Worker) error {
 			for _, off := range offs[1-w.ID()] { // the other worker's blocks
 				if err := p.Free(w, off, 32); err != nil {
@@ -141,7 +126,7 @@ func TestBatchPanicReported(t *testing.T) {
 	}
 	b.Insert([]byte("bomb"), 2)
 	var err error
-	noHang(t, "Commit with a panicking write", func() { err = b.Commit(context.Background()) })
+	testutil.Within(t, "Commit with a panicking write", func() { err = b.Commit(context.Background()) })
 	var be *shards.BatchError
 	if !errors.Is(err, shards.ErrPanicked) || !errors.As(err, &be) || be.Failed != 1 || be.Errors[0].Index != 100 {
 		t.Fatalf("Commit: %v", err)
@@ -296,12 +281,12 @@ func TestReattachAfterFailedStart(t *testing.T) {
 		t.Fatal("Start with an invalid router succeeded")
 	}
 	var rt *zrt.Runtime
-	noHang(t, "Start after a failed Start", func() { rt, err = zrt.Start(ctx, zrt.Config{Workers: 2}, tr, p) })
+	testutil.Within(t, "Start after a failed Start", func() { rt, err = zrt.Start(ctx, zrt.Config{Workers: 2}, tr, p) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Stop(ctx)
-	noHang(t, "writes after a failed Start", func() {
+	testutil.Within(t, "writes after a failed Start", func() {
 		if _, err := tr.Insert(ctx, []byte("k"), 1); err != nil {
 			t.Error(err)
 		}
@@ -358,7 +343,7 @@ func TestStopRacesEverything(t *testing.T) {
 		if round%2 == 0 {
 			runtimeGosched()
 		}
-		noHang(t, "Stop racing writes", func() {
+		testutil.Within(t, "Stop racing writes", func() {
 			if err := rt.Stop(context.Background()); err != nil {
 				t.Error(err)
 			}

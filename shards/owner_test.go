@@ -7,7 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/zipora-go/zipora/internal/testutil"
 )
 
 // addOp adds n to the shard's sum; done counts its completions.
@@ -221,13 +222,7 @@ func TestOwnerCloseRacesAdds(t *testing.T) {
 			goruntime.Gosched()
 		}
 		s.own.close(&s)
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("adders hang after close")
-		}
+		testutil.Within(t, "adders after close", wg.Wait)
 		if s.sum != applied.Load() {
 			t.Fatalf("round %d: sum %d, acknowledged %d", round, s.sum, applied.Load())
 		}
