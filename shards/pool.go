@@ -276,7 +276,7 @@ func (s *poolShard) apply(op *poolOp) {
 // must not be used after the block is freed. Before Start it returns
 // ErrNotStarted; for an offset and size outside the shard's arena,
 // ErrBadOffset.
-func (p *Pool) Bytes(off Offset, size int) (b []byte, err error) {
+func (p *Pool) Bytes(off Offset, size int) ([]byte, error) {
 	s, err := p.shard(off.Shard(), ErrBadOffset)
 	if err != nil {
 		return nil, err
@@ -284,13 +284,11 @@ func (p *Pool) Bytes(off Offset, size int) (b []byte, err error) {
 	if off.Local() == pool.Nil || size <= 0 {
 		return nil, fmt.Errorf("%w: offset %#x, size %d", ErrBadOffset, uint64(off), size)
 	}
-	defer func() {
-		// SharedBytes slices the chunk: a range outside it panics.
-		if recover() != nil {
-			b, err = nil, fmt.Errorf("%w: offset %#x, size %d outside the arena", ErrBadOffset, uint64(off), size)
-		}
-	}()
-	return s.p.SharedBytes(off.Local(), size), nil
+	b, ok := s.p.TrySharedBytes(off.Local(), size)
+	if !ok {
+		return nil, fmt.Errorf("%w: offset %#x, size %d outside the arena", ErrBadOffset, uint64(off), size)
+	}
+	return b, nil
 }
 
 // PoolStats describes a sharded pool: one pool.Stats per shard.

@@ -162,13 +162,32 @@ func (p *NoLocking) TryFree(off Offset, size int) bool {
 // are the caller's to synchronize (the hand-off that gave it the offset
 // orders the owner's writes before its reads), and the block must stay
 // allocated while the slice is used. It panics if off and size do not lie
-// inside the arena.
+// inside the arena (TrySharedBytes reports that instead).
 func (p *NoLocking) SharedBytes(off Offset, size int) []byte {
+	b, ok := p.TrySharedBytes(off, size)
+	if !ok {
+		panic("pool: SharedBytes outside the arena")
+	}
+	return b
+}
+
+// TrySharedBytes is SharedBytes that returns false, and no slice, when off
+// and size (> 0) do not lie inside one chunk of the arena, instead of
+// panicking: for offsets and sizes that come from outside the program.
+func (p *NoLocking) TrySharedBytes(off Offset, size int) ([]byte, bool) {
 	t := p.a.pub.Load() // acquire: the chunk table with every chunk below its length
 	shift := p.a.shift & 63
+	ci := uint64(off) >> shift
+	if size <= 0 || ci >= uint64(len(t.chunks)) {
+		return nil, false
+	}
+	c := t.chunks[ci]
 	in := uint64(off) & (1<<shift - 1)
+	if uint64(size) > uint64(len(c)) || in > uint64(len(c))-uint64(size) {
+		return nil, false
+	}
 	end := in + uint64(size)
-	return t.chunks[off>>shift][in:end:end]
+	return c[in:end:end], true
 }
 
 // Bytes returns the size bytes of the block at off (capacity size). It

@@ -301,3 +301,34 @@ func TestNoLockingSharedBytes(t *testing.T) {
 		t.Fatalf("the arena grew to only %d chunks", p.Stats().Chunks)
 	}
 }
+
+// TestNoLockingTrySharedBytes: ranges inside a chunk are returned, ranges
+// past a chunk's end, past the last chunk, or of a size <= 0 or huge are
+// refused instead of panicking.
+func TestNoLockingTrySharedBytes(t *testing.T) {
+	p, err := NewNoLocking(Config{ChunkSize: 4 << 10, MaxFastBlock: 1 << 10, Alignment: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := p.Alloc(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := p.TrySharedBytes(off, 64); !ok || len(b) != 64 || cap(b) != 64 {
+		t.Fatalf("a live block: %d bytes, %v", len(b), ok)
+	}
+	for _, c := range []struct {
+		off  Offset
+		size int
+	}{{off, 0}, {off, -1}, {off, 4 << 10}, {off, int(^uint(0) >> 1)}, {off + 1<<20, 8}, {Offset(1) << 50, 8}} {
+		if b, ok := p.TrySharedBytes(c.off, c.size); ok || b != nil {
+			t.Errorf("TrySharedBytes(%#x, %d) = %d bytes, %v", uint64(c.off), c.size, len(b), ok)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("SharedBytes outside the arena did not panic")
+		}
+	}()
+	p.SharedBytes(off, 4<<10)
+}
