@@ -95,8 +95,7 @@ const (
 type session[R any] interface {
 	begin()                // the word was just taken
 	apply(op *R)           // apply one queued operation, storing its results in op
-	publish()              // make every applied operation visible to readers
-	end()                  // before the word is released or handed on
+	publish()              // make every applied operation visible to readers (before the word is released or handed on)
 	fail(op *R, err error) // report err for an operation never applied
 	guard(op *R, pv any)   // apply panicked with pv: report it in op
 }
@@ -133,8 +132,12 @@ func (o *owner[R]) push(r *request[R]) {
 	}
 }
 
-// takeAll empties the queue and returns it oldest first.
+// takeAll empties the queue and returns it oldest first. An empty queue
+// costs a load, not a read-modify-write (the common case of every write).
 func (o *owner[R]) takeAll() *request[R] {
+	if o.queue.Load() == nil {
+		return nil
+	}
 	var fifo *request[R]
 	for r := o.queue.Swap(nil); r != nil; { // acquire: the pushed requests
 		next := r.next
@@ -154,7 +157,7 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 			applyGuarded(s, &r.op)
 		}
 		s.publish()
-		complete(list, reqDone)
+		complete(list)
 		list = o.takeAll()
 		if list == nil {
 			if list = o.release(s); list == nil {
@@ -163,8 +166,7 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 			continue
 		}
 		if round >= maxRounds {
-			s.end()
-			complete(list, reqOwner) // the word stays held: list's head continues the tenure
+			handOn(list) // the word stays held: list's head continues the tenure
 			return
 		}
 	}
@@ -174,7 +176,6 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 // queued meanwhile (the missed wake-up check); it returns them (the word
 // held, s begun) or nil (the word released or held by another).
 func (o *owner[R]) release(s session[R]) *request[R] {
-	s.end()
 	o.word.Store(ownFree) // release: the tenure's writes, published
 	for o.queue.Load() != nil {
 		if !o.tryAcquire() {
@@ -187,22 +188,22 @@ func (o *owner[R]) release(s session[R]) *request[R] {
 		if list := o.takeAll(); list != nil {
 			return list
 		}
-		s.end()
 		o.word.Store(ownFree)
 	}
 	return nil
 }
 
-// complete finishes every request of list with state st (reqDone, or
-// reqOwner for the head only when handing the word on).
-func complete[R any](list *request[R], st uint32) {
-	if st == reqOwner {
-		// The head's caller takes the tenure over with the whole list.
-		if list.state.Swap(reqOwner) == reqParked { // release: the word and the list
-			list.wake <- struct{}{}
-		}
-		return
+// handOn passes the held word to the caller of list's head, which takes
+// the tenure over with the whole list (not yet applied).
+func handOn[R any](list *request[R]) {
+	if list.state.Swap(reqOwner) == reqParked { // release: the word and the list
+		list.wake <- struct{}{}
 	}
+}
+
+// complete finishes every request of list: applied (or failed) and
+// published.
+func complete[R any](list *request[R]) {
 	for r := list; r != nil; {
 		next := r.next                          // read before completion: the waiter may reuse r at once
 		if r.state.Swap(reqDone) == reqParked { // release: results, published
@@ -265,7 +266,7 @@ func (o *owner[R]) failAll(s session[R]) {
 	for r := list; r != nil; r = r.next {
 		s.fail(&r.op, errClosed)
 	}
-	complete(list, reqDone)
+	complete(list)
 }
 
 // close refuses new writes: it waits for the current tenure (bounded) to

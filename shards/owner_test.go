@@ -24,30 +24,28 @@ type sumShard struct {
 	own       owner[addOp]
 	sum       int64 // holder only
 	published atomic.Int64
-	tenures   int  // holder only
-	inTenure  bool // holder only: begin/end pairing
+	tenures   int // holder only
 	onApply   func(*addOp)
 	panicOn   int64 // apply panics for this n
 	begins    atomic.Int64
 }
 
 func (s *sumShard) begin() {
-	if s.inTenure {
-		panic("begin inside a tenure")
-	}
-	s.inTenure = true
+	s.mustHold("begin")
 	s.tenures++
 	s.begins.Add(1)
 }
 
-func (s *sumShard) end() {
-	if !s.inTenure {
-		panic("end outside a tenure")
+// mustHold panics unless the word is held: the session runs only on the
+// holder.
+func (s *sumShard) mustHold(what string) {
+	if s.own.word.Load() != ownHeld {
+		panic(what + " without the word")
 	}
-	s.inTenure = false
 }
 
 func (s *sumShard) apply(op *addOp) {
+	s.mustHold("apply")
 	if op.n == s.panicOn {
 		panic("boom")
 	}

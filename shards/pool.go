@@ -252,7 +252,6 @@ func (p *Pool) do(s *poolShard, op *poolOp) {
 }
 
 func (s *poolShard) begin()                     {}
-func (s *poolShard) end()                       {}
 func (s *poolShard) publish()                   {}
 func (s *poolShard) fail(op *poolOp, err error) { op.err = err }
 func (s *poolShard) guard(op *poolOp, pv any)   { op.err = panicErr(pv) }

@@ -59,9 +59,6 @@ func loadU(c *primitives.Counter) uint64 { return uint64(c.Load()) }
 // decides who writes, so a tenure costs no second lock.
 func (s *trieShard[V]) begin() { count(&s.tenures, 1) }
 
-// end implements session: publish what the tenure wrote.
-func (s *trieShard[V]) end() { s.w.Publish() }
-
 // publish implements session: one publication for every write applied
 // since the last.
 func (s *trieShard[V]) publish() { s.w.Publish() }
