@@ -1,6 +1,7 @@
 package primitives
 
 import (
+	"context"
 	"runtime"
 	"sync/atomic"
 	"unsafe"
@@ -120,11 +121,19 @@ func (d *EpochDomain) SafeBelow() uint64 {
 // epochs to exit (yielding the processor while it waits), so that
 // everything retired before the call is reclaimable when it returns. It is
 // for tests and shutdown paths; writers on hot paths use TryAdvance.
-func (d *EpochDomain) Synchronize() {
+func (d *EpochDomain) Synchronize() { _ = d.SynchronizeContext(context.Background()) }
+
+// SynchronizeContext is Synchronize that gives up when ctx ends, returning
+// ctx's error (retired items may then not be reclaimable yet).
+func (d *EpochDomain) SynchronizeContext(ctx context.Context) error {
 	target := d.epoch.Load() + 2
 	for d.epoch.Load() < target {
 		if !d.TryAdvance() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			runtime.Gosched()
 		}
 	}
+	return nil
 }

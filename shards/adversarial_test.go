@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/zipora-go/zipora/internal/testutil"
@@ -360,4 +361,43 @@ func TestStopRacesEverything(t *testing.T) {
 			t.Fatalf("pool in use %d after Stop: %v", st.InUse(), err)
 		}
 	}
+}
+
+// TestReclaimWhileIteratingWriter: one goroutine iterates the trie and
+// inserts from inside the loop while another calls Reclaim. Reclaim used
+// to hold a shard's word while it waited for readers; the iterating
+// goroutine, a reader waiting for that word, then never finished.
+func TestReclaimWhileIteratingWriter(t *testing.T) {
+	_, tr := startTrie(t, 2)
+	ctx := context.Background()
+	for i := range 100 {
+		if _, err := tr.Insert(ctx, fmt.Appendf(nil, "seed%03d", i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inside := make(chan struct{})
+	var reclaimed atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range tr.All() {
+			close(inside)
+			for i := 0; i < 20_000 && !reclaimed.Load(); i++ {
+				if _, err := tr.Insert(ctx, fmt.Appendf(nil, "in-loop%06d", i), 2); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			return
+		}
+	}()
+	<-inside
+	testutil.Within(t, "Reclaim beside a writing iterator", func() {
+		if err := tr.Reclaim(ctx); err != nil {
+			t.Error(err)
+		}
+		reclaimed.Store(true)
+		wg.Wait()
+	})
 }

@@ -399,11 +399,14 @@ func (t *Trie[V]) scan(span func(*trieLayout[V]) (int, int), of func(*trie.Concu
 // Reclaim hands back to each shard's arena the memory its writes retired
 // and compacts a shard whose arena reserves more than twice what its live
 // nodes need plus four chunks (trie.Concurrent.Reclaim): after heavy churn
-// Stats' ArenaCapacity comes back close to the live bytes. It waits, shard
-// by shard, for the readers inside that shard to finish, holding the
-// shard's ownership word meanwhile (writes to that shard queue behind it),
-// so it is for quiet points, and must not be called from inside an
-// iteration over t (which holds a reader). ctx is checked between shards.
+// Stats' ArenaCapacity comes back close to the live bytes. Shard by shard
+// it waits for the readers inside the shard to finish, holding nothing
+// (so a goroutine that writes from inside an iteration is never waited for
+// while it waits), then reclaims under the shard's ownership word, and
+// once more after a second wait to give a compacted shard's old chunks
+// back. ctx ends the waits (its error is returned, what was done is kept).
+// It is for quiet points; called from inside an iteration over t it
+// returns only when ctx ends.
 func (t *Trie[V]) Reclaim(ctx context.Context) error {
 	l := t.layout.Load()
 	if l == nil {
@@ -411,20 +414,23 @@ func (t *Trie[V]) Reclaim(ctx context.Context) error {
 	}
 	var errs []error
 	for i := range l.shards {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		s := &l.shards[i]
-		op := trieOp[V]{kind: opReclaim}
-		if s.own.tryAcquire() {
-			s.begin()
-			op.err = s.reclaim()
-			s.own.serve(s, nil)
-		} else {
-			t.queue(s, &op)
-		}
-		if op.err != nil {
-			errs = append(errs, fmt.Errorf("shards: shard %d: %w", i, op.err))
+		for range 2 {
+			if err := s.c.WaitReaders(ctx); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+			op := trieOp[V]{kind: opReclaim}
+			if s.own.tryAcquire() {
+				s.begin()
+				op.err = s.reclaim()
+				s.own.serve(s, nil)
+			} else {
+				t.queue(s, &op)
+			}
+			if op.err != nil {
+				errs = append(errs, fmt.Errorf("shards: shard %d: %w", i, op.err))
+				break
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -1,7 +1,6 @@
 package shards
 
 import (
-	"context"
 	"fmt"
 	"unsafe"
 
@@ -100,19 +99,11 @@ func (s *trieShard[V]) apply(op *trieOp[V]) {
 	}
 }
 
-// reclaim hands the shard's retired memory back and compacts its arena
-// when fragmented (trie.Concurrent.Reclaim), between two holds of the
-// writer role: the word keeps every other writer out meanwhile.
-func (s *trieShard[V]) reclaim() error {
-	s.w.Unlock()
-	err := s.c.Reclaim(context.Background())
-	w, lerr := s.c.TryLockWriter()
-	if lerr != nil {
-		panic("shards: a shard's writer role was taken during Reclaim") // only the word's holder writes
-	}
-	s.w = w
-	return err
-}
+// reclaim hands back what the shard's readers can no longer reach,
+// drops a compaction's old arena they have left, and compacts a fragmented
+// arena (trie.Writer.Reclaim): it never waits, so the word is never held
+// while readers are waited for (Trie.Reclaim waits between two of these).
+func (s *trieShard[V]) reclaim() error { return s.w.Reclaim() }
 
 // applyBatch applies one shard's writes of a Commit, in order, recording
 // failures in so.res. A write that panics fails alone (ErrPanicked); the

@@ -96,6 +96,8 @@ type Concurrent[V any] struct {
 
 	arenas      [2]*arena    // node arenas; w.core.mem is arenas[cur] (ocompact.go)
 	cur         int          // the arena in use
+	dropPending bool         // a compaction's old arena waits for readers to leave it (ocompact.go)
+	dropEpoch   uint64       // the epoch read after the root store that left that arena
 	pcfg        pool.Config  // the arenas' configuration
 	compactions atomic.Int64 // relaxed: completed compactions (Stats)
 
@@ -349,6 +351,7 @@ func (c *Concurrent[V]) publish() {
 		w.pend = w.pend[:0]
 	}
 	c.w.reclaim(false)
+	c.tryDrop()
 	c.w.publishStats()
 }
 
@@ -573,30 +576,76 @@ func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
 }
 
 // Reclaim waits for every reader inside now to finish and hands back all
-// memory retired so far. At OneWriteMultiRead it then compacts the arena
-// when it reserves more than twice the live nodes' bytes plus four chunks
-// (4 MiB with the default 1 MiB chunks): the
-// live nodes are copied into fresh chunks (a second arena, up to the same
-// MaxBytes cap), published with one root store, and the old chunks go back
-// to the Go heap after a second wait for readers; an allocation failure
-// there leaves the trie unchanged and is returned. Reclaim takes the writer
-// role (one-writer form) or each writer slot in turn; it is for tests and quiet
-// points, not hot paths. It waits for readers, so calling it from inside
-// an iteration over this trie (which holds a reader guard) never returns.
+// memory retired before the call. At OneWriteMultiRead it then compacts the
+// arena when it reserves more than twice the live nodes' bytes plus four
+// chunks (4 MiB with the default 1 MiB chunks): the live nodes are copied
+// into fresh chunks (a second arena, up to the same MaxBytes cap),
+// published with one root store, and the old chunks go back to the Go heap
+// after a second wait for readers; an allocation failure there leaves the
+// trie unchanged and is returned. It waits for readers without holding
+// the writer role, so a reader that writes (an iteration that inserts) is
+// never waited for while it waits for the role; it takes the role (or each
+// writer slot in turn) only to reclaim and compact. If ctx ends during a
+// wait it returns ctx's error, with whatever it had done kept (a pending
+// old arena goes back at a later publication). It is for quiet points, not
+// hot paths; called from inside an iteration over this trie (whose reader
+// guard it waits for) it returns only when ctx ends.
 func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
+	if err := c.WaitReaders(ctx); err != nil {
+		return err
+	}
 	if c.multi {
-		c.epoch.Synchronize()
 		c.eachSlot(func(w *wstate[V]) {
 			w.reclaim(true)
 			w.publishStatsNow()
 		})
 		return nil
 	}
-	if err := c.lockWriter(ctx); err != nil {
+	w, err := c.LockWriter(ctx)
+	if err != nil {
 		return err
 	}
-	defer c.unlockWriter()
-	c.epoch.Synchronize()
+	err = w.Reclaim()
+	pending := c.dropPending
+	w.Unlock()
+	if err != nil || !pending {
+		return err
+	}
+	if err := c.WaitReaders(ctx); err != nil {
+		return err
+	}
+	if w, err = c.LockWriter(ctx); err != nil {
+		return err
+	}
+	err = w.Reclaim()
+	w.Unlock()
+	return err
+}
+
+// WaitReaders waits until every reader that is inside the trie now (Get,
+// Contains, an iteration, a multi-writer's descent) has finished, or until
+// ctx ends (ctx's error). Memory retired before the call is then
+// reclaimable. It holds nothing while it waits; called from inside an
+// iteration over this trie it returns only when ctx ends.
+func (c *Concurrent[V]) WaitReaders(ctx context.Context) error {
+	return c.epoch.SynchronizeContext(ctx)
+}
+
+// Reclaim is Concurrent.Reclaim for the holder of the writer role, without
+// waiting: it hands back what readers can no longer reach (everything
+// retired before a WaitReaders that returned), drops a compaction's old
+// arena once readers have left it, and compacts a fragmented arena
+// (Concurrent.Reclaim's rule), leaving the old arena to a later Reclaim or
+// publication. At MultiWriteMultiRead it does nothing (use
+// Concurrent.Reclaim).
+func (w *Writer[V]) Reclaim() error {
+	c := w.live()
+	if c.multi {
+		return nil
+	}
+	c.publish()
+	c.publishCount()
+	c.tryDrop()
 	c.w.reclaim(true)
 	c.w.publishStats()
 	if c.compactWorth() {

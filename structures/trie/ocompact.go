@@ -5,8 +5,8 @@ package trie
 // arena goes back to the Go heap once no reader can be in it.
 //
 // Who may call what: only the holder of the writer role, with no batch
-// pending and nothing waiting for reclamation (Reclaim calls it after
-// Synchronize and a forced reclaim). Readers never call it.
+// pending and no retired node waiting for readers (Writer.Reclaim calls it
+// after a forced reclaim). Readers never call it.
 //
 // Invariants:
 //   - Refs carry their arena in bit 31 (arena.refBit); the readers' view
@@ -15,10 +15,14 @@ package trie
 //   - The copy is built entirely before the root store (release) that
 //     publishes it, into chunks the view already covers (grew publishes
 //     them before any node in them is linked).
-//   - The old arena is reset only after EpochDomain.Synchronize following
-//     the root store: every reader that could still hold one of its refs
-//     has left. Its chunk table is then dropped from the view, so the Go
-//     heap can take the chunks back once the readers' older views are gone.
+//   - The old arena is reset only once the reader domain's SafeBelow has
+//     passed the epoch read after the root store (tryDrop, from every
+//     publication and Writer.Reclaim): every reader that could still hold
+//     one of its refs has left. Nobody waits for that under the writer
+//     role (a reader that writes would wait for the role: a deadlock).
+//     Until then no other compaction starts (compactWorth). Its chunk
+//     table is then dropped from the view, so the Go heap can take the
+//     chunks back once the readers' older views are gone.
 //   - Value slots do not move (they are Go memory, indexed by the nodes).
 //
 // Rejected: releasing single free chunks of the pool (the pool cannot give
@@ -49,15 +53,22 @@ func (c *Concurrent[V]) setupArena(i int, mem *arena) {
 // nodes' bytes plus four chunks (4 MiB with the default 1 MiB chunks): then
 // a compaction pays.
 func (c *Concurrent[V]) compactWorth() bool {
+	if c.dropPending {
+		return false // the other arena is not free yet
+	}
 	mem := c.w.core.mem
 	return mem.capacity() > 2*mem.bytesInUse()+4*int(c.mask+1)
 }
 
 // compact moves every node into the other arena and publishes the copy;
 // the old arena is reset once readers have left it. On an allocation error
-// the trie is unchanged. It does nothing while a retired node still waits
-// for readers. Writer-role holder only, no batch pending.
+// the trie is unchanged. It does nothing while a retired node or the last
+// compaction's old arena still waits for readers. Writer-role holder only,
+// no batch pending.
 func (c *Concurrent[V]) compact() error {
+	if c.dropPending {
+		return nil // the other arena still has readers: not now
+	}
 	for _, r := range c.w.ret[c.w.rhead:] {
 		if r.size > 0 {
 			// A node still waits for readers (its free would go to the
@@ -86,12 +97,28 @@ func (c *Concurrent[V]) compact() error {
 	c.cur = ni
 	c.view.Store(c.view.Load().withHot(ni)) // release: readers' fast path moves to dst
 	c.w.root = root
-	c.root.Store(root) // release: publishes the copy
-	c.epoch.Synchronize()
-	c.dropArena(1 - ni)
-	c.compactions.Add(1) // relaxed: a statistic
+	c.root.Store(root)                                 // release: publishes the copy
+	c.dropPending, c.dropEpoch = true, c.epoch.Epoch() // read after the root store, as a retirement's
+	c.compactions.Add(1)                               // relaxed: a statistic
+	c.tryDrop()
 	c.w.publishStats()
 	return nil
+}
+
+// tryDrop resets the old arena of the last compaction once no reader can
+// be in it, advancing the epoch when it can. Writer-role holder only.
+func (c *Concurrent[V]) tryDrop() {
+	if !c.dropPending {
+		return
+	}
+	if c.dropEpoch >= c.epoch.SafeBelow() {
+		c.epoch.TryAdvance()
+		if c.dropEpoch >= c.epoch.SafeBelow() {
+			return
+		}
+	}
+	c.dropPending = false
+	c.dropArena(1 - c.cur)
 }
 
 // dropArena resets arena i (no reader can reach it) and drops its chunk

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/primitives"
 	"github.com/zipora-go/zipora/structures/pool"
 )
@@ -111,7 +112,9 @@ func TestChurnCompaction(t *testing.T) {
 }
 
 // forceCompact compacts now (what Reclaim does when the arena is
-// fragmented), whatever the fragmentation.
+// fragmented), whatever the fragmentation, and drops the old arena once
+// readers have left it (its readers never wait for the writer role, so
+// waiting under the role is safe here).
 func (c *Concurrent[V]) forceCompact() error {
 	if err := c.lockWriter(context.Background()); err != nil {
 		return err
@@ -119,7 +122,12 @@ func (c *Concurrent[V]) forceCompact() error {
 	defer c.unlockWriter()
 	c.epoch.Synchronize()
 	c.w.reclaim(true)
-	return c.compact()
+	if err := c.compact(); err != nil {
+		return err
+	}
+	c.epoch.Synchronize()
+	c.tryDrop()
+	return nil
 }
 
 // TestCompactUnderReaders: compactions back and forth between the two
@@ -239,4 +247,52 @@ func benchChurnCapacity(b *testing.B, l primitives.Level) {
 	b.ReportMetric(float64(after.ArenaCapacity)/mib, "cap-after-MiB")
 	b.ReportMetric(float64(after.ArenaBytes)/mib, "live-MiB")
 	b.ReportMetric(float64(after.ArenaCapacity)/float64(after.ArenaBytes), "cap/live")
+}
+
+// TestReclaimBesideWritingIterator: a goroutine iterates the one-writer
+// trie and inserts from inside the loop while another calls Reclaim, which
+// used to hold the writer role while it waited for readers: the iterating
+// goroutine, a reader waiting for the role, never finished. A Reclaim whose
+// context ends while it waits returns the context's error.
+func TestReclaimBesideWritingIterator(t *testing.T) {
+	c := newC[int](t, primitives.OneWriteMultiRead)
+	for i := range 100 {
+		if _, err := c.Insert(fmt.Appendf(nil, "seed%03d", i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inside := make(chan struct{})
+	var reclaimed atomic.Bool
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range c.All() {
+			close(inside)
+			for i := 0; i < 20_000 && !reclaimed.Load(); i++ {
+				if _, err := c.Insert(fmt.Appendf(nil, "in-loop%06d", i), i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			return
+		}
+	})
+	<-inside
+	testutil.Within(t, "Reclaim beside a writing iterator", func() {
+		if err := c.Reclaim(context.Background()); err != nil {
+			t.Error(err)
+		}
+		reclaimed.Store(true)
+		wg.Wait()
+	})
+	// From inside an iteration (its own reader guard), Reclaim returns
+	// when its context ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range c.All() {
+		cancel()
+		if err := c.Reclaim(ctx); err != context.Canceled {
+			t.Fatalf("Reclaim inside an iteration: %v", err)
+		}
+		break
+	}
 }
