@@ -212,13 +212,14 @@ var readImpls = []struct {
 	{"iradix", newIradixRead},
 }
 
-// queryPrefix is the prefix query of key k: its first 2 bytes for words
-// (autocomplete), "key_" and 3 digits for key_%06d (1000 keys each).
-func queryPrefix(k []byte) []byte {
-	if bytes.HasPrefix(k, []byte("key_")) {
-		return k[:min(len(k), 7)]
+// queryPrefixLen is the length of the prefix queried for a key of the
+// key set: 2 bytes for words (autocomplete), "key_" and 3 digits for
+// key_%06d (1000 keys each).
+func queryPrefixLen(wl string) int {
+	if wl == "words" {
+		return 2
 	}
-	return k[:min(len(k), 2)]
+	return 7
 }
 
 // benchReads runs the ordered-read ops of every read peer on keys:
@@ -257,11 +258,12 @@ func benchReads(b *testing.B, wl string, keys [][]byte) {
 			b.ReportMetric(float64(read.Load())/float64(b.N), "keys/query")
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
 		}
+		plen := queryPrefixLen(wl)
 		b.Run(prefix+"/op=prefix10", func(b *testing.B) {
-			query(b, func(m readMap, k []byte) (int, uint64) { return m.prefix(queryPrefix(k), 10) })
+			query(b, func(m readMap, k []byte) (int, uint64) { return m.prefix(k[:min(len(k), plen)], 10) })
 		})
 		b.Run(prefix+"/op=prefix100", func(b *testing.B) {
-			query(b, func(m readMap, k []byte) (int, uint64) { return m.prefix(queryPrefix(k), 100) })
+			query(b, func(m readMap, k []byte) (int, uint64) { return m.prefix(k[:min(len(k), plen)], 100) })
 		})
 		b.Run(prefix+"/op=seek", func(b *testing.B) {
 			query(b, func(m readMap, k []byte) (int, uint64) { return m.seek(k, 10) })

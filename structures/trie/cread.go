@@ -99,14 +99,14 @@ func (it *ccursor[V]) seek(target []byte) {
 		if k < len(pre) {
 			if k == len(rest) || pre[k] > rest[k] {
 				it.buf = append(it.buf, pre...)
-				it.stack = append(it.stack, frame{ref, int32(len(it.buf)), -1})
+				it.stack = append(it.stack, frame{n, int32(len(it.buf)), -1})
 			}
 			return
 		}
 		it.buf = append(it.buf, pre...)
 		depth += len(pre)
 		if depth == len(target) {
-			it.stack = append(it.stack, frame{ref, int32(len(it.buf)), -1})
+			it.stack = append(it.stack, frame{n, int32(len(it.buf)), -1})
 			return
 		}
 		b := target[depth]
@@ -123,10 +123,10 @@ func (it *ccursor[V]) seek(target []byte) {
 			}
 		}
 		if child == 0 {
-			it.stack = append(it.stack, frame{ref, int32(len(it.buf)), int32(pos)})
+			it.stack = append(it.stack, frame{n, int32(len(it.buf)), int32(pos)})
 			return
 		}
-		it.stack = append(it.stack, frame{ref, int32(len(it.buf)), int32(pos + 1)})
+		it.stack = append(it.stack, frame{n, int32(len(it.buf)), int32(pos + 1)})
 		it.buf = append(it.buf, b)
 		ref = child
 		depth++
@@ -142,7 +142,7 @@ func (it *ccursor[V]) next() (uint32, bool) {
 	}
 	for len(it.stack) > 0 {
 		f := &it.stack[len(it.stack)-1]
-		n := it.node(f.ref)
+		n := f.n
 		h, vi := loadHV(n)
 		if f.pos < 0 {
 			f.pos = 0
@@ -186,7 +186,7 @@ func (it *ccursor[V]) next() (uint32, bool) {
 		cn := it.node(r)
 		ch, _ := loadHV(cn)
 		it.buf = append(it.buf, cn.prefix(ch)...)
-		it.stack = append(it.stack, frame{r, int32(len(it.buf)), -1})
+		it.stack = append(it.stack, frame{cn, int32(len(it.buf)), -1})
 	}
 	return 0, false
 }

@@ -24,9 +24,13 @@ import (
 // cursor caches (a sync.Pool per generic instance costs the same and a
 // package-wide one shares buffers between tries).
 
-// frame is one node on the iteration stack.
+// frame is one node on the iteration stack. It holds the node's address,
+// resolved once when the cursor enters the node, not its ref: a step
+// within a node then costs no arena lookup (the single-owner forms reseek
+// after any modification, and the concurrent form holds an epoch guard,
+// so the address stays valid while the frame exists).
 type frame struct {
-	ref    uint32
+	n      node
 	keyEnd int32 // key length after this node's prefix
 	pos    int32 // next child (sparse index or dense label); -1: value not yet yielded
 }
@@ -106,7 +110,7 @@ func (it *cursor[V]) seek(target []byte) {
 			if k == len(rest) || pre[k] > rest[k] {
 				// Every key below n is greater than target.
 				it.buf = append(it.buf, pre...)
-				it.stack = append(it.stack, frame{ref, int32(len(it.buf)), -1})
+				it.stack = append(it.stack, frame{n, int32(len(it.buf)), -1})
 			}
 			// else every key below n is smaller: skip n.
 			return
@@ -114,7 +118,7 @@ func (it *cursor[V]) seek(target []byte) {
 		it.buf = append(it.buf, pre...)
 		depth += len(pre)
 		if depth == len(target) {
-			it.stack = append(it.stack, frame{ref, int32(len(it.buf)), -1})
+			it.stack = append(it.stack, frame{n, int32(len(it.buf)), -1})
 			return
 		}
 		// n's own value is a proper prefix of target: smaller, skip it.
@@ -132,10 +136,10 @@ func (it *cursor[V]) seek(target []byte) {
 			}
 		}
 		if child == 0 {
-			it.stack = append(it.stack, frame{ref, int32(len(it.buf)), int32(pos)})
+			it.stack = append(it.stack, frame{n, int32(len(it.buf)), int32(pos)})
 			return
 		}
-		it.stack = append(it.stack, frame{ref, int32(len(it.buf)), int32(pos + 1)})
+		it.stack = append(it.stack, frame{n, int32(len(it.buf)), int32(pos + 1)})
 		it.buf = append(it.buf, b)
 		ref = child
 		depth++
@@ -152,7 +156,7 @@ func (it *cursor[V]) next() (uint32, bool) {
 	m := it.c.mem
 	for len(it.stack) > 0 {
 		f := &it.stack[len(it.stack)-1]
-		n := m.ptr(f.ref)
+		n := f.n
 		h := n.hdr()
 		if f.pos < 0 {
 			f.pos = 0
@@ -189,7 +193,7 @@ func (it *cursor[V]) next() (uint32, bool) {
 		}
 		cn := m.ptr(r)
 		it.buf = append(it.buf, cn.prefix(cn.hdr())...)
-		it.stack = append(it.stack, frame{r, int32(len(it.buf)), -1})
+		it.stack = append(it.stack, frame{cn, int32(len(it.buf)), -1})
 	}
 	return 0, false
 }
