@@ -20,7 +20,11 @@ package trie
 // through the pool with plain loads for the single-owner trie; here memory
 // comes from the readers' chunk view and child slots are atomic words.
 
-import "github.com/zipora-go/zipora/primitives"
+import (
+	"unsafe"
+
+	"github.com/zipora-go/zipora/primitives"
+)
 
 // lookup returns the value index of key in the published trie. The caller
 // holds an epoch guard.
@@ -71,6 +75,62 @@ type ccursor[V any] struct {
 	stack   []frame
 	pending bool
 	leafIdx uint32
+	sink    uint32 // what warm read (see cursor.warm)
+	entered int    // nodes entered by next since the last seek
+}
+
+// warm is cursor.warm for the concurrent form: child slots loaded
+// atomically (acquire), nodes through the view, value slots through the
+// published value directory. Every load is of memory the epoch guard keeps
+// valid; the values read are discarded.
+func (it *ccursor[V]) warm(n node, h header) {
+	cnt := h.count()
+	if h.dense() || cnt < warmMin || !scattered(slotAt(n, h, 0).Load(), slotAt(n, h, cnt-1).Load(), cnt) {
+		return
+	}
+	c := it.c
+	var d *valDir[V]
+	if !c.noValues {
+		d = c.vals.Load() // acquire: covers every slot published before it
+	}
+	s := uint32(0)
+	for i := range cnt {
+		r := slotAt(n, h, i).Load() // acquire: the child
+		switch {
+		case r == 0:
+		case isLeafRef(r):
+			if d != nil {
+				s += uint32(*(*byte)(unsafe.Pointer(valSlot(d, r>>1))))
+			}
+		default:
+			h, _ := loadHV(it.node(r))
+			s += uint32(h)
+		}
+	}
+	if d != nil {
+		for i := range cnt {
+			if r := slotAt(n, h, i).Load(); r != 0 && !isLeafRef(r) {
+				if ch, vi := loadHV(it.node(r)); ch.hasValue() {
+					s += uint32(*(*byte)(unsafe.Pointer(valSlot(d, vi))))
+				}
+			}
+		}
+	}
+	it.sink += s
+}
+
+// valSlot returns the address of value slot idx in directory d, or a
+// harmless address when d does not cover idx (a slot published after d
+// was loaded: warming skips it).
+//
+// Safety: the pointer is only read, one byte, for warming; a slot of V is
+// at least one byte (noValues covers zero-size V).
+func valSlot[V any](d *valDir[V], idx uint32) unsafe.Pointer {
+	ci := int(idx >> valChunkBits)
+	if ci >= len(d.chunks) || d.chunks[ci] == nil {
+		return unsafe.Pointer(d)
+	}
+	return unsafe.Pointer(&d.chunks[ci][idx&(1<<valChunkBits-1)])
 }
 
 func (it *ccursor[V]) node(ref uint32) node {
@@ -81,7 +141,7 @@ func (it *ccursor[V]) node(ref uint32) node {
 
 // seek positions the cursor so that next returns the smallest key >= target.
 func (it *ccursor[V]) seek(target []byte) {
-	it.stack, it.buf, it.pending = it.stack[:0], it.buf[:0], false
+	it.stack, it.buf, it.pending, it.entered = it.stack[:0], it.buf[:0], false, 0
 	ref := it.root
 	depth := 0
 	for ref != 0 {
@@ -185,6 +245,9 @@ func (it *ccursor[V]) next() (uint32, bool) {
 		}
 		cn := it.node(r)
 		ch, _ := loadHV(cn)
+		if it.entered++; it.entered > warmAfter {
+			it.warm(cn, ch)
+		}
 		it.buf = append(it.buf, cn.prefix(ch)...)
 		it.stack = append(it.stack, frame{cn, int32(len(it.buf)), -1})
 	}
