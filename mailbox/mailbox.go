@@ -115,6 +115,7 @@ package mailbox
 import (
 	"fmt"
 	"math"
+	goruntime "runtime"
 	"sync/atomic"
 
 	"github.com/zipora-go/zipora/primitives"
@@ -145,7 +146,17 @@ type Option func(*config)
 type config struct {
 	spin  int
 	futex bool
+	yield uint64
 }
+
+// yieldSample: a producer checks the backlog for WithYield on one ticket
+// in yieldSample (a load of the consumer's line per check).
+const yieldSample = 64
+
+// yieldRounds bounds the yields of one WithYield check: a consumer that
+// cannot catch up (its goroutine blocked, or the producer is the consumer
+// itself) costs a producer at most this many Gosched per yieldSample sends.
+const yieldRounds = 16
 
 // WithSpin sets how many times an idle consumer polls the mailbox before it
 // parks on its futex. 0 parks at once (the right choice when producers and
@@ -165,6 +176,19 @@ func WithSpin(n int) Option {
 // several times faster.
 func WithFutex() Option {
 	return func(c *config) { c.futex = true }
+}
+
+// WithYield gives an unbounded mailbox soft backpressure: a producer whose
+// send finds about backlog items or more waiting yields its P
+// (runtime.Gosched) after the send, until the backlog is below backlog
+// again or it yielded 16 times, so that a consumer waiting for a P —
+// readied on this very P by an earlier send — runs and catches up, as it
+// would behind a full channel. Nothing blocks and nothing fails: the send
+// is accepted first. Checked on one send in 64. backlog <= 0 (the default)
+// never yields. A bounded mailbox ignores it (its producers park when it
+// is full).
+func WithYield(backlog int) Option {
+	return func(c *config) { c.yield = uint64(max(backlog, 0)) }
 }
 
 // Stats is a snapshot of a mailbox's counters. Each counter is read
@@ -213,6 +237,7 @@ type Mailbox[T any] struct {
 	pow2     bool                       // immutable
 	spin     int                        // immutable
 	futex    bool                       // immutable: the consumer parks on parker, not goParker
+	yield    uint64                     // immutable: WithYield's backlog; 0 never yields
 	wakeFn   func()                     // m.wakeConsumer, bound once (context.AfterFunc)
 	_        pad
 
@@ -247,7 +272,7 @@ func newMailbox[T any](opts []Option) *Mailbox[T] {
 			o(&c)
 		}
 	}
-	m := &Mailbox[T]{spin: c.spin, futex: c.futex}
+	m := &Mailbox[T]{spin: c.spin, futex: c.futex, yield: c.yield}
 	m.end.Store(noEnd)
 	m.wakeFn = m.wakeConsumer
 	// The mailbox spins on its own queue; once it announces itself the
@@ -364,6 +389,17 @@ func (m *Mailbox[T]) Wake() {
 func (m *Mailbox[T]) notify() {
 	if m.waiting.Load() != 0 { // seq-cst: after the stamp store (missed-wakeup argument)
 		m.wakeConsumer()
+	}
+}
+
+// backpressure yields the producer's P when the backlog reached the
+// WithYield limit. next is the ticket after the producer's last one.
+func (m *Mailbox[T]) backpressure(next uint64) {
+	for range yieldRounds {
+		if next-m.headPub.Load() < m.yield { // acquire: the consumer's progress
+			return
+		}
+		goruntime.Gosched()
 	}
 }
 

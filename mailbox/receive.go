@@ -233,9 +233,36 @@ func (m *Mailbox[T]) wait(ctx context.Context) error {
 
 // park sleeps until a producer, Close, Wake or the context wakes it: in
 // Go's scheduler (GoParker, selecting on the context's Done channel), or,
-// WithFutex, on the Parker, with a context that can be cancelled watched
-// by context.AfterFunc, registered only here on the slow path.
+// WithFutex, on the Parker (parkFutex).
 func (m *Mailbox[T]) park(ctx context.Context) error {
+	if m.futex {
+		return m.parkFutex(ctx)
+	}
+	for {
+		m.waiting.Store(1) // seq-cst: before the re-checks (missed-wakeup argument)
+		if m.ready() {
+			m.waiting.Store(0)
+			return nil
+		}
+		if err := m.idleReason(ctx); err != nil {
+			m.waiting.Store(0)
+			return err
+		}
+		m.parks.Add(1)
+		m.goParker.ParkContext(ctx)
+		if m.waiting.Load() != 0 { // the waker swapped it to 0 already, unless none woke us
+			m.waiting.Store(0)
+		}
+		if m.ready() { // the usual wake-up: no need to announce again
+			return nil
+		}
+	}
+}
+
+// parkFutex is park on the futex Parker; a context that can be cancelled
+// is watched with context.AfterFunc, registered only here on the slow
+// path.
+func (m *Mailbox[T]) parkFutex(ctx context.Context) error {
 	var stop func() bool
 	defer func() {
 		if stop != nil {
@@ -252,17 +279,16 @@ func (m *Mailbox[T]) park(ctx context.Context) error {
 			m.waiting.Store(0)
 			return err
 		}
-		m.parks.Add(1)
-		if !m.futex {
-			m.goParker.ParkContext(ctx)
-		} else {
-			if stop == nil && ctx.Done() != nil {
-				stop = context.AfterFunc(ctx, m.wakeFn)
-			}
-			m.parker.Park(0)
+		if stop == nil && ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, m.wakeFn)
 		}
-		if m.waiting.Load() != 0 { // the waker swapped it to 0 already, unless none woke us
+		m.parks.Add(1)
+		m.parker.Park(0)
+		if m.waiting.Load() != 0 {
 			m.waiting.Store(0)
+		}
+		if m.ready() {
+			return nil
 		}
 	}
 }
