@@ -21,12 +21,19 @@ if [ -z "$cpus" ]; then
     [ "$c" -le "$n" ] && cpus="${cpus:+$cpus,}$c"
   done
 fi
+# median(s): the median of the space-separated numbers in s (both tables).
+median='
+  function median(s,   a, k, i, j, t) {
+    k = split(s, a, " ")
+    for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return a[int((k + 1) / 2)]
+  }'
 echo "scale: $n CPUs here; -cpu $cpus, count $count, benchtime $benchtime, $keys keys" >&2
 go test -run '^$' \
   -bench 'BenchmarkShardedTrie/impl=(sharded|rwmutex|xsync)/workload=keys-shuf/op=(insert|batch|get|mixed)$' \
   -count "$count" -benchtime "$benchtime" -cpu "$cpus" ./shards -args -bench.keys="$keys" | tee "$out" >&2
 # One row per op and impl, one column per -cpu: the median keys/s, in M.
-awk -v cpus="$cpus" '
+awk -v cpus="$cpus" "$median"'
   /^BenchmarkShardedTrie/ {
     split($1, parts, "/"); impl = parts[2]; sub("impl=", "", impl)
     op = parts[4]; cpu = op; sub(/-[0-9]+$/, "", op); sub("op=", "", op)
@@ -34,11 +41,6 @@ awk -v cpus="$cpus" '
     for (i = 2; i <= NF; i++) if ($(i) == "keys/s") v = $(i-1)
     key = op SUBSEP impl SUBSEP cpu
     vals[key] = vals[key] " " v; rows[op SUBSEP impl] = 1
-  }
-  function median(s,   a, k, i, j, t) {
-    k = split(s, a, " ")
-    for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return a[int((k + 1) / 2)]
   }
   END {
     nc = split(cpus, cs, ",")
@@ -63,7 +65,7 @@ go test -run '^$' \
   -bench 'Benchmark(Submit|Call|PingPong|Each)/impl=(runtime|runtime-threads|chanworkers|chanshared|chan|chanlocked|chanwg)$' \
   -count "$count" -benchtime "$benchtime" -cpu "$cpus" ./runtime | tee -a "$out" >&2
 echo
-awk -v cpus="$cpus" '
+awk -v cpus="$cpus" "$median"'
   /^Benchmark(Submit|Call|PingPong|Each)\// {
     split($1, parts, "/"); bench = parts[1]; sub("Benchmark", "", bench)
     impl = parts[2]; cpu = impl; sub(/-[0-9]+$/, "", impl); sub("impl=", "", impl)
@@ -72,11 +74,6 @@ awk -v cpus="$cpus" '
     key = bench SUBSEP impl SUBSEP cpu
     vals[key] = vals[key] " " v
     if (!((bench SUBSEP impl) in rows)) { order[++n] = bench SUBSEP impl; rows[bench SUBSEP impl] = 1 }
-  }
-  function median(s,   a, k, i, j, t) {
-    k = split(s, a, " ")
-    for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return a[int((k + 1) / 2)]
   }
   END {
     nc = split(cpus, cs, ",")
