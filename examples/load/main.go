@@ -105,9 +105,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	keys, err := loadKeys(o, stdin)
+	keys, err := loadKeys(ctx, o, stdin)
 	if err != nil {
 		return err
+	}
+	if ctx.Err() != nil { // a signal while reading the keys
+		fmt.Fprintf(stdout, "interrupted while reading the keys (%d read): no request sent\n", len(keys))
+		return nil
 	}
 	if len(keys) == 0 {
 		return fmt.Errorf("%s: no keys", o.keys)
@@ -154,8 +158,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return nil
 }
 
-// loadKeys reads -keys (skipping empty lines) or generates -n paths.
-func loadKeys(o options, stdin io.Reader) ([]string, error) {
+// loadKeys reads -keys (skipping empty lines) or generates -n paths. A ctx
+// that ends stops the reading at once (also of a pipe that stays open) and
+// returns what was read.
+func loadKeys(ctx context.Context, o options, stdin io.Reader) ([]string, error) {
 	if o.keys == "" {
 		var keys []string
 		for _, k := range workload.Paths(o.n, o.seed) {
@@ -163,7 +169,7 @@ func loadKeys(o options, stdin io.Reader) ([]string, error) {
 		}
 		return keys, nil
 	}
-	r, closeKeys, err := exampleutil.Open(o.keys, stdin)
+	r, closeKeys, err := exampleutil.Open(ctx, o.keys, stdin)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +181,7 @@ func loadKeys(o options, stdin io.Reader) ([]string, error) {
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
 		return nil, fmt.Errorf("%s: %w", o.keys, err)
 	}
 	return keys, nil

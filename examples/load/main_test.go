@@ -19,6 +19,7 @@ import (
 
 	"github.com/zipora-go/zipora/examples/server/httpindex"
 	"github.com/zipora-go/zipora/internal/exampleutil"
+	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 )
@@ -48,7 +49,7 @@ func sharded(t *testing.T) (*httpindex.Server, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return httpindex.New(httpindex.NewSharded(rt, tr)), func() { rt.Stop(context.Background()) }
+	return httpindex.New(httpindex.NewSharded(rt, tr), httpindex.Config{}), func() { rt.Stop(context.Background()) }
 }
 
 // TestShortRun loads the real handler (both backends) for a moment and
@@ -63,7 +64,7 @@ func TestShortRun(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			var h *httpindex.Server
 			if backend == "locked" {
-				h = httpindex.New(httpindex.NewLocked())
+				h = httpindex.New(httpindex.NewLocked(), httpindex.Config{})
 			} else {
 				var stop func()
 				h, stop = sharded(t)
@@ -108,7 +109,7 @@ func TestShortRun(t *testing.T) {
 // TestInterrupt ends the run from the server side (as a signal would) and
 // checks the summary is still printed and the exit code is 0.
 func TestInterrupt(t *testing.T) {
-	h := httpindex.New(httpindex.NewLocked())
+	h := httpindex.New(httpindex.NewLocked(), httpindex.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var n atomic.Int64
@@ -182,5 +183,24 @@ func TestPercentile(t *testing.T) {
 	}
 	if percentile(nil, 0.5) != 0 || percentile(d[:1], 0.99) != 1 {
 		t.Error("edge cases")
+	}
+}
+
+// TestInterruptReadingKeysFromOpenPipe (issue 19, case 14): `-keys -` from
+// a pipe that stays open; Ctrl-C arrives while the read waits for more:
+// load stops at once, says so and exits 0, no request sent.
+func TestInterruptReadingKeysFromOpenPipe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in := testutil.NewStallingReader("apple\napricot\n", cancel)
+	defer in.Release()
+	var out, errOut bytes.Buffer
+	testutil.Within(t, "load -keys - after Ctrl-C on an open pipe", func() {
+		if code := exampleutil.Main(ctx, "load", []string{"-keys", "-", "-url", "http://127.0.0.1:1"}, in, &out, &errOut, run); code != 0 {
+			t.Errorf("exit %d: %s", code, errOut.String())
+		}
+	})
+	if !strings.Contains(out.String(), "interrupted while reading the keys (2 read)") {
+		t.Fatalf("%s", out.String())
 	}
 }

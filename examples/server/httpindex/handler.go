@@ -15,8 +15,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zipora-go/zipora/internal/exampleutil"
+	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
@@ -27,29 +29,103 @@ const (
 	DefaultLimit  = 10       // completions when /complete has no limit
 	MaxLimit      = 1000     // the largest limit of /complete
 	maxBatchLines = 1 << 20
+	// maxBatchLine bounds one NDJSON line: a key and a value of the
+	// largest sizes, every byte escaped as \u00XX, and the rest of the line.
+	maxBatchLine = 6*(trie.MaxKeyLen+MaxValue) + 256
+	// opCost is what one parsed write costs beyond its line and its
+	// decoded key and value: the Op and the growth of the slice of them.
+	opCost = 128
 )
+
+// Defaults of Config.
+const (
+	DefaultCompleteBytes = 1 << 20   // Config.CompleteBytes
+	DefaultInFlight      = 64        // Config.InFlight
+	DefaultBatchMemory   = 256 << 20 // Config.BatchMemory
+	// MinCompleteBytes is the smallest CompleteBytes that still fits any
+	// one key (trie.MaxKeyLen bytes, each escaped as \u00XX) in an answer;
+	// the server's flag refuses less.
+	MinCompleteBytes = 6*trie.MaxKeyLen + 1
+)
+
+// Config bounds what requests may take from the server. The zero value
+// means the defaults.
+type Config struct {
+	// CompleteBytes bounds the keys of one /complete answer: their JSON
+	// encodings, a comma each, total at most this many bytes; a cut answer
+	// has "more": true. 0 means DefaultCompleteBytes.
+	CompleteBytes int
+	// InFlight bounds the expensive requests served at once, per kind:
+	// answers (/complete, /stats, /debug/vars) and uploads (PUT /keys/,
+	// POST /batch). One over the bound is answered 503 with Retry-After at
+	// once, not queued. 0 means DefaultInFlight.
+	InFlight int
+	// BatchMemory bounds the memory that all POST /batch requests being
+	// parsed and applied hold together: each line costs twice its length
+	// (the line, then its decoded key and value) and 128 bytes (its write),
+	// held until the batch is answered; the batch the index builds to
+	// apply them is on top, at most the same again. A batch that would go over it is answered 503 with
+	// Retry-After (413 if it alone needs more), nothing applied. 0 means
+	// DefaultBatchMemory.
+	BatchMemory int64
+}
+
+func (c Config) withDefaults() Config {
+	if c.CompleteBytes <= 0 {
+		c.CompleteBytes = DefaultCompleteBytes
+	}
+	if c.InFlight <= 0 {
+		c.InFlight = DefaultInFlight
+	}
+	if c.BatchMemory <= 0 {
+		c.BatchMemory = DefaultBatchMemory
+	}
+	return c
+}
 
 //go:embed page/index.html
 var page embed.FS
 
-// Server is the HTTP face of an Index: an http.Handler.
+// Server is the HTTP face of an Index: an http.Handler. Every answer,
+// errors included, is JSON (but the page at /); see examples/server for
+// the API.
 type Server struct {
 	mux      *http.ServeMux
 	idx      Index
-	maxBatch int64 // MaxBatchBody; smaller in tests
+	cfg      Config
+	maxBatch int64         // MaxBatchBody; smaller in tests
+	answers  chan struct{} // a slot per expensive answer in flight
+	uploads  chan struct{} // a slot per upload in flight
+	batchMem budget
 	start    time.Time
 	requests atomic.Uint64
+	busy     atomic.Uint64 // requests answered 503 for a limit
 }
 
-// New returns the service's handler over idx.
-func New(idx Index) *Server {
+// New returns the service's handler over idx, bounded by cfg.
+func New(idx Index, cfg Config) *Server {
+	cfg = cfg.withDefaults()
 	mux := http.NewServeMux()
-	s := &Server{mux: mux, idx: idx, maxBatch: MaxBatchBody, start: time.Now()}
-	mux.HandleFunc("GET /complete", s.complete)
-	mux.HandleFunc("POST /batch", s.batch)
-	mux.HandleFunc("GET /stats", s.stats)
-	mux.HandleFunc("GET /debug/vars", s.vars)
+	s := &Server{mux: mux, idx: idx, cfg: cfg, maxBatch: MaxBatchBody, start: time.Now(),
+		answers: make(chan struct{}, cfg.InFlight), uploads: make(chan struct{}, cfg.InFlight)}
+	s.batchMem.total = cfg.BatchMemory
+	mux.HandleFunc("GET /complete", s.limited(s.answers, s.complete))
+	mux.HandleFunc("POST /batch", s.limited(s.uploads, s.batch))
+	mux.HandleFunc("GET /stats", s.limited(s.answers, s.stats))
+	mux.HandleFunc("GET /debug/vars", s.limited(s.answers, s.vars))
 	mux.HandleFunc("GET /{$}", s.page)
+	// The same paths with any other method, and any other path: JSON
+	// errors, not the mux's plain text (a pattern with a method wins over
+	// one without).
+	for path, allow := range map[string]string{"/complete": "GET, HEAD", "/batch": "POST", "/stats": "GET, HEAD", "/debug/vars": "GET, HEAD", "/{$}": "GET, HEAD"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			fail(w, http.StatusMethodNotAllowed, "method %s not allowed on %s (allowed: %s)", exampleutil.QuoteKey([]byte(r.Method)), r.URL.Path, allow)
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, "no such path %s: see the API (/complete, /keys/{key}, /batch, /stats, /debug/vars)", exampleutil.QuoteKey([]byte(r.URL.Path)))
+	})
 	return s
 }
 
@@ -68,13 +144,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		s.get(w, key)
 	case http.MethodPut:
-		s.put(w, r, key)
+		s.limited(s.uploads, func(w http.ResponseWriter, r *http.Request) { s.put(w, r, key) })(w, r)
 	case http.MethodDelete:
 		s.del(w, r, key)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
-		fail(w, http.StatusMethodNotAllowed, "method %s not allowed on /keys/", r.Method)
+		fail(w, http.StatusMethodNotAllowed, "method %s not allowed on /keys/ (allowed: GET, HEAD, PUT, DELETE)", exampleutil.QuoteKey([]byte(r.Method)))
 	}
+}
+
+// limited serves h while it holds a slot of sem; when every slot is taken
+// it answers 503 with Retry-After at once.
+func (s *Server) limited(sem chan struct{}, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+			h(w, r)
+		default:
+			s.tooBusy(w, "%d requests of this kind in flight", cap(sem))
+		}
+	}
+}
+
+// tooBusy answers 503 with Retry-After: 1.
+func (s *Server) tooBusy(w http.ResponseWriter, format string, a ...any) {
+	s.busy.Add(1)
+	w.Header().Set("Retry-After", "1")
+	fail(w, http.StatusServiceUnavailable, "busy: %s; nothing applied, retry later", fmt.Sprintf(format, a...))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -95,7 +192,25 @@ func checkKey(key string) error {
 	case len(key) > trie.MaxKeyLen:
 		return fmt.Errorf("key %s over the limit of %d bytes", exampleutil.QuoteKey([]byte(key)), trie.MaxKeyLen)
 	}
-	return nil
+	return checkUTF8("key", key)
+}
+
+// checkUTF8 refuses a string that is not valid UTF-8: JSON would carry it
+// as U+FFFD, so it would come back other than it went in (and two keys
+// could collide). what names the string in the error.
+func checkUTF8(what, s string) error {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	i := 0
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		i += size
+	}
+	return fmt.Errorf("%s %s is not valid UTF-8 (byte %d): keys and values must be UTF-8", what, exampleutil.QuoteKey([]byte(s)), i)
 }
 
 // bodyError answers a request whose body could not be used, nothing
@@ -109,7 +224,7 @@ func bodyError(w http.ResponseWriter, err error, what string, limit int64, conte
 }
 
 // writeCtx is the context of a write: not the request's, so that a client
-// that goes away cannot leave a write pending on its owner with no answer.
+// that goes away cannot leave a write half-done with no answer.
 func writeCtx(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
 
 func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
@@ -117,6 +232,10 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 	prefix := q.Get("prefix")
 	if len(prefix) > trie.MaxKeyLen {
 		fail(w, http.StatusBadRequest, "prefix %s over the limit of %d bytes", exampleutil.QuoteKey([]byte(prefix)), trie.MaxKeyLen)
+		return
+	}
+	if err := checkUTF8("prefix", prefix); err != nil {
+		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	limit := DefaultLimit
@@ -129,7 +248,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	keys, more := s.idx.Complete(prefix, limit)
+	keys, more := s.idx.Complete(prefix, limit, s.cfg.CompleteBytes)
 	writeJSON(w, http.StatusOK, struct {
 		Prefix string   `json:"prefix"`
 		Keys   []string `json:"keys"`
@@ -155,6 +274,22 @@ func (s *Server) get(w http.ResponseWriter, key string) {
 	writeJSON(w, http.StatusOK, keyValue{key, v})
 }
 
+// writeFailed answers a write the index refused (the runtime is
+// stopping): 503, and for a batch what was applied.
+func writeFailed(w http.ResponseWriter, err error) {
+	if be, ok := errors.AsType[*shards.BatchError](err); ok {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(struct {
+			Error   string `json:"error"`
+			Applied int    `json:"applied"`
+			Failed  int    `json:"failed"`
+		}{fmt.Sprintf("%v; the batch is partly applied: re-read its keys or send it again", err), be.Total - be.Failed, be.Failed})
+		return
+	}
+	fail(w, http.StatusServiceUnavailable, "%v; nothing applied", err)
+}
+
 func (s *Server) put(w http.ResponseWriter, r *http.Request, key string) {
 	if err := checkKey(key); err != nil {
 		fail(w, http.StatusBadRequest, "%v", err)
@@ -165,9 +300,13 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, key string) {
 		bodyError(w, err, "value", MaxValue, "reading the value: ")
 		return
 	}
+	if err := checkUTF8("value", string(body)); err != nil {
+		fail(w, http.StatusBadRequest, "%v; nothing applied", err)
+		return
+	}
 	created, err := s.idx.Put(writeCtx(r), key, string(body))
 	if err != nil {
-		fail(w, http.StatusServiceUnavailable, "%v", err)
+		writeFailed(w, err)
 		return
 	}
 	code := http.StatusOK
@@ -185,7 +324,7 @@ func (s *Server) del(w http.ResponseWriter, r *http.Request, key string) {
 	found, err := s.idx.Delete(writeCtx(r), key)
 	switch {
 	case err != nil:
-		fail(w, http.StatusServiceUnavailable, "%v", err)
+		writeFailed(w, err)
 	case !found:
 		fail(w, http.StatusNotFound, "key %s not found", exampleutil.QuoteKey([]byte(key)))
 	default:
@@ -200,16 +339,34 @@ type batchLine struct {
 	Value *string `json:"value"`
 }
 
+// batchMemoryError is returned by parseBatch when the batch memory budget
+// cannot cover the next line: Need is what the batch would then hold.
+type batchMemoryError struct{ Need int64 }
+
+func (e *batchMemoryError) Error() string {
+	return fmt.Sprintf("batch memory: %d bytes needed", e.Need)
+}
+
 // parseBatch validates every line before anything is applied. Blank lines
-// are skipped.
-func parseBatch(body io.Reader) ([]Op, error) {
-	var ops []Op
-	err := exampleutil.ReadLines(body, 0, func(line []byte, n int) error {
+// are skipped. Each line is charged to mem before it is decoded (its
+// length, its key and value, opCost); the caller gives back the returned
+// charge, also after an error.
+func parseBatch(body io.Reader, mem *budget) (ops []Op, charged int64, err error) {
+	err = exampleutil.ReadLines(body, maxBatchLine, func(line []byte, n int) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			return nil
 		}
 		if len(ops) == maxBatchLines {
 			return fmt.Errorf("line %d: more than %d writes in one batch", n, maxBatchLines)
+		}
+		// The line, then (at most as long) its key and value, and an Op.
+		cost := 2*int64(len(line)) + opCost
+		if !mem.take(cost) {
+			return &batchMemoryError{charged + cost}
+		}
+		charged += cost
+		if !utf8.Valid(line) {
+			return fmt.Errorf("line %d: %w", n, checkUTF8("line", string(line)))
 		}
 		var bl batchLine
 		dec := json.NewDecoder(bytes.NewReader(line))
@@ -219,6 +376,11 @@ func parseBatch(body io.Reader) ([]Op, error) {
 		}
 		if dec.More() {
 			return fmt.Errorf("line %d: more than one JSON value", n)
+		}
+		// encoding/json turns an escaped lone surrogate into U+FFFD: two
+		// keys would collide, and a key would not come back as sent.
+		if i := loneSurrogate(line); i >= 0 {
+			return fmt.Errorf("line %d: %s at byte %d is a lone UTF-16 surrogate: keys and values must be valid UTF-8", n, line[i:i+6], i)
 		}
 		if bl.Key == nil {
 			return fmt.Errorf("line %d: no key", n)
@@ -245,17 +407,125 @@ func parseBatch(body io.Reader) ([]Op, error) {
 		}
 		return nil
 	})
-	return ops, err
+	return ops, charged, err
 }
 
+// loneSurrogate returns the offset in the raw JSON b of a \u escape of a
+// UTF-16 surrogate that is not half of a pair, or -1. b must be valid
+// JSON: a backslash is then always inside a string and starts an escape.
+func loneSurrogate(b []byte) int {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // a two-byte escape: \\ \" \n ...
+			continue
+		}
+		r := hex4(b[i+2:])
+		switch {
+		case r < 0xD800 || r > 0xDFFF: // not a surrogate (or not hex: invalid JSON)
+			i += 5
+		case r >= 0xDC00: // a low half first
+			return i
+		case i+12 <= len(b) && b[i+6] == '\\' && b[i+7] == 'u' && hex4(b[i+8:]) >= 0xDC00 && hex4(b[i+8:]) <= 0xDFFF:
+			i += 11 // a pair
+		default:
+			return i
+		}
+	}
+	return -1
+}
+
+// hex4 decodes the 4 hex digits at the start of b, or returns -1.
+func hex4(b []byte) int {
+	if len(b) < 4 {
+		return -1
+	}
+	v := 0
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			v = v<<4 | int(c-'0')
+		case 'a' <= c && c <= 'f':
+			v = v<<4 | int(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			v = v<<4 | int(c-'A'+10)
+		default:
+			return -1
+		}
+	}
+	return v
+}
+
+// jsonLen returns the length of s as encoding/json writes it in a string
+// (HTML escaping on, its default), without the quotes.
+func jsonLen(s []byte) int {
+	n := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t':
+				n += 2
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			n += 6
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n + 2
+}
+
+// budget is a count of bytes that concurrent users take from and give
+// back; the zero value with total set is ready.
+type budget struct {
+	total int64
+	used  atomic.Int64 // acq/rel: a CAS loop keeps used <= total
+}
+
+// take takes n bytes if they fit.
+func (b *budget) take(n int64) bool {
+	for {
+		u := b.used.Load()
+		if u+n > b.total {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+// give gives back n bytes.
+func (b *budget) give(n int64) { b.used.Add(-n) }
+
 func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
-	ops, err := parseBatch(http.MaxBytesReader(w, r.Body, s.maxBatch))
-	if err != nil {
+	ops, charged, err := parseBatch(http.MaxBytesReader(w, r.Body, s.maxBatch), &s.batchMem)
+	defer s.batchMem.give(charged)
+	me, isMem := errors.AsType[*batchMemoryError](err)
+	switch {
+	case isMem && me.Need > s.batchMem.total: // alone it does not fit: retrying cannot help
+		fail(w, http.StatusRequestEntityTooLarge, "batch needs more than the server's batch memory (%d bytes); nothing applied: send it in parts", s.batchMem.total)
+		return
+	case isMem:
+		s.tooBusy(w, "the batch memory (%d bytes) is in use by other batches", s.batchMem.total)
+		return
+	case err != nil:
 		bodyError(w, err, "batch", s.maxBatch, "")
 		return
 	}
 	if err := s.idx.Apply(writeCtx(r), ops); err != nil {
-		fail(w, http.StatusServiceUnavailable, "%v", err)
+		writeFailed(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"applied": len(ops)})
@@ -270,6 +540,19 @@ type Report struct {
 	Uptime   string       `json:"uptime"`
 	Shards   []ShardStats `json:"shards"`
 	Memory   MemStats     `json:"memory"`
+	Limits   Limits       `json:"limits"`
+}
+
+// Limits is the part of a Report about the bounds of Config: each bound
+// and how much of it is in use.
+type Limits struct {
+	CompleteBytes    int    `json:"complete_bytes"`      // Config.CompleteBytes
+	InFlight         int    `json:"in_flight"`           // Config.InFlight, per kind
+	AnswersInFlight  int    `json:"answers_in_flight"`   // /complete, /stats, /debug/vars being served
+	UploadsInFlight  int    `json:"uploads_in_flight"`   // PUT /keys/, POST /batch being served
+	BatchMemory      int64  `json:"batch_memory"`        // Config.BatchMemory
+	BatchMemoryInUse int64  `json:"batch_memory_in_use"` // held by batches being parsed or applied
+	Busy             uint64 `json:"busy"`                // requests answered 503 for a limit
 }
 
 // MemStats is the memory part of a Report.
@@ -285,7 +568,10 @@ type MemStats struct {
 // Report returns the figures of /stats.
 func (s *Server) Report() Report {
 	rep := Report{Backend: s.idx.Name(), Requests: s.requests.Load(),
-		Uptime: time.Since(s.start).Round(time.Millisecond).String(), Shards: s.idx.Stats()}
+		Uptime: time.Since(s.start).Round(time.Millisecond).String(), Shards: s.idx.Stats(),
+		Limits: Limits{CompleteBytes: s.cfg.CompleteBytes, InFlight: s.cfg.InFlight,
+			AnswersInFlight: len(s.answers), UploadsInFlight: len(s.uploads),
+			BatchMemory: s.batchMem.total, BatchMemoryInUse: s.batchMem.used.Load(), Busy: s.busy.Load()}}
 	for _, sh := range rep.Shards {
 		rep.Keys += sh.Keys
 		rep.Memory.ArenaBytes += sh.ArenaBytes
