@@ -157,9 +157,9 @@ type config struct {
 // in yieldSample (a load of the consumer's line per check).
 const yieldSample = 64
 
-// yieldRounds bounds the yields of one WithYield check: a consumer that
-// cannot catch up (its goroutine blocked, or the producer is the consumer
-// itself) costs a producer at most this many Gosched per yieldSample sends.
+// yieldRounds bounds the yields of one WithYield check; a yield after
+// which the consumer made no progress ends the check (its goroutine is
+// blocked, or the producer is the consumer itself).
 const yieldRounds = 16
 
 // WithSpin sets how many times an idle consumer polls the mailbox before it
@@ -185,7 +185,7 @@ func WithFutex() Option {
 // WithYield gives an unbounded mailbox soft backpressure: a producer whose
 // send finds about backlog items or more waiting yields its P
 // (runtime.Gosched) after the send, until the backlog is below backlog
-// again or it yielded 16 times, so that a consumer waiting for a P —
+// again, a yield let the consumer make no progress, or it yielded 16 times, so that a consumer waiting for a P —
 // readied on this very P by an earlier send — runs and catches up, as it
 // would behind a full channel. Nothing blocks and nothing fails: the send
 // is accepted first. Checked on one send in 64. backlog <= 0 (the default)
@@ -404,12 +404,21 @@ func (m *Mailbox[T]) notify() {
 
 // backpressure yields the producer's P when the backlog reached the
 // WithYield limit. next is the ticket after the producer's last one.
+// It stops early when a yield let the consumer make no progress at all
+// (its goroutine is blocked, or is this very producer): yielding again
+// would not help.
 func (m *Mailbox[T]) backpressure(next uint64) {
+	head := m.headPub.Load() // acquire: the consumer's progress
 	for range yieldRounds {
-		if next-m.headPub.Load() < m.yield { // acquire: the consumer's progress
+		if next-head < m.yield {
 			return
 		}
 		goruntime.Gosched()
+		h := m.headPub.Load()
+		if h == head {
+			return
+		}
+		head = h
 	}
 }
 
