@@ -115,6 +115,7 @@ package mailbox
 import (
 	"fmt"
 	"math"
+	goruntime "runtime"
 	"sync/atomic"
 
 	"github.com/zipora-go/zipora/primitives"
@@ -125,8 +126,12 @@ const (
 	ticketMask = closedBit - 1
 	noEnd      = math.MaxUint64 // end before Close published it
 
-	// DefaultSpin is how many times an idle consumer polls its mailbox
-	// before it parks, unless WithSpin chose otherwise.
+	// DefaultSpin is how many times an idle consumer that parks on a
+	// futex (WithFutex) polls its mailbox before it parks, unless WithSpin
+	// chose otherwise. A consumer parking in Go's scheduler (the default)
+	// does not poll unless WithSpin asks: its wake-up is cheap, and while
+	// it polls on a P that its producer needs, the producer cannot run
+	// (BenchmarkPingPong: 128 polls made a round trip 5× slower on one P).
 	DefaultSpin = 128
 
 	// MaxCapacity bounds NewBounded's capacity: the ring is allocated up
@@ -145,12 +150,22 @@ type Option func(*config)
 type config struct {
 	spin  int
 	futex bool
+	yield uint64
 }
 
+// yieldSample: a producer checks the backlog for WithYield on one ticket
+// in yieldSample (a load of the consumer's line per check).
+const yieldSample = 64
+
+// yieldRounds bounds the yields of one WithYield check; a yield after
+// which the consumer made no progress ends the check (its goroutine is
+// blocked, or the producer is the consumer itself).
+const yieldRounds = 16
+
 // WithSpin sets how many times an idle consumer polls the mailbox before it
-// parks on its futex. 0 parks at once (the right choice when producers and
-// consumer share one core); n < 0 is treated as 0. The default is
-// DefaultSpin.
+// parks. 0 parks at once (the right choice when producers and consumer
+// share one core); n < 0 is treated as 0. The default is DefaultSpin with
+// WithFutex, 0 otherwise.
 func WithSpin(n int) Option {
 	return func(c *config) { c.spin = max(n, 0) }
 }
@@ -165,6 +180,19 @@ func WithSpin(n int) Option {
 // several times faster.
 func WithFutex() Option {
 	return func(c *config) { c.futex = true }
+}
+
+// WithYield gives an unbounded mailbox soft backpressure: a producer whose
+// send finds about backlog items or more waiting yields its P
+// (runtime.Gosched) after the send, until the backlog is below backlog
+// again, a yield let the consumer make no progress, or it yielded 16 times, so that a consumer waiting for a P —
+// readied on this very P by an earlier send — runs and catches up, as it
+// would behind a full channel. Nothing blocks and nothing fails: the send
+// is accepted first. Checked on one send in 64. backlog <= 0 (the default)
+// never yields. A bounded mailbox ignores it (its producers park when it
+// is full).
+func WithYield(backlog int) Option {
+	return func(c *config) { c.yield = uint64(max(backlog, 0)) }
 }
 
 // Stats is a snapshot of a mailbox's counters. Each counter is read
@@ -213,6 +241,7 @@ type Mailbox[T any] struct {
 	pow2     bool                       // immutable
 	spin     int                        // immutable
 	futex    bool                       // immutable: the consumer parks on parker, not goParker
+	yield    uint64                     // immutable: WithYield's backlog; 0 never yields
 	wakeFn   func()                     // m.wakeConsumer, bound once (context.AfterFunc)
 	_        pad
 
@@ -241,13 +270,19 @@ type Mailbox[T any] struct {
 }
 
 func newMailbox[T any](opts []Option) *Mailbox[T] {
-	c := config{spin: DefaultSpin}
+	c := config{spin: -1}
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
 		}
 	}
-	m := &Mailbox[T]{spin: c.spin, futex: c.futex}
+	if c.spin < 0 { // not set
+		c.spin = 0
+		if c.futex {
+			c.spin = DefaultSpin
+		}
+	}
+	m := &Mailbox[T]{spin: c.spin, futex: c.futex, yield: c.yield}
 	m.end.Store(noEnd)
 	m.wakeFn = m.wakeConsumer
 	// The mailbox spins on its own queue; once it announces itself the
@@ -364,6 +399,26 @@ func (m *Mailbox[T]) Wake() {
 func (m *Mailbox[T]) notify() {
 	if m.waiting.Load() != 0 { // seq-cst: after the stamp store (missed-wakeup argument)
 		m.wakeConsumer()
+	}
+}
+
+// backpressure yields the producer's P when the backlog reached the
+// WithYield limit. next is the ticket after the producer's last one.
+// It stops early when a yield let the consumer make no progress at all
+// (its goroutine is blocked, or is this very producer): yielding again
+// would not help.
+func (m *Mailbox[T]) backpressure(next uint64) {
+	head := m.headPub.Load() // acquire: the consumer's progress
+	for range yieldRounds {
+		if next-head < m.yield {
+			return
+		}
+		goruntime.Gosched()
+		h := m.headPub.Load()
+		if h == head {
+			return
+		}
+		head = h
 	}
 }
 

@@ -233,9 +233,26 @@ func (m *Mailbox[T]) wait(ctx context.Context) error {
 
 // park sleeps until a producer, Close, Wake or the context wakes it: in
 // Go's scheduler (GoParker, selecting on the context's Done channel), or,
-// WithFutex, on the Parker, with a context that can be cancelled watched
-// by context.AfterFunc, registered only here on the slow path.
+// WithFutex, on the Parker (parkFutex).
 func (m *Mailbox[T]) park(ctx context.Context) error {
+	if m.futex {
+		return m.parkFutex(ctx)
+	}
+	for {
+		if stop, err := m.announce(ctx); stop {
+			return err
+		}
+		m.goParker.ParkContext(ctx)
+		if m.woken() {
+			return nil
+		}
+	}
+}
+
+// parkFutex is park on the futex Parker; a context that can be cancelled
+// is watched with context.AfterFunc, registered only here on the slow
+// path.
+func (m *Mailbox[T]) parkFutex(ctx context.Context) error {
 	var stop func() bool
 	defer func() {
 		if stop != nil {
@@ -243,26 +260,43 @@ func (m *Mailbox[T]) park(ctx context.Context) error {
 		}
 	}()
 	for {
-		m.waiting.Store(1) // seq-cst: before the re-checks (missed-wakeup argument)
-		if m.ready() {
-			m.waiting.Store(0)
-			return nil
-		}
-		if err := m.idleReason(ctx); err != nil {
-			m.waiting.Store(0)
+		if quit, err := m.announce(ctx); quit {
 			return err
 		}
-		m.parks.Add(1)
-		if !m.futex {
-			m.goParker.ParkContext(ctx)
-		} else {
-			if stop == nil && ctx.Done() != nil {
-				stop = context.AfterFunc(ctx, m.wakeFn)
-			}
-			m.parker.Park(0)
+		if stop == nil && ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, m.wakeFn)
 		}
-		if m.waiting.Load() != 0 { // the waker swapped it to 0 already, unless none woke us
-			m.waiting.Store(0)
+		m.parker.Park(0)
+		if m.woken() {
+			return nil
 		}
 	}
+}
+
+// announce tells producers that the consumer is about to sleep, then
+// re-checks (the missed-wakeup argument). It returns quit = true with the
+// receive's result (nil: an item is ready) when the consumer must not
+// sleep, and counts the park otherwise.
+func (m *Mailbox[T]) announce(ctx context.Context) (quit bool, err error) {
+	m.waiting.Store(1) // seq-cst: before the re-checks (missed-wakeup argument)
+	if m.ready() {
+		m.waiting.Store(0)
+		return true, nil
+	}
+	if err := m.idleReason(ctx); err != nil {
+		m.waiting.Store(0)
+		return true, err
+	}
+	m.parks.Add(1)
+	return false, nil
+}
+
+// woken runs after a park returned: it withdraws the announcement unless a
+// waker's swap did, and reports whether an item is ready (the usual
+// wake-up: no need to announce again).
+func (m *Mailbox[T]) woken() bool {
+	if m.waiting.Load() != 0 {
+		m.waiting.Store(0)
+	}
+	return m.ready()
 }

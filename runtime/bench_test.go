@@ -96,7 +96,10 @@ var modes = []struct {
 // private ants pool, a pond pool, a goroutine per task.
 func BenchmarkSubmit(b *testing.B) {
 	workers := goruntime.GOMAXPROCS(0)
-	for _, m := range modes {
+	for _, m := range append(modes, struct {
+		name string
+		cfg  runtime.Config
+	}{"runtime-bounded", runtime.Config{MailboxCapacity: 1024}}) {
 		b.Run("impl="+m.name, func(b *testing.B) {
 			b.ReportAllocs()
 			rt := startRT(b, m.cfg)

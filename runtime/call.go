@@ -239,13 +239,31 @@ type cellKey[T any] struct{}
 
 var cellPools sync.Map // cellKey[T]{} -> *sync.Pool of *callCell[T]
 
+// lastCellPool caches the pool of the last result type looked up: a
+// program calling with one result type skips the sync.Map lookup (a hash
+// of an interface key per Call).
+var lastCellPool atomic.Pointer[cellPoolEntry] // acquire/release: immutable entry
+
+type cellPoolEntry struct {
+	key  any // cellKey[T]{}: compared by type only
+	pool *sync.Pool
+}
+
 func getCell[T any]() *callCell[T] {
+	if e := lastCellPool.Load(); e != nil && e.key == any(cellKey[T]{}) {
+		return e.pool.Get().(*callCell[T])
+	}
+	return getCellSlow[T]()
+}
+
+func getCellSlow[T any]() *callCell[T] {
 	p, ok := cellPools.Load(cellKey[T]{})
 	if !ok {
 		np := &sync.Pool{}
 		np.New = func() any { return &callCell[T]{reply: reply{ch: make(chan struct{}, 1)}, pool: np} }
 		p, _ = cellPools.LoadOrStore(cellKey[T]{}, np)
 	}
+	lastCellPool.Store(&cellPoolEntry{key: cellKey[T]{}, pool: p.(*sync.Pool)}) // release
 	return p.(*sync.Pool).Get().(*callCell[T])
 }
 

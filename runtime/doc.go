@@ -44,8 +44,8 @@
 // task.
 //
 // Tasks must not block for long (use Go for that): a Goroutines worker's
-// blocked task blocks only its goroutine, but the worker's mailbox waits. A task that waits for
-// its own worker gets an error matching ErrSelfWait instead of a deadlock:
+// blocked task blocks only its goroutine, but the worker's mailbox waits.
+// A task that waits for its own worker gets an error matching ErrSelfWait instead of a deadlock:
 // Call to its own worker, Each, Submit or SubmitTo to its own full bounded
 // mailbox, and Go from a Go task when every BlockingWorkers goroutine waits
 // in Go. So does a send from a task to another worker's full bounded

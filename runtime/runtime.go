@@ -148,7 +148,9 @@ func (rt *Runtime) newWorkers() error {
 	n := rt.cfg.Workers
 	rt.workers = make([]*Worker, n)
 	for i := range rt.workers {
-		opts := []mailbox.Option{mailbox.WithSpin(0)} // the runtime spins (worker.go)
+		// The runtime spins itself (worker.go); a flood of submissions
+		// yields to the worker past mailboxYield waiting tasks.
+		opts := []mailbox.Option{mailbox.WithSpin(0), mailbox.WithYield(mailboxYield)}
 		if rt.cfg.Mode == Threads {
 			opts = append(opts, mailbox.WithFutex())
 		}
@@ -169,6 +171,12 @@ func (rt *Runtime) newWorkers() error {
 	}
 	return nil
 }
+
+// mailboxYield is the backlog past which a submitter yields its P to let
+// the worker catch up (mailbox.WithYield): about what a chan of capacity
+// 1024 holds before its senders block, and within the mailbox's recycled
+// segments, so a flood neither allocates nor leaves the caches.
+const mailboxYield = 256
 
 // attach calls s.Attach (see callOff), converting a panic or a Goexit
 // into an error.

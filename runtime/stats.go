@@ -18,7 +18,8 @@ type WorkerStats struct {
 	Panics uint64
 	// Mailbox is the number of tasks waiting in the mailbox (approximate).
 	Mailbox int
-	// Parks is the number of times the worker slept on its futex; Wakeups
+	// Parks is the number of times the worker went to sleep (in Go's
+	// scheduler, or on its futex in Mode Threads); Wakeups
 	// the number of times a submitter woke it.
 	Parks, Wakeups uint64
 	// Busy estimates the time spent running batches: one batch in 16 is

@@ -38,6 +38,14 @@ package runtime
 // run on a new goroutine.
 //
 // Rejected designs:
+//   - Every worker a goroutine locked to its thread and parked on a futex
+//     (the default before issue 18): every hand-off was an OS thread switch
+//     plus, on a busy machine, a wait for sysmon to retake the parked
+//     worker's P; Call, Each and ping-pong were 2-50x slower than
+//     channel-fed goroutines (docs/bench/runtime.md). Kept as Mode Threads.
+//   - Spinning a Goroutines worker after its batch: it would hold the P on
+//     which it just readied the goroutine it replied to, and Go's idle Ps
+//     already spin for runnable goroutines.
 //   - A defer per task: a deferred closure inside the loop costs a heap
 //     record per task; the batch-level recover costs nothing while no task
 //     panics.
