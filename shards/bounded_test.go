@@ -16,6 +16,7 @@ import (
 	"github.com/zipora-go/zipora/internal/testutil"
 	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
+	"github.com/zipora-go/zipora/structures/pool"
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
@@ -585,5 +586,57 @@ func TestZeroValueAndNilContext(t *testing.T) {
 	}
 	if tr.Contains([]byte("x")) {
 		t.Fatal("a Commit with a nil context applied a write")
+	}
+}
+
+// TestPoolBadFreesRefused (case 7): FreeOn of offsets that start no live
+// block, and a double free, return pool.ErrInvalidFree in every build; the
+// pool's accounting stays exact and no offset is handed out twice.
+func TestPoolBadFreesRefused(t *testing.T) {
+	_, p := startPool(t, 1)
+	ctx := context.Background()
+	live := map[shards.Offset]bool{}
+	for range 1000 {
+		off, err := p.AllocOn(ctx, 0, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if live[off] {
+			t.Fatalf("offset %#x handed out twice", off)
+		}
+		live[off] = true
+	}
+	st, err := p.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inUse, capacity := st.InUse(), st.Shards[0].Capacity
+	for i := int64(8); i < capacity; i += 8 * 997 {
+		off := shards.Offset(i)
+		if live[off] {
+			continue
+		}
+		if err := p.FreeOn(ctx, off, 64); !errors.Is(err, pool.ErrInvalidFree) {
+			t.Fatalf("FreeOn(%#x), no live block there: %v", i, err)
+		}
+	}
+	var victim shards.Offset
+	for off := range live {
+		victim = off
+		break
+	}
+	if err := p.FreeOn(ctx, victim, 64); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.FreeOn(ctx, victim, 64); !errors.Is(err, pool.ErrInvalidFree) {
+		t.Fatalf("double FreeOn: %v", err)
+	}
+	a, _ := p.AllocOn(ctx, 0, 64)
+	b, _ := p.AllocOn(ctx, 0, 64)
+	if a == b {
+		t.Fatalf("two live blocks at %#x after a double free", a)
+	}
+	if st, _ := p.Stats(ctx); st.InUse() != inUse+64 {
+		t.Fatalf("InUse %d, want %d", st.InUse(), inUse+64)
 	}
 }
