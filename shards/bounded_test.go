@@ -353,7 +353,7 @@ func TestRestartNoSpuriousStopped(t *testing.T) {
 			}
 		}()
 	}
-	for range 30 {
+	for range 60 {
 		rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2}, tr)
 		if err != nil {
 			t.Fatal(err)

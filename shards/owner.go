@@ -431,12 +431,19 @@ func (o *owner[R]) close(s session[R]) {
 	}
 }
 
-// open accepts writes again after close.
+// open accepts writes again after close; it waits for a drainer (a few
+// requests' failure) to put the word back to ownClosed.
 func (o *owner[R]) open() {
-	for !o.word.CompareAndSwap(ownClosed, ownFree) {
-		if o.word.Load() != ownDraining {
+	for {
+		switch o.word.Load() {
+		case ownClosed:
+			if o.word.CompareAndSwap(ownClosed, ownFree) {
+				return
+			}
+		case ownDraining:
+			runtime.Gosched()
+		default:
 			return // not closed
 		}
-		runtime.Gosched()
 	}
 }
