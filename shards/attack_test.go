@@ -133,3 +133,66 @@ func firstErr(tr *shards.Trie[uint64]) error {
 	_, _, err := tr.Delete(context.Background(), []byte("\x00probe-never-present"))
 	return err
 }
+
+// TestAttackPoolCancels: allocations and frees with contexts that end at
+// random moments, from 1, GOMAXPROCS and 16 goroutines on two shards.
+// Conservation: an AllocOn that returned ctx's error allocated nothing and
+// a FreeOn that returned it freed nothing (it is retried), so once every
+// acknowledged block is freed the pool has 0 bytes in use.
+func TestAttackPoolCancels(t *testing.T) {
+	for _, g := range []int{1, runtime.GOMAXPROCS(0), 16} {
+		t.Run(fmt.Sprintf("goroutines=%d", g), func(t *testing.T) {
+			_, p := startPool(t, 2)
+			var wg sync.WaitGroup
+			var cancelled atomic.Int64
+			for w := range g {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var held []shards.Offset
+					for i := range 2000 {
+						ctx, cancel := context.WithCancel(context.Background())
+						if i%3 != 0 {
+							go cancel()
+						}
+						if i%4 == 3 && len(held) > 0 {
+							off := held[len(held)-1]
+							switch err := p.FreeOn(ctx, off, 64); {
+							case err == nil:
+								held = held[:len(held)-1]
+							case errors.Is(err, context.Canceled):
+								cancelled.Add(1) // still held: freed below
+							default:
+								t.Error(err)
+							}
+						} else {
+							switch off, err := p.AllocOn(ctx, (w+i)%2, 64); {
+							case err == nil:
+								held = append(held, off)
+							case errors.Is(err, context.Canceled):
+								cancelled.Add(1)
+							default:
+								t.Error(err)
+							}
+						}
+						cancel()
+					}
+					for _, off := range held {
+						if err := p.FreeOn(context.Background(), off, 64); err != nil {
+							t.Error(err)
+						}
+					}
+				}()
+			}
+			testutil.Within(t, "pool attackers", wg.Wait)
+			st, err := p.Stats(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.InUse() != 0 {
+				t.Fatalf("%d bytes in use after every acknowledged block was freed (%d calls cancelled)", st.InUse(), cancelled.Load())
+			}
+			t.Logf("%d calls cancelled", cancelled.Load())
+		})
+	}
+}
