@@ -30,7 +30,7 @@ func TestMakeServeCtrlC(t *testing.T) {
 			m.Interrupt()
 			code, sig, out := m.Wait()
 			if c.ignoreInt && (code != 0 || sig != 0) || !c.ignoreInt && sig != syscall.SIGINT && code != 0 {
-				t.Errorf("make exit %d, signal %v", code, sig)
+				t.Errorf("make exit %d, signal %v:\n%s", code, sig, out)
 			}
 			if strings.Contains(out, "Error") || !strings.Contains(out, `msg="final stats"`) {
 				t.Errorf("output:\n%s", out)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -30,8 +31,9 @@ func TestMakeDemoCtrlC(t *testing.T) {
 	m.WaitOutput("msg=ingesting")
 	m.Interrupt()
 	code, sig, out := m.Wait()
-	if code != 0 || sig != 0 || strings.Contains(out, "Error") || !strings.Contains(out, "ingested 2 lines, 2 distinct keys") ||
-		!strings.Contains(out, "(interrupted") || !strings.Contains(out, `2 keys with prefix "ap"`) {
+	// The signal may come before the two lines are read: whatever was
+	// read is committed and counted.
+	if code != 0 || sig != 0 || strings.Contains(out, "Error") || !regexp.MustCompile(`ingested ([0-2]) lines, ([0-2]) distinct keys .*\(interrupted`).MatchString(out) {
 		t.Errorf("make exit %d, signal %v:\n%s", code, sig, out)
 	}
 }
