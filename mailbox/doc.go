@@ -15,7 +15,9 @@
 // detector and the zipora_invariants build tag.
 //
 // An idle consumer spins a bounded, configurable number of times (WithSpin)
-// and then parks on a primitives.Parker (a futex). A producer wakes it only
+// and then parks in Go's scheduler (a primitives.GoParker: a producer's
+// wake-up readies it like a channel send would), or, WithFutex, on a
+// primitives.Parker (a futex, for a consumer locked to its own OS thread). A producer wakes it only
 // when it is parked: the fast path of a send costs one atomic load beyond
 // the publication itself.
 //

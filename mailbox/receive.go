@@ -217,6 +217,9 @@ func (m *Mailbox[T]) idleReason(ctx context.Context) error {
 // wait returns nil when an item may be available, or the reason to stop.
 // It spins first, then parks.
 func (m *Mailbox[T]) wait(ctx context.Context) error {
+	if m.spin == 0 {
+		return m.park(ctx) // it checks idleReason after announcing itself
+	}
 	if err := m.idleReason(ctx); err != nil {
 		return err
 	}
@@ -228,9 +231,10 @@ func (m *Mailbox[T]) wait(ctx context.Context) error {
 	return m.park(ctx)
 }
 
-// park sleeps on the Parker until a producer, Close, Wake or the context
-// wakes it. A context that can be cancelled is watched with
-// context.AfterFunc, registered only here on the slow path.
+// park sleeps until a producer, Close, Wake or the context wakes it: in
+// Go's scheduler (GoParker, selecting on the context's Done channel), or,
+// WithFutex, on the Parker, with a context that can be cancelled watched
+// by context.AfterFunc, registered only here on the slow path.
 func (m *Mailbox[T]) park(ctx context.Context) error {
 	var stop func() bool
 	defer func() {
@@ -248,11 +252,17 @@ func (m *Mailbox[T]) park(ctx context.Context) error {
 			m.waiting.Store(0)
 			return err
 		}
-		if stop == nil && ctx.Done() != nil {
-			stop = context.AfterFunc(ctx, m.wakeFn)
-		}
 		m.parks.Add(1)
-		m.parker.Park(0)
-		m.waiting.Store(0)
+		if !m.futex {
+			m.goParker.ParkContext(ctx)
+		} else {
+			if stop == nil && ctx.Done() != nil {
+				stop = context.AfterFunc(ctx, m.wakeFn)
+			}
+			m.parker.Park(0)
+		}
+		if m.waiting.Load() != 0 { // the waker swapped it to 0 already, unless none woke us
+			m.waiting.Store(0)
+		}
 	}
 }

@@ -97,6 +97,7 @@ func main() {
 
 type options struct {
 	addr, keys, backend string
+	router              string
 	workers, batch      int
 	procs, quiet        bool
 	drain               time.Duration
@@ -115,6 +116,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&o.keys, "keys", "", "file of keys to load, one per line (- for stdin; empty lines are skipped)")
 	fs.StringVar(&o.backend, "backend", "sharded", "sharded (shards.Trie over the runtime's workers) or locked (one trie behind a sync.RWMutex)")
+	fs.StringVar(&o.router, "router", "auto", "sharded backend's key routing: auto (range when -keys is a file, sampled from it; else hash), hash, or range")
 	fs.IntVar(&o.workers, "workers", 0, "workers = shards of the sharded backend (0 = one per usable CPU)")
 	fs.IntVar(&o.batch, "batch", 4096, "keys per batch while loading -keys")
 	fs.BoolVar(&o.procs, "procs", false, "one extra P per worker while the runtime runs (runtime.Config.DedicatedProcs)")
@@ -134,6 +136,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.backend != "sharded" && o.backend != "locked":
 		return o, exampleutil.Usagef("-backend must be sharded or locked, not %q", o.backend)
+	case o.router != "auto" && o.router != "hash" && o.router != "range":
+		return o, exampleutil.Usagef("-router must be auto, hash or range, not %q", o.router)
 	case o.workers < 0:
 		return o, exampleutil.Usagef("-workers must be >= 0")
 	case o.batch <= 0:
@@ -179,7 +183,11 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 		idx = httpindex.NewLocked()
 		logger.Info("backend locked: one trie behind a sync.RWMutex")
 	} else {
-		tr := shards.NewTrie[string]()
+		router, err := chooseRouter(o, logger)
+		if err != nil {
+			return err
+		}
+		tr := shards.NewTrie[string](shards.WithRouter(router))
 		rt, err := runtime.Start(ctx, runtime.Config{Workers: o.workers, DedicatedProcs: o.procs, Logger: logger}, tr)
 		if err != nil {
 			return err
