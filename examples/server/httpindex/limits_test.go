@@ -44,7 +44,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	testutil.Within(t, what, func() {
 		for !cond() {
-			time.Sleep(time.Millisecond) // a poll interval, not a synchronization
+			time.Sleep(5 * time.Millisecond) // a poll interval, not a synchronization
 		}
 	})
 }
@@ -96,8 +96,8 @@ func TestCompleteByteCap(t *testing.T) {
 	}
 }
 
-// blocking is an Index whose Complete waits, once entered, until release
-// is closed: it holds an answer slot for as long as a test wants.
+// blocking is an Index whose Complete and Apply wait, once entered, until
+// release is closed: they hold their slots for as long as a test wants.
 type blocking struct {
 	Index
 	entered chan struct{}
@@ -110,63 +110,85 @@ func (b *blocking) Complete(prefix string, limit, maxBytes int) ([]string, bool)
 	return b.Index.Complete(prefix, limit, maxBytes)
 }
 
-// TestInFlightLimit (issue 19, case 10): with Config.InFlight answers in
-// flight, one more /complete (or /stats) is answered 503 with Retry-After
-// at once; uploads (PUT, POST /batch) have slots of their own; once the
-// answers return, requests are served again.
+func (b *blocking) Apply(ctx context.Context, ops []Op) error {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.Index.Apply(ctx, ops)
+}
+
+// busy checks that a request is answered 503 with Retry-After and a
+// "busy:" error mentioning want.
+func (c *client) busy(method, path, body, want string) {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var e struct{ Error string }
+	json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !strings.HasPrefix(e.Error, "busy: ") || !strings.Contains(e.Error, want) || !strings.Contains(e.Error, "nothing applied") {
+		c.t.Fatalf("%s %s: %d Retry-After %q %q; want 503 busy %q", method, path, resp.StatusCode, resp.Header.Get("Retry-After"), e.Error, want)
+	}
+}
+
+// TestInFlightLimit (issue 19, case 10): with Config.InFlight answers
+// being computed, one more /complete (or /stats) is answered 503 with
+// Retry-After at once; batches being applied have slots of their own; PUT
+// and GET of one key take no slot; once the held work returns, requests
+// are served again.
 func TestInFlightLimit(t *testing.T) {
 	idx := &blocking{Index: newIndex(t, "sharded"), entered: make(chan struct{}), release: make(chan struct{})}
 	c := startWith(t, idx, Config{InFlight: 2})
 	var wg sync.WaitGroup
-	codes := make(chan int, 2)
-	for range 2 {
+	codes := make(chan int, 4)
+	for _, r := range [][2]string{{"GET", "/complete?prefix=a"}, {"GET", "/complete?prefix=b"}, {"POST", "/batch"}, {"POST", "/batch"}} {
 		wg.Go(func() {
-			code, _ := c.do("GET", "/complete?prefix=a", nil, nil)
+			code, _ := c.do(r[0], r[1], strings.NewReader(`{"op":"put","key":"b","value":"1"}`), nil)
 			codes <- code
 		})
 	}
-	testutil.Within(t, "two /complete entering the index", func() { <-idx.entered; <-idx.entered })
-	for _, path := range []string{"/complete?prefix=b", "/stats", "/debug/vars"} {
-		resp, err := http.Get(c.base + path)
-		if err != nil {
-			t.Fatal(err)
+	testutil.Within(t, "two /complete and two batches entering the index", func() {
+		for range 4 {
+			<-idx.entered
 		}
-		var e struct{ Error string }
-		json.NewDecoder(resp.Body).Decode(&e)
-		resp.Body.Close()
-		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !strings.HasPrefix(e.Error, "busy: ") {
-			t.Fatalf("%s with every answer slot taken: %d Retry-After %q %q", path, resp.StatusCode, resp.Header.Get("Retry-After"), e.Error)
-		}
-	}
-	// Uploads and single-key reads are not held up by answers.
+	})
+	c.busy("GET", "/complete?prefix=c", "", "2 requests of this kind")
+	c.busy("GET", "/stats", "", "2 requests of this kind")
+	c.busy("GET", "/debug/vars", "", "2 requests of this kind")
+	c.busy("POST", "/batch", `{"op":"put","key":"c","value":"1"}`, "2 requests of this kind")
 	if code, body := c.do("PUT", "/keys/a", strings.NewReader("1"), nil); code != 201 {
-		t.Fatalf("PUT beside full answer slots: %d %s", code, body)
+		t.Fatalf("PUT beside full slots: %d %s", code, body)
 	}
 	if code, body := c.do("GET", "/keys/a", nil, nil); code != 200 {
-		t.Fatalf("GET beside full answer slots: %d %s", code, body)
+		t.Fatalf("GET beside full slots: %d %s", code, body)
 	}
 	close(idx.release)
-	testutil.Within(t, "the held answers", wg.Wait)
-	for range 2 {
+	testutil.Within(t, "the held requests", wg.Wait)
+	for range 4 {
 		if code := <-codes; code != 200 {
-			t.Fatalf("held /complete: %d", code)
+			t.Fatalf("held request: %d", code)
 		}
 	}
-	if l := c.limits(); l.Busy != 3 || l.AnswersInFlight != 1 || l.InFlight != 2 {
+	if l := c.limits(); l.Busy != 4 || l.AnswersInFlight != 1 || l.BatchesInFlight != 0 || l.InFlight != 2 || l.MemoryInUse != 0 {
 		t.Fatalf("limits after: %+v", l)
 	}
 }
 
-// TestUploadLimit (issue 19, case 10): PUTs whose bodies have not arrived
-// hold the upload slots; one more upload is answered 503 at once, and
-// answers still run.
-func TestUploadLimit(t *testing.T) {
-	c := startWith(t, newIndex(t, "locked"), Config{InFlight: 2})
+// TestSlowUploadsHoldOnlyTheirBytes (issue 19, cases 10 and 12): PUTs
+// whose bodies stall hold no slot, only the buffer of what they sent
+// (charged to Config.Memory); other PUTs and batches are served beside
+// them, until Memory runs out: then 503 with Retry-After, and 413 for one
+// that alone needs more; everything comes back when they end.
+func TestSlowUploadsHoldOnlyTheirBytes(t *testing.T) {
+	c := startWith(t, newIndex(t, "locked"), Config{InFlight: 2, Memory: 64 << 10})
 	var wg sync.WaitGroup
+	const slow = 10
 	var pws []*io.PipeWriter
-	for i := range 2 {
+	for i := range slow {
 		pr, pw := io.Pipe()
-		defer pw.Close()
+		defer pw.Close() // before the server's Close waits for the handler
 		pws = append(pws, pw)
 		wg.Go(func() {
 			req, _ := http.NewRequest("PUT", c.base+fmt.Sprintf("/keys/slow%d", i), pr)
@@ -181,41 +203,58 @@ func TestUploadLimit(t *testing.T) {
 				t.Errorf("slow PUT: %d", resp.StatusCode)
 			}
 		})
-		pw.Write([]byte("x")) // the rest of the body never comes until the end
+		pw.Write([]byte("x")) // the rest of the body comes at the end
 	}
-	waitFor(t, "two PUTs in their handlers", func() bool { return c.limits().UploadsInFlight == 2 })
-	if code, body := c.do("PUT", "/keys/k", strings.NewReader("v"), nil); code != 503 || !strings.Contains(body, "busy: 2 requests of this kind in flight") {
-		t.Fatalf("PUT with every upload slot taken: %d %s", code, body)
+	waitFor(t, "the slow PUTs' first buffers", func() bool { return c.limits().MemoryInUse == slow*4<<10 })
+	// 40 KiB of 64 held: a 10 KiB value (a 16 KiB buffer) fits, a batch too.
+	if code, body := c.do("PUT", "/keys/k", strings.NewReader(strings.Repeat("v", 10<<10)), nil); code != 201 {
+		t.Fatalf("PUT beside slow ones: %d %s", code, body)
 	}
-	if code, body := c.do("POST", "/batch", strings.NewReader(`{"op":"put","key":"k","value":"v"}`), nil); code != 503 {
-		t.Fatalf("batch with every upload slot taken: %d %s", code, body)
+	if code, body := c.do("POST", "/batch", strings.NewReader(`{"op":"put","key":"b","value":"1"}`), nil); code != 200 {
+		t.Fatalf("batch beside slow PUTs: %d %s", code, body)
 	}
-	if code, _ := c.do("GET", "/complete?prefix=s", nil, nil); code != 200 {
-		t.Fatalf("complete beside full upload slots: %d", code)
+	// A 30 KiB value needs a 32 KiB buffer: not now.
+	c.busy("PUT", "/keys/k2", strings.Repeat("v", 30<<10), "request memory")
+	// 100 KiB needs more than all of it: 413.
+	if code, body := c.do("PUT", "/keys/k3", strings.NewReader(strings.Repeat("v", 100<<10)), nil); code != 413 || !strings.Contains(body, "send it in parts") {
+		t.Fatalf("a value over the memory: %d %s", code, body)
+	}
+	for _, k := range []string{"k2", "k3"} {
+		if code, _ := c.do("GET", "/keys/"+k, nil, nil); code != 404 {
+			t.Fatalf("refused PUT of %s applied", k)
+		}
 	}
 	for _, pw := range pws {
 		pw.Close()
 	}
 	testutil.Within(t, "the slow PUTs", wg.Wait)
-	if code, body := c.do("PUT", "/keys/k", strings.NewReader("v"), nil); code != 201 {
+	if l := c.limits(); l.MemoryInUse != 0 {
+		t.Fatalf("memory held after every request ended: %+v", l)
+	}
+	if code, body := c.do("PUT", "/keys/k2", strings.NewReader(strings.Repeat("v", 30<<10)), nil); code != 201 {
 		t.Fatalf("PUT after: %d %s", code, body)
 	}
 }
 
-// TestBatchMemoryCap (issue 19, case 12): the batches being parsed share
-// Config.BatchMemory: while one holds most of it, another is answered 503
-// with Retry-After and nothing of it applied; one that alone needs more is
-// 413; the memory comes back when a batch is answered, whatever its fate.
+// TestBatchMemoryCap (issue 19, case 12): the batches share
+// Config.Memory with every other request: while one, its body stalled,
+// holds half of it, another is answered 503 with Retry-After and nothing
+// of it applied; one that alone needs more is 413; the memory comes back
+// when a batch is answered, whatever its fate.
 func TestBatchMemoryCap(t *testing.T) {
 	for _, backend := range []string{"sharded", "locked"} {
 		t.Run(backend, func(t *testing.T) {
-			const budget = 64 << 10
-			c := startWith(t, newIndex(t, backend), Config{BatchMemory: budget})
-			line := func(i int) string {
-				return fmt.Sprintf(`{"op":"put","key":"k%05d","value":"%s"}`+"\n", i, strings.Repeat("v", 100))
+			const budget = 256 << 10
+			c := startWith(t, newIndex(t, backend), Config{Memory: budget})
+			lines := func(from, size int) string {
+				var b strings.Builder
+				for i := from; b.Len() < size; i++ {
+					fmt.Fprintf(&b, `{"op":"put","key":"k%06d","value":"%s"}`+"\n", i, strings.Repeat("v", 1000))
+				}
+				return b.String()
 			}
-			lineCost := int64(2*len(line(0)) - 2 + opCost) // the line without its newline, twice, and its write
-			// Batch A: 60% of the budget, then its body stalls.
+			// Batch A: 100 KiB (a 128 KiB buffer), then its body stalls.
+			a := lines(0, 100<<10)
 			pr, pw := io.Pipe()
 			defer pw.Close() // before the server's Close waits for the handler
 			done := make(chan int, 1)
@@ -226,54 +265,35 @@ func TestBatchMemoryCap(t *testing.T) {
 				}
 				done <- code
 			}()
-			nA := int(budget * 6 / 10 / lineCost)
-			var sent strings.Builder
-			for i := range nA {
-				sent.WriteString(line(i))
-			}
-			pw.Write([]byte(sent.String()))
-			// The last line is parsed once the next one starts (it ends at
-			// its newline): send the first byte of one more.
-			pw.Write([]byte("\n"))
-			waitFor(t, "batch A's lines charged", func() bool { return c.limits().BatchMemoryInUse == int64(nA)*lineCost })
+			pw.Write([]byte(a))
+			waitFor(t, "batch A's body charged", func() bool { return c.limits().MemoryInUse == 128<<10 })
 
-			// Batch B needs half the budget: refused for now.
-			var b strings.Builder
-			for i := range int(budget / 2 / lineCost) {
-				b.WriteString(line(100_000 + i))
-			}
-			resp, err := http.Post(c.base+"/batch", "application/x-ndjson", strings.NewReader(b.String()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var e struct{ Error string }
-			json.NewDecoder(resp.Body).Decode(&e)
-			resp.Body.Close()
-			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(e.Error, "batch memory") || !strings.Contains(e.Error, "nothing applied") {
-				t.Fatalf("batch B beside A: %d %q %q", resp.StatusCode, resp.Header.Get("Retry-After"), e.Error)
-			}
+			// Batch B: 100 KiB too; its body fits beside A's, its parsed
+			// writes do not.
+			b := lines(100_000, 100<<10)
+			c.busy("POST", "/batch", b, "request memory")
 			if code, _ := c.do("GET", "/keys/k100000", nil, nil); code != 404 {
 				t.Fatal("batch B half applied")
 			}
 			pw.Close()
 			testutil.Within(t, "batch A", func() { <-done })
-			if l := c.limits(); l.BatchMemoryInUse != 0 || l.BatchMemory != budget {
+			if l := c.limits(); l.MemoryInUse != 0 || l.Memory != budget {
 				t.Fatalf("after: %+v", l)
 			}
-			if code, body := c.do("POST", "/batch", strings.NewReader(b.String()), nil); code != 200 {
+			if code, body := c.do("POST", "/batch", strings.NewReader(b), nil); code != 200 {
 				t.Fatalf("batch B alone: %d %s", code, body)
 			}
-			// Alone, a batch that alone needs more than the budget: 413.
-			var big strings.Builder
-			for i := range int(budget/lineCost) + 1 {
-				big.WriteString(line(200_000 + i))
+			if code, _ := c.do("GET", "/keys/k000000", nil, nil); code != 200 {
+				t.Fatal("batch A's first line missing")
 			}
-			if code, body := c.do("POST", "/batch", strings.NewReader(big.String()), nil); code != 413 || !strings.Contains(body, "send it in parts") {
-				t.Fatalf("a batch over the budget: %d %s", code, body)
+			// Alone, a batch that needs more than the memory: 413, also
+			// when its size is not announced.
+			big := lines(200_000, 200<<10)
+			if code, body := c.do("POST", "/batch", strings.NewReader(big), nil); code != 413 || !strings.Contains(body, "send it in parts") {
+				t.Fatalf("a batch over the memory: %d %s", code, body)
 			}
-
-			if code, _ := c.do("GET", fmt.Sprintf("/keys/k%05d", nA-1), nil, nil); code != 200 {
-				t.Fatal("batch A's last line missing")
+			if code, body := c.do("POST", "/batch", io.MultiReader(strings.NewReader(big)), nil); code != 413 || !strings.Contains(body, "send it in parts") {
+				t.Fatalf("a chunked batch over the memory: %d %s", code, body)
 			}
 		})
 	}
