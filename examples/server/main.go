@@ -123,8 +123,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "on a signal, how long to wait for the requests in flight")
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings only")
 	fs.IntVar(&o.limits.CompleteBytes, "complete-bytes", httpindex.DefaultCompleteBytes, "bytes of keys (JSON-encoded) in one /complete answer; a cut answer says \"more\": true")
-	fs.IntVar(&o.limits.InFlight, "max-inflight", httpindex.DefaultInFlight, "expensive requests at once, per kind (answers: /complete, /stats, /debug/vars; uploads: PUT, POST /batch); one more gets 503 + Retry-After")
-	fs.Int64Var(&o.limits.BatchMemory, "batch-memory", httpindex.DefaultBatchMemory, "bytes all POST /batch requests being parsed and applied may hold together (2 per byte of a line + 128 per write); beyond: 503 + Retry-After")
+	fs.IntVar(&o.limits.InFlight, "max-inflight", httpindex.DefaultInFlight, "expensive work at once, per kind (answers computed: /complete, /stats, /debug/vars; batches parsed and applied); one more gets 503 + Retry-After")
+	fs.Int64Var(&o.limits.Memory, "memory", httpindex.DefaultMemory, "bytes that requests may hold together: PUT values and batch bodies as they arrive, parsed batches (+1 per byte, +128 per write), answers until written; beyond: 503 + Retry-After")
 	fs.IntVar(&o.maxConns, "max-conns", 1024, "open connections at most; one more is answered 503 and closed")
 	fs.DurationVar(&o.headerTimeout, "header-timeout", 10*time.Second, "time to read a request's headers")
 	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included (a 64 MiB batch needs about 2.2 MiB/s)")
@@ -146,8 +146,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, exampleutil.Usagef("-complete-bytes must be >= %d (a key of 65536 bytes, escaped)", httpindex.MinCompleteBytes)
 	case o.limits.InFlight <= 0 || o.maxConns <= 0:
 		return o, exampleutil.Usagef("-max-inflight and -max-conns must be > 0")
-	case o.limits.BatchMemory < 1<<20:
-		return o, exampleutil.Usagef("-batch-memory must be >= 1 MiB")
+	case o.limits.Memory < 4<<20:
+		return o, exampleutil.Usagef("-memory must be >= 4 MiB")
 	case o.headerTimeout <= 0 || o.readTimeout <= 0 || o.writeTimeout <= 0 || o.idleTimeout <= 0 || o.drain <= 0:
 		return o, exampleutil.Usagef("-header-timeout, -read-timeout, -write-timeout, -idle-timeout and -drain must be > 0")
 	}

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	goruntime "runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -41,7 +41,7 @@ const (
 const (
 	DefaultCompleteBytes = 1 << 20   // Config.CompleteBytes
 	DefaultInFlight      = 64        // Config.InFlight
-	DefaultBatchMemory   = 256 << 20 // Config.BatchMemory
+	DefaultMemory        = 256 << 20 // Config.Memory
 	// MinCompleteBytes is the smallest CompleteBytes that still fits any
 	// one key (trie.MaxKeyLen bytes, each escaped as \u00XX) in an answer;
 	// the server's flag refuses less.
@@ -55,19 +55,23 @@ type Config struct {
 	// encodings, a comma each, total at most this many bytes; a cut answer
 	// has "more": true. 0 means DefaultCompleteBytes.
 	CompleteBytes int
-	// InFlight bounds the expensive requests served at once, per kind:
-	// answers (/complete, /stats, /debug/vars) and uploads (PUT /keys/,
-	// POST /batch). One over the bound is answered 503 with Retry-After at
-	// once, not queued. 0 means DefaultInFlight.
+	// InFlight bounds the expensive work done at once, per kind: answers
+	// computed (/complete, /stats, /debug/vars) and batches parsed and
+	// applied (POST /batch, once its body has arrived). One over the bound
+	// is answered 503 with Retry-After at once, not queued. A slot is held
+	// for the work only, never while a client is slow to send or to read.
+	// 0 means DefaultInFlight.
 	InFlight int
-	// BatchMemory bounds the memory that all POST /batch requests being
-	// parsed and applied hold together: each line costs twice its length
-	// (the line, then its decoded key and value) and 128 bytes (its write),
-	// held until the batch is answered; the batch the index builds to
-	// apply them is on top, at most the same again. A batch that would go over it is answered 503 with
-	// Retry-After (413 if it alone needs more), nothing applied. 0 means
-	// DefaultBatchMemory.
-	BatchMemory int64
+	// Memory bounds the bytes that requests hold together while clients
+	// send and read: PUT values and batch bodies as they arrive (the
+	// buffer, at most twice what arrived), a batch's parsed writes (its
+	// keys and values again, and 128 bytes per write) until it is
+	// answered, and /complete answers until they are written. A request
+	// that would go over it is answered 503 with Retry-After (413 when it
+	// alone needs more), nothing applied. A slow client thus holds only the
+	// bytes it sent or has yet to read, until its timeout. 0 means
+	// DefaultMemory.
+	Memory int64
 }
 
 func (c Config) withDefaults() Config {
@@ -77,8 +81,8 @@ func (c Config) withDefaults() Config {
 	if c.InFlight <= 0 {
 		c.InFlight = DefaultInFlight
 	}
-	if c.BatchMemory <= 0 {
-		c.BatchMemory = DefaultBatchMemory
+	if c.Memory <= 0 {
+		c.Memory = DefaultMemory
 	}
 	return c
 }
@@ -94,9 +98,9 @@ type Server struct {
 	idx      Index
 	cfg      Config
 	maxBatch int64         // MaxBatchBody; smaller in tests
-	answers  chan struct{} // a slot per expensive answer in flight
-	uploads  chan struct{} // a slot per upload in flight
-	batchMem budget
+	answers  chan struct{} // a slot per answer being computed
+	batches  chan struct{} // a slot per batch being parsed and applied
+	mem      budget        // Config.Memory
 	start    time.Time
 	requests atomic.Uint64
 	busy     atomic.Uint64 // requests answered 503 for a limit
@@ -107,10 +111,10 @@ func New(idx Index, cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	mux := http.NewServeMux()
 	s := &Server{mux: mux, idx: idx, cfg: cfg, maxBatch: MaxBatchBody, start: time.Now(),
-		answers: make(chan struct{}, cfg.InFlight), uploads: make(chan struct{}, cfg.InFlight)}
-	s.batchMem.total = cfg.BatchMemory
-	mux.HandleFunc("GET /complete", s.limited(s.answers, s.complete))
-	mux.HandleFunc("POST /batch", s.limited(s.uploads, s.batch))
+		answers: make(chan struct{}, cfg.InFlight), batches: make(chan struct{}, cfg.InFlight)}
+	s.mem.total = cfg.Memory
+	mux.HandleFunc("GET /complete", s.complete)
+	mux.HandleFunc("POST /batch", s.batch)
 	mux.HandleFunc("GET /stats", s.limited(s.answers, s.stats))
 	mux.HandleFunc("GET /debug/vars", s.limited(s.answers, s.vars))
 	mux.HandleFunc("GET /{$}", s.page)
@@ -144,7 +148,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		s.get(w, key)
 	case http.MethodPut:
-		s.limited(s.uploads, func(w http.ResponseWriter, r *http.Request) { s.put(w, r, key) })(w, r)
+		s.put(w, r, key)
 	case http.MethodDelete:
 		s.del(w, r, key)
 	default:
@@ -157,14 +161,105 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // it answers 503 with Retry-After at once.
 func (s *Server) limited(sem chan struct{}, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case sem <- struct{}{}:
-			defer func() { <-sem }()
-			h(w, r)
-		default:
-			s.tooBusy(w, "%d requests of this kind in flight", cap(sem))
+		if !s.acquire(w, sem) {
+			return
+		}
+		defer func() { <-sem }()
+		h(w, r)
+	}
+}
+
+// acquire takes a slot of sem, or answers 503 with Retry-After and
+// reports false when every slot is taken. The caller gives the slot back
+// with <-sem.
+func (s *Server) acquire(w http.ResponseWriter, sem chan struct{}) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	default:
+		s.tooBusy(w, "%d requests of this kind being worked on", cap(sem))
+		return false
+	}
+}
+
+// memoryError is returned when Config.Memory cannot cover what a request
+// needs next: Need is what the request would then hold.
+type memoryError struct{ Need int64 }
+
+func (e *memoryError) Error() string { return fmt.Sprintf("request memory: %d bytes needed", e.Need) }
+
+// memoryRefused answers a request refused by Config.Memory, nothing
+// applied: 413 when it alone needs more (retrying cannot help), 503 with
+// Retry-After otherwise.
+func (s *Server) memoryRefused(w http.ResponseWriter, e *memoryError, what string) {
+	if e.Need > s.mem.total {
+		fail(w, http.StatusRequestEntityTooLarge, "%s needs more than the server's request memory (%d bytes); nothing applied: send it in parts", what, s.mem.total)
+		return
+	}
+	s.tooBusy(w, "the request memory (%d bytes) is in use by other requests", s.mem.total)
+}
+
+// readBody reads a request body of at most limit bytes into a buffer
+// charged to s.mem as it grows (doubling from 4 KiB: at most twice what
+// arrived; what Content-Length only promises is not charged, but a
+// Content-Length that alone needs more than s.mem is refused at once). The
+// caller gives back charged, also after an error.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, charged int64, err error) {
+	if cl := r.ContentLength; cl > 0 && cl <= limit {
+		if c := bufferFor(cl); c > s.mem.total {
+			return nil, 0, &memoryError{c}
 		}
 	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	for {
+		if len(body) == cap(body) {
+			if int64(len(body)) == r.ContentLength { // all of it, unless the body lies
+				var one [1]byte
+				if n, err := rd.Read(one[:]); n == 0 && err == io.EOF {
+					return body, charged, nil
+				}
+			}
+			grow := int64(max(4<<10, cap(body)))
+			if !s.mem.take(grow) {
+				return nil, charged, &memoryError{charged + grow}
+			}
+			charged += grow
+			nb := make([]byte, len(body), int64(cap(body))+grow) // cap exactly as charged
+			copy(nb, body)
+			body = nb
+		}
+		n, err := rd.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if err == io.EOF {
+			return body, charged, nil
+		}
+		if err != nil {
+			return nil, charged, err
+		}
+	}
+}
+
+// bufferFor is the capacity readBody reaches for a body of n bytes.
+func bufferFor(n int64) int64 {
+	c := int64(4 << 10)
+	for c < n {
+		c *= 2
+	}
+	return c
+}
+
+// writeCharged writes a prepared JSON answer, charging its bytes to s.mem
+// until written (a client slow to read holds them, not a slot).
+func (s *Server) writeCharged(w http.ResponseWriter, b []byte) {
+	n := int64(cap(b))
+	if !s.mem.take(n) {
+		s.memoryRefused(w, &memoryError{n}, "the answer")
+		return
+	}
+	defer s.mem.give(n)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
 }
 
 // tooBusy answers 503 with Retry-After: 1.
@@ -248,12 +343,25 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
+	if b, ok := s.completeJSON(w, prefix, limit); ok {
+		s.writeCharged(w, b) // the slot bounds the work; the bytes are charged while written
+	}
+}
+
+// completeJSON computes the answer of /complete under an answer slot.
+func (s *Server) completeJSON(w http.ResponseWriter, prefix string, limit int) ([]byte, bool) {
+	if !s.acquire(w, s.answers) {
+		return nil, false
+	}
+	defer func() { <-s.answers }()
 	keys, more := s.idx.Complete(prefix, limit, s.cfg.CompleteBytes)
-	writeJSON(w, http.StatusOK, struct {
+	var buf bytes.Buffer
+	json.NewEncoder(&buf).Encode(struct {
 		Prefix string   `json:"prefix"`
 		Keys   []string `json:"keys"`
 		More   bool     `json:"more"`
 	}{prefix, keys, more})
+	return buf.Bytes(), true
 }
 
 type keyValue struct {
@@ -295,7 +403,12 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, key string) {
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxValue))
+	body, charged, err := s.readBody(w, r, MaxValue)
+	defer s.mem.give(charged)
+	if me, ok := errors.AsType[*memoryError](err); ok {
+		s.memoryRefused(w, me, "the value")
+		return
+	}
 	if err != nil {
 		bodyError(w, err, "value", MaxValue, "reading the value: ")
 		return
@@ -339,18 +452,11 @@ type batchLine struct {
 	Value *string `json:"value"`
 }
 
-// batchMemoryError is returned by parseBatch when the batch memory budget
-// cannot cover the next line: Need is what the batch would then hold.
-type batchMemoryError struct{ Need int64 }
-
-func (e *batchMemoryError) Error() string {
-	return fmt.Sprintf("batch memory: %d bytes needed", e.Need)
-}
-
 // parseBatch validates every line before anything is applied. Blank lines
 // are skipped. Each line is charged to mem before it is decoded (its
-// length, its key and value, opCost); the caller gives back the returned
-// charge, also after an error.
+// length: its key and value are at most as long; and opCost), on top of
+// the body already charged; the caller gives back the returned charge,
+// also after an error.
 func parseBatch(body io.Reader, mem *budget) (ops []Op, charged int64, err error) {
 	err = exampleutil.ReadLines(body, maxBatchLine, func(line []byte, n int) error {
 		if len(bytes.TrimSpace(line)) == 0 {
@@ -360,9 +466,9 @@ func parseBatch(body io.Reader, mem *budget) (ops []Op, charged int64, err error
 			return fmt.Errorf("line %d: more than %d writes in one batch", n, maxBatchLines)
 		}
 		// The line, then (at most as long) its key and value, and an Op.
-		cost := 2*int64(len(line)) + opCost
+		cost := int64(len(line)) + opCost
 		if !mem.take(cost) {
-			return &batchMemoryError{charged + cost}
+			return &memoryError{charged + cost}
 		}
 		charged += cost
 		if !utf8.Valid(line) {
@@ -510,17 +616,29 @@ func (b *budget) take(n int64) bool {
 func (b *budget) give(n int64) { b.used.Add(-n) }
 
 func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
-	ops, charged, err := parseBatch(http.MaxBytesReader(w, r.Body, s.maxBatch), &s.batchMem)
-	defer s.batchMem.give(charged)
-	me, isMem := errors.AsType[*batchMemoryError](err)
-	switch {
-	case isMem && me.Need > s.batchMem.total: // alone it does not fit: retrying cannot help
-		fail(w, http.StatusRequestEntityTooLarge, "batch needs more than the server's batch memory (%d bytes); nothing applied: send it in parts", s.batchMem.total)
+	// The body first, charged as it arrives: a slow client holds no slot.
+	body, bodyCharged, err := s.readBody(w, r, s.maxBatch)
+	defer s.mem.give(bodyCharged)
+	if me, ok := errors.AsType[*memoryError](err); ok {
+		s.memoryRefused(w, me, "the batch")
 		return
-	case isMem:
-		s.tooBusy(w, "the batch memory (%d bytes) is in use by other batches", s.batchMem.total)
+	}
+	if err != nil {
+		bodyError(w, err, "batch", s.maxBatch, "")
 		return
-	case err != nil:
+	}
+	if !s.acquire(w, s.batches) {
+		return
+	}
+	defer func() { <-s.batches }()
+	ops, charged, err := parseBatch(bytes.NewReader(body), &s.mem)
+	defer s.mem.give(charged)
+	if me, ok := errors.AsType[*memoryError](err); ok {
+		me.Need += bodyCharged
+		s.memoryRefused(w, me, "the batch")
+		return
+	}
+	if err != nil {
 		bodyError(w, err, "batch", s.maxBatch, "")
 		return
 	}
@@ -546,13 +664,13 @@ type Report struct {
 // Limits is the part of a Report about the bounds of Config: each bound
 // and how much of it is in use.
 type Limits struct {
-	CompleteBytes    int    `json:"complete_bytes"`      // Config.CompleteBytes
-	InFlight         int    `json:"in_flight"`           // Config.InFlight, per kind
-	AnswersInFlight  int    `json:"answers_in_flight"`   // /complete, /stats, /debug/vars being served
-	UploadsInFlight  int    `json:"uploads_in_flight"`   // PUT /keys/, POST /batch being served
-	BatchMemory      int64  `json:"batch_memory"`        // Config.BatchMemory
-	BatchMemoryInUse int64  `json:"batch_memory_in_use"` // held by batches being parsed or applied
-	Busy             uint64 `json:"busy"`                // requests answered 503 for a limit
+	CompleteBytes   int    `json:"complete_bytes"`    // Config.CompleteBytes
+	InFlight        int    `json:"in_flight"`         // Config.InFlight, per kind
+	AnswersInFlight int    `json:"answers_in_flight"` // /complete, /stats, /debug/vars being computed
+	BatchesInFlight int    `json:"batches_in_flight"` // POST /batch being parsed and applied
+	Memory          int64  `json:"memory"`            // Config.Memory
+	MemoryInUse     int64  `json:"memory_in_use"`     // held by bodies, parsed batches, answers being written
+	Busy            uint64 `json:"busy"`              // requests answered 503 for a limit
 }
 
 // MemStats is the memory part of a Report.
@@ -570,16 +688,20 @@ func (s *Server) Report() Report {
 	rep := Report{Backend: s.idx.Name(), Requests: s.requests.Load(),
 		Uptime: time.Since(s.start).Round(time.Millisecond).String(), Shards: s.idx.Stats(),
 		Limits: Limits{CompleteBytes: s.cfg.CompleteBytes, InFlight: s.cfg.InFlight,
-			AnswersInFlight: len(s.answers), UploadsInFlight: len(s.uploads),
-			BatchMemory: s.batchMem.total, BatchMemoryInUse: s.batchMem.used.Load(), Busy: s.busy.Load()}}
+			AnswersInFlight: len(s.answers), BatchesInFlight: len(s.batches),
+			Memory: s.mem.total, MemoryInUse: s.mem.used.Load(), Busy: s.busy.Load()}}
 	for _, sh := range rep.Shards {
 		rep.Keys += sh.Keys
 		rep.Memory.ArenaBytes += sh.ArenaBytes
 		rep.Memory.ValueBytes += sh.ValueBytes
 	}
-	var ms goruntime.MemStats
-	goruntime.ReadMemStats(&ms)
-	rep.Memory.HeapAlloc, rep.Memory.HeapObjects, rep.Memory.Sys, rep.Memory.NumGC = ms.HeapAlloc, ms.HeapObjects, ms.Sys, ms.NumGC
+	// runtime/metrics, not runtime.ReadMemStats: no stop-the-world per
+	// request of /stats.
+	ms := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/objects:objects"},
+		{Name: "/memory/classes/total:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(ms)
+	rep.Memory.HeapAlloc, rep.Memory.HeapObjects, rep.Memory.Sys = ms[0].Value.Uint64(), ms[1].Value.Uint64(), ms[2].Value.Uint64()
+	rep.Memory.NumGC = uint32(ms[3].Value.Uint64())
 	return rep
 }
 
