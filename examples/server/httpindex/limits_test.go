@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
+	"github.com/zipora-go/zipora/structures/trie"
 )
 
 // startWith serves idx with cfg on a test server.
@@ -490,4 +492,42 @@ func TestStatsHaveNoMailbox(t *testing.T) {
 	if strings.Contains(string(b), "mailbox") {
 		t.Fatal("the page still shows a mailbox column")
 	}
+}
+
+// FuzzKeyValueRoundTrip: any key and value bytes are stored and read back
+// byte for byte (GET and /complete), or refused with 400; never rewritten.
+func FuzzKeyValueRoundTrip(f *testing.F) {
+	for _, s := range [][2]string{{"a", "v"}, {"\xff", "v"}, {"k", "\xed\xa0\x80"}, {"a//b/..", "é😀"}, {"<&>\u2028", "\x00"}, {"", "x"}} {
+		f.Add(s[0], s[1])
+	}
+	s := New(NewLocked(), Config{})
+	f.Fuzz(func(t *testing.T, key, value string) {
+		do := func(method, target, body string) *httptest.ResponseRecorder {
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, httptest.NewRequest(method, target, strings.NewReader(body)))
+			return rec
+		}
+		put := do("PUT", keyPath(key), value)
+		valid := key != "" && len(key) <= trie.MaxKeyLen && len(value) <= MaxValue && utf8.ValidString(key) && utf8.ValidString(value)
+		if !valid {
+			if put.Code != 400 && put.Code != 413 {
+				t.Fatalf("PUT %q = %q: %d %s, want 400", key, value, put.Code, put.Body)
+			}
+			return
+		}
+		if put.Code != 200 && put.Code != 201 {
+			t.Fatalf("PUT %q = %q: %d %s", key, value, put.Code, put.Body)
+		}
+		var kv keyValue
+		get := do("GET", keyPath(key), "")
+		if json.Unmarshal(get.Body.Bytes(), &kv); get.Code != 200 || kv != (keyValue{key, value}) {
+			t.Fatalf("GET %q: %d %s, want the value %q", key, get.Code, get.Body, value)
+		}
+		var comp completion
+		got := do("GET", "/complete?limit=1000&prefix="+url.QueryEscape(key), "")
+		if json.Unmarshal(got.Body.Bytes(), &comp); got.Code != 200 || comp.Prefix != key || len(comp.Keys) == 0 || comp.Keys[0] != key {
+			t.Fatalf("complete %q: %d %.200s", key, got.Code, got.Body)
+		}
+		do("DELETE", keyPath(key), "")
+	})
 }
