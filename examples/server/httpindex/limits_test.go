@@ -186,27 +186,35 @@ func TestInFlightLimit(t *testing.T) {
 func TestSlowUploadsHoldOnlyTheirBytes(t *testing.T) {
 	c := startWith(t, newIndex(t, "locked"), Config{InFlight: 2, Memory: 64 << 10})
 	var wg sync.WaitGroup
-	const slow = 10
 	var pws []*io.PipeWriter
-	for i := range slow {
-		pr, pw := io.Pipe()
-		defer pw.Close() // before the server's Close waits for the handler
-		pws = append(pws, pw)
-		wg.Go(func() {
-			req, _ := http.NewRequest("PUT", c.base+fmt.Sprintf("/keys/slow%d", i), pr)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 201 {
-				t.Errorf("slow PUT: %d", resp.StatusCode)
-			}
-		})
-		pw.Write([]byte("x")) // the rest of the body comes at the end
+	stall := func(n int) { // n more PUTs whose bodies stall after one byte
+		for range n {
+			i := len(pws)
+			pr, pw := io.Pipe()
+			pws = append(pws, pw)
+			wg.Go(func() {
+				req, _ := http.NewRequest("PUT", c.base+fmt.Sprintf("/keys/slow%d", i), pr)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 201 {
+					t.Errorf("slow PUT: %d", resp.StatusCode)
+				}
+			})
+			pw.Write([]byte("x")) // the rest of the body comes at the end
+		}
 	}
+	defer func() { // before the server's Close waits for the handlers
+		for _, pw := range pws {
+			pw.Close()
+		}
+	}()
+	const slow = 10
+	stall(slow)
 	waitFor(t, "the slow PUTs' first buffers", func() bool { return c.limits().MemoryInUse == slow*4<<10 })
 	// 40 KiB of 64 held: a 10 KiB value (a 16 KiB buffer) fits, a batch too.
 	if code, body := c.do("PUT", "/keys/k", strings.NewReader(strings.Repeat("v", 10<<10)), nil); code != 201 {
@@ -225,6 +233,13 @@ func TestSlowUploadsHoldOnlyTheirBytes(t *testing.T) {
 		if code, _ := c.do("GET", "/keys/"+k, nil, nil); code != 404 {
 			t.Fatalf("refused PUT of %s applied", k)
 		}
+	}
+	// 6 more fill it: writes wait, small answers do not.
+	stall(6)
+	waitFor(t, "the memory full", func() bool { return c.limits().MemoryInUse == 64<<10 })
+	c.busy("PUT", "/keys/k4", "v", "request memory")
+	if code, body := c.do("GET", "/complete?prefix=slow", nil, nil); code != 200 {
+		t.Fatalf("a small answer with the memory full: %d %s", code, body)
 	}
 	for _, pw := range pws {
 		pw.Close()
