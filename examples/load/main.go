@@ -3,7 +3,8 @@
 // -duration — PUT /keys/{key} for a -write-ratio share, the rest split
 // between GET /keys/{key} and GET /complete?prefix=… (-complete-ratio of
 // the reads) — and it prints requests/s and p50/p90/p99 latency per
-// operation. Keys come from -keys (one per line; the server should be
+// operation (a request the server sheds, 503 with Retry-After, is counted
+// in the busy column, not as an error). Keys come from -keys (one per line; the server should be
 // loaded with the same file) or are generated file-system paths. Progress
 // goes to stderr: one live line on a terminal, a line per -progress
 // otherwise. Ctrl-C ends the run early and still prints the summary.
@@ -97,7 +98,8 @@ var opNames = [numOps]string{"get", "complete", "put"}
 type stats struct {
 	lat    [numOps][]time.Duration
 	errors [numOps]int
-	first  error // the first error seen
+	busy   [numOps]int // answered 503 with Retry-After: the server shed them
+	first  error       // the first error seen
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -245,6 +247,10 @@ func (c *clientRun) loop(ctx context.Context, done, failed *atomic.Uint64) {
 			return
 		}
 		done.Add(1)
+		if errors.Is(err, errBusy) {
+			c.st.busy[op]++
+			continue
+		}
 		if err != nil {
 			failed.Add(1)
 			c.st.errors[op]++
@@ -256,6 +262,11 @@ func (c *clientRun) loop(ctx context.Context, done, failed *atomic.Uint64) {
 		c.st.lat[op] = append(c.st.lat[op], lat)
 	}
 }
+
+// errBusy is a 503 with Retry-After: the server's limits shed the request
+// (see examples/server's -max-inflight and -memory); counted apart, not a
+// failure.
+var errBusy = errors.New("busy")
 
 // do sends one request and checks its status: a GET of a key may find
 // nothing (404: the key set may be larger than the server's).
@@ -277,6 +288,8 @@ func (c *clientRun) do(ctx context.Context, method, path string, body io.Reader,
 		op == opPut && resp.StatusCode == http.StatusCreated,
 		op == opGet && resp.StatusCode == http.StatusNotFound:
 		return nil
+	case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
+		return errBusy
 	}
 	return errors.New(resp.Status)
 }
@@ -334,11 +347,12 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 func report(w io.Writer, results []stats, elapsed time.Duration, interrupted bool) {
 	var all []time.Duration
 	var per [numOps][]time.Duration
-	var errs [numOps]int
+	var errs, busy [numOps]int
 	for _, st := range results {
 		for op := range numOps {
 			per[op] = append(per[op], st.lat[op]...)
 			errs[op] += st.errors[op]
+			busy[op] += st.busy[op]
 		}
 	}
 	note := ""
@@ -347,19 +361,20 @@ func report(w io.Writer, results []stats, elapsed time.Duration, interrupted boo
 	}
 	fmt.Fprintf(w, "ran %v%s\n", elapsed.Round(time.Millisecond), note)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\trequests\treq/s\tp50\tp90\tp99\terrors\t")
-	row := func(name string, lat []time.Duration, nerr int) {
+	fmt.Fprintln(tw, "op\trequests\treq/s\tp50\tp90\tp99\terrors\tbusy\t")
+	row := func(name string, lat []time.Duration, nerr, nbusy int) {
 		slices.Sort(lat)
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%v\t%d\t\n", name, len(lat), float64(len(lat))/elapsed.Seconds(),
-			us(percentile(lat, 0.50)), us(percentile(lat, 0.90)), us(percentile(lat, 0.99)), nerr)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%v\t%d\t%d\t\n", name, len(lat), float64(len(lat))/elapsed.Seconds(),
+			us(percentile(lat, 0.50)), us(percentile(lat, 0.90)), us(percentile(lat, 0.99)), nerr, nbusy)
 	}
-	totalErr := 0
+	totalErr, totalBusy := 0, 0
 	for op := range numOps {
-		row(opNames[op], per[op], errs[op])
+		row(opNames[op], per[op], errs[op], busy[op])
 		all = append(all, per[op]...)
 		totalErr += errs[op]
+		totalBusy += busy[op]
 	}
-	row("all", all, totalErr)
+	row("all", all, totalErr, totalBusy)
 	tw.Flush()
 }
 
