@@ -4,8 +4,9 @@
 // between GET /keys/{key} and GET /complete?prefix=… (-complete-ratio of
 // the reads) — and it prints requests/s and p50/p90/p99 latency per
 // operation (a request the server sheds, 503 with Retry-After, is counted
-// in the busy column, not as an error). Keys come from -keys (one per line; the server should be
-// loaded with the same file) or are generated file-system paths. Progress
+// in the busy column, not as an error). Keys come from -keys (one per
+// line; the server should be loaded with the same file) or are generated
+// file-system paths. Progress
 // goes to stderr: one live line on a terminal, a line per -progress
 // otherwise. Ctrl-C ends the run early and still prints the summary.
 //
