@@ -31,6 +31,7 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zipora-go/zipora/internal/exampleutil"
 	"github.com/zipora-go/zipora/internal/workload"
@@ -58,7 +59,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent clients (one connection each)")
 	fs.Float64Var(&o.writeRatio, "write-ratio", 0.1, "share of requests that are writes (PUT), 0..1")
 	fs.Float64Var(&o.completeRatio, "complete-ratio", 0.5, "share of the reads that are completions (the rest are GETs), 0..1")
-	fs.IntVar(&o.prefixLen, "prefix-len", 2, "bytes of a key used as the completion prefix")
+	fs.IntVar(&o.prefixLen, "prefix-len", 2, "bytes of a key used as the completion prefix (fewer where a character would be cut: the server takes only UTF-8)")
 	fs.StringVar(&o.keys, "keys", "", "file of keys, one per line (empty: -n generated paths)")
 	fs.IntVar(&o.n, "n", 100_000, "number of generated paths without -keys")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
@@ -235,6 +236,9 @@ func (c *clientRun) loop(ctx context.Context, done, failed *atomic.Uint64) {
 			method, path = "GET", "/keys/"+url.PathEscape(key)
 		case opComplete:
 			p := key[:min(len(key), c.o.prefixLen)]
+			for !utf8.ValidString(p) { // not inside a character: the server refuses a prefix that is not UTF-8
+				p = p[:len(p)-1]
+			}
 			method, path = "GET", "/complete?limit=10&prefix="+url.QueryEscape(p)
 		case opPut:
 			c.puts++

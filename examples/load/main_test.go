@@ -235,3 +235,21 @@ func TestBusyIsNotAFailure(t *testing.T) {
 		t.Fatalf("%v\n%s", r, out.String())
 	}
 }
+
+// TestPrefixNotCutInsideACharacter: -prefix-len counts bytes, but a
+// prefix never ends inside a multi-byte character (the server refuses
+// prefixes that are not UTF-8, so each would be an error).
+func TestPrefixNotCutInsideACharacter(t *testing.T) {
+	words := filepath.Join(t.TempDir(), "words")
+	if err := os.WriteFile(words, []byte("éa\néb\n😀x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(httpindex.New(httpindex.NewLocked(), httpindex.Config{}))
+	defer ts.Close()
+	var out, errOut bytes.Buffer
+	code := exampleutil.Main(context.Background(), "load", []string{"-url", ts.URL, "-keys", words, "-prefix-len", "1",
+		"-write-ratio", "0", "-complete-ratio", "1", "-duration", "200ms", "-concurrency", "2"}, nil, &out, &errOut, run)
+	if r := rows(t, out.String()); code != 0 || r["complete"][0] == 0 || r["all"][1] != 0 {
+		t.Fatalf("exit %d %v\n%s\n%s", code, r, out.String(), errOut.String())
+	}
+}
