@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
 func rows(t *testing.T, out string) map[string][2]int {
 	t.Helper()
 	got := map[string][2]int{}
-	re := regexp.MustCompile(`(?m)^\s*(get|complete|put|all)\s+(\d+)\s+\d+\s+\S+\s+\S+\s+\S+\s+(\d+)\s*$`)
+	re := regexp.MustCompile(`(?m)^\s*(get|complete|put|all)\s+(\d+)\s+\d+\s+\S+\s+\S+\s+\S+\s+(\d+)\s+\d+\s*$`)
 	for _, m := range re.FindAllStringSubmatch(out, -1) {
 		var n, e int
 		fmt.Sscan(m[2], &n)
@@ -202,5 +202,54 @@ func TestInterruptReadingKeysFromOpenPipe(t *testing.T) {
 	})
 	if !strings.Contains(out.String(), "interrupted while reading the keys (2 read)") {
 		t.Fatalf("%s", out.String())
+	}
+}
+
+// TestBusyIsNotAFailure: requests the server sheds (503 with Retry-After,
+// its limits) are counted in the busy column, not as errors, and the run
+// exits 0.
+func TestBusyIsNotAFailure(t *testing.T) {
+	h := httpindex.New(httpindex.NewLocked(), httpindex.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var completes atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/complete" {
+			if completes.Add(1) == 100 {
+				cancel()
+			}
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":"busy: test"}`, http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	var out, errOut bytes.Buffer
+	code := exampleutil.Main(ctx, "load", []string{"-url", ts.URL, "-n", "1000", "-duration", "1h", "-concurrency", "3"}, nil, &out, &errOut, run)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	r := rows(t, out.String())
+	if r["complete"] != [2]int{0, 0} || r["all"][1] != 0 || !regexp.MustCompile(`(?m)^\s*complete\s+0\s.*\s0\s+(\d{2,})\s*$`).MatchString(out.String()) {
+		t.Fatalf("%v\n%s", r, out.String())
+	}
+}
+
+// TestPrefixNotCutInsideACharacter: -prefix-len counts bytes, but a
+// prefix never ends inside a multi-byte character (the server refuses
+// prefixes that are not UTF-8, so each would be an error).
+func TestPrefixNotCutInsideACharacter(t *testing.T) {
+	words := filepath.Join(t.TempDir(), "words")
+	if err := os.WriteFile(words, []byte("éa\néb\n😀x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(httpindex.New(httpindex.NewLocked(), httpindex.Config{}))
+	defer ts.Close()
+	var out, errOut bytes.Buffer
+	code := exampleutil.Main(context.Background(), "load", []string{"-url", ts.URL, "-keys", words, "-prefix-len", "1",
+		"-write-ratio", "0", "-complete-ratio", "1", "-duration", "200ms", "-concurrency", "2"}, nil, &out, &errOut, run)
+	if r := rows(t, out.String()); code != 0 || r["complete"][0] == 0 || r["all"][1] != 0 {
+		t.Fatalf("exit %d %v\n%s\n%s", code, r, out.String(), errOut.String())
 	}
 }

@@ -53,16 +53,24 @@
 //
 // # Limits
 //
-// One client cannot take the server down: a /complete answer holds at most
-// -complete-bytes of keys; at most -max-inflight answers (/complete,
-// /stats, /debug/vars) and -max-inflight uploads (PUT, POST /batch) run at
-// once, and one more is answered 503 with Retry-After: 1 at once; the
-// batches being parsed and applied hold at most -batch-memory together
-// (503 with Retry-After beyond it, 413 for one batch that alone needs
-// more); headers must arrive within -header-timeout, a whole request within
-// -read-timeout, an answer must be written within -write-timeout, an idle
-// keep-alive connection is closed after -idle-timeout; at most -max-conns
-// connections are open, one more is answered 503 and closed.
+// One client cannot take the server down (each bound is a flag; /stats
+// shows them and their use under "limits"):
+//
+//   - a /complete answer holds at most -complete-bytes of keys ("more": true
+//     when cut);
+//   - at most -max-inflight answers (/complete, /stats, /debug/vars) are
+//     computed at once, and -max-inflight batches parsed and applied: one
+//     more is answered 503 with Retry-After: 1 at once. A slot is held for
+//     the work only, never while a client is slow to send or to read;
+//   - what requests hold while clients send and read (PUT values and batch
+//     bodies as they arrive, parsed batches, answers over 64 KiB until
+//     written) is at most -memory together: beyond it 503 with Retry-After, or 413 for a
+//     request that alone needs more. A slow client holds only its bytes;
+//   - headers must arrive within -header-timeout, a whole request within
+//     -read-timeout, an answer must be written within -write-timeout; an
+//     idle keep-alive connection is closed after -idle-timeout;
+//   - at most -max-conns connections are open: one more is answered 503
+//     (JSON, Retry-After) and closed.
 //
 // SIGINT or SIGTERM stops the loading of -keys (also from a pipe that
 // stays open) or, once serving, stops accepting connections, finishes the
@@ -124,7 +132,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings only")
 	fs.IntVar(&o.limits.CompleteBytes, "complete-bytes", httpindex.DefaultCompleteBytes, "bytes of keys (JSON-encoded) in one /complete answer; a cut answer says \"more\": true")
 	fs.IntVar(&o.limits.InFlight, "max-inflight", httpindex.DefaultInFlight, "expensive work at once, per kind (answers computed: /complete, /stats, /debug/vars; batches parsed and applied); one more gets 503 + Retry-After")
-	fs.Int64Var(&o.limits.Memory, "memory", httpindex.DefaultMemory, "bytes that requests may hold together: PUT values and batch bodies as they arrive, parsed batches (+1 per byte, +128 per write), answers until written; beyond: 503 + Retry-After")
+	fs.Int64Var(&o.limits.Memory, "memory", httpindex.DefaultMemory, "bytes that requests may hold together: PUT values and batch bodies as they arrive, parsed batches (+1 per byte, +128 per write), answers over 64 KiB until written; beyond: 503 + Retry-After")
 	fs.IntVar(&o.maxConns, "max-conns", 1024, "open connections at most; one more is answered 503 and closed")
 	fs.DurationVar(&o.headerTimeout, "header-timeout", 10*time.Second, "time to read a request's headers")
 	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included (a 64 MiB batch needs about 2.2 MiB/s)")

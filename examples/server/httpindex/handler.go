@@ -66,7 +66,8 @@ type Config struct {
 	// send and read: PUT values and batch bodies as they arrive (the
 	// buffer, at most twice what arrived), a batch's parsed writes (its
 	// keys and values again, and 128 bytes per write) until it is
-	// answered, and /complete answers until they are written. A request
+	// answered, and /complete answers over 64 KiB until they are written
+	// (smaller ones stay possible while uploads hold all of it). A request
 	// that would go over it is answered 503 with Retry-After (413 when it
 	// alone needs more), nothing applied. A slow client thus holds only the
 	// bytes it sent or has yet to read, until its timeout. 0 means
@@ -248,10 +249,19 @@ func bufferFor(n int64) int64 {
 	return c
 }
 
+// freeAnswer is the size up to which an answer is not charged to
+// Config.Memory: small answers stay possible while uploads hold all of it
+// (they are bounded by the connections, -max-conns × 64 KiB).
+const freeAnswer = 64 << 10
+
 // writeCharged writes a prepared JSON answer, charging its bytes to s.mem
-// until written (a client slow to read holds them, not a slot).
+// until written (a client slow to read holds them, not a slot); an answer
+// of at most freeAnswer bytes is not charged.
 func (s *Server) writeCharged(w http.ResponseWriter, b []byte) {
 	n := int64(cap(b))
+	if len(b) <= freeAnswer {
+		n = 0
+	}
 	if !s.mem.take(n) {
 		s.memoryRefused(w, &memoryError{n}, "the answer")
 		return

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
+	"github.com/zipora-go/zipora/structures/trie"
 )
 
 // startWith serves idx with cfg on a test server.
@@ -184,27 +186,35 @@ func TestInFlightLimit(t *testing.T) {
 func TestSlowUploadsHoldOnlyTheirBytes(t *testing.T) {
 	c := startWith(t, newIndex(t, "locked"), Config{InFlight: 2, Memory: 64 << 10})
 	var wg sync.WaitGroup
-	const slow = 10
 	var pws []*io.PipeWriter
-	for i := range slow {
-		pr, pw := io.Pipe()
-		defer pw.Close() // before the server's Close waits for the handler
-		pws = append(pws, pw)
-		wg.Go(func() {
-			req, _ := http.NewRequest("PUT", c.base+fmt.Sprintf("/keys/slow%d", i), pr)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 201 {
-				t.Errorf("slow PUT: %d", resp.StatusCode)
-			}
-		})
-		pw.Write([]byte("x")) // the rest of the body comes at the end
+	stall := func(n int) { // n more PUTs whose bodies stall after one byte
+		for range n {
+			i := len(pws)
+			pr, pw := io.Pipe()
+			pws = append(pws, pw)
+			wg.Go(func() {
+				req, _ := http.NewRequest("PUT", c.base+fmt.Sprintf("/keys/slow%d", i), pr)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 201 {
+					t.Errorf("slow PUT: %d", resp.StatusCode)
+				}
+			})
+			pw.Write([]byte("x")) // the rest of the body comes at the end
+		}
 	}
+	defer func() { // before the server's Close waits for the handlers
+		for _, pw := range pws {
+			pw.Close()
+		}
+	}()
+	const slow = 10
+	stall(slow)
 	waitFor(t, "the slow PUTs' first buffers", func() bool { return c.limits().MemoryInUse == slow*4<<10 })
 	// 40 KiB of 64 held: a 10 KiB value (a 16 KiB buffer) fits, a batch too.
 	if code, body := c.do("PUT", "/keys/k", strings.NewReader(strings.Repeat("v", 10<<10)), nil); code != 201 {
@@ -223,6 +233,13 @@ func TestSlowUploadsHoldOnlyTheirBytes(t *testing.T) {
 		if code, _ := c.do("GET", "/keys/"+k, nil, nil); code != 404 {
 			t.Fatalf("refused PUT of %s applied", k)
 		}
+	}
+	// 6 more fill it: writes wait, small answers do not.
+	stall(6)
+	waitFor(t, "the memory full", func() bool { return c.limits().MemoryInUse == 64<<10 })
+	c.busy("PUT", "/keys/k4", "v", "request memory")
+	if code, body := c.do("GET", "/complete?prefix=slow", nil, nil); code != 200 {
+		t.Fatalf("a small answer with the memory full: %d %s", code, body)
 	}
 	for _, pw := range pws {
 		pw.Close()
@@ -490,4 +507,42 @@ func TestStatsHaveNoMailbox(t *testing.T) {
 	if strings.Contains(string(b), "mailbox") {
 		t.Fatal("the page still shows a mailbox column")
 	}
+}
+
+// FuzzKeyValueRoundTrip: any key and value bytes are stored and read back
+// byte for byte (GET and /complete), or refused with 400; never rewritten.
+func FuzzKeyValueRoundTrip(f *testing.F) {
+	for _, s := range [][2]string{{"a", "v"}, {"\xff", "v"}, {"k", "\xed\xa0\x80"}, {"a//b/..", "é😀"}, {"<&>\u2028", "\x00"}, {"", "x"}} {
+		f.Add(s[0], s[1])
+	}
+	s := New(NewLocked(), Config{})
+	f.Fuzz(func(t *testing.T, key, value string) {
+		do := func(method, target, body string) *httptest.ResponseRecorder {
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, httptest.NewRequest(method, target, strings.NewReader(body)))
+			return rec
+		}
+		put := do("PUT", keyPath(key), value)
+		valid := key != "" && len(key) <= trie.MaxKeyLen && len(value) <= MaxValue && utf8.ValidString(key) && utf8.ValidString(value)
+		if !valid {
+			if put.Code != 400 && put.Code != 413 {
+				t.Fatalf("PUT %q = %q: %d %s, want 400", key, value, put.Code, put.Body)
+			}
+			return
+		}
+		if put.Code != 200 && put.Code != 201 {
+			t.Fatalf("PUT %q = %q: %d %s", key, value, put.Code, put.Body)
+		}
+		var kv keyValue
+		get := do("GET", keyPath(key), "")
+		if json.Unmarshal(get.Body.Bytes(), &kv); get.Code != 200 || kv != (keyValue{key, value}) {
+			t.Fatalf("GET %q: %d %s, want the value %q", key, get.Code, get.Body, value)
+		}
+		var comp completion
+		got := do("GET", "/complete?limit=1000&prefix="+url.QueryEscape(key), "")
+		if json.Unmarshal(got.Body.Bytes(), &comp); got.Code != 200 || comp.Prefix != key || len(comp.Keys) == 0 || comp.Keys[0] != key {
+			t.Fatalf("complete %q: %d %.200s", key, got.Code, got.Body)
+		}
+		do("DELETE", keyPath(key), "")
+	})
 }
