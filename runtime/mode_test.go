@@ -3,7 +3,9 @@ package runtime_test
 import (
 	"context"
 	"errors"
+	goruntime "runtime"
 	"runtime/pprof"
+	"sync"
 	"testing"
 
 	"github.com/zipora-go/zipora/runtime"
@@ -157,5 +159,43 @@ func TestTaskGoroutineIsNotTheWorker(t *testing.T) {
 func explicitModes(t *testing.T) {
 	if runtime.DefaultModeForTest() != runtime.Goroutines {
 		t.Skip("names its modes; runs in the first pass")
+	}
+}
+
+// TestGetgIdentifiesGoroutines: on one P (so that the goroutines share OS
+// threads), 64 live goroutines see 64 different, non-zero identities, and
+// each sees the same one before and after yielding (it may resume on
+// another thread).
+func TestGetgIdentifiesGoroutines(t *testing.T) {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(1))
+	const n = 64
+	ids := make([]uintptr, n)
+	var started, release sync.WaitGroup
+	started.Add(n)
+	release.Add(1)
+	var done sync.WaitGroup
+	for i := range n {
+		done.Go(func() {
+			ids[i] = runtime.GetgForTest()
+			started.Done()
+			release.Wait()
+			goruntime.Gosched()
+			if again := runtime.GetgForTest(); again != ids[i] {
+				t.Errorf("goroutine %d: identity %#x, then %#x", i, ids[i], again)
+			}
+		})
+	}
+	started.Wait()
+	release.Done()
+	done.Wait()
+	seen := make(map[uintptr]int, n)
+	for i, id := range ids {
+		if id == 0 {
+			t.Fatalf("goroutine %d: identity 0", i)
+		}
+		if j, ok := seen[id]; ok {
+			t.Fatalf("goroutines %d and %d share identity %#x", j, i, id)
+		}
+		seen[id] = i
 	}
 }
