@@ -56,8 +56,9 @@ const (
 	// channel send readies its receiver, on the submitter's P, with no
 	// system call and no thread switch, and a sleeping worker holds no
 	// thread and no P. The right mode for almost every program: its Call,
-	// Each and actor hand-offs cost about what a channel hand-off costs,
-	// and floods of Submits are cheaper (docs/bench/runtime.md).
+	// Each and actor hand-offs cost about twice a channel hand-off, a
+	// flood of Submits 1-1.6x a channel send (docs/bench/runtime.md), and
+	// both are 10-100x cheaper than Threads workers without spare cores.
 	Goroutines Mode = iota
 	// Threads workers each lock an OS thread (runtime.LockOSThread) that
 	// sleeps on a futex when idle, spinning first (Config.Spin). For

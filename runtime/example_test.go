@@ -74,3 +74,25 @@ func ExampleCall() {
 	fmt.Println(id, err)
 	// Output: 1 <nil>
 }
+
+// ExampleMode: the same tasks on Goroutines workers (the default: ordinary
+// goroutines parked in Go's scheduler) and on Threads workers (each locked
+// to an OS thread of its own, parked on a futex: for dedicated cores).
+func ExampleMode() {
+	ctx := context.Background()
+	for _, mode := range []runtime.Mode{runtime.Goroutines, runtime.Threads} {
+		rt, err := runtime.Start(ctx, runtime.Config{Workers: 2, Mode: mode})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		sum, err := runtime.Call(ctx, rt, 1, func(w *runtime.Worker) (int, error) { return w.ID() + 41, nil })
+		fmt.Println(mode, sum, err)
+		if err := rt.Stop(ctx); err != nil {
+			fmt.Println(err)
+		}
+	}
+	// Output:
+	// goroutines 42 <nil>
+	// threads 42 <nil>
+}

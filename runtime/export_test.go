@@ -45,3 +45,6 @@ func ResolvedMode(cfg Config) (Mode, error) {
 
 // DefaultModeForTest returns what a zero Config.Mode means now.
 func DefaultModeForTest() Mode { return defaultMode }
+
+// GetgForTest is getg (self.go).
+var GetgForTest = getg

@@ -1,6 +1,10 @@
+//go:build gc
+
 #include "textflag.h"
 
-// func getg() uintptr
+// func getg() uintptr: the current g from its register (R28, named g by
+// the assembler; see self.go). Safety: the result is an address that is
+// only compared.
 TEXT ·getg(SB),NOSPLIT,$0-8
 	MOVD g, R0
 	MOVD R0, ret+0(FP)

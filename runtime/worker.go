@@ -10,7 +10,8 @@ package runtime
 //   - Fields under "owner only" are read and written by the worker's
 //     goroutine only (tasks on it included: AfterBatch). The statistics
 //     atomics are written by the owner (plain Store of an owner-local
-//     running total, once per batch) and read by Stats from any goroutine.
+//     running total, once every busySample batches and at exit) and read
+//     by Stats from any goroutine.
 //   - A Goroutines worker is an ordinary goroutine: its mailbox parks it in
 //     Go's scheduler (primitives.GoParker) and a submission readies it on
 //     the submitter's P. A Threads worker's goroutine locks its OS thread
@@ -107,7 +108,7 @@ type Worker struct {
 	g   atomic.Uintptr // acquire/release: the worker goroutine's g (self.go); written at start and by a replacement
 	_   pad
 
-	// Statistics: written by the owner once per batch, read by Stats.
+	// Statistics: written by the owner (publish), read by Stats.
 	batches atomic.Uint64          // relaxed: statistics only
 	panics  atomic.Uint64          // relaxed: statistics only
 	busy    atomic.Int64           // relaxed: statistics only (nanoseconds)
