@@ -34,8 +34,9 @@ bench:
 compare:
 	./scripts/compare.sh
 
-# The sharded trie and its peers at -cpu 1,2,4,8,16 (those the machine
-# has): a keys/s table per op (COUNT, BENCHTIME, KEYS, CPUS override).
+# The sharded trie and the runtime's hand-offs with their peers at
+# -cpu 1,2,4,8,16 (those the machine has): a keys/s table per trie op and a
+# table of runtime rows (COUNT, BENCHTIME, KEYS, CPUS override).
 scale:
 	./scripts/scale.sh
 
