@@ -250,7 +250,8 @@ func benchWorkloads(b *testing.B) map[string][][]byte {
 // goroutines while 8 read without pause; op=latency: single inserts into an
 // idle map, p50/p90; op=batch: batches of 1024 keys; op=get: lookups in a
 // full map; op=mixed: 90% get, 10% insert. keys/s counts keys, whatever the
-// op.
+// op. The ordered reads (op=prefix10, prefix100, seek, scan) run after
+// the writes of each key set, against their own peers (benchReads).
 func BenchmarkShardedTrie(b *testing.B) {
 	wls := benchWorkloads(b)
 	for _, wl := range []string{"keys-seq", "keys-shuf", "words"} {
@@ -355,5 +356,6 @@ func BenchmarkShardedTrie(b *testing.B) {
 				full.close()
 			}
 		}
+		benchReads(b, wl, keys)
 	}
 }

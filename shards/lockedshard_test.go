@@ -87,3 +87,7 @@ func (l *lockedShard[V]) locked(seq iter.Seq2[[]byte, V]) iter.Seq2[[]byte, V] {
 func (l *lockedShard[V]) All() iter.Seq2[[]byte, V]            { return l.locked(l.t.All()) }
 func (l *lockedShard[V]) Prefix(p []byte) iter.Seq2[[]byte, V] { return l.locked(l.t.Prefix(p)) }
 func (l *lockedShard[V]) Seek(k []byte) iter.Seq2[[]byte, V]   { return l.locked(l.t.Seek(k)) }
+
+func (l *lockedShard[V]) Range(from, to []byte) iter.Seq2[[]byte, V] {
+	return l.locked(l.t.Range(from, to))
+}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"sync"
 	"sync/atomic"
 
-	"github.com/zipora-go/zipora/internal/merge"
 	"github.com/zipora-go/zipora/primitives"
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/structures/trie"
@@ -79,6 +77,7 @@ type Trie[V any] struct {
 	mu     sync.Mutex                    // serializes Attach and Detach
 	reqs   sync.Pool                     // of *request[trieOp[V]]
 	turn   atomic.Uint32                 // relaxed: rotates the first shard of each Commit
+	reads  sync.Pool                     // of *readState[V]: cursors and merge heap (trieread.go)
 }
 
 const (
@@ -349,68 +348,6 @@ func (t *Trie[V]) Len() int {
 		n += l.shards[i].c.Len()
 	}
 	return n
-}
-
-// All yields every key and value in ascending key order, merging the
-// shards' ordered iterators (or visiting them in turn under an ordered
-// router). Each shard's iteration follows trie.Concurrent's guarantees
-// under concurrent writes; the yielded key is valid until the next
-// iteration step.
-func (t *Trie[V]) All() iter.Seq2[[]byte, V] {
-	return t.scan(func(*trieLayout[V]) (int, int) { return 0, -1 },
-		func(c *trie.Concurrent[V]) iter.Seq2[[]byte, V] { return c.All() })
-}
-
-// Prefix yields the keys starting with p, in order.
-func (t *Trie[V]) Prefix(p []byte) iter.Seq2[[]byte, V] {
-	return t.scan(func(l *trieLayout[V]) (int, int) {
-		if rr, ok := l.router.(*RangeRouter); ok {
-			return rr.ShardsFor(p)
-		}
-		return 0, -1
-	}, func(c *trie.Concurrent[V]) iter.Seq2[[]byte, V] { return c.Prefix(p) })
-}
-
-// Seek yields the keys >= k, in order.
-func (t *Trie[V]) Seek(k []byte) iter.Seq2[[]byte, V] {
-	return t.scan(func(l *trieLayout[V]) (int, int) {
-		if l.router.Ordered() {
-			if i := l.route(k); i >= 0 {
-				return i, -1
-			}
-		}
-		return 0, -1
-	}, func(c *trie.Concurrent[V]) iter.Seq2[[]byte, V] { return c.Seek(k) })
-}
-
-// scan combines the per-shard iterators of the shards span picks (last < 0:
-// to the end): concatenated under an ordered router, merged otherwise.
-func (t *Trie[V]) scan(span func(*trieLayout[V]) (int, int), of func(*trie.Concurrent[V]) iter.Seq2[[]byte, V]) iter.Seq2[[]byte, V] {
-	return func(yield func([]byte, V) bool) {
-		l := t.layout.Load()
-		if l == nil {
-			return
-		}
-		first, last := span(l)
-		if last < 0 || last >= len(l.shards) {
-			last = len(l.shards) - 1
-		}
-		if l.router.Ordered() {
-			for i := first; i <= last; i++ {
-				for k, v := range of(l.shards[i].c) {
-					if !yield(k, v) {
-						return
-					}
-				}
-			}
-			return
-		}
-		streams := make([]iter.Seq2[[]byte, V], 0, last-first+1)
-		for i := first; i <= last; i++ {
-			streams = append(streams, of(l.shards[i].c))
-		}
-		merge.Seq2(streams)(yield)
-	}
 }
 
 // Reclaim hands back to each shard's arena the memory its writes retired

@@ -520,18 +520,26 @@ func (w *Writer[V]) Len() int {
 // The iteration holds an epoch guard from start to end: while it runs,
 // writers keep (do not reuse) the memory they unlink, so long-running loops
 // delay reclamation (never a writer).
-func (c *Concurrent[V]) All() iter.Seq2[[]byte, V] { return c.scan(nil, nil) }
+func (c *Concurrent[V]) All() iter.Seq2[[]byte, V] {
+	return func(yield func([]byte, V) bool) { c.each(nil, boundNone, nil, yield) }
+}
 
 // Prefix returns an iterator over the keys that start with p, ascending
 // (see All).
-func (c *Concurrent[V]) Prefix(p []byte) iter.Seq2[[]byte, V] { return c.prefixScan(p) }
+func (c *Concurrent[V]) Prefix(p []byte) iter.Seq2[[]byte, V] {
+	return func(yield func([]byte, V) bool) { c.each(p, boundPrefix, p, yield) }
+}
 
 // Seek returns an iterator over the keys >= k, ascending (see All).
-func (c *Concurrent[V]) Seek(k []byte) iter.Seq2[[]byte, V] { return c.scan(k, nil) }
+func (c *Concurrent[V]) Seek(k []byte) iter.Seq2[[]byte, V] {
+	return func(yield func([]byte, V) bool) { c.each(k, boundNone, nil, yield) }
+}
 
 // Range returns an iterator over the keys in [from, to), ascending; a nil to
 // means no upper bound (see All).
-func (c *Concurrent[V]) Range(from, to []byte) iter.Seq2[[]byte, V] { return c.rangeScan(from, to) }
+func (c *Concurrent[V]) Range(from, to []byte) iter.Seq2[[]byte, V] {
+	return func(yield func([]byte, V) bool) { c.each(from, rangeArgs(to), to, yield) }
+}
 
 // Stats returns memory statistics: Keys is the published count, the other
 // fields the writers' last published figures (ArenaBytes includes nodes

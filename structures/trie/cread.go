@@ -21,8 +21,9 @@ package trie
 // comes from the readers' chunk view and child slots are atomic words.
 
 import (
-	"bytes"
-	"iter"
+	"unsafe"
+
+	"github.com/zipora-go/zipora/primitives"
 )
 
 // lookup returns the value index of key in the published trie. The caller
@@ -74,6 +75,62 @@ type ccursor[V any] struct {
 	stack   []frame
 	pending bool
 	leafIdx uint32
+	sink    uint32 // what warm read (see cursor.warm)
+	entered int    // nodes entered by next since the last seek
+}
+
+// warm is cursor.warm for the concurrent form: child slots loaded
+// atomically (acquire), nodes through the view, value slots through the
+// published value directory. Every load is of memory the epoch guard keeps
+// valid; the values read are discarded.
+func (it *ccursor[V]) warm(n node, h header) {
+	cnt := h.count()
+	if h.dense() || cnt < warmMin || !scattered(slotAt(n, h, 0).Load(), slotAt(n, h, cnt-1).Load(), cnt) {
+		return
+	}
+	c := it.c
+	var d *valDir[V]
+	if !c.noValues {
+		d = c.vals.Load() // acquire: covers every slot published before it
+	}
+	s := uint32(0)
+	for i := range cnt {
+		r := slotAt(n, h, i).Load() // acquire: the child
+		switch {
+		case r == 0:
+		case isLeafRef(r):
+			if d != nil {
+				s += uint32(*(*byte)(unsafe.Pointer(valSlot(d, r>>1))))
+			}
+		default:
+			h, _ := loadHV(it.node(r))
+			s += uint32(h)
+		}
+	}
+	if d != nil {
+		for i := range cnt {
+			if r := slotAt(n, h, i).Load(); r != 0 && !isLeafRef(r) {
+				if ch, vi := loadHV(it.node(r)); ch.hasValue() {
+					s += uint32(*(*byte)(unsafe.Pointer(valSlot(d, vi))))
+				}
+			}
+		}
+	}
+	it.sink += s
+}
+
+// valSlot returns the address of value slot idx in directory d, or a
+// harmless address when d does not cover idx (a slot published after d
+// was loaded: warming skips it).
+//
+// Safety: the pointer is only read, one byte, for warming; a slot of V is
+// at least one byte (noValues covers zero-size V).
+func valSlot[V any](d *valDir[V], idx uint32) unsafe.Pointer {
+	ci := int(idx >> valChunkBits)
+	if ci >= len(d.chunks) || d.chunks[ci] == nil {
+		return unsafe.Pointer(d)
+	}
+	return unsafe.Pointer(&d.chunks[ci][idx&(1<<valChunkBits-1)])
 }
 
 func (it *ccursor[V]) node(ref uint32) node {
@@ -84,7 +141,7 @@ func (it *ccursor[V]) node(ref uint32) node {
 
 // seek positions the cursor so that next returns the smallest key >= target.
 func (it *ccursor[V]) seek(target []byte) {
-	it.stack, it.buf, it.pending = it.stack[:0], it.buf[:0], false
+	it.stack, it.buf, it.pending, it.entered = it.stack[:0], it.buf[:0], false, 0
 	ref := it.root
 	depth := 0
 	for ref != 0 {
@@ -102,14 +159,14 @@ func (it *ccursor[V]) seek(target []byte) {
 		if k < len(pre) {
 			if k == len(rest) || pre[k] > rest[k] {
 				it.buf = append(it.buf, pre...)
-				it.stack = append(it.stack, frame{ref, int32(len(it.buf)), -1})
+				it.stack = append(it.stack, frame{n, int32(len(it.buf)), -1})
 			}
 			return
 		}
 		it.buf = append(it.buf, pre...)
 		depth += len(pre)
 		if depth == len(target) {
-			it.stack = append(it.stack, frame{ref, int32(len(it.buf)), -1})
+			it.stack = append(it.stack, frame{n, int32(len(it.buf)), -1})
 			return
 		}
 		b := target[depth]
@@ -126,10 +183,10 @@ func (it *ccursor[V]) seek(target []byte) {
 			}
 		}
 		if child == 0 {
-			it.stack = append(it.stack, frame{ref, int32(len(it.buf)), int32(pos)})
+			it.stack = append(it.stack, frame{n, int32(len(it.buf)), int32(pos)})
 			return
 		}
-		it.stack = append(it.stack, frame{ref, int32(len(it.buf)), int32(pos + 1)})
+		it.stack = append(it.stack, frame{n, int32(len(it.buf)), int32(pos + 1)})
 		it.buf = append(it.buf, b)
 		ref = child
 		depth++
@@ -145,7 +202,7 @@ func (it *ccursor[V]) next() (uint32, bool) {
 	}
 	for len(it.stack) > 0 {
 		f := &it.stack[len(it.stack)-1]
-		n := it.node(f.ref)
+		n := f.n
 		h, vi := loadHV(n)
 		if f.pos < 0 {
 			f.pos = 0
@@ -188,47 +245,115 @@ func (it *ccursor[V]) next() (uint32, bool) {
 		}
 		cn := it.node(r)
 		ch, _ := loadHV(cn)
+		if it.entered++; it.entered > warmAfter {
+			it.warm(cn, ch)
+		}
 		it.buf = append(it.buf, cn.prefix(ch)...)
-		it.stack = append(it.stack, frame{r, int32(len(it.buf)), -1})
+		it.stack = append(it.stack, frame{cn, int32(len(it.buf)), -1})
 	}
 	return 0, false
 }
 
-// scan yields the keys >= from in order while inRange accepts them (nil:
-// all), holding an epoch guard for the whole iteration.
-func (c *Concurrent[V]) scan(from []byte, inRange func([]byte) bool) iter.Seq2[[]byte, V] {
-	from = bytes.Clone(from)
-	return func(yield func([]byte, V) bool) {
-		g := c.epoch.Enter()
-		defer g.Exit()
-		it := ccursor[V]{c: c, root: c.root.Load()} // acquire: the published tree
-		it.v = c.view.Load()
-		it.seek(from)
-		for {
-			idx, ok := it.next()
-			if !ok {
-				return
+// Cursor reads a Concurrent trie in ascending key order one key at a
+// time: the stepping form of All, Prefix, Seek and Range, for callers that
+// interleave several cursors (a merge across the shards of package shards)
+// or stop and go without a loop body.
+//
+// The zero value is ready to use. Start a walk with Seek, SeekPrefix or
+// SeekRange, step it with Next; a Cursor may be restarted any number of
+// times and keeps its buffers between walks, so a reused Cursor allocates
+// nothing once its buffers have grown. A Cursor must not be copied after
+// first use, nor used by two goroutines at once.
+//
+// Between a Seek* and the Next that reports the end (or Close) the cursor
+// holds an epoch guard on its trie: nodes retired by writers meanwhile are
+// not reused, and WaitReaders (hence Reclaim) waits for it. Close a cursor
+// you stop early. The key Next returns is the cursor's own buffer: valid,
+// and unchanged, until the next call of Next, Seek* or Close; it must not
+// be modified (it is capacity-clipped, so appending copies). Under
+// concurrent writes a walk has the guarantees of All.
+type Cursor[V any] struct {
+	it    ccursor[V]
+	g     primitives.EpochGuard
+	open  bool
+	mode  uint8
+	hit   bool // the walk ended at a key past its bound
+	bound []byte
+}
+
+// Seek starts a walk over c's keys >= from. from is not retained.
+func (cur *Cursor[V]) Seek(c *Concurrent[V], from []byte) { cur.start(c, from, boundNone, nil) }
+
+// SeekPrefix starts a walk over c's keys that start with p. p is copied.
+func (cur *Cursor[V]) SeekPrefix(c *Concurrent[V], p []byte) { cur.start(c, p, boundPrefix, p) }
+
+// SeekRange starts a walk over c's keys in [from, to); a nil to means no
+// upper bound. The bounds are copied.
+func (cur *Cursor[V]) SeekRange(c *Concurrent[V], from, to []byte) {
+	cur.start(c, from, rangeArgs(to), to)
+}
+
+func (cur *Cursor[V]) start(c *Concurrent[V], from []byte, mode uint8, bound []byte) {
+	if cur.open {
+		cur.g.Exit()
+	}
+	cur.mode, cur.hit = mode, false
+	cur.bound = append(cur.bound[:0], bound...)
+	cur.g = c.epoch.Enter()
+	cur.open = true
+	cur.it.c = c
+	cur.it.root = c.root.Load() // acquire: the published tree
+	cur.it.v = c.view.Load()    // acquire: after the root, so it covers it
+	cur.it.seek(from)
+}
+
+// Next returns the next key and its value; ok is false at the end of the
+// walk, when the cursor has already let go of the trie.
+func (cur *Cursor[V]) Next() (key []byte, v V, ok bool) {
+	if cur.open {
+		if idx, found := cur.it.next(); found {
+			k := cur.it.buf[:len(cur.it.buf):len(cur.it.buf)]
+			if cur.mode == boundNone || inBound(cur.mode, cur.bound, k) {
+				return k, cur.it.c.value(idx), true
 			}
-			k := it.buf[:len(it.buf):len(it.buf)]
-			if inRange != nil && !inRange(k) {
-				return
-			}
-			if !yield(k, c.value(idx)) {
-				return
-			}
+			cur.hit = true
+		}
+		cur.Close()
+	}
+	return nil, v, false
+}
+
+// PastBound reports whether the last walk ended at a key beyond its bound
+// (a key outside the prefix, or >= to) rather than at the end of the trie.
+func (cur *Cursor[V]) PastBound() bool { return cur.hit }
+
+// Close ends the walk (if any) and lets go of the trie. The cursor's
+// buffers are kept for the next walk.
+func (cur *Cursor[V]) Close() {
+	if cur.open {
+		cur.open = false
+		cur.g.Exit()
+		cur.it.c, cur.it.v = nil, nil
+	}
+}
+
+// each yields the keys >= from in order while inside the bound (mode,
+// bound), holding an epoch guard for the whole iteration, with a pooled
+// cursor. yield does not escape.
+func (c *Concurrent[V]) each(from []byte, mode uint8, bound []byte, yield func([]byte, V) bool) {
+	s := getScratch()
+	var cur Cursor[V]
+	cur.it.buf, cur.it.stack, cur.bound = s.buf[:0], s.stack[:0], s.bound[:0]
+	defer func() {
+		cur.Close()
+		s.buf, s.stack, s.bound = cur.it.buf, cur.it.stack, cur.bound
+		putScratch(s)
+	}()
+	cur.start(c, from, mode, bound)
+	for {
+		k, v, ok := cur.Next()
+		if !ok || !yield(k, v) {
+			return
 		}
 	}
-}
-
-func (c *Concurrent[V]) prefixScan(p []byte) iter.Seq2[[]byte, V] {
-	p = bytes.Clone(p)
-	return c.scan(p, func(k []byte) bool { return bytes.HasPrefix(k, p) })
-}
-
-func (c *Concurrent[V]) rangeScan(from, to []byte) iter.Seq2[[]byte, V] {
-	if to == nil {
-		return c.scan(from, nil)
-	}
-	to = bytes.Clone(to)
-	return c.scan(from, func(k []byte) bool { return bytes.Compare(k, to) < 0 })
 }

@@ -108,14 +108,22 @@ func (f *Frozen[V]) Len() int { return f.c.keys }
 func (f *Frozen[V]) Stats() Stats { return f.c.stats() }
 
 // All returns an iterator over every key and value in ascending key order.
-func (f *Frozen[V]) All() iter.Seq2[[]byte, V] { return f.c.scan(nil, nil) }
+func (f *Frozen[V]) All() iter.Seq2[[]byte, V] {
+	return func(yield func([]byte, V) bool) { f.c.each(nil, boundNone, nil, yield) }
+}
 
 // Prefix returns an iterator over the keys that start with p, ascending.
-func (f *Frozen[V]) Prefix(p []byte) iter.Seq2[[]byte, V] { return f.c.prefix(p) }
+func (f *Frozen[V]) Prefix(p []byte) iter.Seq2[[]byte, V] {
+	return func(yield func([]byte, V) bool) { f.c.each(p, boundPrefix, p, yield) }
+}
 
 // Seek returns an iterator over the keys >= k, ascending.
-func (f *Frozen[V]) Seek(k []byte) iter.Seq2[[]byte, V] { return f.c.scan(k, nil) }
+func (f *Frozen[V]) Seek(k []byte) iter.Seq2[[]byte, V] {
+	return func(yield func([]byte, V) bool) { f.c.each(k, boundNone, nil, yield) }
+}
 
 // Range returns an iterator over the keys in [from, to), ascending; a nil to
 // means no upper bound.
-func (f *Frozen[V]) Range(from, to []byte) iter.Seq2[[]byte, V] { return f.c.rangeOf(from, to) }
+func (f *Frozen[V]) Range(from, to []byte) iter.Seq2[[]byte, V] {
+	return func(yield func([]byte, V) bool) { f.c.each(from, rangeArgs(to), to, yield) }
+}
