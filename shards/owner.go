@@ -131,6 +131,10 @@ const (
 	maxTenureWork = 4 * maxChunk
 )
 
+// closeCheck is how many work units a holder applies between two loads of
+// its word (a close waits for at most that much, or one chunk).
+const closeCheck = 32
+
 // spinChecks and yieldChecks bound a waiter's busy phases before it parks.
 const (
 	spinChecks  = 128
@@ -150,8 +154,12 @@ type session[R any] interface {
 type request[R any] struct {
 	next  *request[R]   // queue or tenure list link; written before the push (release by the CAS)
 	state atomic.Uint32 // acquire/release: reqWaiting … reqCancelled
-	wake  chan struct{} // buffered 1: the completion of a parked waiter
-	op    R
+	// cancellable: the caller's ctx can end, so takers claim the request
+	// by CAS; otherwise it cannot be cancelled and is taken without one
+	// (written before the push).
+	cancellable bool
+	wake        chan struct{} // buffered 1: the completion of a parked waiter
+	op          R
 }
 
 func newRequest[R any]() *request[R] { return &request[R]{wake: make(chan struct{}, 1)} }
@@ -166,8 +174,10 @@ type owner[R any] struct {
 // tryAcquire takes a free word. Inlinable fast path.
 func (o *owner[R]) tryAcquire() bool { return o.word.CompareAndSwap(ownFree, ownHeld) }
 
-// push queues r.
-func (o *owner[R]) push(r *request[R]) {
+// push queues r; cancellable says whether the caller's ctx can end while
+// it waits (ctx.Done() != nil).
+func (o *owner[R]) push(r *request[R], cancellable bool) {
+	r.cancellable = cancellable
 	r.state.Store(reqWaiting)
 	for {
 		h := o.queue.Load()
@@ -199,8 +209,12 @@ func (o *owner[R]) takeAll() *request[R] {
 }
 
 // claim takes r for applying (or failing); false when its caller cancelled
-// it first.
+// it first. A request that cannot be cancelled needs no claim: its state
+// stays reqWaiting or reqParked until its completion.
 func claim[R any](r *request[R]) bool {
+	if !r.cancellable {
+		return true
+	}
 	for {
 		switch r.state.Load() {
 		case reqWaiting:
@@ -222,10 +236,16 @@ func claim[R any](r *request[R]) bool {
 // the word is released, handed on or closed, and every request taken is
 // completed (or handed on with the word).
 func (o *owner[R]) serve(s session[R], list *request[R]) {
-	work := 0
+	work, check := 0, 0
 	for round := 1; ; round++ {
 		r := list
-		for ; r != nil && work < maxTenureWork && o.word.Load() == ownHeld; r = r.next {
+		for ; r != nil && work < maxTenureWork; r = r.next {
+			if work >= check { // a close waits? (not on every write: the word's line is contended)
+				if o.word.Load() != ownHeld {
+					break
+				}
+				check = work + closeCheck
+			}
 			work += applyGuarded(s, &r.op)
 		}
 		s.publish()
@@ -312,7 +332,7 @@ func failList[R any](s session[R], list *request[R]) {
 // handOn passes the held word to the caller of list's head, which takes
 // the tenure over with the whole list (taken, not yet applied).
 func handOn[R any](list *request[R]) {
-	if list.state.Swap(reqOwner) == reqTakenParked { // release: the word and the list
+	if parked(list.state.Swap(reqOwner)) { // release: the word and the list
 		list.wake <- struct{}{}
 	}
 }
@@ -321,13 +341,17 @@ func handOn[R any](list *request[R]) {
 // failed) and published.
 func completeUntil[R any](list, end *request[R]) {
 	for r := list; r != end; {
-		next := r.next                               // read before completion: the waiter may reuse r at once
-		if r.state.Swap(reqDone) == reqTakenParked { // release: results, published
+		next := r.next                     // read before completion: the waiter may reuse r at once
+		if parked(r.state.Swap(reqDone)) { // release: results, published
 			r.wake <- struct{}{}
 		}
 		r = next
 	}
 }
+
+// parked reports whether a request's state before its completion says its
+// caller is blocked on wake.
+func parked(st uint32) bool { return st == reqParked || st == reqTakenParked }
 
 // applyGuarded applies op, turning a panic into op's error; it returns the
 // operation's work units.

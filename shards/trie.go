@@ -304,7 +304,7 @@ func (t *Trie[V]) queue(ctx context.Context, s *trieShard[V], op *trieOp[V]) err
 		r = newRequest[trieOp[V]]()
 	}
 	r.op = *op
-	s.own.push(r)
+	s.own.push(r, ctx.Done() != nil)
 	if err := s.own.wait(ctx, s, r); err != nil {
 		return err // r was cancelled: it stays linked in the queue until a holder drops it
 	}
