@@ -34,7 +34,9 @@ package shards
 //     reqTaken→reqTakenParked, and reqWaiting or reqParked→reqCancelled
 //     (its ctx ended first); the taker claims reqWaiting→reqTaken or
 //     reqParked→reqTakenParked by CAS (a cancelled request is dropped,
-//     never applied); the completer swaps a taken request to reqDone or
+//     never applied; a request whose ctx cannot end, cancellable false,
+//     needs no claim and stays reqWaiting or reqParked until completed);
+//     the completer swaps a taken request to reqDone or
 //     reqOwner after its results are written and the shard published
 //     (release), and the waiter reads them after loading reqDone (acquire).
 //
@@ -51,11 +53,12 @@ package shards
 //     held, with the requests it took but did not apply, to the oldest of
 //     them (reqOwner); its caller continues the tenure.
 //   - Closing is bounded: close marks a held word ownClosing; the holder
-//     checks the word before each request it applies, so it stops after
-//     the request in hand, fails the rest and closes the word. A closing
-//     word refuses new tenures (the CAS from ownFree fails) and new
-//     requests (they are failed). Stop waits for at most one request's work
-//     per shard, whatever the write load.
+//     loads the word every closeCheck (32) work units (the word's line is
+//     contended: not before every write), so it stops within 32 writes or
+//     one chunk, fails the rest and closes the word. A closing word refuses
+//     new tenures (the CAS from ownFree fails) and new requests (they are
+//     failed). Stop waits for at most that much work per shard, whatever
+//     the write load.
 //   - No request waits on a shard it did not write to. Every caller has at
 //     most one request outstanding at any moment (Batch.Commit visits its
 //     shards one after the other, one chunk at a time) and holds at most

@@ -216,7 +216,7 @@ func cloneRouter(r Router) Router {
 // Detach implements runtime.Structure: every shard stops accepting writes
 // (queued ones fail with runtime.ErrStopped); reads go on, and the Trie may
 // be attached again. It returns in bounded time under any write load: a
-// shard's current holder stops after the write (or batch chunk) in hand.
+// shard's current holder stops within 32 writes or one batch chunk.
 func (t *Trie[V]) Detach() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
