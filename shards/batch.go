@@ -172,7 +172,7 @@ func (b *Batch[V]) Commit(ctx context.Context) error {
 				b.req = r
 			}
 			r.op = trieOp[V]{kind: opBatch, batch: so, end: end}
-			s.own.push(r)
+			s.own.push(r, ctx.Done() != nil)
 			if err := s.own.wait(ctx, s, r); err != nil {
 				b.req = nil // cancelled before it was taken: never applied, and r is not ours to reuse
 				so.failAll(err)

@@ -11,11 +11,11 @@
 // on the workers may write any shard, their own included. Every wait is
 // bounded: a write waits only for the current holder of its own shard,
 // whose tenure is bounded by work; a write queued behind others honours
-// its context until it is taken (then it is applied); Stop returns after
-// each shard's holder finishes the write in hand. Shard i is nevertheless
-// worker i's in one sense: a task on worker i is the natural place for
-// work on shard i (its data stays in that worker's cache), while writes
-// stay safe from anywhere.
+// its context until it is taken (then it is applied); Stop returns once
+// each shard's holder stops (within 32 writes or one batch chunk). Shard i
+// is nevertheless worker i's in one sense: a task on worker i is the
+// natural place for work on shard i (its data stays in that worker's
+// cache), while writes stay safe from anywhere.
 // Reads (Trie.Get, the iterators, Pool.Bytes) are lock-free from any
 // goroutine. See owner.go for the protocol and docs/design.md for the
 // architecture.

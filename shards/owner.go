@@ -34,7 +34,9 @@ package shards
 //     reqTaken→reqTakenParked, and reqWaiting or reqParked→reqCancelled
 //     (its ctx ended first); the taker claims reqWaiting→reqTaken or
 //     reqParked→reqTakenParked by CAS (a cancelled request is dropped,
-//     never applied); the completer swaps a taken request to reqDone or
+//     never applied; a request whose ctx cannot end, cancellable false,
+//     needs no claim and stays reqWaiting or reqParked until completed);
+//     the completer swaps a taken request to reqDone or
 //     reqOwner after its results are written and the shard published
 //     (release), and the waiter reads them after loading reqDone (acquire).
 //
@@ -51,11 +53,12 @@ package shards
 //     held, with the requests it took but did not apply, to the oldest of
 //     them (reqOwner); its caller continues the tenure.
 //   - Closing is bounded: close marks a held word ownClosing; the holder
-//     checks the word before each request it applies, so it stops after
-//     the request in hand, fails the rest and closes the word. A closing
-//     word refuses new tenures (the CAS from ownFree fails) and new
-//     requests (they are failed). Stop waits for at most one request's work
-//     per shard, whatever the write load.
+//     loads the word every closeCheck (32) work units (the word's line is
+//     contended: not before every write), so it stops within 32 writes or
+//     one chunk, fails the rest and closes the word. A closing word refuses
+//     new tenures (the CAS from ownFree fails) and new requests (they are
+//     failed). Stop waits for at most that much work per shard, whatever
+//     the write load.
 //   - No request waits on a shard it did not write to. Every caller has at
 //     most one request outstanding at any moment (Batch.Commit visits its
 //     shards one after the other, one chunk at a time) and holds at most
@@ -131,6 +134,10 @@ const (
 	maxTenureWork = 4 * maxChunk
 )
 
+// closeCheck is how many work units a holder applies between two loads of
+// its word (a close waits for at most that much, or one chunk).
+const closeCheck = 32
+
 // spinChecks and yieldChecks bound a waiter's busy phases before it parks.
 const (
 	spinChecks  = 128
@@ -150,8 +157,12 @@ type session[R any] interface {
 type request[R any] struct {
 	next  *request[R]   // queue or tenure list link; written before the push (release by the CAS)
 	state atomic.Uint32 // acquire/release: reqWaiting … reqCancelled
-	wake  chan struct{} // buffered 1: the completion of a parked waiter
-	op    R
+	// cancellable: the caller's ctx can end, so takers claim the request
+	// by CAS; otherwise it cannot be cancelled and is taken without one
+	// (written before the push).
+	cancellable bool
+	wake        chan struct{} // buffered 1: the completion of a parked waiter
+	op          R
 }
 
 func newRequest[R any]() *request[R] { return &request[R]{wake: make(chan struct{}, 1)} }
@@ -166,8 +177,10 @@ type owner[R any] struct {
 // tryAcquire takes a free word. Inlinable fast path.
 func (o *owner[R]) tryAcquire() bool { return o.word.CompareAndSwap(ownFree, ownHeld) }
 
-// push queues r.
-func (o *owner[R]) push(r *request[R]) {
+// push queues r; cancellable says whether the caller's ctx can end while
+// it waits (ctx.Done() != nil).
+func (o *owner[R]) push(r *request[R], cancellable bool) {
+	r.cancellable = cancellable
 	r.state.Store(reqWaiting)
 	for {
 		h := o.queue.Load()
@@ -199,8 +212,12 @@ func (o *owner[R]) takeAll() *request[R] {
 }
 
 // claim takes r for applying (or failing); false when its caller cancelled
-// it first.
+// it first. A request that cannot be cancelled needs no claim: its state
+// stays reqWaiting or reqParked until its completion.
 func claim[R any](r *request[R]) bool {
+	if !r.cancellable {
+		return true
+	}
 	for {
 		switch r.state.Load() {
 		case reqWaiting:
@@ -222,10 +239,16 @@ func claim[R any](r *request[R]) bool {
 // the word is released, handed on or closed, and every request taken is
 // completed (or handed on with the word).
 func (o *owner[R]) serve(s session[R], list *request[R]) {
-	work := 0
+	work, check := 0, 0
 	for round := 1; ; round++ {
 		r := list
-		for ; r != nil && work < maxTenureWork && o.word.Load() == ownHeld; r = r.next {
+		for ; r != nil && work < maxTenureWork; r = r.next {
+			if work >= check { // a close waits? (not on every write: the word's line is contended)
+				if o.word.Load() != ownHeld {
+					break
+				}
+				check = work + closeCheck
+			}
 			work += applyGuarded(s, &r.op)
 		}
 		s.publish()
@@ -312,7 +335,7 @@ func failList[R any](s session[R], list *request[R]) {
 // handOn passes the held word to the caller of list's head, which takes
 // the tenure over with the whole list (taken, not yet applied).
 func handOn[R any](list *request[R]) {
-	if list.state.Swap(reqOwner) == reqTakenParked { // release: the word and the list
+	if parked(list.state.Swap(reqOwner)) { // release: the word and the list
 		list.wake <- struct{}{}
 	}
 }
@@ -321,13 +344,17 @@ func handOn[R any](list *request[R]) {
 // failed) and published.
 func completeUntil[R any](list, end *request[R]) {
 	for r := list; r != end; {
-		next := r.next                               // read before completion: the waiter may reuse r at once
-		if r.state.Swap(reqDone) == reqTakenParked { // release: results, published
+		next := r.next                     // read before completion: the waiter may reuse r at once
+		if parked(r.state.Swap(reqDone)) { // release: results, published
 			r.wake <- struct{}{}
 		}
 		r = next
 	}
 }
+
+// parked reports whether a request's state before its completion says its
+// caller is blocked on wake.
+func parked(st uint32) bool { return st == reqParked || st == reqTakenParked }
 
 // applyGuarded applies op, turning a panic into op's error; it returns the
 // operation's work units.

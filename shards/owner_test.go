@@ -128,7 +128,7 @@ func TestOwnerTenureBounded(t *testing.T) {
 		if k := pushed.Add(1); k <= arrivals {
 			r := newRequest[addOp]()
 			r.op = addOp{n: 1000 + k}
-			s.own.push(r) // arrives during the tenure
+			s.own.push(r, false) // arrives during the tenure
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -235,7 +235,7 @@ func (s *sumShard) addCtx(ctx context.Context, n int64) (addOp, error) {
 	}
 	r := newRequest[addOp]()
 	r.op = op
-	s.own.push(r)
+	s.own.push(r, ctx.Done() != nil)
 	if err := s.own.wait(ctx, s, r); err != nil {
 		return op, err
 	}
@@ -252,7 +252,7 @@ func TestOwnerReopenedNotFailed(t *testing.T) {
 	s.own.open()
 	r := newRequest[addOp]()
 	r.op = addOp{n: 3}
-	s.own.push(r)         // pushed to the open shard
+	s.own.push(r, false)  // pushed to the open shard
 	s.own.drainClosed(&s) // what a waiter that loaded ownClosed before open does next
 	if st := r.state.Load(); st != reqWaiting || r.op.err != nil {
 		t.Fatalf("a request pushed after reopening: state %d, err %v", st, r.op.err)

@@ -254,7 +254,7 @@ func (p *Pool) do(ctx context.Context, s *poolShard, op *poolOp) error {
 		r = newRequest[poolOp]()
 	}
 	r.op = *op
-	s.own.push(r)
+	s.own.push(r, ctx.Done() != nil)
 	if err := s.own.wait(ctx, s, r); err != nil {
 		return err // r was cancelled, never applied, and is not ours to reuse
 	}

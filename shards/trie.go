@@ -216,7 +216,7 @@ func cloneRouter(r Router) Router {
 // Detach implements runtime.Structure: every shard stops accepting writes
 // (queued ones fail with runtime.ErrStopped); reads go on, and the Trie may
 // be attached again. It returns in bounded time under any write load: a
-// shard's current holder stops after the write (or batch chunk) in hand.
+// shard's current holder stops within 32 writes or one batch chunk.
 func (t *Trie[V]) Detach() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -304,7 +304,7 @@ func (t *Trie[V]) queue(ctx context.Context, s *trieShard[V], op *trieOp[V]) err
 		r = newRequest[trieOp[V]]()
 	}
 	r.op = *op
-	s.own.push(r)
+	s.own.push(r, ctx.Done() != nil)
 	if err := s.own.wait(ctx, s, r); err != nil {
 		return err // r was cancelled: it stays linked in the queue until a holder drops it
 	}

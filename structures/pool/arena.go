@@ -39,6 +39,7 @@ type arena struct {
 	chunks    [][]byte
 	meta      []*slotMeta // per small chunk: live-block tracking, span owners (when used)
 	spanShift uint        // log2 of the ThreadLocal span size; 0: no span owners
+	trackLive bool        // keep slotMeta.live: Mutex, FixedCapacity and LockFree check frees in every build
 	capacity  int64       // bytes of chunk memory held
 	slots     int         // slots with memory in use (small chunks and huge regions)
 	zeroSmall bool        // slot 0 is a small chunk (its first unit is the nil unit)
@@ -125,7 +126,7 @@ func (a *arena) take(n int, small bool) (int, error) {
 			return 0, fmt.Errorf("%w: fixed capacity %d bytes has no %d free bytes in one range", ErrExhausted, a.capacity, bytes)
 		}
 		a.zeroSmall = a.zeroSmall || small && first == 0
-		if small && (invariants || a.spanShift > 0) {
+		if small && (invariants || a.spanShift > 0 || a.trackLive) {
 			a.copyTable()
 			a.meta[first] = a.newSlotMeta()
 			a.publish()
@@ -161,7 +162,7 @@ func (a *arena) take(n int, small bool) (int, error) {
 	for i := range n {
 		a.chunks[first+i] = mem[int64(i)<<a.shift:]
 	}
-	if small && (invariants || a.spanShift > 0) {
+	if small && (invariants || a.spanShift > 0 || a.trackLive) {
 		a.meta[first] = a.newSlotMeta()
 	}
 	a.zeroSmall = a.zeroSmall || small && first == 0
@@ -259,6 +260,12 @@ type slotMeta struct {
 	// owners holds, for ThreadLocal, the id of the cache owning each span of
 	// the chunk (0: the central pool).
 	owners []atomic.Uint32
+	// live has one bit per alignment unit, set while a small block starting
+	// there is allocated (arena.trackLive: every build of Mutex,
+	// FixedCapacity and LockFree): a double free, or a free of an offset
+	// that starts no live block, is refused. Bits of blocks of different
+	// classes share words, so they change by atomic Or and And.
+	live []atomic.Uint64
 }
 
 func (a *arena) newSlotMeta() *slotMeta {
@@ -269,7 +276,34 @@ func (a *arena) newSlotMeta() *slotMeta {
 	if a.spanShift > 0 {
 		m.owners = make([]atomic.Uint32, 1<<(a.shift-a.spanShift))
 	}
+	if a.trackLive {
+		m.live = make([]atomic.Uint64, (a.chunkSize>>a.alignShift+63)/64)
+	}
 	return m
+}
+
+// markLive records a small block handed out (arena.trackLive levels, every
+// build). The caller owns the block: nobody else changes its bit.
+func markLive(t *table, shift, alignShift uint, off Offset) {
+	if m := t.meta[off>>shift]; m != nil && m.live != nil {
+		u := (off & (Offset(1)<<shift - 1)) >> alignShift
+		m.live[u/64].Or(1 << (u % 64)) // relaxed use: the bit is the caller's; the free list's own ordering hands the block over
+	}
+}
+
+// unmarkLive checks and records the free of a small block: an offset that
+// starts no live block (a double free, or never handed out) is refused
+// before any state changes.
+func unmarkLive(t *table, shift, alignShift uint, off Offset) error {
+	m := t.meta[off>>shift] // off passed smallOK: its chunk exists
+	if m == nil || m.live == nil {
+		return fmt.Errorf("%w: offset %#x is not in a small-block chunk", ErrInvalidFree, uint64(off))
+	}
+	u := (off & (Offset(1)<<shift - 1)) >> alignShift
+	if bit := uint64(1) << (u % 64); m.live[u/64].And(^bit)&bit == 0 {
+		return fmt.Errorf("%w: offset %#x is not a live block (double free, or never allocated)", ErrInvalidFree, uint64(off))
+	}
+	return nil
 }
 
 // trackAlloc records a small block handed out (invariants build only). A

@@ -8,20 +8,40 @@ import (
 	"github.com/zipora-go/zipora/structures/pool"
 )
 
-// TestNoLockingBadFreesRefused (case 7 of issue 19): in every build, a
-// free of an offset that starts no live block and a double free return
-// ErrInvalidFree and change nothing: InUse stays exact and no two live
-// blocks ever share an offset.
-func TestNoLockingBadFreesRefused(t *testing.T) {
-	p, err := pool.NewNoLocking(pool.Config{MaxBytes: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
+// TestBadFreesRefused (case 7 of issue 19): in every build, for NoLocking,
+// Mutex, FixedCapacity and LockFree, a free of an offset that starts no
+// live block and a double free return ErrInvalidFree and change nothing:
+// InUse stays exact and no two live blocks ever share an offset.
+func TestBadFreesRefused(t *testing.T) {
+	cfg := pool.Config{MaxBytes: 64 << 20}
+	levels := map[string]func() (badFreePool, error){
+		"nolock": func() (badFreePool, error) { return pool.NewNoLocking(cfg) },
+		"mutex":  func() (badFreePool, error) { return pool.NewMutex(cfg) },
+		"fixed": func() (badFreePool, error) {
+			return pool.NewFixedCapacity(pool.Config{FixedCapacity: 64 << 20})
+		},
+		"lockfree": func() (badFreePool, error) { return pool.NewLockFree(cfg) },
 	}
+	for name, mk := range levels {
+		t.Run(name, func(t *testing.T) {
+			p, err := mk()
+			if err != nil {
+				t.Fatal(err)
+			}
+			badFrees(t, p)
+		})
+	}
+}
+
+// badFreePool is a pool level under test.
+type badFreePool = pool.Pool
+
+func badFrees(t *testing.T, p badFreePool) {
 	rng := rand.New(rand.NewPCG(19, 7))
 	live := map[pool.Offset]int{}
 	var liveBytes int64
 	for range 5000 {
-		size := 8 * (1 + rng.IntN(64))
+		size := 16 * (1 + rng.IntN(32))
 		off, err := p.Alloc(size)
 		if err != nil {
 			t.Fatal(err)
@@ -30,15 +50,15 @@ func TestNoLockingBadFreesRefused(t *testing.T) {
 			t.Fatalf("offset %#x handed out twice", off)
 		}
 		live[off] = size
-		liveBytes += int64(p.BlockSize(size))
+		liveBytes += int64(size)
 	}
 	// Random offsets inside the arena: only live block starts are accepted
 	// (and those are then freed for real).
 	limit := p.Stats().Capacity
 	accepted := 0
 	for range 20_000 {
-		off := pool.Offset(8 * (1 + rng.Int64N(limit/8-1)))
-		size := 8 * (1 + rng.IntN(64))
+		off := pool.Offset(16 * (1 + rng.Int64N(limit/16-1)))
+		size := 16 * (1 + rng.IntN(32))
 		if want, ok := live[off]; ok {
 			size = want
 		}
@@ -48,7 +68,7 @@ func TestNoLockingBadFreesRefused(t *testing.T) {
 				t.Fatalf("free of live block %#x: %v", off, err)
 			}
 			delete(live, off)
-			liveBytes -= int64(p.BlockSize(size))
+			liveBytes -= int64(size)
 			accepted++
 			continue
 		}

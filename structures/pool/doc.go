@@ -64,13 +64,17 @@
 // pool; set Config.MaxBytes to give a pool its own cap. Free of a huge block with an offset or size the
 // pool did not hand out returns ErrInvalidFree. For small blocks every
 // build checks a non-zero, aligned offset whose block lies inside the
-// arena; NoLocking (the level of shards.Pool and the trie) also keeps one
-// bit per alignment unit for the live small blocks in every build (1/64 of
-// the arena at 8-byte alignment), so a double free or a free of an offset
-// that starts no live block returns ErrInvalidFree; the invariants build
-// (build tag zipora_invariants, and every -race build) tracks every live
-// small block of every level with its size and also detects frees with a
-// different size. An error is returned before any state changes, so a rejected call
+// arena; NoLocking (the level of shards.Pool and the trie), Mutex,
+// FixedCapacity and LockFree also keep one bit per alignment unit for the
+// live small blocks in every build (1/128 of the arena at the default
+// 16-byte alignment; atomic bit operations except in NoLocking), so a
+// double free or a free of an offset that starts no live block returns
+// ErrInvalidFree. ThreadLocal does not (its caches hand blocks out and take
+// them back without the central pool; a bit per cached operation would
+// cost the cache its point). The invariants build (build tag
+// zipora_invariants, and every -race build) tracks every live small block
+// of every level with its size and also detects frees with a different
+// size. An error is returned before any state changes, so a rejected call
 // corrupts nothing. Bytes panics (a slice bounds panic) for an offset and
 // size outside the arena.
 //

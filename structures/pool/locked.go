@@ -38,6 +38,7 @@ type lockedClass struct {
 func (p *lockedCore) init(cfg Config) {
 	p.cfg = cfg
 	p.a.init(cfg)
+	p.a.trackLive = true
 	p.huge.init(&p.a)
 	p.cls = make([]lockedClass, cfg.MaxFastBlock/cfg.Alignment)
 }
@@ -121,6 +122,7 @@ func (p *lockedCore) allocOnce(size int, split bool) (Offset, error) {
 	if invariants {
 		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
 	}
+	markLive(p.a.pub.Load(), p.a.shift, p.a.alignShift, off)
 	return off, nil
 }
 
@@ -212,6 +214,9 @@ func (p *lockedCore) free(off Offset, size int) error {
 		if err := trackFree(t, p.a.shift, p.a.alignShift, off, size); err != nil {
 			return err
 		}
+	}
+	if err := unmarkLive(t, p.a.shift, p.a.alignShift, off); err != nil {
+		return err
 	}
 	link := (*Offset)(tptr(t, p.a.shift, off))
 	cl := &p.cls[c]

@@ -75,6 +75,7 @@ type lfHead struct {
 func (p *lfCore) init(cfg Config) {
 	p.cfg = cfg
 	p.a.init(cfg)
+	p.a.trackLive = true
 	p.huge.init(&p.a)
 	p.nclasses = cfg.MaxFastBlock / cfg.Alignment
 	p.cls = make([]lfClass, p.nclasses)
@@ -187,6 +188,7 @@ func (p *lfCore) alloc(size int) (Offset, error) {
 	if invariants {
 		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
 	}
+	markLive(p.a.pub.Load(), p.a.shift, p.a.alignShift, off)
 	return off, nil
 }
 
@@ -310,6 +312,11 @@ func (p *lfCore) free(off Offset, size int) error {
 	}
 	if invariants {
 		if err := trackFree(t, p.a.shift, p.a.alignShift, off, size); err != nil {
+			return err
+		}
+	}
+	if p.a.trackLive {
+		if err := unmarkLive(t, p.a.shift, p.a.alignShift, off); err != nil {
 			return err
 		}
 	}

@@ -37,8 +37,8 @@ type NoLocking struct {
 	// while a small block starting there is allocated: every build checks
 	// a small Free against it, so a double free or an offset that starts
 	// no live block is an error (ErrInvalidFree), never a corrupt free
-	// list. Grown by sync with the arena; 1/64 of the arena for 8-byte
-	// alignment.
+	// list. Grown by sync with the arena; 1/128 of the arena at the
+	// default 16-byte alignment.
 	live []uint64
 	bump Offset // next free byte of the current chunk
 	end  Offset // end of the current chunk

@@ -64,6 +64,7 @@ func NewThreadLocal(cfg Config) (*ThreadLocal, error) {
 	p.spanSize = Offset(span)
 	p.core.a.spanShift = p.spanShift
 	p.core.init(cfg)
+	p.core.a.trackLive = false // the caches hand blocks out and take them back without the central pool: see doc.go
 	runtime.AddCleanup(p, releaseBudget, p.core.a.held)
 	p.core.newSlab = p.centralSlab
 	empty := []*Cache{nil}
