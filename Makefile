@@ -13,12 +13,15 @@ all: test
 
 # vet (here, and for darwin and windows: tests must build on every GOOS the
 # library builds for), then every package under the race detector, then the
-# primitives again with the portable futex fallback forced.
+# production build (no -race: the pools' fast paths on, the one-writer arena
+# unpadded, the trie tests at full size), then the primitives again with
+# the portable futex fallback forced.
 test:
 	$(GO) vet ./...
 	GOOS=darwin $(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 ./...
 	$(GO) test -race -count=1 -tags zipora_nofutex ./primitives/...
 
 # Every benchmark, -benchmem, in the plain format benchstat reads.
@@ -45,18 +48,29 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-# The main example.
-demo:
-	$(GO) run ./examples/shardedtrie
+# The examples are built into BIN and run from there, not with `go run`:
+# `go run` exits 1 on a signal whatever the program returned, so a clean
+# Ctrl-C would read as a failure ("Error 1"). Built, a clean stop exits 0
+# (when make itself is interrupted too, as from a terminal, make stops on
+# the signal after the program has printed its summary, without an error).
+BIN ?= bin
+$(BIN)/%: FORCE
+	$(GO) build -o $@ ./examples/$*
+.PHONY: FORCE
+FORCE:
+
+# The main example; DEMOFLAGS adds flags, e.g. -keys FILE.
+demo: $(BIN)/shardedtrie
+	$(BIN)/shardedtrie $(DEMOFLAGS)
 
 # The HTTP index service (examples/server) on ADDR, loaded with WORDS (the
 # first word list found) when there is one; Ctrl-C stops it cleanly.
 ADDR  ?= 127.0.0.1:8080
 WORDS ?= $(firstword $(wildcard /usr/share/dict/words /usr/share/dict/american-english-insane))
-serve:
-	$(GO) run ./examples/server -addr $(ADDR) $(if $(WORDS),-keys $(WORDS)) $(SERVEFLAGS)
+serve: $(BIN)/server
+	$(BIN)/server -addr $(ADDR) $(if $(WORDS),-keys $(WORDS)) $(SERVEFLAGS)
 
 # The load generator (examples/load) against the server of `make serve`
 # (run it in another terminal); LOADFLAGS adds flags, e.g. -duration 30s.
-load:
-	$(GO) run ./examples/load -url http://$(ADDR) $(if $(WORDS),-keys $(WORDS)) $(LOADFLAGS)
+load: $(BIN)/load
+	$(BIN)/load -url http://$(ADDR) $(if $(WORDS),-keys $(WORDS)) $(LOADFLAGS)

@@ -208,18 +208,23 @@ func BenchmarkMailboxBatch(b *testing.B) {
 
 // BenchmarkPingPong: a round trip between two goroutines through two
 // mailboxes (or two channels of capacity 1); each side is idle, and the
-// mailbox consumer parked, between messages. locked=true locks both
-// goroutines to OS threads, as the runtime's workers are.
+// mailbox consumer parked, between messages: mpsc parks in Go's scheduler
+// (the default), mpsc-futex on a futex (WithFutex). locked=true locks both
+// goroutines to OS threads, as the runtime's Threads workers are.
 func BenchmarkPingPong(b *testing.B) {
 	for _, locked := range []bool{false, true} {
-		for _, impl := range []string{"chan", "mpsc"} {
+		for _, impl := range []string{"chan", "mpsc", "mpsc-futex"} {
 			b.Run(fmt.Sprintf("impl=%s/locked=%v", impl, locked), func(b *testing.B) {
 				var ping, pong benchQueue
 				var mb [2]*mailbox.Mailbox[uint64]
 				if impl == "chan" {
 					ping, pong = make(chanQ, 1), make(chanQ, 1)
 				} else {
-					mb[0], mb[1] = mailbox.New[uint64](), mailbox.New[uint64]()
+					var opts []mailbox.Option
+					if impl == "mpsc-futex" {
+						opts = append(opts, mailbox.WithFutex())
+					}
+					mb[0], mb[1] = mailbox.New[uint64](opts...), mailbox.New[uint64](opts...)
 					ping, pong = mailboxQ{mb[0]}, mailboxQ{mb[1]}
 				}
 				b.ReportAllocs()

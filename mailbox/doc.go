@@ -14,8 +14,11 @@
 // is a programming error, detected and reported with a panic under the race
 // detector and the zipora_invariants build tag.
 //
-// An idle consumer spins a bounded, configurable number of times (WithSpin)
-// and then parks on a primitives.Parker (a futex). A producer wakes it only
+// An idle consumer parks in Go's scheduler (a primitives.GoParker: a producer's
+// wake-up readies it like a channel send would), or, WithFutex, on a
+// primitives.Parker (a futex, for a consumer locked to its own OS thread),
+// after polling a bounded number of times (WithSpin; by default only a
+// futex consumer polls). A producer wakes it only
 // when it is parked: the fast path of a send costs one atomic load beyond
 // the publication itself.
 //

@@ -41,17 +41,23 @@ package mailbox
 //
 // Missed wake-up (consumer). The consumer, finding nothing, spins, then
 // stores waiting=1 (seq-cst), then re-checks the stamp of slot h, the Wake
-// request, the closed/drained state and its context, and only then parks on
-// the Parker. A producer stores the stamp (seq-cst), then loads waiting; if
+// request, the closed/drained state and its context, and only then parks:
+// on its GoParker (a goroutine parked in Go's scheduler, the default) or,
+// WithFutex, on its Parker (a futex). A producer stores the stamp (seq-cst), then loads waiting; if
 // it reads 1 it swaps waiting to 0 and, if it won the swap, Unparks. Go's
 // atomics are sequentially consistent, so of "consumer stores waiting,
 // loads stamp" and "producer stores stamp, loads waiting" at least one side
 // sees the other's store: either the consumer's re-check sees the item and
 // it does not park, or the producer sees waiting=1 and unparks; an Unpark
-// before Park is not lost by the Parker. Wake (store request, swap waiting),
-// Close (Or tail, store end, swap waiting) and a context's AfterFunc (the
-// context is marked done before it runs; swap waiting) follow the same
-// pattern. The swap elects one waker per park, so a burst of sends costs one
+// before Park is not lost by either parker (the GoParker keeps it in its
+// channel's one-element buffer, the Parker in its futex word). A
+// notification left over from a wake-up the consumer did not need (it
+// returned for another reason) makes a later park return at once: the
+// loop re-checks and parks again. Wake (store request, swap waiting)
+// and Close (Or tail, store end, swap waiting) follow the same pattern. A
+// context: the GoParker's receive selects on ctx.Done() itself; with the
+// Parker, a context.AfterFunc (the context is marked done before it runs)
+// swaps waiting like a producer. The swap elects one waker per park, so a burst of sends costs one
 // Unpark.
 //
 // Missed wake-up (bounded producers). A producer that finds no room loads
@@ -93,8 +99,15 @@ package mailbox
 //     thread in the kernel (and its P until sysmon retakes it, up to 10ms
 //     when idle), so many blocked producers stall the scheduler. Producers
 //     are ordinary goroutines: they park in the Go scheduler on a channel,
-//     which also selects on their context. Only the consumer, typically a
-//     worker locked to its OS thread, parks on the futex.
+//     which also selects on their context. The consumer parks the same
+//     way by default; only a consumer locked to its own OS thread
+//     (WithFutex) parks on the futex.
+//   - A futex for every consumer (the previous default): a wake-up was a
+//     futex(2) call and an OS thread switch, and a sleeping consumer kept
+//     its P until the scheduler's monitor took it back, where a channel
+//     hand-off between goroutines readies the consumer on the producer's P
+//     (runnext) in a few hundred nanoseconds (BenchmarkWake in primitives,
+//     the runtime's BenchmarkCall).
 //   - Spinning inside the Parker: every producer would then Swap the
 //     Parker's word while the consumer spins; the mailbox spins on its own
 //     queue first and announces itself only when it is about to sleep.
@@ -102,6 +115,7 @@ package mailbox
 import (
 	"fmt"
 	"math"
+	goruntime "runtime"
 	"sync/atomic"
 
 	"github.com/zipora-go/zipora/primitives"
@@ -112,8 +126,12 @@ const (
 	ticketMask = closedBit - 1
 	noEnd      = math.MaxUint64 // end before Close published it
 
-	// DefaultSpin is how many times an idle consumer polls its mailbox
-	// before it parks, unless WithSpin chose otherwise.
+	// DefaultSpin is how many times an idle consumer that parks on a
+	// futex (WithFutex) polls its mailbox before it parks, unless WithSpin
+	// chose otherwise. A consumer parking in Go's scheduler (the default)
+	// does not poll unless WithSpin asks: its wake-up is cheap, and while
+	// it polls on a P that its producer needs, the producer cannot run
+	// (BenchmarkPingPong: 128 polls made a round trip 5× slower on one P).
 	DefaultSpin = 128
 
 	// MaxCapacity bounds NewBounded's capacity: the ring is allocated up
@@ -130,15 +148,51 @@ type pad [primitives.CacheLineSize]byte
 type Option func(*config)
 
 type config struct {
-	spin int
+	spin  int
+	futex bool
+	yield uint64
 }
 
+// yieldSample: a producer checks the backlog for WithYield on one ticket
+// in yieldSample (a load of the consumer's line per check).
+const yieldSample = 64
+
+// yieldRounds bounds the yields of one WithYield check; a yield after
+// which the consumer made no progress ends the check (its goroutine is
+// blocked, or the producer is the consumer itself).
+const yieldRounds = 16
+
 // WithSpin sets how many times an idle consumer polls the mailbox before it
-// parks on its futex. 0 parks at once (the right choice when producers and
-// consumer share one core); n < 0 is treated as 0. The default is
-// DefaultSpin.
+// parks. 0 parks at once (the right choice when producers and consumer
+// share one core); n < 0 is treated as 0. The default is DefaultSpin with
+// WithFutex, 0 otherwise.
 func WithSpin(n int) Option {
 	return func(c *config) { c.spin = max(n, 0) }
+}
+
+// WithFutex makes the consumer park on a futex (primitives.Parker) instead
+// of in Go's scheduler (primitives.GoParker, the default). Choose it only
+// for a consumer locked to an OS thread of its own (runtime.LockOSThread)
+// on a core the program gives it: a futex wake-up costs a system call and
+// a thread switch, and the sleeping thread keeps its P until the
+// scheduler's monitor takes it back; in exchange the consumer never waits
+// for a P when it wakes. Between ordinary goroutines the default is
+// several times faster.
+func WithFutex() Option {
+	return func(c *config) { c.futex = true }
+}
+
+// WithYield gives an unbounded mailbox soft backpressure: a producer whose
+// send finds about backlog items or more waiting yields its P
+// (runtime.Gosched) after the send, until the backlog is below backlog
+// again, a yield let the consumer make no progress, or it yielded 16 times, so that a consumer waiting for a P —
+// readied on this very P by an earlier send — runs and catches up, as it
+// would behind a full channel. Nothing blocks and nothing fails: the send
+// is accepted first. Checked on one send in 64. backlog <= 0 (the default)
+// never yields. A bounded mailbox ignores it (its producers park when it
+// is full).
+func WithYield(backlog int) Option {
+	return func(c *config) { c.yield = uint64(max(backlog, 0)) }
 }
 
 // Stats is a snapshot of a mailbox's counters. Each counter is read
@@ -186,6 +240,8 @@ type Mailbox[T any] struct {
 	mask     uint64                     // capacity-1 when capacity is a power of two; immutable
 	pow2     bool                       // immutable
 	spin     int                        // immutable
+	futex    bool                       // immutable: the consumer parks on parker, not goParker
+	yield    uint64                     // immutable: WithYield's backlog; 0 never yields
 	wakeFn   func()                     // m.wakeConsumer, bound once (context.AfterFunc)
 	_        pad
 
@@ -208,18 +264,25 @@ type Mailbox[T any] struct {
 	headSeg      atomic.Pointer[segment[T]] // release: cseg, published for delayed producers
 	parks        atomic.Uint64              // statistics only; written by the owner
 	consumerBusy atomic.Int32               // invariants builds: a receive is running
-	parker       primitives.Parker
+	parker       primitives.Parker          // WithFutex
+	goParker     primitives.GoParker        // otherwise
 	_            pad
 }
 
 func newMailbox[T any](opts []Option) *Mailbox[T] {
-	c := config{spin: DefaultSpin}
+	c := config{spin: -1}
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
 		}
 	}
-	m := &Mailbox[T]{spin: c.spin}
+	if c.spin < 0 { // not set
+		c.spin = 0
+		if c.futex {
+			c.spin = DefaultSpin
+		}
+	}
+	m := &Mailbox[T]{spin: c.spin, futex: c.futex, yield: c.yield}
 	m.end.Store(noEnd)
 	m.wakeFn = m.wakeConsumer
 	// The mailbox spins on its own queue; once it announces itself the
@@ -339,12 +402,36 @@ func (m *Mailbox[T]) notify() {
 	}
 }
 
+// backpressure yields the producer's P when the backlog reached the
+// WithYield limit. next is the ticket after the producer's last one.
+// It stops early when a yield let the consumer make no progress at all
+// (its goroutine is blocked, or is this very producer): yielding again
+// would not help.
+func (m *Mailbox[T]) backpressure(next uint64) {
+	head := m.headPub.Load() // acquire: the consumer's progress
+	for range yieldRounds {
+		if next-head < m.yield {
+			return
+		}
+		goruntime.Gosched()
+		h := m.headPub.Load()
+		if h == head {
+			return
+		}
+		head = h
+	}
+}
+
 // wakeConsumer unparks the consumer if it announced that it is about to
 // sleep; of several concurrent callers exactly one unparks.
 func (m *Mailbox[T]) wakeConsumer() {
 	if m.waiting.Swap(0) != 0 { // seq-cst: elects the waker
 		m.wakeups.Add(1)
-		m.parker.Unpark()
+		if m.futex {
+			m.parker.Unpark()
+		} else {
+			m.goParker.Unpark()
+		}
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 	"github.com/zipora-go/zipora/mailbox"
 )
 
-// kinds are the two mailbox constructors every behavioural test runs on.
+// kinds are the mailbox constructors every behavioural test runs on: both
+// kinds, with the consumer parking in Go's scheduler and on a futex.
 var kinds = []struct {
 	name string
 	new  func(tb testing.TB, capacity int, opts ...mailbox.Option) *mailbox.Mailbox[uint64]
@@ -20,6 +21,16 @@ var kinds = []struct {
 	}},
 	{"bounded", func(tb testing.TB, capacity int, opts ...mailbox.Option) *mailbox.Mailbox[uint64] {
 		m, err := mailbox.NewBounded[uint64](capacity, opts...)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return m
+	}},
+	{"unbounded-futex", func(tb testing.TB, _ int, opts ...mailbox.Option) *mailbox.Mailbox[uint64] {
+		return mailbox.New[uint64](append(opts, mailbox.WithFutex())...)
+	}},
+	{"bounded-futex", func(tb testing.TB, capacity int, opts ...mailbox.Option) *mailbox.Mailbox[uint64] {
+		m, err := mailbox.NewBounded[uint64](capacity, append(opts, mailbox.WithFutex())...)
 		if err != nil {
 			tb.Fatal(err)
 		}

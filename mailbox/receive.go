@@ -217,6 +217,9 @@ func (m *Mailbox[T]) idleReason(ctx context.Context) error {
 // wait returns nil when an item may be available, or the reason to stop.
 // It spins first, then parks.
 func (m *Mailbox[T]) wait(ctx context.Context) error {
+	if m.spin == 0 {
+		return m.park(ctx) // it checks idleReason after announcing itself
+	}
 	if err := m.idleReason(ctx); err != nil {
 		return err
 	}
@@ -228,10 +231,28 @@ func (m *Mailbox[T]) wait(ctx context.Context) error {
 	return m.park(ctx)
 }
 
-// park sleeps on the Parker until a producer, Close, Wake or the context
-// wakes it. A context that can be cancelled is watched with
-// context.AfterFunc, registered only here on the slow path.
+// park sleeps until a producer, Close, Wake or the context wakes it: in
+// Go's scheduler (GoParker, selecting on the context's Done channel), or,
+// WithFutex, on the Parker (parkFutex).
 func (m *Mailbox[T]) park(ctx context.Context) error {
+	if m.futex {
+		return m.parkFutex(ctx)
+	}
+	for {
+		if stop, err := m.announce(ctx); stop {
+			return err
+		}
+		m.goParker.ParkContext(ctx)
+		if m.woken() {
+			return nil
+		}
+	}
+}
+
+// parkFutex is park on the futex Parker; a context that can be cancelled
+// is watched with context.AfterFunc, registered only here on the slow
+// path.
+func (m *Mailbox[T]) parkFutex(ctx context.Context) error {
 	var stop func() bool
 	defer func() {
 		if stop != nil {
@@ -239,20 +260,43 @@ func (m *Mailbox[T]) park(ctx context.Context) error {
 		}
 	}()
 	for {
-		m.waiting.Store(1) // seq-cst: before the re-checks (missed-wakeup argument)
-		if m.ready() {
-			m.waiting.Store(0)
-			return nil
-		}
-		if err := m.idleReason(ctx); err != nil {
-			m.waiting.Store(0)
+		if quit, err := m.announce(ctx); quit {
 			return err
 		}
 		if stop == nil && ctx.Done() != nil {
 			stop = context.AfterFunc(ctx, m.wakeFn)
 		}
-		m.parks.Add(1)
 		m.parker.Park(0)
+		if m.woken() {
+			return nil
+		}
+	}
+}
+
+// announce tells producers that the consumer is about to sleep, then
+// re-checks (the missed-wakeup argument). It returns quit = true with the
+// receive's result (nil: an item is ready) when the consumer must not
+// sleep, and counts the park otherwise.
+func (m *Mailbox[T]) announce(ctx context.Context) (quit bool, err error) {
+	m.waiting.Store(1) // seq-cst: before the re-checks (missed-wakeup argument)
+	if m.ready() {
+		m.waiting.Store(0)
+		return true, nil
+	}
+	if err := m.idleReason(ctx); err != nil {
+		m.waiting.Store(0)
+		return true, err
+	}
+	m.parks.Add(1)
+	return false, nil
+}
+
+// woken runs after a park returned: it withdraws the announcement unless a
+// waker's swap did, and reports whether an item is ready (the usual
+// wake-up: no need to announce again).
+func (m *Mailbox[T]) woken() bool {
+	if m.waiting.Load() != 0 {
 		m.waiting.Store(0)
 	}
+	return m.ready()
 }

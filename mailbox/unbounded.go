@@ -31,7 +31,7 @@ const (
 	segShift = 10
 	segSize  = 1 << segShift // slots per segment
 	segMask  = segSize - 1
-	nSpares  = 4 // recycled slot arrays kept
+	nSpares  = 8 // recycled slot arrays kept
 )
 
 // slot holds one item. stamp is the end ticket of the run starting here,
@@ -73,6 +73,9 @@ func (m *Mailbox[T]) Send(v T) error {
 		m.linkAhead(seg)
 	}
 	m.notify()
+	if m.yield != 0 && t%yieldSample == 0 {
+		m.backpressure(t + 1)
+	}
 	return nil
 }
 
@@ -137,6 +140,9 @@ func (m *Mailbox[T]) SendBatch(vs []T) error {
 		t += run
 	}
 	m.notify()
+	if m.yield != 0 && t/yieldSample != (t-n)/yieldSample {
+		m.backpressure(t)
+	}
 	return nil
 }
 

@@ -41,6 +41,13 @@ func (p *parkerPP) waitPing(uint32) { p.a.Park(0) }
 func (p *parkerPP) pong(uint32)     { p.b.Unpark() }
 func (p *parkerPP) waitPong(uint32) { p.b.Park(0) }
 
+type goParkerPP struct{ a, b primitives.GoParker }
+
+func (p *goParkerPP) ping(uint32)     { p.a.Unpark() }
+func (p *goParkerPP) waitPing(uint32) { p.a.Park(0) }
+func (p *goParkerPP) pong(uint32)     { p.b.Unpark() }
+func (p *goParkerPP) waitPong(uint32) { p.b.Park(0) }
+
 type chanPP struct{ a, b chan struct{} }
 
 func (p *chanPP) ping(uint32)     { p.a <- struct{}{} }
@@ -81,6 +88,7 @@ func BenchmarkWake(b *testing.B) {
 	}{
 		{"futex", func() pingPonger { return new(futexPP) }},
 		{"parker", func() pingPonger { return new(parkerPP) }},
+		{"goparker", func() pingPonger { return new(goParkerPP) }},
 		{"chan", func() pingPonger { return &chanPP{make(chan struct{}, 1), make(chan struct{}, 1)} }},
 		{"cond", func() pingPonger { p := new(condPP); p.c = sync.NewCond(&p.mu); return p }},
 	}

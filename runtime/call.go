@@ -3,61 +3,64 @@ package runtime
 // Call: request/reply without a channel or an allocation per call.
 //
 // A call travels in a pooled cell (one sync.Pool per result type T). The
-// cell holds the function, the result, and a reply word (a futex) with
-// these states:
+// cell holds the function, the result, a reply word and a channel of
+// capacity 1 made once per cell. The reply word's states:
 //
-//	pending -> done               the worker finished first (caller spinning)
-//	pending -> sleeping -> done   the caller sleeps on the futex; the worker wakes it
-//	pending -> chan -> done       the caller waits on the cell's channel; the worker sends
+//	pending -> done               the worker finished first (the caller was spinning)
+//	pending -> chan -> done       the caller parks on the cell's channel; the worker sends
 //	pending -> chan -> abandoned  the caller's ctx ended first; the worker recycles the cell
+//	pending -> sleeping -> done   (Threads) the caller sleeps on the futex; the worker wakes it
 //	pending -> sleeping -> abandoned  (likewise, seen between bounded futex sleeps)
-//	pending/sleeping -> cancelled  the caller is the target worker itself (self-wait):
-//	                               the worker skips the function and recycles the cell
 //
-// Only the caller moves pending -> sleeping/chan, sleeping/chan ->
-// abandoned and pending/sleeping -> cancelled (CAS); only the worker moves any state -> done (Swap). So exactly one of
-// them sees the other's move: the worker's Swap returns sleeping (it calls
-// Wake), chan (it sends on the buffered channel, which never blocks: one
-// send per call), abandoned (it owns the cell), or pending (the caller's
-// CAS fails and it reads the result). The Swap is a release that publishes
-// the result written before it; the caller's load or failed CAS of done is
-// the matching acquire.
+// Only the caller moves pending -> sleeping/chan and sleeping/chan ->
+// abandoned (CAS); only the worker moves any state -> done (Swap). So
+// exactly one of them sees the other's move: the worker's Swap returns
+// sleeping (it calls Wake), chan (it sends on the buffered channel, which
+// never blocks: one send per call), abandoned (it owns the cell), or
+// pending (the caller's CAS fails and it reads the result). The Swap is a
+// release that publishes the result written before it; the caller's load
+// or failed CAS of done is the matching acquire (and the channel receive
+// is one too).
 //
-// Missed wake-up: the caller sleeps only in Futex.Wait(sleeping), which the
-// kernel compares with the word atomically with going to sleep; the worker
-// writes done before waking, so either the comparison fails or the caller is
-// already asleep and woken.
+// Missed wake-up: the caller parks only in a receive from the channel
+// after its CAS to chan succeeded; the worker's Swap then returns chan and
+// it sends; a send before the receive stays in the buffer. The futex
+// sleeper sleeps only in Futex.Wait(sleeping), which the kernel compares
+// with the word atomically with going to sleep; the worker writes done
+// before waking, so either the comparison fails or the caller is already
+// asleep and woken.
+//
+// Who waits how. Goroutines mode: the caller parks on the channel at once,
+// as a channel round trip would (with a context that can never end, the
+// reply word is skipped altogether: see reply.direct), and the worker's send readies it on the
+// worker's P (no spin: the worker's own P runs the caller as soon as the
+// worker parks). Threads mode: the caller first spins (only when another
+// P can run the worker); then, while fewer than GOMAXPROCS callers already
+// sleep on futexes, it sleeps on the futex: the worker's wake-up is one
+// futex(2) call, not a trip through the Go scheduler (a goroutine readied
+// by a locked worker that then blocks in a syscall waits for sysmon to
+// retake the worker's P: tens of microseconds). A cancellable context is
+// checked between bounded sleeps (ctxPoll, or its deadline). Past the
+// bound it parks on the channel like a Goroutines caller.
 //
 // Self-wait: a Call from a task to its own worker would wait forever (the
-// cell sits in the mailbox of the worker that is waiting). A caller whose
-// reply has not come after selfCheckAfter of futex sleep (or that is about
-// to wait on the channel) checks whether it is the target worker
-// (self.go); if so it moves sleeping (pending) -> cancelled and returns
-// ErrSelfWait. No race: only that worker could move the state, and it is
-// the caller. The check costs nothing on replies that come within a
-// millisecond, one atomic load when the worker is parked, a short
-// traceback otherwise; a self-wait is reported after a millisecond.
-//
-// Who waits how: the caller first spins (only when another P can run the
-// worker). Then, while fewer than GOMAXPROCS callers already sleep on
-// futexes, it sleeps on the futex: the worker's wake-up is one futex(2)
-// call, not a trip through the Go scheduler (a goroutine readied by a
-// locked worker that then blocks in a syscall waits for sysmon to retake
-// the worker's P: tens of microseconds). A cancellable context is checked
-// between bounded sleeps (ctxPoll, or its deadline); the caller abandons
-// the cell with sleeping -> abandoned. Past the bound it waits on the
-// channel, which parks only the goroutine (any number of callers, ctx
-// through select).
+// cell would sit in the mailbox of the worker that waits). Call compares
+// the target worker's goroutine with its own before it sends (self.go: a
+// load and a compare) and returns ErrSelfWait; nothing is sent.
 //
 // Rejected designs:
-//   - A new channel per call: an allocation, and a wake-up through the
-//     scheduler every time.
+//   - A new channel per call: an allocation per call.
 //   - Futex sleeps for every caller: each sleeping caller holds an OS thread
 //     in the kernel; thousands of concurrent Calls would mean thousands of
-//     threads.
+//     threads. And between goroutines a futex wake-up is slower than the
+//     channel's.
 //   - context.AfterFunc to interrupt a futex sleep on cancellation: an
 //     allocation and a lock on the parent context per call; bounded sleeps
 //     notice a cancellation within ctxPoll instead.
+//   - Detecting a self-wait only after the reply failed to come for a
+//     while (the previous design, a millisecond of futex sleep then a
+//     traceback): a Goroutines caller parks on a channel with no timeout,
+//     and the up-front check costs a nanosecond.
 
 import (
 	"context"
@@ -76,17 +79,12 @@ const (
 	replySleeping  uint32 = 2
 	replyChan      uint32 = 3
 	replyAbandoned uint32 = 4
-	replyCancelled uint32 = 5
 )
 
-// callSpin is how long a caller polls for its reply before it sleeps (a
-// variable for tests and experiments): like DefaultSpin, long enough to
-// cover a short task on a worker that is awake.
+// callSpin is how long a Threads caller polls for its reply before it
+// sleeps (a variable for tests and experiments): like DefaultSpin, long
+// enough to cover a short task on a worker that is awake.
 var callSpin = 20 * time.Microsecond
-
-// selfCheckAfter is how long a Call sleeps before it checks whether it
-// waits for its own worker (see Self-wait above).
-const selfCheckAfter = time.Millisecond
 
 // selfCall is the error of a Call from a task to its own worker.
 func selfCall(self *Worker) error {
@@ -103,49 +101,81 @@ var futexSleepers atomic.Int32 // relaxed: an admission bound, not a correctness
 
 // reply is the reply word and channel of one Call or Each (see above).
 type reply struct {
-	state primitives.Futex // the reply word
-	ch    chan struct{}    // capacity 1; made once per cell
+	state  primitives.Futex // the reply word
+	ch     chan struct{}    // capacity 1; made once per cell
+	direct bool             // set by the caller before sending: it waits on ch alone (see direct)
+}
+
+// reset makes r pending again for its next use.
+func (r *reply) reset() {
+	if r.state.Load() != replyPending { // a direct reply never left it
+		r.state.Store(replyPending)
+	}
+	r.direct = false
+}
+
+// direct prepares r for a caller in mode with ctx: a Goroutines caller
+// whose context can never end cannot abandon the reply, so it needs no
+// reply word: it receives from the channel, and the completer sends,
+// without a read-modify-write on either side.
+func (r *reply) setDirect(ctx context.Context, mode Mode) {
+	r.direct = mode == Goroutines && ctx.Done() == nil
 }
 
 // complete marks the reply done and wakes the caller the way it waits. It
 // returns true when the caller abandoned the reply: the completer then
 // owns the cell. The result must be written before.
 func (r *reply) complete() (abandoned bool) {
+	if r.direct {
+		r.ch <- struct{}{} // never blocks: capacity 1, one send per call
+		return false
+	}
 	switch r.state.Swap(replyDone) { // release: publishes the result
 	case replySleeping:
 		r.state.Wake(1)
 	case replyChan:
 		r.ch <- struct{}{} // never blocks: capacity 1, one send per call
-	case replyAbandoned, replyCancelled:
+	case replyAbandoned:
 		return true
 	}
 	return false
 }
 
-// wait waits for the reply. It returns ctx.Err() if ctx ended first (the
-// cell then belongs to the completer), and ErrSelfWait (wrapped) if the
-// caller is self, the worker that must complete the reply (the cell then
-// belongs to it, and its function must not run). self may be nil.
-func (r *reply) wait(ctx context.Context, self *Worker) error {
-	if goruntime.GOMAXPROCS(0) > 1 && r.spin() {
+// wait waits for the reply the way mode says (see above). It returns
+// ctx.Err() if ctx ended first; the cell then belongs to the completer.
+func (r *reply) wait(ctx context.Context, mode Mode) error {
+	if r.direct {
+		<-r.ch // acquire: the result
 		return nil
 	}
-	if futexSleepers.Add(1) <= int32(goruntime.GOMAXPROCS(0)) {
-		err := r.sleep(ctx, self)
+	if mode == Threads {
+		if goruntime.GOMAXPROCS(0) > 1 && r.spin() {
+			return nil
+		}
+		if futexSleepers.Add(1) <= int32(goruntime.GOMAXPROCS(0)) {
+			err := r.sleep(ctx)
+			futexSleepers.Add(-1)
+			return err
+		}
 		futexSleepers.Add(-1)
-		return err
 	}
-	futexSleepers.Add(-1)
-	if self != nil && self.isCurrent() && r.state.CompareAndSwap(replyPending, replyCancelled) {
-		return selfCall(self)
-	}
+	return r.park(ctx)
+}
+
+// park waits on the channel: the goroutine parks in Go's scheduler.
+func (r *reply) park(ctx context.Context) error {
 	if !r.state.CompareAndSwap(replyPending, replyChan) {
 		return nil // done: acquire by the failed CAS
+	}
+	done := ctx.Done()
+	if done == nil {
+		<-r.ch
+		return nil
 	}
 	select {
 	case <-r.ch:
 		return nil
-	case <-ctx.Done():
+	case <-done:
 		if r.state.CompareAndSwap(replyChan, replyAbandoned) {
 			return ctx.Err()
 		}
@@ -171,26 +201,12 @@ func (r *reply) spin() bool {
 
 // sleep waits on the futex until the state is done, or ctx ends (checked
 // at least every ctxPoll, and at its deadline).
-func (r *reply) sleep(ctx context.Context, self *Worker) error {
+func (r *reply) sleep(ctx context.Context) error {
 	if !r.state.CompareAndSwap(replyPending, replySleeping) {
 		return nil // done
 	}
-	var selfCheck time.Time // when to check for a self-wait; zero: checked
-	if self != nil {
-		selfCheck = time.Now().Add(selfCheckAfter)
-	}
 	for r.state.Load() != replyDone { // acquire: the result
 		timeout := time.Duration(0) // no limit
-		if !selfCheck.IsZero() {
-			if time.Now().After(selfCheck) {
-				selfCheck = time.Time{}
-				if self.isCurrent() && r.state.CompareAndSwap(replySleeping, replyCancelled) {
-					return selfCall(self)
-				}
-				continue
-			}
-			timeout = selfCheckAfter
-		}
 		if ctx.Done() != nil {
 			if err := ctx.Err(); err != nil {
 				if r.state.CompareAndSwap(replySleeping, replyAbandoned) {
@@ -198,9 +214,7 @@ func (r *reply) sleep(ctx context.Context, self *Worker) error {
 				}
 				return nil // done meanwhile
 			}
-			if timeout == 0 || ctxPoll < timeout {
-				timeout = ctxPoll
-			}
+			timeout = ctxPoll
 			if d, ok := ctx.Deadline(); ok {
 				timeout = max(min(timeout, time.Until(d)), time.Microsecond)
 			}
@@ -225,13 +239,31 @@ type cellKey[T any] struct{}
 
 var cellPools sync.Map // cellKey[T]{} -> *sync.Pool of *callCell[T]
 
+// lastCellPool caches the pool of the last result type looked up: a
+// program calling with one result type skips the sync.Map lookup (a hash
+// of an interface key per Call).
+var lastCellPool atomic.Pointer[cellPoolEntry] // acquire/release: immutable entry
+
+type cellPoolEntry struct {
+	key  any // cellKey[T]{}: compared by type only
+	pool *sync.Pool
+}
+
 func getCell[T any]() *callCell[T] {
+	if e := lastCellPool.Load(); e != nil && e.key == any(cellKey[T]{}) {
+		return e.pool.Get().(*callCell[T])
+	}
+	return getCellSlow[T]()
+}
+
+func getCellSlow[T any]() *callCell[T] {
 	p, ok := cellPools.Load(cellKey[T]{})
 	if !ok {
 		np := &sync.Pool{}
 		np.New = func() any { return &callCell[T]{reply: reply{ch: make(chan struct{}, 1)}, pool: np} }
 		p, _ = cellPools.LoadOrStore(cellKey[T]{}, np)
 	}
+	lastCellPool.Store(&cellPoolEntry{key: cellKey[T]{}, pool: p.(*sync.Pool)}) // release
 	return p.(*sync.Pool).Get().(*callCell[T])
 }
 
@@ -241,15 +273,11 @@ func getCell[T any]() *callCell[T] {
 func (c *callCell[T]) recycle() {
 	var zero T
 	c.fn, c.v, c.err = nil, zero, nil
-	c.state.Store(replyPending)
+	c.reset()
 	c.pool.Put(c)
 }
 
 func (c *callCell[T]) run(w *Worker) {
-	if c.state.Load() == replyCancelled { // acquire: the caller gave the cell up
-		c.recycle()
-		return
-	}
 	c.v, c.err = c.fn(w)
 	if c.complete() {
 		c.recycle()
@@ -282,14 +310,18 @@ func Call[T any](ctx context.Context, rt *Runtime, shard int, f func(*Worker) (T
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
+	w := rt.workers[shard]
+	if w.isCurrent() {
+		return zero, selfCall(w)
+	}
 	c := getCell[T]()
 	c.fn = f
-	w := rt.workers[shard]
+	c.setDirect(ctx, rt.cfg.Mode)
 	if err := w.sendContext(ctx, task{c: c}); err != nil {
 		c.recycle()
 		return zero, err
 	}
-	if err := c.wait(ctx, w); err != nil {
+	if err := c.wait(ctx, rt.cfg.Mode); err != nil {
 		return zero, err
 	}
 	v, err := c.v, c.err

@@ -19,15 +19,19 @@ const (
 	DefaultBatch = 64
 	// NoSpin, as Config.Spin, makes an idle worker park at once.
 	NoSpin = -1
-	// DefaultSpin is how long an idle worker polls its mailbox before
-	// parking when Config.Spin is 0: long enough to cover a caller's
-	// turnaround between two requests, so that a busy worker rarely pays
-	// a futex wake-up; paid only on each busy-to-idle transition, and by
-	// at most GOMAXPROCS-1 workers at a time (a spinning worker holds a
-	// P that submitters may need).
+	// DefaultSpin is how long an idle Threads worker polls its mailbox
+	// before parking when Config.Spin is 0: long enough to cover a
+	// caller's turnaround between two requests, so that a busy worker
+	// rarely pays a futex wake-up; paid only on each busy-to-idle
+	// transition, and by at most GOMAXPROCS-1 workers at a time (a
+	// spinning worker holds a P that submitters may need). A Goroutines
+	// worker does not spin unless Config.Spin asks: Go's scheduler spins
+	// for it (an idle P looks for runnable goroutines before its thread
+	// sleeps), and a worker spinning on its P would delay the goroutine it
+	// just readied there.
 	DefaultSpin = 20 * time.Microsecond
-	// MaxWorkers bounds Config.Workers: each worker holds an OS thread,
-	// and Go ends the program past debug.SetMaxThreads (10,000 by
+	// MaxWorkers bounds Config.Workers: a Threads worker holds an OS
+	// thread, and Go ends the program past debug.SetMaxThreads (10,000 by
 	// default).
 	MaxWorkers = 1 << 12
 	// MaxQueuedTasks bounds Workers × (MailboxCapacity + Batch), the task
@@ -42,9 +46,49 @@ const (
 	maxBatch = 1 << 16
 )
 
-// Config configures Start. The zero value is ready to use: one unpinned
+// Mode says what a worker is: an ordinary goroutine (Goroutines, the
+// default) or a goroutine locked to an OS thread of its own (Threads).
+type Mode uint8
+
+const (
+	// Goroutines workers are ordinary goroutines that park in Go's
+	// scheduler when idle: a submission readies an idle worker the way a
+	// channel send readies its receiver, on the submitter's P, with no
+	// system call and no thread switch, and a sleeping worker holds no
+	// thread and no P. The right mode for almost every program: its Call,
+	// Each and actor hand-offs cost about what a channel hand-off costs,
+	// and floods of Submits are cheaper (docs/bench/runtime.md).
+	Goroutines Mode = iota
+	// Threads workers each lock an OS thread (runtime.LockOSThread) that
+	// sleeps on a futex when idle, spinning first (Config.Spin). For
+	// programs that give the runtime cores of their own (GOMAXPROCS above
+	// the worker count, DedicatedProcs, Pin): a wake-up is then a futex
+	// wake of a thread that has a core waiting for it, and a worker's
+	// thread state (CPU affinity) stays its own. Without spare cores a
+	// wake-up is an OS thread switch plus a wait for the scheduler's
+	// monitor to take back a sleeping worker's P: several times slower
+	// than Goroutines.
+	Threads
+)
+
+// String returns "goroutines" or "threads".
+func (m Mode) String() string {
+	switch m {
+	case Goroutines:
+		return "goroutines"
+	case Threads:
+		return "threads"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// defaultMode replaces a zero Config.Mode (a variable for tests, which run
+// every test in both modes).
+var defaultMode = Goroutines
+
+// Config configures Start. The zero value is ready to use: one Goroutines
 // worker per usable CPU, unbounded mailboxes, no logging, a pool of
-// DefaultBlockingWorkers for Go, DefaultSpin.
+// DefaultBlockingWorkers for Go, no spinning.
 //
 // A Config is a plain value; Start copies it. Fields out of range make
 // Start fail with an error matching ErrInvalidConfig.
@@ -55,11 +99,14 @@ type Config struct {
 	// GOMAXPROCS are allowed; they wait for a P like any goroutine.
 	// Must be in [0, MaxWorkers].
 	Workers int
+	// Mode says what a worker is: Goroutines (the zero value) or Threads.
+	// Must be one of the two.
+	Mode Mode
 	// Pin binds worker i's OS thread to CPU Allowed[i % len(Allowed)] of
 	// primitives.Topology() (Linux only; elsewhere Start fails with
-	// primitives.ErrPinUnsupported). Workers always lock their OS thread,
-	// pinned or not; a worker's thread is discarded when the worker
-	// exits.
+	// primitives.ErrPinUnsupported). Pin implies Mode Threads: only a
+	// locked thread can be pinned. A Threads worker's thread is discarded
+	// when the worker exits.
 	Pin bool
 	// MailboxCapacity bounds each worker's mailbox: submissions block
 	// (Submit, SubmitTo, Each) or wait with their context (Call) while it
@@ -73,18 +120,19 @@ type Config struct {
 	// at once; Go blocks while all are busy. 0 means
 	// DefaultBlockingWorkers. Must be in [0, MaxBlockingWorkers].
 	BlockingWorkers int
-	// Spin is how long an idle worker polls its mailbox before it parks
-	// on its futex. 0 means DefaultSpin; NoSpin parks at once (the right
-	// choice when CPU time matters more than latency). At most
-	// GOMAXPROCS-1 workers spin at a time; with GOMAXPROCS = 1 none does.
-	// Must be >= NoSpin.
+	// Spin is how long an idle worker polls its mailbox before it parks.
+	// 0 means DefaultSpin for Threads workers and no spinning for
+	// Goroutines workers; NoSpin parks at once (the right choice when CPU
+	// time matters more than latency). At most GOMAXPROCS-1 workers spin
+	// at a time; with GOMAXPROCS = 1 none does. Must be >= NoSpin.
 	Spin time.Duration
 	// Batch is the most tasks a worker takes from its mailbox in one
 	// receive; Worker.AfterBatch callbacks run after each such batch. 0
 	// means DefaultBatch. Must be in [0, 65536].
 	Batch int
 	// DedicatedProcs raises GOMAXPROCS by Workers while the runtime runs,
-	// and lowers it by as much when Stop has joined the workers. A worker
+	// and lowers it by as much when Stop has joined the workers. Meant for
+	// Threads workers (Goroutines workers hold no P while idle). A worker
 	// parked on its futex is a thread blocked in a system call, and Go
 	// keeps that thread's P until the scheduler's monitor takes it back
 	// (20 µs to 10 ms later): with GOMAXPROCS equal to the worker count,
@@ -130,6 +178,14 @@ func (c Config) resolve() (resolved, error) {
 		return r, invalid("Spin", int(c.Spin))
 	case c.Batch < 0 || c.Batch > maxBatch:
 		return r, invalid("Batch", c.Batch)
+	case c.Mode > Threads:
+		return r, invalid("Mode", int(c.Mode))
+	}
+	if r.Mode == Goroutines {
+		r.Mode = defaultMode
+	}
+	if r.Pin {
+		r.Mode = Threads
 	}
 	if c.Pin && !primitives.PinSupported {
 		return r, fmt.Errorf("runtime: Config.Pin: %w", primitives.ErrPinUnsupported)
@@ -144,10 +200,10 @@ func (c Config) resolve() (resolved, error) {
 	if r.BlockingWorkers == 0 {
 		r.BlockingWorkers = DefaultBlockingWorkers
 	}
-	switch r.Spin {
-	case 0:
+	switch {
+	case r.Spin == 0 && r.Mode == Threads:
 		r.Spin = DefaultSpin
-	case NoSpin:
+	case r.Spin == NoSpin:
 		r.Spin = 0
 	}
 	if r.Batch == 0 {

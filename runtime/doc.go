@@ -1,6 +1,6 @@
 // Package runtime is zipora's scheduler: a fixed set of workers, each a
-// goroutine locked to its own OS thread (and, with Config.Pin, bound to one
-// CPU), each fed by one lock-free mailbox, each owning shard i of every
+// goroutine fed by one lock-free mailbox and running its tasks one at a
+// time; worker i is the natural home of work on shard i of every
 // registered structure.
 //
 // Start creates the workers and attaches the structures; Submit, SubmitTo,
@@ -17,24 +17,35 @@
 //	err = rt.Each(ctx, func(w *runtime.Worker) error { ... }) // every worker
 //	rt.Go(func() { ... })                                     // blocking work
 //
-// Ownership. A worker runs its tasks one at a time, in the order its
-// mailbox delivers them (per-submitter FIFO). State owned by worker i —
-// shard i of a structure, a primitives.Local slot — may therefore be used
-// by tasks on worker i without any synchronization. A task reaches its
-// worker's shard through Worker.ID. Worker.AfterBatch lets a structure
-// coalesce work done by the tasks of one mailbox batch (publish once per
-// batch, not once per write).
+// Ownership and locality. A worker runs its tasks one at a time, in the
+// order its mailbox delivers them (per-submitter FIFO). State that only
+// tasks on worker i touch — a primitives.Local slot, a structure's shard i
+// when the structure routes its writes to worker i — may therefore be used
+// by those tasks without any synchronization. The shards package does not
+// need that: any goroutine writes any shard safely under the shard's
+// ownership word; a task on worker i is still the natural place for work
+// on shard i (its data stays in one cache). A task reaches its worker's
+// shard through Worker.ID. Worker.AfterBatch lets a structure coalesce work
+// done by the tasks of one mailbox batch (publish once per batch, not once
+// per write).
 //
-// Idle workers spin briefly (Config.Spin) and then park on their mailbox's
-// futex: an idle runtime costs no CPU.
+// Modes. By default (Mode Goroutines) a worker is an ordinary goroutine
+// that parks in Go's scheduler when its mailbox is empty: a submission
+// readies it the way a channel send readies a receiver, on the submitter's
+// P, and a sleeping worker holds no thread and no P. Mode Threads (implied
+// by Config.Pin) locks each worker to an OS thread of its own that spins
+// briefly (Config.Spin) and then sleeps on a futex: for programs that give
+// the runtime dedicated cores. docs/bench/runtime.md compares the two.
+// Either way an idle runtime costs no CPU.
 //
 // Panics in tasks are recovered: logged through Config.Logger with the
 // stack, passed to Config.OnPanic, returned from Call and Each as a
 // *PanicError (errors.Is(err, ErrPanic)); the worker goes on with its next
 // task.
 //
-// Tasks must not block for long (use Go for that). A task that waits for
-// its own worker gets an error matching ErrSelfWait instead of a deadlock:
+// Tasks must not block for long (use Go for that): a Goroutines worker's
+// blocked task blocks only its goroutine, but the worker's mailbox waits.
+// A task that waits for its own worker gets an error matching ErrSelfWait instead of a deadlock:
 // Call to its own worker, Each, Submit or SubmitTo to its own full bounded
 // mailbox, and Go from a Go task when every BlockingWorkers goroutine waits
 // in Go. So does a send from a task to another worker's full bounded

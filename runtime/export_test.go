@@ -27,5 +27,21 @@ func SetCallSpinForTest(n time.Duration) (restore func()) {
 // the first statistics field of Worker, and its size.
 func WorkerLayoutForTest() (lastImmutable, firstStat, size uintptr) {
 	var w Worker
-	return unsafe.Offsetof(w.mb), unsafe.Offsetof(w.tasks), unsafe.Sizeof(w)
+	return unsafe.Offsetof(w.mb), unsafe.Offsetof(w.batches), unsafe.Sizeof(w)
 }
+
+// SetDefaultModeForTest makes a zero Config.Mode mean mode and returns a
+// function restoring Goroutines.
+func SetDefaultModeForTest(mode Mode) (restore func()) {
+	defaultMode = mode
+	return func() { defaultMode = Goroutines }
+}
+
+// ResolvedMode returns the mode Start would give cfg.
+func ResolvedMode(cfg Config) (Mode, error) {
+	r, err := cfg.resolve()
+	return r.Mode, err
+}
+
+// DefaultModeForTest returns what a zero Config.Mode means now.
+func DefaultModeForTest() Mode { return defaultMode }

@@ -70,6 +70,8 @@ type Runtime struct {
 	goSlots  chan struct{} // one element per running Go task; capacity BlockingWorkers
 	goNested atomic.Int32  // seq-cst: Go tasks waiting in Go for a slot
 
+	eachPool sync.Pool // *eachCall of this runtime (Each)
+
 	goexitMu    sync.Mutex
 	goexits     int         // guarded by goexitMu: tasks that called runtime.Goexit
 	firstGoexit *PanicError // guarded by goexitMu
@@ -137,7 +139,7 @@ func Start(ctx context.Context, cfg Config, structures ...Structure) (*Runtime, 
 		return nil, err
 	}
 	rt.log.Info("runtime started",
-		"workers", len(rt.workers), "pin", r.Pin, "mailbox_capacity", r.MailboxCapacity,
+		"workers", len(rt.workers), "mode", r.Mode.String(), "pin", r.Pin, "mailbox_capacity", r.MailboxCapacity,
 		"blocking_workers", r.BlockingWorkers, "structures", len(structures))
 	return rt, nil
 }
@@ -146,14 +148,20 @@ func (rt *Runtime) newWorkers() error {
 	n := rt.cfg.Workers
 	rt.workers = make([]*Worker, n)
 	for i := range rt.workers {
+		// The runtime spins itself (worker.go); a flood of submissions
+		// yields to the worker past mailboxYield waiting tasks.
+		opts := []mailbox.Option{mailbox.WithSpin(0), mailbox.WithYield(mailboxYield)}
+		if rt.cfg.Mode == Threads {
+			opts = append(opts, mailbox.WithFutex())
+		}
 		var mb *mailbox.Mailbox[task]
 		if c := rt.cfg.MailboxCapacity; c > 0 {
 			var err error
-			if mb, err = mailbox.NewBounded[task](c, mailbox.WithSpin(0)); err != nil {
+			if mb, err = mailbox.NewBounded[task](c, opts...); err != nil {
 				return fmt.Errorf("runtime: Config.MailboxCapacity = %d: %w: %w", c, ErrInvalidConfig, err)
 			}
 		} else {
-			mb = mailbox.New[task](mailbox.WithSpin(0))
+			mb = mailbox.New[task](opts...)
 		}
 		w := &Worker{id: i, cpu: -1, rt: rt, mb: mb, buf: make([]task, rt.cfg.Batch)}
 		if rt.cfg.Pin {
@@ -163,6 +171,12 @@ func (rt *Runtime) newWorkers() error {
 	}
 	return nil
 }
+
+// mailboxYield is the backlog past which a submitter yields its P to let
+// the worker catch up (mailbox.WithYield): about what a chan of capacity
+// 1024 holds before its senders block, and within the mailbox's recycled
+// segments, so a flood neither allocates nor leaves the caches.
+const mailboxYield = 256
 
 // attach calls s.Attach (see callOff), converting a panic or a Goexit
 // into an error.
@@ -337,8 +351,7 @@ func (w *Worker) sendSlow(ctx context.Context, t task) error {
 // (ErrStopped). If ctx is done first, Each returns ctx.Err(); the tasks
 // already accepted still run. Called from a task (or a hook) on one of
 // rt's workers, it returns an error matching ErrSelfWait and runs nothing:
-// it would wait for its own worker. Each pays for that check (a short
-// traceback, see CurrentWorker) once per call. f must not be nil.
+// it would wait for its own worker. f must not be nil.
 func (rt *Runtime) Each(ctx context.Context, f func(*Worker) error) error {
 	if f == nil {
 		panic("runtime: Each with a nil function")
@@ -352,7 +365,9 @@ func (rt *Runtime) Each(ctx context.Context, f func(*Worker) error) error {
 	if !rt.gate.enter() {
 		return ErrStopped
 	}
-	e := &eachCall{f: f, errs: make([]error, len(rt.workers)), reply: reply{ch: make(chan struct{}, 1)}}
+	e := rt.getEach()
+	e.f = f
+	e.setDirect(ctx, rt.cfg.Mode)
 	e.remaining.Store(int64(len(rt.workers)))
 	var err error
 	for _, w := range rt.workers {
@@ -362,20 +377,42 @@ func (rt *Runtime) Each(ctx context.Context, f func(*Worker) error) error {
 	}
 	rt.gate.leave()
 	if err != nil {
-		return err
+		return err // the tasks sent still run; e is never recycled
 	}
-	if err := e.wait(ctx, nil); err != nil {
-		return err
+	if err := e.wait(ctx, rt.cfg.Mode); err != nil {
+		return err // e belongs to the last worker now
 	}
-	return e.err() // after wait's acquire: every worker's errs entry
+	err = e.err() // after wait's acquire: every worker's errs entry
+	e.recycle()
+	return err
 }
 
-// eachCall is the completion shared by the tasks of one Each.
+// eachCall is the completion shared by the tasks of one Each. Pooled per
+// runtime; owned by the caller until sent, recycled by the caller after
+// the reply, or by the last worker when the caller abandoned it (the
+// reply protocol of call.go).
 type eachCall struct {
 	f         func(*Worker) error
 	errs      []error // errs[i] written only by worker i, read after done
 	remaining atomic.Int64
 	reply     // completed by the last worker
+	rt        *Runtime
+}
+
+// getEach returns a recycled eachCall of rt, or a new one.
+func (rt *Runtime) getEach() *eachCall {
+	if e, _ := rt.eachPool.Get().(*eachCall); e != nil {
+		return e
+	}
+	return &eachCall{errs: make([]error, len(rt.workers)), reply: reply{ch: make(chan struct{}, 1)}, rt: rt}
+}
+
+// recycle clears e and returns it to its runtime's pool.
+func (e *eachCall) recycle() {
+	e.f = nil
+	clear(e.errs)
+	e.reset()
+	e.rt.eachPool.Put(e)
 }
 
 func (e *eachCall) run(w *Worker) { e.finish(w, e.f(w)) }
@@ -385,7 +422,9 @@ func (e *eachCall) abort(w *Worker, err error) { e.finish(w, err) }
 func (e *eachCall) finish(w *Worker, err error) {
 	e.errs[w.id] = err
 	if e.remaining.Add(-1) == 0 { // acq-rel: the last worker sees every entry
-		e.complete() // release: publishes errs; an abandoned eachCall is garbage
+		if e.complete() { // release: publishes errs
+			e.recycle() // abandoned: the last worker owns it
+		}
 	}
 }
 

@@ -2,28 +2,35 @@ package runtime
 
 // Which goroutine is the caller: self-wait detection.
 //
-// Go has no goroutine-local state, so the runtime identifies goroutines by
-// their goroutine id, read from the first line of runtime.Stack (about 1-2
-// µs: a short traceback). Workers record theirs when they start (and a
-// replacement worker, see worker.go, when it takes over) in workersByG, an
-// immutable map replaced on every change (copy-on-write under a mutex:
-// changes happen only when workers start and exit) and read by
-// CurrentWorker with one atomic load, without boxing the key. The id is read only where a wait would
-// otherwise begin or where the caller asked: Each (once per call), Call
-// (only when the reply did not come within the spin and the caller is
-// about to sleep), Submit and SubmitTo (only when the bounded mailbox is
-// full), Go (only when the pool is saturated), CurrentWorker (always). The
-// fast paths pay nothing.
+// Go has no goroutine-local state, but every goroutine has a runtime g
+// whose address does not change while the goroutine lives and is not
+// shared with any other live goroutine. getg returns it with one load (a
+// few lines of assembly on amd64 and arm64; elsewhere the goroutine id
+// parsed from a short traceback, about 1-2 µs). A worker goroutine stores
+// its g in Worker.g when it starts (and a replacement worker, see
+// worker.go, when it takes over) and clears it before it exits, and adds
+// itself to workersByG, an immutable map replaced on every change
+// (copy-on-write under a mutex: changes happen only when workers start and
+// exit), read by CurrentWorker with one atomic load and a lookup.
+//
+// Who checks what: Call compares the target worker's g with its own
+// before it sends (a load and a compare); Each, Stop and a send to a full
+// bounded mailbox look the caller up in workersByG; Go walks the stack
+// only when its pool is saturated. A g reused by a new goroutine after a
+// worker exited cannot be mistaken for that worker: the worker removes
+// its g before it exits, and a g is reused only after its goroutine ended.
 //
 // Rejected designs:
-//   - The OS thread id (gettid): workers are locked to their thread, so it
-//     would identify them, but it is a system call on Linux (measured about
-//     1 µs here, like the traceback) and needs a per-OS implementation; Go
-//     tasks are not locked to a thread.
+//   - The goroutine id from runtime.Stack on every check (the previous
+//     design): a traceback of about 1.8 µs per Each and per CurrentWorker.
+//   - The OS thread id (gettid): it identifies only goroutines locked to a
+//     thread, and it is a system call.
 //   - A stack address compared with the worker's: goroutine stacks move
 //     when they grow or shrink.
 //   - A "busy" flag per worker: it says that the worker runs a task, not
 //     that the caller is that task.
+//   - pprof labels as a marker: inherited by every goroutine a task starts,
+//     and not readable without linkname.
 
 import (
 	goruntime "runtime"
@@ -32,25 +39,25 @@ import (
 	"sync/atomic"
 )
 
-// workersByG maps the goroutine id of every running worker goroutine to its
-// *Worker. Changed by the worker goroutine itself (at start and exit).
+// workersByG maps the g of every running worker goroutine to its *Worker.
+// Changed by the worker goroutine itself (at start and exit).
 var (
-	workersByG   atomic.Pointer[map[int64]*Worker] // acquire/release: immutable map; replaced under workersByGMu
-	workersByGMu sync.Mutex                        // serializes replacements
+	workersByG   atomic.Pointer[map[uintptr]*Worker] // acquire/release: immutable map; replaced under workersByGMu
+	workersByGMu sync.Mutex                          // serializes replacements
 )
 
 // setWorkerByG maps g to w, or, with w nil, removes g if it maps to old.
-func setWorkerByG(g int64, w, old *Worker) {
+func setWorkerByG(g uintptr, w, old *Worker) {
 	workersByGMu.Lock()
 	defer workersByGMu.Unlock()
-	var cur map[int64]*Worker
+	var cur map[uintptr]*Worker
 	if p := workersByG.Load(); p != nil {
 		cur = *p
 	}
 	if w == nil && cur[g] != old {
 		return
 	}
-	next := make(map[int64]*Worker, len(cur)+1)
+	next := make(map[uintptr]*Worker, len(cur)+1)
 	for k, v := range cur {
 		next[k] = v
 	}
@@ -62,59 +69,39 @@ func setWorkerByG(g int64, w, old *Worker) {
 	workersByG.Store(&next)
 }
 
-// stackBufs holds goid's buffers: runtime.Stack makes its argument escape.
-var stackBufs = sync.Pool{New: func() any { return new([64]byte) }}
-
-// goid returns the calling goroutine's id ("goroutine 123 [running]:").
-func goid() int64 {
-	b := stackBufs.Get().(*[64]byte)
-	defer stackBufs.Put(b)
-	n := goruntime.Stack(b[:], false)
-	s := b[len("goroutine "):n]
-	var id int64
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + int64(c-'0')
-	}
-	return id
-}
-
 // CurrentWorker returns the worker of rt whose goroutine is calling it — a
 // task, an AfterBatch callback or a worker hook running on that worker —
 // and true, or nil and false from any other goroutine. It does not
-// allocate; it costs a short traceback (about 1-2 µs), so keep it off hot
-// paths: call it once where a decision depends on it.
+// allocate and costs a map lookup (a short traceback on platforms other
+// than amd64 and arm64).
 func (rt *Runtime) CurrentWorker() (*Worker, bool) {
 	p := workersByG.Load()
 	if p == nil {
 		return nil, false
 	}
-	w, ok := (*p)[goid()]
+	w, ok := (*p)[getg()]
 	if !ok || w.rt != rt {
 		return nil, false
 	}
 	return w, true
 }
 
-// isCurrent reports whether the caller is w's goroutine. Cheap when w is
-// parked: w itself is never parked while it calls this.
+// isCurrent reports whether the caller is w's goroutine: a load and a
+// compare.
 func (w *Worker) isCurrent() bool {
-	if !w.active.Load() { // relaxed: true whenever w's goroutine runs code
-		return false
-	}
-	g := w.gid.Load() // acquire: written by the worker goroutine
-	return g != 0 && g == goid()
+	return w.g.Load() == getg() // acquire: written by the worker goroutine
 }
 
 // register records the calling goroutine as w's goroutine until the
 // returned function is called.
 func (w *Worker) register() (unregister func()) {
-	g := goid()
-	w.gid.Store(g)
+	g := getg()
+	w.g.Store(g)
 	setWorkerByG(g, w, nil)
-	return func() { setWorkerByG(g, nil, w) }
+	return func() {
+		w.g.CompareAndSwap(g, 0) // release: a replacement may own w already
+		setWorkerByG(g, nil, w)
+	}
 }
 
 // goTaskFrame is the function every Go task runs under.

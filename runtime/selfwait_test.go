@@ -198,7 +198,7 @@ func TestCurrentWorker(t *testing.T) {
 // task is reported like a panic, the worker goes on, and Stop reports it.
 func TestGoexitTask(t *testing.T) {
 	var onPanic atomic.Int32
-	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 2, Pin: pinnable(),
+	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 2, Pin: pinnable() && runtime.DefaultModeForTest() == runtime.Threads,
 		OnPanic: func(int, any, []byte) { onPanic.Add(1) }})
 	if err != nil {
 		t.Fatal(err)

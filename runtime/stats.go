@@ -3,24 +3,28 @@ package runtime
 import "time"
 
 // WorkerStats is a snapshot of one worker's counters. Each counter is read
-// atomically, not all at the same instant; task counters advance once per
-// batch.
+// atomically, not all at the same instant.
 type WorkerStats struct {
 	// ID is the worker's id; CPU the CPU it is pinned to, or -1.
 	ID, CPU int
-	// Tasks is the number of tasks run (panicked ones included), AfterBatch
-	// callbacks excluded.
+	// Tasks is the number of tasks taken from the mailbox: run (panicked
+	// ones included) or running in the current batch; AfterBatch callbacks
+	// excluded.
 	Tasks uint64
-	// Batches is the number of mailbox batches run.
+	// Batches is the number of mailbox batches run: it advances 16 at a
+	// time while the worker runs, and is exact once it stopped.
 	Batches uint64
 	// Panics is the number of tasks and callbacks that panicked.
 	Panics uint64
 	// Mailbox is the number of tasks waiting in the mailbox (approximate).
 	Mailbox int
-	// Parks is the number of times the worker slept on its futex; Wakeups
+	// Parks is the number of times the worker went to sleep (in Go's
+	// scheduler, or on its futex in Mode Threads); Wakeups
 	// the number of times a submitter woke it.
 	Parks, Wakeups uint64
-	// Busy is the time spent running batches.
+	// Busy estimates the time spent running batches: one batch in 16 is
+	// timed and counts for 16 (reading the clock around every batch would
+	// cost a tenth of a Call round trip).
 	Busy time.Duration
 }
 

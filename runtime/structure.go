@@ -41,9 +41,10 @@ type Structure interface {
 }
 
 // WorkerStarter is implemented by a Structure that wants to run code on
-// each worker before that worker takes any task: on the worker's own locked
-// (and pinned) OS thread, so memory touched here is first-touched on the
-// worker's CPU. A panic in OnWorkerStart fails Start.
+// each worker before that worker takes any task, on the worker's goroutine
+// (in Mode Threads on its own locked, possibly pinned, OS thread, so memory
+// touched here is first-touched on the worker's CPU). A panic in
+// OnWorkerStart fails Start.
 type WorkerStarter interface {
 	OnWorkerStart(w *Worker)
 }

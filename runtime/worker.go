@@ -11,9 +11,12 @@ package runtime
 //     goroutine only (tasks on it included: AfterBatch). The statistics
 //     atomics are written by the owner (plain Store of an owner-local
 //     running total, once per batch) and read by Stats from any goroutine.
-//   - The goroutine locks its OS thread first and never unlocks it: a pinned
-//     thread's narrowed CPU mask must never reach the Go scheduler's thread
-//     pool, so the thread is discarded when the worker exits.
+//   - A Goroutines worker is an ordinary goroutine: its mailbox parks it in
+//     Go's scheduler (primitives.GoParker) and a submission readies it on
+//     the submitter's P. A Threads worker's goroutine locks its OS thread
+//     first and never unlocks it (a pinned thread's narrowed CPU mask must
+//     never reach the Go scheduler's thread pool, so the thread is
+//     discarded when the worker exits); its mailbox parks it on a futex.
 //
 // Panics: runFrom runs tasks from index i under one deferred recover; a
 // panic ends that call with next = the panicking task's index, which is
@@ -25,7 +28,7 @@ package runtime
 // function sees it (no panic value, but the loop did not finish), reports
 // it like a panic (a *PanicError whose Value is ErrGoexit; the Call or
 // Each waiting for the task gets it), and hands the worker over to a new
-// goroutine (resume): it locks and pins a new thread, registers itself as
+// goroutine (resume): it locks and pins a new thread (Threads), registers itself as
 // the worker's goroutine, finishes the batch (or the callbacks) from the
 // next task, and serves the mailbox. The owner-only fields pass from the
 // old goroutine to the new one through the go statement, after which the
@@ -35,6 +38,14 @@ package runtime
 // run on a new goroutine.
 //
 // Rejected designs:
+//   - Every worker a goroutine locked to its thread and parked on a futex
+//     (the default before issue 18): every hand-off was an OS thread switch
+//     plus, on a busy machine, a wait for sysmon to retake the parked
+//     worker's P; Call, Each and ping-pong were 2-50x slower than
+//     channel-fed goroutines (docs/bench/runtime.md). Kept as Mode Threads.
+//   - Spinning a Goroutines worker after its batch: it would hold the P on
+//     which it just readied the goroutine it replied to, and Go's idle Ps
+//     already spin for runnable goroutines.
 //   - A defer per task: a deferred closure inside the loop costs a heap
 //     record per task; the batch-level recover costs nothing while no task
 //     panics.
@@ -75,9 +86,13 @@ type completion interface {
 // pad separates groups of fields written by different goroutines.
 type pad [primitives.CacheLineSize]byte
 
-// Worker is one of a runtime's workers: a goroutine locked to its own OS
-// thread, fed by its own mailbox, owning shard ID() of every registered
-// structure. Tasks receive their Worker as their argument.
+// Worker is one of a runtime's workers: a goroutine (locked to its own OS
+// thread in Mode Threads), fed by its own mailbox, running its tasks one
+// at a time. Tasks on worker i are the natural place for work on shard i
+// of a registered structure (the data is hot in that worker's cache, and a
+// structure may leave shard i to them), while the shards package lets any
+// goroutine write any shard safely. Tasks receive their Worker as their
+// argument.
 //
 // Workers are created by Start; the zero value is not usable and a Worker
 // must not be copied. ID, CPU, Runtime and Stats are safe from any
@@ -89,27 +104,25 @@ type Worker struct {
 	cpu int // -1 when not pinned
 	rt  *Runtime
 	mb  *mailbox.Mailbox[task]
-	gid atomic.Int64 // acquire/release: id of the worker's goroutine (self.go); written at start and by a replacement
+	g   atomic.Uintptr // acquire/release: the worker goroutine's g (self.go); written at start and by a replacement
 	_   pad
 
 	// Statistics: written by the owner once per batch, read by Stats.
-	tasks   atomic.Uint64          // relaxed: statistics only
 	batches atomic.Uint64          // relaxed: statistics only
 	panics  atomic.Uint64          // relaxed: statistics only
 	busy    atomic.Int64           // relaxed: statistics only (nanoseconds)
-	active  atomic.Bool            // relaxed: false only while parked in a receive (self.go)
 	waitsOn atomic.Pointer[Worker] // seq-cst: the worker whose full mailbox a task of this worker waits on (sendSlow)
 
 	// Owner only.
-	nTasks, nBatches, nPanics uint64
-	nBusy                     int64
-	buf                       []task       // the receive buffer
-	after, afterSpare         []task       // AfterBatch callbacks, double-buffered
-	phase                     phase        // what runFrom is running, for a replacement after Goexit
-	inBatch                   bool         // runAfter runs inside runBatch (statistics follow)
-	batchStart                time.Time    // start of the current batch
-	ready                     chan<- error // until the worker reported to Start
-	_                         pad
+	nBatches, nPanics uint64
+	nBusy             int64
+	buf               []task       // the receive buffer
+	after, afterSpare []task       // AfterBatch callbacks, double-buffered
+	phase             phase        // what runFrom is running, for a replacement after Goexit
+	inBatch           bool         // runAfter runs inside runBatch (statistics follow)
+	batchStart        time.Time    // start of the current batch when it is timed (busySample), else zero
+	ready             chan<- error // until the worker reported to Start
+	_                 pad
 }
 
 // ID returns the worker's index in [0, Runtime().Workers()): the shard it
@@ -148,7 +161,7 @@ func (w *Worker) Stats() WorkerStats {
 	return WorkerStats{
 		ID:      w.id,
 		CPU:     w.cpu,
-		Tasks:   w.tasks.Load(),
+		Tasks:   ms.Received,
 		Batches: w.batches.Load(),
 		Panics:  w.panics.Load(),
 		Mailbox: w.mb.Len(),
@@ -158,15 +171,12 @@ func (w *Worker) Stats() WorkerStats {
 	}
 }
 
-// main is the worker goroutine: lock (and pin) the thread, run the start
-// hooks, report readiness to Start, then serve the mailbox until it is
-// closed and drained.
+// main is the worker goroutine: lock (and pin) the thread of a Threads
+// worker, run the start hooks, report readiness to Start, then serve the
+// mailbox until it is closed and drained.
 func (w *Worker) main(ready chan<- error) {
 	defer w.rt.wg.Done()
-	// Never unlocked: the thread is discarded when this goroutine exits
-	// (see the comment at the top of this file).
-	goruntime.LockOSThread()
-	w.active.Store(true)
+	w.lockThread()
 	defer w.register()()
 	w.ready = ready
 	if err := w.start(); err != nil {
@@ -176,7 +186,17 @@ func (w *Worker) main(ready chan<- error) {
 	}
 	w.signalReady()
 	w.loop()
+	w.batches.Store(w.nBatches) // exact once the worker stopped
 	w.stopHooks(0)
+}
+
+// lockThread locks the calling goroutine to its OS thread for good, for a
+// Threads worker: the thread is discarded when the goroutine exits (see the
+// comment at the top of this file).
+func (w *Worker) lockThread() {
+	if w.rt.cfg.Mode == Threads {
+		goruntime.LockOSThread()
+	}
 }
 
 // signalReady tells Start that the worker runs, once.
@@ -192,8 +212,7 @@ func (w *Worker) signalReady() {
 // file).
 func (w *Worker) resume(ts []task, i int, ph phase) {
 	defer w.rt.wg.Done()
-	goruntime.LockOSThread() // never unlocked, like main
-	w.active.Store(true)
+	w.lockThread()
 	defer w.register()()
 	if w.cpu >= 0 {
 		if err := primitives.PinThread(w.cpu); err != nil {
@@ -213,6 +232,7 @@ func (w *Worker) resume(ts []task, i int, ph phase) {
 	}
 	w.signalReady()
 	w.loop()
+	w.batches.Store(w.nBatches) // exact once the worker stopped
 	w.stopHooks(0)
 }
 
@@ -254,12 +274,12 @@ func (w *Worker) stopHooks(k int) {
 		next := k + 1
 		pe := protectExit(w.id, func() { ws.OnWorkerStop(w) }, func(pe *PanicError) {
 			// Goexit: report it, and run the remaining hooks on a new
-			// goroutine locked to its own thread.
+			// goroutine (locked to its own thread, for Threads).
 			w.rt.goexited(pe)
 			w.rt.wg.Add(1)
 			go func() {
 				defer w.rt.wg.Done()
-				goruntime.LockOSThread()
+				w.lockThread()
 				defer w.register()()
 				w.stopHooks(next)
 			}()
@@ -274,9 +294,7 @@ func (w *Worker) stopHooks(k int) {
 func (w *Worker) loop() {
 	ctx := context.Background()
 	for {
-		w.active.Store(false)
 		n, err := w.mb.ReceiveBatch(ctx, w.buf)
-		w.active.Store(true)
 		if err != nil {
 			return // mailbox.ErrClosed: closed and drained
 		}
@@ -329,10 +347,18 @@ const (
 	phaseAfter              // AfterBatch callbacks
 )
 
+// busySample: one batch in busySample is timed, and its time counts for
+// busySample batches in WorkerStats.Busy. Two clock reads per batch cost
+// about as much as a whole Call round trip's other bookkeeping.
+const busySample = 16
+
 // runBatch runs one batch of tasks, then the AfterBatch callbacks, and
 // publishes the statistics.
 func (w *Worker) runBatch(ts []task) {
-	w.batchStart = time.Now()
+	w.batchStart = time.Time{}
+	if w.nBatches%busySample == 0 {
+		w.batchStart = time.Now()
+	}
 	w.phase = phaseBatch
 	w.runTasks(ts, 0)
 	w.endBatch(ts)
@@ -348,7 +374,6 @@ func (w *Worker) runTasks(ts []task, i int) {
 // endBatch finishes runBatch once its tasks ran.
 func (w *Worker) endBatch(ts []task) {
 	clear(ts) // drop references for the garbage collector
-	w.nTasks += uint64(len(ts))
 	w.nBatches++
 	if len(w.after) > 0 {
 		w.inBatch = true
@@ -358,12 +383,15 @@ func (w *Worker) endBatch(ts []task) {
 	w.publish()
 }
 
-// publish makes the owner's running totals visible to Stats.
+// publish makes the owner's running totals visible to Stats, once every
+// busySample batches (and when the worker stops): a store per batch would
+// be a locked instruction on every Call round trip.
 func (w *Worker) publish() {
-	w.nBusy += int64(time.Since(w.batchStart))
-	w.tasks.Store(w.nTasks)
-	w.batches.Store(w.nBatches)
-	w.busy.Store(w.nBusy)
+	if !w.batchStart.IsZero() { // one batch in busySample
+		w.nBusy += busySample * int64(time.Since(w.batchStart))
+		w.busy.Store(w.nBusy)
+		w.batches.Store(w.nBatches)
+	}
 }
 
 // runFrom runs ts[i:] and returns len(ts), or, when a task panicked, the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 )
@@ -14,10 +15,9 @@ import (
 // returns.
 type Batch[V any] struct {
 	t      *Trie[V]
-	layout *trieLayout[V]        // the layout ops are routed for (nil: one unrouted list)
-	ops    []shardOps[V]         // per shard
-	reqs   []*request[trieOp[V]] // per shard, reused across Commits
-	queued []int                 // shards whose request is queued in this Commit
+	layout *trieLayout[V]      // the layout ops are routed for (nil: one unrouted list)
+	ops    []shardOps[V]       // per shard
+	req    *request[trieOp[V]] // the one request a Commit queues at a time, reused
 	n      int
 }
 
@@ -92,7 +92,6 @@ func (b *Batch[V]) reroute(l *trieLayout[V]) {
 	}
 	b.layout = l
 	b.ops = make([]shardOps[V], n)
-	b.reqs = make([]*request[trieOp[V]], n)
 	for _, so := range old {
 		b.ops[0].res.merge(&so.res)
 		for _, op := range so.ops {
@@ -109,23 +108,39 @@ func (b *Batch[V]) reroute(l *trieLayout[V]) {
 	}
 }
 
+// maxChunk bounds the writes of one shard a Commit applies in one piece:
+// between two chunks the shard's word is released or handed on, so the
+// writes queued on the shard by others get in, and a huge batch holds a
+// shard for one chunk's work at a time.
+const maxChunk = 512
+
 // Commit applies the batch and empties it. Each shard's writes are applied
-// in the order they were added, by this goroutine when the shard is free,
-// else by the shard's current holder, and published to readers at once
-// (per-shard atomic publication). Shards are visited from a rotating start,
-// so concurrent Commits spread over the shards instead of queueing on the
-// same one.
+// in the order they were added, in chunks of at most 512 writes, each chunk
+// by this goroutine when the shard is free, else by the shard's current
+// holder, and published to readers at once. Atomicity: a chunk is
+// published as one step (a reader sees none or all of it, in the order
+// added); a shard's writes are applied chunk after chunk, and other
+// callers' writes to that shard may be applied between two chunks; shards
+// are independent (a reader may see one shard's writes before another's).
+// Shards are visited one after the other from a rotating start, so
+// concurrent Commits spread over the shards; Commit waits on one shard at
+// a time and holds at most one shard's word, never while it waits on
+// another.
 //
-// ctx is checked before each shard: the writes of shards not started when
-// ctx ends are not applied and fail with ctx's error; a shard's writes once
-// queued are applied. Commit returns once every write is applied or failed.
-// The error, when any write failed, is a *BatchError that counts the
-// failures, says how many writes were applied, and reports the first few
-// (errors.As finds their *WriteError, errors.Is matches their causes:
-// runtime.ErrStopped, trie.ErrKeyTooLong, ctx's error, ErrPanicked). Before
-// Start, Commit returns ErrNotStarted and keeps nothing.
+// ctx is checked before each chunk and while a chunk waits to be taken:
+// the writes not started when ctx ends are not applied and fail with ctx's
+// error; a chunk once taken by a holder is applied. Commit returns once
+// every write is applied or failed. The error, when any write failed, is a
+// *BatchError: it counts the failures, reports the first few (errors.As
+// finds their *WriteError, errors.Is matches their causes:
+// runtime.ErrStopped, trie.ErrKeyTooLong, ctx's error, ErrPanicked), and
+// its Indices and All methods give every failed write. Before Start,
+// Commit returns ErrNotStarted and keeps nothing.
 func (b *Batch[V]) Commit(ctx context.Context) error {
 	defer b.reset()
+	if ctx == nil {
+		return errNilContext
+	}
 	l := b.t.layout.Load()
 	if l == nil {
 		return ErrNotStarted
@@ -138,48 +153,50 @@ func (b *Batch[V]) Commit(ctx context.Context) error {
 	for k := range n {
 		i := (start + k) % n
 		so := &b.ops[i]
-		if len(so.ops) == 0 {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			so.failAll(err)
-			continue
-		}
 		s := &l.shards[i]
-		if s.own.tryAcquire() {
-			s.begin()
-			s.applyBatch(so)
-			s.own.serve(s, nil)
-			continue
+		for so.next < len(so.ops) {
+			if err := ctx.Err(); err != nil {
+				so.failAll(err)
+				break
+			}
+			end := min(so.next+maxChunk, len(so.ops))
+			if s.own.tryAcquire() {
+				s.begin()
+				s.applyBatch(so, end)
+				s.own.serve(s, nil)
+				continue
+			}
+			r := b.req
+			if r == nil {
+				r = newRequest[trieOp[V]]()
+				b.req = r
+			}
+			r.op = trieOp[V]{kind: opBatch, batch: so, end: end}
+			s.own.push(r)
+			if err := s.own.wait(ctx, s, r); err != nil {
+				b.req = nil // cancelled before it was taken: never applied, and r is not ours to reuse
+				so.failAll(err)
+				break
+			}
+			r.op = trieOp[V]{}
 		}
-		r := b.reqs[i]
-		if r == nil {
-			r = newRequest[trieOp[V]]()
-			b.reqs[i] = r
-		}
-		r.op = trieOp[V]{kind: opBatch, batch: so}
-		s.own.push(r)
-		b.queued = append(b.queued, i)
-	}
-	for _, i := range b.queued {
-		s := &l.shards[i]
-		s.own.wait(s, b.reqs[i])
-		b.reqs[i].op = trieOp[V]{}
 	}
 	return b.result()
 }
 
-// result gathers the shards' failures into one bounded error.
+// result gathers the shards' failures into one error: bounded text, the
+// complete list in the value.
 func (b *Batch[V]) result() error {
 	var all batchResult
 	for i := range b.ops {
 		all.merge(&b.ops[i].res)
 	}
-	if all.failed == 0 {
+	if all.failed() == 0 {
 		return nil
 	}
 	slices.SortFunc(all.first, func(x, y *WriteError) int { return x.Index - y.Index })
-	return &BatchError{Total: b.n, Failed: all.failed, Errors: all.first}
+	slices.SortFunc(all.all, func(x, y failure) int { return x.index - y.index })
+	return &BatchError{Total: b.n, Failed: all.failed(), Errors: all.first, all: all.all}
 }
 
 func (b *Batch[V]) reset() {
@@ -189,28 +206,37 @@ func (b *Batch[V]) reset() {
 		so.ops, so.buf, so.next = so.ops[:0], so.buf[:0], 0
 		so.res = batchResult{}
 	}
-	b.queued = b.queued[:0]
 	b.n = 0
 }
 
-// maxReported is how many failed writes a BatchError reports one by one.
+// maxReported is how many failed writes a BatchError reports one by one
+// (with their keys' first bytes).
 const maxReported = 8
 
-// batchResult counts failures and keeps the first maxReported.
+// batchResult records every failure, and keeps the first maxReported as
+// WriteErrors.
 type batchResult struct {
-	failed int
-	first  []*WriteError
+	all   []failure
+	first []*WriteError
 }
 
+// failure is one failed write: its index in the batch and its cause.
+type failure struct {
+	index int
+	err   error
+}
+
+func (r *batchResult) failed() int { return len(r.all) }
+
 func (r *batchResult) add(index int, key []byte, err error) {
-	r.failed++
+	r.all = append(r.all, failure{index, err})
 	if len(r.first) < maxReported {
 		r.first = append(r.first, &WriteError{Index: index, Key: clip(key), KeyLen: len(key), Err: err})
 	}
 }
 
 func (r *batchResult) merge(o *batchResult) {
-	r.failed += o.failed
+	r.all = append(r.all, o.all...)
 	r.first = append(r.first, o.first...)
 	if len(r.first) > maxReported {
 		slices.SortFunc(r.first, func(x, y *WriteError) int { return x.Index - y.Index })
@@ -259,10 +285,35 @@ var ErrPanicked = errors.New("shards: write panicked")
 
 // BatchError is Commit's error: Failed of Total writes failed and were not
 // applied, every other write was applied. Errors holds the first failures
-// in batch order (at most 8).
+// in batch order (at most 8, with their keys' first bytes); Indices and All
+// give every one of them, so a caller can retry or reconcile exactly the
+// writes that failed. Its text is bounded: it quotes at most three.
 type BatchError struct {
 	Total, Failed int
 	Errors        []*WriteError
+	all           []failure // every failure, in batch order
+}
+
+// Indices returns the batch index (0-based, in the order the writes were
+// added) of every failed write, ascending: Failed of them.
+func (e *BatchError) Indices() []int {
+	out := make([]int, len(e.all))
+	for i, f := range e.all {
+		out[i] = f.index
+	}
+	return out
+}
+
+// All yields the batch index and the cause of every failed write, in batch
+// order.
+func (e *BatchError) All() iter.Seq2[int, error] {
+	return func(yield func(int, error) bool) {
+		for _, f := range e.all {
+			if !yield(f.index, f.err) {
+				return
+			}
+		}
+	}
 }
 
 func (e *BatchError) Error() string {

@@ -7,8 +7,15 @@
 // Trie.Delete, Batch.Commit, Pool.Alloc, Pool.Free) is applied by the
 // calling goroutine when the shard's word is free, or queued for the
 // goroutine currently holding it, which applies it with its own writes and
-// publishes them together. No write waits for a parked worker thread, and
-// tasks running on the workers may write any shard, their own included.
+// publishes them together. No write waits for a worker, and tasks running
+// on the workers may write any shard, their own included. Every wait is
+// bounded: a write waits only for the current holder of its own shard,
+// whose tenure is bounded by work; a write queued behind others honours
+// its context until it is taken (then it is applied); Stop returns after
+// each shard's holder finishes the write in hand. Shard i is nevertheless
+// worker i's in one sense: a task on worker i is the natural place for
+// work on shard i (its data stays in that worker's cache), while writes
+// stay safe from anywhere.
 // Reads (Trie.Get, the iterators, Pool.Bytes) are lock-free from any
 // goroutine. See owner.go for the protocol and docs/design.md for the
 // architecture.

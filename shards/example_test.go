@@ -3,14 +3,19 @@ package shards_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
+	"testing"
 
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/pool"
 )
 
-// A sharded trie registered with a runtime: writes go to the owning worker
-// and return once applied; reads are lock-free from any goroutine.
+// A sharded trie registered with a runtime: a write is applied under its
+// shard's ownership word by the calling goroutine (or by the goroutine
+// holding the word, before the call returns) and is visible on return;
+// reads are lock-free from any goroutine.
 func ExampleTrie() {
 	ctx := context.Background()
 	idx := shards.NewTrie[int]()
@@ -23,7 +28,7 @@ func ExampleTrie() {
 	if _, err := idx.Insert(ctx, []byte("usr/lib/libc.so"), 1); err != nil {
 		panic(err)
 	}
-	b := idx.Batch() // one message per shard
+	b := idx.Batch() // many writes, one publication per shard
 	b.Insert([]byte("usr/lib/libm.so"), 2)
 	b.Insert([]byte("usr/bin/go"), 3)
 	b.Insert([]byte("etc/hosts"), 4)
@@ -79,4 +84,82 @@ func ExamplePool() {
 	st, _ := mem.Stats(ctx)
 	fmt.Println("owner:", off.Shard(), "in use after stop:", st.InUse(), "frees on shard 0:", st.Shards[0].Frees)
 	// Output: owner: 0 in use after stop: 0 frees on shard 0: 1
+}
+
+// Example_inShort is the README's "In short" snippet, line for line
+// (between the markers in inShort; TestREADMEInShort compares them), so
+// that the front page's code compiles and runs.
+func Example_inShort() {
+	if err := inShort(); err != nil {
+		panic(err)
+	}
+	// Output:
+	// 3 true
+	// usr/bin/go 3
+	// usr/lib/libc.so 1
+}
+
+func inShort() error {
+	// README "In short" begins
+	ctx := context.Background()
+	idx := shards.NewTrie[int]()                         // one shard per worker
+	rt, err := runtime.Start(ctx, runtime.Config{}, idx) // a worker per usable CPU
+	if err != nil {
+		return err
+	}
+	defer rt.Stop(ctx)
+
+	// Applied by this goroutine (or the shard's current writer), visible on return.
+	if _, err := idx.Insert(ctx, []byte("usr/lib/libc.so"), 1); err != nil {
+		return err
+	}
+	b := idx.Batch() // many writes, one publication per shard
+	b.Insert([]byte("usr/bin/go"), 3)
+	if err := b.Commit(ctx); err != nil { // a *shards.BatchError names what failed
+		return err
+	}
+
+	v, ok := idx.Get([]byte("usr/bin/go")) // lock-free, any goroutine
+	fmt.Println(v, ok)
+	for k, v := range idx.Prefix([]byte("usr/")) { // ordered across shards
+		fmt.Println(string(k), v)
+	}
+	// README "In short" ends
+	return nil
+}
+
+// TestREADMEInShort: the README's "In short" snippet is inShort's body, up
+// to white space. Until README.md carries the compilable snippet (the one
+// with "{ ... }" is the old one), the test says so and skips.
+func TestREADMEInShort(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "## In short\n\n```go\n")
+	snippet, _, ok2 := strings.Cut(after, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no go block under \"## In short\"")
+	}
+	if strings.Contains(snippet, "{ ... }") {
+		t.Skip("README.md still has the snippet that does not compile: replace it with the body of inShort in shards/example_test.go")
+	}
+	src, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := strings.Cut(string(src), "// README \"In short\" begins\n")
+	body, _, _ = strings.Cut(body, "\t// README \"In short\" ends")
+	if norm(snippet) != norm(body) {
+		t.Fatalf("README.md's \"In short\" is not Example_inShort's code:\n--- README\n%s\n--- inShort\n%s", norm(snippet), norm(body))
+	}
+}
+
+// norm trims each line and folds runs of blanks: gofmt aligns comments.
+func norm(s string) string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		out = append(out, strings.Join(strings.Fields(l), " "))
+	}
+	return strings.Join(out, "\n")
 }

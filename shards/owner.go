@@ -6,51 +6,80 @@ package shards
 // that holds the shard's ownership word. Any goroutine — a caller outside
 // the runtime, a task on any worker — becomes the owner by winning a CAS on
 // a free word, applies its own write at once, then drains the writes other
-// callers queued meanwhile, publishes once and releases the word. A caller
-// that finds the word held queues its write on the shard's lock-free stack
-// and waits for its acknowledgement: a bounded spin, then runtime.Gosched,
-// then a park on its request's channel (a Go-native wait: the scheduler
-// runs it again on any free P). The owner it waits for is a running
-// goroutine doing a bounded amount of work, never a parked worker thread,
-// so no write waits for a thread wake-up, and no write can deadlock, even
-// from a task on the shard's own worker.
+// callers queued meanwhile, publishes and releases the word. A caller that
+// finds the word held queues its write on the shard's lock-free stack and
+// waits for its acknowledgement: a bounded spin, then runtime.Gosched, then
+// a park on its request's channel (a Go-native wait: the scheduler runs it
+// again on any free P). The owner it waits for is a running goroutine doing
+// a bounded amount of work, never a parked worker thread, so no write waits
+// for a thread wake-up, and no write can deadlock, even from a task on the
+// shard's own worker.
 //
 // Words and who may touch what:
-//   - word: ownFree, ownHeld or ownClosed. ownFree→ownHeld by CAS (any
-//     caller); ownHeld→ownFree by the holder only; ownFree→ownClosed by
-//     close (Detach), ownClosed→ownFree by open (Attach). The shard's data
-//     and its session are touched only by the holder.
+//   - word: ownFree, ownHeld, ownClosing (held, close requested), ownClosed
+//     or ownDraining (closed, one goroutine failing the queue).
+//     ownFree→ownHeld by CAS (any caller); ownHeld→ownFree by the holder
+//     only (CAS: it fails when a close was requested); ownHeld→ownClosing
+//     by close; ownClosing→ownClosed by the holder (which fails what it
+//     took and what is queued); ownFree→ownClosed by close;
+//     ownClosed⇄ownDraining by whoever drains the queue of a closed shard;
+//     ownClosed→ownFree by open (Attach). The shard's data and its session
+//     are touched only by the holder.
 //   - queue: a Treiber stack of requests, newest first. Any caller pushes
-//     (CAS); anyone drains it whole with Swap(nil): the holder to apply,
-//     anyone who sees ownClosed to fail what it took.
-//   - request.state: reqWaiting → reqParked by the waiter only (CAS);
-//     → reqDone or reqOwner by whoever took the request off the queue
-//     (Swap). The Swap that completes a request happens after its results
-//     are written and the shard published (release), and the waiter reads
-//     them after loading reqDone (acquire).
+//     (CAS); a holder (ownHeld or ownClosing) or the drainer (ownDraining)
+//     empties it whole with Swap(nil) — nobody else, so a request pushed
+//     after a shard reopens is never failed by a goroutine that saw it
+//     closed before.
+//   - request.state: the waiter moves reqWaiting→reqParked (it blocks) and
+//     reqTaken→reqTakenParked, and reqWaiting or reqParked→reqCancelled
+//     (its ctx ended first); the taker claims reqWaiting→reqTaken or
+//     reqParked→reqTakenParked by CAS (a cancelled request is dropped,
+//     never applied); the completer swaps a taken request to reqDone or
+//     reqOwner after its results are written and the shard published
+//     (release), and the waiter reads them after loading reqDone (acquire).
 //
 // Invariants:
-//   - A request taken off the queue by a holder is applied exactly once and
-//     completed after the publication that makes it visible, so a write
-//     returns once applied and visible to every later read.
-//   - A request taken off the queue by a closer is failed (never applied).
-//   - A tenure is bounded: after maxRounds drain rounds the holder hands the
-//     word, still held, to the oldest queued request (reqOwner); its caller
-//     continues the tenure. No caller serves others forever.
+//   - A request taken off the queue by a holder is applied exactly once (or
+//     failed with errClosed when a close is requested before it is reached)
+//     and completed after the publication that makes it visible, so a
+//     write returns once applied and visible to every later read.
+//   - A request whose caller's ctx ends before it is taken is never
+//     applied; once taken, its caller waits for it whatever its ctx.
+//   - A tenure is bounded by work, not only by rounds: after maxRounds
+//     drain rounds or maxTenureWork units of work (a write is 1, a batch
+//     chunk its keys, at most maxChunk), the holder hands the word, still
+//     held, with the requests it took but did not apply, to the oldest of
+//     them (reqOwner); its caller continues the tenure.
+//   - Closing is bounded: close marks a held word ownClosing; the holder
+//     checks the word before each request it applies, so it stops after
+//     the request in hand, fails the rest and closes the word. A closing
+//     word refuses new tenures (the CAS from ownFree fails) and new
+//     requests (they are failed). Stop waits for at most one request's work
+//     per shard, whatever the write load.
+//   - No request waits on a shard it did not write to. Every caller has at
+//     most one request outstanding at any moment (Batch.Commit visits its
+//     shards one after the other, one chunk at a time) and holds at most
+//     one word (it releases or hands on the word of a shard before it
+//     touches the next). So the word handed to a waiter goes to a goroutine
+//     that waits on that very shard and nothing else, and serves it at
+//     once; a holder's tenure touches only its shard. The holder a request
+//     waits for therefore never waits itself, except for the scheduler.
 //
 // Missed wake-up argument (every queued request is taken off eventually):
 // Go's atomics are sequentially consistent. A pusher pushes, then loads the
-// word; a holder releases (store ownFree), then loads the queue. In the
+// word; a holder releases (CAS to ownFree), then loads the queue. In the
 // total order of these four operations either the pusher's load comes after
 // the release — it sees ownFree (or a later holder, who drains after its
-// CAS, or ownClosed, and then fails the queue itself) — or the holder's load
-// comes after the push and sees the request, and the holder tries to take
-// the word back to drain it; if that CAS fails, another holder won it after
-// the push and drains before it releases. A close takes the word and then
-// drains the queue; a push after that drain sees ownClosed and fails the
-// queue itself. A parked waiter cannot miss its completion: it parks only
-// by CAS reqWaiting→reqParked, and the completer's Swap sees reqParked and
-// sends on the request's buffered channel.
+// CAS, or ownClosed, and then drains the queue itself) — or the holder's
+// load comes after the push and sees the request, and the holder tries to
+// take the word back to drain it; if that CAS fails, another holder won it
+// after the push and drains before it releases. The same argument holds
+// for the drainer of a closed shard, which stores ownClosed and then loads
+// the queue again. A parked waiter cannot miss its completion: it parks
+// only by CAS to reqParked or reqTakenParked, and the completer's Swap
+// sees that and sends on the request's buffered channel; a waiter whose
+// ctx ends while parked cancels by CAS reqParked→reqCancelled, and when
+// that fails it was taken and its completion's send will come.
 //
 // Rejected designs: applying writes on the owning worker (the previous
 // design: every write waited for a futex-parked, thread-locked worker and a
@@ -59,9 +88,17 @@ package shards
 // sync.Mutex per shard (no combining: every contended writer pays its own
 // publication and hand-off); the worker holding the word while awake (a
 // caller would wait for whatever task the worker runs, and two tasks
-// writing to each other's shards would deadlock).
+// writing to each other's shards would deadlock); a Commit that queues on
+// every shard at once and then waits for each in turn (a tenure handed to
+// its request on shard 1 sat with it while it waited on shard 0, so an
+// Insert on shard 1 waited for shard 0's holder); close waiting for the
+// word to be free (under writers that never pause the word goes from
+// tenure to tenure and is never free: Stop spun without bound); a waiter
+// that saw ownClosed failing the queue without taking the word (after a
+// reopen it failed requests pushed to the open shard).
 
 import (
+	"context"
 	"runtime"
 	"sync/atomic"
 	"unsafe"
@@ -70,20 +107,29 @@ import (
 )
 
 const (
-	ownFree   uint32 = iota // nobody owns the shard
-	ownHeld                 // a goroutine is applying writes
-	ownClosed               // detached: writes are refused
+	ownFree     uint32 = iota // nobody owns the shard
+	ownHeld                   // a goroutine is applying writes
+	ownClosing                // held, and a close waits for the holder to stop
+	ownClosed                 // detached: writes are refused
+	ownDraining               // closed, and one goroutine fails the queue
 )
 
 const (
-	reqWaiting uint32 = iota // queued, its caller spinning
-	reqParked                // queued, its caller blocked on wake
-	reqDone                  // applied (or failed) and published
-	reqOwner                 // the word was handed to its caller
+	reqWaiting     uint32 = iota // queued, its caller spinning
+	reqParked                    // queued, its caller blocked on wake
+	reqTaken                     // taken off the queue, its caller spinning
+	reqTakenParked               // taken off the queue, its caller blocked on wake
+	reqDone                      // applied (or failed) and published
+	reqOwner                     // the word was handed to its caller
+	reqCancelled                 // its caller's ctx ended before it was taken
 )
 
-// maxRounds bounds one tenure: drain rounds before the word is handed on.
-const maxRounds = 16
+// maxRounds bounds one tenure in drain rounds, maxTenureWork in work units
+// (a write is 1, a batch chunk its keys): then the word is handed on.
+const (
+	maxRounds     = 16
+	maxTenureWork = 4 * maxChunk
+)
 
 // spinChecks and yieldChecks bound a waiter's busy phases before it parks.
 const (
@@ -94,7 +140,7 @@ const (
 // session is what a tenure does to one shard; only the holder calls it.
 type session[R any] interface {
 	begin()                // the word was just taken
-	apply(op *R)           // apply one queued operation, storing its results in op
+	apply(op *R) int       // apply one queued operation, storing its results in op; returns its work units (>= 1)
 	publish()              // make every applied operation visible to readers (before the word is released or handed on)
 	fail(op *R, err error) // report err for an operation never applied
 	guard(op *R, pv any)   // apply panicked with pv: report it in op
@@ -103,7 +149,7 @@ type session[R any] interface {
 // request is one queued operation.
 type request[R any] struct {
 	next  *request[R]   // queue or tenure list link; written before the push (release by the CAS)
-	state atomic.Uint32 // acquire/release: reqWaiting, reqParked, reqDone, reqOwner
+	state atomic.Uint32 // acquire/release: reqWaiting … reqCancelled
 	wake  chan struct{} // buffered 1: the completion of a parked waiter
 	op    R
 }
@@ -113,7 +159,7 @@ func newRequest[R any]() *request[R] { return &request[R]{wake: make(chan struct
 // owner is one shard's ownership word and queue, alone on a cache line.
 type owner[R any] struct {
 	queue atomic.Pointer[request[R]] // seq-cst: queued requests, newest first
-	word  atomic.Uint32              // seq-cst: ownFree, ownHeld, ownClosed
+	word  atomic.Uint32              // seq-cst: ownFree … ownDraining
 	_     [primitives.CacheLineSize - int(unsafe.Sizeof(atomic.Pointer[int]{})+unsafe.Sizeof(atomic.Uint32{}))]byte
 }
 
@@ -132,40 +178,71 @@ func (o *owner[R]) push(r *request[R]) {
 	}
 }
 
-// takeAll empties the queue and returns it oldest first. An empty queue
-// costs a load, not a read-modify-write (the common case of every write).
+// takeAll empties the queue and returns its requests oldest first, each
+// claimed (a request cancelled by its caller is dropped). Only a holder or
+// the drainer calls it. An empty queue costs a load, not a read-modify-write
+// (the common case of every write).
 func (o *owner[R]) takeAll() *request[R] {
 	if o.queue.Load() == nil {
 		return nil
 	}
 	var fifo *request[R]
 	for r := o.queue.Swap(nil); r != nil; { // acquire: the pushed requests
-		next := r.next
-		r.next = fifo
-		fifo = r
+		next := r.next // read before the claim: a cancelled r is its caller's again
+		if claim(r) {
+			r.next = fifo
+			fifo = r
+		}
 		r = next
 	}
 	return fifo
 }
 
+// claim takes r for applying (or failing); false when its caller cancelled
+// it first.
+func claim[R any](r *request[R]) bool {
+	for {
+		switch r.state.Load() {
+		case reqWaiting:
+			if r.state.CompareAndSwap(reqWaiting, reqTaken) {
+				return true
+			}
+		case reqParked:
+			if r.state.CompareAndSwap(reqParked, reqTakenParked) {
+				return true
+			}
+		default: // reqCancelled
+			return false
+		}
+	}
+}
+
 // serve runs a tenure. The caller holds the word and has called s.begin;
-// list (oldest first, possibly nil) is applied first. On return the word
-// is released or handed on, and every request taken is completed.
+// list (oldest first, claimed, possibly nil) is applied first. On return
+// the word is released, handed on or closed, and every request taken is
+// completed (or handed on with the word).
 func (o *owner[R]) serve(s session[R], list *request[R]) {
+	work := 0
 	for round := 1; ; round++ {
-		for r := list; r != nil; r = r.next {
-			applyGuarded(s, &r.op)
+		r := list
+		for ; r != nil && work < maxTenureWork && o.word.Load() == ownHeld; r = r.next {
+			work += applyGuarded(s, &r.op)
 		}
 		s.publish()
-		complete(list)
-		list = o.takeAll()
-		if list == nil {
-			if list = o.release(s); list == nil {
-				return
-			}
-			continue
+		completeUntil(list, r)
+		list = r // taken, not applied
+		if o.word.Load() == ownClosing {
+			o.shut(s, list)
+			return
 		}
-		if round >= maxRounds {
+		if list == nil {
+			if list = o.takeAll(); list == nil {
+				if list = o.release(s); list == nil {
+					return
+				}
+			}
+		}
+		if round >= maxRounds || work >= maxTenureWork {
 			handOn(list) // the word stays held: list's head continues the tenure
 			return
 		}
@@ -174,13 +251,16 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 
 // release gives the word back, then takes it again when requests were
 // queued meanwhile (the missed wake-up check); it returns them (the word
-// held, s begun) or nil (the word released or held by another).
+// held, s begun) or nil (the word released, closed, or held by another).
 func (o *owner[R]) release(s session[R]) *request[R] {
-	o.word.Store(ownFree) // release: the tenure's writes, published
+	if !o.word.CompareAndSwap(ownHeld, ownFree) { // release: the tenure's writes, published
+		o.shut(s, nil) // a close waits
+		return nil
+	}
 	for o.queue.Load() != nil {
 		if !o.tryAcquire() {
 			if o.word.Load() == ownClosed {
-				o.failAll(s)
+				o.drainClosed(s)
 			}
 			return nil // another holder drains after its CAS
 		}
@@ -188,49 +268,91 @@ func (o *owner[R]) release(s session[R]) *request[R] {
 		if list := o.takeAll(); list != nil {
 			return list
 		}
-		o.word.Store(ownFree)
+		if !o.word.CompareAndSwap(ownHeld, ownFree) {
+			o.shut(s, nil)
+			return nil
+		}
 	}
 	return nil
 }
 
+// shut ends a tenure whose word a close marked ownClosing: it fails list
+// (taken, not applied) and everything queued, closes the word and drains
+// what was pushed meanwhile.
+func (o *owner[R]) shut(s session[R], list *request[R]) {
+	failList(s, list)
+	failList(s, o.takeAll())
+	o.word.Store(ownClosed) // release: the tenure's writes, published
+	o.drainClosed(s)
+}
+
+// drainClosed fails what is queued on a closed word, taking the drainer's
+// role (ownDraining) to do so; it returns at once when the word is not
+// closed (a reopened shard's holder drains) or another goroutine drains
+// (it loads the queue again after it stores ownClosed).
+func (o *owner[R]) drainClosed(s session[R]) {
+	for o.queue.Load() != nil {
+		if !o.word.CompareAndSwap(ownClosed, ownDraining) {
+			return
+		}
+		list := o.takeAll()
+		o.word.Store(ownClosed)
+		failList(s, list)
+	}
+}
+
+// failList fails and completes every request of list (taken, not applied).
+func failList[R any](s session[R], list *request[R]) {
+	for r := list; r != nil; r = r.next {
+		s.fail(&r.op, errClosed)
+	}
+	completeUntil(list, nil)
+}
+
 // handOn passes the held word to the caller of list's head, which takes
-// the tenure over with the whole list (not yet applied).
+// the tenure over with the whole list (taken, not yet applied).
 func handOn[R any](list *request[R]) {
-	if list.state.Swap(reqOwner) == reqParked { // release: the word and the list
+	if list.state.Swap(reqOwner) == reqTakenParked { // release: the word and the list
 		list.wake <- struct{}{}
 	}
 }
 
-// complete finishes every request of list: applied (or failed) and
-// published.
-func complete[R any](list *request[R]) {
-	for r := list; r != nil; {
-		next := r.next                          // read before completion: the waiter may reuse r at once
-		if r.state.Swap(reqDone) == reqParked { // release: results, published
+// completeUntil finishes every request of list before end: applied (or
+// failed) and published.
+func completeUntil[R any](list, end *request[R]) {
+	for r := list; r != end; {
+		next := r.next                               // read before completion: the waiter may reuse r at once
+		if r.state.Swap(reqDone) == reqTakenParked { // release: results, published
 			r.wake <- struct{}{}
 		}
 		r = next
 	}
 }
 
-// applyGuarded applies op, turning a panic into op's error.
-func applyGuarded[R any](s session[R], op *R) {
+// applyGuarded applies op, turning a panic into op's error; it returns the
+// operation's work units.
+func applyGuarded[R any](s session[R], op *R) (work int) {
 	defer func() {
 		if pv := recover(); pv != nil {
 			s.guard(op, pv)
+			work = 1
 		}
 	}()
-	s.apply(op)
+	return s.apply(op)
 }
 
 // wait blocks until r (pushed by the caller) is done, taking the word when
 // it is free or handed over. It never waits for a parked thread: only for a
-// running holder's bounded tenure.
-func (o *owner[R]) wait(s session[R], r *request[R]) {
+// running holder's bounded tenure. When ctx ends before r is taken, r is
+// cancelled (never applied; the caller must not reuse it) and ctx's error
+// returned; once r is taken, wait returns nil after r is done, whatever
+// ctx.
+func (o *owner[R]) wait(ctx context.Context, s session[R], r *request[R]) error {
+	done := ctx.Done()
 	for i := 0; ; i++ {
 		switch r.state.Load() { // acquire: results, or the handed-on word
 		case reqDone:
-			return
+			return nil
 		case reqOwner:
 			s.begin()
 			o.serve(s, r)
@@ -244,43 +366,84 @@ func (o *owner[R]) wait(s session[R], r *request[R]) {
 				continue
 			}
 		case ownClosed:
-			o.failAll(s)
+			o.drainClosed(s)
 			continue
+		}
+		if done != nil {
+			select {
+			case <-done:
+				if r.state.CompareAndSwap(reqWaiting, reqCancelled) {
+					return ctx.Err()
+				}
+				done = nil // taken: it completes after a bounded piece of work
+			default:
+			}
 		}
 		switch {
 		case i < spinChecks:
 		case i < spinChecks+yieldChecks:
 			runtime.Gosched()
 		default:
-			if r.state.CompareAndSwap(reqWaiting, reqParked) {
-				<-r.wake
+			if err := o.park(ctx, r, done); err != nil {
+				return err
 			}
 		}
 	}
 }
 
-// failAll fails every queued request with ErrStopped-like err from s.fail.
-// Called by anyone who saw ownClosed.
-func (o *owner[R]) failAll(s session[R]) {
-	list := o.takeAll()
-	for r := list; r != nil; r = r.next {
-		s.fail(&r.op, errClosed)
+// park blocks r's caller until r's completion, or until done closes while
+// r is still queued (r is then cancelled and ctx's error returned).
+func (o *owner[R]) park(ctx context.Context, r *request[R], done <-chan struct{}) error {
+	if !r.state.CompareAndSwap(reqWaiting, reqParked) && !r.state.CompareAndSwap(reqTaken, reqTakenParked) {
+		return nil // completed meanwhile
 	}
-	complete(list)
+	select {
+	case <-r.wake:
+	case <-done:
+		if r.state.CompareAndSwap(reqParked, reqCancelled) {
+			return ctx.Err()
+		}
+		<-r.wake // taken: its completion's send comes after a bounded piece of work
+	}
+	return nil
 }
 
-// close refuses new writes: it waits for the current tenure (bounded) to
-// end, closes the word and fails what is queued. Idempotent.
+// close refuses new writes and returns once no write is being applied:
+// a held word is marked ownClosing and its holder stops after the request
+// in hand (bounded, whatever the write load), fails the rest and closes
+// the word; queued requests are failed. Idempotent.
 func (o *owner[R]) close(s session[R]) {
 	for {
-		w := o.word.Load()
-		if w == ownClosed || w == ownFree && o.word.CompareAndSwap(ownFree, ownClosed) {
-			break
+		switch o.word.Load() {
+		case ownFree:
+			if o.word.CompareAndSwap(ownFree, ownClosed) {
+				o.drainClosed(s)
+				return
+			}
+		case ownHeld:
+			o.word.CompareAndSwap(ownHeld, ownClosing)
+		case ownClosed:
+			o.drainClosed(s)
+			return
+		default: // ownClosing, ownDraining: the holder or drainer is at most one request from done
+			runtime.Gosched()
 		}
-		runtime.Gosched()
 	}
-	o.failAll(s)
 }
 
-// open accepts writes again after close.
-func (o *owner[R]) open() { o.word.CompareAndSwap(ownClosed, ownFree) }
+// open accepts writes again after close; it waits for a drainer (a few
+// requests' failure) to put the word back to ownClosed.
+func (o *owner[R]) open() {
+	for {
+		switch o.word.Load() {
+		case ownClosed:
+			if o.word.CompareAndSwap(ownClosed, ownFree) {
+				return
+			}
+		case ownDraining:
+			runtime.Gosched()
+		default:
+			return // not closed
+		}
+	}
+}

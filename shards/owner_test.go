@@ -1,6 +1,7 @@
 package shards
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	goruntime "runtime"
@@ -39,12 +40,12 @@ func (s *sumShard) begin() {
 // mustHold panics unless the word is held: the session runs only on the
 // holder.
 func (s *sumShard) mustHold(what string) {
-	if s.own.word.Load() != ownHeld {
+	if w := s.own.word.Load(); w != ownHeld && w != ownClosing {
 		panic(what + " without the word")
 	}
 }
 
-func (s *sumShard) apply(op *addOp) {
+func (s *sumShard) apply(op *addOp) int {
 	s.mustHold("apply")
 	if op.n == s.panicOn {
 		panic("boom")
@@ -54,6 +55,7 @@ func (s *sumShard) apply(op *addOp) {
 	if s.onApply != nil {
 		s.onApply(op)
 	}
+	return 1
 }
 
 func (s *sumShard) publish()                  { s.published.Store(s.sum) }
@@ -63,18 +65,8 @@ func (s *sumShard) guard(op *addOp, pv any)   { op.err = fmt.Errorf("%w: %v", Er
 // add is a write as the sharded structures make one: applied at once when
 // the word is free, else queued and waited for. It returns the op done.
 func (s *sumShard) add(n int64) addOp {
-	op := addOp{n: n}
-	if s.own.tryAcquire() {
-		s.begin()
-		applyGuarded[addOp](s, &op)
-		s.own.serve(s, nil)
-		return op
-	}
-	r := newRequest[addOp]()
-	r.op = op
-	s.own.push(r)
-	s.own.wait(s, r)
-	return r.op
+	op, _ := s.addCtx(context.Background(), n)
+	return op
 }
 
 // TestOwnerConservation: goroutines add distinct numbers; every add is
@@ -140,7 +132,7 @@ func TestOwnerTenureBounded(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s.own.wait(&s, r)
+				_ = s.own.wait(context.Background(), &s, r)
 				if r.op.err != nil {
 					t.Error(r.op.err)
 				}
@@ -228,5 +220,126 @@ func TestOwnerCloseRacesAdds(t *testing.T) {
 		if op := s.add(1); op.err != nil {
 			t.Fatalf("add after reopen: %v", op.err)
 		}
+	}
+}
+
+// addCtx is add with a context: ctx's error when the add was cancelled
+// before it was taken (then it was never applied).
+func (s *sumShard) addCtx(ctx context.Context, n int64) (addOp, error) {
+	op := addOp{n: n}
+	if s.own.tryAcquire() {
+		s.begin()
+		applyGuarded[addOp](s, &op)
+		s.own.serve(s, nil)
+		return op, nil
+	}
+	r := newRequest[addOp]()
+	r.op = op
+	s.own.push(r)
+	if err := s.own.wait(ctx, s, r); err != nil {
+		return op, err
+	}
+	return r.op, nil
+}
+
+// TestOwnerReopenedNotFailed (case 4): a goroutine that saw the word closed
+// and goes on to fail the queue after the shard reopened must not fail a
+// request pushed to the open shard: only the holder of a closed word's
+// drainer role takes the queue.
+func TestOwnerReopenedNotFailed(t *testing.T) {
+	var s sumShard
+	s.own.close(&s)
+	s.own.open()
+	r := newRequest[addOp]()
+	r.op = addOp{n: 3}
+	s.own.push(r)         // pushed to the open shard
+	s.own.drainClosed(&s) // what a waiter that loaded ownClosed before open does next
+	if st := r.state.Load(); st != reqWaiting || r.op.err != nil {
+		t.Fatalf("a request pushed after reopening: state %d, err %v", st, r.op.err)
+	}
+	testutil.Within(t, "the request on the reopened shard", func() {
+		if err := s.own.wait(context.Background(), &s, r); err != nil || r.op.err != nil || s.sum != 3 {
+			t.Errorf("wait: %v, op %v, sum %d", err, r.op.err, s.sum)
+		}
+	})
+}
+
+// TestOwnerCancelConservation: adders with contexts that end at random
+// moments; every add that returned nil was applied exactly once, every add
+// that returned ctx's error was never applied (the sum is that of the
+// acknowledged adds), at 1, GOMAXPROCS and 64 goroutines.
+func TestOwnerCancelConservation(t *testing.T) {
+	for _, g := range []int{1, goruntime.GOMAXPROCS(0), 64} {
+		t.Run(fmt.Sprintf("goroutines=%d", g), func(t *testing.T) {
+			var s sumShard
+			var acked, cancelled atomic.Int64
+			var wg sync.WaitGroup
+			for i := range g {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for j := range 300 {
+						n := int64(i*1000 + j + 1)
+						ctx, cancel := context.WithCancel(context.Background())
+						if j%3 == 0 {
+							cancel() // ends while (or before) the add waits
+						} else if j%3 == 1 {
+							go cancel()
+						}
+						op, err := s.addCtx(ctx, n)
+						cancel()
+						switch {
+						case err == nil && op.err == nil:
+							acked.Add(n)
+						case errors.Is(err, context.Canceled):
+							cancelled.Add(1)
+						default:
+							t.Error(err, op.err)
+							return
+						}
+					}
+				}()
+			}
+			testutil.Within(t, "adders", wg.Wait)
+			if s.sum != acked.Load() {
+				t.Fatalf("sum %d, acknowledged %d (%d cancelled)", s.sum, acked.Load(), cancelled.Load())
+			}
+			t.Logf("%d cancelled before taken", cancelled.Load())
+		})
+	}
+}
+
+// TestOwnerCloseUnderHandOff: close while every tenure ends by handing the
+// word on (it is never free) returns, and every add is applied or failed
+// with errClosed, never both.
+func TestOwnerCloseUnderHandOff(t *testing.T) {
+	var s sumShard
+	var applied atomic.Int64
+	var quit atomic.Bool
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; !quit.Load(); j++ {
+				n := int64(i*1_000_000 + j + 1)
+				op := s.add(n)
+				if op.err == nil {
+					applied.Add(n)
+				} else if !errors.Is(op.err, errClosed) {
+					t.Error(op.err)
+					return
+				}
+			}
+		}()
+	}
+	for s.begins.Load() < 1000 {
+		goruntime.Gosched()
+	}
+	testutil.Within(t, "close under load", func() { s.own.close(&s) })
+	quit.Store(true)
+	testutil.Within(t, "adders", wg.Wait)
+	if s.sum != applied.Load() {
+		t.Fatalf("sum %d, acknowledged %d", s.sum, applied.Load())
 	}
 }

@@ -57,6 +57,9 @@ func makeOffset(shard int, local pool.Offset) Offset {
 // runtime it is registered with has started (Attach has not run).
 var ErrNotStarted = errors.New("shards: not started")
 
+// errNilContext is the error of a write given a nil context.
+var errNilContext = errors.New("shards: nil context (pass context.Background() or a context that ends)")
+
 // ErrBadOffset is returned by Pool.Bytes for an offset and size that name
 // no block memory of this pool.
 var ErrBadOffset = errors.New("shards: offset names no block of this pool")
@@ -195,11 +198,10 @@ func (p *Pool) AllocOn(ctx context.Context, shard, size int) (Offset, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
+	op := poolOp{kind: opAlloc, size: size}
+	if err := p.do(ctx, s, &op); err != nil {
 		return 0, err
 	}
-	op := poolOp{kind: opAlloc, size: size}
-	p.do(s, &op)
 	if op.err != nil {
 		return 0, fmt.Errorf("shards: alloc on shard %d: %w", shard, op.err)
 	}
@@ -224,21 +226,28 @@ func (p *Pool) FreeOn(ctx context.Context, off Offset, size int) error {
 	if off.Local() == pool.Nil {
 		return fmt.Errorf("%w: the nil offset", pool.ErrInvalidFree)
 	}
-	if err := ctx.Err(); err != nil {
+	op := poolOp{kind: opFree, size: size, off: off.Local()}
+	if err := p.do(ctx, s, &op); err != nil {
 		return err
 	}
-	op := poolOp{kind: opFree, size: size, off: off.Local()}
-	p.do(s, &op)
 	return op.err
 }
 
 // do applies op on s: at once when the word is free, else queued for the
-// holder.
-func (p *Pool) do(s *poolShard, op *poolOp) {
+// holder. A panic of the operation, on either path, becomes op's error
+// (ErrPanicked) and the word is released. It returns ctx's error when ctx
+// ended before op was taken (op was not applied).
+func (p *Pool) do(ctx context.Context, s *poolShard, op *poolOp) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if s.own.tryAcquire() {
-		s.apply(op)
+		applyGuarded[poolOp](s, op)
 		s.own.serve(s, nil)
-		return
+		return nil
 	}
 	r, _ := p.reqs.Get().(*request[poolOp])
 	if r == nil {
@@ -246,9 +255,12 @@ func (p *Pool) do(s *poolShard, op *poolOp) {
 	}
 	r.op = *op
 	s.own.push(r)
-	s.own.wait(s, r)
+	if err := s.own.wait(ctx, s, r); err != nil {
+		return err // r was cancelled, never applied, and is not ours to reuse
+	}
 	*op = r.op
 	p.reqs.Put(r)
+	return nil
 }
 
 func (s *poolShard) begin()                     {}
@@ -256,8 +268,15 @@ func (s *poolShard) publish()                   {}
 func (s *poolShard) fail(op *poolOp, err error) { op.err = err }
 func (s *poolShard) guard(op *poolOp, pv any)   { op.err = panicErr(pv) }
 
-// apply implements session.
-func (s *poolShard) apply(op *poolOp) {
+// poolApplyHook, when set (tests only), runs before every pool operation
+// is applied, on the holder.
+var poolApplyHook func(op uint8, size int)
+
+// apply implements session: every pool operation is one unit of work.
+func (s *poolShard) apply(op *poolOp) int {
+	if poolApplyHook != nil {
+		poolApplyHook(op.kind, op.size)
+	}
 	switch op.kind {
 	case opAlloc:
 		op.off, op.err = s.p.Alloc(op.size)
@@ -266,6 +285,7 @@ func (s *poolShard) apply(op *poolOp) {
 	case opStats:
 		op.stats = s.p.Stats()
 	}
+	return 1
 }
 
 // Bytes returns the memory of a live block, from any goroutine: the owner's
@@ -313,11 +333,10 @@ func (p *Pool) Stats(ctx context.Context) (PoolStats, error) {
 	}
 	st := PoolStats{Shards: make([]pool.Stats, len(*ss))}
 	for i := range *ss {
-		if err := ctx.Err(); err != nil {
+		op := poolOp{kind: opStats}
+		if err := p.do(ctx, (*ss)[i], &op); err != nil {
 			return PoolStats{}, err
 		}
-		op := poolOp{kind: opStats}
-		p.do((*ss)[i], &op)
 		st.Shards[i] = op.stats
 	}
 	return st, nil

@@ -66,8 +66,8 @@ func WithTrieOptions(opts ...trie.Option) TrieOption {
 // Create one with NewTrie and pass it to runtime.Start. Writes before Start
 // return ErrNotStarted, after Stop an error matching runtime.ErrStopped;
 // reads keep working on the final contents after Stop, and the Trie (its
-// data kept) may be registered with a new runtime. The zero value is not
-// usable; a Trie must not be copied. All methods are safe for concurrent
+// data kept) may be registered with a new runtime. The zero value is a
+// Trie with the default options (a HashRouter); a Trie must not be copied. All methods are safe for concurrent
 // use, from any goroutine, including tasks running on the runtime's
 // workers.
 type Trie[V any] struct {
@@ -199,9 +199,11 @@ func (l *trieLayout[V]) lockWriters() {
 }
 
 // cloneRouter copies the built-in routers, so that Init never changes a
-// value another structure uses.
+// value another structure uses; no router (a zero Trie) is a HashRouter.
 func cloneRouter(r Router) Router {
 	switch r := r.(type) {
+	case nil:
+		return &HashRouter{}
 	case *HashRouter:
 		return &HashRouter{}
 	case *RangeRouter:
@@ -213,7 +215,8 @@ func cloneRouter(r Router) Router {
 
 // Detach implements runtime.Structure: every shard stops accepting writes
 // (queued ones fail with runtime.ErrStopped); reads go on, and the Trie may
-// be attached again.
+// be attached again. It returns in bounded time under any write load: a
+// shard's current holder stops after the write (or batch chunk) in hand.
 func (t *Trie[V]) Detach() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -232,6 +235,9 @@ func (t *Trie[V]) writable(ctx context.Context, key []byte) (*trieShard[V], erro
 	if l == nil {
 		return nil, ErrNotStarted
 	}
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -243,12 +249,14 @@ func (t *Trie[V]) writable(ctx context.Context, key []byte) (*trieShard[V], erro
 }
 
 // Insert stores v under key and returns once it is applied and visible to
-// Get. added reports whether the key is new. ctx is checked before the
-// write is queued; once queued, a write waits only for the current holder
-// of its shard (a running caller applying a bounded number of writes), and
-// is applied. Errors: ErrNotStarted, runtime.ErrStopped (not applied),
-// ctx's error (not applied), and the shard's (trie.ErrKeyTooLong, pool
-// exhaustion: not applied).
+// Get. added reports whether the key is new. A write waits only for the
+// current holder of its shard (a running caller applying a bounded amount
+// of work) and for nothing on any other shard. When ctx ends before the
+// write is taken by a holder, Insert returns ctx's error and the write is
+// never applied; once taken, it is applied and Insert returns its result.
+// Errors: ErrNotStarted, runtime.ErrStopped (not applied), ctx's error
+// (not applied), and the shard's (trie.ErrKeyTooLong, pool exhaustion: not
+// applied).
 func (t *Trie[V]) Insert(ctx context.Context, key []byte, v V) (added bool, err error) {
 	s, err := t.writable(ctx, key)
 	if err != nil {
@@ -261,7 +269,9 @@ func (t *Trie[V]) Insert(ctx context.Context, key []byte, v V) (added bool, err 
 		return added, err
 	}
 	op := trieOp[V]{kind: opInsert, key: key, v: v}
-	t.queue(s, &op)
+	if err := t.queue(ctx, s, &op); err != nil {
+		return false, err
+	}
 	return op.ok, op.err
 }
 
@@ -279,22 +289,29 @@ func (t *Trie[V]) Delete(ctx context.Context, key []byte) (old V, found bool, er
 		return old, found, err
 	}
 	op := trieOp[V]{kind: opDelete, key: key}
-	t.queue(s, &op)
+	if err := t.queue(ctx, s, &op); err != nil {
+		return old, false, err
+	}
 	return op.old, op.ok, op.err
 }
 
-// queue hands op to s's current holder and waits for it (the slow path).
-func (t *Trie[V]) queue(s *trieShard[V], op *trieOp[V]) {
+// queue hands op to s's current holder and waits for it (the slow path);
+// it returns ctx's error when ctx ended before op was taken (op was not
+// applied).
+func (t *Trie[V]) queue(ctx context.Context, s *trieShard[V], op *trieOp[V]) error {
 	r, _ := t.reqs.Get().(*request[trieOp[V]])
 	if r == nil {
 		r = newRequest[trieOp[V]]()
 	}
 	r.op = *op
 	s.own.push(r)
-	s.own.wait(s, r)
+	if err := s.own.wait(ctx, s, r); err != nil {
+		return err // r was cancelled: it stays linked in the queue until a holder drops it
+	}
 	*op = r.op
 	r.op = trieOp[V]{}
 	t.reqs.Put(r)
+	return nil
 }
 
 // Get returns the value stored under key, reading the owner's shard
@@ -349,6 +366,9 @@ func (t *Trie[V]) Reclaim(ctx context.Context) error {
 	if l == nil {
 		return ErrNotStarted
 	}
+	if ctx == nil {
+		return errNilContext
+	}
 	var errs []error
 	for i := range l.shards {
 		s := &l.shards[i]
@@ -361,8 +381,8 @@ func (t *Trie[V]) Reclaim(ctx context.Context) error {
 				s.begin()
 				op.err = s.reclaim()
 				s.own.serve(s, nil)
-			} else {
-				t.queue(s, &op)
+			} else if err := t.queue(ctx, s, &op); err != nil {
+				return errors.Join(append(errs, err)...)
 			}
 			if op.err != nil {
 				errs = append(errs, fmt.Errorf("shards: shard %d: %w", i, op.err))

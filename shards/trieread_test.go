@@ -200,7 +200,7 @@ func TestReadsUnderConcurrentWriters(t *testing.T) {
 					}()
 				}
 				var rd sync.WaitGroup
-				rounds := max(2, 24/readers)
+				rounds := max(1, 24/readers/scale)
 				for g := range readers {
 					rd.Add(1)
 					go func() {

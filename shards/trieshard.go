@@ -32,6 +32,7 @@ type trieOp[V any] struct {
 	old   V
 	err   error
 	batch *shardOps[V] // opBatch: the shard's writes of one Commit
+	end   int          // opBatch: apply batch.ops[batch.next:end] (one chunk)
 }
 
 type trieShard[V any] struct {
@@ -82,8 +83,9 @@ func (s *trieShard[V]) delete(key []byte) (old V, found bool, err error) {
 	return s.w.DeleteNow(key)
 }
 
-// apply implements session.
-func (s *trieShard[V]) apply(op *trieOp[V]) {
+// apply implements session: the work of a write is 1, of a batch chunk
+// its keys.
+func (s *trieShard[V]) apply(op *trieOp[V]) int {
 	switch op.kind {
 	case opInsert:
 		count(&s.combined, 1)
@@ -92,11 +94,14 @@ func (s *trieShard[V]) apply(op *trieOp[V]) {
 		count(&s.combined, 1)
 		op.old, op.ok, op.err = s.delete(op.key)
 	case opBatch:
-		count(&s.combined, len(op.batch.ops))
-		s.applyBatch(op.batch)
+		n := op.end - op.batch.next
+		count(&s.combined, n)
+		s.applyBatch(op.batch, op.end)
+		return max(n, 1)
 	case opReclaim:
 		op.err = s.reclaim()
 	}
+	return 1
 }
 
 // reclaim hands back what the shard's readers can no longer reach,
@@ -105,18 +110,18 @@ func (s *trieShard[V]) apply(op *trieOp[V]) {
 // while readers are waited for (Trie.Reclaim waits between two of these).
 func (s *trieShard[V]) reclaim() error { return s.w.Reclaim() }
 
-// applyBatch applies one shard's writes of a Commit, in order, recording
-// failures in so.res. A write that panics fails alone (ErrPanicked); the
-// writes after it are still applied.
-func (s *trieShard[V]) applyBatch(so *shardOps[V]) {
-	count(&s.writes, len(so.ops))
-	for so.next < len(so.ops) {
-		s.applyFrom(so)
+// applyBatch applies one chunk of a shard's writes of a Commit,
+// so.ops[so.next:end], in order, recording failures in so.res. A write that
+// panics fails alone (ErrPanicked); the writes after it are still applied.
+func (s *trieShard[V]) applyBatch(so *shardOps[V], end int) {
+	count(&s.writes, end-so.next)
+	for so.next < end {
+		s.applyFrom(so, end)
 	}
 }
 
-// applyFrom applies so's writes from so.next on until one panics.
-func (s *trieShard[V]) applyFrom(so *shardOps[V]) {
+// applyFrom applies so's writes from so.next to end until one panics.
+func (s *trieShard[V]) applyFrom(so *shardOps[V], end int) {
 	defer func() {
 		if pv := recover(); pv != nil {
 			op := &so.ops[so.next]
@@ -124,7 +129,7 @@ func (s *trieShard[V]) applyFrom(so *shardOps[V]) {
 			so.next++
 		}
 	}()
-	for ; so.next < len(so.ops); so.next++ {
+	for ; so.next < end; so.next++ {
 		op := &so.ops[so.next]
 		key := so.buf[op.start:op.end]
 		if applyHook != nil {

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var words io.Reader = strings.NewReader(builtin)
 	name := "the built-in list"
 	if fs.NArg() == 1 {
-		r, closeWords, err := exampleutil.Open(fs.Arg(0), stdin)
+		r, closeWords, err := exampleutil.Open(ctx, fs.Arg(0), stdin)
 		if err != nil {
 			return err
 		}
@@ -73,6 +74,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return nil
 	})
+	if interrupted(ctx, err) {
+		fmt.Fprintf(stdout, "interrupted while reading %s: %d words read, none answered\n", name, len(counts))
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -92,44 +97,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintf(stdout, "%d words loaded on %d shards; type a prefix per line\n", tr.Len(), rt.Workers())
 
-	// Prefixes are read on their own goroutine so that a signal ends the
-	// loop even while stdin has nothing to say.
-	prefixes := make(chan string)
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(prefixes)
-		readErr <- exampleutil.ReadLines(stdin, 0, func(line []byte, _ int) error {
-			select {
-			case prefixes <- string(line):
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
+	// A signal ends the reading at once, even while stdin has nothing to
+	// say (ContextReader).
 	answered := 0
-	for loop := true; loop; {
-		select {
-		case p, ok := <-prefixes:
-			if !ok {
-				loop = false
-				break
-			}
-			answer(stdout, tr, strings.ToLower(strings.TrimSpace(p)), *limit)
-			answered++
-		case <-ctx.Done():
-			loop = false
-		}
+	err = exampleutil.ReadLines(exampleutil.ContextReader(ctx, stdin), 0, func(line []byte, _ int) error {
+		answer(stdout, tr, strings.ToLower(strings.TrimSpace(string(line))), *limit)
+		answered++
+		return nil
+	})
+	if err != nil && !interrupted(ctx, err) {
+		return err
 	}
-	if ctx.Err() == nil {
-		if err := <-readErr; err != nil {
-			return err
-		}
-	}
-	// A signal: the reader goroutine may still wait for input; it ends with
-	// the process (its read cannot be interrupted portably).
 	fmt.Fprintf(stdout, "answered %d prefixes\n", answered)
 	return rt.Stop(context.Background())
+}
+
+// interrupted reports whether err is ctx's: the run was stopped by a
+// signal.
+func interrupted(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err())
 }
 
 // answer prints up to limit completions of p.

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/zipora-go/zipora/internal/exampleutil"
+	"github.com/zipora-go/zipora/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
@@ -137,5 +138,24 @@ func TestInterrupt(t *testing.T) {
 	defer out.mu.Unlock()
 	if !strings.Contains(out.buf.String(), "answered 1 prefixes\n") {
 		t.Fatalf("%s", out.buf.String())
+	}
+}
+
+// TestInterruptReadingWordsFromOpenPipe (issue 19, case 14): the word
+// list is `-` (stdin), a pipe that stays open; Ctrl-C arrives while the
+// read waits for more: it stops at once, says so and exits 0.
+func TestInterruptReadingWordsFromOpenPipe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in := testutil.NewStallingReader("apple apricot\nbanana\n", cancel)
+	defer in.Release()
+	var out, errOut bytes.Buffer
+	testutil.Within(t, "autocomplete - after Ctrl-C on an open pipe", func() {
+		if code := exampleutil.Main(ctx, "autocomplete", []string{"-workers", "2", "-"}, in, &out, &errOut, run); code != 0 {
+			t.Errorf("exit %d: %s", code, errOut.String())
+		}
+	})
+	if !strings.Contains(out.String(), "interrupted while reading -: 3 words read, none answered") {
+		t.Fatalf("%s", out.String())
 	}
 }

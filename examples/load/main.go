@@ -3,8 +3,10 @@
 // -duration — PUT /keys/{key} for a -write-ratio share, the rest split
 // between GET /keys/{key} and GET /complete?prefix=… (-complete-ratio of
 // the reads) — and it prints requests/s and p50/p90/p99 latency per
-// operation. Keys come from -keys (one per line; the server should be
-// loaded with the same file) or are generated file-system paths. Progress
+// operation (a request the server sheds, 503 with Retry-After, is counted
+// in the busy column, not as an error). Keys come from -keys (one per
+// line; the server should be loaded with the same file) or are generated
+// file-system paths. Progress
 // goes to stderr: one live line on a terminal, a line per -progress
 // otherwise. Ctrl-C ends the run early and still prints the summary.
 //
@@ -29,6 +31,7 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zipora-go/zipora/internal/exampleutil"
 	"github.com/zipora-go/zipora/internal/workload"
@@ -56,7 +59,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent clients (one connection each)")
 	fs.Float64Var(&o.writeRatio, "write-ratio", 0.1, "share of requests that are writes (PUT), 0..1")
 	fs.Float64Var(&o.completeRatio, "complete-ratio", 0.5, "share of the reads that are completions (the rest are GETs), 0..1")
-	fs.IntVar(&o.prefixLen, "prefix-len", 2, "bytes of a key used as the completion prefix")
+	fs.IntVar(&o.prefixLen, "prefix-len", 2, "bytes of a key used as the completion prefix (fewer where a character would be cut: the server takes only UTF-8)")
 	fs.StringVar(&o.keys, "keys", "", "file of keys, one per line (empty: -n generated paths)")
 	fs.IntVar(&o.n, "n", 100_000, "number of generated paths without -keys")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
@@ -97,7 +100,8 @@ var opNames = [numOps]string{"get", "complete", "put"}
 type stats struct {
 	lat    [numOps][]time.Duration
 	errors [numOps]int
-	first  error // the first error seen
+	busy   [numOps]int // answered 503 with Retry-After: the server shed them
+	first  error       // the first error seen
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -105,9 +109,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	keys, err := loadKeys(o, stdin)
+	keys, err := loadKeys(ctx, o, stdin)
 	if err != nil {
 		return err
+	}
+	if ctx.Err() != nil { // a signal while reading the keys
+		fmt.Fprintf(stdout, "interrupted while reading the keys (%d read): no request sent\n", len(keys))
+		return nil
 	}
 	if len(keys) == 0 {
 		return fmt.Errorf("%s: no keys", o.keys)
@@ -154,8 +162,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return nil
 }
 
-// loadKeys reads -keys (skipping empty lines) or generates -n paths.
-func loadKeys(o options, stdin io.Reader) ([]string, error) {
+// loadKeys reads -keys (skipping empty lines) or generates -n paths. A ctx
+// that ends stops the reading at once (also of a pipe that stays open) and
+// returns what was read.
+func loadKeys(ctx context.Context, o options, stdin io.Reader) ([]string, error) {
 	if o.keys == "" {
 		var keys []string
 		for _, k := range workload.Paths(o.n, o.seed) {
@@ -163,7 +173,7 @@ func loadKeys(o options, stdin io.Reader) ([]string, error) {
 		}
 		return keys, nil
 	}
-	r, closeKeys, err := exampleutil.Open(o.keys, stdin)
+	r, closeKeys, err := exampleutil.Open(ctx, o.keys, stdin)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +185,7 @@ func loadKeys(o options, stdin io.Reader) ([]string, error) {
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
 		return nil, fmt.Errorf("%s: %w", o.keys, err)
 	}
 	return keys, nil
@@ -226,6 +236,9 @@ func (c *clientRun) loop(ctx context.Context, done, failed *atomic.Uint64) {
 			method, path = "GET", "/keys/"+url.PathEscape(key)
 		case opComplete:
 			p := key[:min(len(key), c.o.prefixLen)]
+			for !utf8.ValidString(p) { // not inside a character: the server refuses a prefix that is not UTF-8
+				p = p[:len(p)-1]
+			}
 			method, path = "GET", "/complete?limit=10&prefix="+url.QueryEscape(p)
 		case opPut:
 			c.puts++
@@ -239,6 +252,10 @@ func (c *clientRun) loop(ctx context.Context, done, failed *atomic.Uint64) {
 			return
 		}
 		done.Add(1)
+		if errors.Is(err, errBusy) {
+			c.st.busy[op]++
+			continue
+		}
 		if err != nil {
 			failed.Add(1)
 			c.st.errors[op]++
@@ -250,6 +267,11 @@ func (c *clientRun) loop(ctx context.Context, done, failed *atomic.Uint64) {
 		c.st.lat[op] = append(c.st.lat[op], lat)
 	}
 }
+
+// errBusy is a 503 with Retry-After: the server's limits shed the request
+// (see examples/server's -max-inflight and -memory); counted apart, not a
+// failure.
+var errBusy = errors.New("busy")
 
 // do sends one request and checks its status: a GET of a key may find
 // nothing (404: the key set may be larger than the server's).
@@ -271,6 +293,8 @@ func (c *clientRun) do(ctx context.Context, method, path string, body io.Reader,
 		op == opPut && resp.StatusCode == http.StatusCreated,
 		op == opGet && resp.StatusCode == http.StatusNotFound:
 		return nil
+	case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
+		return errBusy
 	}
 	return errors.New(resp.Status)
 }
@@ -328,11 +352,12 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 func report(w io.Writer, results []stats, elapsed time.Duration, interrupted bool) {
 	var all []time.Duration
 	var per [numOps][]time.Duration
-	var errs [numOps]int
+	var errs, busy [numOps]int
 	for _, st := range results {
 		for op := range numOps {
 			per[op] = append(per[op], st.lat[op]...)
 			errs[op] += st.errors[op]
+			busy[op] += st.busy[op]
 		}
 	}
 	note := ""
@@ -341,19 +366,20 @@ func report(w io.Writer, results []stats, elapsed time.Duration, interrupted boo
 	}
 	fmt.Fprintf(w, "ran %v%s\n", elapsed.Round(time.Millisecond), note)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\trequests\treq/s\tp50\tp90\tp99\terrors\t")
-	row := func(name string, lat []time.Duration, nerr int) {
+	fmt.Fprintln(tw, "op\trequests\treq/s\tp50\tp90\tp99\terrors\tbusy\t")
+	row := func(name string, lat []time.Duration, nerr, nbusy int) {
 		slices.Sort(lat)
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%v\t%d\t\n", name, len(lat), float64(len(lat))/elapsed.Seconds(),
-			us(percentile(lat, 0.50)), us(percentile(lat, 0.90)), us(percentile(lat, 0.99)), nerr)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%v\t%d\t%d\t\n", name, len(lat), float64(len(lat))/elapsed.Seconds(),
+			us(percentile(lat, 0.50)), us(percentile(lat, 0.90)), us(percentile(lat, 0.99)), nerr, nbusy)
 	}
-	totalErr := 0
+	totalErr, totalBusy := 0, 0
 	for op := range numOps {
-		row(opNames[op], per[op], errs[op])
+		row(opNames[op], per[op], errs[op], busy[op])
 		all = append(all, per[op]...)
 		totalErr += errs[op]
+		totalBusy += busy[op]
 	}
-	row("all", all, totalErr)
+	row("all", all, totalErr, totalBusy)
 	tw.Flush()
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/zipora-go/zipora/examples/server/httpindex"
 	"github.com/zipora-go/zipora/internal/exampleutil"
+	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 )
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
 func rows(t *testing.T, out string) map[string][2]int {
 	t.Helper()
 	got := map[string][2]int{}
-	re := regexp.MustCompile(`(?m)^\s*(get|complete|put|all)\s+(\d+)\s+\d+\s+\S+\s+\S+\s+\S+\s+(\d+)\s*$`)
+	re := regexp.MustCompile(`(?m)^\s*(get|complete|put|all)\s+(\d+)\s+\d+\s+\S+\s+\S+\s+\S+\s+(\d+)\s+\d+\s*$`)
 	for _, m := range re.FindAllStringSubmatch(out, -1) {
 		var n, e int
 		fmt.Sscan(m[2], &n)
@@ -48,7 +49,7 @@ func sharded(t *testing.T) (*httpindex.Server, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return httpindex.New(httpindex.NewSharded(rt, tr)), func() { rt.Stop(context.Background()) }
+	return httpindex.New(httpindex.NewSharded(rt, tr), httpindex.Config{}), func() { rt.Stop(context.Background()) }
 }
 
 // TestShortRun loads the real handler (both backends) for a moment and
@@ -63,7 +64,7 @@ func TestShortRun(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			var h *httpindex.Server
 			if backend == "locked" {
-				h = httpindex.New(httpindex.NewLocked())
+				h = httpindex.New(httpindex.NewLocked(), httpindex.Config{})
 			} else {
 				var stop func()
 				h, stop = sharded(t)
@@ -108,7 +109,7 @@ func TestShortRun(t *testing.T) {
 // TestInterrupt ends the run from the server side (as a signal would) and
 // checks the summary is still printed and the exit code is 0.
 func TestInterrupt(t *testing.T) {
-	h := httpindex.New(httpindex.NewLocked())
+	h := httpindex.New(httpindex.NewLocked(), httpindex.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var n atomic.Int64
@@ -182,5 +183,73 @@ func TestPercentile(t *testing.T) {
 	}
 	if percentile(nil, 0.5) != 0 || percentile(d[:1], 0.99) != 1 {
 		t.Error("edge cases")
+	}
+}
+
+// TestInterruptReadingKeysFromOpenPipe (issue 19, case 14): `-keys -` from
+// a pipe that stays open; Ctrl-C arrives while the read waits for more:
+// load stops at once, says so and exits 0, no request sent.
+func TestInterruptReadingKeysFromOpenPipe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in := testutil.NewStallingReader("apple\napricot\n", cancel)
+	defer in.Release()
+	var out, errOut bytes.Buffer
+	testutil.Within(t, "load -keys - after Ctrl-C on an open pipe", func() {
+		if code := exampleutil.Main(ctx, "load", []string{"-keys", "-", "-url", "http://127.0.0.1:1"}, in, &out, &errOut, run); code != 0 {
+			t.Errorf("exit %d: %s", code, errOut.String())
+		}
+	})
+	if !strings.Contains(out.String(), "interrupted while reading the keys (2 read)") {
+		t.Fatalf("%s", out.String())
+	}
+}
+
+// TestBusyIsNotAFailure: requests the server sheds (503 with Retry-After,
+// its limits) are counted in the busy column, not as errors, and the run
+// exits 0.
+func TestBusyIsNotAFailure(t *testing.T) {
+	h := httpindex.New(httpindex.NewLocked(), httpindex.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var completes atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/complete" {
+			if completes.Add(1) == 100 {
+				cancel()
+			}
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":"busy: test"}`, http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	var out, errOut bytes.Buffer
+	code := exampleutil.Main(ctx, "load", []string{"-url", ts.URL, "-n", "1000", "-duration", "1h", "-concurrency", "3"}, nil, &out, &errOut, run)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	r := rows(t, out.String())
+	if r["complete"] != [2]int{0, 0} || r["all"][1] != 0 || !regexp.MustCompile(`(?m)^\s*complete\s+0\s.*\s0\s+(\d{2,})\s*$`).MatchString(out.String()) {
+		t.Fatalf("%v\n%s", r, out.String())
+	}
+}
+
+// TestPrefixNotCutInsideACharacter: -prefix-len counts bytes, but a
+// prefix never ends inside a multi-byte character (the server refuses
+// prefixes that are not UTF-8, so each would be an error).
+func TestPrefixNotCutInsideACharacter(t *testing.T) {
+	words := filepath.Join(t.TempDir(), "words")
+	if err := os.WriteFile(words, []byte("éa\néb\n😀x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(httpindex.New(httpindex.NewLocked(), httpindex.Config{}))
+	defer ts.Close()
+	var out, errOut bytes.Buffer
+	code := exampleutil.Main(context.Background(), "load", []string{"-url", ts.URL, "-keys", words, "-prefix-len", "1",
+		"-write-ratio", "0", "-complete-ratio", "1", "-duration", "200ms", "-concurrency", "2"}, nil, &out, &errOut, run)
+	if r := rows(t, out.String()); code != 0 || r["complete"][0] == 0 || r["all"][1] != 0 {
+		t.Fatalf("exit %d %v\n%s\n%s", code, r, out.String(), errOut.String())
 	}
 }

@@ -5,7 +5,9 @@
 //
 //	go run ./examples/primitives [-rounds N]
 //
-// Ctrl-C skips the parts not yet begun and exits 0; -h exits 0.
+// Ctrl-C cuts the measurement short (within microseconds), skips the
+// parts not yet begun, prints what was measured and exits 0; a second
+// Ctrl-C exits at once; -h exits 0.
 package main
 
 import (
@@ -47,28 +49,41 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 		return nil
 	}
 
-	parker := roundTrips(*rounds, func() (func(), func(), func(), func()) {
+	parker, np := roundTrips(ctx, *rounds, func() (func(), func(), func(), func()) {
 		var a, b primitives.Parker
 		return a.Unpark, func() { a.Park(0) }, b.Unpark, func() { b.Park(0) }
 	})
-	channel := roundTrips(*rounds, func() (func(), func(), func(), func()) {
+	channel, nc := roundTrips(ctx, *rounds, func() (func(), func(), func(), func()) {
 		a, b := make(chan struct{}, 1), make(chan struct{}, 1)
 		return func() { a <- struct{}{} }, func() { <-a }, func() { b <- struct{}{} }, func() { <-b }
 	})
-	fmt.Fprintf(stdout, "wake-up round trip between two OS-thread-locked goroutines (%d rounds):\n", *rounds)
-	fmt.Fprintf(stdout, "  futex Parker %8.2f µs\n  channel      %8.2f µs  (Parker is %.1fx faster)\n",
-		us(parker), us(channel), float64(channel)/float64(parker))
+	done := fmt.Sprintf("%d rounds", *rounds)
+	if min(np, nc) < *rounds {
+		done = fmt.Sprintf("%d and %d of %d rounds", np, nc, *rounds)
+	}
+	fmt.Fprintf(stdout, "wake-up round trip between two OS-thread-locked goroutines (%s):\n", done)
+	if np > 0 && nc > 0 {
+		fmt.Fprintf(stdout, "  futex Parker %8.2f µs\n  channel      %8.2f µs  (Parker is %.1fx faster)\n",
+			us(parker), us(channel), float64(channel)/float64(parker))
+	}
 	if ctx.Err() != nil {
-		fmt.Fprintln(stdout, "interrupted: the reclamation part was skipped")
+		fmt.Fprintln(stdout, "interrupted: the wake-up part was cut short, the reclamation part skipped")
 		return nil
 	}
 	return reclamation(stdout)
 }
 
-// roundTrips runs n ping-pong rounds between the caller and a partner
-// goroutine, both locked to OS threads, and returns the mean round trip.
-func roundTrips(n int, mk func() (ping, waitPing, pong, waitPong func())) time.Duration {
+// checkEvery is how many round trips run between two looks at ctx: a
+// signal stops the measurement within microseconds.
+const checkEvery = 1024
+
+// roundTrips runs up to n ping-pong rounds between the caller and a
+// partner goroutine, both locked to OS threads, and returns the mean round
+// trip and the rounds done: fewer than n when ctx ended. The last ping
+// then tells the partner to stop instead of answering.
+func roundTrips(ctx context.Context, n int, mk func() (ping, waitPing, pong, waitPong func())) (time.Duration, int) {
 	ping, waitPing, pong, waitPong := mk()
+	var stop atomic.Bool // written before the last ping, read after its wake-up
 	done := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
@@ -76,19 +91,31 @@ func roundTrips(n int, mk func() (ping, waitPing, pong, waitPong func())) time.D
 		defer close(done)
 		for range n {
 			waitPing()
+			if stop.Load() {
+				return
+			}
 			pong()
 		}
 	}()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	start := time.Now()
-	for range n {
+	i := 0
+	for ; i < n; i++ {
+		if i%checkEvery == checkEvery-1 && ctx.Err() != nil {
+			stop.Store(true)
+			ping()
+			break
+		}
 		ping()
 		waitPong()
 	}
 	el := time.Since(start)
 	<-done
-	return el / time.Duration(n)
+	if i == 0 {
+		return 0, 0
+	}
+	return el / time.Duration(i), i
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

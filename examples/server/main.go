@@ -3,7 +3,7 @@
 // NDJSON batches, per-shard statistics and a small search page.
 //
 //	go run ./examples/server -addr 127.0.0.1:8080 -keys /usr/share/dict/words
-//	make serve                                  # the same, with the word list when there is one
+//	make serve                                  # the same, built, with the word list when there is one
 //	go run ./examples/server -backend locked    # one trie behind a sync.RWMutex, for comparison
 //
 // Then open http://127.0.0.1:8080/ or try
@@ -15,25 +15,68 @@
 //	printf '%s\n' '{"op":"put","key":"k","value":"v"}' '{"op":"delete","key":"old"}' | curl --data-binary @- localhost:8080/batch
 //	curl localhost:8080/stats; curl localhost:8080/debug/vars
 //
-// API (JSON; errors are 4xx with {"error": "..."}, and nothing is applied):
+// # API
 //
-//	GET    /complete?prefix=P&limit=N  {"prefix":P,"keys":[...],"more":bool}, byte order; limit 1..1000, default 10
+// Every answer is JSON but the page at /; an error is {"error": "..."}.
+//
+//	GET    /complete?prefix=P&limit=N  {"prefix":P,"keys":[...],"more":bool}, byte order; limit 1..1000, default 10;
+//	                                   "more" is also true when the answer was cut at -complete-bytes
 //	GET    /keys/{key}                 200 {"key":K,"value":V}, 404
 //	PUT    /keys/{key}                 body = value (<= 1 MiB): 201 created, 200 replaced
 //	DELETE /keys/{key}                 204, 404
-//	POST   /batch                      NDJSON {"op":"put"|"delete","key":K,"value":V} per line: 200 {"applied":n};
-//	                                   a bad line: 400 naming it, nothing applied
-//	GET    /stats, /debug/vars         per-shard keys, writes, mailbox depth, memory
+//	POST   /batch                      NDJSON {"op":"put"|"delete","key":K,"value":V} per line (<= 64 MiB,
+//	                                   <= 1,048,576 writes): 200 {"applied":n}; every line is checked first:
+//	                                   a bad line is a 400 naming it, nothing applied
+//	GET    /stats, /debug/vars         per-shard keys, writes, tenures, memory; the limits and their use
 //	GET    /                           the search page
 //
 // Keys are the rest of the path after /keys/ (slashes included, percent-
 // decoded, not cleaned: "a//b" and ".." are keys too), 1 to 65536 bytes.
-// JSON carries invalid UTF-8 as U+FFFD: keys and values that are UTF-8
-// come back exactly.
+// Keys, values and prefixes must be valid UTF-8 (in a batch line, raw and
+// after \u escapes: an escaped lone surrogate such as "\ud800" is refused
+// too): anything else is a 400, never rewritten, so what goes in comes back
+// byte for byte. Lines of -keys that are not UTF-8 are skipped and counted.
 //
-// SIGINT or SIGTERM stops accepting connections, finishes the requests in
-// flight (up to -drain), stops the runtime, logs the final statistics and
-// exits 0; a second signal ends it at once. -h exits 0.
+// What a failure leaves behind:
+//
+//	400, 404, 405, 413  nothing applied
+//	503 + Retry-After   a limit was reached (the error starts "busy:"): nothing applied; retry later
+//	503 without it      the index is stopping (the runtime stopped): a PUT or DELETE was not
+//	                    applied; a batch may be partly applied, its answer then says how much
+//	                    ({"error":..., "applied":n, "failed":m}): re-read its keys or send it
+//	                    again (a batch of puts and deletes is idempotent)
+//
+// A client that goes away does not cancel its write: a write whose request
+// was read is applied (or fails as above) whether or not the answer is read.
+// Errors of the HTTP layer itself (a malformed request, headers over 256 KiB:
+// 400 and 431) are net/http's plain text.
+//
+// # Limits
+//
+// One client cannot take the server down (each bound is a flag; /stats
+// shows them and their use under "limits"):
+//
+//   - a /complete answer holds at most -complete-bytes of keys ("more": true
+//     when cut);
+//   - at most -max-inflight answers (/complete, /stats, /debug/vars) are
+//     computed at once, and -max-inflight batches parsed and applied: one
+//     more is answered 503 with Retry-After: 1 at once. A slot is held for
+//     the work only, never while a client is slow to send or to read;
+//   - what requests hold while clients send and read (PUT values and batch
+//     bodies as they arrive, parsed batches, answers over 64 KiB until
+//     written) is at most -memory together: beyond it 503 with Retry-After, or 413 for a
+//     request that alone needs more. A slow client holds only its bytes;
+//   - headers must arrive within -header-timeout, a whole request within
+//     -read-timeout, an answer must be written within -write-timeout; an
+//     idle keep-alive connection is closed after -idle-timeout;
+//   - at most -max-conns connections are open: one more is answered 503
+//     (JSON, Retry-After) and closed.
+//
+// SIGINT or SIGTERM stops the loading of -keys (also from a pipe that
+// stays open) or, once serving, stops accepting connections, finishes the
+// requests in flight (up to -drain), stops the runtime, logs the final
+// statistics and exits 0; a second signal ends it at once. -h lists the
+// flags and exits 0.
 package main
 
 import (
@@ -47,6 +90,7 @@ import (
 	"net/http"
 	"os"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zipora-go/zipora/examples/server/httpindex"
 	"github.com/zipora-go/zipora/internal/exampleutil"
@@ -65,6 +109,12 @@ type options struct {
 	workers, batch      int
 	procs, quiet        bool
 	drain               time.Duration
+	limits              httpindex.Config
+	maxConns            int
+	headerTimeout       time.Duration
+	readTimeout         time.Duration
+	writeTimeout        time.Duration
+	idleTimeout         time.Duration
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -80,6 +130,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.procs, "procs", false, "one extra P per worker while the runtime runs (runtime.Config.DedicatedProcs)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "on a signal, how long to wait for the requests in flight")
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings only")
+	fs.IntVar(&o.limits.CompleteBytes, "complete-bytes", httpindex.DefaultCompleteBytes, "bytes of keys (JSON-encoded) in one /complete answer; a cut answer says \"more\": true")
+	fs.IntVar(&o.limits.InFlight, "max-inflight", httpindex.DefaultInFlight, "expensive work at once, per kind (answers computed: /complete, /stats, /debug/vars; batches parsed and applied); one more gets 503 + Retry-After")
+	fs.Int64Var(&o.limits.Memory, "memory", httpindex.DefaultMemory, "bytes that requests may hold together: PUT values and batch bodies as they arrive, parsed batches (+1 per byte, +128 per write), answers over 64 KiB until written; beyond: 503 + Retry-After")
+	fs.IntVar(&o.maxConns, "max-conns", 1024, "open connections at most; one more is answered 503 and closed")
+	fs.DurationVar(&o.headerTimeout, "header-timeout", 10*time.Second, "time to read a request's headers")
+	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included (a 64 MiB batch needs about 2.2 MiB/s)")
+	fs.DurationVar(&o.writeTimeout, "write-timeout", 60*time.Second, "time from the end of a request's headers to the end of its answer (at least -read-timeout)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 60*time.Second, "how long an idle keep-alive connection stays open")
 	if err := exampleutil.Parse(fs, args, 0); err != nil {
 		return o, err
 	}
@@ -92,6 +150,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, exampleutil.Usagef("-workers must be >= 0")
 	case o.batch <= 0:
 		return o, exampleutil.Usagef("-batch must be > 0")
+	case o.limits.CompleteBytes < httpindex.MinCompleteBytes:
+		return o, exampleutil.Usagef("-complete-bytes must be >= %d (a key of 65536 bytes, escaped)", httpindex.MinCompleteBytes)
+	case o.limits.InFlight <= 0 || o.maxConns <= 0:
+		return o, exampleutil.Usagef("-max-inflight and -max-conns must be > 0")
+	case o.limits.Memory < 4<<20:
+		return o, exampleutil.Usagef("-memory must be >= 4 MiB")
+	case o.headerTimeout <= 0 || o.readTimeout <= 0 || o.writeTimeout <= 0 || o.idleTimeout <= 0 || o.drain <= 0:
+		return o, exampleutil.Usagef("-header-timeout, -read-timeout, -write-timeout, -idle-timeout and -drain must be > 0")
 	}
 	return o, nil
 }
@@ -144,15 +210,22 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 		}
 	}
 
-	h := httpindex.New(idx)
+	h := httpindex.New(idx, o.limits)
+	if ctx.Err() != nil { // a signal while loading: stop without serving
+		return finish(h, nil, stopIndex, logger)
+	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: o.headerTimeout,
+		ReadTimeout:       o.readTimeout,
+		WriteTimeout:      o.writeTimeout,
+		IdleTimeout:       o.idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	logger.Info("listening", "url", "http://"+ln.Addr().String()+"/", "backend", idx.Name(), "keys", idx.Len())
+	go func() { served <- srv.Serve(limitConns(ln, o.maxConns)) }()
+	logger.Info("listening", "url", "http://"+ln.Addr().String()+"/", "backend", idx.Name(), "keys", idx.Len(), "pid", os.Getpid())
 
 	select {
 	case err := <-served: // Serve failed on its own (not by Shutdown)
@@ -167,9 +240,18 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		shutErr = errors.Join(shutErr, err)
 	}
+	return finish(h, shutErr, stopIndex, logger)
+}
+
+// maxHeaderBytes bounds a request's line and headers: a key of
+// trie.MaxKeyLen bytes, every byte percent-encoded, and room for headers.
+const maxHeaderBytes = 3*trie.MaxKeyLen + 64<<10
+
+// finish stops the index and logs the final statistics.
+func finish(h *httpindex.Server, shutErr error, stopIndex func() error, logger *slog.Logger) error {
 	stopErr := stopIndex()
 	rep := h.Report()
-	logger.Info("final stats", "backend", rep.Backend, "keys", rep.Keys, "requests", rep.Requests,
+	logger.Info("final stats", "backend", rep.Backend, "keys", rep.Keys, "requests", rep.Requests, "busy", rep.Limits.Busy,
 		"uptime", rep.Uptime, "arena_bytes", rep.Memory.ArenaBytes, "heap_alloc", rep.Memory.HeapAlloc)
 	for _, sh := range rep.Shards {
 		logger.Info("shard", "shard", sh.Shard, "keys", sh.Keys, "writes", sh.Writes, "tenures", sh.Tenures, "combined", sh.Combined, "bytes_per_key", fmt.Sprintf("%.1f", sh.BytesPerKey))
@@ -182,18 +264,20 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 
 // loadKeys loads o.keys (a file, or - for stdin) into idx in batches of
 // o.batch, logging progress every second. Empty lines are skipped (the API
-// has no empty key); a line over trie.MaxKeyLen is an error naming it. A
-// ctx that ends stops the load early (the server still starts, to be
-// stopped at once).
+// has no empty key), and so are lines that are not valid UTF-8 (the API
+// refuses them: they could not be read back); both are counted. A line
+// over trie.MaxKeyLen is an error naming it. A ctx that ends (a signal)
+// stops the reading at once, even of a pipe that stays open: what was
+// read is applied and the count logged.
 func loadKeys(ctx context.Context, idx httpindex.Index, o options, stdin io.Reader, logger *slog.Logger) error {
-	r, closeKeys, err := exampleutil.Open(o.keys, stdin)
+	r, closeKeys, err := exampleutil.Open(ctx, o.keys, stdin)
 	if err != nil {
 		return err
 	}
 	defer closeKeys()
 	start := time.Now()
 	last := start
-	lines, skipped := 0, 0
+	lines, skipped, notUTF8, firstBad := 0, 0, 0, 0
 	ops := make([]httpindex.Op, 0, o.batch)
 	flush := func() error {
 		err := idx.Apply(context.Background(), ops)
@@ -201,11 +285,16 @@ func loadKeys(ctx context.Context, idx httpindex.Index, o options, stdin io.Read
 		ops = ops[:0]
 		return err
 	}
-	errStop := errors.New("stopped")
 	err = exampleutil.ReadLines(r, trie.MaxKeyLen, func(line []byte, n int) error {
 		lines = n
-		if len(line) == 0 {
+		switch {
+		case len(line) == 0:
 			skipped++
+			return nil
+		case !utf8.Valid(line):
+			if notUTF8++; notUTF8 == 1 {
+				firstBad = n
+			}
 			return nil
 		}
 		ops = append(ops, httpindex.Op{Key: string(line)})
@@ -219,19 +308,20 @@ func loadKeys(ctx context.Context, idx httpindex.Index, o options, stdin io.Read
 			logger.Info("loading", "lines", n, "keys/s", int(float64(n)/now.Sub(start).Seconds()))
 			last = now
 		}
-		if ctx.Err() != nil {
-			return errStop
-		}
-		return nil
+		return ctx.Err()
 	})
-	if err != nil && err != errStop {
+	interrupted := ctx.Err() != nil && errors.Is(err, ctx.Err())
+	if err != nil && !interrupted {
 		return fmt.Errorf("%s: %w", o.keys, err)
 	}
 	if err := flush(); err != nil {
 		return err
 	}
+	if notUTF8 > 0 {
+		logger.Warn("skipped lines that are not valid UTF-8", "file", o.keys, "lines", notUTF8, "first", firstBad)
+	}
 	el := time.Since(start)
-	logger.Info("loaded", "file", o.keys, "lines", lines, "empty_skipped", skipped, "keys", idx.Len(),
-		"elapsed", el.Round(time.Millisecond), "keys/s", int(float64(lines)/max(el.Seconds(), 1e-9)), "interrupted", err == errStop)
+	logger.Info("loaded", "file", o.keys, "lines", lines, "empty_skipped", skipped, "not_utf8_skipped", notUTF8, "keys", idx.Len(),
+		"elapsed", el.Round(time.Millisecond), "keys/s", int(float64(lines)/max(el.Seconds(), 1e-9)), "interrupted", interrupted)
 	return nil
 }

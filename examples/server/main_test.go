@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/zipora-go/zipora/internal/exampleutil"
+	"github.com/zipora-go/zipora/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
@@ -167,6 +168,40 @@ func TestSignalStopsCleanly(t *testing.T) {
 			}
 			if strings.Count(log, "runtime started") > 1 || strings.Contains(log, "\x1b[") {
 				t.Errorf("log: %s", log)
+			}
+		})
+	}
+}
+
+// TestInterruptLoadingFromOpenPipe (issue 19, case 14): `-keys -` from a
+// pipe that stays open; Ctrl-C arrives while the load waits for more. The
+// server stops reading at once, applies what it read, logs the summary
+// and exits 0 without serving.
+func TestInterruptLoadingFromOpenPipe(t *testing.T) {
+	for _, backend := range []string{"sharded", "locked"} {
+		t.Run(backend, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			in := testutil.NewStallingReader("apple\n\xff\xfe\napricot\n\nbanana\n", cancel)
+			defer in.Release()
+			var errOut bytes.Buffer
+			testutil.Within(t, "server -keys - after Ctrl-C on an open pipe", func() {
+				if code := exampleutil.Main(ctx, "server", nil, nil, io.Discard, &errOut, serveWith(ln, in, "-keys", "-", "-backend", backend, "-workers", "2")); code != 0 {
+					t.Errorf("exit %d", code)
+				}
+			})
+			log := errOut.String()
+			for _, want := range []string{"lines=5 empty_skipped=1 not_utf8_skipped=1 keys=3", "interrupted=true", "skipped lines that are not valid UTF-8", "first=2", `msg="final stats" backend=` + backend + " keys=3"} {
+				if !strings.Contains(log, want) {
+					t.Errorf("log lacks %q:\n%s", want, log)
+				}
+			}
+			if strings.Contains(log, "listening") {
+				t.Errorf("served after Ctrl-C:\n%s", log)
 			}
 		})
 	}

@@ -1,9 +1,10 @@
 // Command shardedtrie is zipora's main example: it starts a runtime with a
 // sharded trie registered, ingests keys (one per line from a file or stdin,
-// or a generated set of file-system style paths), routing each key's write
-// to the worker that owns its shard in per-shard batches, then answers a
-// prefix query with lock-free reads and prints a per-shard table and the
-// ingest throughput.
+// or a generated set of file-system style paths) in batches committed from
+// several goroutines — each batch's writes to a shard are applied under
+// that shard's ownership word by the committing goroutine, or by the one
+// holding the word — then answers a prefix query with lock-free reads and
+// prints a per-shard table and the ingest throughput.
 //
 //	go run ./examples/shardedtrie                        # 300,000 generated paths
 //	go run ./examples/shardedtrie -keys words.txt -prefix ab -limit 10
@@ -14,8 +15,9 @@
 // input itself (shards.NewSampleRouter), so keys that all start alike (paths
 // starting with "/") still spread over the shards. Lines may be of any
 // length; a key over trie.MaxKeyLen (64 KiB) stops the run with an error
-// naming its line. Ctrl-C stops the ingest, commits what was read, prints
-// the summary and exits 0; -h exits 0.
+// naming its line. Ctrl-C stops the ingest at once (also the reading of a
+// pipe that stays open), commits what was read, prints the summary and
+// exits 0; a second Ctrl-C exits at once; -h exits 0.
 package main
 
 import (
@@ -90,7 +92,10 @@ type source func(yield func([]byte) bool) error
 // where the keys are read into memory first so that the sample is taken
 // evenly over the whole input, whatever its order (the trie holds every key
 // anyway).
-func open(o options, stdin io.Reader) (src source, sample [][]byte, closeFn func() error, err error) {
+//
+// A ctx that ends stops the reading at once, even of a pipe that stays
+// open: the source then ends without an error.
+func open(ctx context.Context, o options, stdin io.Reader) (src source, sample [][]byte, closeFn func() error, err error) {
 	if o.keys == "" {
 		keys := workload.Paths(o.n, 1)
 		if o.router == "range" {
@@ -98,7 +103,7 @@ func open(o options, stdin io.Reader) (src source, sample [][]byte, closeFn func
 		}
 		return inMemory(keys), sample, func() error { return nil }, nil
 	}
-	r, closeFn, err := exampleutil.Open(o.keys, stdin)
+	r, closeFn, err := exampleutil.Open(ctx, o.keys, stdin)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -110,7 +115,7 @@ func open(o options, stdin io.Reader) (src source, sample [][]byte, closeFn func
 			}
 			return nil
 		})
-		if err != nil && err != errStop {
+		if err != nil && err != errStop && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
 			return fmt.Errorf("%s: %w", o.keys, err)
 		}
 		return nil
@@ -152,7 +157,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	src, sample, closeSrc, err := open(o, stdin)
+	src, sample, closeSrc, err := open(ctx, o, stdin)
 	if err != nil {
 		return err
 	}
@@ -173,7 +178,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	tr := shards.NewTrie[uint32](shards.WithRouter(router))
 	// The runtime logs "runtime started", with the worker count, itself.
-	rt, err := runtime.Start(ctx, runtime.Config{Workers: o.workers, Pin: o.pin, DedicatedProcs: o.procs, Logger: logger}, tr)
+	rt, err := runtime.Start(context.WithoutCancel(ctx), runtime.Config{Workers: o.workers, Pin: o.pin, DedicatedProcs: o.procs, Logger: logger}, tr) // a signal during the reading still gets its summary
 	if err != nil {
 		return err
 	}

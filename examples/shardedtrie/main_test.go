@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/zipora-go/zipora/internal/exampleutil"
+	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/internal/workload"
 )
 
@@ -216,5 +217,31 @@ func TestInterruptPrintsSummary(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^\s+all\s+` + m[1] + `\s`).MatchString(out.String()) {
 		t.Fatalf("shard table:\n%s", out.String())
+	}
+}
+
+// TestInterruptOpenPipe (issue 19, case 14): `-keys -` from a pipe that
+// stays open; Ctrl-C arrives while the read waits for more. The run stops
+// reading at once, commits the lines read, prints the summary and exits 0,
+// with either router (the range router reads the whole input first).
+func TestInterruptOpenPipe(t *testing.T) {
+	for _, router := range []string{"hash", "range"} {
+		t.Run(router, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			in := testutil.NewStallingReader("apple\napricot\nbanana\n", cancel)
+			defer in.Release()
+			var out, errOut bytes.Buffer
+			testutil.Within(t, "shardedtrie -keys - after Ctrl-C on an open pipe", func() {
+				code := exampleutil.Main(ctx, "shardedtrie", []string{"-keys", "-", "-router", router, "-workers", "2", "-quiet", "-prefix", "ap"}, in, &out, &errOut, run)
+				if code != 0 {
+					t.Errorf("exit %d: %s", code, errOut.String())
+				}
+			})
+			if !strings.Contains(out.String(), "ingested 3 lines, 3 distinct keys") || !strings.Contains(out.String(), "(interrupted") ||
+				!strings.Contains(out.String(), "2 keys with prefix \"ap\"") {
+				t.Fatalf("%s", out.String())
+			}
+		})
 	}
 }

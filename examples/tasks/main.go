@@ -1,11 +1,12 @@
-// Command tasks shows zipora's runtime at work: it starts pinned (or
-// unpinned) workers with a logger (coloured on a terminal), spreads CPU tasks over
+// Command tasks shows zipora's runtime at work: it starts workers —
+// ordinary goroutines by default, thread-locked with -threads, pinned to
+// CPUs with -pin — with a logger (coloured on a terminal), spreads CPU tasks over
 // them, keeps per-worker results in worker-owned slots (no locks), reads
 // them back with Calls, runs blocking work (simulated I/O) with Go that
 // hands its results back to workers, shows a recovered panic, prints
 // per-worker statistics and stops cleanly.
 //
-//	go run ./examples/tasks [-workers N] [-tasks N] [-span N] [-io N] [-pin]
+//	go run ./examples/tasks [-workers N] [-tasks N] [-span N] [-io N] [-threads] [-pin]
 //
 // Ctrl-C stops submitting, lets the submitted work finish, prints the
 // summary and exits 0; -h exits 0.
@@ -32,7 +33,7 @@ func main() {
 
 type options struct {
 	workers, tasks, span, io int
-	pin                      bool
+	pin, threads             bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -43,7 +44,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.tasks, "tasks", 5000, "CPU tasks to submit")
 	fs.IntVar(&o.span, "span", 500, "numbers each CPU task tests for primality")
 	fs.IntVar(&o.io, "io", 32, "blocking jobs (5 ms of simulated I/O each) to run with Go")
-	fs.BoolVar(&o.pin, "pin", false, "bind each worker to one CPU")
+	fs.BoolVar(&o.threads, "threads", false, "workers locked to OS threads of their own, parked on futexes (runtime.Threads)")
+	fs.BoolVar(&o.pin, "pin", false, "bind each worker to one CPU (implies -threads)")
 	if err := exampleutil.Parse(fs, args, 0); err != nil {
 		return o, err
 	}
@@ -70,7 +72,11 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	sig := ctx
 	ctx = context.WithoutCancel(ctx)
 	logger := exampleutil.NewLogger(stderr, slog.LevelInfo)
-	rt, err := runtime.Start(ctx, runtime.Config{Workers: o.workers, Pin: o.pin, Logger: logger})
+	mode := runtime.Goroutines
+	if o.threads {
+		mode = runtime.Threads
+	}
+	rt, err := runtime.Start(ctx, runtime.Config{Workers: o.workers, Mode: mode, Pin: o.pin, Logger: logger})
 	if err != nil {
 		return err
 	}

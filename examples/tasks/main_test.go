@@ -16,9 +16,17 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
 
+// TestRun runs the example with Goroutines workers and with -threads.
 func TestRun(t *testing.T) {
+	for _, mode := range [][]string{nil, {"-threads"}} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) { testRun(t, mode) })
+	}
+}
+
+func testRun(t *testing.T, mode []string) {
 	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"-workers", "2", "-tasks", "100", "-span", "100", "-io", "4"}, nil, &out, &errOut); err != nil {
+	args := append([]string{"-workers", "2", "-tasks", "100", "-span", "100", "-io", "4"}, mode...)
+	if err := run(context.Background(), args, nil, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\n%s", err, errOut.String())
 	}
 	got := out.String()

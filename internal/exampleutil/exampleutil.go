@@ -185,15 +185,89 @@ func ReadLines(r io.Reader, maxLen int, fn func(line []byte, n int) error) error
 	}
 }
 
-// Open opens the input file name, or returns stdin for "-"; close closes
-// the file (and does nothing for stdin).
-func Open(name string, stdin io.Reader) (r io.Reader, close func() error, err error) {
+// Open opens the input file name, or returns stdin for "-", as a reader
+// that ctx interrupts (ContextReader): a signal stops the reading even
+// while the input has nothing to say (a pipe that stays open, a terminal,
+// a FIFO). close closes the file (and does nothing for stdin).
+func Open(ctx context.Context, name string, stdin io.Reader) (r io.Reader, close func() error, err error) {
 	if name == "-" {
-		return stdin, func() error { return nil }, nil
+		return ContextReader(ctx, stdin), func() error { return nil }, nil
 	}
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, nil, err
 	}
-	return f, f.Close, nil
+	return ContextReader(ctx, f), f.Close, nil
+}
+
+// ContextReader returns a reader of r whose Read returns ctx.Err() as soon
+// as ctx ends, even while a Read of r is blocked. Each Read of r runs on a
+// goroutine of its own, one at a time, into a buffer of the reader; a Read
+// still blocked when ctx ends is left to finish (or to end with the
+// process: a read of a pipe or a terminal cannot be interrupted portably)
+// and its data is dropped. Once r or ctx has returned an error, every Read
+// returns it. Not safe for concurrent use, as most readers.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader {
+	return &ctxReader{ctx: ctx, r: r, res: make(chan readResult, 1)}
+}
+
+type readResult struct {
+	n   int
+	err error
+}
+
+type ctxReader struct {
+	ctx      context.Context
+	r        io.Reader
+	res      chan readResult // buffered: a read left behind never blocks
+	buf      []byte          // owned by the read in flight while pending
+	off, end int             // unread data: buf[off:end]
+	pending  bool
+	err      error
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if c.off < c.end {
+		n := copy(p, c.buf[c.off:c.end])
+		c.off += n
+		return n, nil
+	}
+	if c.err != nil {
+		return 0, c.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := c.ctx.Err(); err != nil {
+		c.err = err
+		return 0, err
+	}
+	if !c.pending {
+		if len(c.buf) < len(p) {
+			c.buf = make([]byte, min(max(len(p), 4<<10), 64<<10))
+		}
+		c.pending = true
+		buf, r, res := c.buf, c.r, c.res
+		go func() {
+			n, err := r.Read(buf)
+			res <- readResult{n, err}
+		}()
+	}
+	select {
+	case rr := <-c.res:
+		c.pending = false
+		c.off, c.end = 0, rr.n
+		if rr.err != nil {
+			c.err = rr.err
+		}
+		n := copy(p, c.buf[:c.end])
+		c.off = n
+		if n == 0 && c.err != nil {
+			return 0, c.err
+		}
+		return n, nil
+	case <-c.ctx.Done():
+		c.err = c.ctx.Err()
+		return 0, c.err
+	}
 }

@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"testing/iotest"
+
+	"github.com/zipora-go/zipora/internal/testutil"
 )
 
 func lines(t *testing.T, in string, maxLen int) ([]string, error) {
@@ -134,5 +137,41 @@ func TestLoggerPlainWhenNotATerminal(t *testing.T) {
 	}
 	if IsTerminal(&buf) {
 		t.Fatal("a buffer is no terminal")
+	}
+}
+
+// TestContextReader: the data comes through unchanged (iotest), and a
+// Read blocked on a pipe that stays open returns ctx's error once ctx ends.
+func TestContextReader(t *testing.T) {
+	content := bytes.Repeat([]byte("0123456789abcdef\n"), 20_000)
+	if err := iotest.TestReader(ContextReader(context.Background(), bytes.NewReader(content)), content); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close() // ends the read left behind
+	ctx, cancel := context.WithCancel(context.Background())
+	r := ContextReader(ctx, pr)
+	go pw.Write([]byte("first\n"))
+	var got []string
+	errc := make(chan error, 1)
+	go func() {
+		errc <- ReadLines(r, 0, func(line []byte, _ int) error {
+			got = append(got, string(line))
+			if len(got) == 1 {
+				cancel() // the next read would wait forever: the pipe stays open
+			}
+			return nil
+		})
+	}()
+	testutil.Within(t, "a read of an open pipe after ctx ended", func() {
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Errorf("ReadLines: %v, want context.Canceled", err)
+		}
+	})
+	if len(got) != 1 || got[0] != "first" {
+		t.Fatalf("lines %q", got)
+	}
+	if _, err := r.Read(make([]byte, 8)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a later Read: %v", err)
 	}
 }

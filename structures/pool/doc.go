@@ -34,7 +34,7 @@
 // # The five levels
 //
 //   - NoLocking: one owner, no synchronization at all; the fastest. Its
-//     TryAlloc and TryFree are the inlinable fast paths for hot loops.
+//     TryAlloc and TryFree are the fast paths for hot loops.
 //   - Mutex: a mutex per size class (each class bumps through its own slab)
 //     and one growth mutex for the arena and the huge blocks.
 //   - LockFree: per-class Treiber stacks with tagged (generation + offset)
@@ -62,12 +62,15 @@
 // process-wide budget DefaultMaxBytes (half of the smallest of physical
 // memory, the cgroup limit and the Go memory limit), shared by every such
 // pool; set Config.MaxBytes to give a pool its own cap. Free of a huge block with an offset or size the
-// pool did not hand out returns ErrInvalidFree. For small blocks the normal
-// build checks only what is cheap (a non-zero, aligned offset whose block
-// lies inside the arena); the invariants build (build tag zipora_invariants,
-// and every -race build) tracks every live small block and also detects
-// double frees, frees of offsets never handed out and frees with a different
-// size. An error is returned before any state changes, so a rejected call
+// pool did not hand out returns ErrInvalidFree. For small blocks every
+// build checks a non-zero, aligned offset whose block lies inside the
+// arena; NoLocking (the level of shards.Pool and the trie) also keeps one
+// bit per alignment unit for the live small blocks in every build (1/64 of
+// the arena at 8-byte alignment), so a double free or a free of an offset
+// that starts no live block returns ErrInvalidFree; the invariants build
+// (build tag zipora_invariants, and every -race build) tracks every live
+// small block of every level with its size and also detects frees with a
+// different size. An error is returned before any state changes, so a rejected call
 // corrupts nothing. Bytes panics (a slice bounds panic) for an offset and
 // size outside the arena.
 //

@@ -12,14 +12,16 @@ import (
 // happens-before, a channel or a mutex). It is the fastest level and the one
 // a shard owner or the trie uses.
 //
-// The fast paths are TryAlloc and TryFree, small enough for the compiler to
-// inline into the caller: pop or push the head of the size class's free
-// list. Alloc and Free run them first and then an out-of-line slow path
-// (bump allocation through the current chunk, growth, huge blocks, checks).
+// The fast paths are TryAlloc and TryFree: pop or push the head of the size
+// class's free list and set or clear the block's bit in the live-block
+// bitmap (which makes every build refuse a double free or a free of an
+// offset that starts no live block). Alloc and Free run them first and then
+// an out-of-line slow path (bump allocation through the current chunk,
+// growth, huge blocks, checks).
 type NoLocking struct {
 	// Copies of the arena's hot fields, refreshed by sync after every call
-	// that may change the arena (the fast paths must stay within the
-	// inliner's budget, and every selector counts).
+	// that may change the arena (the fast paths stay short: every
+	// selector counts).
 	chunks [][]byte
 	// belowUnits and rotAlign make one test of "non-zero, aligned, below
 	// limit": rotating off right by alignShift moves misaligned bits to the
@@ -30,9 +32,16 @@ type NoLocking struct {
 	shift      uint
 	alignShift uint
 
-	cls  []nlClass // per size class
-	bump Offset    // next free byte of the current chunk
-	end  Offset    // end of the current chunk
+	cls []nlClass // per size class
+	// live has one bit per alignment unit below the arena's limit, set
+	// while a small block starting there is allocated: every build checks
+	// a small Free against it, so a double free or an offset that starts
+	// no live block is an error (ErrInvalidFree), never a corrupt free
+	// list. Grown by sync with the arena; 1/64 of the arena for 8-byte
+	// alignment.
+	live []uint64
+	bump Offset // next free byte of the current chunk
+	end  Offset // end of the current chunk
 
 	hugeAllocs, hugeFrees uint64
 	smallChunks           int64  // chunks given to small blocks
@@ -46,6 +55,16 @@ type NoLocking struct {
 func (p *NoLocking) sync() {
 	p.chunks, p.belowUnits = p.a.chunks, max(uint64(p.a.limit>>p.a.alignShift), 1)-1
 	p.rotAlign, p.shift, p.alignShift = -int(p.a.alignShift), p.a.shift, p.a.alignShift
+	if n := int(p.a.limit>>p.a.alignShift+63) / 64; len(p.live) < n {
+		p.live = append(p.live, make([]uint64, n-len(p.live))...)
+	}
+}
+
+// liveBit returns the word of live holding off's bit, and the bit. off is
+// below the arena's limit.
+func (p *NoLocking) liveBit(off Offset) (*uint64, uint64) {
+	u := uint64(off) >> (p.alignShift & 63)
+	return &p.live[u/64], 1 << (u % 64)
 }
 
 // nlClass is one size class: the free-list head (the link to the next free
@@ -89,6 +108,7 @@ func (p *NoLocking) Reset() {
 	p.huge = hugeHeap{}
 	p.huge.init(&p.a)
 	clear(p.cls)
+	p.live = p.live[:0]
 	p.bump, p.end = 0, 0
 	p.hugeAllocs, p.hugeFrees, p.smallChunks, p.reclaimMark = 0, 0, 0, 0
 	p.sync()
@@ -113,7 +133,7 @@ func (p *NoLocking) Free(off Offset, size int) error {
 	return p.freeSlow(off, size)
 }
 
-// TryAlloc is the inlinable fast path of Alloc for hot loops: it returns a
+// TryAlloc is the fast path of Alloc for hot loops: it returns a
 // block of size bytes from the free list of its size class, or Nil when that
 // list is empty or size is not a small size (and always Nil in the
 // invariants build), in which case the caller calls Alloc:
@@ -123,8 +143,9 @@ func (p *NoLocking) Free(off Offset, size int) error {
 //		if off, err = p.Alloc(n); err != nil { ... }
 //	}
 //
-// (Alloc and Free themselves cannot be inlined: the call to their slow path
-// alone exceeds the compiler's inlining budget.)
+// (With the live-block bitmap every build keeps, neither TryAlloc nor
+// TryFree fits the compiler's inlining budget any more; they stay the
+// short path: a free-list pop or push and one bit.)
 func (p *NoLocking) TryAlloc(size int) Offset {
 	c := uint(size-1) >> (p.alignShift & 63) // size <= 0 wraps to a huge class
 	if !invariants && c < uint(len(p.cls)) {
@@ -132,19 +153,24 @@ func (p *NoLocking) TryAlloc(size int) Offset {
 		if off := h.head; off != 0 {
 			h.head = *(*Offset)(p.ptr(off))
 			h.allocs++
+			u := uint64(off) >> (p.alignShift & 63)
+			p.live[u/64] |= 1 << (u % 64)
 			return off
 		}
 	}
 	return Nil
 }
 
-// TryFree is the inlinable fast path of Free: for a small size and an offset
-// that passes the cheap checks (non-zero, aligned, inside the arena) it
-// frees the block and reports true; otherwise (and always in the invariants
-// build) it does nothing and reports false, and the caller calls Free.
+// TryFree is the fast path of Free: for a small size and an offset that
+// passes the cheap checks (non-zero, aligned, inside the arena, the start
+// of a live block) it frees the block and reports true; otherwise (and
+// always in the invariants build) it does nothing and reports false, and
+// the caller calls Free, which reports the error.
 func (p *NoLocking) TryFree(off Offset, size int) bool {
 	c := uint(size-1) >> p.alignShift
-	if !invariants && c < uint(len(p.cls)) && bits.RotateLeft64(uint64(off), p.rotAlign)-1 < p.belowUnits {
+	u := bits.RotateLeft64(uint64(off), p.rotAlign) // off's alignment unit when aligned
+	if !invariants && c < uint(len(p.cls)) && u-1 < p.belowUnits && p.live[u/64]&(1<<(u%64)) != 0 {
+		p.live[u/64] &^= 1 << (u % 64) // live: not a double free
 		h := &p.cls[c]
 		// Every slot below limit has ChunkSize bytes (see arena.release) and
 		// off is aligned to at least 8: the link write stays in the chunk.
@@ -263,6 +289,8 @@ func (p *NoLocking) allocSlow(size int) (Offset, error) {
 	if invariants {
 		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
 	}
+	w, bit := p.liveBit(off)
+	*w |= bit
 	h.allocs++
 	return off, nil
 }
@@ -361,6 +389,11 @@ func (p *NoLocking) freeSlow(off Offset, size int) error {
 			return err
 		}
 	}
+	w, bit := p.liveBit(off)
+	if *w&bit == 0 {
+		return fmt.Errorf("%w: offset %#x is not a live block (double free, or never allocated)", ErrInvalidFree, uint64(off))
+	}
+	*w &^= bit
 	h := &p.cls[uint(size-1)>>p.a.alignShift]
 	*(*Offset)(p.ptr(off)) = h.head
 	h.head = off

@@ -37,8 +37,9 @@ type Index interface {
 	// only a stopped runtime can make it fail.
 	Apply(ctx context.Context, ops []Op) error
 	// Complete returns up to limit keys starting with prefix, in byte order,
-	// and whether there are more.
-	Complete(prefix string, limit int) (keys []string, more bool)
+	// whose JSON encodings (jsonLen, plus a comma each) total at most
+	// maxBytes, and whether there are more.
+	Complete(prefix string, limit, maxBytes int) (keys []string, more bool)
 	// Len returns the number of keys.
 	Len() int
 	// Stats returns one row per shard (one row for the locked backend).
@@ -52,20 +53,24 @@ type ShardStats struct {
 	Writes      uint64  `json:"writes"`
 	Tenures     uint64  `json:"tenures"`  // sharded: ownership tenures; locked: write-lock batches
 	Combined    uint64  `json:"combined"` // sharded: writes applied by another caller's tenure
-	Mailbox     int     `json:"mailbox"`
 	ArenaBytes  int     `json:"arena_bytes"`
 	ValueBytes  int     `json:"value_bytes"`
 	BytesPerKey float64 `json:"bytes_per_key"`
 }
 
-// complete collects up to limit keys of seq and whether there are more.
-func complete[V any](seq func(yield func([]byte, V) bool), limit int) (keys []string, more bool) {
+// complete collects up to limit keys of seq, their JSON encodings (and a
+// comma each) totalling at most maxBytes, and whether there are more: the
+// answer of /complete is bounded in bytes whatever the keys' lengths.
+func complete[V any](seq func(yield func([]byte, V) bool), limit, maxBytes int) (keys []string, more bool) {
 	keys = make([]string, 0, min(limit, 64))
+	used := 0
 	for k := range seq {
-		if len(keys) == limit {
+		n := jsonLen(k) + 1
+		if len(keys) == limit || used+n > maxBytes {
 			more = true
 			break
 		}
+		used += n
 		keys = append(keys, string(k))
 	}
 	return keys, more
@@ -75,8 +80,10 @@ func complete[V any](seq func(yield func([]byte, V) bool), limit int) (keys []st
 // runtime rt.
 func NewSharded(rt *runtime.Runtime, t *shards.Trie[string]) Index { return &sharded{rt: rt, t: t} }
 
-// sharded serves a shards.Trie: writes go to the key's owner worker, reads
-// are lock-free.
+// sharded serves a shards.Trie: a write is applied by the handler's own
+// goroutine under the shard's ownership word (or, when another goroutine
+// holds the word, by that one, before the write returns); reads are
+// lock-free.
 type sharded struct {
 	rt *runtime.Runtime
 	t  *shards.Trie[string]
@@ -107,22 +114,17 @@ func (s *sharded) Apply(ctx context.Context, ops []Op) error {
 	return b.Commit(ctx)
 }
 
-func (s *sharded) Complete(prefix string, limit int) ([]string, bool) {
-	return complete(s.t.Prefix([]byte(prefix)), limit)
+func (s *sharded) Complete(prefix string, limit, maxBytes int) ([]string, bool) {
+	return complete(s.t.Prefix([]byte(prefix)), limit, maxBytes)
 }
 
 func (s *sharded) Len() int { return s.t.Len() }
 
 func (s *sharded) Stats() []ShardStats {
-	ws := s.rt.Stats().Workers
 	var out []ShardStats
 	for _, st := range s.t.Stats() {
-		row := ShardStats{Shard: st.Shard, Keys: st.Trie.Keys, Writes: st.Writes, Tenures: st.Tenures, Combined: st.Combined,
-			ArenaBytes: st.Trie.ArenaBytes, ValueBytes: st.Trie.ValueBytes, BytesPerKey: st.Trie.BytesPerKey}
-		if st.Shard < len(ws) {
-			row.Mailbox = ws[st.Shard].Mailbox
-		}
-		out = append(out, row)
+		out = append(out, ShardStats{Shard: st.Shard, Keys: st.Trie.Keys, Writes: st.Writes, Tenures: st.Tenures, Combined: st.Combined,
+			ArenaBytes: st.Trie.ArenaBytes, ValueBytes: st.Trie.ValueBytes, BytesPerKey: st.Trie.BytesPerKey})
 	}
 	return out
 }
@@ -180,10 +182,10 @@ func (l *locked) Apply(_ context.Context, ops []Op) error {
 	return nil
 }
 
-func (l *locked) Complete(prefix string, limit int) ([]string, bool) {
+func (l *locked) Complete(prefix string, limit, maxBytes int) ([]string, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return complete(l.t.Prefix([]byte(prefix)), limit)
+	return complete(l.t.Prefix([]byte(prefix)), limit, maxBytes)
 }
 
 func (l *locked) Len() int {
