@@ -2,7 +2,8 @@
 --
 -- Environment: WORDS the word list the server was loaded with (default
 -- Debian's wamerican-insane), MIX "complete" (every request
--- GET /complete?prefix=<first 2 bytes of a random word>&limit=10) or
+-- GET /complete?prefix=<first 2 bytes of a random word, never cutting a
+-- UTF-8 character>&limit=10) or
 -- "mixed" (10% PUT /keys/<word>, 45% GET /keys/<word>, 45% /complete, as
 -- examples/load -write-ratio 0.1). Keys are percent-encoded byte by byte.
 -- done() prints one RESULT line with the request count, rate, latency
@@ -14,6 +15,18 @@ local words = {}
 
 local function enc(s)
   return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+
+-- prefix returns the first 2 bytes of w, extended to the end of a UTF-8
+-- character cut by them (the server refuses prefixes that are not UTF-8).
+local function prefix(w)
+  local n = math.min(2, #w)
+  while n < #w do
+    local b = string.byte(w, n + 1)
+    if b < 0x80 or b >= 0xC0 then break end
+    n = n + 1
+  end
+  return w:sub(1, n)
 end
 
 local counter = 0
@@ -39,7 +52,7 @@ function request()
       return wrk.format("GET", "/keys/" .. enc(w))
     end
   end
-  return wrk.format("GET", "/complete?prefix=" .. enc(w:sub(1, 2)) .. "&limit=10")
+  return wrk.format("GET", "/complete?prefix=" .. enc(prefix(w)) .. "&limit=10")
 end
 
 function done(summary, latency, requests)

@@ -34,7 +34,12 @@
 // iter.Seq2[[]byte, V] iterators in ascending key order. The key slice an
 // iterator yields is a buffer the iterator reuses: it is valid only until
 // the loop body returns, must not be modified, and is capacity-clipped so
-// that appending to it copies. Clone it (bytes.Clone) to keep it.
+// that appending to it copies. Clone it (bytes.Clone) to keep it. The
+// bounds (p, k, from, to) are read and copied each time an iteration
+// starts, not when the iterator is made. A steady-state iteration
+// allocates nothing (its cursor memory is pooled), so a range loop over
+// Prefix is as cheap as the keys it reads. Concurrent also offers Cursor,
+// the stepping form, for callers that interleave several walks.
 //
 // The loop body may modify the trie it iterates (Insert, Delete): the
 // iterator detects the change through the trie's modification counter and
