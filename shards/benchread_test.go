@@ -3,6 +3,7 @@ package shards_test
 import (
 	"bytes"
 	"context"
+	"github.com/zipora-go/zipora/internal/testutil"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -229,7 +230,7 @@ func queryPrefixLen(wl string) int {
 // held the cores, CPU time does not (it still counts lock contention and
 // cache misses).
 func reportCPU(b *testing.B, cpu0 time.Duration) {
-	if cpu := processCPU() - cpu0; cpu > 0 {
+	if cpu := testutil.ProcessCPU() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
@@ -257,7 +258,7 @@ func benchReads(b *testing.B, wl string, keys [][]byte) {
 			runtime.GC() // the build's garbage is not this op's
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := processCPU()
+			cpu0 := testutil.ProcessCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				n, sum := 0, uint64(0)
 				for pb.Next() {
@@ -288,7 +289,7 @@ func benchReads(b *testing.B, wl string, keys [][]byte) {
 			runtime.GC()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := processCPU()
+			cpu0 := testutil.ProcessCPU()
 			n := 0
 			for n < b.N {
 				c, _ := m.seek(nil, b.N-n)

@@ -2,6 +2,7 @@ package trie
 
 import (
 	"fmt"
+	"github.com/zipora-go/zipora/internal/testutil"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -197,7 +198,7 @@ func build(newStore func() store, keys keyList) (store, float64) {
 // since cpu0 (one op is one key).
 func reportRates(b *testing.B, cpu0 time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
-	if cpu := processCPU() - cpu0; cpu > 0 {
+	if cpu := testutil.ProcessCPU() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/key")
 	}
 }
@@ -212,7 +213,7 @@ func BenchmarkTrie(b *testing.B) {
 				b.ReportAllocs()
 				s := impl.new()
 				j := 0
-				cpu0 := processCPU()
+				cpu0 := testutil.ProcessCPU()
 				for i := 0; b.Loop(); i++ {
 					if j == keys.len() {
 						b.StopTimer()
@@ -235,7 +236,7 @@ func BenchmarkTrie(b *testing.B) {
 				s, bpk = build(impl.new, keys)
 				b.ReportAllocs()
 				j := 0
-				cpu0 := processCPU()
+				cpu0 := testutil.ProcessCPU()
 				for b.Loop() {
 					if j == keys.len() {
 						j = 0
@@ -257,7 +258,7 @@ func BenchmarkTrie(b *testing.B) {
 				b.ReportAllocs()
 				n := 0
 				var sum uint64
-				cpu0 := processCPU()
+				cpu0 := testutil.ProcessCPU()
 				for n < b.N {
 					s.iterate(func(k []byte, v uint64) bool {
 						sum += v + uint64(len(k))
@@ -286,7 +287,7 @@ func BenchmarkTrieSet(b *testing.B) {
 			b.ReportAllocs()
 			var t *Trie[struct{}]
 			j := keys.len()
-			cpu0 := processCPU()
+			cpu0 := testutil.ProcessCPU()
 			for b.Loop() {
 				if j == keys.len() {
 					b.StopTimer()
@@ -376,7 +377,7 @@ func BenchmarkTrieForms(b *testing.B) {
 			s := form.build(keys)
 			b.Run(fmt.Sprintf("form=%s/workload=%s/op=get", form.name, wname), func(b *testing.B) {
 				j := 0
-				cpu0 := processCPU()
+				cpu0 := testutil.ProcessCPU()
 				for b.Loop() {
 					if j == keys.len() {
 						j = 0
@@ -390,7 +391,7 @@ func BenchmarkTrieForms(b *testing.B) {
 			})
 			b.Run(fmt.Sprintf("form=%s/workload=%s/op=iterate", form.name, wname), func(b *testing.B) {
 				n := 0
-				cpu0 := processCPU()
+				cpu0 := testutil.ProcessCPU()
 				for n < b.N {
 					s.iterate(func([]byte, uint64) bool {
 						n++
