@@ -3,7 +3,6 @@ package shards_test
 import (
 	"bytes"
 	"context"
-	"github.com/zipora-go/zipora/internal/testutil"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
 	"github.com/tidwall/btree"
 
+	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/internal/workload"
 	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"

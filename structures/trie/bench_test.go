@@ -2,7 +2,6 @@ package trie
 
 import (
 	"fmt"
-	"github.com/zipora-go/zipora/internal/testutil"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -13,6 +12,9 @@ import (
 	radix "github.com/armon/go-radix"
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
 	"github.com/tidwall/btree"
+
+
+	"github.com/zipora-go/zipora/internal/testutil"
 )
 
 // Benchmark workloads (DESIGN.md): keys-seq and keys-shuf are the 1,000,000
