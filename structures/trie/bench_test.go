@@ -13,7 +13,6 @@ import (
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
 	"github.com/tidwall/btree"
 
-
 	"github.com/zipora-go/zipora/internal/testutil"
 )
 
