@@ -93,6 +93,7 @@ type Concurrent[V any] struct {
 	slots    []mwSlot[V]
 	slotMask uint64
 	gmu      sync.Mutex
+	vshared  [][]uint32 // multi-writer: batches of free value slots any slot takes (under gmu; shareValues)
 
 	arenas      [2]*arena    // node arenas; w.core.mem is arenas[cur] (ocompact.go)
 	cur         int          // the arena in use
@@ -632,6 +633,7 @@ func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	if c.multi {
 		c.eachSlot(func(w *wstate[V]) {
 			w.reclaim(true)
+			w.shareValues(0)
 			w.publishStatsNow()
 		})
 		return nil

@@ -1066,3 +1066,73 @@ func TestMultiWriterCapExact(t *testing.T) {
 	}
 	mustCheck(t, c)
 }
+
+// TestMultiWriterChurnMemory churns a multi-writer trie (each round inserts
+// a new generation of keys from some goroutines and deletes the previous
+// one from others, then reclaims) and checks that memory stays bounded:
+// the value directory by the peak of live and retired slots (issue 19 case
+// 8: a writer slot that deleted kept the freed value slots while the slots
+// that inserted grew the directory by a chunk every 1024 values), and the
+// node arena by 2 × the live bytes + 4 MiB.
+func TestMultiWriterChurnMemory(t *testing.T) {
+	const g = 4
+	per, rounds := 2500, 60
+	if raceEnabled || testing.Short() {
+		per, rounds = 500, 20 // scaled down: the race detector slows it ~10x
+	}
+	c := newC[int](t, primitives.MultiWriteMultiRead)
+	key := func(r, i, j int) []byte { return fmt.Appendf(nil, "r%03d-g%d-%07d", r, i, j*7919%100003) }
+	run := func(f func(i int)) {
+		var wg sync.WaitGroup
+		for i := range g {
+			wg.Go(func() { f(i) })
+		}
+		wg.Wait()
+	}
+	testutil.Within(t, "churning a multi-writer trie", func() {
+		for r := range rounds {
+			run(func(i int) {
+				for j := range per {
+					if _, err := c.Insert(key(r, i, j), j); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+			if r > 0 {
+				run(func(i int) {
+					for j := range per {
+						if _, found, err := c.Delete(key(r-1, (i+1)%g, j)); err != nil || !found {
+							t.Errorf("Delete = %v, %v", found, err)
+							return
+						}
+					}
+				})
+			}
+			if err := c.Reclaim(context.Background()); err != nil {
+				t.Error(err)
+			}
+			if t.Failed() {
+				return
+			}
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	if c.Len() != g*per {
+		t.Fatalf("Len %d, want %d", c.Len(), g*per)
+	}
+	// Peak: two generations live plus one retired before a reclaim, and per
+	// writer slot a partly handed chunk plus up to two batches free.
+	chunk := int64(unsafe.Sizeof(valChunk[int]{}))
+	maxChunks := int64(3*g*per/(1<<valChunkBits)+1) + 3*int64(len(c.slots))
+	if vb := c.valueBytes.Load(); vb > maxChunks*chunk {
+		t.Errorf("value directory %d bytes (%d chunks) after %d rounds of %d live keys, want <= %d chunks", vb, vb/chunk, rounds, g*per, maxChunks)
+	}
+	s := c.slots[0].w.core.mem.lf.Stats()
+	if s.Capacity > 2*s.InUse+4<<20 {
+		t.Errorf("node arena holds %d bytes for %d in use after Reclaim, want <= 2x + 4 MiB", s.Capacity, s.InUse)
+	}
+	mustCheck(t, c)
+}
