@@ -32,8 +32,9 @@ const (
 // stripe is stable, and different goroutines mostly get different
 // stripes): goroutines running in parallel then touch different cache lines
 // instead of one contended head per class. When its stripe is empty and the
-// slab is used up it takes a block from the other stripes before growing, so
-// freed memory is found whichever stripe it went to. Stripes are allocated
+// slab is used up it takes a block from the other stripes, then splits a
+// free block of a larger class, before growing, so freed memory is found
+// whichever stripe and class it went to. Stripes are allocated
 // on first use; there is one stripe with GOMAXPROCS 1.
 //
 // Only a slab refill (a new slab from the shared chunk, or a new chunk) and
@@ -210,8 +211,10 @@ func (p *lfCore) takeSmall(c uint, st *lfStripe) (Offset, error) {
 }
 
 // refill gives class c a new slab under g and returns its first block. If
-// another goroutine refilled first, it takes a block the usual way. When the
-// arena cannot grow the slab is the largest free block of a larger class.
+// another goroutine refilled first, it takes a block the usual way. The slab
+// is the rest of the shared chunk; when that is used up (or the arena
+// cannot grow), the largest free block of a larger class, and only when
+// there is none a new chunk.
 func (p *lfCore) refill(cl *lfClass, c uint, st *lfStripe) (Offset, error) {
 	n := Offset(c+1) << p.a.alignShift
 	for {
@@ -228,22 +231,24 @@ func (p *lfCore) refill(cl *lfClass, c uint, st *lfStripe) (Offset, error) {
 		}
 		var lo, hi, tlo, thi Offset
 		var err error
-		if p.newSlab != nil {
-			lo, hi, tlo, thi, err = p.newSlab(n, slabBytes(&p.a, n))
-		} else {
-			lo, hi, tlo, thi, err = p.src.carve(&p.a, &p.huge, n, slabBytes(&p.a, n))
+		// When the shared chunk is used up, split a free block of a larger
+		// class before the arena grows by a chunk, so that churn whose
+		// size mix shifts reuses freed memory instead of ratcheting the
+		// arena up (issue 19 case 8); when the arena cannot grow, split
+		// one anyway.
+		splitFirst := p.newSlab == nil && p.src.end-p.src.cur < n
+		if splitFirst {
+			lo, hi, tlo, thi, err = p.splitLarger(c, st)
 		}
-		if err != nil {
-			// Split the largest free block of a larger class into a slab.
-			for d := uint(p.nclasses) - 1; d > c; d-- {
-				b := p.pop(&st.heads[d].head)
-				if b == 0 {
-					b = p.popOther(d, st)
-				}
-				if b != 0 {
-					size := Offset(d+1) << p.a.alignShift
-					lo, hi, tlo, thi, err = b, b+size/n*n, b+size/n*n, b+size, nil
-					break
+		if !splitFirst || err != nil {
+			if p.newSlab != nil {
+				lo, hi, tlo, thi, err = p.newSlab(n, slabBytes(&p.a, n))
+			} else {
+				lo, hi, tlo, thi, err = p.src.carve(&p.a, &p.huge, n, slabBytes(&p.a, n))
+			}
+			if err != nil && !splitFirst {
+				if l, h, tl, th, e := p.splitLarger(c, st); e == nil {
+					lo, hi, tlo, thi, err = l, h, tl, th, nil
 				}
 			}
 		}
@@ -259,6 +264,24 @@ func (p *lfCore) refill(cl *lfClass, c uint, st *lfStripe) (Offset, error) {
 		p.pushRange(tlo, thi)
 		return lo, nil
 	}
+}
+
+// splitLarger turns the largest free block of a class above c into a slab
+// of class c (lo, hi) and a tail to push (tlo, thi), or returns
+// ErrExhausted when there is none. Under g.
+func (p *lfCore) splitLarger(c uint, st *lfStripe) (lo, hi, tlo, thi Offset, err error) {
+	n := Offset(c+1) << p.a.alignShift
+	for d := uint(p.nclasses) - 1; d > c; d-- {
+		b := p.pop(&st.heads[d].head)
+		if b == 0 {
+			b = p.popOther(d, st)
+		}
+		if b != 0 {
+			size := Offset(d+1) << p.a.alignShift
+			return b, b + size/n*n, b + size/n*n, b + size, nil
+		}
+	}
+	return 0, 0, 0, 0, ErrExhausted
 }
 
 // pushRange puts [lo, hi) on the free lists in pieces of at most

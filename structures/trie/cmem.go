@@ -42,7 +42,10 @@ package trie
 //     from a range of one whole value chunk it took (takeValues: the
 //     directory grows by that chunk under gmu, release-published before any
 //     slot in it is named), so writer slots share no counter; a slot freed
-//     by reclamation goes to the reclaiming state's free list.
+//     by reclamation goes to the reclaiming state's free list, and a
+//     multi-writer slot holding more than one batch (valBatch) beyond one
+//     hands whole batches to c.vshared (under gmu), which takeValues
+//     drains before it grows the directory.
 //   - Each writer state retires into its own queue and reclaims it against
 //     the one epoch domain; statistics are published as deltas (sums over
 //     the slots), by a multi-writer slot only once its share moved 16 KiB
@@ -69,6 +72,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/bits"
+	"slices"
 	"sync/atomic"
 	"unsafe"
 
@@ -245,16 +249,16 @@ func (w *wstate[V]) newValue(v V) (uint32, error) {
 	if c.noValues {
 		return 0, nil
 	}
+	if len(w.vfree) == 0 && w.vnext == w.vend {
+		if err := w.takeValues(); err != nil {
+			return 0, err
+		}
+	}
 	var idx uint32
 	if k := len(w.vfree); k > 0 {
 		idx = w.vfree[k-1]
 		w.vfree = w.vfree[:k-1]
 	} else {
-		if w.vnext == w.vend {
-			if err := w.takeValues(); err != nil {
-				return 0, err
-			}
-		}
 		idx = w.vnext
 		w.vnext++
 		w.vhanded++
@@ -264,13 +268,20 @@ func (w *wstate[V]) newValue(v V) (uint32, error) {
 	return idx, nil
 }
 
-// takeValues gives w a fresh chunk of value slots: the directory grows by
-// one chunk under the growth mutex (writer slots take whole chunks, so
-// their slots never share a counter).
+// takeValues gives w value slots: a batch of free slots another writer
+// slot shared (shareValues), else a fresh chunk (the directory grows by
+// one chunk) — under the growth mutex (writer slots take whole chunks or
+// batches, so their slots never share a counter).
 func (w *wstate[V]) takeValues() error {
 	c := w.c
 	c.gmu.Lock()
 	defer c.gmu.Unlock()
+	if k := len(c.vshared); k > 0 {
+		w.vfree = append(w.vfree, c.vshared[k-1]...)
+		c.vshared[k-1] = nil
+		c.vshared = c.vshared[:k-1]
+		return nil
+	}
 	d := c.vals.Load()
 	ci := len(d.chunks)
 	if uint64(ci+1)<<valChunkBits-1 > maxValueIndex {
@@ -294,6 +305,29 @@ func (w *wstate[V]) freeValue(idx uint32) {
 	d := c.vals.Load()
 	d.chunks[idx>>valChunkBits][idx&(1<<valChunkBits-1)] = zero
 	w.vfree = append(w.vfree, idx)
+}
+
+// valBatch is how many free value slots a multi-writer slot shares with
+// the others at a time (shareValues, takeValues).
+const valBatch = 1 << valChunkBits
+
+// shareValues moves w's free value slots beyond keep, in batches of
+// valBatch, to the batches every multi-writer slot takes from before the
+// value directory grows: a slot that deletes more than it inserts would
+// otherwise keep its freed slots while the others grew the directory
+// (issue 19 case 8). Slot holder only; takes gmu (a leaf lock).
+func (w *wstate[V]) shareValues(keep int) {
+	c := w.c
+	if !c.multi || len(w.vfree) < keep+valBatch {
+		return
+	}
+	c.gmu.Lock()
+	for len(w.vfree) >= keep+valBatch {
+		k := len(w.vfree) - valBatch
+		c.vshared = append(c.vshared, slices.Clone(w.vfree[k:]))
+		w.vfree = w.vfree[:k]
+	}
+	c.gmu.Unlock()
 }
 
 // newValueLeaf stores v and builds the leaf for suffix. Writer only.
@@ -410,6 +444,7 @@ func (w *wstate[V]) reclaim(force bool) {
 		i++
 	}
 	w.rhead = i
+	w.shareValues(valBatch)
 	if i == len(w.ret) {
 		w.ret, w.rhead = w.ret[:0], 0
 	} else if i > 1024 && i > len(w.ret)/2 {

@@ -93,6 +93,7 @@ type Concurrent[V any] struct {
 	slots    []mwSlot[V]
 	slotMask uint64
 	gmu      sync.Mutex
+	vshared  [][]uint32 // multi-writer: batches of free value slots any slot takes (under gmu; shareValues)
 
 	arenas      [2]*arena    // node arenas; w.core.mem is arenas[cur] (ocompact.go)
 	cur         int          // the arena in use
@@ -105,6 +106,7 @@ type Concurrent[V any] struct {
 	nodes      atomic.Int64
 	arenaBytes atomic.Int64
 	capacity   atomic.Int64
+	capFlushed atomic.Bool // multi-writer: the slots' stats were flushed once the arena reached its cap (checkCapSlow)
 	valueBytes atomic.Int64
 	pending    atomic.Int64
 }
@@ -362,7 +364,7 @@ func (c *Concurrent[V]) publish() {
 // so that writers on other cores do not share a statistics cache line
 // per write. Writer (slot holder) only.
 func (w *wstate[V]) publishStats() {
-	if w.c.multi {
+	if w.c.multi && !w.c.atCap() {
 		if d := w.core.mem.bytesInUse() - w.statBytes; d < mwStatBytes && d > -mwStatBytes {
 			return
 		}
@@ -371,7 +373,8 @@ func (w *wstate[V]) publishStats() {
 }
 
 // mwStatBytes is how far a multi-writer slot's arena bytes may drift before
-// the slot publishes them (publishStats).
+// the slot publishes them (publishStats), while the arena is below its
+// insert cap (at the cap every change is published: checkCap).
 const mwStatBytes = 16 << 10
 
 // publishStatsNow is publishStats without the multi-writer threshold.
@@ -398,7 +401,32 @@ func (c *Concurrent[V]) checkInsert(key []byte) error {
 // checkCap refuses an insert once the arena has grown to the insert cap and
 // is at least 15/16 in use (so deletes and reclamation make room again).
 func (c *Concurrent[V]) checkCap() error {
-	if c.insertCap > 0 && c.capacity.Load() >= c.insertCap && c.arenaBytes.Load() >= c.insertCap/16*15 {
+	if c.atCap() {
+		return c.checkCapSlow()
+	}
+	return nil
+}
+
+// atCap reports whether the arena has grown to the insert cap.
+func (c *Concurrent[V]) atCap() bool {
+	return c.insertCap > 0 && c.capacity.Load() >= c.insertCap // relaxed: a statistic
+}
+
+// checkCapSlow is checkCap once the arena is at its cap. The multi-writer
+// slots publish their arena bytes lazily (up to mwStatBytes each) below the
+// cap; at the cap they publish every change (publishStats), and the first
+// check here flushes what each slot had not published yet, so arenaBytes is
+// exact from then on. Without that flush the published bytes lagged the
+// real ones by up to a slot count × 16 KiB: inserts went on past the 15/16
+// mark by that much, and deleting fewer bytes' worth of keys than the lag
+// left the arena refusing every insert after Reclaim (issue 19 case 8).
+// The caller holds no writer slot (insert entry points).
+func (c *Concurrent[V]) checkCapSlow() error {
+	if c.multi && !c.capFlushed.Load() { // acquire: pairs with the Store below
+		c.eachSlot(func(w *wstate[V]) { w.publishStatsNow() })
+		c.capFlushed.Store(true) // release: every slot's drift is published
+	}
+	if c.arenaBytes.Load() >= c.insertCap/16*15 { // relaxed: exact at the cap (see above)
 		return fmt.Errorf("trie: insert: arena at its cap of %d bytes: %w", c.insertCap, pool.ErrExhausted)
 	}
 	return nil
@@ -605,6 +633,7 @@ func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	if c.multi {
 		c.eachSlot(func(w *wstate[V]) {
 			w.reclaim(true)
+			w.shareValues(0)
 			w.publishStatsNow()
 		})
 		return nil

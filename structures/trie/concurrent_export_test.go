@@ -132,6 +132,11 @@ func (c *Concurrent[V]) checkConcurrent() error {
 	if pooled != int64(used) {
 		return fmt.Errorf("reachable and retired nodes hold %d arena bytes, pool says %d", used, pooled)
 	}
+	c.gmu.Lock()
+	for _, b := range c.vshared {
+		free += len(b)
+	}
+	c.gmu.Unlock()
 	if !c.noValues && keys+retiredVals+free != handed {
 		return fmt.Errorf("%d live + %d retired + %d free value slots != %d handed out", keys, retiredVals, free, handed)
 	}
