@@ -228,10 +228,11 @@ func (r *reply) sleep(ctx context.Context) error {
 // with the worker as described above.
 type callCell[T any] struct {
 	reply
-	fn   func(*Worker) (T, error)
-	v    T
-	err  error
-	pool *sync.Pool
+	fn     func(*Worker) (T, error)
+	caller *Worker // the calling task's worker, or nil (cycles: self.go)
+	v      T
+	err    error
+	pool   *sync.Pool
 }
 
 // cellKey identifies the pool of callCell[T] in cellPools.
@@ -272,13 +273,16 @@ func getCellSlow[T any]() *callCell[T] {
 // abandoned cell.
 func (c *callCell[T]) recycle() {
 	var zero T
-	c.fn, c.v, c.err = nil, zero, nil
+	c.fn, c.caller, c.v, c.err = nil, nil, zero, nil
 	c.reset()
 	c.pool.Put(c)
 }
 
 func (c *callCell[T]) run(w *Worker) {
 	c.v, c.err = c.fn(w)
+	if c.caller != nil {
+		c.caller.waitsOn.CompareAndSwap(w, nil) // the caller no longer waits for w's tasks (self.go)
+	}
 	if c.complete() {
 		c.recycle()
 	}
@@ -297,8 +301,10 @@ func (c *callCell[T]) abort(_ *Worker, err error) {
 // (errors.Is(err, ErrPanic)) if f panicked, and ctx.Err() if ctx ended
 // first — f may then still run, and its result is dropped. Called from a
 // task on worker shard, it returns an error matching ErrSelfWait, and f
-// does not run (the worker cannot run f while its task waits for it). f
-// must not be nil.
+// does not run (the worker cannot run f while its task waits for it); so
+// does a Call from a task that would close a cycle of waits between
+// workers (a task on worker 1 Calling worker 0 while worker 0's task waits
+// for worker 1, through Calls or full mailboxes). f must not be nil.
 func Call[T any](ctx context.Context, rt *Runtime, shard int, f func(*Worker) (T, error)) (T, error) {
 	var zero T
 	if f == nil {
@@ -311,20 +317,37 @@ func Call[T any](ctx context.Context, rt *Runtime, shard int, f func(*Worker) (T
 		return zero, err
 	}
 	w := rt.workers[shard]
-	if w.isCurrent() {
+	g := getg()
+	if w.g.Load() == g { // acquire: written by the worker goroutine
 		return zero, selfCall(w)
 	}
+	me := rt.workerOf(g) // the calling task's worker, or nil
+	if me != nil {
+		if _, ok := me.waitFor(w); !ok {
+			return zero, fmt.Errorf("runtime: Call from a task on worker %d to worker %d, which waits for worker %d: %w", me.id, w.id, me.id, ErrSelfWait)
+		}
+	}
 	c := getCell[T]()
-	c.fn = f
+	c.fn, c.caller = f, me
 	c.setDirect(ctx, rt.cfg.Mode)
 	if err := w.sendContext(ctx, task{c: c}); err != nil {
 		c.recycle()
+		me.doneWaiting()
 		return zero, err
 	}
-	if err := c.wait(ctx, rt.cfg.Mode); err != nil {
+	err := c.wait(ctx, rt.cfg.Mode)
+	me.doneWaiting()
+	if err != nil {
 		return zero, err
 	}
 	v, err := c.v, c.err
 	c.recycle()
 	return v, err
+}
+
+// doneWaiting clears w's waitsOn edge (see self.go); w may be nil.
+func (w *Worker) doneWaiting() {
+	if w != nil {
+		w.waitsOn.Store(nil)
+	}
 }

@@ -309,8 +309,9 @@ func (w *Worker) send(t task) error {
 // every worker stores its edge (seq-cst) before it follows the others', so
 // the last worker to close a cycle sees every other edge of it. A worker
 // that stops waiting clears its edge; a cycle seen through an edge that is
-// being cleared is refused needlessly, never missed. Waits for a Call's
-// reply are not recorded: a cycle through one is not detected.
+// being cleared is refused needlessly, never missed. A Call's wait for its
+// reply records the same edge (Call, self.go), so cycles mixing both kinds
+// of wait are refused too.
 func (w *Worker) sendContext(ctx context.Context, t task) error {
 	err := w.mb.TrySend(t)
 	if err == mailbox.ErrFull {
@@ -331,17 +332,11 @@ func (w *Worker) sendSlow(ctx context.Context, t task) error {
 	if from == w {
 		return fmt.Errorf("runtime: worker %d sends to its own full mailbox: %w", w.id, ErrSelfWait)
 	}
-	from.waitsOn.Store(w) // seq-cst: before following the others' edges
-	defer from.waitsOn.Store(nil)
-	v := w
-	for range len(w.rt.workers) {
-		if v = v.waitsOn.Load(); v == nil { // seq-cst
-			break
-		}
-		if v == from {
-			return fmt.Errorf("runtime: worker %d sends to worker %d's full mailbox while that worker waits (through full mailboxes) on worker %d: %w", from.id, w.id, from.id, ErrSelfWait)
-		}
+	prev, ok := from.waitFor(w)
+	if !ok {
+		return fmt.Errorf("runtime: worker %d sends to worker %d's full mailbox while that worker waits (through full mailboxes or Calls) on worker %d: %w", from.id, w.id, from.id, ErrSelfWait)
 	}
+	defer from.waitsOn.Store(prev) // a Call's edge to w stays while it waits for the reply
 	return w.mb.SendContext(ctx, t)
 }
 

@@ -302,3 +302,71 @@ func TestCrossWorkerFullMailboxes(t *testing.T) {
 		}
 	}
 }
+
+// TestCallCycle: a task on worker 0 Calls worker 1, whose task Calls worker
+// 0 back (a cycle of two, and of three over 0 -> 1 -> 2 -> 0): the Call
+// that would close the cycle gets ErrSelfWait instead of waiting forever
+// (with a context that never ends), and its function never runs. Calls
+// along a chain without a cycle, and a worker called again right after it
+// answered, are not refused.
+func TestCallCycle(t *testing.T) {
+	ctx := context.Background()
+	rt := start(t, runtime.Config{Workers: 3})
+	for _, path := range [][]int{{0, 1, 0}, {0, 1, 2, 0}, {0, 1, 2}} {
+		var ran atomic.Int32
+		var call func(i int) (int, error)
+		call = func(i int) (int, error) {
+			return runtime.Call(ctx, rt, path[i], func(*runtime.Worker) (int, error) {
+				ran.Add(1)
+				if i+1 == len(path) {
+					return 0, nil
+				}
+				return call(i + 1)
+			})
+		}
+		var err error
+		testutil.Within(t, "a cycle of Calls", func() { _, err = call(0) })
+		cycle := path[0] == path[len(path)-1]
+		if cycle && (!errors.Is(err, runtime.ErrSelfWait) || ran.Load() != int32(len(path)-1)) {
+			t.Fatalf("path %v: %v after %d functions, want ErrSelfWait after %d", path, err, ran.Load(), len(path)-1)
+		}
+		if !cycle && err != nil {
+			t.Fatalf("path %v: %v", path, err)
+		}
+	}
+	// A cycle mixing both kinds of wait: worker 0's task waits for a Call
+	// to worker 1, whose function fills worker 0's bounded mailbox.
+	mixed := start(t, runtime.Config{Workers: 2, MailboxCapacity: 2})
+	var err error
+	testutil.Within(t, "a Call and a full mailbox", func() {
+		_, err = runtime.Call(ctx, mixed, 0, func(*runtime.Worker) (int, error) {
+			return runtime.Call(ctx, mixed, 1, func(*runtime.Worker) (int, error) {
+				for {
+					if err := mixed.SubmitTo(0, func(*runtime.Worker) {}); err != nil {
+						return 0, err
+					}
+				}
+			})
+		})
+	})
+	if !errors.Is(err, runtime.ErrSelfWait) {
+		t.Fatalf("a send to a full mailbox closing a cycle with a Call: %v, want ErrSelfWait", err)
+	}
+	// Ping-pong from tasks, one Call at a time: never a false cycle.
+	onWorker(t, rt, 0, func(*runtime.Worker) {
+		for i := range 2000 {
+			if _, err := runtime.Call(ctx, rt, 1, func(*runtime.Worker) (int, error) { return i, nil }); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	onWorker(t, rt, 1, func(*runtime.Worker) {
+		for i := range 2000 {
+			if _, err := runtime.Call(ctx, rt, 0, func(*runtime.Worker) (int, error) { return i, nil }); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+}

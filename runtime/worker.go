@@ -112,7 +112,7 @@ type Worker struct {
 	batches atomic.Uint64          // relaxed: statistics only
 	panics  atomic.Uint64          // relaxed: statistics only
 	busy    atomic.Int64           // relaxed: statistics only (nanoseconds)
-	waitsOn atomic.Pointer[Worker] // seq-cst: the worker whose full mailbox a task of this worker waits on (sendSlow)
+	waitsOn atomic.Pointer[Worker] // seq-cst: the worker a task of this worker waits on, for room in its full mailbox (sendSlow) or for a Call's reply (self.go)
 
 	// Owner only.
 	nBatches, nPanics uint64
