@@ -30,7 +30,12 @@ package runtime
 // moment at least one sees the other's edge. No false cycle through a
 // Call: its edge A -> B is cleared by B when it runs A's call, before it
 // replies, so a later task of B never sees it; and by A when its wait
-// ends (its context ended, Stop).
+// ends (its context ended, Stop). Known gap: when A's context ended and A
+// abandoned a Call to B, then Called B again before B ran the abandoned
+// call, B's clearing of the old edge also clears the new one, and a cycle
+// closed through that new edge goes unseen (it waits, as every cycle did
+// before this check, until a context ends); telling the two edges apart
+// needs a call number beside the edge.
 //
 // Rejected designs:
 //   - The goroutine id from runtime.Stack on every check (the previous
