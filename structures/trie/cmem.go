@@ -265,6 +265,7 @@ func (w *wstate[V]) newValue(v V) (uint32, error) {
 	}
 	d := c.vals.Load() // acquire: covers idx (its chunk was added before idx was handed out)
 	d.chunks[idx>>valChunkBits][idx&(1<<valChunkBits-1)] = v
+	c.markYoungValue(idx) // snapshot.go
 	return idx, nil
 }
 
@@ -358,7 +359,11 @@ func (w *wstate[V]) undoLeaf(r uint32) {
 // ---- freshness (one-writer form) ----
 
 func (w *wstate[V]) markFresh(ref uint32) {
-	if !w.track || ref == 0 || isLeafRef(ref) {
+	if ref == 0 || isLeafRef(ref) {
+		return
+	}
+	w.c.markYoungNode(ref) // snapshot.go
+	if !w.track {
 		return
 	}
 	i := freshIdx(ref)

@@ -47,11 +47,11 @@ var ErrLevel = errors.New("trie: no concurrent form at this level")
 // strictly ascending order; every key present for the whole iteration is
 // yielded exactly once; a yielded key and value were present together at
 // some moment during the iteration; keys inserted or deleted meanwhile may
-// or may not appear. There is no snapshot (keeping one would cost the
-// one-writer form its in-place writes); an iteration that must see one
-// state runs while its goroutine holds the writer role (LockWriter or
-// WithWriter, making no InsertNow or DeleteNow and no Publish meanwhile):
-// batched writes stay invisible until published.
+// or may not appear. An iteration that must see one state iterates a
+// Snapshot: taken in constant time (it copies nothing), unchanged by later
+// writes until it is closed; while one is open the one-writer form's
+// per-key writes copy the nodes on their path that a snapshot shares
+// instead of changing them in place (snapshot.go).
 //
 // Every method is linearizable: Insert, Delete, Get and Contains take effect
 // at one atomic load or store (a writer's publication happens-before any read
@@ -109,6 +109,10 @@ type Concurrent[V any] struct {
 	capFlushed atomic.Bool // multi-writer: the slots' stats were flushed once the arena reached its cap (checkCapSlow)
 	valueBytes atomic.Int64
 	pending    atomic.Int64
+	snapOpen   atomic.Int64 // open snapshots (Stats)
+	snapBytes  atomic.Int64 // memory held for open snapshots (Stats)
+
+	snap snapWriter[V] // one-writer: open snapshots and what they hold (snapshot.go)
 }
 
 // poisonHdr is the header written over a reclaimed node in the invariants
@@ -346,12 +350,10 @@ func (c *Concurrent[V]) publish() {
 		w.clearFresh()
 	}
 	if len(w.pend) > 0 {
-		e := c.epoch.Epoch() // read after the root store: see EpochDomain
-		for _, r := range w.pend {
-			w.retire(e, r.ref, r.size)
-		}
+		c.retirePend(c.epoch.Epoch()) // read after the root store: see EpochDomain
 		w.pend = w.pend[:0]
 	}
+	c.sweep()
 	c.w.reclaim(false)
 	c.tryDrop()
 	c.w.publishStats()
@@ -580,6 +582,8 @@ func (c *Concurrent[V]) Stats() Stats {
 		ArenaCapacity: int(c.capacity.Load()),
 		ValueBytes:    int(c.valueBytes.Load()),
 		Compactions:   int(c.compactions.Load()), // relaxed: a statistic
+		Snapshots:     int(c.snapOpen.Load()),    // relaxed: a statistic
+		SnapshotBytes: int(c.snapBytes.Load()),   // relaxed: a statistic
 	}
 	if s.Keys > 0 {
 		s.BytesPerKey = float64(s.ArenaBytes+s.ValueBytes) / float64(s.Keys)
@@ -682,6 +686,7 @@ func (w *Writer[V]) Reclaim() error {
 	}
 	c.publish()
 	c.publishCount()
+	c.sweep()
 	c.tryDrop()
 	c.w.reclaim(true)
 	c.w.publishStats()

@@ -181,6 +181,8 @@ func (w *Writer[V]) Publish() {
 	if !c.multi && c.w.dirty {
 		c.publish()
 		c.publishCount()
+	} else if !c.multi {
+		c.sweep() // closed snapshots' memory comes back even when nothing was written
 	}
 }
 

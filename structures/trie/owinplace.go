@@ -104,9 +104,9 @@ func (c *Concurrent[V]) endInPlace() {
 // readers no longer hold and tries once more.
 func (c *Concurrent[V]) owInsertNow(key []byte, v V) (bool, error) {
 	c.beginInPlace()
-	added, err := c.owInsertNowOnce(key, v)
+	added, err := c.insertNowOnce(key, v)
 	if err != nil && c.w.relieve(err) {
-		added, err = c.owInsertNowOnce(key, v)
+		added, err = c.insertNowOnce(key, v)
 	}
 	c.endInPlace()
 	return added, err
@@ -240,9 +240,9 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 // exhaustion (a removal copies a node).
 func (c *Concurrent[V]) owDeleteNow(key []byte) (V, bool, error) {
 	c.beginInPlace()
-	old, found, err := c.owDeleteNowOnce(key)
+	old, found, err := c.deleteNowOnce(key)
 	if err != nil && c.w.relieve(err) {
-		old, found, err = c.owDeleteNowOnce(key)
+		old, found, err = c.deleteNowOnce(key)
 	}
 	c.endInPlace()
 	return old, found, err

@@ -1,0 +1,708 @@
+package trie
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/zipora-go/zipora/internal/testutil"
+	"github.com/zipora-go/zipora/primitives"
+	"github.com/zipora-go/zipora/structures/pool"
+)
+
+// collectSnap gathers an iteration into a map, checking strictly ascending
+// order.
+func collectSnap(t testing.TB, seq iter.Seq2[[]byte, int]) map[string]int {
+	t.Helper()
+	m := map[string]int{}
+	var last []byte
+	first := true
+	for k, v := range seq {
+		if !first && bytes.Compare(last, k) >= 0 {
+			t.Fatalf("keys out of order: %q then %q", last, k)
+		}
+		first = false
+		last = append(last[:0], k...)
+		m[string(k)] = v
+	}
+	return m
+}
+
+// checkSnapshot verifies every read of s against want.
+func checkSnapshot(t testing.TB, s *Snapshot[int], want map[string]int, probe [][]byte) {
+	t.Helper()
+	if got := collectSnap(t, s.All()); !maps.Equal(got, want) {
+		t.Fatalf("snapshot All: %d keys, want %d (%s)", len(got), len(want), diffMaps(got, want))
+	}
+	if s.Len() != len(want) {
+		t.Fatalf("snapshot Len %d, want %d", s.Len(), len(want))
+	}
+	for _, k := range probe {
+		v, ok := s.Get(k)
+		wv, wok := want[string(k)]
+		if ok != wok || v != wv || s.Contains(k) != wok {
+			t.Fatalf("snapshot Get(%q) = %d, %v; want %d, %v", k, v, ok, wv, wok)
+		}
+	}
+	for _, p := range [][]byte{nil, []byte("a"), []byte("k1"), []byte("k2"), []byte("zz")} {
+		got := collectSnap(t, s.Prefix(p))
+		for k, v := range want {
+			if bytes.HasPrefix([]byte(k), p) && got[k] != v {
+				t.Fatalf("snapshot Prefix(%q) lacks %q", p, k)
+			}
+		}
+		n := 0
+		for k := range want {
+			if bytes.HasPrefix([]byte(k), p) {
+				n++
+			}
+		}
+		if n != len(got) {
+			t.Fatalf("snapshot Prefix(%q): %d keys, want %d", p, len(got), n)
+		}
+		seek := collectSnap(t, s.Seek(p))
+		rng := collectSnap(t, s.Range(p, []byte("k2")))
+		for k, v := range want {
+			if (k >= string(p)) != (seek[k] == v && hasKey(seek, k)) {
+				t.Fatalf("snapshot Seek(%q) wrong at %q", p, k)
+			}
+			if (k >= string(p) && k < "k2") != hasKey(rng, k) {
+				t.Fatalf("snapshot Range(%q, k2) wrong at %q", p, k)
+			}
+		}
+	}
+}
+
+func hasKey(m map[string]int, k string) bool { _, ok := m[k]; return ok }
+
+func diffMaps(got, want map[string]int) string {
+	for k, v := range want {
+		if gv, ok := got[k]; !ok || gv != v {
+			return fmt.Sprintf("key %q: got %d,%v want %d", k, gv, ok, v)
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok {
+			return fmt.Sprintf("extra key %q=%d", k, v)
+		}
+	}
+	return "equal"
+}
+
+// snapKeys is a key universe with shared prefixes, inline leaves, dense and
+// sparse nodes.
+func snapKeys(n int) [][]byte {
+	ks := make([][]byte, 0, n)
+	for i := range n {
+		switch i % 4 {
+		case 0:
+			ks = append(ks, fmt.Appendf(nil, "k1/%d", i))
+		case 1:
+			ks = append(ks, fmt.Appendf(nil, "k2/%05d/x", i))
+		case 2:
+			ks = append(ks, []byte{'a', byte(i), byte(i >> 8)})
+		default:
+			ks = append(ks, fmt.Appendf(nil, "k1/%d/tail", i/4))
+		}
+	}
+	return ks
+}
+
+func newOW(t testing.TB) *Concurrent[int] {
+	t.Helper()
+	c, err := NewConcurrent[int](primitives.OneWriteMultiRead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// fillSnap inserts keys[i] = i and returns the model.
+func fillSnap(t testing.TB, c *Concurrent[int], keys [][]byte) map[string]int {
+	t.Helper()
+	m := map[string]int{}
+	for i, k := range keys {
+		if _, err := c.Insert(k, i); err != nil {
+			t.Fatal(err)
+		}
+		m[string(k)] = i
+	}
+	return m
+}
+
+// randomWrite deletes (one time in three) or inserts v under a random key
+// of keys, in c and in model.
+func randomWrite(t testing.TB, c *Concurrent[int], r *rand.Rand, keys [][]byte, model map[string]int, v int) {
+	t.Helper()
+	k := keys[r.IntN(len(keys))]
+	if r.IntN(3) == 0 {
+		if _, _, err := c.Delete(k); err != nil {
+			t.Fatal(err)
+		}
+		delete(model, string(k))
+		return
+	}
+	if _, err := c.Insert(k, v); err != nil {
+		t.Fatal(err)
+	}
+	model[string(k)] = v
+}
+
+func mustSnap(t testing.TB, c *Concurrent[int]) *Snapshot[int] {
+	t.Helper()
+	s, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSnapshotBasic(t *testing.T) {
+	c := newOW(t)
+	keys := snapKeys(3000)
+	model := fillSnap(t, c, keys[:2000])
+	s := mustSnap(t, c)
+	old := maps.Clone(model)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 6000 {
+		randomWrite(t, c, r, keys, model, -i)
+	}
+	checkSnapshot(t, s, old, keys)
+	if got := collectSnap(t, c.All()); !maps.Equal(got, model) {
+		t.Fatalf("live trie: %s", diffMaps(got, model))
+	}
+	st := c.Stats()
+	if st.Snapshots != 1 || st.SnapshotBytes == 0 {
+		t.Fatalf("Stats with a snapshot open: %d snapshots, %d bytes", st.Snapshots, st.SnapshotBytes)
+	}
+	if err := c.checkConcurrent(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	if _, ok := s.Get(keys[0]); ok || s.Len() != 0 || len(collectSnap(t, s.All())) != 0 {
+		t.Fatal("a closed snapshot is not empty")
+	}
+	st = c.Stats()
+	if st.Snapshots != 0 || st.SnapshotBytes != 0 {
+		t.Fatalf("Stats after Close: %d snapshots, %d bytes", st.Snapshots, st.SnapshotBytes)
+	}
+	if open, held, _ := c.snapInfo(); open != 0 || held != 0 {
+		t.Fatalf("after Close: %d open, %d held", open, held)
+	}
+	if err := c.Reclaim(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.checkConcurrent(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotMany opens and closes many snapshots interleaved with writes
+// (per-key, in place, and batches) in one goroutine; each must hold the
+// model as it was when taken until it is closed.
+func TestSnapshotMany(t *testing.T) {
+	c := newOW(t)
+	keys := snapKeys(800)
+	model := map[string]int{}
+	type open struct {
+		s    *Snapshot[int]
+		want map[string]int
+	}
+	var snaps []open
+	r := rand.New(rand.NewPCG(3, 4))
+	for step := range 3000 {
+		switch x := r.IntN(20); {
+		case x < 2:
+			s, err := c.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			snaps = append(snaps, open{s, maps.Clone(model)})
+		case x < 4 && len(snaps) > 0:
+			i := r.IntN(len(snaps))
+			checkSnapshot(t, snaps[i].s, snaps[i].want, keys[:50])
+			snaps[i].s.Close()
+			snaps = slices.Delete(snaps, i, i+1)
+		case x < 5:
+			err := c.WithWriter(context.Background(), func(w *Writer[int]) error {
+				for range 20 {
+					k := keys[r.IntN(len(keys))]
+					if r.IntN(2) == 0 {
+						if _, _, err := w.Delete(k); err != nil {
+							return err
+						}
+						delete(model, string(k))
+					} else {
+						if _, err := w.Insert(k, step); err != nil {
+							return err
+						}
+						model[string(k)] = step
+					}
+				}
+				if r.IntN(3) == 0 { // a snapshot from the holder sees the batch
+					s, err := w.Snapshot()
+					if err != nil {
+						return err
+					}
+					snaps = append(snaps, open{s, maps.Clone(model)})
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		case x < 6:
+			if err := c.Reclaim(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			randomWrite(t, c, r, keys, model, step)
+		}
+		if step%500 == 0 {
+			if err := c.checkConcurrent(); err != nil {
+				t.Fatalf("step %d: %v", step, err)
+			}
+		}
+	}
+	for _, o := range snaps {
+		checkSnapshot(t, o.s, o.want, keys[:50])
+		o.s.Close()
+	}
+	if open, held, _ := c.snapInfo(); open != 0 || held != 0 {
+		t.Fatalf("after closing all: %d open, %d held", open, held)
+	}
+	if got := collectSnap(t, c.All()); !maps.Equal(got, model) {
+		t.Fatalf("live trie: %s", diffMaps(got, model))
+	}
+	if err := c.checkConcurrent(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotAcrossReclaim keeps a snapshot open while churn fragments the
+// arena and Reclaim runs: nothing the snapshot reaches moves or is freed,
+// and compaction happens once it is closed.
+func TestSnapshotAcrossReclaim(t *testing.T) {
+	c, err := NewConcurrent[int](primitives.OneWriteMultiRead, WithPoolConfig(pool.Config{ChunkSize: 16 << 10}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := snapKeys(40000)
+	want := fillSnap(t, c, keys)
+	s := mustSnap(t, c)
+	for round := range 2 {
+		for i, k := range keys {
+			if i%8 != 0 {
+				if _, _, err := c.Delete(k); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := c.Reclaim(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range keys {
+			if i%8 != 0 {
+				if _, err := c.Insert(k, i+round); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := c.Reclaim(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, k := range keys {
+		if i%8 != 0 {
+			c.Delete(k)
+		}
+	}
+	if err := c.Reclaim(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c.Stats().Compactions != 0 {
+		t.Fatal("compacted while a snapshot was open")
+	}
+	checkSnapshot(t, s, want, keys[:200])
+	if err := c.checkConcurrent(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := c.Reclaim(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c.Stats().Compactions == 0 {
+		t.Fatalf("no compaction after the snapshot closed: %+v", c.Stats())
+	}
+	if err := c.checkConcurrent(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotCleanup drops a snapshot without Close: the garbage
+// collector closes it and the writer gives its memory back.
+func TestSnapshotCleanup(t *testing.T) {
+	c := newOW(t)
+	keys := snapKeys(500)
+	for i, k := range keys {
+		c.Insert(k, i)
+	}
+	func() {
+		s, err := c.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Len()
+	}()
+	for i, k := range keys {
+		c.Insert(k, -i)
+	}
+	if c.Stats().SnapshotBytes == 0 {
+		t.Fatal("nothing held for the open snapshot")
+	}
+	testutil.Within(t, "the cleanup of a dropped snapshot", func() {
+		for c.Stats().Snapshots != 0 {
+			runtime.GC()
+			runtime.Gosched()
+		}
+	})
+	c.Insert(keys[0], 1) // the writer sweeps (the cleanup may also have)
+	if st := c.Stats(); st.SnapshotBytes != 0 {
+		t.Fatalf("held after the cleanup: %d bytes", st.SnapshotBytes)
+	}
+	if err := c.checkConcurrent(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotModel is the model-based test under concurrency: one writer
+// applies ops (per-key writes, in-place writes under LockWriter, batches),
+// announcing op i in started before and in applied after it; snapshotters
+// take snapshots, keep them open while the writer goes on, and check that
+// each equals the model at one op inside [applied before, started after];
+// readers read the live trie and Reclaim runs meanwhile.
+func TestSnapshotModel(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ops := 20000
+	if testing.Short() {
+		ops = 5000
+	}
+	c := newOW(t)
+	keys := snapKeys(1500)
+	type op struct {
+		keys []int // indexes into keys
+		vals []int // value, or -1: delete
+	}
+	log := make([]op, 1) // log[i]: op i (1-based); appended by the writer before started.Store(i)
+	var started, applied, taken atomic.Int64
+	type result struct {
+		lo, hi int64
+		got    map[string]int
+		n      int
+	}
+	var mu sync.Mutex
+	var results []result
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	wg.Add(1)
+	go func() { // the writer
+		defer wg.Done()
+		defer close(done)
+		r := rand.New(rand.NewPCG(5, 6))
+		for i := 1; i <= ops || taken.Load() < 40; i++ { // at least 40 snapshots, however fast the writer
+			n := 1
+			kind := r.IntN(10)
+			if kind == 0 {
+				n = 1 + r.IntN(30)
+			}
+			o := op{}
+			for range n {
+				o.keys = append(o.keys, r.IntN(len(keys)))
+				if r.IntN(3) == 0 {
+					o.vals = append(o.vals, -1)
+				} else {
+					o.vals = append(o.vals, i)
+				}
+			}
+			log = append(log, o)
+			started.Store(int64(i))
+			var err error
+			switch {
+			case kind == 0:
+				err = c.WithWriter(context.Background(), func(w *Writer[int]) error {
+					for j, ki := range o.keys {
+						if o.vals[j] < 0 {
+							if _, _, err := w.Delete(keys[ki]); err != nil {
+								return err
+							}
+						} else if _, err := w.Insert(keys[ki], o.vals[j]); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			case kind == 1:
+				var w *Writer[int]
+				if w, err = c.LockWriter(context.Background()); err == nil {
+					if o.vals[0] < 0 {
+						_, _, err = w.DeleteNow(keys[o.keys[0]])
+					} else {
+						_, err = w.InsertNow(keys[o.keys[0]], o.vals[0])
+					}
+					w.Unlock()
+				}
+			case o.vals[0] < 0:
+				_, _, err = c.Delete(keys[o.keys[0]])
+			default:
+				_, err = c.Insert(keys[o.keys[0]], o.vals[0])
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+			applied.Store(int64(i))
+		}
+	}()
+	for g := range 2 { // snapshotters
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 7))
+			var open []*Snapshot[int]
+			var los, his []int64
+			check := func(i int) {
+				s := open[i]
+				got := collectSnap(t, s.All())
+				n := s.Len()
+				if k := keys[r.IntN(len(keys))]; true {
+					v, ok := s.Get(k)
+					if gv, gok := got[string(k)]; gv != v || gok != ok {
+						errc <- fmt.Errorf("snapshot Get(%q) = %d,%v, its All says %d,%v", k, v, ok, gv, gok)
+					}
+				}
+				mu.Lock()
+				results = append(results, result{los[i], his[i], got, n})
+				mu.Unlock()
+				s.Close()
+				open = slices.Delete(open, i, i+1)
+				los = slices.Delete(los, i, i+1)
+				his = slices.Delete(his, i, i+1)
+			}
+			for {
+				select {
+				case <-done:
+					for len(open) > 0 {
+						check(0)
+					}
+					return
+				default:
+				}
+				if len(open) < 4 && r.IntN(2) == 0 {
+					lo := applied.Load()
+					s, err := c.Snapshot()
+					if err != nil {
+						errc <- err
+						return
+					}
+					hi := started.Load()
+					taken.Add(1)
+					open, los, his = append(open, s), append(los, lo), append(his, hi)
+				} else if len(open) > 0 {
+					check(r.IntN(len(open)))
+				} else {
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	wg.Add(2)
+	go func() { // a live reader
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			for range c.Prefix([]byte("k1")) {
+			}
+			c.Get(keys[0])
+		}
+	}()
+	go func() { // Reclaim while snapshots are open
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := c.Reclaim(context.Background()); err != nil {
+				errc <- err
+				return
+			}
+			runtime.Gosched()
+		}
+	}()
+	testutil.Within(t, "the snapshot model test", wg.Wait)
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	// Replay: the model's state at each op, compared incrementally.
+	model := map[string]int{}
+	states := func(i int) {
+		o := log[i]
+		for j, ki := range o.keys {
+			if o.vals[j] < 0 {
+				delete(model, string(keys[ki]))
+			} else {
+				model[string(keys[ki])] = o.vals[j]
+			}
+		}
+	}
+	slices.SortFunc(results, func(a, b result) int { return int(a.lo - b.lo) })
+	at := 0
+	for _, res := range results {
+		for at < int(res.lo) {
+			at++
+			states(at)
+		}
+		// mismatches between the snapshot and the model, then step through
+		// the interval updating only the keys each op touches.
+		mis := map[string]bool{}
+		for k, v := range model {
+			if gv, ok := res.got[k]; !ok || gv != v {
+				mis[k] = true
+			}
+		}
+		for k := range res.got {
+			if _, ok := model[k]; !ok {
+				mis[k] = true
+			}
+		}
+		m := maps.Clone(model)
+		found := len(mis) == 0 && res.n == len(m)
+		for i := res.lo + 1; !found && i <= res.hi; i++ {
+			o := log[i]
+			for j, ki := range o.keys {
+				k := string(keys[ki])
+				if o.vals[j] < 0 {
+					delete(m, k)
+				} else {
+					m[k] = o.vals[j]
+				}
+				gv, gok := res.got[k]
+				mv, mok := m[k]
+				if gok == mok && gv == mv {
+					delete(mis, k)
+				} else {
+					mis[k] = true
+				}
+			}
+			found = len(mis) == 0 && res.n == len(m)
+		}
+		if !found {
+			t.Fatalf("a snapshot taken between ops %d and %d matches no model state in between (%d keys)", res.lo, res.hi, len(res.got))
+		}
+	}
+	if len(results) < 40 {
+		t.Fatalf("only %d snapshots checked", len(results))
+	}
+	if open, held, _ := c.snapInfo(); open != 0 || held != 0 {
+		t.Fatalf("after the test: %d open, %d held", open, held)
+	}
+	if err := c.checkConcurrent(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotFault injects node allocation failures into writes made while
+// snapshots are open (the copy-on-write path, cowPath, and the in-place
+// and batch writes after it): a failed write leaves the trie as it was,
+// the snapshots keep their contents, and the bookkeeping balances.
+func TestSnapshotFault(t *testing.T) {
+	keys := faultKeys()
+	r := rand.New(rand.NewPCG(8, 9))
+	for round := range 40 {
+		c := newOW(t)
+		model := map[string]int{}
+		for _, k := range keys[:len(keys)/2] {
+			v := r.IntN(100)
+			if _, err := c.Insert(k, v); err != nil {
+				t.Fatal(err)
+			}
+			model[string(k)] = v
+		}
+		s1, _ := c.Snapshot()
+		want1 := maps.Clone(model)
+		for step := range 60 {
+			if step == 20 {
+				s1.Close()
+			}
+			s2, _ := c.Snapshot()
+			want2 := maps.Clone(model)
+			op := faultOps(r, keys, primitives.OneWriteMultiRead)
+			for k := 1; ; k++ {
+				n := 0
+				c.setFailAlloc(func() bool { n++; return n == k })
+				m := maps.Clone(model)
+				err := op.run(c, m)
+				c.setFailAlloc(nil)
+				if err != nil {
+					if !errors.Is(err, errInjected) {
+						t.Fatalf("round %d %s: %v", round, op.name, err)
+					}
+					model = m // the writes that succeeded (a batch publishes those)
+					if got := collectSnap(t, c.All()); !maps.Equal(got, model) {
+						t.Fatalf("round %d %s failed at allocation %d and changed the trie: %s", round, op.name, k, diffMaps(got, model))
+					}
+					if err := c.checkConcurrent(); err != nil {
+						t.Fatalf("round %d %s failed at allocation %d: %v", round, op.name, k, err)
+					}
+					continue
+				}
+				model = m
+				break
+			}
+			if got := collectSnap(t, c.All()); !maps.Equal(got, model) {
+				t.Fatalf("round %d %s: %s", round, op.name, diffMaps(got, model))
+			}
+			checkSnapshot(t, s2, want2, keys)
+			if step < 20 {
+				checkSnapshot(t, s1, want1, keys)
+			}
+			s2.Close()
+		}
+		if err := c.checkConcurrent(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSnapshotMultiWriterRefused(t *testing.T) {
+	c, err := NewConcurrent[int](primitives.MultiWriteMultiRead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Snapshot(); !errors.Is(err, ErrLevel) {
+		t.Fatalf("multi-writer Snapshot: %v", err)
+	}
+}
