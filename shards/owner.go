@@ -161,8 +161,12 @@ type request[R any] struct {
 	// by CAS; otherwise it cannot be cancelled and is taken without one
 	// (written before the push).
 	cancellable bool
-	wake        chan struct{} // buffered 1: the completion of a parked waiter
-	op          R
+	// hold: the caller wants the word itself (hold), not an operation
+	// applied: a holder that reaches it hands the word on to it (written
+	// before the push).
+	hold bool
+	wake chan struct{} // buffered 1: the completion of a parked waiter
+	op   R
 }
 
 func newRequest[R any]() *request[R] { return &request[R]{wake: make(chan struct{}, 1)} }
@@ -242,7 +246,7 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 	work, check := 0, 0
 	for round := 1; ; round++ {
 		r := list
-		for ; r != nil && work < maxTenureWork; r = r.next {
+		for ; r != nil && work < maxTenureWork && !r.hold; r = r.next {
 			if work >= check { // a close waits? (not on every write: the word's line is contended)
 				if o.word.Load() != ownHeld {
 					break
@@ -256,6 +260,10 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 		list = r // taken, not applied
 		if o.word.Load() == ownClosing {
 			o.shut(s, list)
+			return
+		}
+		if list != nil && list.hold {
+			handOn(list) // the word stays held: its caller holds it (hold)
 			return
 		}
 		if list == nil {
@@ -375,13 +383,27 @@ func applyGuarded[R any](s session[R], op *R) (work int) {
 // returned; once r is taken, wait returns nil after r is done, whatever
 // ctx.
 func (o *owner[R]) wait(ctx context.Context, s session[R], r *request[R]) error {
+	_, err := o.waitFor(ctx, s, r)
+	return err
+}
+
+// waitFor is wait, and hold's wait for the word (r.hold): it then returns
+// with the word held and the requests that came with it (pending), or
+// errClosed when the word was closed first.
+func (o *owner[R]) waitFor(ctx context.Context, s session[R], r *request[R]) (pending *request[R], err error) {
 	done := ctx.Done()
 	for i := 0; ; i++ {
 		switch r.state.Load() { // acquire: results, or the handed-on word
 		case reqDone:
-			return nil
+			if r.hold {
+				return nil, errClosed // failed by a close
+			}
+			return nil, nil
 		case reqOwner:
 			s.begin()
+			if r.hold {
+				return r.next, nil
+			}
 			o.serve(s, r)
 			continue
 		}
@@ -389,6 +411,9 @@ func (o *owner[R]) wait(ctx context.Context, s session[R], r *request[R]) error 
 		case ownFree:
 			if o.tryAcquire() {
 				s.begin()
+				if r.hold {
+					return o.takeOwn(r), nil
+				}
 				o.serve(s, o.takeAll())
 				continue
 			}
@@ -400,7 +425,7 @@ func (o *owner[R]) wait(ctx context.Context, s session[R], r *request[R]) error 
 			select {
 			case <-done:
 				if r.state.CompareAndSwap(reqWaiting, reqCancelled) {
-					return ctx.Err()
+					return nil, ctx.Err()
 				}
 				done = nil // taken: it completes after a bounded piece of work
 			default:
@@ -412,7 +437,7 @@ func (o *owner[R]) wait(ctx context.Context, s session[R], r *request[R]) error 
 			runtime.Gosched()
 		default:
 			if err := o.park(ctx, r, done); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -474,3 +499,56 @@ func (o *owner[R]) open() {
 		}
 	}
 }
+
+// hold takes the word for the caller itself, for as long as it likes (a
+// cut across shards: see holdAll): at once when it is free, else through
+// the queue like a write (r, fresh or reused, is its request), so that
+// under writers that never pause the word still comes to it after the
+// holders before it finish their bounded tenures. It returns the requests
+// that were taken with the word but not applied (pending: the caller hands
+// them to unhold). It fails with errClosed on a closed word, and with ctx's
+// error when ctx ends before its request is taken (the word is then not
+// held); once taken, the word comes whatever ctx, as a write is applied.
+//
+// Holding a word while waiting for another breaks the rule that a holder
+// never waits; it stays deadlock-free because only hold waits while
+// holding, every caller of hold takes words in one global order (shard
+// index: holdAll), and ordinary holders never wait for anything.
+func (o *owner[R]) hold(ctx context.Context, s session[R], r *request[R]) (pending *request[R], err error) {
+	if o.tryAcquire() {
+		s.begin()
+		return nil, nil
+	}
+	r.hold = true
+	o.push(r, ctx.Done() != nil)
+	return o.waitFor(ctx, s, r)
+}
+
+// takeOwn empties the queue after the caller of hold took a free word
+// while its own request r was queued: r is dropped (a taken r is the
+// caller's; a queued one is cancelled so that no holder hands it the word
+// later), the rest returned oldest first.
+func (o *owner[R]) takeOwn(r *request[R]) *request[R] {
+	r.state.CompareAndSwap(reqWaiting, reqCancelled) // a cancellable r not taken yet
+	r.state.CompareAndSwap(reqParked, reqCancelled)
+	list := o.takeAll()
+	var head, tail *request[R]
+	for q := list; q != nil; {
+		next := q.next
+		if q != r {
+			if q.next = nil; tail == nil {
+				head = q
+			} else {
+				tail.next = q
+			}
+			tail = q
+		}
+		q = next
+	}
+	return head
+}
+
+// unhold ends a hold: it applies the requests that came with the word
+// (pending), publishes and releases (or hands on) the word, as a tenure
+// does.
+func (o *owner[R]) unhold(s session[R], pending *request[R]) { o.serve(s, pending) }
