@@ -112,7 +112,9 @@ type Concurrent[V any] struct {
 	snapOpen   atomic.Int64 // open snapshots (Stats)
 	snapBytes  atomic.Int64 // memory held for open snapshots (Stats)
 
-	snap snapWriter[V] // one-writer: open snapshots and what they hold (snapshot.go)
+	snap      snapWriter[V] // open snapshots and what they hold (snapshot.go)
+	msnap     mwSnap        // multi-writer: the snapshot gate (snapmw.go)
+	snapKeys0 int64         // multi-writer: c.w.keys before a snapshot-mode write (under msnap.mu)
 }
 
 // poisonHdr is the header written over a reclaimed node in the invariants
@@ -271,7 +273,7 @@ func (c *Concurrent[V]) Insert(key []byte, v V) (added bool, err error) {
 		if err != nil {
 			return false, err
 		}
-		return c.mwInsert(key, v)
+		return c.mwInsertGated(key, v)
 	}
 	if err := c.lockWriter(context.Background()); err != nil {
 		return false, err
@@ -290,7 +292,7 @@ func (c *Concurrent[V]) Delete(key []byte) (old V, found bool, err error) {
 		return old, false, nil
 	}
 	if c.multi {
-		return c.mwDelete(key)
+		return c.mwDeleteGated(key)
 	}
 	if err := c.lockWriter(context.Background()); err != nil {
 		return old, false, err
@@ -465,7 +467,7 @@ func (w *Writer[V]) InsertNow(key []byte, v V) (added bool, err error) {
 		return false, err
 	}
 	if c.multi {
-		return c.mwInsert(key, v)
+		return c.mwInsertGated(key, v)
 	}
 	return c.owInsertNow(key, v)
 }
@@ -478,7 +480,7 @@ func (w *Writer[V]) DeleteNow(key []byte) (old V, found bool, err error) {
 		return old, false, nil
 	}
 	if c.multi {
-		return c.mwDelete(key)
+		return c.mwDeleteGated(key)
 	}
 	return c.owDeleteNow(key)
 }
@@ -494,7 +496,7 @@ func (w *Writer[V]) Insert(key []byte, v V) (added bool, err error) {
 		return false, err
 	}
 	if c.multi {
-		return c.mwInsert(key, v)
+		return c.mwInsertGated(key, v)
 	}
 	return c.owInsert(key, v)
 }
@@ -506,7 +508,7 @@ func (w *Writer[V]) Delete(key []byte) (old V, found bool, err error) {
 		return old, false, nil
 	}
 	if c.multi {
-		return c.mwDelete(key)
+		return c.mwDeleteGated(key)
 	}
 	return c.owDelete(key)
 }
@@ -640,6 +642,7 @@ func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 			w.shareValues(0)
 			w.publishStatsNow()
 		})
+		c.mwSnapReclaim()
 		return nil
 	}
 	w, err := c.LockWriter(ctx)

@@ -24,6 +24,11 @@ func (c *Concurrent[V]) checkConcurrent() error {
 			defer c.slots[i].mu.Unlock()
 			ws = append(ws, &c.slots[i].w)
 		}
+		c.msnap.mu.Lock()
+		defer c.msnap.mu.Unlock()
+		if c.w.core.mem != nil { // the snapshot-mode writer (snapmw.go)
+			ws = append(ws, &c.w)
+		}
 	}
 	w := ws[0]
 	if !c.multi && w.root != c.root.Load() {

@@ -78,7 +78,7 @@ func (c *Concurrent[V]) retireNode(ref uint32) {
 		return
 	}
 	w := &c.w
-	w.pend = append(w.pend, retiree{ref: ref, size: uint32(nodeSize(w.core.mem.ptr(ref).hdr()))})
+	w.pend = append(w.pend, retiree{ref: ref, size: uint32(nodeSize(w.core.mem.at(ref).hdr()))})
 }
 
 // beginInPlace starts an in-place write: a pending batch is published
@@ -122,7 +122,7 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 		if ref == 0 || isLeafRef(ref) {
 			return c.slotInsertNow(slot, ref, key[depth:], v)
 		}
-		n := mem.ptr(ref)
+		n := mem.at(ref) // at: also the multi-writer arena (snapmw.go)
 		h := n.hdr()
 		if p := h.prefixLen(); p > 0 {
 			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
@@ -281,7 +281,7 @@ func (c *Concurrent[V]) owDeleteNowOnce(key []byte) (old V, found bool, err erro
 			}
 			return old, c.deletedNow(ref >> 1), nil
 		}
-		n := mem.ptr(ref)
+		n := mem.at(ref)
 		h := n.hdr()
 		if pl := h.prefixLen(); pl > 0 {
 			if len(key)-depth < pl || string(n.prefix(h)) != string(key[depth:depth+pl]) {

@@ -59,7 +59,6 @@ package trie
 
 import (
 	"context"
-	"fmt"
 	"iter"
 	"runtime"
 	"sync/atomic"
@@ -126,12 +125,12 @@ type heldItem struct {
 // and none made after it returns. Close it when done.
 func (c *Concurrent[V]) Snapshot() (*Snapshot[V], error) {
 	if c.multi {
-		return c.mwSnapshot()
+		return c.mwSnapshot(), nil
 	}
 	if err := c.lockWriter(context.Background()); err != nil {
 		return nil, err
 	}
-	s := c.takeSnapshot()
+	s := c.takeSnapshot(int(c.w.keys))
 	c.release()
 	return s, nil
 }
@@ -142,20 +141,21 @@ func (c *Concurrent[V]) Snapshot() (*Snapshot[V], error) {
 func (w *Writer[V]) Snapshot() (*Snapshot[V], error) {
 	c := w.live()
 	if c.multi {
-		return c.mwSnapshot()
+		return c.mwSnapshot(), nil
 	}
 	w.Publish()
-	return c.takeSnapshot(), nil
+	return c.takeSnapshot(int(c.w.keys)), nil
 }
 
-// takeSnapshot registers a snapshot of the published tree. Writer-role
-// holder, nothing pending.
-func (c *Concurrent[V]) takeSnapshot() *Snapshot[V] {
+// takeSnapshot registers a snapshot of the published tree, which holds
+// keys keys. Writer-role holder (one-writer) or snapshot-mode writer
+// (multi-writer, snapmw.go), nothing pending.
+func (c *Concurrent[V]) takeSnapshot(keys int) *Snapshot[V] {
 	c.publish()
 	sw := &c.snap
 	c.sweep()
 	sw.seq++
-	st := &snapState[V]{c: c, root: c.root.Load(), keys: int(c.w.keys), id: sw.seq}
+	st := &snapState[V]{c: c, root: c.root.Load(), keys: keys, id: sw.seq}
 	sw.open = append(sw.open, st)
 	sw.on = true
 	sw.nodes.reset() // every node and value slot is old now
@@ -191,13 +191,11 @@ func (st *snapState[V]) close() bool {
 		return false
 	}
 	c := st.c
-	c.snapOpen.Add(-1) // relaxed: a statistic
+	c.snapOpen.Add(-1)    // relaxed: a statistic
+	c.snap.closedN.Add(1) // release: the writer sweeps after it sees this
 	if c.multi {
 		c.mwSnapClosed()
-		return true
-	}
-	c.snap.closedN.Add(1) // release: the writer sweeps after it sees this
-	if c.tryLockWriter() == nil {
+	} else if c.tryLockWriter() == nil {
 		c.sweep()
 		c.release()
 	}
@@ -308,7 +306,7 @@ func (c *Concurrent[V]) insertNowOnce(key []byte, v V) (bool, error) {
 // nothing).
 func (c *Concurrent[V]) deleteNowOnce(key []byte) (V, bool, error) {
 	if c.snap.on {
-		if _, ok := lookup(c.w.core.mem, c.w.root, key); ok {
+		if _, ok := c.lookupFrom(c.w.root, key); ok {
 			if err := c.cowPath(key); err != nil {
 				var zero V
 				return zero, false, err
@@ -333,7 +331,7 @@ func (c *Concurrent[V]) cowPath(key []byte) error {
 		if ref == 0 || isLeafRef(ref) {
 			return nil
 		}
-		n := mem.ptr(ref)
+		n := mem.at(ref)
 		h := n.hdr()
 		if p := h.prefixLen(); p > 0 {
 			if commonPrefix(n.prefix(h), key[depth:]) < p {
@@ -349,7 +347,7 @@ func (c *Concurrent[V]) cowPath(key []byte) error {
 			slot.Store(nr) // release: publishes an identical copy
 			c.retireNode(ref)
 			c.w.dirty = true // the publication retires (holds) ref even if the write fails
-			n = mem.ptr(nr)
+			n = mem.at(nr)
 		}
 		if depth == len(key) {
 			return nil
@@ -466,10 +464,3 @@ func (s *genSet) reset() {
 		s.gen = 1
 	}
 }
-
-// mwSnapshot is Snapshot at MultiWriteMultiRead.
-func (c *Concurrent[V]) mwSnapshot() (*Snapshot[V], error) {
-	return nil, fmt.Errorf("trie: snapshot: %w: %v", ErrLevel, c.level)
-}
-
-func (c *Concurrent[V]) mwSnapClosed() {}

@@ -119,13 +119,11 @@ func snapKeys(n int) [][]byte {
 	return ks
 }
 
-func newOW(t testing.TB) *Concurrent[int] {
-	t.Helper()
-	c, err := NewConcurrent[int](primitives.OneWriteMultiRead)
-	if err != nil {
-		t.Fatal(err)
+// bothLevels runs f at each concurrent level.
+func bothLevels(t *testing.T, f func(t *testing.T, l primitives.Level)) {
+	for _, l := range concurrentLevels {
+		t.Run(l.String(), func(t *testing.T) { f(t, l) })
 	}
-	return c
 }
 
 // fillSnap inserts keys[i] = i and returns the model.
@@ -168,8 +166,10 @@ func mustSnap(t testing.TB, c *Concurrent[int]) *Snapshot[int] {
 	return s
 }
 
-func TestSnapshotBasic(t *testing.T) {
-	c := newOW(t)
+func TestSnapshotBasic(t *testing.T) { bothLevels(t, testSnapshotBasic) }
+
+func testSnapshotBasic(t *testing.T, l primitives.Level) {
+	c := newC[int](t, l)
 	keys := snapKeys(3000)
 	model := fillSnap(t, c, keys[:2000])
 	s := mustSnap(t, c)
@@ -216,8 +216,10 @@ func TestSnapshotBasic(t *testing.T) {
 // TestSnapshotMany opens and closes many snapshots interleaved with writes
 // (per-key, in place, and batches) in one goroutine; each must hold the
 // model as it was when taken until it is closed.
-func TestSnapshotMany(t *testing.T) {
-	c := newOW(t)
+func TestSnapshotMany(t *testing.T) { bothLevels(t, testSnapshotMany) }
+
+func testSnapshotMany(t *testing.T, l primitives.Level) {
+	c := newC[int](t, l)
 	keys := snapKeys(800)
 	model := map[string]int{}
 	type open struct {
@@ -298,11 +300,10 @@ func TestSnapshotMany(t *testing.T) {
 // TestSnapshotAcrossReclaim keeps a snapshot open while churn fragments the
 // arena and Reclaim runs: nothing the snapshot reaches moves or is freed,
 // and compaction happens once it is closed.
-func TestSnapshotAcrossReclaim(t *testing.T) {
-	c, err := NewConcurrent[int](primitives.OneWriteMultiRead, WithPoolConfig(pool.Config{ChunkSize: 16 << 10}))
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestSnapshotAcrossReclaim(t *testing.T) { bothLevels(t, testSnapshotAcrossReclaim) }
+
+func testSnapshotAcrossReclaim(t *testing.T, l primitives.Level) {
+	c := newC[int](t, l, WithPoolConfig(pool.Config{ChunkSize: 16 << 10}))
 	keys := snapKeys(40000)
 	want := fillSnap(t, c, keys)
 	s := mustSnap(t, c)
@@ -347,7 +348,7 @@ func TestSnapshotAcrossReclaim(t *testing.T) {
 	if err := c.Reclaim(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if c.Stats().Compactions == 0 {
+	if c.Stats().Compactions == 0 && l == primitives.OneWriteMultiRead {
 		t.Fatalf("no compaction after the snapshot closed: %+v", c.Stats())
 	}
 	if err := c.checkConcurrent(); err != nil {
@@ -357,8 +358,10 @@ func TestSnapshotAcrossReclaim(t *testing.T) {
 
 // TestSnapshotCleanup drops a snapshot without Close: the garbage
 // collector closes it and the writer gives its memory back.
-func TestSnapshotCleanup(t *testing.T) {
-	c := newOW(t)
+func TestSnapshotCleanup(t *testing.T) { bothLevels(t, testSnapshotCleanup) }
+
+func testSnapshotCleanup(t *testing.T, l primitives.Level) {
+	c := newC[int](t, l)
 	keys := snapKeys(500)
 	for i, k := range keys {
 		c.Insert(k, i)
@@ -391,151 +394,154 @@ func TestSnapshotCleanup(t *testing.T) {
 	}
 }
 
-// TestSnapshotModel is the model-based test under concurrency: one writer
-// applies ops (per-key writes, in-place writes under LockWriter, batches),
-// announcing op i in started before and in applied after it; snapshotters
-// take snapshots, keep them open while the writer goes on, and check that
-// each equals the model at one op inside [applied before, started after];
-// readers read the live trie and Reclaim runs meanwhile.
+// TestSnapshotModel is the model-based test under concurrency, at both
+// levels: writers (two goroutines, each owning every second key) apply ops
+// (per-key writes, in-place writes under LockWriter, batches), each
+// announcing its op i in its started counter before and in its applied
+// counter after it; snapshotters take snapshots, keep them open while the
+// writers go on, and check that, for each writer, the snapshot's keys of
+// that writer equal the writer's model at one op inside [applied before,
+// started after]; readers read the live trie and Reclaim runs meanwhile.
 func TestSnapshotModel(t *testing.T) {
+	for _, l := range concurrentLevels {
+		t.Run(l.String(), func(t *testing.T) { testSnapshotModel(t, l) })
+	}
+}
+
+// snapOp is one op of a model test's writer: writes to keys[keys[j]] of
+// vals[j], or a delete where vals[j] < 0.
+type snapOp struct {
+	keys []int
+	vals []int
+}
+
+// snapWriterLog is one writer's ops and counters.
+type snapWriterLog struct {
+	log              []snapOp // log[i]: op i (1-based), appended before started.Store(i)
+	started, applied atomic.Int64
+}
+
+func testSnapshotModel(t *testing.T, level primitives.Level) {
 	defer goleak.VerifyNone(t)
-	ops := 20000
-	if testing.Short() {
-		ops = 5000
+	const writers = 2
+	ops := 10000
+	if testing.Short() || raceEnabled {
+		ops = 3000
 	}
-	c := newOW(t)
+	c, err := NewConcurrent[int](level)
+	if err != nil {
+		t.Fatal(err)
+	}
 	keys := snapKeys(1500)
-	type op struct {
-		keys []int // indexes into keys
-		vals []int // value, or -1: delete
+	wl := make([]*snapWriterLog, writers)
+	for g := range wl {
+		wl[g] = &snapWriterLog{log: make([]snapOp, 1)}
 	}
-	log := make([]op, 1) // log[i]: op i (1-based); appended by the writer before started.Store(i)
-	var started, applied, taken atomic.Int64
+	var taken atomic.Int64
 	type result struct {
-		lo, hi int64
+		lo, hi []int64
 		got    map[string]int
-		n      int
 	}
 	var mu sync.Mutex
 	var results []result
 	done := make(chan struct{})
-	var wg sync.WaitGroup
-	errc := make(chan error, 8)
-	wg.Add(1)
-	go func() { // the writer
-		defer wg.Done()
-		defer close(done)
-		r := rand.New(rand.NewPCG(5, 6))
-		for i := 1; i <= ops || taken.Load() < 40; i++ { // at least 40 snapshots, however fast the writer
-			n := 1
-			kind := r.IntN(10)
-			if kind == 0 {
-				n = 1 + r.IntN(30)
-			}
-			o := op{}
-			for range n {
-				o.keys = append(o.keys, r.IntN(len(keys)))
-				if r.IntN(3) == 0 {
-					o.vals = append(o.vals, -1)
-				} else {
-					o.vals = append(o.vals, i)
+	var wg, wwg sync.WaitGroup
+	errc := make(chan error, 16)
+	for g := range writers {
+		wwg.Add(1)
+		go func() { // a writer of keys g, g+writers, ...
+			defer wwg.Done()
+			w := wl[g]
+			r := rand.New(rand.NewPCG(5, uint64(g)))
+			for i := 1; i <= ops || taken.Load() < 40; i++ { // at least 40 snapshots, however fast the writers
+				n := 1
+				kind := r.IntN(10)
+				if kind == 0 && level == primitives.OneWriteMultiRead {
+					n = 1 + r.IntN(30) // a batch is published at once (at MultiWriteMultiRead each write is on its own)
 				}
-			}
-			log = append(log, o)
-			started.Store(int64(i))
-			var err error
-			switch {
-			case kind == 0:
-				err = c.WithWriter(context.Background(), func(w *Writer[int]) error {
-					for j, ki := range o.keys {
-						if o.vals[j] < 0 {
-							if _, _, err := w.Delete(keys[ki]); err != nil {
-								return err
-							}
-						} else if _, err := w.Insert(keys[ki], o.vals[j]); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-			case kind == 1:
-				var w *Writer[int]
-				if w, err = c.LockWriter(context.Background()); err == nil {
-					if o.vals[0] < 0 {
-						_, _, err = w.DeleteNow(keys[o.keys[0]])
+				o := snapOp{}
+				for range n {
+					o.keys = append(o.keys, r.IntN(len(keys)/writers)*writers+g)
+					if r.IntN(3) == 0 {
+						o.vals = append(o.vals, -1)
 					} else {
-						_, err = w.InsertNow(keys[o.keys[0]], o.vals[0])
+						o.vals = append(o.vals, i)
 					}
-					w.Unlock()
 				}
-			case o.vals[0] < 0:
-				_, _, err = c.Delete(keys[o.keys[0]])
-			default:
-				_, err = c.Insert(keys[o.keys[0]], o.vals[0])
+				w.log = append(w.log, o)
+				w.started.Store(int64(i))
+				if err := applySnapOp(c, keys, o, kind); err != nil {
+					errc <- err
+					return
+				}
+				w.applied.Store(int64(i))
 			}
-			if err != nil {
-				errc <- err
-				return
-			}
-			applied.Store(int64(i))
-		}
-	}()
+		}()
+	}
+	go func() { wwg.Wait(); close(done) }()
 	for g := range 2 { // snapshotters
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(g), 7))
-			var open []*Snapshot[int]
-			var los, his []int64
+			type open struct {
+				s      *Snapshot[int]
+				lo, hi []int64
+			}
+			var snaps []open
 			check := func(i int) {
-				s := open[i]
-				got := collectSnap(t, s.All())
-				n := s.Len()
-				if k := keys[r.IntN(len(keys))]; true {
-					v, ok := s.Get(k)
-					if gv, gok := got[string(k)]; gv != v || gok != ok {
-						errc <- fmt.Errorf("snapshot Get(%q) = %d,%v, its All says %d,%v", k, v, ok, gv, gok)
-					}
+				o := snaps[i]
+				got := collectSnap(t, o.s.All())
+				if o.s.Len() != len(got) {
+					errc <- fmt.Errorf("snapshot Len %d, its All yields %d keys", o.s.Len(), len(got))
+				}
+				k := keys[r.IntN(len(keys))]
+				v, ok := o.s.Get(k)
+				if gv, gok := got[string(k)]; gv != v || gok != ok {
+					errc <- fmt.Errorf("snapshot Get(%q) = %d,%v, its All says %d,%v", k, v, ok, gv, gok)
 				}
 				mu.Lock()
-				results = append(results, result{los[i], his[i], got, n})
+				results = append(results, result{o.lo, o.hi, got})
 				mu.Unlock()
-				s.Close()
-				open = slices.Delete(open, i, i+1)
-				los = slices.Delete(los, i, i+1)
-				his = slices.Delete(his, i, i+1)
+				o.s.Close()
+				snaps = slices.Delete(snaps, i, i+1)
 			}
 			for {
 				select {
 				case <-done:
-					for len(open) > 0 {
+					for len(snaps) > 0 {
 						check(0)
 					}
 					return
 				default:
 				}
-				if len(open) < 4 && r.IntN(2) == 0 {
-					lo := applied.Load()
-					s, err := c.Snapshot()
-					if err != nil {
+				if len(snaps) < 4 && r.IntN(2) == 0 {
+					o := open{lo: make([]int64, writers), hi: make([]int64, writers)}
+					for g, w := range wl {
+						o.lo[g] = w.applied.Load()
+					}
+					var err error
+					if o.s, err = c.Snapshot(); err != nil {
 						errc <- err
 						return
 					}
-					hi := started.Load()
+					for g, w := range wl {
+						o.hi[g] = w.started.Load()
+					}
 					taken.Add(1)
-					open, los, his = append(open, s), append(los, lo), append(his, hi)
-				} else if len(open) > 0 {
-					check(r.IntN(len(open)))
+					snaps = append(snaps, o)
+				} else if len(snaps) > 0 {
+					check(r.IntN(len(snaps)))
 				} else {
 					runtime.Gosched()
 				}
 			}
 		}()
 	}
-	wg.Add(2)
-	go func() { // a live reader
+	wg.Add(1)
+	go func() { // a live reader, and Reclaim while snapshots are open
 		defer wg.Done()
-		for {
+		for n := 0; ; n++ {
 			select {
 			case <-done:
 				return
@@ -544,105 +550,152 @@ func TestSnapshotModel(t *testing.T) {
 			for range c.Prefix([]byte("k1")) {
 			}
 			c.Get(keys[0])
+			if n%8 == 0 {
+				if err := c.Reclaim(context.Background()); err != nil {
+					errc <- err
+					return
+				}
+			}
 		}
 	}()
-	go func() { // Reclaim while snapshots are open
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if err := c.Reclaim(context.Background()); err != nil {
-				errc <- err
-				return
-			}
-			runtime.Gosched()
-		}
-	}()
-	testutil.Within(t, "the snapshot model test", wg.Wait)
+	testutil.Within(t, "the snapshot model test", func() { wg.Wait(); wwg.Wait() })
 	close(errc)
 	for err := range errc {
 		t.Fatal(err)
 	}
-	// Replay: the model's state at each op, compared incrementally.
-	model := map[string]int{}
-	states := func(i int) {
-		o := log[i]
-		for j, ki := range o.keys {
-			if o.vals[j] < 0 {
-				delete(model, string(keys[ki]))
-			} else {
-				model[string(keys[ki])] = o.vals[j]
-			}
-		}
-	}
-	slices.SortFunc(results, func(a, b result) int { return int(a.lo - b.lo) })
-	at := 0
-	for _, res := range results {
-		for at < int(res.lo) {
-			at++
-			states(at)
-		}
-		// mismatches between the snapshot and the model, then step through
-		// the interval updating only the keys each op touches.
-		mis := map[string]bool{}
-		for k, v := range model {
-			if gv, ok := res.got[k]; !ok || gv != v {
-				mis[k] = true
-			}
-		}
-		for k := range res.got {
-			if _, ok := model[k]; !ok {
-				mis[k] = true
-			}
-		}
-		m := maps.Clone(model)
-		found := len(mis) == 0 && res.n == len(m)
-		for i := res.lo + 1; !found && i <= res.hi; i++ {
-			o := log[i]
-			for j, ki := range o.keys {
-				k := string(keys[ki])
-				if o.vals[j] < 0 {
-					delete(m, k)
-				} else {
-					m[k] = o.vals[j]
-				}
-				gv, gok := res.got[k]
-				mv, mok := m[k]
-				if gok == mok && gv == mv {
-					delete(mis, k)
-				} else {
-					mis[k] = true
-				}
-			}
-			found = len(mis) == 0 && res.n == len(m)
-		}
-		if !found {
-			t.Fatalf("a snapshot taken between ops %d and %d matches no model state in between (%d keys)", res.lo, res.hi, len(res.got))
-		}
-	}
 	if len(results) < 40 {
 		t.Fatalf("only %d snapshots checked", len(results))
 	}
+	for g, w := range wl {
+		idx := map[string]int{}
+		for i, k := range keys {
+			idx[string(k)] = i
+		}
+		mine := func(k string) bool { return idx[k]%writers == g }
+		slices.SortFunc(results, func(a, b result) int { return int(a.lo[g] - b.lo[g]) })
+		model := map[string]int{}
+		at := 0
+		for _, res := range results {
+			for at < int(res.lo[g]) {
+				at++
+				applyModel(model, keys, w.log[at])
+			}
+			got := map[string]int{}
+			for k, v := range res.got {
+				if mine(k) {
+					got[k] = v
+				}
+			}
+			if !matchSomeState(model, got, keys, w.log, res.lo[g], res.hi[g]) {
+				t.Fatalf("writer %d: a snapshot taken between its ops %d and %d matches no model state in between (%d of its keys)", g, res.lo[g], res.hi[g], len(got))
+			}
+		}
+	}
 	if open, held, _ := c.snapInfo(); open != 0 || held != 0 {
 		t.Fatalf("after the test: %d open, %d held", open, held)
+	}
+	if err := c.Reclaim(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	if err := c.checkConcurrent(); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// applySnapOp applies o to c: a batch (kind 0), in place under LockWriter
+// (kind 1), or Insert/Delete.
+func applySnapOp(c *Concurrent[int], keys [][]byte, o snapOp, kind int) error {
+	switch kind {
+	case 0:
+		return c.WithWriter(context.Background(), func(w *Writer[int]) error {
+			for j, ki := range o.keys {
+				if o.vals[j] < 0 {
+					if _, _, err := w.Delete(keys[ki]); err != nil {
+						return err
+					}
+				} else if _, err := w.Insert(keys[ki], o.vals[j]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	case 1:
+		w, err := c.LockWriter(context.Background())
+		if err != nil {
+			return err
+		}
+		defer w.Unlock()
+		if o.vals[0] < 0 {
+			_, _, err = w.DeleteNow(keys[o.keys[0]])
+		} else {
+			_, err = w.InsertNow(keys[o.keys[0]], o.vals[0])
+		}
+		return err
+	}
+	var err error
+	if o.vals[0] < 0 {
+		_, _, err = c.Delete(keys[o.keys[0]])
+	} else {
+		_, err = c.Insert(keys[o.keys[0]], o.vals[0])
+	}
+	return err
+}
+
+// applyModel applies o to model.
+func applyModel(model map[string]int, keys [][]byte, o snapOp) {
+	for j, ki := range o.keys {
+		if o.vals[j] < 0 {
+			delete(model, string(keys[ki]))
+		} else {
+			model[string(keys[ki])] = o.vals[j]
+		}
+	}
+}
+
+// matchSomeState reports whether got equals model (the state after op lo)
+// or the state after one of the ops lo+1..hi of log, tracking the keys that
+// differ incrementally.
+func matchSomeState(model, got map[string]int, keys [][]byte, log []snapOp, lo, hi int64) bool {
+	mis := map[string]bool{}
+	for k, v := range model {
+		if gv, ok := got[k]; !ok || gv != v {
+			mis[k] = true
+		}
+	}
+	for k := range got {
+		if _, ok := model[k]; !ok {
+			mis[k] = true
+		}
+	}
+	m := maps.Clone(model)
+	for i := lo + 1; len(mis) > 0 && i <= hi; i++ {
+		o := log[i]
+		applyModel(m, keys, o)
+		for _, ki := range o.keys {
+			k := string(keys[ki])
+			gv, gok := got[k]
+			mv, mok := m[k]
+			if gok == mok && gv == mv {
+				delete(mis, k)
+			} else {
+				mis[k] = true
+			}
+		}
+	}
+	return len(mis) == 0
+}
+
 // TestSnapshotFault injects node allocation failures into writes made while
 // snapshots are open (the copy-on-write path, cowPath, and the in-place
 // and batch writes after it): a failed write leaves the trie as it was,
 // the snapshots keep their contents, and the bookkeeping balances.
-func TestSnapshotFault(t *testing.T) {
+func TestSnapshotFault(t *testing.T) { bothLevels(t, testSnapshotFault) }
+
+func testSnapshotFault(t *testing.T, l primitives.Level) {
 	keys := faultKeys()
 	r := rand.New(rand.NewPCG(8, 9))
 	for round := range 40 {
-		c := newOW(t)
+		c := newC[int](t, l)
 		model := map[string]int{}
 		for _, k := range keys[:len(keys)/2] {
 			v := r.IntN(100)
@@ -659,7 +712,7 @@ func TestSnapshotFault(t *testing.T) {
 			}
 			s2, _ := c.Snapshot()
 			want2 := maps.Clone(model)
-			op := faultOps(r, keys, primitives.OneWriteMultiRead)
+			op := faultOps(r, keys, l)
 			for k := 1; ; k++ {
 				n := 0
 				c.setFailAlloc(func() bool { n++; return n == k })
@@ -694,15 +747,5 @@ func TestSnapshotFault(t *testing.T) {
 		if err := c.checkConcurrent(); err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-func TestSnapshotMultiWriterRefused(t *testing.T) {
-	c, err := NewConcurrent[int](primitives.MultiWriteMultiRead)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Snapshot(); !errors.Is(err, ErrLevel) {
-		t.Fatalf("multi-writer Snapshot: %v", err)
 	}
 }
