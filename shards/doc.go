@@ -17,6 +17,9 @@
 // natural place for work on shard i (its data stays in that worker's
 // cache), while writes stay safe from anywhere.
 // Reads (Trie.Get, the iterators, Pool.Bytes) are lock-free from any
-// goroutine. See owner.go for the protocol and docs/design.md for the
-// architecture.
+// goroutine. Trie.Snapshot takes a consistent cut across all shards (every
+// write that returned before it is in it, none that started after it
+// returned), pausing writers for the time it takes every shard's word and
+// snapshots each shard's trie, without copying data. See owner.go for the
+// protocol and docs/design.md for the architecture.
 package shards

@@ -41,6 +41,18 @@
 // Prefix is as cheap as the keys it reads. Concurrent also offers Cursor,
 // the stepping form, for callers that interleave several walks.
 //
+// # Snapshots
+//
+// Concurrent.Snapshot returns a read-only view of a concurrent trie as it
+// was at the call, unchanged by later writes until it is closed: Get,
+// Contains, Len and the ordered iterators, lock-free, at the speed of the
+// live trie's reads. Taking one copies nothing. While snapshots are open
+// the writer copies the nodes on a write's path that a snapshot shares
+// instead of changing them in place, and keeps the nodes and values the
+// snapshots still reach (Stats.SnapshotBytes); Close gives them back. At
+// MultiWriteMultiRead writers serialize while a snapshot is open. Saving a
+// snapshot is iterating it (All).
+//
 // The loop body may modify the trie it iterates (Insert, Delete): the
 // iterator detects the change through the trie's modification counter and
 // resumes from the smallest key strictly greater than the last key it

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
 
@@ -12,20 +13,10 @@ import (
 )
 
 // Snapshot benchmarks (issue 20), side by side with go-immutable-radix on
-// the same million keys (keys-shuf: key_%06d in a fixed random order):
-//
-//   - take: Snapshot then Close on a 1M-key one-writer trie (one op: one
-//     snapshot);
-//   - scan: a full ordered scan (one op: one key) of the quiet trie, of a
-//     snapshot open while 100k writes changed the live trie after it, and
-//     of iradix's committed tree (its root iterator);
-//   - write: per-key overwrites of random existing keys (one op: one
-//     write): no snapshot, one snapshot open for the whole run, a fresh
-//     snapshot every 64k writes (the previous closed: a periodic save),
-//     and iradix's per-key write (Tree.Insert: a transaction committed
-//     per key, which is what gives it snapshots); bytes/key is the memory
-//     after the run (trie: arena + values, held snapshot memory included;
-//     iradix: heap growth over the build, both trees of the last write).
+// the same million keys (keys-shuf: key_%06d in a fixed random order).
+// BenchmarkSnapshot/take: Snapshot then Close on a 1M-key one-writer trie
+// (one op: one snapshot). BenchmarkSnapshotSideBySide: scans and per-key
+// writes, see there.
 
 // snapBench is the shared 1M-key data: a one-writer trie and an iradix
 // tree over the same keys (built once per benchmark binary).
@@ -52,8 +43,7 @@ var iradixBytes = sync.OnceValue(func() float64 {
 })
 
 func BenchmarkSnapshot(b *testing.B) {
-	keys := workloads()["keys-shuf"]
-	c, tree := snapBench()
+	c, _ := snapBench()
 	b.Run("take/trie", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -64,21 +54,63 @@ func BenchmarkSnapshot(b *testing.B) {
 			s.Close()
 		}
 	})
-	scan := func(b *testing.B, all func(yield func([]byte, uint64) bool)) {
-		b.ReportAllocs()
-		n, sink := 0, uint64(0)
-		for n < b.N {
-			all(func(k []byte, v uint64) bool {
-				sink += v
-				n++
-				return n < b.N
-			})
+}
+
+// BenchmarkSnapshotSideBySide runs the compared sides in alternating
+// slices of one loop (which goes first alternates), so that every side
+// sees the same load of a shared machine; the time of each side is summed
+// over its slices. One op is one key on every side. Metrics: ns/key per
+// side and the ratios the goals name.
+//
+//	scan:  quiet (the live trie, no snapshot), snapshot (a snapshot of a
+//	       second identical trie, open while 100k random writes changed
+//	       it), iradix (the committed tree's iterator);
+//	write: per-key overwrites of the same random keys: none (no
+//	       snapshot), open (one snapshot open for the whole run), every64k
+//	       (a fresh snapshot every 65,536 writes, the previous closed),
+//	       iradix (Tree.Insert per key). bytes/key per side after the run
+//	       (trie: arena + values including what snapshots hold; iradix: the
+//	       heap of its build).
+func BenchmarkSnapshotSideBySide(b *testing.B) {
+	keys := workloads()["keys-shuf"]
+	c, tree := snapBench()
+	mk := func() *Concurrent[uint64] {
+		c, err := NewConcurrent[uint64](primitives.OneWriteMultiRead)
+		if err != nil {
+			b.Fatal(err)
 		}
-		runtime.KeepAlive(sink)
+		for i := range keys.len() {
+			if _, err := c.Insert(keys.at(i), uint64(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return c
 	}
-	b.Run("scan/trie-quiet", func(b *testing.B) { scan(b, c.All()) })
-	b.Run("scan/trie-snapshot", func(b *testing.B) {
-		s, err := c.Snapshot()
+	c2 := mk()
+	const slice = 1 << 14
+	type side struct {
+		name string
+		run  func(lo, hi int) // ops lo..hi-1
+		t    time.Duration
+	}
+	loop := func(b *testing.B, sides []*side) {
+		b.ResetTimer()
+		for lo := 0; lo < b.N; lo += slice {
+			hi := min(lo+slice, b.N)
+			for j := range sides {
+				sd := sides[(lo/slice+j)%len(sides)]
+				t0 := time.Now()
+				sd.run(lo, hi)
+				sd.t += time.Since(t0)
+			}
+		}
+		b.StopTimer()
+		for _, sd := range sides {
+			b.ReportMetric(float64(sd.t.Nanoseconds())/float64(b.N), sd.name+"-ns/key")
+		}
+	}
+	b.Run("scan", func(b *testing.B) {
+		s, err := c2.Snapshot()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -86,59 +118,98 @@ func BenchmarkSnapshot(b *testing.B) {
 		r := rand.New(rand.NewPCG(1, 1))
 		for range 100_000 { // the live trie moves on: the snapshot keeps the old nodes
 			i := r.IntN(keys.len())
-			c.Insert(keys.at(i), uint64(i)+1)
+			c2.Insert(keys.at(i), uint64(i)+1)
 		}
-		b.ResetTimer()
-		scan(b, s.All())
-	})
-	b.Run("scan/iradix", func(b *testing.B) {
-		scan(b, func(yield func([]byte, uint64) bool) {
-			it := tree.Root().Iterator()
-			for k, v, ok := it.Next(); ok && yield(k, v); k, v, ok = it.Next() {
+		var sink uint64
+		cursor := func(start func(cur *Cursor[uint64])) func(lo, hi int) {
+			var cur Cursor[uint64]
+			start(&cur)
+			return func(lo, hi int) {
+				for range hi - lo {
+					_, v, ok := cur.Next()
+					if !ok {
+						start(&cur)
+					}
+					sink += v
+				}
 			}
-		})
+		}
+		it := tree.Root().Iterator()
+		sides := []*side{
+			{name: "quiet", run: cursor(func(cur *Cursor[uint64]) { cur.Seek(c, nil) })},
+			{name: "snapshot", run: cursor(func(cur *Cursor[uint64]) { cur.SeekSnapshot(s, nil) })},
+			{name: "iradix", run: func(lo, hi int) {
+				for range hi - lo {
+					_, v, ok := it.Next()
+					if !ok {
+						it = tree.Root().Iterator()
+					}
+					sink += v
+				}
+			}},
+		}
+		loop(b, sides)
+		b.ReportMetric(float64(sides[0].t)/float64(sides[1].t), "snapshot/quiet")
+		b.ReportMetric(float64(sides[2].t)/float64(sides[1].t), "iradix/snapshot")
+		runtime.KeepAlive(sink)
 	})
-	write := func(b *testing.B, every int) {
-		b.ReportAllocs()
-		var s *Snapshot[uint64]
+	b.Run("write", func(b *testing.B) {
 		r := rand.New(rand.NewPCG(2, 2))
-		n := 0
-		for b.Loop() {
-			if every > 0 && n%every == 0 {
-				if s != nil {
-					s.Close()
-				}
-				var err error
-				if s, err = c.Snapshot(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			n++
-			i := r.IntN(keys.len())
-			if _, err := c.Insert(keys.at(i), uint64(n)); err != nil {
-				b.Fatal(err)
-			}
+		idx := make([]int32, b.N)
+		for i := range idx {
+			idx[i] = int32(r.IntN(keys.len()))
 		}
-		st := c.Stats()
-		b.ReportMetric(float64(st.ArenaBytes+st.ValueBytes)/float64(st.Keys), "bytes/key")
-		b.ReportMetric(float64(st.SnapshotBytes)/float64(st.Keys), "snap-bytes/key")
-		if s != nil {
-			s.Close()
+		c3 := mk()
+		open, err := c2.Snapshot()
+		if err != nil {
+			b.Fatal(err)
 		}
-	}
-	b.Run("write/trie-none", func(b *testing.B) { write(b, 0) })
-	b.Run("write/trie-open", func(b *testing.B) { write(b, 1<<62) })
-	b.Run("write/trie-every64k", func(b *testing.B) { write(b, 1<<16) })
-	b.Run("write/iradix", func(b *testing.B) {
-		b.ReportAllocs()
+		defer open.Close()
+		var every *Snapshot[uint64]
 		t := tree
-		r := rand.New(rand.NewPCG(2, 2))
-		n := 0
-		for b.Loop() {
-			n++
-			i := r.IntN(keys.len())
-			t, _, _ = t.Insert(keys.at(i), uint64(n))
+		write := func(c *Concurrent[uint64], hook func(i int)) func(lo, hi int) {
+			return func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					if hook != nil {
+						hook(i)
+					}
+					if _, err := c.Insert(keys.at(int(idx[i])), uint64(i)); err != nil {
+						panic(err)
+					}
+				}
+			}
 		}
-		b.ReportMetric(iradixBytes(), "bytes/key")
+		sides := []*side{
+			{name: "none", run: write(c, nil)},
+			{name: "open", run: write(c2, nil)},
+			{name: "every64k", run: write(c3, func(i int) {
+				if i%(1<<16) == 0 {
+					if every != nil {
+						every.Close()
+					}
+					every, _ = c3.Snapshot()
+				}
+			})},
+			{name: "iradix", run: func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					t, _, _ = t.Insert(keys.at(int(idx[i])), uint64(i))
+				}
+			}},
+		}
+		loop(b, sides)
+		if every != nil {
+			every.Close()
+		}
+		b.ReportMetric(float64(sides[0].t)/float64(sides[1].t), "open/none")
+		b.ReportMetric(float64(sides[0].t)/float64(sides[2].t), "every64k/none")
+		b.ReportMetric(float64(sides[3].t)/float64(sides[1].t), "iradix/open")
+		for _, x := range []struct {
+			name string
+			c    *Concurrent[uint64]
+		}{{"none", c}, {"open", c2}} {
+			st := x.c.Stats()
+			b.ReportMetric(float64(st.ArenaBytes+st.ValueBytes)/float64(st.Keys), x.name+"-bytes/key")
+		}
+		b.ReportMetric(iradixBytes(), "iradix-bytes/key")
 	})
 }
