@@ -74,11 +74,8 @@ func BenchmarkSnapshot(b *testing.B) {
 func BenchmarkSnapshotSideBySide(b *testing.B) {
 	keys := workloads()["keys-shuf"]
 	c, tree := snapBench()
-	mk := func() *Concurrent[uint64] {
-		c, err := NewConcurrent[uint64](primitives.OneWriteMultiRead)
-		if err != nil {
-			b.Fatal(err)
-		}
+	mkAt := func(l primitives.Level) *Concurrent[uint64] {
+		c := mustNewC(l)
 		for i := range keys.len() {
 			if _, err := c.Insert(keys.at(i), uint64(i)); err != nil {
 				b.Fatal(err)
@@ -86,6 +83,7 @@ func BenchmarkSnapshotSideBySide(b *testing.B) {
 		}
 		return c
 	}
+	mk := func() *Concurrent[uint64] { return mkAt(primitives.OneWriteMultiRead) }
 	c2 := mk()
 	const slice = 1 << 14
 	type side struct {
@@ -211,5 +209,35 @@ func BenchmarkSnapshotSideBySide(b *testing.B) {
 			b.ReportMetric(float64(st.ArenaBytes+st.ValueBytes)/float64(st.Keys), x.name+"-bytes/key")
 		}
 		b.ReportMetric(iradixBytes(), "iradix-bytes/key")
+	})
+	b.Run("write-mw", func(b *testing.B) {
+		// The multi-writer form, GOMAXPROCS goroutines (-cpu) overwriting
+		// random keys: none (no snapshot, writers in parallel), open (one
+		// snapshot open: writers serialize, snapmw.go).
+		r := rand.New(rand.NewPCG(3, 3))
+		idx := make([]int32, b.N)
+		for i := range idx {
+			idx[i] = int32(r.IntN(keys.len()))
+		}
+		m1, m2 := mkAt(primitives.MultiWriteMultiRead), mkAt(primitives.MultiWriteMultiRead)
+		open, err := m2.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer open.Close()
+		write := func(c *Concurrent[uint64]) func(lo, hi int) {
+			return func(lo, hi int) {
+				parallel(hi-lo, func(a, z int) {
+					for i := lo + a; i < lo+z; i++ {
+						if _, err := c.Insert(keys.at(int(idx[i])), uint64(i)); err != nil {
+							panic(err)
+						}
+					}
+				})
+			}
+		}
+		sides := []*side{{name: "none", run: write(m1)}, {name: "open", run: write(m2)}}
+		loop(b, sides)
+		b.ReportMetric(float64(sides[0].t)/float64(sides[1].t), "open/none")
 	})
 }

@@ -749,3 +749,212 @@ func testSnapshotFault(t *testing.T, l primitives.Level) {
 		}
 	}
 }
+
+// FuzzSnapshot drives a trie of each form with inserts, deletes (per key
+// and in batches), snapshots taken and closed, and Reclaim, from the fuzz
+// input over a small alphabet (shared prefixes, empty and 0x00 keys);
+// every open snapshot must keep the model it was taken at, checked with
+// every read on each step that closes one.
+func FuzzSnapshot(f *testing.F) {
+	f.Add([]byte{0, 3, 'a', 'b', 'c', 4, 0, 0, 2, 'a', 'b', 1, 3, 'a', 'b', 'c', 5, 0, 2, 2, 'a', 'b'})
+	f.Add([]byte{4, 0, 0, 0, 1, 0, 0, 1, 'x', 4, 1, 1, 0, 3, 1, 0, 5, 0, 5, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, l := range concurrentLevels {
+			fuzzSnapshot(t, l, data)
+		}
+	})
+}
+
+func fuzzSnapshot(t *testing.T, l primitives.Level, data []byte) {
+	c := newC[int](t, l)
+	model := map[string]int{}
+	type open struct {
+		s    *Snapshot[int]
+		want map[string]int
+	}
+	var snaps []open
+	var probe [][]byte
+	next := func() []byte {
+		if len(data) == 0 {
+			return nil
+		}
+		n := min(int(data[0])%9, len(data)-1)
+		k := make([]byte, n)
+		for i := range k {
+			k[i] = []byte{0, 'a', 'b', 'c', 0xff}[data[1+i]%5]
+		}
+		data = data[1+n:]
+		probe = append(probe, k)
+		return k
+	}
+	for step := 0; len(data) > 0 && step < 400; step++ {
+		op := data[0] % 8
+		data = data[1:]
+		switch op {
+		case 0, 1:
+			k := next()
+			if _, err := c.Insert(k, step); err != nil {
+				t.Fatal(err)
+			}
+			model[string(k)] = step
+		case 2:
+			k := next()
+			if _, _, err := c.Delete(k); err != nil {
+				t.Fatal(err)
+			}
+			delete(model, string(k))
+		case 3:
+			k1, k2 := next(), next()
+			err := c.WithWriter(context.Background(), func(w *Writer[int]) error {
+				if _, err := w.Insert(k1, step); err != nil {
+					return err
+				}
+				_, _, err := w.Delete(k2)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			model[string(k1)] = step
+			delete(model, string(k2))
+		case 4:
+			s, err := c.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			snaps = append(snaps, open{s, maps.Clone(model)})
+		case 5:
+			if len(snaps) > 0 {
+				i := step % len(snaps)
+				checkSnapshot(t, snaps[i].s, snaps[i].want, probe)
+				snaps[i].s.Close()
+				snaps = slices.Delete(snaps, i, i+1)
+			}
+		case 6:
+			if err := c.Reclaim(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			for _, o := range snaps {
+				if got := collectSnap(t, o.s.All()); !maps.Equal(got, o.want) {
+					t.Fatalf("step %d: snapshot changed: %s", step, diffMaps(got, o.want))
+				}
+			}
+		}
+	}
+	for _, o := range snaps {
+		checkSnapshot(t, o.s, o.want, probe)
+		o.s.Close()
+	}
+	if got := collectSnap(t, c.All()); !maps.Equal(got, model) {
+		t.Fatalf("live trie: %s", diffMaps(got, model))
+	}
+	if err := c.checkConcurrent(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotCloseRacesReads closes snapshots while goroutines read them:
+// every read sees the snapshot's contents whole or (after Close) nothing,
+// never freed memory (the race build poisons reclaimed nodes and readers
+// check them), while a writer keeps changing the trie.
+func TestSnapshotCloseRacesReads(t *testing.T) { bothLevels(t, testSnapshotCloseRacesReads) }
+
+func testSnapshotCloseRacesReads(t *testing.T, l primitives.Level) {
+	c := newC[int](t, l)
+	keys := snapKeys(400)
+	fillSnap(t, c, keys)
+	rounds := 200
+	if raceEnabled {
+		rounds = 50
+	}
+	testutil.Within(t, "snapshots closed under readers", func() {
+		r := rand.New(rand.NewPCG(11, 12))
+		for round := range rounds {
+			want := collectSnap(t, c.All())
+			s := mustSnap(t, c)
+			var wg sync.WaitGroup
+			errs := make(chan error, 4)
+			for g := range 3 {
+				wg.Go(func() {
+					for i := 0; ; i++ {
+						got := collectSnap(t, s.All())
+						if len(got) != 0 && !maps.Equal(got, want) {
+							errs <- fmt.Errorf("round %d reader %d: a partial snapshot: %s", round, g, diffMaps(got, want))
+							return
+						}
+						k := keys[(i*7+g)%len(keys)]
+						if v, ok := s.Get(k); ok && v != want[string(k)] {
+							errs <- fmt.Errorf("round %d: Get(%q) = %d, want %d", round, k, v, want[string(k)])
+							return
+						}
+						if len(got) == 0 && s.Len() == 0 {
+							return // closed
+						}
+					}
+				})
+			}
+			for range 20 {
+				randomWrite(t, c, r, keys, maps.Clone(want), round)
+			}
+			s.Close()
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	if err := c.Reclaim(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.checkConcurrent(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotManyOpen keeps 300 snapshots open at once, a few writes
+// apart, then closes them in random order: each keeps its contents, the
+// held memory is bounded by what the writes replaced and all comes back.
+func TestSnapshotManyOpen(t *testing.T) { bothLevels(t, testSnapshotManyOpen) }
+
+func testSnapshotManyOpen(t *testing.T, l primitives.Level) {
+	c := newC[int](t, l)
+	keys := snapKeys(600)
+	model := fillSnap(t, c, keys)
+	r := rand.New(rand.NewPCG(13, 14))
+	type open struct {
+		s    *Snapshot[int]
+		want map[string]int
+	}
+	var snaps []open
+	for i := range 300 {
+		snaps = append(snaps, open{mustSnap(t, c), maps.Clone(model)})
+		for range 5 {
+			randomWrite(t, c, r, keys, model, i)
+		}
+	}
+	if st := c.Stats(); st.Snapshots != 300 || st.SnapshotBytes == 0 {
+		t.Fatalf("Stats: %d snapshots, %d bytes held", st.Snapshots, st.SnapshotBytes)
+	}
+	r.Shuffle(len(snaps), func(i, j int) { snaps[i], snaps[j] = snaps[j], snaps[i] })
+	for i, o := range snaps {
+		if i%10 == 0 {
+			checkSnapshot(t, o.s, o.want, keys[:40])
+		} else if got := collectSnap(t, o.s.All()); !maps.Equal(got, o.want) {
+			t.Fatalf("snapshot %d: %s", i, diffMaps(got, o.want))
+		}
+		o.s.Close()
+	}
+	c.Insert(keys[0], 0) // the writer sweeps
+	if st := c.Stats(); st.Snapshots != 0 || st.SnapshotBytes != 0 {
+		t.Fatalf("after closing all: %d snapshots, %d bytes held", st.Snapshots, st.SnapshotBytes)
+	}
+	if err := c.Reclaim(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.checkConcurrent(); err != nil {
+		t.Fatal(err)
+	}
+}
