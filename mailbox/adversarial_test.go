@@ -36,7 +36,7 @@ func TestHugeCapacity(t *testing.T) {
 func TestBoundedAdversarial(t *testing.T) {
 	for _, producers := range producerCounts() {
 		t.Run(fmt.Sprintf("producers=%d", producers), func(t *testing.T) {
-			m, err := mailbox.NewBounded[uint64](4, mailbox.WithSpin(0))
+			m, err := mailbox.NewBounded[uint64](4, mailbox.WithSpin(mailbox.NoSpin))
 			if err != nil {
 				t.Fatal(err)
 			}

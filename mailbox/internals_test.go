@@ -32,7 +32,7 @@ func TestSecondReceiverPanics(t *testing.T) {
 	if !mailbox.CheckInvariants {
 		t.Skip("needs -race or -tags zipora_invariants")
 	}
-	m := mailbox.New[uint64](mailbox.WithSpin(0))
+	m := mailbox.New[uint64](mailbox.WithSpin(mailbox.NoSpin))
 	done := make(chan error, 1)
 	go func() {
 		_, err := m.Receive(context.Background())

@@ -162,12 +162,18 @@ const yieldSample = 64
 // blocked, or the producer is the consumer itself).
 const yieldRounds = 16
 
+// NoSpin, as WithSpin's n, makes an idle consumer park at once (the right
+// choice when producers and consumer share one core). It is
+// primitives.NoSpin: the one value that means "none" in every spin knob
+// of the module.
+const NoSpin = primitives.NoSpin
+
 // WithSpin sets how many times an idle consumer polls the mailbox before it
-// parks. 0 parks at once (the right choice when producers and consumer
-// share one core); n < 0 is treated as 0. The default is DefaultSpin with
-// WithFutex, 0 otherwise.
+// parks. 0 means the default: DefaultSpin with WithFutex, no polling
+// otherwise (a GoParker consumer is cheap to wake). NoSpin (or any n < 0)
+// parks at once.
 func WithSpin(n int) Option {
-	return func(c *config) { c.spin = max(n, 0) }
+	return func(c *config) { c.spin = max(n, NoSpin) }
 }
 
 // WithFutex makes the consumer park on a futex (primitives.Parker) instead
@@ -270,24 +276,24 @@ type Mailbox[T any] struct {
 }
 
 func newMailbox[T any](opts []Option) *Mailbox[T] {
-	c := config{spin: -1}
+	var c config
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
 		}
 	}
-	if c.spin < 0 { // not set
+	switch {
+	case c.spin == 0 && c.futex: // the default
+		c.spin = DefaultSpin
+	case c.spin < 0: // NoSpin
 		c.spin = 0
-		if c.futex {
-			c.spin = DefaultSpin
-		}
 	}
 	m := &Mailbox[T]{spin: c.spin, futex: c.futex, yield: c.yield}
 	m.end.Store(noEnd)
 	m.wakeFn = m.wakeConsumer
 	// The mailbox spins on its own queue; once it announces itself the
 	// Parker should sleep at once.
-	m.parker.SetSpin(1)
+	m.parker.SetSpin(primitives.NoSpin)
 	return m
 }
 
@@ -311,7 +317,7 @@ func New[T any](opts ...Option) *Mailbox[T] {
 // capacity <= 0 or above MaxCapacity is ErrInvalidCapacity.
 func NewBounded[T any](capacity int, opts ...Option) (*Mailbox[T], error) {
 	if capacity <= 0 || capacity > MaxCapacity {
-		return nil, fmt.Errorf("mailbox: NewBounded(%d): %w", capacity, ErrInvalidCapacity)
+		return nil, fmt.Errorf("%w: NewBounded(%d)", ErrInvalidCapacity, capacity)
 	}
 	m := newMailbox[T](opts)
 	m.ring = make([]slot[T], capacity)

@@ -16,7 +16,7 @@ import (
 func TestYieldBoundsBacklog(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	const n, limit = 200_000, 64
-	m := mailbox.New[uint64](mailbox.WithYield(limit), mailbox.WithSpin(0))
+	m := mailbox.New[uint64](mailbox.WithYield(limit), mailbox.WithSpin(mailbox.NoSpin))
 	done := make(chan error, 1)
 	go func() {
 		buf := make([]uint64, 32)
