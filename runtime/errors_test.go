@@ -17,7 +17,7 @@ func (attachFails) Detach()                            {}
 type startPanics struct{ attachFails }
 
 func (startPanics) Attach(*runtime.Runtime, int) error { return nil }
-func (startPanics) OnWorkerStart(*runtime.Worker)     { panic("no start") }
+func (startPanics) OnWorkerStart(*runtime.Worker)      { panic("no start") }
 
 // TestErrorPrefixOnce walks the runtime's sentinels and a sample of the
 // errors that wrap them: each names the package once, and errors.Is still
