@@ -15,12 +15,12 @@ func TestErrorPrefixOnce(t *testing.T) {
 		"ErrClosed": mailbox.ErrClosed, "ErrFull": mailbox.ErrFull, "ErrWoken": mailbox.ErrWoken,
 		"ErrBatchTooLarge": mailbox.ErrBatchTooLarge, "ErrInvalidCapacity": mailbox.ErrInvalidCapacity,
 	}
-	_, err := mailbox.NewBounded[int](-1)
+	_, err := mailbox.NewBounded[int](-1, mailbox.Config{})
 	if !errors.Is(err, mailbox.ErrInvalidCapacity) {
 		t.Errorf("NewBounded(-1) = %v", err)
 	}
 	errs["NewBounded(-1)"] = err
-	m, err := mailbox.NewBounded[int](2)
+	m, err := mailbox.NewBounded[int](2, mailbox.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,18 +38,16 @@ func TestErrorPrefixOnce(t *testing.T) {
 func TestSpinKnob(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		opts []mailbox.Option
+		cfg  mailbox.Config
 		want int
 	}{
-		{"default", nil, 0},
-		{"zero", []mailbox.Option{mailbox.WithSpin(0)}, 0},
-		{"futex default", []mailbox.Option{mailbox.WithFutex()}, mailbox.DefaultSpin},
-		{"futex zero", []mailbox.Option{mailbox.WithFutex(), mailbox.WithSpin(0)}, mailbox.DefaultSpin},
-		{"futex NoSpin", []mailbox.Option{mailbox.WithFutex(), mailbox.WithSpin(mailbox.NoSpin)}, 0},
-		{"futex -7", []mailbox.Option{mailbox.WithFutex(), mailbox.WithSpin(-7)}, 0},
-		{"100", []mailbox.Option{mailbox.WithSpin(100)}, 100},
+		{"zero", mailbox.Config{}, 0},
+		{"futex zero", mailbox.Config{Futex: true}, mailbox.DefaultSpin},
+		{"futex NoSpin", mailbox.Config{Futex: true, Spin: mailbox.NoSpin}, 0},
+		{"futex -7", mailbox.Config{Futex: true, Spin: -7}, 0},
+		{"100", mailbox.Config{Spin: 100}, 100},
 	} {
-		if got := mailbox.New[int](c.opts...).SpinCount(); got != c.want {
+		if got := mailbox.New[int](c.cfg).SpinCount(); got != c.want {
 			t.Errorf("%s: spin %d, want %d", c.name, got, c.want)
 		}
 	}

@@ -58,7 +58,7 @@ const (
 const DefaultParkerSpin = 64
 
 // NoSpin, given to any spin knob of the module (Parker.SetSpin,
-// mailbox.WithSpin, runtime.Config.Spin), means no polling at all: park at
+// mailbox.Config.Spin, runtime.Config.Spin), means no polling at all: park at
 // once. In every one of them 0 means the default.
 const NoSpin = -1
 

@@ -150,18 +150,15 @@ func (rt *Runtime) newWorkers() error {
 	for i := range rt.workers {
 		// The runtime spins itself (worker.go); a flood of submissions
 		// yields to the worker past mailboxYield waiting tasks.
-		opts := []mailbox.Option{mailbox.WithSpin(mailbox.NoSpin), mailbox.WithYield(mailboxYield)}
-		if rt.cfg.Mode == Threads {
-			opts = append(opts, mailbox.WithFutex())
-		}
+		mcfg := mailbox.Config{Spin: mailbox.NoSpin, Yield: mailboxYield, Futex: rt.cfg.Mode == Threads}
 		var mb *mailbox.Mailbox[task]
 		if c := rt.cfg.MailboxCapacity; c > 0 {
 			var err error
-			if mb, err = mailbox.NewBounded[task](c, opts...); err != nil {
+			if mb, err = mailbox.NewBounded[task](c, mcfg); err != nil {
 				return fmt.Errorf("%w: Config.MailboxCapacity = %d: %w", ErrInvalidConfig, c, err)
 			}
 		} else {
-			mb = mailbox.New[task](opts...)
+			mb = mailbox.New[task](mcfg)
 		}
 		w := &Worker{id: i, cpu: -1, rt: rt, mb: mb, buf: make([]task, rt.cfg.Batch)}
 		if rt.cfg.Pin {
@@ -173,7 +170,7 @@ func (rt *Runtime) newWorkers() error {
 }
 
 // mailboxYield is the backlog past which a submitter yields its P to let
-// the worker catch up (mailbox.WithYield): about what a chan of capacity
+// the worker catch up (mailbox.Config.Yield): about what a chan of capacity
 // 1024 holds before its senders block, and within the mailbox's recycled
 // segments, so a flood neither allocates nor leaves the caches.
 const mailboxYield = 256
