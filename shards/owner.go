@@ -67,6 +67,16 @@ package shards
 //     that waits on that very shard and nothing else, and serves it at
 //     once; a holder's tenure touches only its shard. The holder a request
 //     waits for therefore never waits itself, except for the scheduler.
+//   - The one exception is holdAll (Trie.Load): it takes every word, one
+//     at a time in index order, each with hold — a request the holder that
+//     reaches it answers by publishing and handing the word over — and
+//     keeps them until it releases them all. While it waits for word i it
+//     holds words 0..i-1, but the holder of word i is a writer (which holds
+//     no other word and never waits while holding it: see above), whose
+//     tenure is bounded, or another holdAll caller, which took its words in
+//     the same order and so never waits for a word this one holds. The
+//     writes queued behind a hold wait for the release (the hold's caller
+//     then serves them, as a tenure).
 //
 // Missed wake-up argument (every queued request is taken off eventually):
 // Go's atomics are sequentially consistent. A pusher pushes, then loads the
@@ -161,8 +171,12 @@ type request[R any] struct {
 	// by CAS; otherwise it cannot be cancelled and is taken without one
 	// (written before the push).
 	cancellable bool
-	wake        chan struct{} // buffered 1: the completion of a parked waiter
-	op          R
+	// hold: the request asks for the word itself (owner.hold), not for an
+	// operation: the holder that reaches it hands it the word, with the
+	// requests behind it (written before the push).
+	hold bool
+	wake chan struct{} // buffered 1: the completion of a parked waiter
+	op   R
 }
 
 func newRequest[R any]() *request[R] { return &request[R]{wake: make(chan struct{}, 1)} }
@@ -242,7 +256,7 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 	work, check := 0, 0
 	for round := 1; ; round++ {
 		r := list
-		for ; r != nil && work < maxTenureWork; r = r.next {
+		for ; r != nil && work < maxTenureWork && !r.hold; r = r.next {
 			if work >= check { // a close waits? (not on every write: the word's line is contended)
 				if o.word.Load() != ownHeld {
 					break
@@ -256,6 +270,10 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 		list = r // taken, not applied
 		if o.word.Load() == ownClosing {
 			o.shut(s, list)
+			return
+		}
+		if list != nil && list.hold {
+			handOn(list) // the word stays held: the hold's caller has it now
 			return
 		}
 		if list == nil {
@@ -396,26 +414,36 @@ func (o *owner[R]) wait(ctx context.Context, s session[R], r *request[R]) error 
 			o.drainClosed(s)
 			continue
 		}
-		if done != nil {
-			select {
-			case <-done:
-				if r.state.CompareAndSwap(reqWaiting, reqCancelled) {
-					return ctx.Err()
-				}
-				done = nil // taken: it completes after a bounded piece of work
-			default:
-			}
-		}
-		switch {
-		case i < spinChecks:
-		case i < spinChecks+yieldChecks:
-			runtime.Gosched()
-		default:
-			if err := o.park(ctx, r, done); err != nil {
-				return err
-			}
+		if err := o.pause(ctx, r, &done, i); err != nil {
+			return err
 		}
 	}
+}
+
+// pause is step i of the wait for r (pushed by the caller): when ctx
+// ended while r is still queued, r is cancelled (never applied; the
+// caller must not reuse it) and ctx's error returned; otherwise it spins,
+// yields or parks. done is ctx.Done(), set to nil once r was taken (it then
+// completes after a bounded piece of work, whatever ctx).
+func (o *owner[R]) pause(ctx context.Context, r *request[R], done *<-chan struct{}, i int) error {
+	if *done != nil {
+		select {
+		case <-*done:
+			if r.state.CompareAndSwap(reqWaiting, reqCancelled) {
+				return ctx.Err()
+			}
+			*done = nil
+		default:
+		}
+	}
+	switch {
+	case i < spinChecks:
+	case i < spinChecks+yieldChecks:
+		runtime.Gosched()
+	default:
+		return o.park(ctx, r, *done)
+	}
+	return nil
 }
 
 // park blocks r's caller until r's completion, or until done closes while
@@ -473,4 +501,94 @@ func (o *owner[R]) open() {
 			return // not closed
 		}
 	}
+}
+
+// ---- holding words ----
+
+// hold takes the word for the caller (for a change that must not interleave
+// with writes, such as installing new contents), waiting behind the
+// current holder's bounded tenure as a queued write would: it queues a
+// hold request, and the holder that reaches it stops there, publishes what
+// it applied and hands the word over (handOn), with the requests queued
+// behind it. It returns those requests (taken, not applied: unhold applies
+// them) or an error: ctx's (the word not taken; r must not be reused) or
+// errClosed (the shard is closed). The caller has called nothing on s.
+func (o *owner[R]) hold(ctx context.Context, s session[R], r *request[R]) (*request[R], error) {
+	if o.tryAcquire() {
+		s.begin()
+		return nil, nil
+	}
+	r.hold = true // before the push (release): a holder that takes r reads it
+	o.push(r, ctx.Done() != nil)
+	done := ctx.Done()
+	for i := 0; ; i++ {
+		switch r.state.Load() { // acquire: the handed-on word and list
+		case reqOwner:
+			s.begin()
+			return r.next, nil
+		case reqDone:
+			return nil, errClosed // failed by a close
+		}
+		switch o.word.Load() {
+		case ownFree:
+			if o.tryAcquire() {
+				// r was not taken (a holder that takes a request applies,
+				// fails or hands it the word before freeing the word), or
+				// was failed by a close before a reopen: take it back.
+				s.begin()
+				return unlink(o.takeAll(), r), nil
+			}
+		case ownClosed:
+			o.drainClosed(s)
+			continue
+		}
+		if err := o.pause(ctx, r, &done, i); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// unlink returns list without r.
+func unlink[R any](list, r *request[R]) *request[R] {
+	if list == r {
+		return r.next
+	}
+	for p := list; p != nil; p = p.next {
+		if p.next == r {
+			p.next = r.next
+			break
+		}
+	}
+	return list
+}
+
+// unhold ends a hold: the caller, still the holder, applies the requests
+// hold returned, publishes and releases (or hands on) the word as any
+// tenure does.
+func (o *owner[R]) unhold(s session[R], list *request[R]) { o.serve(s, list) }
+
+// holdAll holds the words of shards 0..n-1 (own and ses name shard i's
+// word and session), taken one at a time in index order with hold, so
+// that two holdAll callers cannot deadlock, and a writer, which holds at
+// most one word and never waits while holding it, cannot block one for
+// longer than its tenure. It returns release, which ends every hold
+// (highest shard first: each applies the writes queued behind the hold),
+// or the first error (ctx's, errClosed) after ending the holds it took.
+// While every word is held no write is applied anywhere; reads go on.
+func holdAll[R any](ctx context.Context, n int, own func(i int) *owner[R], ses func(i int) session[R]) (release func(), err error) {
+	rest := make([]*request[R], 0, n)
+	done := func() {
+		for i := len(rest) - 1; i >= 0; i-- {
+			own(i).unhold(ses(i), rest[i])
+		}
+	}
+	for i := range n {
+		list, err := own(i).hold(ctx, ses(i), newRequest[R]())
+		if err != nil {
+			done()
+			return nil, err
+		}
+		rest = append(rest, list)
+	}
+	return done, nil
 }

@@ -100,7 +100,7 @@ func (t *Trie[V]) read(kind uint8, from, to []byte, yield func([]byte, V) bool) 
 		defer t.putRead(r)
 		cur := &r.curs[0]
 		for i := first; i < len(l.shards); i++ {
-			startCursor(cur, l.shards[i].c, kind, from, to)
+			startCursor(cur, l.shards[i].c.Load(), kind, from, to)
 			for k, v, ok := cur.Next(); ok; k, v, ok = cur.Next() {
 				if !yield(k, v) {
 					return
@@ -117,7 +117,7 @@ func (t *Trie[V]) read(kind uint8, from, to []byte, yield func([]byte, V) bool) 
 	h := &r.heap
 	for i := range l.shards {
 		cur := &r.curs[i]
-		startCursor(cur, l.shards[i].c, kind, from, to)
+		startCursor(cur, l.shards[i].c.Load(), kind, from, to)
 		if k, v, ok := cur.Next(); ok {
 			r.vals[i] = v
 			h.Push(i, k)
