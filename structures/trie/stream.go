@@ -133,18 +133,8 @@ const blockHead = 2 * binary.MaxVarintLen32
 // (Concurrent), but the stream then holds no single state of it: save a
 // snapshot for that.
 func Save[V any](w io.Writer, pairs iter.Seq2[[]byte, V], c Codec[V]) (n int64, err error) {
-	if !c.keysOnly() && c.Append == nil {
-		return 0, errors.New("trie: save: codec without Append")
-	}
-	s := &saver[V]{w: w, c: c, target: testBlockTarget, keysOnly: c.keysOnly(), block: make([]byte, blockHead, blockHead+blockTarget+1024)}
-	var hdr [headerLen]byte
-	copy(hdr[:], streamMagic)
-	hdr[8] = streamVersion
-	if s.keysOnly {
-		hdr[9] = flagKeysOnly
-	}
-	binary.LittleEndian.PutUint32(hdr[12:], crc32.Checksum(hdr[:12], castagnoli))
-	if err := s.write(hdr[:]); err != nil {
+	s, err := newSaver(w, c)
+	if err != nil {
 		return s.n, err
 	}
 	for k, v := range pairs {
@@ -152,6 +142,28 @@ func Save[V any](w io.Writer, pairs iter.Seq2[[]byte, V], c Codec[V]) (n int64, 
 			return s.n, err
 		}
 	}
+	return s.finish()
+}
+
+// newSaver writes the header.
+func newSaver[V any](w io.Writer, c Codec[V]) (*saver[V], error) {
+	s := &saver[V]{w: w, c: c, target: testBlockTarget, keysOnly: c.keysOnly()}
+	if !s.keysOnly && c.Append == nil {
+		return s, errors.New("trie: save: codec without Append")
+	}
+	s.block = make([]byte, blockHead, blockHead+blockTarget+1024)
+	var hdr [headerLen]byte
+	copy(hdr[:], streamMagic)
+	hdr[8] = streamVersion
+	if s.keysOnly {
+		hdr[9] = flagKeysOnly
+	}
+	binary.LittleEndian.PutUint32(hdr[12:], crc32.Checksum(hdr[:12], castagnoli))
+	return s, s.write(hdr[:])
+}
+
+// finish writes the last block and the trailer.
+func (s *saver[V]) finish() (int64, error) {
 	if err := s.flush(); err != nil {
 		return s.n, err
 	}
@@ -176,7 +188,7 @@ func (s *saver[V]) write(p []byte) error {
 	return nil
 }
 
-// add appends one record, flushing the block first when it is full.
+// add appends one record after checking its order and length.
 func (s *saver[V]) add(key []byte, v V) error {
 	if len(key) > MaxKeyLen {
 		return keyErr("save", key)
@@ -188,6 +200,14 @@ func (s *saver[V]) add(key []byte, v V) error {
 			return fmt.Errorf("trie: save: key %s after %s: %w", quoteKey(key), quoteKey(s.prev), ErrUnsorted)
 		}
 	}
+	s.prev = append(s.prev[:m], key[m:]...) // the first m bytes are already there
+	return s.record(key, m, v)
+}
+
+// record appends key's record (a key known to be in order and to share
+// its first m bytes with the previous key), flushing the block first when
+// it is full.
+func (s *saver[V]) record(key []byte, m int, v V) error {
 	if len(s.block)-blockHead >= s.target {
 		if err := s.flush(); err != nil {
 			return err
@@ -223,7 +243,6 @@ func (s *saver[V]) add(key []byte, v V) error {
 	}
 	s.block = b
 	s.count++
-	s.prev = append(s.prev[:m], key[m:]...) // the first m bytes are already there
 	s.inBlock = true
 	return nil
 }
@@ -275,6 +294,26 @@ func (s *saver[V]) flush() error {
 	s.inBlock = false
 	s.block = s.block[:blockHead]
 	return err
+}
+
+// Save is Save(w, t.All(), c), about twice as fast: it walks the nodes
+// and writes each record as it reaches it (no iterator, no comparison of
+// consecutive keys). t must not change during the call.
+func (t *Trie[V]) Save(w io.Writer, c Codec[V]) (int64, error) { return saveCore(w, &t.c, c) }
+
+// Save is Save(w, f.All(), c) by a walk of the nodes, as Trie.Save. Any
+// number of Saves and reads may run at once.
+func (f *Frozen[V]) Save(w io.Writer, c Codec[V]) (int64, error) { return saveCore(w, &f.c, c) }
+
+func saveCore[V any](w io.Writer, core *core[V], c Codec[V]) (int64, error) {
+	s, err := newSaver(w, c)
+	if err != nil {
+		return s.n, err
+	}
+	if err := core.saveTree(s); err != nil {
+		return s.n, err
+	}
+	return s.finish()
 }
 
 // ---- reading ----
@@ -509,4 +548,72 @@ func scan[V any](r io.Reader, c Codec[V], decode bool, f func(key []byte, lcp in
 			return n, corrupt("block with %d bytes past its records", len(p))
 		}
 	}
+}
+
+// ---- saving a whole tree ----
+
+// saveTree writes every key of c through s by a depth-first walk of the
+// nodes: the key is built in one buffer, and the bytes a key shares with
+// the previous one are known from the walk (the shortest the buffer was
+// since the previous key), so no key is compared: what Trie.Save and
+// Frozen.Save cost over the walk itself is the records' bytes.
+func (c *core[V]) saveTree(s *saver[V]) error {
+	if c.root == 0 {
+		return nil
+	}
+	w := treeSaver[V]{c: c, s: s, key: make([]byte, 0, 256)}
+	return w.walk(c.root)
+}
+
+type treeSaver[V any] struct {
+	c   *core[V]
+	s   *saver[V]
+	key []byte
+	low int // the shortest len(key) since the previous record
+}
+
+func (w *treeSaver[V]) emit(idx uint32) error {
+	err := w.s.record(w.key, w.low, w.c.value(idx))
+	w.low = len(w.key)
+	return err
+}
+
+func (w *treeSaver[V]) walk(ref uint32) error {
+	if isLeafRef(ref) {
+		return w.emit(ref >> 1)
+	}
+	n := w.c.mem.ptr(ref)
+	h := n.hdr()
+	w.key = append(w.key, n.prefix(h)...)
+	if h.hasValue() {
+		if err := w.emit(n.valueIdx()); err != nil {
+			return err
+		}
+	}
+	base := len(w.key)
+	visit := func(label byte, r uint32) error {
+		w.key = append(w.key[:base], label)
+		if err := w.walk(r); err != nil {
+			return err
+		}
+		w.low = min(w.low, base)
+		return nil
+	}
+	if h.dense() {
+		for i := range denseSlots {
+			if r := n.child(h, i); r != 0 {
+				if err := visit(byte(i), r); err != nil {
+					return err
+				}
+			}
+		}
+	} else {
+		cnt := h.count()
+		for i := range cnt {
+			if err := visit(n.label(h, i), n.child(h, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

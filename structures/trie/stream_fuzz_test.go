@@ -52,6 +52,14 @@ func FuzzSaveLoad(f *testing.F) {
 		if _, err := saveBlocks(&buf, ins.All(), StringCodec(), 1+len(data)%64); err != nil {
 			t.Fatal(err)
 		}
+		var tree bytes.Buffer
+		old := testBlockTarget
+		testBlockTarget = 1 + len(data)%64
+		_, err := ins.Save(&tree, StringCodec())
+		testBlockTarget = old
+		if err != nil || !bytes.Equal(tree.Bytes(), buf.Bytes()) {
+			t.Fatalf("Trie.Save differs from Save of All (%v)", err)
+		}
 		got, err := Load(bytes.NewReader(buf.Bytes()), StringCodec())
 		if err != nil {
 			t.Fatal(err)

@@ -134,6 +134,7 @@ func TestLoadShape(t *testing.T) {
 			}
 		}
 		data := saveStrings(t, ins.All())
+		checkTreeSave(t, ins, data)
 		got, err := Load(bytes.NewReader(data), StringCodec())
 		if err != nil {
 			t.Fatalf("set %d: %v", si, err)
@@ -179,6 +180,22 @@ func TestLoadShape(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// checkTreeSave checks that Trie.Save and Frozen.Save write exactly the
+// bytes Save of All writes (want).
+func checkTreeSave(t testing.TB, tr *Trie[string], want []byte) {
+	t.Helper()
+	var a, b bytes.Buffer
+	if _, err := tr.Save(&a, StringCodec()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Freeze().Save(&b, StringCodec()); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), want) || !bytes.Equal(b.Bytes(), want) {
+		t.Fatalf("Trie.Save / Frozen.Save wrote %d / %d bytes unlike Save of All (%d)", a.Len(), b.Len(), len(want))
 	}
 }
 
@@ -285,6 +302,16 @@ func TestSaveErrors(t *testing.T) {
 	}
 	if _, err := Save(io.Discard, seq("a"), Codec[string]{Decode: StringCodec().Decode}); err == nil {
 		t.Error("codec without Append accepted")
+	}
+	tr := New[string]()
+	for _, k := range keySets()[22] {
+		tr.Insert([]byte(k), "bad")
+	}
+	if _, err := tr.Save(io.Discard, bad); !errors.Is(err, errCodec) {
+		t.Errorf("Trie.Save codec error: %v", err)
+	}
+	if _, err := tr.Save(&failWriter{left: 100}, StringCodec()); !errors.Is(err, errDiskFull) {
+		t.Errorf("Trie.Save writer error: %v", err)
 	}
 	// A writer failing (or writing short) at every offset: Save reports it.
 	data := saveStrings(t, seq(keySets()[22]...))
