@@ -220,8 +220,8 @@ var errBuilt = errors.New("trie: build: the builder was already finished")
 
 // Builder builds a Trie from keys given in strictly ascending order,
 // bottom-up: no key is searched for and no node is copied or resized, so
-// it is several times faster than inserting the same keys (see
-// docs/bench/persist.md), and the trie it builds is node for node the one
+// it costs less than half what inserting the same keys does
+// (docs/bench/persist.md), and the trie it builds is node for node the one
 // inserting them in order would. Add the keys, then call Trie once. The
 // zero Builder is not usable; a Builder is for one goroutine and must not
 // be copied. After an error from Add the Builder is dead (every later call
