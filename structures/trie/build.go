@@ -224,8 +224,10 @@ var errBuilt = errors.New("trie: build: the builder was already finished")
 // (docs/bench/persist.md), and the trie it builds is node for node the one
 // inserting them in order would. Add the keys, then call Trie once. The
 // zero Builder is not usable; a Builder is for one goroutine and must not
-// be copied. After an error from Add the Builder is dead (every later call
-// returns that error) and its memory is released by dropping it.
+// be copied. A key Add refuses (ErrUnsorted, ErrKeyTooLong) leaves the
+// Builder as it was; after any other error (node memory) the Builder is
+// dead (every later call returns that error) and its memory is released
+// by dropping it.
 type Builder[V any] struct {
 	t *Trie[V]
 	b builder[V]

@@ -13,6 +13,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -691,5 +693,78 @@ func TestLCP(t *testing.T) {
 		if got, want := lcp(a, b), commonPrefix(a, b); got != want {
 			t.Fatalf("lcp(%v, %v) = %d, want %d", a, b, got, want)
 		}
+	}
+}
+
+// TestLoadConcurrentFaultAlloc fails the n-th node allocation of a
+// concurrent load, for every n, in both forms.
+func TestLoadConcurrentFaultAlloc(t *testing.T) {
+	src := New[string]()
+	for _, k := range keySets()[17] {
+		src.Insert([]byte(k), k)
+	}
+	data := saveStrings(t, src.All())
+	nodes := src.Stats().Nodes
+	for _, l := range []primitives.Level{primitives.OneWriteMultiRead, primitives.MultiWriteMultiRead} {
+		for fail := range nodes {
+			b, err := NewConcurrentBuilder[string](l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := 0
+			b.c.setFailAlloc(func() bool { calls++; return calls > fail })
+			_, err = scan(bytes.NewReader(data), StringCodec(), true, b.b.addL)
+			if err == nil {
+				_, err = b.Concurrent()
+			}
+			if !errors.Is(err, pool.ErrExhausted) {
+				t.Fatalf("%v, fail at %d: %v", l, fail, err)
+			}
+		}
+	}
+}
+
+// TestSaveConcurrentUnderWrites saves a Concurrent's All while writers
+// change it: the iterator's order guarantee makes the stream valid, and
+// every key present for the whole save is in it.
+func TestSaveConcurrentUnderWrites(t *testing.T) {
+	for _, l := range []primitives.Level{primitives.OneWriteMultiRead, primitives.MultiWriteMultiRead} {
+		c := newC[uint64](t, l)
+		for i := range 5000 {
+			c.Insert(fmt.Appendf(nil, "stable%05d", i), uint64(i))
+		}
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for g := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; !stop.Load(); i++ {
+					k := fmt.Appendf(nil, "churn%d/%05d", g, i%3000)
+					if i%2 == 0 {
+						c.Insert(k, 1)
+					} else {
+						c.Delete(k)
+					}
+				}
+			}()
+		}
+		for range 5 {
+			var buf bytes.Buffer
+			if _, err := Save(&buf, c.All(), Uint64Codec()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Load(&buf, Uint64Codec())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 5000 {
+				if v, ok := got.Get(fmt.Appendf(nil, "stable%05d", i)); !ok || v != uint64(i) {
+					t.Fatalf("%v: stable key %d missing from a save under writes", l, i)
+				}
+			}
+		}
+		stop.Store(true)
+		wg.Wait()
 	}
 }
