@@ -428,15 +428,23 @@ const advanceEvery = 64
 
 // reclaim hands back what no reader can reach any more: every retiree whose
 // epoch is below the domain's SafeBelow. Writer only.
+//
+// Unless forced it scans only every advanceEvery retirements: SafeBelow
+// moves only when the epoch advances, and this writer advances it at each
+// scan, so a scan per publication (and its Pending update, an atomic add)
+// found nothing new (issue 23). The test inlines into publish.
 func (w *wstate[V]) reclaim(force bool) {
+	if w.rhead != len(w.ret) && (force || w.sinceAdv >= advanceEvery) {
+		w.reclaimScan()
+	}
+}
+
+// reclaimScan is reclaim's scan: it advances the epoch if readers allow
+// and frees the retirees below SafeBelow.
+func (w *wstate[V]) reclaimScan() {
 	c := w.c
-	if w.rhead == len(w.ret) {
-		return
-	}
-	if force || w.sinceAdv >= advanceEvery {
-		w.sinceAdv = 0
-		c.epoch.TryAdvance()
-	}
+	w.sinceAdv = 0
+	c.epoch.TryAdvance()
 	safe := c.epoch.SafeBelow()
 	i := w.rhead
 	for i < len(w.ret) && w.ret[i].epoch < safe {
