@@ -29,8 +29,9 @@
 // releases the spare huge region, then (NoLocking, Mutex, FixedCapacity)
 // gives back every small chunk whose blocks are all free, so that the memory
 // serves any size again, and finally splits the largest free block of a
-// larger class. LockFree and ThreadLocal reuse freed small blocks only by
-// class and by splitting; they do not give whole chunks back.
+// larger class. LockFree and ThreadLocal reuse freed small blocks by class
+// and by splitting; LockFree gives whole free chunks back when asked
+// (LockFree.Trim, concurrently with Alloc and Free), ThreadLocal never.
 //
 // # The five levels
 //

@@ -382,7 +382,8 @@ func (b *ConcurrentBuilder[V]) Concurrent() (*Concurrent[V], error) {
 	c.w.root = root
 	c.w.keys = int64(b.b.n)
 	c.w.dirty = true
-	w.Unlock() // publishes the root, the count and the statistics
+	c.w.publishStatsNow() // exact statistics from the start (publishStats lets them drift)
+	w.Unlock()            // publishes the root and the count
 	return c, nil
 }
 

@@ -95,12 +95,14 @@ type Concurrent[V any] struct {
 	gmu      sync.Mutex
 	vshared  [][]uint32 // multi-writer: batches of free value slots any slot takes (under gmu; shareValues)
 
-	arenas      [2]*arena    // node arenas; w.core.mem is arenas[cur] (ocompact.go)
-	cur         int          // the arena in use
-	dropPending bool         // a compaction's old arena waits for readers to leave it (ocompact.go)
-	dropEpoch   uint64       // the epoch read after the root store that left that arena
-	pcfg        pool.Config  // the arenas' configuration
-	compactions atomic.Int64 // relaxed: completed compactions (Stats)
+	arenas      [2]*arena       // node arenas; w.core.mem is arenas[cur] (ocompact.go)
+	cur         int             // the arena in use
+	dropPending bool            // a compaction's old arena waits for readers to leave it (ocompact.go)
+	dropEpoch   uint64          // the epoch read after the root store that left that arena
+	pcfg        pool.Config     // the arenas' configuration
+	compactions atomic.Int64    // relaxed: completed compactions (Stats)
+	mwr         mwReclaimState  // multi-writer: Reclaim's state (mwcompact.go)
+	vc          valCompactState // value-store compaction (valcompact.go)
 
 	// Statistics published by writers (relaxed snapshots).
 	nodes      atomic.Int64
@@ -126,8 +128,9 @@ const poisonHdr header = 0xffffffff
 const maxNodeBlock = (8 + MaxKeyLen + 4*denseSlots + 8 + 1023) &^ 1023
 
 // concurrentPoolConfig fits cfg to the concurrent forms: every node is a
-// small block (no huge blocks, so chunks are never released or replaced and
-// readers' views stay valid), chunks at least twice that.
+// small block (no huge blocks, so chunks are released only by the
+// multi-writer Reclaim, which keeps readers' views valid: mwcompact.go),
+// chunks at least twice that.
 func concurrentPoolConfig(cfg pool.Config) pool.Config {
 	cfg.MaxFastBlock = max(cfg.MaxFastBlock, maxNodeBlock)
 	if cfg.ChunkSize == 0 {
@@ -623,39 +626,38 @@ func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
 }
 
 // Reclaim waits for every reader inside now to finish and hands back all
-// memory retired before the call. At OneWriteMultiRead it then compacts the
-// arena when it reserves more than twice the live nodes' bytes plus four
-// chunks (4 MiB with the default 1 MiB chunks): the live nodes are copied
-// into fresh chunks (a second arena, up to the same MaxBytes cap),
-// published with one root store, and the old chunks go back to the Go heap
-// after a second wait for readers; an allocation failure there leaves the
-// trie unchanged and is returned. It waits for readers without holding
-// the writer role, so a reader that writes (an iteration that inserts) is
-// never waited for while it waits for the role; it takes the role (or each
-// writer slot in turn) only to reclaim and compact. If ctx ends during a
-// wait it returns ctx's error, with whatever it had done kept (a pending
-// old arena goes back at a later publication). It is for quiet points, not
-// hot paths; called from inside an iteration over this trie (whose reader
-// guard it waits for) it returns only when ctx ends.
+// memory retired before the call. At MultiWriteMultiRead it then takes
+// every writer slot at once (writers wait meanwhile), reclaims, and gives
+// every node chunk whose blocks are all free back to the Go heap; the
+// released chunk slots become reusable after a second wait for readers
+// (if ctx ends first, at the next Reclaim). At OneWriteMultiRead it then
+// compacts the arena when it reserves more than twice the live nodes'
+// bytes plus four chunks (4 MiB with the default 1 MiB chunks): the live
+// nodes are copied into fresh chunks (a second arena, up to the same
+// MaxBytes cap), published with one root store, and the old chunks go back
+// to the Go heap after a second wait for readers; an allocation failure
+// there leaves the trie unchanged and is returned. It waits for readers
+// without holding the writer role or a writer slot, so a reader that
+// writes (an iteration that inserts) is never waited for while it waits
+// for the role; it takes the role (or the writer slots) only to reclaim
+// and compact. If ctx ends during a wait it returns ctx's error, with
+// whatever it had done kept (a pending old arena goes back at a later
+// publication). It is for quiet points, not hot paths; called from inside
+// an iteration over this trie (whose reader guard it waits for) it returns
+// only when ctx ends.
 func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	if err := c.WaitReaders(ctx); err != nil {
 		return err
 	}
 	if c.multi {
-		c.eachSlot(func(w *wstate[V]) {
-			w.reclaim(true)
-			w.shareValues(0)
-			w.publishStatsNow()
-		})
-		c.mwSnapReclaim()
-		return nil
+		return c.mwReclaim(ctx)
 	}
 	w, err := c.LockWriter(ctx)
 	if err != nil {
 		return err
 	}
 	err = w.Reclaim()
-	pending := c.dropPending
+	pending := c.dropPending || c.vc.limit.Load() != 0 // an old arena or value chunks wait for readers
 	w.Unlock()
 	if err != nil || !pending {
 		return err
@@ -697,11 +699,13 @@ func (w *Writer[V]) Reclaim() error {
 	c.sweep()
 	c.tryDrop()
 	c.w.reclaim(true)
+	c.valShrink([]*wstate[V]{&c.w})
 	c.w.publishStatsNow()
 	if c.compactWorth() {
 		if err := c.compact(); err != nil {
 			return fmt.Errorf("trie: compaction: %w", err)
 		}
 	}
+	c.owValCompact()
 	return nil
 }
