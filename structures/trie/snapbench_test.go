@@ -119,14 +119,21 @@ func BenchmarkSnapshotSideBySide(b *testing.B) {
 			c2.Insert(keys.at(i), uint64(i)+1)
 		}
 		var sink uint64
+		var curs []*Cursor[uint64]
+		defer func() { // a cursor holds its trie's epoch guard: left open, it would stop reclamation for the later benchmarks
+			for _, cur := range curs {
+				cur.Close()
+			}
+		}()
 		cursor := func(start func(cur *Cursor[uint64])) func(lo, hi int) {
-			var cur Cursor[uint64]
-			start(&cur)
+			cur := new(Cursor[uint64])
+			curs = append(curs, cur)
+			start(cur)
 			return func(lo, hi int) {
 				for range hi - lo {
 					_, v, ok := cur.Next()
 					if !ok {
-						start(&cur)
+						start(cur)
 					}
 					sink += v
 				}

@@ -1,7 +1,8 @@
 package trie
 
-// Point-in-time snapshots of the one-writer form (OneWriteMultiRead): a
-// snapshot is the published root ref and key count at the moment it was
+// Point-in-time snapshots of the one-writer form (OneWriteMultiRead; the
+// multi-writer form serializes its writers onto this machinery while a
+// snapshot is open, snapmw.go): a snapshot is the published root ref and key count at the moment it was
 // taken, plus the writer's promise that nothing reachable from that root
 // changes or is reused until the snapshot is closed. Taking one copies
 // nothing (a few words under the writer role); the writer pays while it is
@@ -95,8 +96,11 @@ type snapState[V any] struct {
 	closed atomic.Bool
 }
 
-// snapWriter is the writer's side of the snapshots of a one-writer trie.
-// Writer-role holder only, except closedN.
+// snapWriter is the writer's side of the snapshots: the writer-role
+// holder's (one-writer form) or the snapshot-mode writer's, under
+// mwSnap.mu (multi-writer form, snapmw.go). Only they touch it, except
+// closedN; normal-mode multi-writer writes read on (false) and nothing
+// else, never while a snapshot-mode writer runs.
 type snapWriter[V any] struct {
 	on    bool            // at least one snapshot open (as the writer last swept)
 	seq   uint64          // ids handed out
@@ -120,9 +124,15 @@ type heldItem struct {
 // Snapshot returns a read-only view of c exactly as it is now (see
 // Snapshot). At OneWriteMultiRead it takes the writer role for a moment
 // (waiting for a writer that holds it, as Insert does: from the goroutine
-// that holds the role use Writer.Snapshot instead); taking a snapshot
-// copies nothing. The snapshot holds every write published before the call
-// and none made after it returns. Close it when done.
+// that holds the role use Writer.Snapshot instead). At
+// MultiWriteMultiRead the first open snapshot waits for the writes in
+// flight, and writers then run one at a time until the last snapshot is
+// closed. Taking a snapshot copies nothing. The snapshot holds every write
+// published before the call and none made after it returns. Close it when
+// done. The memory it keeps counts against a MaxBytes cap
+// (WithPoolConfig): with snapshots open, inserts may fail with
+// pool.ErrExhausted sooner. The error is always nil today (kept for
+// forms that may refuse).
 func (c *Concurrent[V]) Snapshot() (*Snapshot[V], error) {
 	if c.multi {
 		return c.mwSnapshot(), nil
