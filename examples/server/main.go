@@ -90,7 +90,9 @@
 // stops the start with an error naming it, rather than serving — and
 // later saving — an empty index; move it away to start from the previous
 // one. A failed periodic save is logged and retried at the next tick; a
-// failed final save makes the exit code 1.
+// failed final save makes the exit code 1. One server per DIR: two
+// servers sharing one would number their snapshots over each other's.
+// Snapshot files are readable by their owner only (0600).
 //
 // SIGINT or SIGTERM stops the loading of -keys (also from a pipe that
 // stays open) or, once serving, stops accepting connections, finishes the

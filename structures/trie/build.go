@@ -329,8 +329,12 @@ func Scan[V any](r io.Reader, c Codec[V], f func(key []byte, v V) error) (int, e
 // ---- concurrent ----
 
 // ConcurrentBuilder is Builder for a Concurrent of either form: the trie
-// it returns is published once, whole, and no other goroutine can see it
-// before Concurrent returns.
+// is built in its own arena where no other goroutine can see it and
+// published whole by Concurrent (a release store of its root: the return
+// happens-before any use of the trie by another goroutine the caller hands
+// it to). The zero ConcurrentBuilder is not usable; it is for one
+// goroutine and must not be copied; refused keys and dead builders are as
+// for Builder.
 type ConcurrentBuilder[V any] struct {
 	c *Concurrent[V]
 	w *wstate[V] // the writer state building (one-writer: c.w; multi-writer: slot 0)
