@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -181,3 +182,20 @@ func ctxFor(t testing.TB, d time.Duration) context.Context {
 // key returns the i-th test key; keys cycle over the three ranges
 // ([..h), [h..p), [p..)).
 func key(i int) []byte { return fmt.Appendf(nil, "%c%05d", "bjr"[i%3], i) }
+
+// mustPut puts k=k, sending it again after ErrOutcomeUnknown (a put is
+// idempotent; an election right after a node stopped can depose a leader
+// with the write in flight).
+func mustPut(t testing.TB, nd *cluster.Node, k string) {
+	t.Helper()
+	for range 10 {
+		_, err := nd.Put(ctxFor(t, settle), []byte(k), []byte(k))
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, cluster.ErrOutcomeUnknown) {
+			t.Fatalf("put %s: %v", k, err)
+		}
+	}
+	t.Fatalf("put %s: outcome unknown 10 times", k)
+}

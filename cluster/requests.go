@@ -457,6 +457,8 @@ func raftErr(err error, write bool) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, ErrClosed):
+		return err
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress),
 		errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, raft.ErrNotVoter):
 		return fmt.Errorf("%w: %v", ErrNotLeader, err)
@@ -464,6 +466,9 @@ func raftErr(err error, write bool) error {
 		return fmt.Errorf("%w: %v", ErrNotLeader, err)
 	case write:
 		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// a read or a membership change not confirmed in time
+		return fmt.Errorf("%w: %w", ErrNoLeader, err)
 	}
 	return fmt.Errorf("%w: %w", ErrRemote, err)
 }
@@ -505,7 +510,7 @@ func (n *Node) readBarrier(ctx context.Context, g *group) error {
 	if g.r.CurrentTerm() != term {
 		return ErrNotLeader
 	}
-	return g.f.waitApplied(ctx, g.lastStateEntry(ci), n.done)
+	return raftErr(g.f.waitApplied(ctx, g.lastStateEntry(ci), n.done), false)
 }
 
 // lastStateEntry returns the index of the last entry at or below ci that
