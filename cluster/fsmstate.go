@@ -99,8 +99,11 @@ func loadState(r io.Reader) (*trie.Concurrent[string], error) {
 		if l > max {
 			return nil, fmt.Errorf("field of %d bytes", l)
 		}
-		b := make([]byte, l)
-		_, err = io.ReadFull(tr, b)
+		// read what arrives, never allocating a corrupt length up front
+		b, err := io.ReadAll(io.LimitReader(tr, int64(l)))
+		if err == nil && uint64(len(b)) != l {
+			err = io.ErrUnexpectedEOF
+		}
 		return b, err
 	}
 	err = t.WithWriter(context.Background(), func(w *trie.Writer[string]) error {

@@ -301,11 +301,29 @@ func (n *Node) Join(ctx context.Context, addr string) error {
 		if err == nil {
 			_, err = decodeResp(resp)
 		}
-		if err == nil || !retryable(err) {
+		if err == nil {
+			break
+		}
+		if !retryable(err) {
 			return err
 		}
 		if perr := n.pause(ctx, attempt); perr != nil {
 			return fmt.Errorf("join via %s: %w (%w)", addr, err, perr)
+		}
+	}
+	// The leaders committed the new configurations; wait until this node
+	// has received them, so that its first request finds it a member.
+	for attempt := 0; ; attempt++ {
+		ok := true
+		for _, g := range n.groups {
+			a, _ := g.r.LeaderWithID()
+			ok = ok && a != "" && g.member(n.cfg.ID)
+		}
+		if ok {
+			return nil
+		}
+		if err := n.pause(ctx, attempt); err != nil {
+			return fmt.Errorf("%w: joined via %s but not yet a voter everywhere: %w", ErrNotMember, addr, err)
 		}
 	}
 }

@@ -41,7 +41,7 @@ type tcpNet struct {
 	mu      sync.Mutex
 	handler handler
 	idle    map[string][]net.Conn
-	conns   map[net.Conn]struct{} // served request connections
+	conns   map[net.Conn]struct{} // served request connections and every raft connection, closed by Close
 	closed  bool
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -59,7 +59,7 @@ func ListenTCP(addr string, ranges int) (Network, error) {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	n := &tcpNet{ln: ln, addr: ln.Addr().String(), idle: map[string][]net.Conn{}, conns: map[net.Conn]struct{}{},
-		done: make(chan struct{}), logger: hclog.New(&hclog.LoggerOptions{Name: "raft-net", Level: hclog.Error})}
+		done: make(chan struct{}), logger: hclog.NewNullLogger()} // raft-net logs every connection closed under it as an error
 	n.ranges = make([]*muxListener, ranges)
 	for r := range n.ranges {
 		n.ranges[r] = &muxListener{net: n, id: byte(r), ch: make(chan net.Conn), done: make(chan struct{})}
@@ -121,13 +121,44 @@ func (n *tcpNet) route(c net.Conn) {
 		return
 	}
 	l := n.ranges[b[0]]
-	select {
-	case l.ch <- c:
-	case <-l.done:
-		c.Close()
-	case <-n.done:
-		c.Close()
+	tc, ok := n.track(c)
+	if !ok {
+		return
 	}
+	select {
+	case l.ch <- tc:
+	case <-l.done:
+		tc.Close()
+	case <-n.done:
+		tc.Close()
+	}
+}
+
+// track registers a raft connection so that Close closes it: raft's
+// NetworkTransport closes neither the connections it accepted nor its
+// pooled ones when it closes, and their goroutines would block reading
+// them for as long as the peer keeps them open.
+func (n *tcpNet) track(c net.Conn) (net.Conn, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		c.Close()
+		return nil, false
+	}
+	n.conns[c] = struct{}{}
+	return &trackedConn{Conn: c, n: n}, true
+}
+
+type trackedConn struct {
+	net.Conn
+	n *tcpNet
+}
+
+func (t *trackedConn) Close() error {
+	t.n.mu.Lock()
+	delete(t.n.conns, t.Conn)
+	t.n.mu.Unlock()
+	return t.Conn.Close()
 }
 
 // serveConn answers the requests of one connection in turn.
@@ -321,5 +352,9 @@ func (l *muxListener) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 		c.Close()
 		return nil, err
 	}
-	return c, nil
+	tc, ok := l.net.track(c)
+	if !ok {
+		return nil, net.ErrClosed
+	}
+	return tc, nil
 }
