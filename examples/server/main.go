@@ -115,6 +115,7 @@ type options struct {
 	readTimeout         time.Duration
 	writeTimeout        time.Duration
 	idleTimeout         time.Duration
+	cluster             clusterOptions // cluster.go
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -138,7 +139,11 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included (a 64 MiB batch needs about 2.2 MiB/s)")
 	fs.DurationVar(&o.writeTimeout, "write-timeout", 60*time.Second, "time from the end of a request's headers to the end of its answer (at least -read-timeout)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 60*time.Second, "how long an idle keep-alive connection stays open")
+	o.cluster.register(fs) // cluster.go
 	if err := exampleutil.Parse(fs, args, 0); err != nil {
+		return o, err
+	}
+	if err := o.cluster.check(); err != nil {
 		return o, err
 	}
 	switch {
@@ -187,7 +192,14 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 
 	var idx httpindex.Index
 	stopIndex := func() error { return nil }
-	if o.backend == "locked" {
+	wrap := func(h http.Handler) http.Handler { return h }
+	if o.cluster.on() { // cluster.go
+		var err error
+		if idx, stopIndex, wrap, err = startCluster(ctx, o.cluster, logger, stderr); err != nil {
+			return err
+		}
+		defer stopIndex()
+	} else if o.backend == "locked" {
 		idx = httpindex.NewLocked()
 		logger.Info("backend locked: one trie behind a sync.RWMutex")
 	} else {
@@ -215,7 +227,7 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 		return finish(h, nil, stopIndex, logger)
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           wrap(h),
 		ReadHeaderTimeout: o.headerTimeout,
 		ReadTimeout:       o.readTimeout,
 		WriteTimeout:      o.writeTimeout,
