@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/zipora-go/zipora/shards"
+	"go.etcd.io/bbolt"
 )
 
 // Config configures one node. Every node of a cluster must be given the
@@ -121,6 +122,10 @@ type group struct {
 	closer io.Closer     // the bolt store, or nil
 	logs   raft.LogStore // the log, for readBarrier's look at entries not yet applied
 	ready  readyTerm
+	target struct {
+		mu         sync.Mutex
+		ci, target uint64 // lastStateEntry's last answer
+	}
 }
 
 // readyTerm is the last term in which this node, as leader, saw a barrier
@@ -193,7 +198,7 @@ func (n *Node) openGroup(r int, logger hclog.Logger) (*group, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 		}
-		bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+		bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), BoltOptions: boltOptions()})
 		if err != nil {
 			return nil, fmt.Errorf("%w: range %d log: %v", ErrConfig, r, err)
 		}
@@ -220,6 +225,11 @@ func (n *Node) openGroup(r int, logger hclog.Logger) (*group, error) {
 	}
 	return g, nil
 }
+
+// boltOptions: a second process on the same directory fails at once
+// instead of waiting for the file lock forever. (NoFreelistSync was
+// measured: no gain here, BenchmarkCluster/put.)
+func boltOptions() *bbolt.Options { return &bbolt.Options{Timeout: time.Second} }
 
 func (g *group) close() {
 	if g.closer != nil {

@@ -518,18 +518,33 @@ func (n *Node) readBarrier(ctx context.Context, g *group) error {
 // and barriers to the FSM, so its applied index may stay below a commit
 // index that ends in them. Entries above the FSM's applied index are never
 // compacted away; when one cannot be read, ci itself is the target.
+//
+// The answer for the last commit index asked is kept: reads in a row
+// without writes between them look at no entry.
 func (g *group) lastStateEntry(ci uint64) uint64 {
+	g.target.mu.Lock()
+	if g.target.ci == ci {
+		t := g.target.target
+		g.target.mu.Unlock()
+		return t
+	}
+	g.target.mu.Unlock()
 	applied := g.f.applied.Load()
+	t := applied
 	var l raft.Log
 	for i := ci; i > applied; i-- {
 		if err := g.logs.GetLog(i, &l); err != nil {
 			return ci
 		}
 		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
-			return i
+			t = i
+			break
 		}
 	}
-	return applied
+	g.target.mu.Lock()
+	g.target.ci, g.target.target = ci, t
+	g.target.mu.Unlock()
+	return t
 }
 
 // balance spreads leadership: a node that is the preferred leader of a

@@ -40,7 +40,7 @@ type tcpNet struct {
 
 	mu      sync.Mutex
 	handler handler
-	idle    map[string][]net.Conn
+	idle    map[string][]*clientConn
 	conns   map[net.Conn]struct{} // served request connections and every raft connection, closed by Close
 	closed  bool
 	done    chan struct{}
@@ -58,7 +58,7 @@ func ListenTCP(addr string, ranges int) (Network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	n := &tcpNet{ln: ln, addr: ln.Addr().String(), idle: map[string][]net.Conn{}, conns: map[net.Conn]struct{}{},
+	n := &tcpNet{ln: ln, addr: ln.Addr().String(), idle: map[string][]*clientConn{}, conns: map[net.Conn]struct{}{},
 		done: make(chan struct{}), logger: hclog.NewNullLogger()} // raft-net logs every connection closed under it as an error
 	n.ranges = make([]*muxListener, ranges)
 	for r := range n.ranges {
@@ -196,9 +196,18 @@ func (n *tcpNet) serveConn(c net.Conn) {
 	}
 }
 
+// clientConn is a request connection with its reader (kept with the
+// connection in the pool: a reader per call would allocate its buffer
+// each time).
+type clientConn struct {
+	net.Conn
+	br *bufio.Reader
+}
+
 // call sends one request to addr. A failure to connect or to send is
 // ErrUnreachable (nothing delivered); a failure after the request was sent
-// is ErrOutcomeUnknown.
+// is errAfterSend (also ErrUnreachable; a write's caller makes it
+// ErrOutcomeUnknown).
 func (n *tcpNet) call(ctx context.Context, addr string, req []byte) ([]byte, error) {
 	c, err := n.conn(ctx, addr)
 	if err != nil {
@@ -215,7 +224,7 @@ func (n *tcpNet) call(ctx context.Context, addr string, req []byte) ([]byte, err
 		c.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
 	}
-	resp, err := readFrame(bufio.NewReaderSize(c, 4096))
+	resp, err := readFrame(c.br)
 	if err != nil {
 		c.Close()
 		if ctx.Err() != nil {
@@ -237,7 +246,7 @@ func (n *tcpNet) call(ctx context.Context, addr string, req []byte) ([]byte, err
 // retry (a read).
 var errAfterSend = fmt.Errorf("%w (connection lost after sending)", ErrUnreachable)
 
-func (n *tcpNet) conn(ctx context.Context, addr string) (net.Conn, error) {
+func (n *tcpNet) conn(ctx context.Context, addr string) (*clientConn, error) {
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -259,10 +268,10 @@ func (n *tcpNet) conn(ctx context.Context, addr string) (net.Conn, error) {
 		c.Close()
 		return nil, err
 	}
-	return c, nil
+	return &clientConn{Conn: c, br: bufio.NewReaderSize(c, 4096)}, nil
 }
 
-func (n *tcpNet) putIdle(addr string, c net.Conn) {
+func (n *tcpNet) putIdle(addr string, c *clientConn) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed || len(n.idle[addr]) >= poolPerPeer {

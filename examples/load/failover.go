@@ -17,7 +17,8 @@ import (
 // write keys under -failover-prefix through the nodes that do not lead
 // (each its own key sequence), the leader (of -failover-range, for
 // zipora) is killed with SIGKILL after -failover-pre, and the run reports
-// the time from the kill to the first write acknowledged after it, then,
+// the time from the kill to the acknowledgement of the first write sent
+// after it, then,
 // after -failover-post more, reads every acknowledged key back
 // linearizably through a survivor: an acknowledged write that is missing
 // is lost. A lost write fails the run.
@@ -65,6 +66,7 @@ func runFailover(ctx context.Context, o options, client *http.Client, stdout io.
 				}
 				k := fmt.Sprintf("%s/w%02d/%06d", run, w, i)
 				method, path, body := o.request(opPut, k, k)
+				sent := time.Now()
 				if doOnce(ctx, client, method, base+path, body) != nil {
 					mu.Lock()
 					errs++
@@ -74,7 +76,9 @@ func runFailover(ctx context.Context, o options, client *http.Client, stdout io.
 				now := time.Now()
 				mu.Lock()
 				acked = append(acked, k)
-				if !killed.IsZero() && first.IsZero() && now.After(killed) {
+				// the first write sent after the kill (one sent before may
+				// have been committed before it and acknowledged later)
+				if !killed.IsZero() && first.IsZero() && sent.After(killed) {
 					first = now
 					close(gotOne)
 				}
@@ -135,7 +139,7 @@ func runFailover(ctx context.Context, o options, client *http.Client, stdout io.
 			lost++
 		}
 	}
-	fmt.Fprintf(stdout, "failover (%s): killed %s (pid %d, the leader); first write acknowledged %v after the SIGKILL; %d writes acknowledged, %d lost; %d writes failed meanwhile\n",
+	fmt.Fprintf(stdout, "failover (%s): killed %s (pid %d, the leader); first write sent after the SIGKILL acknowledged %v after it; %d writes acknowledged, %d lost; %d writes failed meanwhile\n",
 		o.kind, o.urls[lead], pids[lead], took.Round(time.Millisecond), len(acked), lost, errs)
 	fmt.Fprintf(stdout, "FAILOVER target=%s killed=%d failover_ms=%d acked=%d lost=%d\n", o.kind, lead, took.Milliseconds(), len(acked), lost)
 	if took < 0 {
