@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,33 +13,10 @@ import (
 // spread one range each (the balancer), and preloads n keys.
 func benchCluster(b *testing.B, n int) []*cluster.Node {
 	b.Helper()
-	var nodes []*cluster.Node
-	b.Cleanup(func() {
-		for _, nd := range nodes {
-			nd.Close()
-		}
+	nodes := tcpNodes(b, func(_ int, cfg *cluster.Config) {
+		cfg.Dir, cfg.BalanceInterval = b.TempDir(), 50*time.Millisecond
 	})
 	ctx := ctxFor(b, time.Minute)
-	for i := range 3 {
-		nw, err := cluster.ListenTCP("127.0.0.1:0", nRanges)
-		if err != nil {
-			b.Fatal(err)
-		}
-		nd, err := cluster.Open(cluster.Config{ID: fmt.Sprint("b", i), Dir: b.TempDir(), Network: nw, Ranges: nRanges,
-			Router: bounds(), BalanceInterval: 50 * time.Millisecond})
-		if err != nil {
-			b.Fatal(err)
-		}
-		nodes = append(nodes, nd)
-		if i == 0 {
-			err = nd.Bootstrap(ctx)
-		} else {
-			err = nd.Join(ctx, nodes[0].Addr())
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		seen := map[string]bool{}
 		for _, s := range nodes[0].Status() {

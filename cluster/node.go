@@ -181,7 +181,7 @@ func (n *Node) openGroup(r int, logger hclog.Logger) (*group, error) {
 	rc.HeartbeatTimeout, rc.ElectionTimeout = c.HeartbeatTimeout, c.ElectionTimeout
 	rc.LeaderLeaseTimeout, rc.CommitTimeout = c.LeaderLeaseTimeout, c.CommitTimeout
 	rc.SnapshotThreshold, rc.SnapshotInterval, rc.TrailingLogs = c.SnapshotThreshold, c.SnapshotInterval, c.TrailingLogs
-	rc.BatchApplyCh = true
+	rc.BatchApplyCh = false // see await; the leader still commits what is waiting as one batch (BenchmarkCluster/put: no difference measured, x3 each way)
 	rc.ShutdownOnRemove = false
 	rc.Logger = logger.Named(fmt.Sprint("range-", r))
 	g := &group{id: r, f: f}

@@ -389,7 +389,7 @@ func (n *Node) local(ctx context.Context, q request) ([]byte, error) {
 	}
 	switch q.op {
 	case opApply:
-		res, err := g.apply(ctx, q.body)
+		res, err := g.apply(ctx, q.body, n.done)
 		if err != nil {
 			return nil, err
 		}
@@ -429,18 +429,18 @@ func (n *Node) local(ctx context.Context, q request) ([]byte, error) {
 			}
 			f = g.r.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))
 		}
-		return nil, raftErr(await(ctx, f), false)
+		return nil, raftErr(await(ctx, f, n.done), false)
 	case opRemove:
-		return nil, raftErr(await(ctx, g.r.RemoveServer(raft.ServerID(q.body), 0, remaining(ctx))), false)
+		return nil, raftErr(await(ctx, g.r.RemoveServer(raft.ServerID(q.body), 0, remaining(ctx)), n.done), false)
 	}
 	return nil, fmt.Errorf("%w: op %d", ErrProtocol, q.op)
 }
 
 // apply proposes cmd as this range's leader and waits for it to be
 // committed and applied here.
-func (g *group) apply(ctx context.Context, cmd []byte) (int, error) {
+func (g *group) apply(ctx context.Context, cmd []byte, stop <-chan struct{}) (int, error) {
 	f := g.r.Apply(cmd, remaining(ctx))
-	if err := await(ctx, f); err != nil {
+	if err := await(ctx, f, stop); err != nil {
 		return 0, raftErr(err, true)
 	}
 	res, ok := f.Response().(result)
@@ -457,6 +457,8 @@ func raftErr(err error, write bool) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, ErrClosed) && write:
+		return fmt.Errorf("%w (the node closed while the write was in flight)", ErrOutcomeUnknown)
 	case errors.Is(err, ErrClosed):
 		return err
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress),
@@ -473,9 +475,13 @@ func raftErr(err error, write bool) error {
 	return fmt.Errorf("%w: %w", ErrRemote, err)
 }
 
-// await waits for f, or returns ctx's error (f is then left to raft, which
-// resolves every future at the latest when it shuts down).
-func await(ctx context.Context, f raft.Future) error {
+// await waits for f, or returns ctx's error, or ErrClosed once the node
+// is closing. Raft resolves a future when it is applied, refused, or its
+// leader steps down or shuts down; one still sitting in a channel buffer
+// of raft's when raft shuts down is never resolved, so the close is
+// watched too (its waiting goroutine is then left behind; Apply's channel
+// is unbuffered, BatchApplyCh off, so writes cannot be caught so).
+func await(ctx context.Context, f raft.Future, stop <-chan struct{}) error {
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
@@ -483,6 +489,8 @@ func await(ctx context.Context, f raft.Future) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-stop:
+		return ErrClosed
 	}
 }
 
@@ -496,7 +504,7 @@ func (n *Node) readBarrier(ctx context.Context, g *group) error {
 	ready := g.ready.term == term
 	g.ready.mu.Unlock()
 	if !ready {
-		if err := await(ctx, g.r.Barrier(remaining(ctx))); err != nil {
+		if err := await(ctx, g.r.Barrier(remaining(ctx)), n.done); err != nil {
 			return raftErr(err, false)
 		}
 		g.ready.mu.Lock()
@@ -504,7 +512,7 @@ func (n *Node) readBarrier(ctx context.Context, g *group) error {
 		g.ready.mu.Unlock()
 	}
 	ci := g.r.CommitIndex()
-	if err := await(ctx, g.r.VerifyLeader()); err != nil {
+	if err := await(ctx, g.r.VerifyLeader(), n.done); err != nil {
 		return raftErr(err, false)
 	}
 	if g.r.CurrentTerm() != term {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/zipora-go/zipora/cluster"
 )
@@ -13,33 +14,11 @@ import (
 // each): joins, forwarded writes and linearizable reads, a node closed and
 // its writes taken over, and requests to a closed address.
 func TestTCP(t *testing.T) {
-	var nodes []*cluster.Node
-	t.Cleanup(func() {
-		for _, nd := range nodes {
-			nd.Close()
-		}
-	})
 	ctx := ctxFor(t, settle)
-	for i := range 3 {
-		nw, err := cluster.ListenTCP("127.0.0.1:0", nRanges)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nd, err := cluster.Open(cluster.Config{ID: fmt.Sprint("t", i), Network: nw, Ranges: nRanges, Router: bounds(),
-			HeartbeatTimeout: hb, ElectionTimeout: hb, LeaderLeaseTimeout: hb / 2, CommitTimeout: 5e6, BalanceInterval: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, nd)
-		if i == 0 {
-			err = nd.Bootstrap(ctx)
-		} else {
-			err = nd.Join(ctx, nodes[0].Addr())
-		}
-		if err != nil {
-			t.Fatalf("start t%d: %v", i, err)
-		}
-	}
+	nodes := tcpNodes(t, func(i int, cfg *cluster.Config) {
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = hb, hb, hb/2
+		cfg.CommitTimeout, cfg.BalanceInterval = 5*time.Millisecond, -1
+	})
 	// All ranges are led by t0 (no balancer): writes and linearizable reads
 	// through t1 and t2 are forwarded over TCP.
 	for i := range 60 {
@@ -74,4 +53,39 @@ func TestTCP(t *testing.T) {
 	if err := nodes[2].Join(ctxFor(t, 4*hb), nodes[0].Addr()); !errors.Is(err, cluster.ErrUnreachable) && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("join through a closed node: %v", err)
 	}
+}
+
+// tcpNodes starts three nodes over loopback TCP (node i configured by
+// tweak): t0 bootstraps, the others join it.
+func tcpNodes(tb testing.TB, tweak func(i int, cfg *cluster.Config)) []*cluster.Node {
+	tb.Helper()
+	var nodes []*cluster.Node
+	tb.Cleanup(func() {
+		for _, nd := range nodes {
+			nd.Close()
+		}
+	})
+	ctx := ctxFor(tb, time.Minute)
+	for i := range 3 {
+		nw, err := cluster.ListenTCP("127.0.0.1:0", nRanges)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cfg := cluster.Config{ID: fmt.Sprint("t", i), Network: nw, Ranges: nRanges, Router: bounds()}
+		tweak(i, &cfg)
+		nd, err := cluster.Open(cfg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		nodes = append(nodes, nd)
+		if i == 0 {
+			err = nd.Bootstrap(ctx)
+		} else {
+			err = nd.Join(ctx, nodes[0].Addr())
+		}
+		if err != nil {
+			tb.Fatalf("start t%d: %v", i, err)
+		}
+	}
+	return nodes
 }

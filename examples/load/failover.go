@@ -93,6 +93,14 @@ func runFailover(ctx context.Context, o options, client *http.Client, stdout io.
 		}
 	}
 	wait(o.pre)
+	if now, err := o.findLeader(ctx, client); err != nil || now != lead {
+		// leadership moved meanwhile (a balancer, an election): killing
+		// the old leader would measure nothing
+		close(stop)
+		wg.Wait()
+		fmt.Fprintf(stdout, "FAILOVER-RETRY leader moved from %s before the kill\n", o.urls[lead])
+		return errLeaderMoved
+	}
 	proc, err := os.FindProcess(pids[lead])
 	if err == nil {
 		mu.Lock()
@@ -150,6 +158,9 @@ func runFailover(ctx context.Context, o options, client *http.Client, stdout io.
 	}
 	return nil
 }
+
+// errLeaderMoved: the leader changed before the kill; run again.
+var errLeaderMoved = errors.New("the leader moved before the kill")
 
 // findLeader returns the index in -url of the leader: of -failover-range
 // for zipora (GET /cluster), of the cluster for etcd
