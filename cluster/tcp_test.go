@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -88,4 +90,40 @@ func tcpNodes(tb testing.TB, tweak func(i int, cfg *cluster.Config)) []*cluster.
 		}
 	}
 	return nodes
+}
+
+// TestTCPGarbage: bytes that are not this protocol on a node's port (an
+// unknown channel, a frame claiming 1 TiB, a request of another version,
+// raw garbage for a range's Raft transport, a connection that sends
+// nothing) close that connection or answer an error; the node goes on
+// serving.
+func TestTCPGarbage(t *testing.T) {
+	nodes := tcpNodes(t, func(i int, cfg *cluster.Config) {
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = hb, hb, hb/2
+		cfg.BalanceInterval = -1
+	})
+	addr := nodes[0].Addr()
+	for _, junk := range [][]byte{
+		{200}, // no such range
+		{255, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, // a 2^56-byte frame
+		{255, 3, 9, 1, 0},                  // a request of version 9
+		{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, // garbage for range 0's Raft transport
+		{},                                 // nothing at all
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(junk)
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, c) // until the node closes it, answers, or the deadline
+		c.Close()
+	}
+	ctx := ctxFor(t, settle)
+	if _, err := nodes[1].Put(ctx, []byte("j-after-junk"), []byte("1")); err != nil {
+		t.Fatalf("put after the junk: %v", err)
+	}
+	if r, err := nodes[2].Get(ctx, []byte("j-after-junk"), cluster.Linearizable); err != nil || !r.Found {
+		t.Fatalf("get after the junk: %+v %v", r, err)
+	}
 }
