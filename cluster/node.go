@@ -183,6 +183,7 @@ func (n *Node) openGroup(r int, logger hclog.Logger) (*group, error) {
 	rc.SnapshotThreshold, rc.SnapshotInterval, rc.TrailingLogs = c.SnapshotThreshold, c.SnapshotInterval, c.TrailingLogs
 	rc.BatchApplyCh = false // see await; the leader still commits what is waiting as one batch (BenchmarkCluster/put: no difference measured, x3 each way)
 	rc.ShutdownOnRemove = false
+	rc.NoLegacyTelemetry = true // nobody reads raft's metrics; skip the duplicate legacy names
 	rc.Logger = logger.Named(fmt.Sprint("range-", r))
 	g := &group{id: r, f: f}
 	var (

@@ -7,7 +7,7 @@ import statistics
 import sys
 
 ROW = {"writes": "put", "lin-reads": "get", "scans": "complete", "local": "get"}
-rates, fails, loads = {}, {}, []
+rates, fails, loads, order = {}, {}, [], []
 cur = None
 for line in open(sys.argv[1]):
     m = re.match(r"## (\S+) (\S+) load=(\S+)", line)
@@ -19,6 +19,7 @@ for line in open(sys.argv[1]):
         f = line.split()
         if f and f[0] == ROW[cur[1]] and len(f) >= 8 and f[1].isdigit():
             rates.setdefault(cur, []).append((float(f[2]), int(f[6])))
+            order.append((cur[0], cur[1], float(f[2]), f[3], loads[-1]))
     m = re.match(r"FAILOVER target=(\S+) killed=\d+ failover_ms=(-?\d+) acked=(\d+) lost=(\d+)", line)
     if m:
         fails.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3)), int(m.group(4))))
@@ -48,3 +49,8 @@ for sys_ in ["zipora", "etcd"]:
             sys_, statistics.median(ms), min(ms), max(ms), len(f), sum(a for _, a, _ in f), sum(l for _, _, l in f)))
 if loads:
     print("\nload average (1 min) during the runs: %.1f..%.1f" % (min(loads), max(loads)))
+
+if "-v" in sys.argv:
+    print("\nevery run, in the order run (system, measurement, req/s, p50, load average):")
+    for sys_, mode, rate, p50, load in order:
+        print("  %-6s %-9s %7.0f/s  p50 %-8s load %.1f" % (sys_, mode, rate, p50, load))
