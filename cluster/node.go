@@ -18,6 +18,9 @@ import (
 	"go.etcd.io/bbolt"
 )
 
+// NoBalance as Config.BalanceInterval turns the leader balancer off.
+const NoBalance time.Duration = -1
+
 // Config configures one node. Every node of a cluster must be given the
 // same Ranges and Router boundaries.
 type Config struct {
@@ -50,7 +53,7 @@ type Config struct {
 	// BalanceInterval: how often a node that is the preferred leader of a
 	// range (the range's number modulo the voters, by ID order) and a
 	// caught-up follower asks the leader to hand leadership over.
-	// 0: 1 s; negative: never.
+	// 0: 1 s; NoBalance (any negative value): never.
 	BalanceInterval time.Duration
 	// LogOutput receives Raft's warnings and errors (nil: discarded).
 	LogOutput io.Writer
@@ -319,7 +322,7 @@ func (n *Node) Join(ctx context.Context, addr string) error {
 			return err
 		}
 		if perr := n.pause(ctx, attempt); perr != nil {
-			return fmt.Errorf("join via %s: %w (%w)", addr, err, perr)
+			return fmt.Errorf("%w (joining via %s: %w)", err, addr, perr)
 		}
 	}
 	// The leaders committed the new configurations; wait until this node

@@ -95,7 +95,7 @@ func (n *Node) Batch(ctx context.Context, ops []Op) (applied int, err error) {
 	cmds := make(map[int][]byte, len(parts))
 	for r, p := range parts {
 		if cmds[r], err = encodeBatch(p); err != nil {
-			return 0, fmt.Errorf("range %d: %w", r, err)
+			return 0, fmt.Errorf("%w (range %d)", err, r)
 		}
 	}
 	rs := make([]int, 0, len(parts))

@@ -19,7 +19,7 @@ func TestTCP(t *testing.T) {
 	ctx := ctxFor(t, settle)
 	nodes := tcpNodes(t, func(i int, cfg *cluster.Config) {
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = hb, hb, hb/2
-		cfg.CommitTimeout, cfg.BalanceInterval = 5*time.Millisecond, -1
+		cfg.CommitTimeout, cfg.BalanceInterval = 5*time.Millisecond, cluster.NoBalance
 	})
 	// All ranges are led by t0 (no balancer): writes and linearizable reads
 	// through t1 and t2 are forwarded over TCP.
@@ -100,7 +100,7 @@ func tcpNodes(tb testing.TB, tweak func(i int, cfg *cluster.Config)) []*cluster.
 func TestTCPGarbage(t *testing.T) {
 	nodes := tcpNodes(t, func(i int, cfg *cluster.Config) {
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = hb, hb, hb/2
-		cfg.BalanceInterval = -1
+		cfg.BalanceInterval = cluster.NoBalance
 	})
 	addr := nodes[0].Addr()
 	for _, junk := range [][]byte{
