@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -200,7 +201,7 @@ func (g *group) scan(kvs []KV, prefix []byte, limit int) (_ []KV, more bool, idx
 		if len(kvs) == limit {
 			return kvs, true, idx
 		}
-		kvs = append(kvs, KV{Key: k, Value: v})
+		kvs = append(kvs, KV{Key: bytes.Clone(k), Value: v}) // k is the cursor's buffer, valid only in this iteration
 	}
 	return kvs, false, idx
 }
