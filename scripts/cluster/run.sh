@@ -13,7 +13,7 @@
 # Environment: BIN (built binaries, default bin), DURATION (load run, 5s),
 # CONCURRENCY (64), KILLS (1), BASE (first HTTP port, 18081; raft ports
 # BASE+1000...), HEARTBEAT (raft heartbeat/election timeout, 500ms),
-# KEEP=1 keeps the data directory.
+# KEEP=1 keeps the data directory. Needs curl and python3 (to read /cluster).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
