@@ -141,3 +141,38 @@ func TestMembership(t *testing.T) {
 	c.waitVoters(3)
 	checkAcked(t, n4, keys)
 }
+
+// TestCloseUnblocks: requests with no deadline on a node cut off from the
+// others (no leader to reach, or a leader that can never commit) return at
+// the latest when the node closes, instead of hanging.
+func TestCloseUnblocks(t *testing.T) {
+	c := newCluster(t, 3, false, nil)
+	lone := c.leader(0) // leads range 0: its writes there are appended but never committed
+	nd := c.nodes[lone]
+	c.hub.Isolate(lone)
+	errs := make(chan error, 4)
+	started := make(chan struct{}, 4)
+	for _, f := range []func() error{
+		func() error { _, err := nd.Put(context.Background(), []byte("b-stuck"), nil); return err }, // its own range
+		func() error { _, err := nd.Put(context.Background(), []byte("r-stuck"), nil); return err }, // another's
+		func() error { _, err := nd.Get(context.Background(), []byte("b-stuck"), cluster.Linearizable); return err },
+		func() error { _, _, err := nd.Scan(context.Background(), nil, 10, cluster.Linearizable); return err },
+	} {
+		go func() { started <- struct{}{}; errs <- f() }()
+	}
+	for range 4 {
+		<-started
+	}
+	// The write to its own range may end before the close, with
+	// ErrOutcomeUnknown, when the cut-off leader steps down; the others can
+	// only end with the close.
+	testutil.Within(t, "requests after Close", func() {
+		c.stop(lone)
+		for range 4 {
+			err := <-errs
+			if !errors.Is(err, cluster.ErrClosed) && !errors.Is(err, cluster.ErrOutcomeUnknown) {
+				t.Errorf("after Close: %v", err)
+			}
+		}
+	})
+}
