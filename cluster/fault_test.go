@@ -155,7 +155,10 @@ func TestCloseUnblocks(t *testing.T) {
 	for _, f := range []func() error{
 		func() error { _, err := nd.Put(context.Background(), []byte("b-stuck"), nil); return err }, // its own range
 		func() error { _, err := nd.Put(context.Background(), []byte("r-stuck"), nil); return err }, // another's
-		func() error { _, err := nd.Get(context.Background(), []byte("b-stuck"), cluster.Linearizable); return err },
+		func() error {
+			_, err := nd.Get(context.Background(), []byte("b-stuck"), cluster.Linearizable)
+			return err
+		},
 		func() error { _, _, err := nd.Scan(context.Background(), nil, 10, cluster.Linearizable); return err },
 	} {
 		go func() { started <- struct{}{}; errs <- f() }()
