@@ -21,13 +21,18 @@ func TestReplication(t *testing.T) {
 	nodes := []*cluster.Node{c.nodes["n1"], c.nodes["n2"], c.nodes["n3"]}
 	const n = 90
 	for i := range n {
-		created, err := nodes[i%3].Put(ctx, key(i), fmt.Appendf(nil, "v%d", i))
-		if err != nil || !created {
-			t.Fatalf("put %s: created %v, %v", key(i), created, err)
+		var created bool
+		first := idem(t, "put", func() (err error) {
+			created, err = nodes[i%3].Put(ctx, key(i), fmt.Appendf(nil, "v%d", i))
+			return err
+		})
+		if first && !created {
+			t.Fatalf("put %s: not created", key(i))
 		}
 	}
-	if created, err := nodes[1].Put(ctx, key(0), []byte("again")); err != nil || created {
-		t.Fatalf("replace: created %v, %v", created, err)
+	var created bool
+	if idem(t, "replace", func() (err error) { created, err = nodes[1].Put(ctx, key(0), []byte("again")); return err }) && created {
+		t.Fatal("replace: created")
 	}
 	// Every node applies every write; stale reads see them once applied.
 	for _, nd := range nodes {
@@ -70,14 +75,17 @@ func TestReplication(t *testing.T) {
 	// A batch spanning the ranges, then deletes.
 	ops := []cluster.Op{{Key: []byte("b-new"), Value: []byte("1")}, {Key: []byte("r-new"), Value: []byte("2")},
 		{Key: key(1), Delete: true}, {Key: []byte("j-new"), Value: []byte("3")}}
-	if applied, err := nodes[0].Batch(ctx, ops); err != nil || applied != len(ops) {
-		t.Fatalf("batch: %d applied, %v", applied, err)
+	var applied int
+	idem(t, "batch", func() (err error) { applied, err = nodes[0].Batch(ctx, ops); return err })
+	if applied != len(ops) {
+		t.Fatalf("batch: %d applied", applied)
 	}
-	if found, err := nodes[2].Delete(ctx, key(2)); err != nil || !found {
-		t.Fatalf("delete: %v %v", found, err)
+	var found bool
+	if idem(t, "delete", func() (err error) { found, err = nodes[2].Delete(ctx, key(2)); return err }) && !found {
+		t.Fatal("delete: not found")
 	}
-	if found, err := nodes[2].Delete(ctx, key(2)); err != nil || found {
-		t.Fatalf("delete again: %v %v", found, err)
+	if idem(t, "delete again", func() (err error) { found, err = nodes[2].Delete(ctx, key(2)); return err }) && found {
+		t.Fatal("delete again: found")
 	}
 	for _, nd := range nodes {
 		for k, want := range map[string]bool{"b-new": true, "r-new": true, "j-new": true, string(key(1)): false, string(key(2)): false} {

@@ -34,9 +34,7 @@ func TestPartitionedMinority(t *testing.T) {
 	var acked []string
 	for i := range 10 {
 		k := fmt.Sprintf("b-majority-%d", i)
-		if _, err := maj.Put(ctxFor(t, settle), []byte(k), []byte(k)); err != nil {
-			t.Fatalf("majority write: %v", err)
-		}
+		mustPut(t, maj, k)
 		acked = append(acked, k)
 	}
 	// The cut-off node's stale reads never show the majority's writes...
@@ -109,9 +107,7 @@ func TestMembership(t *testing.T) {
 	var keys []string
 	for i := range 30 {
 		k := string(key(i))
-		if _, err := c.nodes["n1"].Put(ctx, []byte(k), []byte(k)); err != nil {
-			t.Fatal(err)
-		}
+		mustPut(t, c.nodes["n1"], k)
 		keys = append(keys, k)
 	}
 	if err := c.nodes["n1"].Remove(ctx, "n3"); err != nil {
@@ -130,9 +126,7 @@ func TestMembership(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Two nodes still make a majority of two.
-	if _, err := c.nodes["n2"].Put(ctx, []byte("j-two"), []byte("j-two")); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, c.nodes["n2"], "j-two")
 	keys = append(keys, "j-two")
 	n4 := c.open("n4")
 	if err := n4.Join(ctx, "n2"); err != nil {

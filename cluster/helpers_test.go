@@ -183,19 +183,31 @@ func ctxFor(t testing.TB, d time.Duration) context.Context {
 // ([..h), [h..p), [p..)).
 func key(i int) []byte { return fmt.Appendf(nil, "%c%05d", "bjr"[i%3], i) }
 
-// mustPut puts k=k, sending it again after ErrOutcomeUnknown (a put is
-// idempotent; an election right after a node stopped can depose a leader
-// with the write in flight).
-func mustPut(t testing.TB, nd *cluster.Node, k string) {
+// idem runs an idempotent write, sending it again after
+// ErrOutcomeUnknown (on two shared cores under -race, a missed heartbeat
+// can start an election that deposes a leader with the write in flight);
+// first reports whether the first attempt's result stands (a retried put
+// may report "replaced" for the key its first attempt created).
+func idem(t testing.TB, what string, f func() error) (first bool) {
 	t.Helper()
-	for range 10 {
-		_, err := nd.Put(ctxFor(t, settle), []byte(k), []byte(k))
+	for i := range 10 {
+		err := f()
 		if err == nil {
-			return
+			return i == 0
 		}
 		if !errors.Is(err, cluster.ErrOutcomeUnknown) {
-			t.Fatalf("put %s: %v", k, err)
+			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	t.Fatalf("put %s: outcome unknown 10 times", k)
+	t.Fatalf("%s: outcome unknown 10 times", what)
+	return false
+}
+
+// mustPut puts k=k (idem).
+func mustPut(t testing.TB, nd *cluster.Node, k string) {
+	t.Helper()
+	idem(t, "put "+k, func() error {
+		_, err := nd.Put(ctxFor(t, settle), []byte(k), []byte(k))
+		return err
+	})
 }

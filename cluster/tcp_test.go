@@ -24,10 +24,7 @@ func TestTCP(t *testing.T) {
 	// All ranges are led by t0 (no balancer): writes and linearizable reads
 	// through t1 and t2 are forwarded over TCP.
 	for i := range 60 {
-		k := string(key(i))
-		if _, err := nodes[1+i%2].Put(ctx, []byte(k), []byte(k)); err != nil {
-			t.Fatalf("put %s: %v", k, err)
-		}
+		mustPut(t, nodes[1+i%2], string(key(i)))
 	}
 	for i := range 60 {
 		r, err := nodes[2-i%2].Get(ctx, key(i), cluster.Linearizable)
@@ -39,16 +36,15 @@ func TestTCP(t *testing.T) {
 	if err != nil || more || len(kvs) != 60 {
 		t.Fatalf("scan: %d, %v, %v", len(kvs), more, err)
 	}
-	if _, err := nodes[2].Batch(ctx, []cluster.Op{{Key: []byte("b1"), Value: []byte("x")}, {Key: []byte("r1"), Delete: true}}); err != nil {
-		t.Fatal(err)
-	}
+	idem(t, "batch", func() error {
+		_, err := nodes[2].Batch(ctx, []cluster.Op{{Key: []byte("b1"), Value: []byte("x")}, {Key: []byte("r1"), Delete: true}})
+		return err
+	})
 	// The leader goes away; the other two take over.
 	if err := nodes[0].Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := nodes[1].Put(ctx, []byte("j-after"), []byte("1")); err != nil {
-		t.Fatalf("put after the leader closed: %v", err)
-	}
+	mustPut(t, nodes[1], "j-after")
 	if r, err := nodes[2].Get(ctx, []byte("j-after"), cluster.Linearizable); err != nil || !r.Found {
 		t.Fatalf("get after the leader closed: %+v, %v", r, err)
 	}
@@ -120,9 +116,7 @@ func TestTCPGarbage(t *testing.T) {
 		c.Close()
 	}
 	ctx := ctxFor(t, settle)
-	if _, err := nodes[1].Put(ctx, []byte("j-after-junk"), []byte("1")); err != nil {
-		t.Fatalf("put after the junk: %v", err)
-	}
+	mustPut(t, nodes[1], "j-after-junk")
 	if r, err := nodes[2].Get(ctx, []byte("j-after-junk"), cluster.Linearizable); err != nil || !r.Found {
 		t.Fatalf("get after the junk: %+v %v", r, err)
 	}
