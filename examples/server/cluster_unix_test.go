@@ -138,9 +138,9 @@ func TestClusterProcesses(t *testing.T) {
 	}
 	for i := range 60 {
 		k := fmt.Sprintf("/%s/k%03d", []string{"etc", "opt", "var"}[i%3], i)
-		if !put(ps[i%3], k) {
-			t.Fatalf("put %s failed", k)
-		}
+		// a 503 (an election under load: no leader yet, or the outcome
+		// unknown) is sent again, as a client would: a put is idempotent
+		testutil.Eventually(t, "put "+k, 20*time.Second, func() bool { return put(ps[i%3], k) })
 		acked = append(acked, k)
 	}
 	v, _ := ps[0].view()
