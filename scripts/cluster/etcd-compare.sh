@@ -19,7 +19,8 @@
 # Environment: ROUNDS (3), DURATION (5s per measurement), CONCURRENCY (64),
 # KEYS (20000 generated paths), PREFILL (10s of writes per system before
 # the rounds), KILLS (5), HEARTBEAT (ours, 500ms; etcd: its defaults,
-# heartbeat 100 ms, election 1000 ms), OUT (raw outputs, default
+# heartbeat 100 ms, election 1000 ms), MODES (the measurements, default
+# "writes lin-reads scans local"), OUT (raw outputs, default
 # docs/bench/cluster-raw.txt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,6 +33,7 @@ PREFILL=${PREFILL:-10s}
 KILLS=${KILLS:-5}
 HEARTBEAT=${HEARTBEAT:-500ms}
 OUT=${OUT:-docs/bench/cluster-raw.txt}
+MODES=${MODES:-writes lin-reads scans local}
 GO=${GO:-go}
 command -v etcd >/dev/null || { echo "etcd not found: apt-get install -y etcd-server etcd-client" >&2; exit 1; }
 
@@ -104,7 +106,7 @@ EURLS="http://${EC[0]},http://${EC[1]},http://${EC[2]}"
 mkdir -p "$(dirname "$OUT")"
 {
 	echo "# scripts/cluster/etcd-compare.sh $(date -u +%FT%TZ)"
-	echo "# ROUNDS=$ROUNDS DURATION=$DURATION CONCURRENCY=$CONCURRENCY KEYS=$KEYS KILLS=$KILLS HEARTBEAT=$HEARTBEAT; $(etcd --version | head -1); $(nproc) CPUs"
+	echo "# ROUNDS=$ROUNDS DURATION=$DURATION CONCURRENCY=$CONCURRENCY KEYS=$KEYS KILLS=$KILLS HEARTBEAT=$HEARTBEAT MODES=$MODES; $(etcd --version | head -1); $(nproc) CPUs"
 } >"$OUT"
 
 urls() { if [ "$1" = zipora ]; then echo "$ZURLS"; else echo "$EURLS"; fi; }
@@ -126,7 +128,7 @@ for sys in zipora etcd; do load "$sys" prefill; done
 for r in $(seq 1 "$ROUNDS"); do
 	order="zipora etcd"
 	[ $((r % 2)) = 0 ] && order="etcd zipora"
-	for mode in writes lin-reads scans local; do
+	for mode in $MODES; do
 		for sys in $order; do
 			echo "round $r: $sys $mode" >&2
 			load "$sys" "$mode"
@@ -155,7 +157,7 @@ failover() { # system
 		waitfor eready
 	fi
 }
-for k in $(seq 1 "$KILLS"); do
+for k in $(seq 1 "$KILLS"); do # none when KILLS=0
 	if [ $((k % 2)) = 1 ]; then failover zipora; failover etcd; else failover etcd; failover zipora; fi
 done
 python3 scripts/cluster/summarize.py "$OUT"
