@@ -35,7 +35,6 @@ type tcpNet struct {
 	ln     net.Listener
 	addr   string
 	ranges []*muxListener
-	trans  []*raft.NetworkTransport
 	logger hclog.Logger
 
 	mu      sync.Mutex
