@@ -261,3 +261,22 @@ func TestLeaderLoss(t *testing.T) {
 	checkAcked(t, back, acked)
 	t.Logf("%d acknowledged writes, all present on 3 nodes; %d with unknown outcome", len(acked), ws[0].unknown.Load()+ws[1].unknown.Load())
 }
+
+// TestStaleGetAllocs: a stale read is a lock-free lookup in the local
+// replica, without allocation.
+func TestStaleGetAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	c := newCluster(t, 1, false, nil)
+	nd := c.nodes["n1"]
+	mustPut(t, nd, "j-key")
+	ctx, k := context.Background(), []byte("j-key")
+	if a := testing.AllocsPerRun(1000, func() {
+		if r, _ := nd.Get(ctx, k, cluster.Stale); !r.Found {
+			t.Fatal("not found")
+		}
+	}); a != 0 {
+		t.Errorf("stale Get: %v allocs, want 0", a)
+	}
+}
