@@ -140,6 +140,7 @@ type options struct {
 	data                string
 	saveEvery           time.Duration
 	keep                int
+	cluster             clusterOptions // cluster.go
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -163,10 +164,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included (a 64 MiB batch needs about 2.2 MiB/s)")
 	fs.DurationVar(&o.writeTimeout, "write-timeout", 60*time.Second, "time from the end of a request's headers to the end of its answer (at least -read-timeout)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 60*time.Second, "how long an idle keep-alive connection stays open")
-	fs.StringVar(&o.data, "data", "", "directory of snapshots: the newest is loaded at start (a damaged one stops the start), one is saved every -save-every and at a clean stop; on a crash the writes since the last save are lost (a durable log comes with replication)")
-	fs.DurationVar(&o.saveEvery, "save-every", time.Minute, "with -data, time between two periodic snapshots (0 = none: only at a clean stop)")
-	fs.IntVar(&o.keep, "keep", 2, "with -data, the snapshots kept (the newest; older ones are removed after each save)")
+	fs.StringVar(&o.data, "data", "", "directory of the index's data. Alone: snapshots — the newest is loaded at start (a damaged one stops the start), one is saved every -save-every and at a clean stop; on a crash the writes since the last save are lost. In cluster mode (-node-id, -raft-addr): this node's Raft logs and snapshots, so every acknowledged write survives a crash (for a durable single node, give -node-id and -raft-addr without -join)")
+	fs.DurationVar(&o.saveEvery, "save-every", time.Minute, "with -data outside cluster mode, time between two periodic snapshots (0 = none: only at a clean stop)")
+	fs.IntVar(&o.keep, "keep", 2, "with -data outside cluster mode, the snapshots kept (the newest; older ones are removed after each save)")
+	o.cluster.register(fs) // cluster.go
 	if err := exampleutil.Parse(fs, args, 0); err != nil {
+		return o, err
+	}
+	if err := o.cluster.check(); err != nil {
 		return o, err
 	}
 	switch {
@@ -218,7 +223,14 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 	var idx httpindex.Index
 	var err error
 	stopIndex := func() error { return nil }
-	if o.backend == "locked" {
+	wrap := func(h http.Handler) http.Handler { return h }
+	if o.cluster.on() { // cluster.go
+		o.cluster.data = o.data
+		if idx, stopIndex, wrap, err = startCluster(ctx, o.cluster, logger, stderr); err != nil {
+			return err
+		}
+		defer stopIndex()
+	} else if o.backend == "locked" {
 		idx = httpindex.NewLocked()
 		logger.Info("backend locked: one trie behind a sync.RWMutex")
 	} else {
@@ -236,7 +248,7 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 		stopIndex = func() error { return rt.Stop(context.Background()) }
 	}
 	var st *store
-	if o.data != "" {
+	if o.data != "" && !o.cluster.on() { // in cluster mode -data is Raft's (cluster.go)
 		if st, err = openStore(o.data, o.keep, logger); err != nil {
 			return err
 		}
@@ -255,7 +267,7 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 		return finish(h, finalSave(st, idx), stopIndex, logger)
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           wrap(h),
 		ReadHeaderTimeout: o.headerTimeout,
 		ReadTimeout:       o.readTimeout,
 		WriteTimeout:      o.writeTimeout,

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -79,20 +78,6 @@ func (p *proc) wait(t *testing.T) int {
 	t.Helper()
 	testutil.Within(t, "the server binary's exit", func() { <-p.done; p.cmd.Wait() })
 	return p.cmd.ProcessState.ExitCode()
-}
-
-func httpDo(method, u, body string) (int, error) {
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
 }
 
 // TestDataSurvivesSIGTERM (issue 20): the server binary takes writes from
