@@ -581,7 +581,8 @@ func (c *Concurrent[V]) Range(from, to []byte) iter.Seq2[[]byte, V] {
 // fields the writers' last published figures (ArenaBytes includes nodes
 // waiting for reclamation). Below the insert cap a writer publishes its
 // node and byte figures once they moved by 16 KiB of arena (and on
-// Reclaim); at the cap, every change.
+// Reclaim and, at OneWriteMultiRead, Writer.Publish); at the cap, every
+// change.
 func (c *Concurrent[V]) Stats() Stats {
 	s := Stats{
 		Keys:          c.Len(),
