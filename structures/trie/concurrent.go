@@ -704,7 +704,7 @@ func (w *Writer[V]) Reclaim() error {
 	c.w.publishStatsNow()
 	if c.compactWorth() {
 		if err := c.compact(); err != nil {
-			return fmt.Errorf("trie: compaction: %w", err)
+			return wrapErr("compaction", err)
 		}
 	}
 	c.owValCompact()
