@@ -89,8 +89,8 @@ func (c *Concurrent[V]) unlockSlots() {
 	}
 }
 
-// mayRelease reports whether Reclaim may give node memory back or move
-// nodes now. Every writer slot held.
+// mayRelease reports whether Reclaim may give memory back or move nodes
+// or values now (both forms: every writer slot held, or the writer role).
 func (c *Concurrent[V]) mayRelease() bool { return true }
 
 // passed reports whether every reader that was inside at epoch e has left
@@ -123,10 +123,13 @@ func (c *Concurrent[V]) mwReclaimAll(ctx context.Context) error {
 		if c.arenas[c.cur].lf.TrimHold() > 0 {
 			c.mwDropReleased()
 		}
-		nodes := c.mwCompactWorth(ws)
-		vlimit, vals := c.valWorth(ws, c.mwLen())
-		if nodes || vals {
+		_, vals := c.valWorth(ws, c.mwLen())
+		if c.mwCompactWorth(ws) || vals {
 			if held, ok := c.mwLockTreeRetry(); ok {
+				// Decide again: the slots may have been let go between
+				// tries, and another Reclaim may have run meanwhile.
+				nodes := c.mwCompactWorth(ws)
+				vlimit, vals := c.valWorth(ws, c.mwLen())
 				if vals {
 					c.valMove(ws, vlimit, c.root.Load(), func(r uint32) { c.root.Store(r) })
 					ws[0].shareValues(0)
@@ -187,7 +190,7 @@ func (c *Concurrent[V]) mwRelease() {
 }
 
 // mwSetView publishes the view with arena a's table replaced by t (under
-// gmu), and the capacity.
+// gmu), and the capacity. Every writer slot held.
 func (c *Concurrent[V]) mwSetView(a int, t []unsafe.Pointer) {
 	c.gmu.Lock()
 	nv := *c.view.Load()
@@ -195,6 +198,9 @@ func (c *Concurrent[V]) mwSetView(a int, t []unsafe.Pointer) {
 	c.view.Store(nv.withHot(c.cur)) // release: the new table
 	c.gmu.Unlock()
 	c.storeCapacity()
+	if c.capacity.Load() < c.insertCap {
+		c.capFlushed.Store(false) // below the cap again: the next check at the cap flushes the slots again (checkCapSlow)
+	}
 }
 
 // mwDropReleased republishes the readers' view without the addresses of
@@ -213,9 +219,6 @@ func (c *Concurrent[V]) mwDropReleased() {
 	}
 	c.mwSetView(c.cur, t)
 	c.mwr.held, c.mwr.heldEpoch = true, c.epoch.Epoch() // read after the view store
-	if c.capacity.Load() < c.insertCap {
-		c.capFlushed.Store(false) // the next check at the cap flushes the slots again (checkCapSlow)
-	}
 }
 
 // mwArena returns a writer slot's arena struct over pool lf, arena a.
