@@ -73,6 +73,7 @@ type mwReclaimState struct {
 	held      bool   // the current pool holds released chunk slots back (TrimHold)
 	heldEpoch uint64 // the epoch read after the view store that dropped their addresses
 	force     bool   // tests: compact whatever the fragmentation
+	noCompact bool   // tests: never compact (the trim path alone)
 }
 
 // lockSlots takes every writer slot in index order; unlockSlots releases
@@ -120,9 +121,11 @@ func (c *Concurrent[V]) mwReclaimAll(ctx context.Context) error {
 	c.mwReclaimSlots(ws)
 	var err error
 	if c.mayRelease() {
-		if c.arenas[c.cur].lf.TrimHold() > 0 {
-			c.mwDropReleased()
-		}
+		// A compaction gives back everything a trim would (the old pool
+		// goes whole) and copies only the live nodes, where a trim walks
+		// every free block: trim only when no compaction is due or it
+		// could not run.
+		compactions := c.compactions.Load() // relaxed: changed only with every slot held
 		_, vals := c.valWorth(ws, c.mwLen())
 		if c.mwCompactWorth(ws) || vals {
 			if held, ok := c.mwLockTreeRetry(); ok {
@@ -139,6 +142,11 @@ func (c *Concurrent[V]) mwReclaimAll(ctx context.Context) error {
 				} else {
 					unlockAll(held)
 				}
+			}
+		}
+		if c.compactions.Load() == compactions && c.mwFreeBytes(ws) >= int(c.mask+1) {
+			if c.arenas[c.cur].lf.TrimHold() > 0 {
+				c.mwDropReleased()
 			}
 		}
 	}
@@ -231,6 +239,17 @@ func (c *Concurrent[V]) mwArena(lf *pool.LockFree, a int) *arena {
 // locks finish before it gives up locking the tree.
 const mwCompactTries = 4
 
+// mwFreeBytes is the node pool's capacity less the live and retired
+// nodes' bytes: no chunk is wholly free below one chunk's worth. Every
+// slot held.
+func (c *Concurrent[V]) mwFreeBytes(ws []*wstate[V]) int {
+	inUse := 0
+	for _, w := range ws {
+		inUse += w.core.mem.bytesInUse()
+	}
+	return c.arenas[c.cur].capacity() - inUse
+}
+
 // mwCompactWorth reports whether the node pool reserves more than twice
 // the live nodes' bytes plus four chunks (the one-writer rule,
 // compactWorth) and no old pool still waits for readers. Every slot held.
@@ -238,11 +257,12 @@ func (c *Concurrent[V]) mwCompactWorth(ws []*wstate[V]) bool {
 	if c.dropPending {
 		return false
 	}
-	inUse := 0
-	for _, w := range ws {
-		inUse += w.core.mem.bytesInUse()
+	if c.mwr.noCompact {
+		return false
 	}
-	return c.mwr.force || c.arenas[c.cur].capacity() > 2*inUse+4*int(c.mask+1)
+	capacity := c.arenas[c.cur].capacity()
+	inUse := capacity - c.mwFreeBytes(ws)
+	return c.mwr.force || capacity > 2*inUse+4*int(c.mask+1)
 }
 
 // mwLockTreeRetry is mwLockTree that, while a writer holds a node lock
