@@ -51,6 +51,7 @@ func BenchmarkMemoryAfterDeletes(b *testing.B) {
 		wg.Wait()
 	}
 	var trieB, mapB float64
+	b.ReportAllocs()
 	b.StopTimer() // only Reclaim is timed
 	for range b.N {
 		base := heap()
