@@ -20,7 +20,7 @@ import (
 // refused, not allocated (Go cannot recover from running out of memory).
 func TestHugeCapacity(t *testing.T) {
 	for _, c := range []int{mailbox.MaxCapacity + 1, math.MaxInt} {
-		if _, err := mailbox.NewBounded[uint64](c); !errors.Is(err, mailbox.ErrInvalidCapacity) {
+		if _, err := mailbox.NewBounded[uint64](c, mailbox.Config{}); !errors.Is(err, mailbox.ErrInvalidCapacity) {
 			t.Fatalf("NewBounded(%d): %v, want ErrInvalidCapacity", c, err)
 		}
 	}
@@ -36,7 +36,7 @@ func TestHugeCapacity(t *testing.T) {
 func TestBoundedAdversarial(t *testing.T) {
 	for _, producers := range producerCounts() {
 		t.Run(fmt.Sprintf("producers=%d", producers), func(t *testing.T) {
-			m, err := mailbox.NewBounded[uint64](4, mailbox.WithSpin(0))
+			m, err := mailbox.NewBounded[uint64](4, mailbox.Config{Spin: mailbox.NoSpin})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -119,9 +119,9 @@ func newBenchQueue(impl string) benchQueue {
 	case "xsync-mpmc":
 		return mpmcQ{xsync.NewMPMCQueue[uint64](benchCap)}
 	case "mpsc":
-		return mailboxQ{mailbox.New[uint64]()}
+		return mailboxQ{mailbox.New[uint64](mailbox.Config{})}
 	case "bounded":
-		m, err := mailbox.NewBounded[uint64](benchCap)
+		m, err := mailbox.NewBounded[uint64](benchCap, mailbox.Config{})
 		if err != nil {
 			panic(err)
 		}
@@ -209,7 +209,7 @@ func BenchmarkMailboxBatch(b *testing.B) {
 // BenchmarkPingPong: a round trip between two goroutines through two
 // mailboxes (or two channels of capacity 1); each side is idle, and the
 // mailbox consumer parked, between messages: mpsc parks in Go's scheduler
-// (the default), mpsc-futex on a futex (WithFutex). locked=true locks both
+// (the default), mpsc-futex on a futex (Config.Futex). locked=true locks both
 // goroutines to OS threads, as the runtime's Threads workers are.
 func BenchmarkPingPong(b *testing.B) {
 	for _, locked := range []bool{false, true} {
@@ -220,11 +220,8 @@ func BenchmarkPingPong(b *testing.B) {
 				if impl == "chan" {
 					ping, pong = make(chanQ, 1), make(chanQ, 1)
 				} else {
-					var opts []mailbox.Option
-					if impl == "mpsc-futex" {
-						opts = append(opts, mailbox.WithFutex())
-					}
-					mb[0], mb[1] = mailbox.New[uint64](opts...), mailbox.New[uint64](opts...)
+					cfg := mailbox.Config{Futex: impl == "mpsc-futex"}
+					mb[0], mb[1] = mailbox.New[uint64](cfg), mailbox.New[uint64](cfg)
 					ping, pong = mailboxQ{mb[0]}, mailboxQ{mb[1]}
 				}
 				b.ReportAllocs()

@@ -103,7 +103,7 @@ func (m *Mailbox[T]) sendBounded(ctx context.Context, v T, block bool) error {
 func (m *Mailbox[T]) sendBatchBounded(ctx context.Context, vs []T, block bool) error {
 	n := uint64(len(vs))
 	if n > m.capacity {
-		return fmt.Errorf("mailbox: batch of %d items, capacity %d: %w", n, m.capacity, ErrBatchTooLarge)
+		return fmt.Errorf("%w: batch of %d items, capacity %d", ErrBatchTooLarge, n, m.capacity)
 	}
 	if n == 0 {
 		if m.Closed() {

@@ -12,18 +12,18 @@ import (
 
 func TestNewBoundedInvalidCapacity(t *testing.T) {
 	for _, c := range []int{0, -1, -1 << 40, 1<<32 + 1} {
-		m, err := mailbox.NewBounded[int](c)
+		m, err := mailbox.NewBounded[int](c, mailbox.Config{})
 		if m != nil || !errors.Is(err, mailbox.ErrInvalidCapacity) {
 			t.Fatalf("NewBounded(%d) = %v, %v", c, m, err)
 		}
 	}
 	for _, c := range []int{1, 3, 1000, 1024} {
-		m, err := mailbox.NewBounded[int](c)
+		m, err := mailbox.NewBounded[int](c, mailbox.Config{})
 		if err != nil || m.Cap() != c {
 			t.Fatalf("NewBounded(%d): %v, cap %d", c, err, m.Cap())
 		}
 	}
-	if c := mailbox.New[int]().Cap(); c != 0 {
+	if c := mailbox.New[int](mailbox.Config{}).Cap(); c != 0 {
 		t.Fatalf("unbounded Cap = %d", c)
 	}
 }
@@ -47,7 +47,7 @@ func fill(t *testing.T, m *mailbox.Mailbox[uint64]) {
 
 func TestBoundedTrySendAndBatchLimits(t *testing.T) {
 	for _, c := range []int{1, 3, 4} {
-		m, _ := mailbox.NewBounded[uint64](c)
+		m, _ := mailbox.NewBounded[uint64](c, mailbox.Config{})
 		if err := m.SendBatch(make([]uint64, c+1)); !errors.Is(err, mailbox.ErrBatchTooLarge) {
 			t.Fatalf("cap %d: oversized batch = %v", c, err)
 		}
@@ -71,7 +71,7 @@ func TestBoundedTrySendAndBatchLimits(t *testing.T) {
 // consumer drains; every item arrives.
 func TestBoundedBlockedProducersResume(t *testing.T) {
 	for _, capacity := range []int{4, 5} {
-		m, _ := mailbox.NewBounded[uint64](capacity)
+		m, _ := mailbox.NewBounded[uint64](capacity, mailbox.Config{})
 		fill(t, m)
 		const producers = 8
 		wait := producersRun(t, producers, func(p int) error {
@@ -128,7 +128,7 @@ func TestBoundedBlockedProducersResume(t *testing.T) {
 // context's error and its item is never delivered; an item that fits is
 // accepted even with a done context.
 func TestBoundedSendContext(t *testing.T) {
-	m, _ := mailbox.NewBounded[uint64](2)
+	m, _ := mailbox.NewBounded[uint64](2, mailbox.Config{})
 	fill(t, m)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -169,7 +169,7 @@ func TestBoundedSendContext(t *testing.T) {
 // mailbox return ErrClosed when it is closed; only the items accepted
 // before are delivered.
 func TestBoundedCloseWakesBlockedProducers(t *testing.T) {
-	m, _ := mailbox.NewBounded[uint64](3)
+	m, _ := mailbox.NewBounded[uint64](3, mailbox.Config{})
 	fill(t, m)
 	const producers = 5
 	out := make(chan error, producers)

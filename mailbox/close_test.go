@@ -21,7 +21,7 @@ func TestCloseRacingProducers(t *testing.T) {
 		for _, producers := range producerCounts() {
 			t.Run(fmt.Sprintf("%s/producers=%d", k.name, producers), func(t *testing.T) {
 				for round := range rounds {
-					closeRace(t, k.new(t, 16), producers, uint64(round*97%500))
+					closeRace(t, k.new(t, 16, mailbox.Config{}), producers, uint64(round*97%500))
 				}
 			})
 		}

@@ -15,9 +15,9 @@
 // detector and the zipora_invariants build tag.
 //
 // An idle consumer parks in Go's scheduler (a primitives.GoParker: a producer's
-// wake-up readies it like a channel send would), or, WithFutex, on a
+// wake-up readies it like a channel send would), or, with Config.Futex, on a
 // primitives.Parker (a futex, for a consumer locked to its own OS thread),
-// after polling a bounded number of times (WithSpin; by default only a
+// after polling a bounded number of times (Config.Spin; by default only a
 // futex consumer polls). A producer wakes it only
 // when it is parked: the fast path of a send costs one atomic load beyond
 // the publication itself.

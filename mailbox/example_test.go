@@ -12,7 +12,7 @@ import (
 // A worker loop: many producers, one consumer draining in batches until the
 // mailbox is closed and empty.
 func Example() {
-	m := mailbox.New[int]()
+	m := mailbox.New[int](mailbox.Config{})
 	var wg sync.WaitGroup
 	for p := range 4 {
 		wg.Add(1)
@@ -44,7 +44,7 @@ func Example() {
 // A bounded mailbox pushes back: TrySend fails fast, Send and SendContext
 // wait for room.
 func ExampleNewBounded() {
-	m, err := mailbox.NewBounded[string](2)
+	m, err := mailbox.NewBounded[string](2, mailbox.Config{})
 	if err != nil {
 		panic(err)
 	}
@@ -61,7 +61,7 @@ func ExampleNewBounded() {
 // Wake interrupts a consumer waiting for messages, so that it can look at
 // some other source of work.
 func ExampleMailbox_Wake() {
-	m := mailbox.New[int]()
+	m := mailbox.New[int](mailbox.Config{})
 	m.Wake() // e.g. from a timer or another subsystem
 	n, err := m.ReceiveBatch(context.Background(), make([]int, 8))
 	fmt.Println(n, err)
@@ -71,7 +71,7 @@ func ExampleMailbox_Wake() {
 // SendBatch publishes many items with one claim: all of them or, after
 // Close, none.
 func ExampleMailbox_SendBatch() {
-	m := mailbox.New[int]()
+	m := mailbox.New[int](mailbox.Config{})
 	fmt.Println(m.SendBatch([]int{1, 2, 3}))
 	m.Close()
 	fmt.Println(m.SendBatch([]int{4, 5}))

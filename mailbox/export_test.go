@@ -17,3 +17,6 @@ func Offsets[T any]() (tail, waiting, end, head uintptr) {
 
 // Waiting reports whether the consumer announced that it is about to park.
 func (m *Mailbox[T]) Waiting() bool { return m.waiting.Load() != 0 }
+
+// SpinCount is the number of polls an idle consumer makes before parking.
+func (m *Mailbox[T]) SpinCount() int { return m.spin }

@@ -20,10 +20,10 @@ func FuzzMailbox(f *testing.F) {
 	f.Fuzz(func(t *testing.T, capacity uint16, ops []byte) {
 		var m *mailbox.Mailbox[uint64]
 		if capacity == 0 {
-			m = mailbox.New[uint64](mailbox.WithSpin(1))
+			m = mailbox.New[uint64](mailbox.Config{Spin: 1})
 		} else {
 			var err error
-			if m, err = mailbox.NewBounded[uint64](int(capacity), mailbox.WithSpin(1)); err != nil {
+			if m, err = mailbox.NewBounded[uint64](int(capacity), mailbox.Config{Spin: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}

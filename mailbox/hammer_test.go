@@ -30,7 +30,7 @@ func TestHammerConservation(t *testing.T) {
 			for round := range 3 {
 				style := receiveStyle(round)
 				t.Run(fmt.Sprintf("%s/producers=%d/recv=%s", k.name, producers, style), func(t *testing.T) {
-					m := k.new(t, 64, mailbox.WithSpin(round*40))
+					m := k.new(t, 64, mailbox.Config{Spin: round * 40})
 					hammer(t, m, producers, max(hammerTotal(testing.Short())/producers, 50), style)
 				})
 			}

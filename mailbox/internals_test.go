@@ -32,7 +32,7 @@ func TestSecondReceiverPanics(t *testing.T) {
 	if !mailbox.CheckInvariants {
 		t.Skip("needs -race or -tags zipora_invariants")
 	}
-	m := mailbox.New[uint64](mailbox.WithSpin(0))
+	m := mailbox.New[uint64](mailbox.Config{Spin: mailbox.NoSpin})
 	done := make(chan error, 1)
 	go func() {
 		_, err := m.Receive(context.Background())
@@ -80,10 +80,10 @@ func TestSteadyStateAllocations(t *testing.T) {
 		runtime.ReadMemStats(&after)
 		return after.Mallocs - before.Mallocs
 	}
-	if got := run(mailbox.New[uint64]()); got > n/mailbox.SegSize+8 {
+	if got := run(mailbox.New[uint64](mailbox.Config{})); got > n/mailbox.SegSize+8 {
 		t.Errorf("unbounded: %d allocations for %d messages", got, n)
 	}
-	b, _ := mailbox.NewBounded[uint64](64)
+	b, _ := mailbox.NewBounded[uint64](64, mailbox.Config{})
 	if got := run(b); got > 8 {
 		t.Errorf("bounded: %d allocations for %d messages", got, n)
 	}

@@ -43,7 +43,7 @@ package mailbox
 // stores waiting=1 (seq-cst), then re-checks the stamp of slot h, the Wake
 // request, the closed/drained state and its context, and only then parks:
 // on its GoParker (a goroutine parked in Go's scheduler, the default) or,
-// WithFutex, on its Parker (a futex). A producer stores the stamp (seq-cst), then loads waiting; if
+// Config.Futex, on its Parker (a futex). A producer stores the stamp (seq-cst), then loads waiting; if
 // it reads 1 it swaps waiting to 0 and, if it won the swap, Unparks. Go's
 // atomics are sequentially consistent, so of "consumer stores waiting,
 // loads stamp" and "producer stores stamp, loads waiting" at least one side
@@ -101,7 +101,7 @@ package mailbox
 //     are ordinary goroutines: they park in the Go scheduler on a channel,
 //     which also selects on their context. The consumer parks the same
 //     way by default; only a consumer locked to its own OS thread
-//     (WithFutex) parks on the futex.
+//     (Config.Futex) parks on the futex.
 //   - A futex for every consumer (the previous default): a wake-up was a
 //     futex(2) call and an OS thread switch, and a sleeping consumer kept
 //     its P until the scheduler's monitor took it back, where a channel
@@ -127,9 +127,9 @@ const (
 	noEnd      = math.MaxUint64 // end before Close published it
 
 	// DefaultSpin is how many times an idle consumer that parks on a
-	// futex (WithFutex) polls its mailbox before it parks, unless WithSpin
+	// futex (Config.Futex) polls its mailbox before it parks, unless Config.Spin
 	// chose otherwise. A consumer parking in Go's scheduler (the default)
-	// does not poll unless WithSpin asks: its wake-up is cheap, and while
+	// does not poll unless Config.Spin asks: its wake-up is cheap, and while
 	// it polls on a P that its producer needs, the producer cannot run
 	// (BenchmarkPingPong: 128 polls made a round trip 5× slower on one P).
 	DefaultSpin = 128
@@ -144,56 +144,52 @@ const (
 // alignment of the Mailbox; TestLayout checks the offsets.
 type pad [primitives.CacheLineSize]byte
 
-// Option configures a Mailbox at construction.
-type Option func(*config)
-
-type config struct {
-	spin  int
-	futex bool
-	yield uint64
+// Config configures a Mailbox at construction. The zero value is the
+// default in every field: a consumer that parks in Go's scheduler at once,
+// no backpressure. Like every configuration of the module, 0 means the
+// default and one named value (NoSpin) means "none".
+type Config struct {
+	// Spin is how many times an idle consumer polls the mailbox before it
+	// parks. 0 means the default: DefaultSpin with Futex, no polling
+	// otherwise (a consumer parked in Go's scheduler is cheap to wake).
+	// NoSpin (or any negative value) parks at once, the right choice when
+	// producers and consumer share one core.
+	Spin int
+	// Futex makes the consumer park on a futex (primitives.Parker)
+	// instead of in Go's scheduler (primitives.GoParker). Choose it only
+	// for a consumer locked to an OS thread of its own
+	// (runtime.LockOSThread) on a core the program gives it: a futex
+	// wake-up costs a system call and a thread switch, and the sleeping
+	// thread keeps its P until the scheduler's monitor takes it back; in
+	// exchange the consumer never waits for a P when it wakes. Between
+	// ordinary goroutines the default is several times faster.
+	Futex bool
+	// Yield gives an unbounded mailbox soft backpressure: a producer whose
+	// send finds about Yield items or more waiting yields its P
+	// (runtime.Gosched) after the send, until the backlog is below Yield
+	// again, a yield let the consumer make no progress, or it yielded 16
+	// times, so that a consumer waiting for a P — readied on this very P
+	// by an earlier send — runs and catches up, as it would behind a full
+	// channel. Nothing blocks and nothing fails: the send is accepted
+	// first. Checked on one send in 64. 0 (the default, or any negative
+	// value) never yields. A bounded mailbox ignores it (its producers
+	// park when it is full).
+	Yield int
 }
 
-// yieldSample: a producer checks the backlog for WithYield on one ticket
+// NoSpin, as Config.Spin, makes an idle consumer park at once. It is
+// primitives.NoSpin: the one value that means "none" in every spin knob
+// of the module.
+const NoSpin = primitives.NoSpin
+
+// yieldSample: a producer checks the backlog for Config.Yield on one ticket
 // in yieldSample (a load of the consumer's line per check).
 const yieldSample = 64
 
-// yieldRounds bounds the yields of one WithYield check; a yield after
+// yieldRounds bounds the yields of one Config.Yield check; a yield after
 // which the consumer made no progress ends the check (its goroutine is
 // blocked, or the producer is the consumer itself).
 const yieldRounds = 16
-
-// WithSpin sets how many times an idle consumer polls the mailbox before it
-// parks. 0 parks at once (the right choice when producers and consumer
-// share one core); n < 0 is treated as 0. The default is DefaultSpin with
-// WithFutex, 0 otherwise.
-func WithSpin(n int) Option {
-	return func(c *config) { c.spin = max(n, 0) }
-}
-
-// WithFutex makes the consumer park on a futex (primitives.Parker) instead
-// of in Go's scheduler (primitives.GoParker, the default). Choose it only
-// for a consumer locked to an OS thread of its own (runtime.LockOSThread)
-// on a core the program gives it: a futex wake-up costs a system call and
-// a thread switch, and the sleeping thread keeps its P until the
-// scheduler's monitor takes it back; in exchange the consumer never waits
-// for a P when it wakes. Between ordinary goroutines the default is
-// several times faster.
-func WithFutex() Option {
-	return func(c *config) { c.futex = true }
-}
-
-// WithYield gives an unbounded mailbox soft backpressure: a producer whose
-// send finds about backlog items or more waiting yields its P
-// (runtime.Gosched) after the send, until the backlog is below backlog
-// again, a yield let the consumer make no progress, or it yielded 16 times, so that a consumer waiting for a P —
-// readied on this very P by an earlier send — runs and catches up, as it
-// would behind a full channel. Nothing blocks and nothing fails: the send
-// is accepted first. Checked on one send in 64. backlog <= 0 (the default)
-// never yields. A bounded mailbox ignores it (its producers park when it
-// is full).
-func WithYield(backlog int) Option {
-	return func(c *config) { c.yield = uint64(max(backlog, 0)) }
-}
 
 // Stats is a snapshot of a mailbox's counters. Each counter is read
 // atomically, but not all at the same instant.
@@ -241,7 +237,7 @@ type Mailbox[T any] struct {
 	pow2     bool                       // immutable
 	spin     int                        // immutable
 	futex    bool                       // immutable: the consumer parks on parker, not goParker
-	yield    uint64                     // immutable: WithYield's backlog; 0 never yields
+	yield    uint64                     // immutable: Config.Yield; 0 never yields
 	wakeFn   func()                     // m.wakeConsumer, bound once (context.AfterFunc)
 	_        pad
 
@@ -264,38 +260,33 @@ type Mailbox[T any] struct {
 	headSeg      atomic.Pointer[segment[T]] // release: cseg, published for delayed producers
 	parks        atomic.Uint64              // statistics only; written by the owner
 	consumerBusy atomic.Int32               // invariants builds: a receive is running
-	parker       primitives.Parker          // WithFutex
+	parker       primitives.Parker          // Config.Futex
 	goParker     primitives.GoParker        // otherwise
 	_            pad
 }
 
-func newMailbox[T any](opts []Option) *Mailbox[T] {
-	c := config{spin: -1}
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
-		}
+func newMailbox[T any](c Config) *Mailbox[T] {
+	spin := c.Spin
+	switch {
+	case spin == 0 && c.Futex: // the default
+		spin = DefaultSpin
+	case spin < 0: // NoSpin
+		spin = 0
 	}
-	if c.spin < 0 { // not set
-		c.spin = 0
-		if c.futex {
-			c.spin = DefaultSpin
-		}
-	}
-	m := &Mailbox[T]{spin: c.spin, futex: c.futex, yield: c.yield}
+	m := &Mailbox[T]{spin: spin, futex: c.Futex, yield: uint64(max(c.Yield, 0))}
 	m.end.Store(noEnd)
 	m.wakeFn = m.wakeConsumer
 	// The mailbox spins on its own queue; once it announces itself the
 	// Parker should sleep at once.
-	m.parker.SetSpin(1)
+	m.parker.SetSpin(primitives.NoSpin)
 	return m
 }
 
 // New returns an empty unbounded mailbox. Sends never block and never fail
 // except with ErrClosed. Memory grows with the backlog in segments of
 // segSize slots; drained segments' arrays are reused.
-func New[T any](opts ...Option) *Mailbox[T] {
-	m := newMailbox[T](opts)
+func New[T any](cfg Config) *Mailbox[T] {
+	m := newMailbox[T](cfg)
 	seg := &segment[T]{slots: new(segSlots[T])}
 	m.cseg = seg
 	m.tailSeg.Store(seg)
@@ -309,11 +300,11 @@ func New[T any](opts ...Option) *Mailbox[T] {
 // frees a slot, and while senders are parked, TrySend returns ErrFull and
 // new sends queue behind them (they do not take the freed slots first). A
 // capacity <= 0 or above MaxCapacity is ErrInvalidCapacity.
-func NewBounded[T any](capacity int, opts ...Option) (*Mailbox[T], error) {
+func NewBounded[T any](capacity int, cfg Config) (*Mailbox[T], error) {
 	if capacity <= 0 || capacity > MaxCapacity {
-		return nil, fmt.Errorf("mailbox: NewBounded(%d): %w", capacity, ErrInvalidCapacity)
+		return nil, fmt.Errorf("%w: NewBounded(%d)", ErrInvalidCapacity, capacity)
 	}
-	m := newMailbox[T](opts)
+	m := newMailbox[T](cfg)
 	m.ring = make([]slot[T], capacity)
 	m.capacity = uint64(capacity)
 	gen := make(chan struct{})
@@ -403,7 +394,7 @@ func (m *Mailbox[T]) notify() {
 }
 
 // backpressure yields the producer's P when the backlog reached the
-// WithYield limit. next is the ticket after the producer's last one.
+// Config.Yield limit. next is the ticket after the producer's last one.
 // It stops early when a yield let the consumer make no progress at all
 // (its goroutine is blocked, or is this very producer): yielding again
 // would not help.

@@ -14,23 +14,25 @@ import (
 // kinds, with the consumer parking in Go's scheduler and on a futex.
 var kinds = []struct {
 	name string
-	new  func(tb testing.TB, capacity int, opts ...mailbox.Option) *mailbox.Mailbox[uint64]
+	new  func(tb testing.TB, capacity int, cfg mailbox.Config) *mailbox.Mailbox[uint64]
 }{
-	{"unbounded", func(tb testing.TB, _ int, opts ...mailbox.Option) *mailbox.Mailbox[uint64] {
-		return mailbox.New[uint64](opts...)
+	{"unbounded", func(tb testing.TB, _ int, cfg mailbox.Config) *mailbox.Mailbox[uint64] {
+		return mailbox.New[uint64](cfg)
 	}},
-	{"bounded", func(tb testing.TB, capacity int, opts ...mailbox.Option) *mailbox.Mailbox[uint64] {
-		m, err := mailbox.NewBounded[uint64](capacity, opts...)
+	{"bounded", func(tb testing.TB, capacity int, cfg mailbox.Config) *mailbox.Mailbox[uint64] {
+		m, err := mailbox.NewBounded[uint64](capacity, cfg)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		return m
 	}},
-	{"unbounded-futex", func(tb testing.TB, _ int, opts ...mailbox.Option) *mailbox.Mailbox[uint64] {
-		return mailbox.New[uint64](append(opts, mailbox.WithFutex())...)
+	{"unbounded-futex", func(tb testing.TB, _ int, cfg mailbox.Config) *mailbox.Mailbox[uint64] {
+		cfg.Futex = true
+		return mailbox.New[uint64](cfg)
 	}},
-	{"bounded-futex", func(tb testing.TB, capacity int, opts ...mailbox.Option) *mailbox.Mailbox[uint64] {
-		m, err := mailbox.NewBounded[uint64](capacity, append(opts, mailbox.WithFutex())...)
+	{"bounded-futex", func(tb testing.TB, capacity int, cfg mailbox.Config) *mailbox.Mailbox[uint64] {
+		cfg.Futex = true
+		m, err := mailbox.NewBounded[uint64](capacity, cfg)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -77,7 +79,7 @@ func producersRun(tb testing.TB, n int, send func(p int) error) (wait func()) {
 func TestSendReceiveFIFO(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
-			m := k.new(t, 3000)
+			m := k.new(t, 3000, mailbox.Config{})
 			ctx := context.Background()
 			const n = 3 * mailbox.SegSize / 2 // crosses a segment boundary
 			for i := range uint64(n) {
@@ -108,7 +110,7 @@ func TestSendReceiveFIFO(t *testing.T) {
 func TestSendBatchReceiveBatch(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
-			m := k.new(t, 5000)
+			m := k.new(t, 5000, mailbox.Config{})
 			ctx := context.Background()
 			var next uint64
 			// Batches of every size up to 300, crossing segment and ring ends.
@@ -146,7 +148,7 @@ func TestSendBatchReceiveBatch(t *testing.T) {
 func TestCloseDrains(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
-			m := k.new(t, 16)
+			m := k.new(t, 16, mailbox.Config{})
 			ctx := context.Background()
 			for i := range uint64(10) {
 				if err := m.Send(i); err != nil {
@@ -198,7 +200,7 @@ func TestCloseDrains(t *testing.T) {
 func TestReceiveContext(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
-			m := k.new(t, 4)
+			m := k.new(t, 4, mailbox.Config{})
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			if _, err := m.Receive(ctx); !errors.Is(err, context.Canceled) {
@@ -219,7 +221,7 @@ func TestReceiveContext(t *testing.T) {
 }
 
 func TestReceiveBatchEmptyBufferPanics(t *testing.T) {
-	m := mailbox.New[int]()
+	m := mailbox.New[int](mailbox.Config{})
 	defer func() {
 		if r := recover(); r == nil {
 			t.Fatal("no panic")
@@ -233,7 +235,7 @@ func TestReceiveBatchEmptyBufferPanics(t *testing.T) {
 // TestReleasesReferences checks that taken items do not stay reachable from
 // the mailbox (slots are cleared).
 func TestReleasesReferences(t *testing.T) {
-	m := mailbox.New[*[1 << 16]byte]()
+	m := mailbox.New[*[1 << 16]byte](mailbox.Config{})
 	fin := make(chan struct{})
 	func() {
 		p := new([1 << 16]byte)

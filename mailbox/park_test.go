@@ -28,7 +28,7 @@ type result struct {
 func TestContextCancelWhileParked(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
-			m := k.new(t, 8, mailbox.WithSpin(0))
+			m := k.new(t, 8, mailbox.Config{Spin: mailbox.NoSpin})
 			for i := range 3 {
 				ctx, cancel := context.WithCancel(context.Background())
 				out := make(chan result, 1)
@@ -58,7 +58,7 @@ func TestContextCancelWhileParked(t *testing.T) {
 }
 
 func TestDeadlineWhileParked(t *testing.T) {
-	m := mailbox.New[uint64](mailbox.WithSpin(0))
+	m := mailbox.New[uint64](mailbox.Config{Spin: mailbox.NoSpin})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := m.Receive(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -72,7 +72,7 @@ func TestDeadlineWhileParked(t *testing.T) {
 func TestWake(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
-			m := k.new(t, 8, mailbox.WithSpin(0))
+			m := k.new(t, 8, mailbox.Config{Spin: mailbox.NoSpin})
 			ctx := context.Background()
 			out := make(chan result, 1)
 			go func() {
@@ -122,7 +122,7 @@ func TestWake(t *testing.T) {
 func TestCloseWakesParkedConsumer(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
-			m := k.new(t, 8, mailbox.WithSpin(0))
+			m := k.new(t, 8, mailbox.Config{Spin: mailbox.NoSpin})
 			out := make(chan result, 1)
 			go func() {
 				_, err := m.Receive(context.Background())
@@ -149,8 +149,8 @@ func TestMillionWakeups(t *testing.T) {
 			if testing.Short() || k.name == "bounded" {
 				target /= 10
 			}
-			ping := k.new(t, 4, mailbox.WithSpin(0))
-			pong := k.new(t, 4, mailbox.WithSpin(0))
+			ping := k.new(t, 4, mailbox.Config{Spin: mailbox.NoSpin})
+			pong := k.new(t, 4, mailbox.Config{Spin: mailbox.NoSpin})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			done := make(chan error, 1)

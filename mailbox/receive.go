@@ -233,7 +233,7 @@ func (m *Mailbox[T]) wait(ctx context.Context) error {
 
 // park sleeps until a producer, Close, Wake or the context wakes it: in
 // Go's scheduler (GoParker, selecting on the context's Done channel), or,
-// WithFutex, on the Parker (parkFutex).
+// Config.Futex, on the Parker (parkFutex).
 func (m *Mailbox[T]) park(ctx context.Context) error {
 	if m.futex {
 		return m.parkFutex(ctx)

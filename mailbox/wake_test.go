@@ -22,7 +22,7 @@ const blocked = 7777
 // Send of blocked parked on it; the Send's result arrives on sent.
 func blockedSend(t *testing.T, capacity int) (m *mailbox.Mailbox[uint64], sent chan error) {
 	t.Helper()
-	m, err := mailbox.NewBounded[uint64](capacity)
+	m, err := mailbox.NewBounded[uint64](capacity, mailbox.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,13 +10,13 @@ import (
 )
 
 // TestYieldBoundsBacklog: on one P, a producer flooding an unbounded
-// mailbox WithYield(64) lets its consumer catch up: the backlog the
+// mailbox with Config.Yield 64 lets its consumer catch up: the backlog the
 // producer sees stays near 64 (plus one sampling interval), every item
 // arrives once, in order.
 func TestYieldBoundsBacklog(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	const n, limit = 200_000, 64
-	m := mailbox.New[uint64](mailbox.WithYield(limit), mailbox.WithSpin(0))
+	m := mailbox.New[uint64](mailbox.Config{Yield: limit, Spin: mailbox.NoSpin})
 	done := make(chan error, 1)
 	go func() {
 		buf := make([]uint64, 32)
@@ -50,14 +50,14 @@ func TestYieldBoundsBacklog(t *testing.T) {
 	})
 	t.Logf("largest backlog seen by the producer: %d", most)
 	if most > 4*limit {
-		t.Fatalf("backlog reached %d with WithYield(%d)", most, limit)
+		t.Fatalf("backlog reached %d with Config.Yield %d", most, limit)
 	}
 }
 
-// TestYieldWithoutConsumer: with no consumer running, WithYield costs a
+// TestYieldWithoutConsumer: with no consumer running, Config.Yield costs a
 // few yields and never blocks: every send is accepted.
 func TestYieldWithoutConsumer(t *testing.T) {
-	m := mailbox.New[uint64](mailbox.WithYield(16))
+	m := mailbox.New[uint64](mailbox.Config{Yield: 16})
 	testutil.Within(t, "sends", func() {
 		for i := range uint64(10_000) {
 			if err := m.Send(i); err != nil {

@@ -34,7 +34,7 @@ func AllowedCPUs() ([]int, error) {
 // thread, and its mask with it.
 func PinThread(cpuID int) error {
 	if cpuID < 0 || cpuID >= 64*len(unix.CPUSet{}) {
-		return fmt.Errorf("primitives: pin to CPU %d: out of range", cpuID)
+		return fmt.Errorf("%w: pin to CPU %d", ErrNoCPU, cpuID)
 	}
 	var set unix.CPUSet
 	set.Set(cpuID)

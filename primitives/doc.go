@@ -35,4 +35,7 @@ var (
 	// ErrPinUnsupported is returned by PinThread where threads cannot be
 	// bound to CPUs.
 	ErrPinUnsupported = errors.New("primitives: thread pinning unsupported on this system")
+	// ErrNoCPU is returned by PinThread for a CPU number outside the
+	// kernel's CPU set.
+	ErrNoCPU = errors.New("primitives: no such CPU")
 )

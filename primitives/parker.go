@@ -25,7 +25,7 @@ import (
 type Parker struct {
 	// state is the futex word: parkEmpty, parkNotified or parkParked.
 	state Futex
-	spin  atomic.Int32 // relaxed: tuning only; <= 0 means the default
+	spin  atomic.Int32 // relaxed: tuning only; 0 means the default, < 0 none
 }
 
 // Invariants, who may call what, and the missed-wakeup argument.
@@ -57,9 +57,14 @@ const (
 // before it sleeps, unless SetSpin chose otherwise.
 const DefaultParkerSpin = 64
 
-// SetSpin sets how many times Park polls before sleeping. n <= 0 restores
-// the default; set it to 1 on machines with no core to spare. Safe to call
-// at any time.
+// NoSpin, given to any spin knob of the module (Parker.SetSpin,
+// mailbox.Config.Spin, runtime.Config.Spin), means no polling at all: park at
+// once. In every one of them 0 means the default.
+const NoSpin = -1
+
+// SetSpin sets how many times Park polls before sleeping: 0 means
+// DefaultParkerSpin, NoSpin (or any n < 0) none — the right choice on
+// machines with no core to spare. Safe to call at any time.
 func (p *Parker) SetSpin(n int) {
 	if n > 1<<30 {
 		n = 1 << 30
@@ -84,7 +89,7 @@ func (p *Parker) Park(timeout time.Duration) bool {
 
 func (p *Parker) parkSlow(timeout time.Duration) bool {
 	spin := int(p.spin.Load())
-	if spin <= 0 {
+	if spin == 0 {
 		spin = DefaultParkerSpin
 	}
 	for i := 0; i < spin; i++ {

@@ -88,7 +88,7 @@ var callSpin = 20 * time.Microsecond
 
 // selfCall is the error of a Call from a task to its own worker.
 func selfCall(self *Worker) error {
-	return fmt.Errorf("runtime: Call from a task to its own worker %d: %w", self.id, ErrSelfWait)
+	return fmt.Errorf("%w: Call from a task to its own worker %d", ErrSelfWait, self.id)
 }
 
 // ctxPoll bounds one futex sleep of a caller whose context can be
@@ -324,7 +324,7 @@ func Call[T any](ctx context.Context, rt *Runtime, shard int, f func(*Worker) (T
 	me := rt.workerOf(g) // the calling task's worker, or nil
 	if me != nil {
 		if _, ok := me.waitFor(w); !ok {
-			return zero, fmt.Errorf("runtime: Call from a task on worker %d to worker %d, which waits for worker %d: %w", me.id, w.id, me.id, ErrSelfWait)
+			return zero, fmt.Errorf("%w: Call from a task on worker %d to worker %d, which waits for worker %d", ErrSelfWait, me.id, w.id, me.id)
 		}
 	}
 	c := getCell[T]()

@@ -18,7 +18,9 @@ const (
 	// time when Config.Batch is 0.
 	DefaultBatch = 64
 	// NoSpin, as Config.Spin, makes an idle worker park at once.
-	NoSpin = -1
+	// It is primitives.NoSpin, the one value meaning "none" in every spin
+	// knob of the module; 0 means the default in all of them.
+	NoSpin = primitives.NoSpin
 	// DefaultSpin is how long an idle Threads worker polls its mailbox
 	// before parking when Config.Spin is 0: long enough to cover a
 	// caller's turnaround between two requests, so that a busy worker
@@ -162,7 +164,7 @@ type resolved struct {
 var allowedCPUs = func() []int { return primitives.Topology().Allowed }
 
 func invalid(field string, v int) error {
-	return fmt.Errorf("runtime: Config.%s = %d: %w", field, v, ErrInvalidConfig)
+	return fmt.Errorf("%w: Config.%s = %d", ErrInvalidConfig, field, v)
 }
 
 // resolve validates c and fills in its defaults.
@@ -211,7 +213,7 @@ func (c Config) resolve() (resolved, error) {
 		r.Batch = DefaultBatch
 	}
 	if q := int64(r.MailboxCapacity) + int64(r.Batch); int64(r.Workers)*q > MaxQueuedTasks {
-		return r, fmt.Errorf("runtime: Config.Workers × (MailboxCapacity + Batch) = %d × %d, above MaxQueuedTasks %d: %w", r.Workers, q, MaxQueuedTasks, ErrInvalidConfig)
+		return r, fmt.Errorf("%w: Config.Workers × (MailboxCapacity + Batch) = %d × %d, above MaxQueuedTasks %d", ErrInvalidConfig, r.Workers, q, MaxQueuedTasks)
 	}
 	return r, nil
 }

@@ -45,14 +45,14 @@
 //
 // Tasks must not block for long (use Go for that): a Goroutines worker's
 // blocked task blocks only its goroutine, but the worker's mailbox waits.
-// A task that waits for its own worker gets an error matching ErrSelfWait instead of a deadlock:
-// Call to its own worker, Each, Submit or SubmitTo to its own full bounded
-// mailbox, and Go from a Go task when every BlockingWorkers goroutine waits
-// in Go. So does a send from a task to another worker's full bounded
-// mailbox that would close a cycle of workers each waiting on the next
-// one's full mailbox. Waits for a Call's reply are not tracked: worker A
-// calling B while B calls A deadlocks; hand such work to Go. Stop from a task needs
-// a context that ends. A task that calls runtime.Goexit is reported like a
+// A task that would wait for its own worker gets an error matching
+// ErrSelfWait instead of a deadlock: Call to its own worker, Each, Submit
+// or SubmitTo to its own full bounded mailbox, Stop, and Go from a Go task
+// when every BlockingWorkers goroutine waits in Go. So does a Call or a
+// send from a task that would close a cycle of workers each waiting on the
+// next (through Calls, full mailboxes or both): worker A calling B while B
+// calls A gets ErrSelfWait on the call that closes the cycle (self.go
+// names the one case this misses). A task that calls runtime.Goexit is reported like a
 // panic (a *PanicError whose Value is ErrGoexit), its worker goes on on a
 // new goroutine, and Stop returns an error that reports it.
 //

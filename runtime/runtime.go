@@ -96,7 +96,7 @@ func Start(ctx context.Context, cfg Config, structures ...Structure) (*Runtime, 
 	}
 	for i, s := range structures {
 		if s == nil {
-			return nil, fmt.Errorf("runtime: structure %d is nil: %w", i, ErrInvalidConfig)
+			return nil, fmt.Errorf("%w: structure %d is nil", ErrInvalidConfig, i)
 		}
 	}
 	rt := &Runtime{
@@ -150,18 +150,15 @@ func (rt *Runtime) newWorkers() error {
 	for i := range rt.workers {
 		// The runtime spins itself (worker.go); a flood of submissions
 		// yields to the worker past mailboxYield waiting tasks.
-		opts := []mailbox.Option{mailbox.WithSpin(0), mailbox.WithYield(mailboxYield)}
-		if rt.cfg.Mode == Threads {
-			opts = append(opts, mailbox.WithFutex())
-		}
+		mcfg := mailbox.Config{Spin: mailbox.NoSpin, Yield: mailboxYield, Futex: rt.cfg.Mode == Threads}
 		var mb *mailbox.Mailbox[task]
 		if c := rt.cfg.MailboxCapacity; c > 0 {
 			var err error
-			if mb, err = mailbox.NewBounded[task](c, opts...); err != nil {
-				return fmt.Errorf("runtime: Config.MailboxCapacity = %d: %w: %w", c, ErrInvalidConfig, err)
+			if mb, err = mailbox.NewBounded[task](c, mcfg); err != nil {
+				return fmt.Errorf("%w: Config.MailboxCapacity = %d: %w", ErrInvalidConfig, c, err)
 			}
 		} else {
-			mb = mailbox.New[task](opts...)
+			mb = mailbox.New[task](mcfg)
 		}
 		w := &Worker{id: i, cpu: -1, rt: rt, mb: mb, buf: make([]task, rt.cfg.Batch)}
 		if rt.cfg.Pin {
@@ -173,7 +170,7 @@ func (rt *Runtime) newWorkers() error {
 }
 
 // mailboxYield is the backlog past which a submitter yields its P to let
-// the worker catch up (mailbox.WithYield): about what a chan of capacity
+// the worker catch up (mailbox.Config.Yield): about what a chan of capacity
 // 1024 holds before its senders block, and within the mailbox's recycled
 // segments, so a flood neither allocates nor leaves the caches.
 const mailboxYield = 256
@@ -291,7 +288,7 @@ func (rt *Runtime) SubmitTo(shard int, f func(*Worker)) error {
 }
 
 func (rt *Runtime) noShard(shard int) error {
-	return fmt.Errorf("runtime: shard %d of %d: %w", shard, len(rt.workers), ErrNoShard)
+	return fmt.Errorf("%w: shard %d of %d", ErrNoShard, shard, len(rt.workers))
 }
 
 // send hands t to w's mailbox, waiting while a bounded mailbox is full
@@ -330,11 +327,11 @@ func (w *Worker) sendSlow(ctx context.Context, t task) error {
 		return w.mb.SendContext(ctx, t)
 	}
 	if from == w {
-		return fmt.Errorf("runtime: worker %d sends to its own full mailbox: %w", w.id, ErrSelfWait)
+		return fmt.Errorf("%w: worker %d sends to its own full mailbox", ErrSelfWait, w.id)
 	}
 	prev, ok := from.waitFor(w)
 	if !ok {
-		return fmt.Errorf("runtime: worker %d sends to worker %d's full mailbox while that worker waits (through full mailboxes or Calls) on worker %d: %w", from.id, w.id, from.id, ErrSelfWait)
+		return fmt.Errorf("%w: worker %d sends to worker %d's full mailbox while that worker waits (through full mailboxes or Calls) on worker %d", ErrSelfWait, from.id, w.id, from.id)
 	}
 	defer from.waitsOn.Store(prev) // a Call's edge to w stays while it waits for the reply
 	return w.mb.SendContext(ctx, t)
@@ -355,7 +352,7 @@ func (rt *Runtime) Each(ctx context.Context, f func(*Worker) error) error {
 		return err
 	}
 	if w, ok := rt.CurrentWorker(); ok {
-		return fmt.Errorf("runtime: Each from a task on worker %d: %w", w.id, ErrSelfWait)
+		return fmt.Errorf("%w: Each from a task on worker %d", ErrSelfWait, w.id)
 	}
 	if !rt.gate.enter() {
 		return ErrStopped
@@ -480,7 +477,7 @@ func (rt *Runtime) goSlot() error {
 	if inGoTask() {
 		if rt.goNested.Add(1) >= int32(cap(rt.goSlots)) {
 			rt.goNested.Add(-1)
-			return fmt.Errorf("runtime: Go from a Go task while all %d BlockingWorkers wait in Go: %w", cap(rt.goSlots), ErrSelfWait)
+			return fmt.Errorf("%w: Go from a Go task while all %d BlockingWorkers wait in Go", ErrSelfWait, cap(rt.goSlots))
 		}
 		defer rt.goNested.Add(-1)
 	}
@@ -557,7 +554,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	default:
 	}
 	if _, ok := rt.CurrentWorker(); ok || inGoTask() {
-		return fmt.Errorf("runtime: Stop from a task or a Go task cannot wait for the stop; it completes once the caller returns: %w", ErrSelfWait)
+		return fmt.Errorf("%w: Stop from a task or a Go task cannot wait for the stop; it completes once the caller returns", ErrSelfWait)
 	}
 	select {
 	case <-rt.done:
@@ -589,7 +586,7 @@ func (rt *Runtime) shutdown() {
 	rt.detach()
 	rt.goexitMu.Lock()
 	if rt.goexits > 0 {
-		errs = append(errs, fmt.Errorf("runtime: %d task(s) called runtime.Goexit (their workers were replaced), the first: %w", rt.goexits, rt.firstGoexit))
+		errs = append(errs, fmt.Errorf("%w (%d task(s) called runtime.Goexit; their workers were replaced)", rt.firstGoexit, rt.goexits))
 	}
 	rt.goexitMu.Unlock()
 	rt.stopErr = errors.Join(errs...)

@@ -250,10 +250,10 @@ func (w *Worker) start() error {
 				// Goexit: this goroutine ends; Start must hear of it.
 				r := w.ready
 				w.ready = nil
-				r <- fmt.Errorf("runtime: worker %d: OnWorkerStart of %T: %w", w.id, s, pe)
+				r <- fmt.Errorf("%w (OnWorkerStart of %T)", pe, s)
 			})
 			if pe != nil {
-				return fmt.Errorf("runtime: worker %d: OnWorkerStart of %T: %w", w.id, s, pe)
+				return fmt.Errorf("%w (OnWorkerStart of %T)", pe, s)
 			}
 		}
 	}
@@ -312,7 +312,7 @@ func (w *Worker) loop() {
 // spin polls the mailbox for up to Config.Spin before the next receive
 // parks, if fewer than maxSpinners workers spin already; a task found is
 // run as a batch of one (the next receive drains the rest). The mailbox
-// itself does not spin (WithSpin(0)): the budget is runtime-wide.
+// itself does not spin (Config.Spin = NoSpin): the budget is runtime-wide.
 func (w *Worker) spin() {
 	d := w.rt.cfg.Spin
 	if d <= 0 || w.mb.Len() > 0 {

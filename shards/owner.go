@@ -67,6 +67,16 @@ package shards
 //     that waits on that very shard and nothing else, and serves it at
 //     once; a holder's tenure touches only its shard. The holder a request
 //     waits for therefore never waits itself, except for the scheduler.
+//   - The one exception is holdAll (Trie.Snapshot, Trie.Load): it takes
+//     every word, one at a time in index order, each with hold — a request
+//     the holder that reaches it answers by publishing and handing the word
+//     over — and keeps them until it releases them all. While it waits for
+//     word i it holds words 0..i-1, but the holder of word i is a writer
+//     (which holds no other word and never waits while holding it: see
+//     above), whose tenure is bounded, or another holdAll caller, which
+//     took its words in the same order and so never waits for a word this
+//     one holds. The writes queued behind a hold wait for the release (the
+//     hold's caller then serves them, as a tenure).
 //
 // Missed wake-up argument (every queued request is taken off eventually):
 // Go's atomics are sequentially consistent. A pusher pushes, then loads the
@@ -102,8 +112,10 @@ package shards
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/zipora-go/zipora/primitives"
@@ -161,8 +173,12 @@ type request[R any] struct {
 	// by CAS; otherwise it cannot be cancelled and is taken without one
 	// (written before the push).
 	cancellable bool
-	wake        chan struct{} // buffered 1: the completion of a parked waiter
-	op          R
+	// hold: the caller wants the word itself (hold), not an operation
+	// applied: a holder that reaches it hands the word on to it (written
+	// before the push).
+	hold bool
+	wake chan struct{} // buffered 1: the completion of a parked waiter
+	op   R
 }
 
 func newRequest[R any]() *request[R] { return &request[R]{wake: make(chan struct{}, 1)} }
@@ -242,7 +258,7 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 	work, check := 0, 0
 	for round := 1; ; round++ {
 		r := list
-		for ; r != nil && work < maxTenureWork; r = r.next {
+		for ; r != nil && work < maxTenureWork && !r.hold; r = r.next {
 			if work >= check { // a close waits? (not on every write: the word's line is contended)
 				if o.word.Load() != ownHeld {
 					break
@@ -256,6 +272,10 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 		list = r // taken, not applied
 		if o.word.Load() == ownClosing {
 			o.shut(s, list)
+			return
+		}
+		if list != nil && list.hold {
+			handOn(list) // the word stays held: its caller holds it (hold)
 			return
 		}
 		if list == nil {
@@ -375,13 +395,27 @@ func applyGuarded[R any](s session[R], op *R) (work int) {
 // returned; once r is taken, wait returns nil after r is done, whatever
 // ctx.
 func (o *owner[R]) wait(ctx context.Context, s session[R], r *request[R]) error {
+	_, err := o.waitFor(ctx, s, r)
+	return err
+}
+
+// waitFor is wait, and hold's wait for the word (r.hold): it then returns
+// with the word held and the requests that came with it (pending), or
+// errClosed when the word was closed first.
+func (o *owner[R]) waitFor(ctx context.Context, s session[R], r *request[R]) (pending *request[R], err error) {
 	done := ctx.Done()
 	for i := 0; ; i++ {
 		switch r.state.Load() { // acquire: results, or the handed-on word
 		case reqDone:
-			return nil
+			if r.hold {
+				return nil, errClosed // failed by a close
+			}
+			return nil, nil
 		case reqOwner:
 			s.begin()
+			if r.hold {
+				return r.next, nil
+			}
 			o.serve(s, r)
 			continue
 		}
@@ -389,6 +423,9 @@ func (o *owner[R]) wait(ctx context.Context, s session[R], r *request[R]) error 
 		case ownFree:
 			if o.tryAcquire() {
 				s.begin()
+				if r.hold {
+					return o.takeOwn(r), nil
+				}
 				o.serve(s, o.takeAll())
 				continue
 			}
@@ -400,7 +437,7 @@ func (o *owner[R]) wait(ctx context.Context, s session[R], r *request[R]) error 
 			select {
 			case <-done:
 				if r.state.CompareAndSwap(reqWaiting, reqCancelled) {
-					return ctx.Err()
+					return nil, ctx.Err()
 				}
 				done = nil // taken: it completes after a bounded piece of work
 			default:
@@ -412,7 +449,7 @@ func (o *owner[R]) wait(ctx context.Context, s session[R], r *request[R]) error 
 			runtime.Gosched()
 		default:
 			if err := o.park(ctx, r, done); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -473,4 +510,88 @@ func (o *owner[R]) open() {
 			return // not closed
 		}
 	}
+}
+
+// hold takes the word for the caller itself, for as long as it likes (a
+// cut across shards: see holdAll): at once when it is free, else through
+// the queue like a write (r, fresh or reused, is its request), so that
+// under writers that never pause the word still comes to it after the
+// holders before it finish their bounded tenures. It returns the requests
+// that were taken with the word but not applied (pending: the caller hands
+// them to unhold). It fails with errClosed on a closed word, and with ctx's
+// error when ctx ends before its request is taken (the word is then not
+// held); once taken, the word comes whatever ctx, as a write is applied.
+//
+// Holding a word while waiting for another breaks the rule that a holder
+// never waits; it stays deadlock-free because only hold waits while
+// holding, every caller of hold takes words in one global order (shard
+// index: holdAll), and ordinary holders never wait for anything.
+func (o *owner[R]) hold(ctx context.Context, s session[R], r *request[R]) (pending *request[R], err error) {
+	if o.tryAcquire() {
+		s.begin()
+		return nil, nil
+	}
+	r.hold = true
+	o.push(r, ctx.Done() != nil)
+	return o.waitFor(ctx, s, r)
+}
+
+// takeOwn empties the queue after the caller of hold took a free word
+// while its own request r was queued: r is dropped (a taken r is the
+// caller's; a queued one is cancelled so that no holder hands it the word
+// later), the rest returned oldest first.
+func (o *owner[R]) takeOwn(r *request[R]) *request[R] {
+	r.state.CompareAndSwap(reqWaiting, reqCancelled) // a cancellable r not taken yet
+	r.state.CompareAndSwap(reqParked, reqCancelled)
+	list := o.takeAll()
+	var head, tail *request[R]
+	for q := list; q != nil; {
+		next := q.next
+		if q != r {
+			if q.next = nil; tail == nil {
+				head = q
+			} else {
+				tail.next = q
+			}
+			tail = q
+		}
+		q = next
+	}
+	return head
+}
+
+// unhold ends a hold: it applies the requests that came with the word
+// (pending), publishes and releases (or hands on) the word, as a tenure
+// does.
+func (o *owner[R]) unhold(s session[R], pending *request[R]) { o.serve(s, pending) }
+
+// holdAll holds the words of shards 0..n-1 (own and ses name shard i's
+// word and session), taken one at a time in index order with hold, so
+// that two holdAll callers cannot deadlock, and a writer, which holds at
+// most one word and never waits while holding it, cannot block one for
+// longer than its tenure. It returns release, which ends every hold
+// (highest shard first: each applies the writes queued behind the hold),
+// and when word 0 was taken (writers pause from then); or the first error
+// (ctx's, errClosed, wrapped with the shard) after ending the holds it
+// took. While every word is held no write is applied anywhere; reads go
+// on.
+func holdAll[R any](ctx context.Context, n int, own func(i int) *owner[R], ses func(i int) session[R]) (release func(), first time.Time, err error) {
+	rest := make([]*request[R], 0, n)
+	release = func() {
+		for i := len(rest) - 1; i >= 0; i-- {
+			own(i).unhold(ses(i), rest[i])
+		}
+	}
+	for i := range n {
+		list, err := own(i).hold(ctx, ses(i), newRequest[R]())
+		if err != nil {
+			release()
+			return nil, first, fmt.Errorf("shard %d: %w", i, err)
+		}
+		if i == 0 {
+			first = time.Now()
+		}
+		rest = append(rest, list)
+	}
+	return release, first, nil
 }

@@ -70,8 +70,23 @@ func (t *Trie[V]) putRead(r *readState[V]) {
 	t.reads.Put(r)
 }
 
-// startCursor begins cur's walk over c for a read of the given kind.
-func startCursor[V any](cur *trie.Cursor[V], c *trie.Concurrent[V], kind uint8, from, to []byte) {
+// startCursor begins cur's walk over shard i of l (snaps nil), or over
+// its snapshot snaps[i], for a read of the given kind.
+func startCursor[V any](cur *trie.Cursor[V], l *trieLayout[V], snaps []*trie.Snapshot[V], i int, kind uint8, from, to []byte) {
+	if snaps != nil {
+		switch s := snaps[i]; kind {
+		case readAll:
+			cur.SeekSnapshot(s, nil)
+		case readSeek:
+			cur.SeekSnapshot(s, from)
+		case readPrefix:
+			cur.SeekPrefixSnapshot(s, from)
+		default:
+			cur.SeekRangeSnapshot(s, from, to)
+		}
+		return
+	}
+	c := l.shards[i].c.Load() // acquire: the shard's trie (Load replaces it)
 	switch kind {
 	case readAll:
 		cur.Seek(c, nil)
@@ -84,10 +99,10 @@ func startCursor[V any](cur *trie.Cursor[V], c *trie.Concurrent[V], kind uint8, 
 	}
 }
 
-// read yields the keys of the read (kind, from, to) in order; see the
-// file comment. yield does not escape.
-func (t *Trie[V]) read(kind uint8, from, to []byte, yield func([]byte, V) bool) {
-	l := t.layout.Load() // acquire: the shards
+// read yields the keys of the read (kind, from, to) in order, of the
+// shards of l, or of their snapshots snaps (a TrieSnapshot); see the file
+// comment. yield does not escape.
+func (t *Trie[V]) read(l *trieLayout[V], snaps []*trie.Snapshot[V], kind uint8, from, to []byte, yield func([]byte, V) bool) {
 	if l == nil {
 		return
 	}
@@ -100,7 +115,7 @@ func (t *Trie[V]) read(kind uint8, from, to []byte, yield func([]byte, V) bool) 
 		defer t.putRead(r)
 		cur := &r.curs[0]
 		for i := first; i < len(l.shards); i++ {
-			startCursor(cur, l.shards[i].c, kind, from, to)
+			startCursor(cur, l, snaps, i, kind, from, to)
 			for k, v, ok := cur.Next(); ok; k, v, ok = cur.Next() {
 				if !yield(k, v) {
 					return
@@ -117,7 +132,7 @@ func (t *Trie[V]) read(kind uint8, from, to []byte, yield func([]byte, V) bool) 
 	h := &r.heap
 	for i := range l.shards {
 		cur := &r.curs[i]
-		startCursor(cur, l.shards[i].c, kind, from, to)
+		startCursor(cur, l, snaps, i, kind, from, to)
 		if k, v, ok := cur.Next(); ok {
 			r.vals[i] = v
 			h.Push(i, k)
@@ -144,23 +159,23 @@ func (t *Trie[V]) read(kind uint8, from, to []byte, yield func([]byte, V) bool) 
 // not to be modified (clone it to keep it). Steady-state iteration
 // allocates nothing.
 func (t *Trie[V]) All() iter.Seq2[[]byte, V] {
-	return func(yield func([]byte, V) bool) { t.read(readAll, nil, nil, yield) }
+	return func(yield func([]byte, V) bool) { t.read(t.layout.Load(), nil, readAll, nil, nil, yield) }
 }
 
 // Prefix yields the keys starting with p, in order (see All). p is read
 // each time the iteration starts; under an ordered router only the shards
 // whose ranges meet p are visited.
 func (t *Trie[V]) Prefix(p []byte) iter.Seq2[[]byte, V] {
-	return func(yield func([]byte, V) bool) { t.read(readPrefix, p, nil, yield) }
+	return func(yield func([]byte, V) bool) { t.read(t.layout.Load(), nil, readPrefix, p, nil, yield) }
 }
 
 // Seek yields the keys >= k, in order (see All).
 func (t *Trie[V]) Seek(k []byte) iter.Seq2[[]byte, V] {
-	return func(yield func([]byte, V) bool) { t.read(readSeek, k, nil, yield) }
+	return func(yield func([]byte, V) bool) { t.read(t.layout.Load(), nil, readSeek, k, nil, yield) }
 }
 
 // Range yields the keys in [from, to), in order (see All); a nil to means
 // no upper bound.
 func (t *Trie[V]) Range(from, to []byte) iter.Seq2[[]byte, V] {
-	return func(yield func([]byte, V) bool) { t.read(readRange, from, to, yield) }
+	return func(yield func([]byte, V) bool) { t.read(t.layout.Load(), nil, readRange, from, to, yield) }
 }

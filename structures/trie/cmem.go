@@ -275,6 +275,7 @@ func (w *wstate[V]) newValue(v V) (uint32, error) {
 	}
 	d := c.vals.Load() // acquire: covers idx (its chunk was added before idx was handed out)
 	d.chunks[idx>>valChunkBits][idx&(1<<valChunkBits-1)] = v
+	c.markYoungValue(idx) // snapshot.go
 	return idx, nil
 }
 
@@ -380,7 +381,11 @@ func (w *wstate[V]) undoLeaf(r uint32) {
 // ---- freshness (one-writer form) ----
 
 func (w *wstate[V]) markFresh(ref uint32) {
-	if !w.track || ref == 0 || isLeafRef(ref) {
+	if ref == 0 || isLeafRef(ref) {
+		return
+	}
+	w.c.markYoungNode(ref) // snapshot.go
+	if !w.track {
 		return
 	}
 	i := freshIdx(ref)
@@ -445,15 +450,23 @@ const advanceEvery = 64
 
 // reclaim hands back what no reader can reach any more: every retiree whose
 // epoch is below the domain's SafeBelow. Writer only.
+//
+// Unless forced it scans only every advanceEvery retirements: SafeBelow
+// moves only when the epoch advances, and this writer advances it at each
+// scan, so a scan per publication (and its Pending update, an atomic add)
+// found nothing new (issue 23). The test inlines into publish.
 func (w *wstate[V]) reclaim(force bool) {
+	if w.rhead != len(w.ret) && (force || w.sinceAdv >= advanceEvery) {
+		w.reclaimScan()
+	}
+}
+
+// reclaimScan is reclaim's scan: it advances the epoch if readers allow
+// and frees the retirees below SafeBelow.
+func (w *wstate[V]) reclaimScan() {
 	c := w.c
-	if w.rhead == len(w.ret) {
-		return
-	}
-	if force || w.sinceAdv >= advanceEvery {
-		w.sinceAdv = 0
-		c.epoch.TryAdvance()
-	}
+	w.sinceAdv = 0
+	c.epoch.TryAdvance()
 	safe := c.epoch.SafeBelow()
 	i := w.rhead
 	for i < len(w.ret) && w.ret[i].epoch < safe {

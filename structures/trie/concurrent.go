@@ -47,11 +47,11 @@ var ErrLevel = errors.New("trie: no concurrent form at this level")
 // strictly ascending order; every key present for the whole iteration is
 // yielded exactly once; a yielded key and value were present together at
 // some moment during the iteration; keys inserted or deleted meanwhile may
-// or may not appear. There is no snapshot (keeping one would cost the
-// one-writer form its in-place writes); an iteration that must see one
-// state runs while its goroutine holds the writer role (LockWriter or
-// WithWriter, making no InsertNow or DeleteNow and no Publish meanwhile):
-// batched writes stay invisible until published.
+// or may not appear. An iteration that must see one state iterates a
+// Snapshot: taken in constant time (it copies nothing), unchanged by later
+// writes until it is closed; while one is open the one-writer form's
+// per-key writes copy the nodes on their path that a snapshot shares
+// instead of changing them in place (snapshot.go).
 //
 // Every method is linearizable: Insert, Delete, Get and Contains take effect
 // at one atomic load or store (a writer's publication happens-before any read
@@ -111,6 +111,12 @@ type Concurrent[V any] struct {
 	capFlushed atomic.Bool // multi-writer: the slots' stats were flushed once the arena reached its cap (checkCapSlow)
 	valueBytes atomic.Int64
 	pending    atomic.Int64
+	snapOpen   atomic.Int64 // open snapshots (Stats)
+	snapBytes  atomic.Int64 // memory held for open snapshots (Stats)
+
+	snap      snapWriter[V] // open snapshots and what they hold (snapshot.go)
+	msnap     mwSnap        // multi-writer: the snapshot gate (snapmw.go)
+	snapKeys0 int64         // multi-writer: c.w.keys before a snapshot-mode write (under msnap.mu)
 }
 
 // poisonHdr is the header written over a reclaimed node in the invariants
@@ -270,7 +276,7 @@ func (c *Concurrent[V]) Insert(key []byte, v V) (added bool, err error) {
 		if err != nil {
 			return false, err
 		}
-		return c.mwInsert(key, v)
+		return c.mwInsertGated(key, v)
 	}
 	if err := c.lockWriter(context.Background()); err != nil {
 		return false, err
@@ -289,7 +295,7 @@ func (c *Concurrent[V]) Delete(key []byte) (old V, found bool, err error) {
 		return old, false, nil
 	}
 	if c.multi {
-		return c.mwDelete(key)
+		return c.mwDeleteGated(key)
 	}
 	if err := c.lockWriter(context.Background()); err != nil {
 		return old, false, err
@@ -349,12 +355,10 @@ func (c *Concurrent[V]) publish() {
 		w.clearFresh()
 	}
 	if len(w.pend) > 0 {
-		e := c.epoch.Epoch() // read after the root store: see EpochDomain
-		for _, r := range w.pend {
-			w.retire(e, r.ref, r.size)
-		}
+		c.retirePend(c.epoch.Epoch()) // read after the root store: see EpochDomain
 		w.pend = w.pend[:0]
 	}
+	c.sweep()
 	c.w.reclaim(false)
 	c.tryDrop()
 	c.w.publishStats()
@@ -362,12 +366,13 @@ func (c *Concurrent[V]) publish() {
 
 // publishStats publishes the node count and arena bytes in use where they
 // changed, as deltas (each multi-writer slot publishes its own share; the
-// figures are sums). At MultiWriteMultiRead a slot publishes only once its
+// figures are sums). Below the insert cap a writer publishes only once its
 // share moved by mwStatBytes or more (or when flushed: Reclaim, relief),
-// so that writers on other cores do not share a statistics cache line
-// per write. Writer (slot holder) only.
+// so that writers on other cores do not share a statistics cache line per
+// write, and the one writer does not pay two atomic adds per published
+// write (issue 23). Writer (slot holder) only.
 func (w *wstate[V]) publishStats() {
-	if w.c.multi && !w.c.atCap() {
+	if !w.c.atCap() {
 		if d := w.core.mem.bytesInUse() - w.statBytes; d < mwStatBytes && d > -mwStatBytes {
 			return
 		}
@@ -375,9 +380,9 @@ func (w *wstate[V]) publishStats() {
 	w.publishStatsNow()
 }
 
-// mwStatBytes is how far a multi-writer slot's arena bytes may drift before
-// the slot publishes them (publishStats), while the arena is below its
-// insert cap (at the cap every change is published: checkCap).
+// mwStatBytes is how far a writer's (a multi-writer slot's) arena bytes
+// may drift before it publishes them (publishStats), while the arena is
+// below its insert cap (at the cap every change is published: checkCap).
 const mwStatBytes = 16 << 10
 
 // publishStatsNow is publishStats without the multi-writer threshold.
@@ -466,7 +471,7 @@ func (w *Writer[V]) InsertNow(key []byte, v V) (added bool, err error) {
 		return false, err
 	}
 	if c.multi {
-		return c.mwInsert(key, v)
+		return c.mwInsertGated(key, v)
 	}
 	return c.owInsertNow(key, v)
 }
@@ -479,7 +484,7 @@ func (w *Writer[V]) DeleteNow(key []byte) (old V, found bool, err error) {
 		return old, false, nil
 	}
 	if c.multi {
-		return c.mwDelete(key)
+		return c.mwDeleteGated(key)
 	}
 	return c.owDeleteNow(key)
 }
@@ -495,7 +500,7 @@ func (w *Writer[V]) Insert(key []byte, v V) (added bool, err error) {
 		return false, err
 	}
 	if c.multi {
-		return c.mwInsert(key, v)
+		return c.mwInsertGated(key, v)
 	}
 	return c.owInsert(key, v)
 }
@@ -507,7 +512,7 @@ func (w *Writer[V]) Delete(key []byte) (old V, found bool, err error) {
 		return old, false, nil
 	}
 	if c.multi {
-		return c.mwDelete(key)
+		return c.mwDeleteGated(key)
 	}
 	return c.owDelete(key)
 }
@@ -574,7 +579,10 @@ func (c *Concurrent[V]) Range(from, to []byte) iter.Seq2[[]byte, V] {
 
 // Stats returns memory statistics: Keys is the published count, the other
 // fields the writers' last published figures (ArenaBytes includes nodes
-// waiting for reclamation).
+// waiting for reclamation). Below the insert cap a writer publishes its
+// node and byte figures once they moved by 16 KiB of arena (and on
+// Reclaim and, at OneWriteMultiRead, Writer.Publish); at the cap, every
+// change.
 func (c *Concurrent[V]) Stats() Stats {
 	s := Stats{
 		Keys:          c.Len(),
@@ -583,6 +591,8 @@ func (c *Concurrent[V]) Stats() Stats {
 		ArenaCapacity: int(c.capacity.Load()),
 		ValueBytes:    int(c.valueBytes.Load()),
 		Compactions:   int(c.compactions.Load()), // relaxed: a statistic
+		Snapshots:     int(c.snapOpen.Load()),    // relaxed: a statistic
+		SnapshotBytes: int(c.snapBytes.Load()),   // relaxed: a statistic
 	}
 	if s.Keys > 0 {
 		s.BytesPerKey = float64(s.ArenaBytes+s.ValueBytes) / float64(s.Keys)
@@ -593,7 +603,9 @@ func (c *Concurrent[V]) Stats() Stats {
 // ReclaimStats describes reclamation in a concurrent trie.
 type ReclaimStats struct {
 	// Pending is the number of unlinked nodes and value slots waiting for
-	// readers to finish.
+	// readers to finish, as the writers last published it: each publishes
+	// it when it scans for reclaimable items (every 64 retirements, and on
+	// Reclaim, which makes it exact).
 	Pending int
 	// Epoch is the reader domain's epoch.
 	Epoch uint64
@@ -639,7 +651,7 @@ func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 		return err
 	}
 	if c.multi {
-		return c.mwReclaimAll(ctx)
+		return c.mwReclaim(ctx)
 	}
 	w, err := c.LockWriter(ctx)
 	if err != nil {
@@ -685,10 +697,11 @@ func (w *Writer[V]) Reclaim() error {
 	}
 	c.publish()
 	c.publishCount()
+	c.sweep()
 	c.tryDrop()
 	c.w.reclaim(true)
 	c.valShrink([]*wstate[V]{&c.w})
-	c.w.publishStats()
+	c.w.publishStatsNow()
 	if c.compactWorth() {
 		if err := c.compact(); err != nil {
 			return fmt.Errorf("trie: compaction: %w", err)

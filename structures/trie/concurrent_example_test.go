@@ -90,3 +90,34 @@ func ExampleNewShared() {
 	// primitives: busy: a writer token is out at SingleThreadShared
 	// 7 true
 }
+
+// A snapshot is the trie as it was when taken: later writes do not change
+// it, and taking it copies nothing. Close it when done.
+func ExampleConcurrent_Snapshot() {
+	t, err := trie.NewConcurrent[int](primitives.OneWriteMultiRead)
+	if err != nil {
+		panic(err)
+	}
+	t.Insert([]byte("apple"), 1)
+	t.Insert([]byte("banana"), 2)
+
+	snap, err := t.Snapshot()
+	if err != nil {
+		panic(err)
+	}
+	defer snap.Close()
+
+	t.Insert([]byte("apple"), 10) // the live trie moves on
+	t.Delete([]byte("banana"))
+	t.Insert([]byte("cherry"), 3)
+
+	for k, v := range snap.All() {
+		fmt.Println(string(k), v)
+	}
+	v, _ := t.Get([]byte("apple"))
+	fmt.Println("live:", t.Len(), "keys, apple =", v)
+	// Output:
+	// apple 1
+	// banana 2
+	// live: 2 keys, apple = 10
+}

@@ -24,6 +24,11 @@ func (c *Concurrent[V]) checkConcurrent() error {
 			defer c.slots[i].mu.Unlock()
 			ws = append(ws, &c.slots[i].w)
 		}
+		c.msnap.mu.Lock()
+		defer c.msnap.mu.Unlock()
+		if c.w.core.mem != nil { // the snapshot-mode writer (snapmw.go)
+			ws = append(ws, &c.w)
+		}
 	}
 	w := ws[0]
 	if !c.multi && w.root != c.root.Load() {
@@ -112,6 +117,16 @@ func (c *Concurrent[V]) checkConcurrent() error {
 				used += w.core.mem.blockSize(int(r.size) + w.core.mem.pad)
 			}
 		}
+		if w == &c.w {
+			for _, hi := range c.snap.held { // kept for open snapshots (snapshot.go)
+				if r := hi.r; r.size == 0 {
+					retiredVals++
+				} else {
+					retiredNodes++
+					used += w.core.mem.blockSize(int(r.size) + w.core.mem.pad)
+				}
+			}
+		}
 		allocated += w.core.nodes
 		inUse += w.core.mem.bytesInUse()
 		free += len(w.vfree)
@@ -194,4 +209,10 @@ func (c *Concurrent[V]) setFailAlloc(f func() bool) {
 	for i := range c.slots {
 		c.slots[i].w.core.failAlloc = f
 	}
+}
+
+// snapState returns what the writer keeps for snapshots: open snapshots,
+// held items, held bytes (quiescent trie).
+func (c *Concurrent[V]) snapInfo() (open, held int, bytes int64) {
+	return len(c.snap.open), len(c.snap.held), c.snap.bytes
 }

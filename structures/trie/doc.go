@@ -41,12 +41,38 @@
 // Prefix is as cheap as the keys it reads. Concurrent also offers Cursor,
 // the stepping form, for callers that interleave several walks.
 //
+// # Snapshots
+//
+// Concurrent.Snapshot returns a read-only view of a concurrent trie as it
+// was at the call, unchanged by later writes until it is closed: Get,
+// Contains, Len and the ordered iterators, lock-free, at the speed of the
+// live trie's reads. Taking one copies nothing. While snapshots are open
+// the writer copies the nodes on a write's path that a snapshot shares
+// instead of changing them in place, and keeps the nodes and values the
+// snapshots still reach (Stats.SnapshotBytes); Close gives them back. At
+// MultiWriteMultiRead writers serialize while a snapshot is open. Saving a
+// snapshot is iterating it (All).
+//
 // The loop body may modify the trie it iterates (Insert, Delete): the
 // iterator detects the change through the trie's modification counter and
 // resumes from the smallest key strictly greater than the last key it
 // yielded. So it never yields a key twice or out of order, never yields a
 // key after it was deleted, and yields a key inserted ahead of its position
 // (within its range). Keys inserted behind the position are not seen.
+//
+// # Saving and loading
+//
+// Save writes any ascending sequence of pairs (All, Prefix, Seek or Range
+// of any form) to an io.Writer as a versioned stream of checksummed,
+// prefix-compressed blocks; values go through a Codec (a pair of
+// functions: StringCodec, BytesCodec, Uint64Codec, BinaryCodec, or your
+// own). Load and LoadConcurrent read a stream back, building the trie
+// bottom-up (no per-key search; the same nodes inserting the keys in
+// order would build) and returning all of it or, on any error (a
+// truncated or corrupt stream, another format or version, a value the
+// codec rejects, a memory cap), nothing. Builder and ConcurrentBuilder
+// build from sorted keys of any origin; Scan reads a stream without
+// building. docs/design.md documents the format byte by byte.
 //
 // # Memory
 //

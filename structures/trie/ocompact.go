@@ -53,8 +53,8 @@ func (c *Concurrent[V]) setupArena(i int, mem *arena) {
 // nodes' bytes plus four chunks (4 MiB with the default 1 MiB chunks): then
 // a compaction pays.
 func (c *Concurrent[V]) compactWorth() bool {
-	if c.dropPending {
-		return false // the other arena is not free yet
+	if c.dropPending || c.snapHeld() {
+		return false // the other arena is not free yet, or snapshots reach this one
 	}
 	mem := c.w.core.mem
 	return mem.capacity() > 2*mem.bytesInUse()+4*int(c.mask+1)
@@ -66,8 +66,8 @@ func (c *Concurrent[V]) compactWorth() bool {
 // compaction's old arena still waits for readers. Writer-role holder only,
 // no batch pending.
 func (c *Concurrent[V]) compact() error {
-	if c.dropPending {
-		return nil // the other arena still has readers: not now
+	if c.dropPending || c.snapHeld() {
+		return nil // the other arena still has readers, or snapshots reach this one: not now
 	}
 	for _, r := range c.w.ret[c.w.rhead:] {
 		if r.size > 0 {

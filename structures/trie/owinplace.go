@@ -69,6 +69,7 @@ package trie
 
 import (
 	"sync/atomic"
+	"unsafe"
 )
 
 // retireNode queues published node ref (unlinked by the write) for
@@ -78,7 +79,7 @@ func (c *Concurrent[V]) retireNode(ref uint32) {
 		return
 	}
 	w := &c.w
-	w.pend = append(w.pend, retiree{ref: ref, size: uint32(nodeSize(w.core.mem.ptr(ref).hdr()))})
+	w.pend = append(w.pend, retiree{ref: ref, size: uint32(nodeSize(w.core.mem.at(ref).hdr()))})
 }
 
 // beginInPlace starts an in-place write: a pending batch is published
@@ -104,9 +105,9 @@ func (c *Concurrent[V]) endInPlace() {
 // readers no longer hold and tries once more.
 func (c *Concurrent[V]) owInsertNow(key []byte, v V) (bool, error) {
 	c.beginInPlace()
-	added, err := c.owInsertNowOnce(key, v)
+	added, err := c.insertNowOnce(key, v)
 	if err != nil && c.w.relieve(err) {
-		added, err = c.owInsertNowOnce(key, v)
+		added, err = c.insertNowOnce(key, v)
 	}
 	c.endInPlace()
 	return added, err
@@ -122,10 +123,11 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 		if ref == 0 || isLeafRef(ref) {
 			return c.slotInsertNow(slot, ref, key[depth:], v)
 		}
-		n := mem.ptr(ref)
+		n := mem.at(ref) // at: also the multi-writer arena (snapmw.go)
 		h := n.hdr()
 		if p := h.prefixLen(); p > 0 {
-			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
+			if len(key)-depth < p || !n.hasPrefix(h, key[depth:], p) {
+				m := commonPrefix(n.prefix(h), key[depth:])
 				nr, err := c.w.splitFor(n, h, m, key[depth:], v)
 				if err != nil {
 					return false, err
@@ -165,8 +167,8 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 			storeHV(n, h.withCount(cnt+1), n.valueIdx())
 			return c.inserted(true), nil
 		}
-		if i := n.findSparse(h, cnt, b); i >= 0 {
-			slot = slotAt(n, h, i)
+		if s := n.slotFor(h, b); s != nil { // the writer's own nodes: plain reads race with nothing
+			slot = (*atomic.Uint32)(unsafe.Pointer(s))
 			depth++
 			continue
 		}
@@ -240,9 +242,9 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 // exhaustion (a removal copies a node).
 func (c *Concurrent[V]) owDeleteNow(key []byte) (V, bool, error) {
 	c.beginInPlace()
-	old, found, err := c.owDeleteNowOnce(key)
+	old, found, err := c.deleteNowOnce(key)
 	if err != nil && c.w.relieve(err) {
-		old, found, err = c.owDeleteNowOnce(key)
+		old, found, err = c.deleteNowOnce(key)
 	}
 	c.endInPlace()
 	return old, found, err
@@ -281,7 +283,7 @@ func (c *Concurrent[V]) owDeleteNowOnce(key []byte) (old V, found bool, err erro
 			}
 			return old, c.deletedNow(ref >> 1), nil
 		}
-		n := mem.ptr(ref)
+		n := mem.at(ref)
 		h := n.hdr()
 		if pl := h.prefixLen(); pl > 0 {
 			if len(key)-depth < pl || string(n.prefix(h)) != string(key[depth:depth+pl]) {

@@ -131,6 +131,14 @@ type Stats struct {
 	// Compactions is the number of arena compactions so far (Concurrent at
 	// OneWriteMultiRead, by Reclaim; 0 for the other forms).
 	Compactions int
+	// Snapshots is the number of open snapshots (Concurrent at
+	// OneWriteMultiRead and MultiWriteMultiRead; 0 for the other forms).
+	Snapshots int
+	// SnapshotBytes is the memory kept only for open snapshots: nodes and
+	// value slots the live trie no longer uses (included in ArenaBytes and
+	// ValueBytes), as the writer last published it; it goes back when
+	// the snapshots that reach it are closed.
+	SnapshotBytes int
 }
 
 func (c *core[V]) stats() Stats {

@@ -51,8 +51,8 @@ type valCompactState struct {
 // the slots that live and retired values need plus four chunks, and the
 // limit to compact to. ws are every writer state, owned by the caller.
 func (c *Concurrent[V]) valWorth(ws []*wstate[V], keys int) (limit uint32, ok bool) {
-	if c.noValues || c.vc.limit.Load() != 0 {
-		return 0, false
+	if c.noValues || c.vc.limit.Load() != 0 || c.snapHeld() {
+		return 0, false // a snapshot may reach a slot a move would free
 	}
 	need := keys
 	for _, w := range ws {
