@@ -73,6 +73,7 @@ type mwReclaimState struct {
 	held      bool   // the current pool holds released chunk slots back (TrimHold)
 	heldEpoch uint64 // the epoch read after the view store that dropped their addresses
 	force     bool   // tests: compact whatever the fragmentation
+	noCompact bool   // tests: never compact (the trim path alone)
 }
 
 // lockSlots takes every writer slot in index order; unlockSlots releases
@@ -89,8 +90,8 @@ func (c *Concurrent[V]) unlockSlots() {
 	}
 }
 
-// mayRelease reports whether Reclaim may give node memory back or move
-// nodes now. Every writer slot held.
+// mayRelease reports whether Reclaim may give memory back or move nodes
+// or values now (both forms: every writer slot held, or the writer role).
 func (c *Concurrent[V]) mayRelease() bool { return true }
 
 // passed reports whether every reader that was inside at epoch e has left
@@ -120,13 +121,18 @@ func (c *Concurrent[V]) mwReclaimAll(ctx context.Context) error {
 	c.mwReclaimSlots(ws)
 	var err error
 	if c.mayRelease() {
-		if c.arenas[c.cur].lf.TrimHold() > 0 {
-			c.mwDropReleased()
-		}
-		nodes := c.mwCompactWorth(ws)
-		vlimit, vals := c.valWorth(ws, c.mwLen())
-		if nodes || vals {
+		// A compaction gives back everything a trim would (the old pool
+		// goes whole) and copies only the live nodes, where a trim walks
+		// every free block: trim only when no compaction is due or it
+		// could not run.
+		compactions := c.compactions.Load() // relaxed: changed only with every slot held
+		_, vals := c.valWorth(ws, c.mwLen())
+		if c.mwCompactWorth(ws) || vals {
 			if held, ok := c.mwLockTreeRetry(); ok {
+				// Decide again: the slots may have been let go between
+				// tries, and another Reclaim may have run meanwhile.
+				nodes := c.mwCompactWorth(ws)
+				vlimit, vals := c.valWorth(ws, c.mwLen())
 				if vals {
 					c.valMove(ws, vlimit, c.root.Load(), func(r uint32) { c.root.Store(r) })
 					ws[0].shareValues(0)
@@ -136,6 +142,11 @@ func (c *Concurrent[V]) mwReclaimAll(ctx context.Context) error {
 				} else {
 					unlockAll(held)
 				}
+			}
+		}
+		if c.compactions.Load() == compactions && c.mwFreeBytes(ws) >= int(c.mask+1) {
+			if c.arenas[c.cur].lf.TrimHold() > 0 {
+				c.mwDropReleased()
 			}
 		}
 	}
@@ -187,7 +198,7 @@ func (c *Concurrent[V]) mwRelease() {
 }
 
 // mwSetView publishes the view with arena a's table replaced by t (under
-// gmu), and the capacity.
+// gmu), and the capacity. Every writer slot held.
 func (c *Concurrent[V]) mwSetView(a int, t []unsafe.Pointer) {
 	c.gmu.Lock()
 	nv := *c.view.Load()
@@ -195,6 +206,9 @@ func (c *Concurrent[V]) mwSetView(a int, t []unsafe.Pointer) {
 	c.view.Store(nv.withHot(c.cur)) // release: the new table
 	c.gmu.Unlock()
 	c.storeCapacity()
+	if c.capacity.Load() < c.insertCap {
+		c.capFlushed.Store(false) // below the cap again: the next check at the cap flushes the slots again (checkCapSlow)
+	}
 }
 
 // mwDropReleased republishes the readers' view without the addresses of
@@ -213,9 +227,6 @@ func (c *Concurrent[V]) mwDropReleased() {
 	}
 	c.mwSetView(c.cur, t)
 	c.mwr.held, c.mwr.heldEpoch = true, c.epoch.Epoch() // read after the view store
-	if c.capacity.Load() < c.insertCap {
-		c.capFlushed.Store(false) // the next check at the cap flushes the slots again (checkCapSlow)
-	}
 }
 
 // mwArena returns a writer slot's arena struct over pool lf, arena a.
@@ -228,6 +239,17 @@ func (c *Concurrent[V]) mwArena(lf *pool.LockFree, a int) *arena {
 // locks finish before it gives up locking the tree.
 const mwCompactTries = 4
 
+// mwFreeBytes is the node pool's capacity less the live and retired
+// nodes' bytes: no chunk is wholly free below one chunk's worth. Every
+// slot held.
+func (c *Concurrent[V]) mwFreeBytes(ws []*wstate[V]) int {
+	inUse := 0
+	for _, w := range ws {
+		inUse += w.core.mem.bytesInUse()
+	}
+	return c.arenas[c.cur].capacity() - inUse
+}
+
 // mwCompactWorth reports whether the node pool reserves more than twice
 // the live nodes' bytes plus four chunks (the one-writer rule,
 // compactWorth) and no old pool still waits for readers. Every slot held.
@@ -235,11 +257,12 @@ func (c *Concurrent[V]) mwCompactWorth(ws []*wstate[V]) bool {
 	if c.dropPending {
 		return false
 	}
-	inUse := 0
-	for _, w := range ws {
-		inUse += w.core.mem.bytesInUse()
+	if c.mwr.noCompact {
+		return false
 	}
-	return c.mwr.force || c.arenas[c.cur].capacity() > 2*inUse+4*int(c.mask+1)
+	capacity := c.arenas[c.cur].capacity()
+	inUse := capacity - c.mwFreeBytes(ws)
+	return c.mwr.force || capacity > 2*inUse+4*int(c.mask+1)
 }
 
 // mwLockTreeRetry is mwLockTree that, while a writer holds a node lock

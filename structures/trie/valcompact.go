@@ -203,7 +203,7 @@ func (w *wstate[V]) unparkValues() {
 // (Writer.Reclaim after publish).
 func (c *Concurrent[V]) owValCompact() {
 	ws := []*wstate[V]{&c.w}
-	if limit, ok := c.valWorth(ws, int(c.w.keys)); ok {
+	if limit, ok := c.valWorth(ws, int(c.w.keys)); ok && c.mayRelease() {
 		c.valMove(ws, limit, c.w.root, func(r uint32) {
 			c.w.root = r
 			c.root.Store(r) // release: publishes the moved value
