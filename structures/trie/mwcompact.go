@@ -111,8 +111,9 @@ func (c *Concurrent[V]) passed(e uint64) bool {
 // moved down and a fragmented pool is compacted; then, after a second wait
 // for readers, the released chunk slots become reusable, a compaction's
 // old pool is dropped and the value store shrinks (if ctx ends first, the
-// next Reclaim does it).
-func (c *Concurrent[V]) mwReclaimAll(ctx context.Context) error {
+// next Reclaim does it). beforeWait runs once nothing moves any more,
+// before the second wait (mwReclaim releases the snapshot gate there).
+func (c *Concurrent[V]) mwReclaimAll(ctx context.Context, beforeWait func()) error {
 	ws := make([]*wstate[V], len(c.slots))
 	for i := range c.slots {
 		ws[i] = &c.slots[i].w
@@ -155,6 +156,7 @@ func (c *Concurrent[V]) mwReclaimAll(ctx context.Context) error {
 	}
 	wait := c.mwr.held || c.dropPending || c.vc.limit.Load() != 0
 	c.unlockSlots()
+	beforeWait()
 	if !wait {
 		return err
 	}

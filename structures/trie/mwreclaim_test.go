@@ -476,7 +476,7 @@ func TestMultiWriterReclaimContextEnds(t *testing.T) {
 	testutil.Within(t, "a Reclaim whose context ends", func() {
 		// What Reclaim does after its first wait (the reader entered
 		// after it): compaction and value moves, then the second wait.
-		if err := c.mwReclaimAll(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		if err := c.mwReclaimAll(ctx, func() {}); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("mwReclaimAll with a reader inside = %v, want the deadline", err)
 		}
 	})

@@ -175,9 +175,10 @@ func (c *Concurrent[V]) mwSnapClosed() {
 }
 
 // mwReclaim is Reclaim at MultiWriteMultiRead (after its first wait for
-// readers). It holds mu throughout, so no snapshot is taken and no
-// snapshot-mode write runs while mwReclaimAll moves nodes or values or
-// releases pool chunks (lock order: mu, then the writer slots, as
+// readers). It holds mu until nothing moves any more (not across the
+// second wait for readers), so no snapshot is taken and no snapshot-mode
+// write runs while mwReclaimAll moves nodes or values or releases pool
+// chunks (lock order: mu, then the writer slots, as
 // mwSnapEnd). While a snapshot is open or holds retired memory, or once
 // the snapshot-mode writer has state in the pools (its arena over the
 // slots' pool and its value slots, which mwReclaimAll does not know),
@@ -186,11 +187,14 @@ func (c *Concurrent[V]) mwSnapClosed() {
 func (c *Concurrent[V]) mwReclaim(ctx context.Context) error {
 	ms := &c.msnap
 	ms.mu.Lock()
-	defer ms.mu.Unlock()
 	c.mwSnapLeave()
 	if c.w.core.mem == nil && ms.mode.Load() == 0 && !c.snapHeld() {
-		return c.mwReclaimAll(ctx)
+		// mu is released before the second wait for readers: a reader
+		// that writes (snapshot mode takes mu) would otherwise wait for
+		// this Reclaim while it waits for that reader.
+		return c.mwReclaimAll(ctx, ms.mu.Unlock)
 	}
+	defer ms.mu.Unlock()
 	c.eachSlot(func(w *wstate[V]) {
 		w.reclaim(true)
 		w.shareValues(0)
