@@ -366,13 +366,15 @@ func (c *Concurrent[V]) publish() {
 
 // publishStats publishes the node count and arena bytes in use where they
 // changed, as deltas (each multi-writer slot publishes its own share; the
-// figures are sums). Below the insert cap a writer publishes only once its
+// figures are sums). At MultiWriteMultiRead a slot publishes only once its
 // share moved by mwStatBytes or more (or when flushed: Reclaim, relief),
-// so that writers on other cores do not share a statistics cache line per
-// write, and the one writer does not pay two atomic adds per published
-// write (issue 23). Writer (slot holder) only.
+// so that writers on other cores do not share a statistics cache line
+// per write. The one writer publishes every change: users (the sharded
+// trie's stats page) read exact figures after a few writes; applying the
+// threshold there too saved two atomic adds per write but showed a small
+// trie as 0 bytes (issue 23). Writer (slot holder) only.
 func (w *wstate[V]) publishStats() {
-	if !w.c.atCap() {
+	if w.c.multi && !w.c.atCap() {
 		if d := w.core.mem.bytesInUse() - w.statBytes; d < mwStatBytes && d > -mwStatBytes {
 			return
 		}
@@ -380,9 +382,9 @@ func (w *wstate[V]) publishStats() {
 	w.publishStatsNow()
 }
 
-// mwStatBytes is how far a writer's (a multi-writer slot's) arena bytes
-// may drift before it publishes them (publishStats), while the arena is
-// below its insert cap (at the cap every change is published: checkCap).
+// mwStatBytes is how far a multi-writer slot's arena bytes may drift before
+// the slot publishes them (publishStats), while the arena is below its
+// insert cap (at the cap every change is published: checkCap).
 const mwStatBytes = 16 << 10
 
 // publishStatsNow is publishStats without the multi-writer threshold.
@@ -579,10 +581,9 @@ func (c *Concurrent[V]) Range(from, to []byte) iter.Seq2[[]byte, V] {
 
 // Stats returns memory statistics: Keys is the published count, the other
 // fields the writers' last published figures (ArenaBytes includes nodes
-// waiting for reclamation). Below the insert cap a writer publishes its
-// node and byte figures once they moved by 16 KiB of arena (and on
-// Reclaim and, at OneWriteMultiRead, Writer.Publish); at the cap, every
-// change.
+// waiting for reclamation). At MultiWriteMultiRead, below the insert cap,
+// a writer slot publishes its node and byte figures once they moved by
+// 16 KiB of arena (and on Reclaim); the one writer publishes every change.
 func (c *Concurrent[V]) Stats() Stats {
 	s := Stats{
 		Keys:          c.Len(),
