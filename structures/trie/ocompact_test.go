@@ -27,7 +27,7 @@ func TestChurnCompaction(t *testing.T) {
 	chunk := int(c.mask + 1)
 	live, rounds := 10000, 4
 	if raceEnabled || testing.Short() {
-		live, rounds = 2000, 2
+		live, rounds = 2000, 4
 	}
 	// Keys of varied lengths spread nodes over many size classes.
 	key := func(i int) []byte {
