@@ -958,3 +958,30 @@ func testSnapshotManyOpen(t *testing.T, l primitives.Level) {
 		t.Fatal(err)
 	}
 }
+
+// TestSnapshotReadAllocs: reads of a snapshot allocate nothing (Get,
+// Contains, Len, a steady-state range loop), as the live trie's do.
+func TestSnapshotReadAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	c := newC[int](t, primitives.OneWriteMultiRead)
+	keys := snapKeys(500)
+	fillSnap(t, c, keys)
+	s := mustSnap(t, c)
+	defer s.Close()
+	c.Insert(keys[1], -1)
+	sum := 0
+	if n := testing.AllocsPerRun(100, func() {
+		v, _ := s.Get(keys[1])
+		sum += v + s.Len()
+		if s.Contains(keys[2]) {
+			sum++
+		}
+		for _, v := range s.Prefix([]byte("k1/1")) {
+			sum += v
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per snapshot read", n)
+	}
+}
