@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"go.uber.org/goleak"
 
@@ -983,5 +984,21 @@ func TestSnapshotReadAllocs(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Fatalf("%v allocations per snapshot read", n)
+	}
+}
+
+// TestSnapshotLayout: the snapshot flag every allocation reads is not on
+// the cache line of the statistics every multi-writer slot writes, and
+// the multi-writer gate's mode word is on a line of its own.
+func TestSnapshotLayout(t *testing.T) {
+	var c Concurrent[int]
+	const line = uintptr(primitives.CacheLineSize)
+	on := unsafe.Offsetof(c.snap) + unsafe.Offsetof(c.snap.on)
+	if on/line == (unsafe.Offsetof(c.pending)+7)/line {
+		t.Fatalf("snap.on (offset %d) shares a cache line with the slots' statistics (pending at %d)", on, unsafe.Offsetof(c.pending))
+	}
+	mode := unsafe.Offsetof(c.msnap) + unsafe.Offsetof(c.msnap.mode)
+	if wd := unsafe.Offsetof(c.msnap) + unsafe.Offsetof(c.msnap.wdom); wd-mode < line {
+		t.Fatalf("the gate's mode word and its epoch domain are %d bytes apart", wd-mode)
 	}
 }
