@@ -229,7 +229,11 @@ func testSnapshotMany(t *testing.T, l primitives.Level) {
 	}
 	var snaps []open
 	r := rand.New(rand.NewPCG(3, 4))
-	for step := range 3000 {
+	steps := 3000
+	if raceEnabled {
+		steps = 1000
+	}
+	for step := range steps {
 		switch x := r.IntN(20); {
 		case x < 2:
 			s, err := c.Snapshot()
@@ -305,7 +309,11 @@ func TestSnapshotAcrossReclaim(t *testing.T) { bothLevels(t, testSnapshotAcrossR
 
 func testSnapshotAcrossReclaim(t *testing.T, l primitives.Level) {
 	c := newC[int](t, l, WithPoolConfig(pool.Config{ChunkSize: 16 << 10}))
-	keys := snapKeys(40000)
+	n := 40000
+	if raceEnabled {
+		n = 16000
+	}
+	keys := snapKeys(n)
 	want := fillSnap(t, c, keys)
 	s := mustSnap(t, c)
 	for round := range 2 {
@@ -695,7 +703,11 @@ func TestSnapshotFault(t *testing.T) { bothLevels(t, testSnapshotFault) }
 func testSnapshotFault(t *testing.T, l primitives.Level) {
 	keys := faultKeys()
 	r := rand.New(rand.NewPCG(8, 9))
-	for round := range 40 {
+	rounds := 40
+	if raceEnabled {
+		rounds = 15
+	}
+	for round := range rounds {
 		c := newC[int](t, l)
 		model := map[string]int{}
 		for _, k := range keys[:len(keys)/2] {
