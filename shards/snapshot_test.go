@@ -335,3 +335,65 @@ func TestTrieSnapshotAcrossReclaimAndStop(t *testing.T) {
 		t.Fatal("a closed cut is not empty")
 	}
 }
+
+// TestTrieSnapshotConcurrentCutsAndStop: several goroutines take cuts at
+// once (each holding words while it waits for the next, all in shard
+// order: no deadlock) while writers run, and Stop comes in the middle:
+// every Snapshot returns a cut or runtime.ErrStopped, nothing hangs.
+func TestTrieSnapshotConcurrentCutsAndStop(t *testing.T) {
+	rt, tr := startTrie(t, 3)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var cuts atomic.Int64
+	errc := make(chan error, 16)
+	for g := range 2 { // writers
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := tr.Insert(ctx, fmt.Appendf(nil, "w%d/%d", g, i%500), uint64(i)); err != nil {
+					if !errors.Is(err, zrt.ErrStopped) {
+						errc <- err
+					}
+					return
+				}
+			}
+		})
+	}
+	for range 4 { // cut takers
+		wg.Go(func() {
+			for {
+				ts, err := tr.Snapshot(ctx)
+				if err != nil {
+					if !errors.Is(err, zrt.ErrStopped) {
+						errc <- err
+					}
+					return
+				}
+				if n := ts.Len(); n < 0 || n > 1000 {
+					errc <- fmt.Errorf("a cut of %d keys", n)
+				}
+				ts.Close()
+				cuts.Add(1)
+			}
+		})
+	}
+	testutil.Within(t, "concurrent cuts, writers and Stop", func() {
+		for cuts.Load() < 200 {
+			runtime.Gosched()
+		}
+		if err := rt.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+		close(stop)
+		wg.Wait()
+	})
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+}
