@@ -20,6 +20,9 @@
 // goroutine. Trie.Snapshot takes a consistent cut across all shards (every
 // write that returned before it is in it, none that started after it
 // returned), pausing writers for the time it takes every shard's word and
-// snapshots each shard's trie, without copying data. See owner.go for the
+// snapshots each shard's trie, without copying data. Trie.Save writes such
+// a cut as a trie.Save stream while writes go on; Trie.Load builds new
+// shards from one off to the side and installs them while holding every
+// shard's word (see Load for what readers observe). See owner.go for the
 // protocol and docs/design.md for the architecture.
 package shards

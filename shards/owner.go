@@ -67,6 +67,16 @@ package shards
 //     that waits on that very shard and nothing else, and serves it at
 //     once; a holder's tenure touches only its shard. The holder a request
 //     waits for therefore never waits itself, except for the scheduler.
+//   - The one exception is holdAll (Trie.Snapshot, Trie.Load): it takes
+//     every word, one at a time in index order, each with hold — a request
+//     the holder that reaches it answers by publishing and handing the word
+//     over — and keeps them until it releases them all. While it waits for
+//     word i it holds words 0..i-1, but the holder of word i is a writer
+//     (which holds no other word and never waits while holding it: see
+//     above), whose tenure is bounded, or another holdAll caller, which
+//     took its words in the same order and so never waits for a word this
+//     one holds. The writes queued behind a hold wait for the release (the
+//     hold's caller then serves them, as a tenure).
 //
 // Missed wake-up argument (every queued request is taken off eventually):
 // Go's atomics are sequentially consistent. A pusher pushes, then loads the
@@ -102,8 +112,10 @@ package shards
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/zipora-go/zipora/primitives"
@@ -552,3 +564,34 @@ func (o *owner[R]) takeOwn(r *request[R]) *request[R] {
 // (pending), publishes and releases (or hands on) the word, as a tenure
 // does.
 func (o *owner[R]) unhold(s session[R], pending *request[R]) { o.serve(s, pending) }
+
+// holdAll holds the words of shards 0..n-1 (own and ses name shard i's
+// word and session), taken one at a time in index order with hold, so
+// that two holdAll callers cannot deadlock, and a writer, which holds at
+// most one word and never waits while holding it, cannot block one for
+// longer than its tenure. It returns release, which ends every hold
+// (highest shard first: each applies the writes queued behind the hold),
+// and when word 0 was taken (writers pause from then); or the first error
+// (ctx's, errClosed, wrapped with the shard) after ending the holds it
+// took. While every word is held no write is applied anywhere; reads go
+// on.
+func holdAll[R any](ctx context.Context, n int, own func(i int) *owner[R], ses func(i int) session[R]) (release func(), first time.Time, err error) {
+	rest := make([]*request[R], 0, n)
+	release = func() {
+		for i := len(rest) - 1; i >= 0; i-- {
+			own(i).unhold(ses(i), rest[i])
+		}
+	}
+	for i := range n {
+		list, err := own(i).hold(ctx, ses(i), newRequest[R]())
+		if err != nil {
+			release()
+			return nil, first, fmt.Errorf("shard %d: %w", i, err)
+		}
+		if i == 0 {
+			first = time.Now()
+		}
+		rest = append(rest, list)
+	}
+	return release, first, nil
+}

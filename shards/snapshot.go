@@ -47,34 +47,16 @@ type TrieSnapshot[V any] struct {
 	pause time.Duration
 }
 
-// holdAll holds the ownership word of every shard of l, in shard order,
-// and returns the function that releases them (applying, shard by shard,
-// the writes queued meanwhile), and when the first word was held (writers
-// of that shard pause from then). On error (a closed shard:
-// runtime.ErrStopped; ctx ended) nothing is held.
-func (t *Trie[V]) holdAll(ctx context.Context, l *trieLayout[V]) (release func(), first time.Time, err error) {
-	pending := make([]*request[trieOp[V]], len(l.shards))
-	held := 0
-	release = func() {
-		for i := range held {
-			s := &l.shards[i]
-			s.own.unhold(s, pending[i])
-		}
-	}
-	for i := range l.shards {
-		s := &l.shards[i]
-		p, err := s.own.hold(ctx, s, newRequest[trieOp[V]]())
-		if err != nil {
-			release()
-			return nil, first, fmt.Errorf("shards: shard %d: %w", i, err)
-		}
-		if i == 0 {
-			first = time.Now()
-		}
-		pending[i] = p
-		held++
-	}
-	return release, first, nil
+// holdAll holds the ownership word of every shard of l, in shard order
+// (holdAll in owner.go), and returns the function that releases them
+// (applying, shard by shard, the writes queued meanwhile), and when the
+// first word was held (writers of that shard pause from then). On error (a
+// closed shard: runtime.ErrStopped; ctx ended) nothing is held.
+func (l *trieLayout[V]) holdAll(ctx context.Context) (release func(), first time.Time, err error) {
+	release, first, err = holdAll(ctx, len(l.shards),
+		func(i int) *owner[trieOp[V]] { return &l.shards[i].own },
+		func(i int) session[trieOp[V]] { return &l.shards[i] })
+	return release, first, err
 }
 
 // Snapshot returns a consistent cut of t: every write that returned before
@@ -95,9 +77,9 @@ func (t *Trie[V]) Snapshot(ctx context.Context) (*TrieSnapshot[V], error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
-	release, first, err := t.holdAll(ctx, l)
+	release, first, err := l.holdAll(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("shards: snapshot: %w", err)
 	}
 	ts := &TrieSnapshot[V]{t: t, l: l, snaps: make([]*trie.Snapshot[V], len(l.shards))}
 	var errs []error

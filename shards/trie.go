@@ -35,6 +35,9 @@ import (
 // (readers would contend with the writer); routing reads through the owner
 // (a round trip per Get for what a lock-free read does in tens of ns).
 
+// shardLevel is the form of every shard's trie.
+const shardLevel = primitives.OneWriteMultiRead
+
 // TrieOption configures a sharded Trie.
 type TrieOption func(*trieConfig)
 
@@ -158,11 +161,11 @@ func (t *Trie[V]) newLayout(shards int) (*trieLayout[V], error) {
 	l := &trieLayout[V]{router: r, shards: make([]trieShard[V], shards)}
 	l.hash, _ = r.(*HashRouter)
 	for i := range l.shards {
-		c, err := trie.NewConcurrent[V](primitives.OneWriteMultiRead, t.cfg.trieOpts...)
+		c, err := trie.NewConcurrent[V](shardLevel, t.cfg.trieOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("shards: shard %d: %w", i, err)
 		}
-		l.shards[i].c = c
+		l.shards[i].c.Store(c)
 	}
 	return l, nil
 }
@@ -171,12 +174,12 @@ func (t *Trie[V]) newLayout(shards int) (*trieLayout[V], error) {
 // shards (not yet published: nobody else writes them).
 func (l *trieLayout[V]) moveFrom(old *trieLayout[V]) error {
 	for i := range old.shards {
-		for k, v := range old.shards[i].c.All() {
+		for k, v := range old.shards[i].c.Load().All() {
 			s := l.route(k)
 			if s < 0 {
 				return fmt.Errorf("%w: shard out of range while moving keys", ErrRouter)
 			}
-			if _, err := l.shards[s].c.Insert(k, v); err != nil {
+			if _, err := l.shards[s].c.Load().Insert(k, v); err != nil {
 				return fmt.Errorf("shards: moving keys to %d shards: %w", len(l.shards), err)
 			}
 		}
@@ -190,7 +193,7 @@ func (l *trieLayout[V]) moveFrom(old *trieLayout[V]) error {
 func (l *trieLayout[V]) lockWriters() {
 	for i := range l.shards {
 		s := &l.shards[i]
-		w, err := s.c.TryLockWriter()
+		w, err := s.c.Load().TryLockWriter()
 		if err != nil {
 			panic("shards: a new shard's writer role is taken") // nobody else can see the trie yet
 		}
@@ -319,7 +322,7 @@ func (t *Trie[V]) queue(ctx context.Context, s *trieShard[V], op *trieOp[V]) err
 func (t *Trie[V]) Get(key []byte) (V, bool) {
 	if l := t.layout.Load(); l != nil { // acquire: the shards
 		if i := l.route(key); i >= 0 {
-			return l.shards[i].c.Get(key)
+			return l.shards[i].c.Load().Get(key)
 		}
 	}
 	var zero V
@@ -330,7 +333,7 @@ func (t *Trie[V]) Get(key []byte) (V, bool) {
 func (t *Trie[V]) Contains(key []byte) bool {
 	if l := t.layout.Load(); l != nil {
 		if i := l.route(key); i >= 0 {
-			return l.shards[i].c.Contains(key)
+			return l.shards[i].c.Load().Contains(key)
 		}
 	}
 	return false
@@ -345,7 +348,7 @@ func (t *Trie[V]) Len() int {
 	}
 	n := 0
 	for i := range l.shards {
-		n += l.shards[i].c.Len()
+		n += l.shards[i].c.Load().Len()
 	}
 	return n
 }
@@ -373,7 +376,7 @@ func (t *Trie[V]) Reclaim(ctx context.Context) error {
 	for i := range l.shards {
 		s := &l.shards[i]
 		for range 2 {
-			if err := s.c.WaitReaders(ctx); err != nil {
+			if err := s.c.Load().WaitReaders(ctx); err != nil {
 				return errors.Join(append(errs, err)...)
 			}
 			op := trieOp[V]{kind: opReclaim}
@@ -413,7 +416,7 @@ func (t *Trie[V]) Stats() []ShardStats {
 	out := make([]ShardStats, len(l.shards))
 	for i := range l.shards {
 		s := &l.shards[i]
-		out[i] = ShardStats{Shard: i, Trie: s.c.Stats(), Writes: loadU(&s.writes), Combined: loadU(&s.combined), Tenures: loadU(&s.tenures)}
+		out[i] = ShardStats{Shard: i, Trie: s.c.Load().Stats(), Writes: loadU(&s.writes), Combined: loadU(&s.combined), Tenures: loadU(&s.tenures)}
 	}
 	return out
 }

@@ -86,7 +86,7 @@ func startCursor[V any](cur *trie.Cursor[V], l *trieLayout[V], snaps []*trie.Sna
 		}
 		return
 	}
-	c := l.shards[i].c
+	c := l.shards[i].c.Load() // acquire: the shard's trie (Load replaces it)
 	switch kind {
 	case readAll:
 		cur.Seek(c, nil)

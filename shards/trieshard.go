@@ -2,6 +2,7 @@ package shards
 
 import (
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/zipora-go/zipora/primitives"
@@ -38,8 +39,10 @@ type trieOp[V any] struct {
 type trieShard[V any] struct {
 	own owner[trieOp[V]] // the ownership word and queue (own cache line)
 
-	c *trie.Concurrent[V] // the shard: one writer (the holder), lock-free readers
-	w *trie.Writer[V]     // the holder's writer session, between begin and end
+	// c is the shard: one writer (the holder), lock-free readers. Load
+	// replaces it, with w, while holding every shard's word.
+	c atomic.Pointer[trie.Concurrent[V]] // acquire/release: the shard's trie
+	w *trie.Writer[V]                    // the holder's writer session (c's writer role, held for good)
 
 	// Statistics, written by the holder only (load, then store), read by
 	// Stats from any goroutine.

@@ -48,6 +48,7 @@ type options struct {
 	concurrency, n, prefixLen int
 	writeRatio, completeRatio float64
 	seed                      uint64
+	target                    // targets.go: -target, -consistency, -scan-limit, several URLs, -failover
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -64,10 +65,13 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.n, "n", 100_000, "number of generated paths without -keys")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
 	fs.DurationVar(&o.progress, "progress", 2*time.Second, "interval of the progress lines when stderr is not a terminal")
+	o.target.register(fs)
 	if err := exampleutil.Parse(fs, args, 0); err != nil {
 		return o, err
 	}
 	switch {
+	case o.target.check() != nil:
+		return o, o.target.check()
 	case o.duration <= 0 || o.progress <= 0:
 		return o, exampleutil.Usagef("-duration and -progress must be > 0")
 	case o.concurrency <= 0:
@@ -77,11 +81,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	case o.prefixLen < 0 || o.n <= 0:
 		return o, exampleutil.Usagef("-prefix-len must be >= 0, -n > 0")
 	}
-	u, err := url.Parse(o.url)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return o, exampleutil.Usagef("-url %q: want http://host:port", o.url)
+	for one := range strings.SplitSeq(o.url, ",") {
+		u, err := url.Parse(one)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return o, exampleutil.Usagef("-url %q: want http://host:port (or several, comma-separated)", one)
+		}
+		o.urls = append(o.urls, strings.TrimSuffix(one, "/"))
 	}
-	o.url = strings.TrimSuffix(o.url, "/")
+	o.url = o.urls[0]
 	return o, nil
 }
 
@@ -128,9 +135,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 
-	// The server must answer before the clock starts.
-	if err := ping(ctx, client, o.url); err != nil {
-		return err
+	// The servers must answer before the clock starts.
+	for _, u := range o.urls {
+		if err := o.ping(ctx, client, u); err != nil {
+			return err
+		}
+	}
+	if o.failover {
+		return runFailover(ctx, o, client, stdout)
 	}
 	fmt.Fprintf(stdout, "load: %s, %d clients, %v, write ratio %.2f, %d keys\n", o.url, o.concurrency, o.duration, o.writeRatio, len(keys))
 
@@ -191,8 +203,8 @@ func loadKeys(ctx context.Context, o options, stdin io.Reader) ([]string, error)
 	return keys, nil
 }
 
-func ping(ctx context.Context, client *http.Client, base string) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"/stats", nil)
+func ping(ctx context.Context, client *http.Client, base, path string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+path, nil)
 	if err != nil {
 		return err
 	}
@@ -203,7 +215,7 @@ func ping(ctx context.Context, client *http.Client, base string) error {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("the server answers GET /stats with %s", resp.Status)
+		return fmt.Errorf("the server answers GET %s with %s", path, resp.Status)
 	}
 	return nil
 }
@@ -229,22 +241,19 @@ func (c *clientRun) loop(ctx context.Context, done, failed *atomic.Uint64) {
 		case c.r.Float64() < c.o.completeRatio:
 			op = opComplete
 		}
-		var method, path string
-		var body io.Reader
+		var arg string
 		switch op {
-		case opGet:
-			method, path = "GET", "/keys/"+url.PathEscape(key)
 		case opComplete:
 			p := key[:min(len(key), c.o.prefixLen)]
 			for !utf8.ValidString(p) { // not inside a character: the server refuses a prefix that is not UTF-8
 				p = p[:len(p)-1]
 			}
-			method, path = "GET", "/complete?limit=10&prefix="+url.QueryEscape(p)
+			key = p
 		case opPut:
 			c.puts++
-			method, path = "PUT", "/keys/"+url.PathEscape(key)
-			body = strings.NewReader(fmt.Sprintf("load %d.%d", c.id, c.puts))
+			arg = fmt.Sprintf("load %d.%d", c.id, c.puts)
 		}
+		method, path, body := c.o.request(op, key, arg)
 		t0 := time.Now()
 		err := c.do(ctx, method, path, body, op)
 		lat := time.Since(t0)
@@ -276,7 +285,7 @@ var errBusy = errors.New("busy")
 // do sends one request and checks its status: a GET of a key may find
 // nothing (404: the key set may be larger than the server's).
 func (c *clientRun) do(ctx context.Context, method, path string, body io.Reader, op int) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.o.url+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.o.urls[c.id%len(c.o.urls)]+path, body)
 	if err != nil {
 		return err
 	}

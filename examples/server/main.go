@@ -5,6 +5,7 @@
 //	go run ./examples/server -addr 127.0.0.1:8080 -keys /usr/share/dict/words
 //	make serve                                  # the same, built, with the word list when there is one
 //	go run ./examples/server -backend locked    # one trie behind a sync.RWMutex, for comparison
+//	go run ./examples/server -data ./data       # keeps its keys across restarts (see Data)
 //
 // Then open http://127.0.0.1:8080/ or try
 //
@@ -72,11 +73,32 @@
 //   - at most -max-conns connections are open: one more is answered 503
 //     (JSON, Retry-After) and closed.
 //
+// # Data
+//
+// With -data DIR the index survives restarts: at start the newest snapshot
+// in DIR is loaded (before -keys, which then adds to it); while serving a
+// snapshot is saved every -save-every (default 1m; 0: none) without
+// stopping the service — it walks the index while writes go on, so a
+// periodic snapshot holds each key as it was at some moment during the
+// save, not one instant; and at a clean stop (a signal) a last snapshot
+// is saved once the requests in flight are finished, so it holds every
+// acknowledged write. Each save is atomic (a temporary file in DIR,
+// fsynced, renamed, DIR fsynced); the newest -keep (default 2) are kept.
+// On a crash (kill -9, power loss) the writes acknowledged since the last
+// completed save are lost: a durable log comes with replication. A
+// snapshot that does not load (damaged, truncated, of another format)
+// stops the start with an error naming it, rather than serving — and
+// later saving — an empty index; move it away to start from the previous
+// one. A failed periodic save is logged and retried at the next tick; a
+// failed final save makes the exit code 1. One server per DIR: two
+// servers sharing one would number their snapshots over each other's.
+// Snapshot files are readable by their owner only (0600).
+//
 // SIGINT or SIGTERM stops the loading of -keys (also from a pipe that
 // stays open) or, once serving, stops accepting connections, finishes the
-// requests in flight (up to -drain), stops the runtime, logs the final
-// statistics and exits 0; a second signal ends it at once. -h lists the
-// flags and exits 0.
+// requests in flight (up to -drain), saves the last snapshot (-data),
+// stops the runtime, logs the final statistics and exits 0; a second
+// signal ends it at once. -h lists the flags and exits 0.
 package main
 
 import (
@@ -115,6 +137,10 @@ type options struct {
 	readTimeout         time.Duration
 	writeTimeout        time.Duration
 	idleTimeout         time.Duration
+	data                string
+	saveEvery           time.Duration
+	keep                int
+	cluster             clusterOptions // cluster.go
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -138,7 +164,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "time to read a whole request, body included (a 64 MiB batch needs about 2.2 MiB/s)")
 	fs.DurationVar(&o.writeTimeout, "write-timeout", 60*time.Second, "time from the end of a request's headers to the end of its answer (at least -read-timeout)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 60*time.Second, "how long an idle keep-alive connection stays open")
+	fs.StringVar(&o.data, "data", "", "directory of the index's data. Alone: snapshots — the newest is loaded at start (a damaged one stops the start), one is saved every -save-every and at a clean stop; on a crash the writes since the last save are lost. In cluster mode (-node-id, -raft-addr): this node's Raft logs and snapshots, so every acknowledged write survives a crash (for a durable single node, give -node-id and -raft-addr without -join)")
+	fs.DurationVar(&o.saveEvery, "save-every", time.Minute, "with -data outside cluster mode, time between two periodic snapshots (0 = none: only at a clean stop)")
+	fs.IntVar(&o.keep, "keep", 2, "with -data outside cluster mode, the snapshots kept (the newest; older ones are removed after each save)")
+	o.cluster.register(fs) // cluster.go
 	if err := exampleutil.Parse(fs, args, 0); err != nil {
+		return o, err
+	}
+	if err := o.cluster.check(); err != nil {
 		return o, err
 	}
 	switch {
@@ -156,6 +189,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, exampleutil.Usagef("-max-inflight and -max-conns must be > 0")
 	case o.limits.Memory < 4<<20:
 		return o, exampleutil.Usagef("-memory must be >= 4 MiB")
+	case o.saveEvery < 0 || o.keep < 1:
+		return o, exampleutil.Usagef("-save-every must be >= 0 and -keep >= 1")
 	case o.headerTimeout <= 0 || o.readTimeout <= 0 || o.writeTimeout <= 0 || o.idleTimeout <= 0 || o.drain <= 0:
 		return o, exampleutil.Usagef("-header-timeout, -read-timeout, -write-timeout, -idle-timeout and -drain must be > 0")
 	}
@@ -186,8 +221,16 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 	logger := exampleutil.NewLogger(stderr, level)
 
 	var idx httpindex.Index
+	var err error
 	stopIndex := func() error { return nil }
-	if o.backend == "locked" {
+	wrap := func(h http.Handler) http.Handler { return h }
+	if o.cluster.on() { // cluster.go
+		o.cluster.data = o.data
+		if idx, stopIndex, wrap, err = startCluster(ctx, o.cluster, logger, stderr); err != nil {
+			return err
+		}
+		defer stopIndex()
+	} else if o.backend == "locked" {
 		idx = httpindex.NewLocked()
 		logger.Info("backend locked: one trie behind a sync.RWMutex")
 	} else {
@@ -204,6 +247,15 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 		idx = httpindex.NewSharded(rt, tr)
 		stopIndex = func() error { return rt.Stop(context.Background()) }
 	}
+	var st *store
+	if o.data != "" && !o.cluster.on() { // in cluster mode -data is Raft's (cluster.go)
+		if st, err = openStore(o.data, o.keep, logger); err != nil {
+			return err
+		}
+		if err := st.restore(ctx, idx); err != nil {
+			return err
+		}
+	}
 	if o.keys != "" {
 		if err := loadKeys(ctx, idx, o, stdin, logger); err != nil {
 			return err
@@ -212,10 +264,10 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 
 	h := httpindex.New(idx, o.limits)
 	if ctx.Err() != nil { // a signal while loading: stop without serving
-		return finish(h, nil, stopIndex, logger)
+		return finish(h, finalSave(st, idx), stopIndex, logger)
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           wrap(h),
 		ReadHeaderTimeout: o.headerTimeout,
 		ReadTimeout:       o.readTimeout,
 		WriteTimeout:      o.writeTimeout,
@@ -225,10 +277,19 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(limitConns(ln, o.maxConns)) }()
+	stopSaves := func() {}
+	if st != nil && o.saveEvery > 0 {
+		sctx, cancel := context.WithCancel(context.Background())
+		saverDone := make(chan struct{})
+		go func() { defer close(saverDone); st.saveEvery(sctx, idx, o.saveEvery) }()
+		stopSaves = func() { cancel(); <-saverDone }
+	}
 	logger.Info("listening", "url", "http://"+ln.Addr().String()+"/", "backend", idx.Name(), "keys", idx.Len(), "pid", os.Getpid())
 
 	select {
 	case err := <-served: // Serve failed on its own (not by Shutdown)
+		stopSaves()
+		err = errors.Join(err, finalSave(st, idx))
 		stopIndex()
 		return err
 	case <-ctx.Done():
@@ -240,7 +301,21 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		shutErr = errors.Join(shutErr, err)
 	}
-	return finish(h, shutErr, stopIndex, logger)
+	// No request is in flight any more (unless -drain ran out): the last
+	// snapshot holds every acknowledged write.
+	stopSaves()
+	return finish(h, errors.Join(shutErr, finalSave(st, idx)), stopIndex, logger)
+}
+
+// finalSave saves the last snapshot at a stop (nothing without -data).
+func finalSave(st *store, idx httpindex.Index) error {
+	if st == nil {
+		return nil
+	}
+	if err := st.saveIndex(context.Background(), idx, "stop"); err != nil {
+		return fmt.Errorf("final save failed, the writes since the last snapshot are lost: %w", err)
+	}
+	return nil
 }
 
 // maxHeaderBytes bounds a request's line and headers: a key of

@@ -44,6 +44,7 @@ type arena struct {
 	slots     int         // slots with memory in use (small chunks and huge regions)
 	zeroSmall bool        // slot 0 is a small chunk (its first unit is the nil unit)
 	holes     []slotRange // slot ranges free for reuse (fixed: memory held; growable: none)
+	kept      []slotRange // released slots kept out of reuse until reuseHeld (LockFree.TrimHold)
 	sink      []byte      // what released slots of a growable arena point to
 	pub       atomic.Pointer[table]
 }
@@ -175,7 +176,11 @@ func (a *arena) take(n int, small bool) (int, error) {
 // release gives back the n slots from first (a huge region, or a small
 // chunk whose blocks are all free): a growable arena drops the memory, a
 // fixed one keeps it for reuse.
-func (a *arena) release(first, n int) {
+func (a *arena) release(first, n int) { a.releaseSlots(first, n, false) }
+
+// releaseSlots is release; hold keeps the slots out of reuse (a.kept)
+// until reuseHeld.
+func (a *arena) releaseSlots(first, n int, hold bool) {
 	a.slots -= n
 	a.copyTable()
 	for i := first; i < first+n; i++ {
@@ -199,7 +204,22 @@ func (a *arena) release(first, n int) {
 		a.budgetRelease(int64(n) << a.shift)
 	}
 	a.publish()
+	if hold {
+		a.kept = append(a.kept, slotRange{first, n})
+		return
+	}
 	a.releaseHole(first, n)
+}
+
+// reuseHeld returns the held slots to the holes and their number.
+func (a *arena) reuseHeld() int {
+	n := 0
+	for _, h := range a.kept {
+		a.releaseHole(h.first, h.n)
+		n += h.n
+	}
+	a.kept = a.kept[:0]
+	return n
 }
 
 // releaseHole adds [first, first+n) to the holes, merging neighbours.
@@ -246,6 +266,9 @@ func (a *arena) idleBytes() int64 {
 	}
 	var n int64
 	for _, h := range a.holes {
+		n += int64(h.n) << a.shift
+	}
+	for _, h := range a.kept {
 		n += int64(h.n) << a.shift
 	}
 	return n

@@ -106,3 +106,79 @@ func badFrees(t *testing.T, p badFreePool) {
 	}
 	t.Logf("%d random frees accepted (all live block starts)", accepted)
 }
+
+// TestNoLockingTopBlock: the newest bump block is marked lazily and a free
+// of it moves the bump pointer back (NoLocking.top); bad frees around it are
+// still refused in every build: a double free after the move back, an
+// offset inside it that would end at the bump pointer, a free of it once
+// a newer block is on top, and a free of the bump pointer itself.
+func TestNoLockingTopBlock(t *testing.T) {
+	p, err := pool.NewNoLocking(pool.Config{Alignment: 8, MaxBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := func(off pool.Offset, size int) {
+		t.Helper()
+		if err := p.Free(off, size); !errors.Is(err, pool.ErrInvalidFree) {
+			t.Fatalf("Free(%#x, %d) = %v, want ErrInvalidFree", uint64(off), size, err)
+		}
+	}
+	ok := func(off pool.Offset, size int) {
+		t.Helper()
+		if err := p.Free(off, size); err != nil {
+			t.Fatalf("Free(%#x, %d): %v", uint64(off), size, err)
+		}
+	}
+	alloc := func(size int) pool.Offset {
+		t.Helper()
+		off, err := p.Alloc(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return off
+	}
+	a := alloc(64)
+	bad(a+16, 48) // ends where a ends: not a block start
+	bad(a+64, 64) // the bump pointer: never handed out
+	ok(a, 64)
+	bad(a, 64) // double free after the bump pointer moved back
+	if got := alloc(64); got != a {
+		t.Fatalf("the freed top block was not reused: %#x, want %#x", uint64(got), uint64(a))
+	}
+	b := alloc(32) // a is marked, b is the top
+	bad(b+8, 24)
+	ok(a, 64) // below the top: through the bitmap onto the free list
+	bad(a, 64)
+	ok(b, 32)
+	bad(b, 32)
+	c := alloc(64) // a again, from its free list: live, not the top
+	if c != a {
+		t.Fatalf("free-list block not reused: %#x, want %#x", uint64(c), uint64(a))
+	}
+	d := alloc(32) // b again: the top
+	if d != b {
+		t.Fatalf("top block not reused: %#x, want %#x", uint64(d), uint64(b))
+	}
+	e := alloc(8) // d is marked
+	ok(d, 32)
+	ok(e, 8)
+	bad(d, 32)
+	bad(e, 8)
+	ok(c, 64)
+	if s := p.Stats(); s.InUse != 0 || s.Allocs != s.Frees {
+		t.Fatalf("after freeing everything: InUse %d, Allocs %d, Frees %d", s.InUse, s.Allocs, s.Frees)
+	}
+	// TryFree takes the top block the same way (outside the invariants
+	// build, where it takes nothing), and refuses the rest.
+	f := alloc(16)
+	if p.TryFree(f+8, 8) {
+		t.Fatal("TryFree accepted an offset inside the top block")
+	}
+	if !p.TryFree(f, 16) {
+		ok(f, 16)
+	}
+	if p.TryFree(f, 16) {
+		t.Fatal("TryFree accepted a double free of the top block")
+	}
+	bad(f, 16)
+}

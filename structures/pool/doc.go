@@ -13,7 +13,8 @@
 // a block (the first alignment unit of chunk 0 is reserved), so it can mean
 // "nil" in structures stored in the pool. Free must be given the size the
 // block was allocated with. A block's memory is zeroed the first time it is
-// handed out; a reused block holds what it last held.
+// handed out; a reused block (from a free list, or NoLocking's newest block
+// freed back into the bump range) holds what it last held.
 //
 // Sizes up to Config.MaxFastBlock are served from size classes of alignment
 // granularity (class k holds blocks of (k+1)*Alignment bytes): each class has
@@ -28,13 +29,17 @@
 // releases the spare huge region, then (NoLocking, Mutex, FixedCapacity)
 // gives back every small chunk whose blocks are all free, so that the memory
 // serves any size again, and finally splits the largest free block of a
-// larger class. LockFree and ThreadLocal reuse freed small blocks only by
-// class and by splitting; they do not give whole chunks back.
+// larger class. LockFree and ThreadLocal reuse freed small blocks by class
+// and by splitting; LockFree gives whole free chunks back when asked
+// (LockFree.Trim, concurrently with Alloc and Free), ThreadLocal never.
 //
 // # The five levels
 //
-//   - NoLocking: one owner, no synchronization at all; the fastest. Its
-//     TryAlloc and TryFree are the fast paths for hot loops.
+//   - NoLocking: one owner, no synchronization at all; the fastest. Alloc
+//     and Free run their fast paths inline (a free-list pop or push, or a
+//     bump; a free of the newest block moves the bump pointer back);
+//     TryAlloc and TryFree are those paths alone, for callers that must
+//     know when the pool grows.
 //   - Mutex: a mutex per size class (each class bumps through its own slab)
 //     and one growth mutex for the arena and the huge blocks.
 //   - LockFree: per-class Treiber stacks with tagged (generation + offset)
@@ -67,7 +72,8 @@
 // arena; NoLocking (the level of shards.Pool and the trie), Mutex,
 // FixedCapacity and LockFree also keep one bit per alignment unit for the
 // live small blocks in every build (1/128 of the arena at the default
-// 16-byte alignment; atomic bit operations except in NoLocking), so a
+// 16-byte alignment; atomic bit operations except in NoLocking, which sets
+// the bit of its newest bump block lazily), so a
 // double free or a free of an offset that starts no live block returns
 // ErrInvalidFree. ThreadLocal does not (its caches hand blocks out and take
 // them back without the central pool; a bit per cached operation would

@@ -48,6 +48,12 @@ type lfCore struct {
 
 	growth // g guards a, huge, src, the huge counters, refills and new stripes
 
+	// topFree is one more than the largest class a block was ever put on a
+	// free list of: splitLarger scans only the classes below it (the
+	// multi-writer trie has thousands of classes, up to its largest
+	// possible node, and uses a few hundred).
+	topFree atomic.Uint32 // relaxed: a hint (a missed block is found later)
+
 	// newSlab, when set, replaces src.carve as the source of slabs (the
 	// ThreadLocal central pool carves from spans it owns).
 	newSlab func(n, want Offset) (lo, hi, tlo, thi Offset, err error)
@@ -159,7 +165,24 @@ func (p *lfCore) pushChain(h *atomic.Uint64, first Offset, lastLink *uint64) {
 
 // push puts the free block off of class c on the calling goroutine's stripe.
 func (p *lfCore) push(c uint, off Offset, t *table) {
+	p.noteFree(c)
 	p.pushChain(&p.stripe().heads[c].head, off, (*uint64)(tptr(t, p.a.shift, off)))
+}
+
+// noteFree raises topFree to cover class c (before a block of c is pushed).
+func (p *lfCore) noteFree(c uint) {
+	if uint32(c) >= p.topFree.Load() {
+		p.raiseTopFree(c)
+	}
+}
+
+func (p *lfCore) raiseTopFree(c uint) {
+	for {
+		t := p.topFree.Load()
+		if uint32(c) < t || p.topFree.CompareAndSwap(t, uint32(c)+1) {
+			return
+		}
+	}
 }
 
 // bump takes the next block of cl's slab, or returns 0.
@@ -271,7 +294,7 @@ func (p *lfCore) refill(cl *lfClass, c uint, st *lfStripe) (Offset, error) {
 // ErrExhausted when there is none. Under g.
 func (p *lfCore) splitLarger(c uint, st *lfStripe) (lo, hi, tlo, thi Offset, err error) {
 	n := Offset(c+1) << p.a.alignShift
-	for d := uint(p.nclasses) - 1; d > c; d-- {
+	for d := min(uint(p.topFree.Load()), uint(p.nclasses)) - 1; d > c && d < uint(p.nclasses); d-- {
 		b := p.pop(&st.heads[d].head)
 		if b == 0 {
 			b = p.popOther(d, st)
@@ -345,6 +368,7 @@ func (p *lfCore) free(off Offset, size int) error {
 	}
 	st := p.stripe()
 	h := &st.heads[c]
+	p.noteFree(c)
 	p.pushChain(&h.head, off, (*uint64)(tptr(t, p.a.shift, off)))
 	h.frees.Add(1)
 	return nil

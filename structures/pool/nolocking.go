@@ -12,12 +12,20 @@ import (
 // happens-before, a channel or a mutex). It is the fastest level and the one
 // a shard owner or the trie uses.
 //
-// The fast paths are TryAlloc and TryFree: pop or push the head of the size
-// class's free list and set or clear the block's bit in the live-block
-// bitmap (which makes every build refuse a double free or a free of an
-// offset that starts no live block). Alloc and Free run them first and then
-// an out-of-line slow path (bump allocation through the current chunk,
-// growth, huge blocks, checks).
+// The fast paths (Alloc and Free run them inline, TryAlloc and TryFree are
+// them alone) pop or push the head of the size class's free list, or bump
+// through the current chunk, and set or clear the block's bit in the
+// live-block bitmap (which makes every build refuse a double free or a free
+// of an offset that starts no live block); everything else (growth, huge
+// blocks, errors) is an out-of-line slow path.
+//
+// The newest bump block is marked lazily: while it is live and still the
+// top of the bump range, top names it and its bit stays clear; the next
+// bump allocation or any slow path sets the bit (flushTop). Freeing it
+// moves the bump pointer back (as zipora does), so an alloc/free pair or a
+// stack-like pattern touches no free list and no bitmap word. A Free checks
+// top before the bitmap, so the bitmap plus top is exactly the set of live
+// small blocks.
 type NoLocking struct {
 	// Copies of the arena's hot fields, refreshed by sync after every call
 	// that may change the arena (the fast paths stay short: every
@@ -42,6 +50,9 @@ type NoLocking struct {
 	live []uint64
 	bump Offset // next free byte of the current chunk
 	end  Offset // end of the current chunk
+	// top is the newest bump block while it is live, unmarked in live and
+	// ends at bump; noTop otherwise.
+	top Offset
 
 	hugeAllocs, hugeFrees uint64
 	smallChunks           int64  // chunks given to small blocks
@@ -60,11 +71,31 @@ func (p *NoLocking) sync() {
 	}
 }
 
-// liveBit returns the word of live holding off's bit, and the bit. off is
-// below the arena's limit.
-func (p *NoLocking) liveBit(off Offset) (*uint64, uint64) {
-	u := uint64(off) >> (p.alignShift & 63)
-	return &p.live[u/64], 1 << (u % 64)
+// liveWord returns the word of live holding off's bit (bit
+// off>>alignShift%64). off is below the arena's limit: a block from a free
+// list or the bump range, or an offset TryFree's range test passed.
+func (p *NoLocking) liveWord(off Offset) *uint64 {
+	// Safety: off < limit, and sync keeps live at least limit>>alignShift
+	// bits long.
+	return (*uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.live)), uint64(off)>>(p.alignShift&63)/64*8))
+}
+
+// noTop is NoLocking.top when no block is the unmarked top: an offset no
+// Free can match (off+size would wrap to an unaligned value, never bump).
+const noTop = ^Offset(0)
+
+// flushTop marks the unmarked top block live (see NoLocking.top): before
+// any path that moves the bump range or reads the bitmap as the truth.
+func (p *NoLocking) flushTop() {
+	if t := p.top; t != noTop {
+		*p.liveWord(t) |= p.liveBit(t)
+		p.top = noTop
+	}
+}
+
+// liveBit is off's bit in its word of live.
+func (p *NoLocking) liveBit(off Offset) uint64 {
+	return 1 << (uint64(off) >> (p.alignShift & 63) % 64)
 }
 
 // nlClass is one size class: the free-list head (the link to the next free
@@ -83,7 +114,7 @@ func NewNoLocking(cfg Config) (*NoLocking, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &NoLocking{cfg: cfg}
+	p := &NoLocking{cfg: cfg, top: noTop}
 	p.a.init(cfg)
 	runtime.AddCleanup(p, releaseBudget, p.a.held)
 	p.huge.init(&p.a)
@@ -109,7 +140,7 @@ func (p *NoLocking) Reset() {
 	p.huge.init(&p.a)
 	clear(p.cls)
 	p.live = p.live[:0]
-	p.bump, p.end = 0, 0
+	p.bump, p.end, p.top = 0, 0, noTop
 	p.hugeAllocs, p.hugeFrees, p.smallChunks, p.reclaimMark = 0, 0, 0, 0
 	p.sync()
 }
@@ -119,65 +150,113 @@ func (p *NoLocking) Config() Config { return p.cfg }
 
 // Alloc returns a block of size bytes.
 func (p *NoLocking) Alloc(size int) (Offset, error) {
-	if off := p.TryAlloc(size); off != Nil {
-		return off, nil
-	}
-	return p.allocSlow(size)
-}
-
-// Free returns the block at off, allocated with size.
-func (p *NoLocking) Free(off Offset, size int) error {
-	if p.TryFree(off, size) {
-		return nil
-	}
-	return p.freeSlow(off, size)
-}
-
-// TryAlloc is the fast path of Alloc for hot loops: it returns a
-// block of size bytes from the free list of its size class, or Nil when that
-// list is empty or size is not a small size (and always Nil in the
-// invariants build), in which case the caller calls Alloc:
-//
-//	off := p.TryAlloc(n)
-//	if off == pool.Nil {
-//		if off, err = p.Alloc(n); err != nil { ... }
-//	}
-//
-// (With the live-block bitmap every build keeps, neither TryAlloc nor
-// TryFree fits the compiler's inlining budget any more; they stay the
-// short path: a free-list pop or push and one bit.)
-func (p *NoLocking) TryAlloc(size int) Offset {
+	// The fast path is TryAlloc's, inline (a call costs the pair a fifth).
 	c := uint(size-1) >> (p.alignShift & 63) // size <= 0 wraps to a huge class
 	if !invariants && c < uint(len(p.cls)) {
 		h := &p.cls[c]
 		if off := h.head; off != 0 {
 			h.head = *(*Offset)(p.ptr(off))
 			h.allocs++
-			u := uint64(off) >> (p.alignShift & 63)
-			p.live[u/64] |= 1 << (u % 64)
+			*p.liveWord(off) |= p.liveBit(off)
+			return off, nil
+		}
+		if n := Offset(c+1) << (p.alignShift & 63); p.end-p.bump >= n {
+			return p.bumpTop(h, n), nil
+		}
+	}
+	return p.allocSlow(size)
+}
+
+// bumpTop carves a block of n bytes for class h from the bump range and
+// makes it the unmarked top (marking the previous one). n fits.
+func (p *NoLocking) bumpTop(h *nlClass, n Offset) Offset {
+	if t := p.top; t != noTop {
+		*p.liveWord(t) |= p.liveBit(t)
+	}
+	off := p.bump
+	p.bump, p.top = off+n, off
+	h.allocs++
+	return off
+}
+
+// Free returns the block at off, allocated with size.
+func (p *NoLocking) Free(off Offset, size int) error {
+	// The fast path is TryFree's, inline.
+	c := uint(size-1) >> (p.alignShift & 63)
+	if !invariants && c < uint(len(p.cls)) {
+		if off == p.top && off+Offset(c+1)<<(p.alignShift&63) == p.bump {
+			p.bump, p.top = off, noTop // the unmarked top: back to the bump range
+			p.cls[c].frees++
+			return nil
+		}
+		if u := bits.RotateLeft64(uint64(off), p.rotAlign); u-1 < p.belowUnits { // aligned, in (0, limit)
+			if w, bit := p.liveWord(off), uint64(1)<<(u%64); *w&bit != 0 {
+				*w &^= bit // live: not a double free
+				p.push(&p.cls[c], off)
+				return nil
+			}
+		}
+	}
+	return p.freeSlow(off, size)
+}
+
+// push puts the block at off on class h's free list.
+func (p *NoLocking) push(h *nlClass, off Offset) {
+	// Every slot below limit has ChunkSize bytes (see arena.release) and
+	// off is aligned to at least 8: the link write stays in the chunk.
+	*(*Offset)(p.ptr(off)) = h.head
+	h.head = off
+	h.frees++
+}
+
+// TryAlloc is Alloc without its slow path, for callers that must know when
+// the pool grows (the concurrent trie republishes its chunk view then): it
+// returns a block of size bytes from the free list of its size class or
+// the current chunk's untouched range, or Nil when neither has one, size is
+// not a small size, or this is the invariants build; then the caller calls
+// Alloc:
+//
+//	off := p.TryAlloc(n)
+//	if off == pool.Nil {
+//		if off, err = p.Alloc(n); err != nil { ... }
+//	}
+func (p *NoLocking) TryAlloc(size int) Offset {
+	c := uint(size-1) >> (p.alignShift & 63)
+	if !invariants && c < uint(len(p.cls)) {
+		h := &p.cls[c]
+		if off := h.head; off != 0 {
+			h.head = *(*Offset)(p.ptr(off))
+			h.allocs++
+			*p.liveWord(off) |= p.liveBit(off)
 			return off
+		}
+		if n := Offset(c+1) << (p.alignShift & 63); p.end-p.bump >= n {
+			return p.bumpTop(h, n)
 		}
 	}
 	return Nil
 }
 
-// TryFree is the fast path of Free: for a small size and an offset that
-// passes the cheap checks (non-zero, aligned, inside the arena, the start
-// of a live block) it frees the block and reports true; otherwise (and
-// always in the invariants build) it does nothing and reports false, and
-// the caller calls Free, which reports the error.
+// TryFree is Free without its slow path: for a small size and an offset
+// that passes the cheap checks (non-zero, aligned, inside the arena, the
+// start of a live block) it frees the block and reports true; otherwise
+// (and always in the invariants build) it does nothing and reports false,
+// and the caller calls Free, which frees it or reports the error.
 func (p *NoLocking) TryFree(off Offset, size int) bool {
-	c := uint(size-1) >> p.alignShift
-	u := bits.RotateLeft64(uint64(off), p.rotAlign) // off's alignment unit when aligned
-	if !invariants && c < uint(len(p.cls)) && u-1 < p.belowUnits && p.live[u/64]&(1<<(u%64)) != 0 {
-		p.live[u/64] &^= 1 << (u % 64) // live: not a double free
-		h := &p.cls[c]
-		// Every slot below limit has ChunkSize bytes (see arena.release) and
-		// off is aligned to at least 8: the link write stays in the chunk.
-		*(*Offset)(p.ptr(off)) = h.head
-		h.head = off
-		h.frees++
-		return true
+	c := uint(size-1) >> (p.alignShift & 63)
+	if !invariants && c < uint(len(p.cls)) {
+		if off == p.top && off+Offset(c+1)<<(p.alignShift&63) == p.bump {
+			p.bump, p.top = off, noTop
+			p.cls[c].frees++
+			return true
+		}
+		if u := bits.RotateLeft64(uint64(off), p.rotAlign); u-1 < p.belowUnits {
+			if w, bit := p.liveWord(off), uint64(1)<<(u%64); *w&bit != 0 {
+				*w &^= bit
+				p.push(&p.cls[c], off)
+				return true
+			}
+		}
 	}
 	return false
 }
@@ -255,6 +334,7 @@ func checkSize(cfg *Config, size int) error {
 
 //go:noinline
 func (p *NoLocking) allocSlow(size int) (Offset, error) {
+	p.flushTop() // the bump range may move
 	if err := checkSize(&p.cfg, size); err != nil {
 		return 0, err
 	}
@@ -289,8 +369,11 @@ func (p *NoLocking) allocSlow(size int) (Offset, error) {
 	if invariants {
 		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
 	}
-	w, bit := p.liveBit(off)
-	*w |= bit
+	if off+n == p.bump {
+		p.top = off // the top of the bump range: marked lazily, as bumpTop does
+	} else {
+		*p.liveWord(off) |= p.liveBit(off)
+	}
 	h.allocs++
 	return off, nil
 }
@@ -369,6 +452,7 @@ func (p *NoLocking) pushRange(lo, hi Offset) {
 
 //go:noinline
 func (p *NoLocking) freeSlow(off Offset, size int) error {
+	p.flushTop() // the bitmap alone is the truth below
 	if err := checkSize(&p.cfg, size); err != nil {
 		return err
 	}
@@ -389,15 +473,12 @@ func (p *NoLocking) freeSlow(off Offset, size int) error {
 			return err
 		}
 	}
-	w, bit := p.liveBit(off)
+	w, bit := p.liveWord(off), p.liveBit(off)
 	if *w&bit == 0 {
 		return fmt.Errorf("%w: offset %#x is not a live block (double free, or never allocated)", ErrInvalidFree, uint64(off))
 	}
 	*w &^= bit
-	h := &p.cls[uint(size-1)>>p.a.alignShift]
-	*(*Offset)(p.ptr(off)) = h.head
-	h.head = off
-	h.frees++
+	p.push(&p.cls[uint(size-1)>>p.a.alignShift], off)
 	return nil
 }
 

@@ -134,7 +134,7 @@ func (a *arena) allocShared(size int) (uint32, node, error) {
 	// Safety: as alloc: the lock word is the block's first 8 bytes, the
 	// node starts pad bytes in.
 	*(*uint64)(b) = 0
-	return uint32((off + pool.Offset(a.pad)) >> refShift), node{unsafe.Add(b, a.pad)}, nil
+	return uint32((off+pool.Offset(a.pad))>>refShift) | a.refBit, node{unsafe.Add(b, a.pad)}, nil
 }
 
 // base returns the address of lf offset off (any goroutine: the pool's
@@ -160,7 +160,7 @@ func (a *arena) at(ref uint32) node {
 //go:noinline
 func (a *arena) atShared(ref uint32) node {
 	// Safety: ref names a live node block of the shared pool.
-	return node{a.base(pool.Offset(ref) << refShift)}
+	return node{a.base(pool.Offset(ref&^refArenaBit) << refShift)}
 }
 
 func (a *arena) release(ref uint32, size int) {

@@ -181,7 +181,14 @@ func TestConcurrentFaultInjection(t *testing.T) {
 // TestCompactFaultInjection: a compaction whose k-th node copy fails
 // leaves the trie unchanged (same contents, same arena, valid) for every k.
 func TestCompactFaultInjection(t *testing.T) {
-	c := newC[int](t, primitives.OneWriteMultiRead)
+	testCompactFaultInjection(t, primitives.OneWriteMultiRead, (*Concurrent[int]).forceCompact)
+}
+
+// testCompactFaultInjection fails the k-th node copy of compact, for every
+// k until a compaction succeeds: each failure must leave the trie unchanged
+// (contents, arena, checkConcurrent) and writable.
+func testCompactFaultInjection(t *testing.T, l primitives.Level, compact func(*Concurrent[int]) error) {
+	c := newC[int](t, l)
 	for i, k := range faultKeys() {
 		if _, err := c.Insert(k, i); err != nil {
 			t.Fatal(err)
@@ -191,7 +198,7 @@ func TestCompactFaultInjection(t *testing.T) {
 	for k := 1; ; k++ {
 		cur := c.cur
 		n := setFail(c, k, false)
-		err := c.forceCompact()
+		err := compact(c)
 		c.setFailAlloc(nil)
 		if got := contents(c); !maps.Equal(got, want) {
 			t.Fatalf("compaction failing at copy %d: contents %v, want %v", k, got, want)
@@ -205,6 +212,12 @@ func TestCompactFaultInjection(t *testing.T) {
 		}
 		if !errors.Is(err, errInjected) || c.cur != cur {
 			t.Fatalf("compaction failing at copy %d: err %v, arena %d -> %d", k, err, cur, c.cur)
+		}
+		// Every node takes writes again (none was left locked).
+		for i, key := range faultKeys() {
+			if _, err := c.Insert(key, i); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

@@ -24,11 +24,16 @@ package trie
 //     allocating slot under gmu (mwGrew, checked after every allocation) at
 //     MultiWriteMultiRead.
 //   - The node pool has no huge blocks (MaxFastBlock covers the largest
-//     node, see concurrentPoolConfig), so while an arena lives its chunk
-//     slots are only ever appended and never change: an older view's table
-//     for it is a correct prefix of a newer one. A reader that meets a ref
-//     beyond its view reloads it (the ref was published after the chunk's
-//     view). The view has a table per arena (bit 31 of a ref); an arena is
+//     node, see concurrentPoolConfig). In the one-writer form, while an
+//     arena lives its chunk slots are only ever appended and never change:
+//     an older view's table for it is a correct prefix of a newer one. In
+//     the multi-writer form Reclaim releases fully free chunks
+//     (mwcompact.go): their entries become nil, and a released slot is
+//     reused only after every reader that could hold a view with its old
+//     address has left; entries are filled when an allocation lands in
+//     their chunk (mwGrew). A reader that meets a ref beyond its view, or
+//     in a chunk whose entry is nil, reloads it (the ref was published
+//     after the chunk's view). The view has a table per arena (bit 31 of a ref); an arena is
 //     reset only after a compaction moved every node out of it and every
 //     reader that could hold one of its refs has left (ocompact.go).
 //   - A published node changes only as owinplace.go (one-writer) and
@@ -164,7 +169,7 @@ func (c *Concurrent[V]) nodeAt(v *view, ref uint32) (node, *view) {
 	}
 	off := uint64(ref^v.hotBit) << refShift
 	ci := off >> c.shift
-	if ci >= uint64(len(v.hot)) {
+	if ci >= uint64(len(v.hot)) || v.hot[ci] == nil {
 		return c.nodeAtCold(c.view.Load(), ref) // acquire: the chunk was published before ref
 	}
 	n := node{unsafe.Add(v.hot[ci], off&c.mask)}
@@ -175,16 +180,21 @@ func (c *Concurrent[V]) nodeAt(v *view, ref uint32) (node, *view) {
 }
 
 // nodeAtCold is nodeAt for a ref of the arena that is not v's hot one (in
-// flight during a compaction) or beyond v's hot table; out of line so that
-// nodeAt's common case stays small.
+// flight during a compaction), beyond v's hot table, or in a chunk v has
+// no address for (multi-writer: a chunk released by Reclaim, or not
+// allocated from when v was published, that an allocation has used
+// since); out of line so that nodeAt's common case stays small.
 //
 // Safety: as nodeAt.
 func (c *Concurrent[V]) nodeAtCold(v *view, ref uint32) (node, *view) {
 	a := ref >> 31
 	off := uint64(ref&^refArenaBit) << refShift
 	ci := off >> c.shift
-	if ci >= uint64(len(v.chunks[a])) {
+	if ci >= uint64(len(v.chunks[a])) || v.chunks[a][ci] == nil {
 		v = c.view.Load() // acquire: the chunk was published before ref
+	}
+	if v.chunks[a][ci] == nil {
+		panic("trie: internal error: a ref into a chunk the readers' view lacks")
 	}
 	n := node{unsafe.Add(v.chunks[a][ci], off&c.mask)}
 	if h, _ := loadHV(n); poisonCheck && h == poisonHdr {
@@ -283,6 +293,14 @@ func (w *wstate[V]) takeValues() error {
 		c.vshared = c.vshared[:k-1]
 		return nil
 	}
+	if c.vc.limit.Load() != 0 {
+		// A value shrink is pending (valcompact.go): take the parked slots
+		// back (cancelling it) before the directory grows above them.
+		w.unparkValues()
+		if len(w.vfree) > 0 {
+			return nil
+		}
+	}
 	d := c.vals.Load()
 	ci := len(d.chunks)
 	if uint64(ci+1)<<valChunkBits-1 > maxValueIndex {
@@ -305,6 +323,10 @@ func (w *wstate[V]) freeValue(idx uint32) {
 	var zero V
 	d := c.vals.Load()
 	d.chunks[idx>>valChunkBits][idx&(1<<valChunkBits-1)] = zero
+	if l := c.vc.limit.Load(); l != 0 && idx >= l {
+		c.parkValue(idx) // a shrink is pending: keep it out of use (valcompact.go)
+		return
+	}
 	w.vfree = append(w.vfree, idx)
 }
 
@@ -428,15 +450,23 @@ const advanceEvery = 64
 
 // reclaim hands back what no reader can reach any more: every retiree whose
 // epoch is below the domain's SafeBelow. Writer only.
+//
+// Unless forced it scans only every advanceEvery retirements: SafeBelow
+// moves only when the epoch advances, and this writer advances it at each
+// scan, so a scan per publication (and its Pending update, an atomic add)
+// found nothing new (issue 23). The test inlines into publish.
 func (w *wstate[V]) reclaim(force bool) {
+	if w.rhead != len(w.ret) && (force || w.sinceAdv >= advanceEvery) {
+		w.reclaimScan()
+	}
+}
+
+// reclaimScan is reclaim's scan: it advances the epoch if readers allow
+// and frees the retirees below SafeBelow.
+func (w *wstate[V]) reclaimScan() {
 	c := w.c
-	if w.rhead == len(w.ret) {
-		return
-	}
-	if force || w.sinceAdv >= advanceEvery {
-		w.sinceAdv = 0
-		c.epoch.TryAdvance()
-	}
+	w.sinceAdv = 0
+	c.epoch.TryAdvance()
 	safe := c.epoch.SafeBelow()
 	i := w.rhead
 	for i < len(w.ret) && w.ret[i].epoch < safe {

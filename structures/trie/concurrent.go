@@ -95,12 +95,14 @@ type Concurrent[V any] struct {
 	gmu      sync.Mutex
 	vshared  [][]uint32 // multi-writer: batches of free value slots any slot takes (under gmu; shareValues)
 
-	arenas      [2]*arena    // node arenas; w.core.mem is arenas[cur] (ocompact.go)
-	cur         int          // the arena in use
-	dropPending bool         // a compaction's old arena waits for readers to leave it (ocompact.go)
-	dropEpoch   uint64       // the epoch read after the root store that left that arena
-	pcfg        pool.Config  // the arenas' configuration
-	compactions atomic.Int64 // relaxed: completed compactions (Stats)
+	arenas      [2]*arena       // node arenas; w.core.mem is arenas[cur] (ocompact.go)
+	cur         int             // the arena in use
+	dropPending bool            // a compaction's old arena waits for readers to leave it (ocompact.go)
+	dropEpoch   uint64          // the epoch read after the root store that left that arena
+	pcfg        pool.Config     // the arenas' configuration
+	compactions atomic.Int64    // relaxed: completed compactions (Stats)
+	mwr         mwReclaimState  // multi-writer: Reclaim's state (mwcompact.go)
+	vc          valCompactState // value-store compaction (valcompact.go)
 
 	// Statistics published by writers (relaxed snapshots).
 	nodes      atomic.Int64
@@ -127,8 +129,9 @@ const poisonHdr header = 0xffffffff
 const maxNodeBlock = (8 + MaxKeyLen + 4*denseSlots + 8 + 1023) &^ 1023
 
 // concurrentPoolConfig fits cfg to the concurrent forms: every node is a
-// small block (no huge blocks, so chunks are never released or replaced and
-// readers' views stay valid), chunks at least twice that.
+// small block (no huge blocks, so chunks are released only by the
+// multi-writer Reclaim, which keeps readers' views valid: mwcompact.go),
+// chunks at least twice that.
 func concurrentPoolConfig(cfg pool.Config) pool.Config {
 	cfg.MaxFastBlock = max(cfg.MaxFastBlock, maxNodeBlock)
 	if cfg.ChunkSize == 0 {
@@ -364,12 +367,13 @@ func (c *Concurrent[V]) publish() {
 
 // publishStats publishes the node count and arena bytes in use where they
 // changed, as deltas (each multi-writer slot publishes its own share; the
-// figures are sums). At MultiWriteMultiRead a slot publishes only once its
+// figures are sums). Below the insert cap a writer publishes only once its
 // share moved by mwStatBytes or more (or when flushed: Reclaim, relief),
-// so that writers on other cores do not share a statistics cache line
-// per write. Writer (slot holder) only.
+// so that writers on other cores do not share a statistics cache line per
+// write, and the one writer does not pay two atomic adds per published
+// write (issue 23). Writer (slot holder) only.
 func (w *wstate[V]) publishStats() {
-	if w.c.multi && !w.c.atCap() {
+	if !w.c.atCap() {
 		if d := w.core.mem.bytesInUse() - w.statBytes; d < mwStatBytes && d > -mwStatBytes {
 			return
 		}
@@ -377,9 +381,9 @@ func (w *wstate[V]) publishStats() {
 	w.publishStatsNow()
 }
 
-// mwStatBytes is how far a multi-writer slot's arena bytes may drift before
-// the slot publishes them (publishStats), while the arena is below its
-// insert cap (at the cap every change is published: checkCap).
+// mwStatBytes is how far a writer's (a multi-writer slot's) arena bytes
+// may drift before it publishes them (publishStats), while the arena is
+// below its insert cap (at the cap every change is published: checkCap).
 const mwStatBytes = 16 << 10
 
 // publishStatsNow is publishStats without the multi-writer threshold.
@@ -576,7 +580,10 @@ func (c *Concurrent[V]) Range(from, to []byte) iter.Seq2[[]byte, V] {
 
 // Stats returns memory statistics: Keys is the published count, the other
 // fields the writers' last published figures (ArenaBytes includes nodes
-// waiting for reclamation).
+// waiting for reclamation). Below the insert cap a writer publishes its
+// node and byte figures once they moved by 16 KiB of arena (and on
+// Reclaim and, at OneWriteMultiRead, Writer.Publish); at the cap, every
+// change.
 func (c *Concurrent[V]) Stats() Stats {
 	s := Stats{
 		Keys:          c.Len(),
@@ -597,7 +604,9 @@ func (c *Concurrent[V]) Stats() Stats {
 // ReclaimStats describes reclamation in a concurrent trie.
 type ReclaimStats struct {
 	// Pending is the number of unlinked nodes and value slots waiting for
-	// readers to finish.
+	// readers to finish, as the writers last published it: each publishes
+	// it when it scans for reclaimable items (every 64 retirements, and on
+	// Reclaim, which makes it exact).
 	Pending int
 	// Epoch is the reader domain's epoch.
 	Epoch uint64
@@ -619,39 +628,38 @@ func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
 }
 
 // Reclaim waits for every reader inside now to finish and hands back all
-// memory retired before the call. At OneWriteMultiRead it then compacts the
-// arena when it reserves more than twice the live nodes' bytes plus four
-// chunks (4 MiB with the default 1 MiB chunks): the live nodes are copied
-// into fresh chunks (a second arena, up to the same MaxBytes cap),
-// published with one root store, and the old chunks go back to the Go heap
-// after a second wait for readers; an allocation failure there leaves the
-// trie unchanged and is returned. It waits for readers without holding
-// the writer role, so a reader that writes (an iteration that inserts) is
-// never waited for while it waits for the role; it takes the role (or each
-// writer slot in turn) only to reclaim and compact. If ctx ends during a
-// wait it returns ctx's error, with whatever it had done kept (a pending
-// old arena goes back at a later publication). It is for quiet points, not
-// hot paths; called from inside an iteration over this trie (whose reader
-// guard it waits for) it returns only when ctx ends.
+// memory retired before the call. At MultiWriteMultiRead it then takes
+// every writer slot at once (writers wait meanwhile), reclaims, and gives
+// every node chunk whose blocks are all free back to the Go heap; the
+// released chunk slots become reusable after a second wait for readers
+// (if ctx ends first, at the next Reclaim). At OneWriteMultiRead it then
+// compacts the arena when it reserves more than twice the live nodes'
+// bytes plus four chunks (4 MiB with the default 1 MiB chunks): the live
+// nodes are copied into fresh chunks (a second arena, up to the same
+// MaxBytes cap), published with one root store, and the old chunks go back
+// to the Go heap after a second wait for readers; an allocation failure
+// there leaves the trie unchanged and is returned. It waits for readers
+// without holding the writer role or a writer slot, so a reader that
+// writes (an iteration that inserts) is never waited for while it waits
+// for the role; it takes the role (or the writer slots) only to reclaim
+// and compact. If ctx ends during a wait it returns ctx's error, with
+// whatever it had done kept (a pending old arena goes back at a later
+// publication). It is for quiet points, not hot paths; called from inside
+// an iteration over this trie (whose reader guard it waits for) it returns
+// only when ctx ends.
 func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	if err := c.WaitReaders(ctx); err != nil {
 		return err
 	}
 	if c.multi {
-		c.eachSlot(func(w *wstate[V]) {
-			w.reclaim(true)
-			w.shareValues(0)
-			w.publishStatsNow()
-		})
-		c.mwSnapReclaim()
-		return nil
+		return c.mwReclaim(ctx)
 	}
 	w, err := c.LockWriter(ctx)
 	if err != nil {
 		return err
 	}
 	err = w.Reclaim()
-	pending := c.dropPending
+	pending := c.dropPending || c.vc.limit.Load() != 0 // an old arena or value chunks wait for readers
 	w.Unlock()
 	if err != nil || !pending {
 		return err
@@ -693,11 +701,13 @@ func (w *Writer[V]) Reclaim() error {
 	c.sweep()
 	c.tryDrop()
 	c.w.reclaim(true)
-	c.w.publishStats()
+	c.valShrink([]*wstate[V]{&c.w})
+	c.w.publishStatsNow()
 	if c.compactWorth() {
 		if err := c.compact(); err != nil {
 			return fmt.Errorf("trie: compaction: %w", err)
 		}
 	}
+	c.owValCompact()
 	return nil
 }

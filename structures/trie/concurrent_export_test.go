@@ -151,6 +151,7 @@ func (c *Concurrent[V]) checkConcurrent() error {
 	for _, b := range c.vshared {
 		free += len(b)
 	}
+	free += len(c.vc.parked)
 	c.gmu.Unlock()
 	if !c.noValues && keys+retiredVals+free != handed {
 		return fmt.Errorf("%d live + %d retired + %d free value slots != %d handed out", keys, retiredVals, free, handed)

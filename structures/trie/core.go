@@ -46,7 +46,7 @@ func lookup(m *arena, ref uint32, key []byte) (uint32, bool) {
 		n := m.ptr(ref)
 		h := n.hdr()
 		if p := h.prefixLen(); p > 0 {
-			if len(key) < p || string(n.prefix(h)) != string(key[:p]) {
+			if len(key) < p || !n.hasPrefix(h, key, p) {
 				return 0, false
 			}
 			key = key[p:]
@@ -54,7 +54,11 @@ func lookup(m *arena, ref uint32, key []byte) (uint32, bool) {
 		if len(key) == 0 {
 			return n.valueIdx(), h.hasValue()
 		}
-		ref = n.findChild(h, key[0])
+		s := n.slotFor(h, key[0])
+		if s == nil {
+			return 0, false
+		}
+		ref = *s
 		key = key[1:]
 	}
 	return 0, false
@@ -308,8 +312,8 @@ func (c *core[V]) insert(key []byte, v V) (bool, error) {
 		n := c.mem.ptr(ref)
 		h := n.hdr()
 		if p := h.prefixLen(); p > 0 {
-			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
-				return true, c.split(slot, n, h, m, key[depth:], v)
+			if len(key)-depth < p || !n.hasPrefix(h, key[depth:], p) {
+				return true, c.split(slot, n, h, commonPrefix(n.prefix(h), key[depth:]), key[depth:], v)
 			}
 			depth += p
 		}
@@ -329,14 +333,8 @@ func (c *core[V]) insert(key []byte, v V) (bool, error) {
 			return true, nil
 		}
 		b := key[depth]
-		if h.dense() {
-			if s := n.childSlot(h, int(b)); *s != 0 {
-				slot = s
-				depth++
-				continue
-			}
-		} else if i := n.findSparse(h, h.count(), b); i >= 0 {
-			slot = n.childSlot(h, i)
+		if s := n.slotFor(h, b); s != nil && *s != 0 {
+			slot = s
 			depth++
 			continue
 		}

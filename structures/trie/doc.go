@@ -60,6 +60,20 @@
 // key after it was deleted, and yields a key inserted ahead of its position
 // (within its range). Keys inserted behind the position are not seen.
 //
+// # Saving and loading
+//
+// Save writes any ascending sequence of pairs (All, Prefix, Seek or Range
+// of any form) to an io.Writer as a versioned stream of checksummed,
+// prefix-compressed blocks; values go through a Codec (a pair of
+// functions: StringCodec, BytesCodec, Uint64Codec, BinaryCodec, or your
+// own). Load and LoadConcurrent read a stream back, building the trie
+// bottom-up (no per-key search; the same nodes inserting the keys in
+// order would build) and returning all of it or, on any error (a
+// truncated or corrupt stream, another format or version, a value the
+// codec rejects, a memory cap), nothing. Builder and ConcurrentBuilder
+// build from sorted keys of any origin; Scan reads a stream without
+// building. docs/design.md documents the format byte by byte.
+//
 // # Memory
 //
 // Nodes are allocated from a structures/pool NoLocking pool (WithPoolConfig

@@ -199,42 +199,46 @@ func (c *Concurrent[V]) setupSlots(lf *pool.LockFree) *arena {
 	}
 	c.slots = make([]mwSlot[V], k)
 	c.slotMask = uint64(k - 1)
-	grew := func(off pool.Offset) { c.mwGrew(lf, off) }
 	for i := range c.slots {
 		w := &c.slots[i].w
 		w.c = c
-		w.core.mem = &arena{lf: lf, align: lf.Config().Alignment, pad: 8, grew: grew}
+		w.core.mem = c.mwArena(lf, 0)
 		w.core.noValues = true // values live in c.vals
 	}
 	return c.slots[0].w.core.mem
 }
 
-// mwGrew is the slots' arena hook after every allocation at off: when off
-// lies in a chunk the readers' view lacks, it republishes the view (under
-// gmu: slots grow it concurrently) before the caller can link the node.
-func (c *Concurrent[V]) mwGrew(lf *pool.LockFree, off pool.Offset) {
+// mwGrew is the slots' arena hook after every allocation at off in arena
+// a (pool lf): when off
+// lies in a chunk the readers' view has no address for (beyond it, never
+// allocated from, or released by Reclaim and handed out again), it
+// republishes the view with that chunk's address (under gmu: slots grow it
+// concurrently) before the caller can link the node. Entries of chunks no
+// allocation has landed in since the view was last rebuilt stay nil
+// (readers reload the view for them: nodeAtCold).
+func (c *Concurrent[V]) mwGrew(a int, lf *pool.LockFree, off pool.Offset) {
 	ci := int(uint64(off) >> c.shift)
-	if ci < len(c.view.Load().chunks[0]) { // acquire: the table covering ci, if any
+	if t := c.view.Load().chunks[a]; ci < len(t) && t[ci] != nil { // acquire: the table covering ci, if any
 		return
 	}
 	c.gmu.Lock()
-	defer c.gmu.Unlock()
 	v := c.view.Load()
-	if ci < len(v.chunks[0]) {
+	if t := v.chunks[a]; ci < len(t) && t[ci] != nil {
+		c.gmu.Unlock()
 		return
 	}
-	old := v.chunks[0]
-	var nt view
-	nt.chunks[0] = make([]unsafe.Pointer, ci+1, max(2*(ci+1), 8))
-	copy(nt.chunks[0], old)
-	for i := len(old); i <= ci; i++ {
-		// Safety: chunks are appended in order and never released (no huge
-		// blocks), so every chunk up to ci exists; its first bytes give
-		// its base.
-		nt.chunks[0][i] = unsafe.Pointer(unsafe.SliceData(lf.Bytes(pool.Offset(i)<<c.shift, 8)))
-	}
-	c.view.Store(nt.withHot(0))                  // release: publishes the chunk before any node in it
-	c.capacity.Store(int64(lf.Stats().Capacity)) // relaxed: a statistic
+	nv := *v
+	n := max(ci+1, len(v.chunks[a]))
+	nv.chunks[a] = make([]unsafe.Pointer, n, max(2*(ci+1), n, 8))
+	copy(nv.chunks[a], v.chunks[a])
+	// Safety: off was just allocated from chunk ci, which is therefore a
+	// live chunk of lf; its first bytes give its base, which stays valid
+	// until Reclaim releases the chunk (mwDropReleased), after which this
+	// view is no longer published.
+	nv.chunks[a][ci] = unsafe.Pointer(unsafe.SliceData(lf.Bytes(pool.Offset(ci)<<c.shift, 8)))
+	c.view.Store(nv.withHot(c.cur)) // release: publishes the chunk before any node in it
+	c.gmu.Unlock()
+	c.storeCapacity()
 }
 
 // mwLen sums the slots' shares of the key count. Each share is loaded once,

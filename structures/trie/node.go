@@ -232,6 +232,59 @@ func (n node) findSparse(h header, cnt int, c byte) int {
 	return -1
 }
 
+// SWAR constants: a byte of ones, a byte of high bits, in every lane.
+const (
+	lanes1 = 0x0101010101010101
+	lanes8 = 0x8080808080808080
+)
+
+// slotFor returns a pointer to n's child slot for label c (dense: the slot
+// may hold 0), or nil when sparse n has no child labelled c. It is the one
+// call per level of the read and insert paths: the label search and the
+// child-array offset in one function (findSparse, childOff and childSlot
+// were three calls, none inlined).
+func (n node) slotFor(h header, c byte) *uint32 {
+	lo := h.labelsOff()
+	if h.dense() {
+		// Safety: a dense node has 256 child slots at align4(labelsOff).
+		return (*uint32)(unsafe.Add(n.p, align4(lo)+4*uintptr(c)))
+	}
+	cnt := h.count()
+	pat := uint64(c) * lanes1
+	for i := 0; i < cnt; i += 8 {
+		// Safety: as findSparse: labelsOff+8 bytes exist, and the label and
+		// child slots cover align8(cnt) bytes past labelsOff.
+		w := load8(unsafe.Add(n.p, lo+uintptr(i))) ^ pat
+		if z := (w - lanes1) &^ w & lanes8; z != 0 {
+			// The lowest flagged byte is exact (a borrow only moves up), so
+			// bytes at or past cnt cannot hide a match below them.
+			j := i + bits.TrailingZeros64(z)>>3
+			if j >= cnt {
+				return nil
+			}
+			// Safety: j < count <= capacity child slots at childOff.
+			return (*uint32)(unsafe.Add(n.p, align4(lo+uintptr(h.capacity()))+4*uintptr(j)))
+		}
+	}
+	return nil
+}
+
+// hasPrefix reports whether key starts with n's prefix of p > 0 bytes
+// (len(key) >= p). Prefixes of up to 8 bytes are compared as one word when
+// key has 8 bytes.
+func (n node) hasPrefix(h header, key []byte, p int) bool {
+	if p <= 8 && len(key) >= 8 {
+		// Safety: a node with a prefix of p >= 1 bytes is at least 9 bytes
+		// long and its block is a multiple of 8, so the 8 bytes at prefixOff
+		// lie in the block; bytes past the prefix are shifted out (they may
+		// be labels or children a concurrent writer changes: their values
+		// never matter).
+		x := load8(unsafe.Add(n.p, h.prefixOff())) ^ load8(unsafe.Pointer(unsafe.SliceData(key)))
+		return x<<(64-8*uint(p)) == 0
+	}
+	return string(n.prefix(h)) == string(key[:p])
+}
+
 // lowerSparse returns the first index whose label is >= c (cnt if none).
 func (n node) lowerSparse(h header, cnt int, c byte) int {
 	ls := n.labels(h, cnt)

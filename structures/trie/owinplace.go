@@ -69,6 +69,7 @@ package trie
 
 import (
 	"sync/atomic"
+	"unsafe"
 )
 
 // retireNode queues published node ref (unlinked by the write) for
@@ -125,7 +126,8 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 		n := mem.at(ref) // at: also the multi-writer arena (snapmw.go)
 		h := n.hdr()
 		if p := h.prefixLen(); p > 0 {
-			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
+			if len(key)-depth < p || !n.hasPrefix(h, key[depth:], p) {
+				m := commonPrefix(n.prefix(h), key[depth:])
 				nr, err := c.w.splitFor(n, h, m, key[depth:], v)
 				if err != nil {
 					return false, err
@@ -165,8 +167,8 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 			storeHV(n, h.withCount(cnt+1), n.valueIdx())
 			return c.inserted(true), nil
 		}
-		if i := n.findSparse(h, cnt, b); i >= 0 {
-			slot = slotAt(n, h, i)
+		if s := n.slotFor(h, b); s != nil { // the writer's own nodes: plain reads race with nothing
+			slot = (*atomic.Uint32)(unsafe.Pointer(s))
 			depth++
 			continue
 		}

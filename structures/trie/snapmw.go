@@ -51,6 +51,7 @@ package trie
 // inside one).
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -173,15 +174,32 @@ func (c *Concurrent[V]) mwSnapClosed() {
 	}
 }
 
-// mwSnapReclaim reclaims the snapshot-mode writer's retire queue (Reclaim,
-// after its wait for readers).
-func (c *Concurrent[V]) mwSnapReclaim() {
-	c.msnap.mu.Lock()
+// mwReclaim is Reclaim at MultiWriteMultiRead (after its first wait for
+// readers). It holds mu throughout, so no snapshot is taken and no
+// snapshot-mode write runs while mwReclaimAll moves nodes or values or
+// releases pool chunks (lock order: mu, then the writer slots, as
+// mwSnapEnd). While a snapshot is open or holds retired memory, or once
+// the snapshot-mode writer has state in the pools (its arena over the
+// slots' pool and its value slots, which mwReclaimAll does not know),
+// nothing moves and nothing is released: the slots and the snapshot-mode
+// writer only reclaim what their readers left.
+func (c *Concurrent[V]) mwReclaim(ctx context.Context) error {
+	ms := &c.msnap
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
 	c.mwSnapLeave()
+	if c.w.core.mem == nil && ms.mode.Load() == 0 && !c.snapHeld() {
+		return c.mwReclaimAll(ctx)
+	}
+	c.eachSlot(func(w *wstate[V]) {
+		w.reclaim(true)
+		w.shareValues(0)
+		w.publishStatsNow()
+	})
 	if c.w.core.mem != nil {
 		c.w.reclaim(true)
 		c.w.shareValues(0)
 		c.w.publishStatsNow()
 	}
-	c.msnap.mu.Unlock()
+	return nil
 }

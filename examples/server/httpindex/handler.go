@@ -405,8 +405,17 @@ func writeFailed(w http.ResponseWriter, err error) {
 		}{fmt.Sprintf("%v; the batch is partly applied: re-read its keys or send it again", err), be.Total - be.Failed, be.Failed})
 		return
 	}
+	if errors.Is(err, ErrMaybeApplied) {
+		fail(w, http.StatusServiceUnavailable, "%v; it may or may not be applied: re-read the key or send it again", err)
+		return
+	}
 	fail(w, http.StatusServiceUnavailable, "%v; nothing applied", err)
 }
+
+// ErrMaybeApplied is matched (errors.Is) by an Index's write error whose
+// outcome is unknown (a replicated index whose leader changed during the
+// commit): the answer then says so instead of "nothing applied".
+var ErrMaybeApplied = errors.New("httpindex: outcome unknown")
 
 func (s *Server) put(w http.ResponseWriter, r *http.Request, key string) {
 	if err := checkKey(key); err != nil {

@@ -8,6 +8,7 @@ package httpindex
 
 import (
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -44,6 +45,12 @@ type Index interface {
 	Len() int
 	// Stats returns one row per shard (one row for the locked backend).
 	Stats() []ShardStats
+	// Save writes every key and value to w as a trie.Save stream while the
+	// index keeps serving reads and writes; it returns the bytes written.
+	Save(ctx context.Context, w io.Writer) (int64, error)
+	// Load replaces the contents with a trie.Save stream's; on an error
+	// the contents are unchanged.
+	Load(ctx context.Context, r io.Reader) error
 }
 
 // ShardStats is one row of the per-shard table of /stats.
@@ -129,6 +136,16 @@ func (s *sharded) Stats() []ShardStats {
 	return out
 }
 
+// Save walks the shards while writes go on (shards.Trie.Save): the stream
+// is not a consistent cut across concurrent writes.
+func (s *sharded) Save(ctx context.Context, w io.Writer) (int64, error) {
+	return s.t.Save(ctx, w, trie.StringCodec())
+}
+
+func (s *sharded) Load(ctx context.Context, r io.Reader) error {
+	return s.t.Load(ctx, r, trie.StringCodec())
+}
+
 // locked serves one single-owner trie.Trie behind a sync.RWMutex: the
 // comparison point for sharded (readers share the lock, a writer excludes
 // everyone).
@@ -200,4 +217,25 @@ func (l *locked) Stats() []ShardStats {
 	l.mu.RUnlock()
 	return []ShardStats{{Keys: st.Keys, Writes: l.writes.Load(), Tenures: l.batches.Load(),
 		ArenaBytes: st.ArenaBytes, ValueBytes: st.ValueBytes, BytesPerKey: st.BytesPerKey}}
+}
+
+// Save freezes a copy of the trie under the read lock (writers wait for
+// the copy, not for the save: a consistent cut) and writes the copy.
+func (l *locked) Save(_ context.Context, w io.Writer) (int64, error) {
+	l.mu.RLock()
+	f := l.t.Freeze()
+	l.mu.RUnlock()
+	return trie.Save(w, f.All(), trie.StringCodec())
+}
+
+// Load builds the new trie without the lock and swaps it in under it.
+func (l *locked) Load(_ context.Context, r io.Reader) error {
+	t, err := trie.Load(r, trie.StringCodec())
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.t = t
+	l.mu.Unlock()
+	return nil
 }

@@ -1,0 +1,5 @@
+package cluster
+
+// Restores returns how many times range r's state machine on n was
+// replaced by a snapshot (at start, or sent by the leader).
+func Restores(n *Node, r int) int64 { return n.groups[r].f.restores.Load() }
