@@ -1017,3 +1017,47 @@ func TestSnapshotLayout(t *testing.T) {
 		t.Fatalf("the gate's mode word and its epoch domain are %d bytes apart", wd-mode)
 	}
 }
+
+// TestSnapshotMultiWriterCompactsAfterClose: while a multi-writer snapshot
+// is open Reclaim moves and releases nothing; once it is closed and its
+// held memory reclaimed, the snapshot-mode writer's state is folded back
+// (mwSnapFold) and Reclaim compacts again; snapshots still work after.
+func TestSnapshotMultiWriterCompactsAfterClose(t *testing.T) {
+	c := newC[int](t, primitives.MultiWriteMultiRead)
+	keys := snapKeys(3000)
+	model := fillSnap(t, c, keys)
+	s := mustSnap(t, c)
+	want := maps.Clone(model)
+	r := rand.New(rand.NewPCG(15, 16))
+	for i := range 2000 {
+		randomWrite(t, c, r, keys, model, i)
+	}
+	if err := c.mwForceCompact(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Stats().Compactions != 0 {
+		t.Fatal("compacted while a snapshot was open")
+	}
+	checkSnapshot(t, s, want, keys[:100])
+	s.Close()
+	for range 2 { // the first frees what the snapshot held, the second may compact
+		if err := c.mwForceCompact(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Stats().Compactions == 0 {
+		t.Fatal("no compaction after the last snapshot closed")
+	}
+	if got := collectSnap(t, c.All()); !maps.Equal(got, model) {
+		t.Fatalf("after the compaction: %s", diffMaps(got, model))
+	}
+	mustCheck(t, c)
+	s = mustSnap(t, c)
+	want = maps.Clone(model)
+	for i := range 500 {
+		randomWrite(t, c, r, keys, model, -i)
+	}
+	checkSnapshot(t, s, want, keys[:100])
+	s.Close()
+	mustCheck(t, c)
+}
