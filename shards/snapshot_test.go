@@ -276,3 +276,124 @@ func TestTrieSnapshotWaitsAndCancels(t *testing.T) {
 		t.Fatalf("Snapshot after Stop: %v", err)
 	}
 }
+
+// TestTrieSnapshotAcrossReclaimAndStop: a cut stays intact across the
+// trie's Reclaim and across Stop (reads of it go on after Stop), and
+// closing it after Stop is harmless.
+func TestTrieSnapshotAcrossReclaimAndStop(t *testing.T) {
+	rt, tr := startTrie(t, 2)
+	ctx := context.Background()
+	want := map[string]uint64{}
+	for i := range 3000 {
+		k := fmt.Appendf(nil, "k%05d", i)
+		tr.Insert(ctx, k, uint64(i))
+		want[string(k)] = uint64(i)
+	}
+	ts, err := tr.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		k := fmt.Appendf(nil, "k%05d", i)
+		if i%3 == 0 {
+			tr.Delete(ctx, k)
+		} else {
+			tr.Insert(ctx, k, 7)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		n := 0
+		for k, v := range ts.All() {
+			if want[string(k)] != v {
+				t.Fatalf("%s: %s = %d, want %d", when, k, v, want[string(k)])
+			}
+			n++
+		}
+		if n != len(want) || ts.Len() != len(want) {
+			t.Fatalf("%s: %d keys (Len %d), want %d", when, n, ts.Len(), len(want))
+		}
+	}
+	if err := tr.Reclaim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after Reclaim")
+	held := 0
+	for _, s := range tr.Stats() {
+		held += s.Trie.SnapshotBytes
+	}
+	if held == 0 {
+		t.Fatal("no memory held for the open cut")
+	}
+	if err := rt.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after Stop")
+	ts.Close()
+	ts.Close()
+	if ts.Len() != 0 {
+		t.Fatal("a closed cut is not empty")
+	}
+}
+
+// TestTrieSnapshotConcurrentCutsAndStop: several goroutines take cuts at
+// once (each holding words while it waits for the next, all in shard
+// order: no deadlock) while writers run, and Stop comes in the middle:
+// every Snapshot returns a cut or runtime.ErrStopped, nothing hangs.
+func TestTrieSnapshotConcurrentCutsAndStop(t *testing.T) {
+	rt, tr := startTrie(t, 3)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var cuts atomic.Int64
+	errc := make(chan error, 16)
+	for g := range 2 { // writers
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := tr.Insert(ctx, fmt.Appendf(nil, "w%d/%d", g, i%500), uint64(i)); err != nil {
+					if !errors.Is(err, zrt.ErrStopped) {
+						errc <- err
+					}
+					return
+				}
+			}
+		})
+	}
+	for range 4 { // cut takers
+		wg.Go(func() {
+			for {
+				ts, err := tr.Snapshot(ctx)
+				if err != nil {
+					if !errors.Is(err, zrt.ErrStopped) {
+						errc <- err
+					}
+					return
+				}
+				if n := ts.Len(); n < 0 || n > 1000 {
+					errc <- fmt.Errorf("a cut of %d keys", n)
+				}
+				ts.Close()
+				cuts.Add(1)
+			}
+		})
+	}
+	testutil.Within(t, "concurrent cuts, writers and Stop", func() {
+		for cuts.Load() < 200 {
+			runtime.Gosched()
+		}
+		if err := rt.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+		close(stop)
+		wg.Wait()
+	})
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+}

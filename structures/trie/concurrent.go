@@ -111,8 +111,9 @@ type Concurrent[V any] struct {
 	capFlushed atomic.Bool // multi-writer: the slots' stats were flushed once the arena reached its cap (checkCapSlow)
 	valueBytes atomic.Int64
 	pending    atomic.Int64
-	snapOpen   atomic.Int64 // open snapshots (Stats)
-	snapBytes  atomic.Int64 // memory held for open snapshots (Stats)
+	_          [primitives.CacheLineSize]byte // the writers' statistics above are written by every multi-writer slot: snap.on (read on every allocation) keeps off their line
+	snapOpen   atomic.Int64                   // open snapshots (Stats)
+	snapBytes  atomic.Int64                   // memory held for open snapshots (Stats)
 
 	snap      snapWriter[V] // open snapshots and what they hold (snapshot.go)
 	msnap     mwSnap        // multi-writer: the snapshot gate (snapmw.go)

@@ -54,6 +54,24 @@ func BenchmarkSnapshot(b *testing.B) {
 			s.Close()
 		}
 	})
+	b.Run("take/trie-mw", func(b *testing.B) { // multi-writer: enters and leaves snapshot mode each time
+		keys := workloads()["keys-shuf"]
+		m := mustNewC(primitives.MultiWriteMultiRead)
+		for i := range keys.len() {
+			if _, err := m.Insert(keys.at(i), uint64(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			s, err := m.Snapshot()
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+		}
+	})
 }
 
 // BenchmarkSnapshotSideBySide runs the compared sides in alternating

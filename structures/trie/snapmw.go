@@ -176,22 +176,26 @@ func (c *Concurrent[V]) mwSnapClosed() {
 
 // mwReclaim is Reclaim at MultiWriteMultiRead (after its first wait for
 // readers). It holds mu until nothing moves any more (not across the
-// second wait for readers), so no snapshot is taken and no snapshot-mode
-// write runs while mwReclaimAll moves nodes or values or releases pool
-// chunks (lock order: mu, then the writer slots, as
-// mwSnapEnd). While a snapshot is open or holds retired memory, or once
-// the snapshot-mode writer has state in the pools (its arena over the
-// slots' pool and its value slots, which mwReclaimAll does not know),
-// nothing moves and nothing is released: the slots and the snapshot-mode
-// writer only reclaim what their readers left.
+// second wait for readers: a reader that writes in snapshot mode, or takes
+// a snapshot, inside its iteration would wait for this Reclaim while it
+// waits for that reader), so no snapshot is taken and no
+// snapshot-mode write runs while mwReclaimAll moves nodes or values or
+// releases pool chunks (lock order: mu, then the writer slots, as
+// mwSnapEnd). While a snapshot is open or holds retired memory, or while
+// the snapshot-mode writer still has retirees readers may reach, nothing
+// moves and nothing is released: the slots and the snapshot-mode writer
+// only reclaim what their readers left. Otherwise the snapshot-mode
+// writer's state is folded into slot 0 first (mwSnapFold: mwReclaimAll
+// knows only the slots), so a trie that took snapshots compacts again
+// once they are closed (TestSnapshotMultiWriterCompactsAfterClose).
 func (c *Concurrent[V]) mwReclaim(ctx context.Context) error {
 	ms := &c.msnap
 	ms.mu.Lock()
 	c.mwSnapLeave()
-	if c.w.core.mem == nil && ms.mode.Load() == 0 && !c.snapHeld() {
-		// mu is released before the second wait for readers: a reader
-		// that writes (snapshot mode takes mu) would otherwise wait for
-		// this Reclaim while it waits for that reader.
+	if c.w.core.mem != nil {
+		c.w.reclaim(true) // retired before the caller's wait for readers: free now
+	}
+	if c.mwSnapFold() {
 		return c.mwReclaimAll(ctx, ms.mu.Unlock)
 	}
 	defer ms.mu.Unlock()
@@ -206,4 +210,43 @@ func (c *Concurrent[V]) mwReclaim(ctx context.Context) error {
 		c.w.publishStatsNow()
 	}
 	return nil
+}
+
+// mwSnapFold gives the snapshot-mode writer's state back once no snapshot
+// is open, nothing is held for one and its retire queue is empty: its node
+// and byte counts and its free value slots (its untaken range counted as
+// handed out and free) go to slot 0, and it drops its arena, so that
+// mwReclaimAll, which knows only the slots, may move and release memory
+// again. It reports whether the snapshot-mode writer has no state left.
+// Under mu, no snapshot-mode write running.
+func (c *Concurrent[V]) mwSnapFold() bool {
+	w := &c.w
+	if c.msnap.mode.Load() != 0 || c.snapHeld() {
+		return false
+	}
+	if w.core.mem == nil {
+		return true
+	}
+	if w.rhead != len(w.ret) {
+		return false // readers may still reach what it retired
+	}
+	w.publishStatsNow()
+	s := &c.slots[0]
+	s.mu.Lock()
+	d := &s.w
+	d.core.nodes += w.core.nodes // the published sums stay as they are
+	d.statNodes += w.statNodes
+	d.core.mem.inUse += w.core.mem.inUse
+	d.statBytes += w.statBytes
+	d.vfree = append(d.vfree, w.vfree...)
+	for i := w.vnext; i < w.vend; i++ {
+		d.vfree = append(d.vfree, i)
+	}
+	d.vhanded += w.vhanded + int(w.vend-w.vnext)
+	s.mu.Unlock()
+	fail := w.core.failAlloc
+	*w = wstate[V]{c: c, keys: w.keys, ret: w.ret[:0], vfree: w.vfree[:0]}
+	w.core.noValues = true // values live in c.vals
+	w.core.failAlloc = fail
+	return true
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"go.uber.org/goleak"
 
@@ -228,7 +229,11 @@ func testSnapshotMany(t *testing.T, l primitives.Level) {
 	}
 	var snaps []open
 	r := rand.New(rand.NewPCG(3, 4))
-	for step := range 3000 {
+	steps := 3000
+	if raceEnabled {
+		steps = 1000
+	}
+	for step := range steps {
 		switch x := r.IntN(20); {
 		case x < 2:
 			s, err := c.Snapshot()
@@ -304,7 +309,11 @@ func TestSnapshotAcrossReclaim(t *testing.T) { bothLevels(t, testSnapshotAcrossR
 
 func testSnapshotAcrossReclaim(t *testing.T, l primitives.Level) {
 	c := newC[int](t, l, WithPoolConfig(pool.Config{ChunkSize: 16 << 10}))
-	keys := snapKeys(40000)
+	n := 40000
+	if raceEnabled {
+		n = 16000
+	}
+	keys := snapKeys(n)
 	want := fillSnap(t, c, keys)
 	s := mustSnap(t, c)
 	for round := range 2 {
@@ -697,7 +706,11 @@ func TestSnapshotFault(t *testing.T) { bothLevels(t, testSnapshotFault) }
 func testSnapshotFault(t *testing.T, l primitives.Level) {
 	keys := faultKeys()
 	r := rand.New(rand.NewPCG(8, 9))
-	for round := range 40 {
+	rounds := 40
+	if raceEnabled {
+		rounds = 15
+	}
+	for round := range rounds {
 		c := newC[int](t, l)
 		model := map[string]int{}
 		for _, k := range keys[:len(keys)/2] {
@@ -960,4 +973,91 @@ func testSnapshotManyOpen(t *testing.T, l primitives.Level) {
 	if err := c.checkConcurrent(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSnapshotReadAllocs: reads of a snapshot allocate nothing (Get,
+// Contains, Len, a steady-state range loop), as the live trie's do.
+func TestSnapshotReadAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	c := newC[int](t, primitives.OneWriteMultiRead)
+	keys := snapKeys(500)
+	fillSnap(t, c, keys)
+	s := mustSnap(t, c)
+	defer s.Close()
+	c.Insert(keys[1], -1)
+	sum := 0
+	if n := testing.AllocsPerRun(100, func() {
+		v, _ := s.Get(keys[1])
+		sum += v + s.Len()
+		if s.Contains(keys[2]) {
+			sum++
+		}
+		for _, v := range s.Prefix([]byte("k1/1")) {
+			sum += v
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per snapshot read", n)
+	}
+}
+
+// TestSnapshotLayout: the snapshot flag every allocation reads is not on
+// the cache line of the statistics every multi-writer slot writes, and
+// the multi-writer gate's mode word is on a line of its own.
+func TestSnapshotLayout(t *testing.T) {
+	var c Concurrent[int]
+	const line = uintptr(primitives.CacheLineSize)
+	on := unsafe.Offsetof(c.snap) + unsafe.Offsetof(c.snap.on)
+	if on/line == (unsafe.Offsetof(c.pending)+7)/line {
+		t.Fatalf("snap.on (offset %d) shares a cache line with the slots' statistics (pending at %d)", on, unsafe.Offsetof(c.pending))
+	}
+	mode := unsafe.Offsetof(c.msnap) + unsafe.Offsetof(c.msnap.mode)
+	if wd := unsafe.Offsetof(c.msnap) + unsafe.Offsetof(c.msnap.wdom); wd-mode < line {
+		t.Fatalf("the gate's mode word and its epoch domain are %d bytes apart", wd-mode)
+	}
+}
+
+// TestSnapshotMultiWriterCompactsAfterClose: while a multi-writer snapshot
+// is open Reclaim moves and releases nothing; once it is closed and its
+// held memory reclaimed, the snapshot-mode writer's state is folded back
+// (mwSnapFold) and Reclaim compacts again; snapshots still work after.
+func TestSnapshotMultiWriterCompactsAfterClose(t *testing.T) {
+	c := newC[int](t, primitives.MultiWriteMultiRead)
+	keys := snapKeys(3000)
+	model := fillSnap(t, c, keys)
+	s := mustSnap(t, c)
+	want := maps.Clone(model)
+	r := rand.New(rand.NewPCG(15, 16))
+	for i := range 2000 {
+		randomWrite(t, c, r, keys, model, i)
+	}
+	if err := c.mwForceCompact(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Stats().Compactions != 0 {
+		t.Fatal("compacted while a snapshot was open")
+	}
+	checkSnapshot(t, s, want, keys[:100])
+	s.Close()
+	for range 2 { // the first frees what the snapshot held, the second may compact
+		if err := c.mwForceCompact(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Stats().Compactions == 0 {
+		t.Fatal("no compaction after the last snapshot closed")
+	}
+	if got := collectSnap(t, c.All()); !maps.Equal(got, model) {
+		t.Fatalf("after the compaction: %s", diffMaps(got, model))
+	}
+	mustCheck(t, c)
+	s = mustSnap(t, c)
+	want = maps.Clone(model)
+	for i := range 500 {
+		randomWrite(t, c, r, keys, model, -i)
+	}
+	checkSnapshot(t, s, want, keys[:100])
+	s.Close()
+	mustCheck(t, c)
 }
