@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -318,9 +319,29 @@ func readFrame(r *bufio.Reader) ([]byte, error) {
 	if l > maxFrame {
 		return nil, fmt.Errorf("%w: frame of %d bytes", ErrProtocol, l)
 	}
-	b := make([]byte, l)
-	_, err = io.ReadFull(r, b)
-	return b, err
+	return readN(r, int(l))
+}
+
+// frameChunk is the most readFrame allocates ahead of the bytes that came.
+const frameChunk = 64 << 10
+
+// readN reads n bytes, growing its buffer only as they arrive (at most
+// doubling, from frameChunk): a frame's length is the peer's word, and a
+// connection that claims 65 MiB and then sends nothing must not cost
+// 65 MiB (a few such connections would exhaust the node's memory).
+func readN(r io.Reader, n int) ([]byte, error) {
+	b := make([]byte, 0, min(n, frameChunk))
+	for len(b) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(n-len(b), len(b)))
+		}
+		m, err := io.ReadFull(r, b[len(b):min(n, cap(b))])
+		b = b[:len(b)+m]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // muxListener is one range's share of the listener, as raft's
