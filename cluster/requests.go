@@ -296,7 +296,7 @@ func (n *Node) leaderDo(ctx context.Context, q request) ([]byte, error) {
 		if g.r.State() == raft.Leader {
 			body, err = n.local(ctx, q)
 		} else if addr, _ := g.r.LeaderWithID(); addr != "" && string(addr) != n.net.Addr() {
-			q.timeout = remaining(ctx)
+			q.timeout, q.layout = remaining(ctx), n.layout
 			var resp []byte
 			resp, err = n.net.call(ctx, string(addr), q.encode())
 			switch {
@@ -346,6 +346,9 @@ func (n *Node) handle(ctx context.Context, b []byte) []byte {
 	q, err := decodeRequest(b)
 	if err != nil {
 		return encodeErrResp(err)
+	}
+	if q.layout != n.layout {
+		return encodeErrResp(fmt.Errorf("%w: the sender's ranges or boundaries differ from this node's (%d ranges; every node needs the same)", ErrConfig, len(n.groups)))
 	}
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
