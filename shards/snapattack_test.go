@@ -24,7 +24,8 @@ func TestSnapshotChaos(t *testing.T) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	for w := range 3 {
+	// loop runs f(0), f(1), ... on its own goroutine until stop is closed.
+	loop := func(f func(i int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -34,31 +35,27 @@ func TestSnapshotChaos(t *testing.T) {
 					return
 				default:
 				}
-				k := fmt.Appendf(nil, "w%d/%06d", w, i%2000)
-				if i%3 == 2 {
-					tr.Delete(ctx, k)
-				} else {
-					tr.Insert(ctx, k, uint64(i))
-				}
+				f(i)
 			}
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if i%2 == 0 {
-				tr.Reclaim(ctx)
+	for w := range 3 {
+		loop(func(i int) {
+			k := fmt.Appendf(nil, "w%d/%06d", w, i%2000)
+			if i%3 == 2 {
+				tr.Delete(ctx, k)
 			} else {
-				tr.Load(ctx, bytes.NewReader(stream.Bytes()), u64())
+				tr.Insert(ctx, k, uint64(i))
 			}
+		})
+	}
+	loop(func(i int) {
+		if i%2 == 0 {
+			tr.Reclaim(ctx)
+		} else {
+			tr.Load(ctx, bytes.NewReader(stream.Bytes()), u64())
 		}
-	}()
+	})
 	testutil.Within(t, "snapshots under chaos", func() {
 		for round := range 60 {
 			s, err := tr.Snapshot(ctx)
