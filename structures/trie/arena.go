@@ -92,7 +92,7 @@ func (a *arena) alloc(size int) (uint32, node, error) {
 	if off == pool.Nil {
 		var err error
 		if off, err = a.p.Alloc(size); err != nil {
-			return 0, node{}, fmt.Errorf("trie: node of %d bytes: %w", size, err)
+			return 0, node{}, wrapErr(fmt.Sprintf("node of %d bytes", size), err)
 		}
 		if off >= maxArenaBytes {
 			// Reachable only when released huge regions left the chunk
@@ -122,7 +122,7 @@ func (a *arena) allocShared(size int) (uint32, node, error) {
 	size += a.pad
 	off, err := a.lf.Alloc(size)
 	if err != nil {
-		return 0, node{}, fmt.Errorf("trie: node of %d bytes: %w", size, err)
+		return 0, node{}, wrapErr(fmt.Sprintf("node of %d bytes", size), err)
 	}
 	if off >= maxArenaBytes {
 		_ = a.lf.Free(off, size)

@@ -86,7 +86,7 @@ func (b *builder[V]) add(key []byte, v V) error {
 	}
 	L := lcp(b.prev, key)
 	if L == len(key) || L < len(b.prev) && key[L] < b.prev[L] {
-		return fmt.Errorf("trie: build: key %s after %s: %w", quoteKey(key), quoteKey(b.prev), ErrUnsorted)
+		return fmt.Errorf("%w: build: key %s after %s", ErrUnsorted, quoteKey(key), quoteKey(b.prev))
 	}
 	return b.addL(key, L, v)
 }
@@ -187,7 +187,7 @@ func (b *builder[V]) close(e *open, start int) (uint32, error) {
 
 // fail records err: the builder is dead from now on.
 func (b *builder[V]) fail(err error) error {
-	b.err = fmt.Errorf("trie: build: %w", err)
+	b.err = wrapErr("build", err)
 	return b.err
 }
 

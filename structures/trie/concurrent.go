@@ -581,7 +581,8 @@ func (c *Concurrent[V]) Range(from, to []byte) iter.Seq2[[]byte, V] {
 // fields the writers' last published figures (ArenaBytes includes nodes
 // waiting for reclamation). Below the insert cap a writer publishes its
 // node and byte figures once they moved by 16 KiB of arena (and on
-// Reclaim); at the cap, every change.
+// Reclaim and, at OneWriteMultiRead, Writer.Publish); at the cap, every
+// change.
 func (c *Concurrent[V]) Stats() Stats {
 	s := Stats{
 		Keys:          c.Len(),
@@ -703,7 +704,7 @@ func (w *Writer[V]) Reclaim() error {
 	c.w.publishStatsNow()
 	if c.compactWorth() {
 		if err := c.compact(); err != nil {
-			return fmt.Errorf("trie: compaction: %w", err)
+			return wrapErr("compaction", err)
 		}
 	}
 	c.owValCompact()

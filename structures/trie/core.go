@@ -3,6 +3,7 @@ package trie
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/zipora-go/zipora/structures/pool"
@@ -652,5 +653,15 @@ func (c *core[V]) shrink(slot *uint32, n node, h header) {
 // ---- errors ----
 
 func keyErr(op string, key []byte) error {
-	return fmt.Errorf("trie: %s: key of %d bytes exceeds MaxKeyLen (%d): %w", op, len(key), MaxKeyLen, ErrKeyTooLong)
+	return fmt.Errorf("%w: %s of a key of %d bytes (MaxKeyLen %d)", ErrKeyTooLong, op, len(key), MaxKeyLen)
+}
+
+// wrapErr adds the package prefix and what to err, once: an error that
+// already carries the prefix (one of the package's sentinels, or an error
+// that wraps one first) gets what after its own text instead.
+func wrapErr(what string, err error) error {
+	if strings.HasPrefix(err.Error(), "trie: ") {
+		return fmt.Errorf("%w (%s)", err, what)
+	}
+	return fmt.Errorf("trie: %s: %w", what, err)
 }

@@ -174,13 +174,16 @@ func (c *Concurrent[V]) TryLockWriter() (*Writer[V], error) {
 // Publish makes every write made through w so far visible to readers, as
 // one atomic publication (one release store of the root), and keeps the
 // writer role. That store happens-before every Get, Contains or iteration
-// that observes any of those writes. At MultiWriteMultiRead it does nothing
-// (writes are already visible).
+// that observes any of those writes. It also brings Stats up to date
+// (per-key writes let the node and arena figures drift by up to 16 KiB
+// between publications of statistics). At MultiWriteMultiRead it does
+// nothing (writes are already visible).
 func (w *Writer[V]) Publish() {
 	c := w.live()
 	if !c.multi && c.w.dirty {
 		c.publish()
 		c.publishCount()
+		c.w.publishStatsNow()
 	} else if !c.multi {
 		c.sweep() // closed snapshots' memory comes back even when nothing was written
 	}

@@ -187,7 +187,7 @@ func (s *saver[V]) write(p []byte) error {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		return fmt.Errorf("trie: save: %w", err)
+		return wrapErr("save", err)
 	}
 	return nil
 }
@@ -201,7 +201,7 @@ func (s *saver[V]) add(key []byte, v V) error {
 	if s.total > 0 || s.count > 0 {
 		m = lcp(s.prev, key)
 		if m == len(key) || m < len(s.prev) && key[m] < s.prev[m] {
-			return fmt.Errorf("trie: save: key %s after %s: %w", quoteKey(key), quoteKey(s.prev), ErrUnsorted)
+			return fmt.Errorf("%w: save: key %s after %s", ErrUnsorted, quoteKey(key), quoteKey(s.prev))
 		}
 	}
 	s.prev = append(s.prev[:m], key[m:]...) // the first m bytes are already there
@@ -230,11 +230,11 @@ func (s *saver[V]) record(key []byte, m int, v V) error {
 		at := len(b)
 		var err error
 		if b, err = s.c.Append(append(b, 0), v); err != nil {
-			return fmt.Errorf("trie: save: value of key %s: %w", quoteKey(key), err)
+			return wrapErr("save: value of key "+quoteKey(key), err)
 		}
 		vl := len(b) - at - 1
 		if vl > maxValueLen {
-			return fmt.Errorf("trie: save: value of key %s: %d bytes: %w", quoteKey(key), vl, ErrTooLarge)
+			return fmt.Errorf("%w: save: value of key %s: %d bytes", ErrTooLarge, quoteKey(key), vl)
 		}
 		if vl < 0x80 {
 			b[at] = byte(vl)
@@ -385,7 +385,7 @@ func (sr *streamReader) readFull(p []byte, where string) error {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return truncated(where)
 		}
-		return fmt.Errorf("trie: load: %w", err)
+		return wrapErr("load", err)
 	}
 	return nil
 }
@@ -399,7 +399,7 @@ func (sr *streamReader) uvarint(head []byte, where string) (uint64, []byte, erro
 			if err == io.EOF {
 				return 0, head, truncated(where)
 			}
-			return 0, head, fmt.Errorf("trie: load: %w", err)
+			return 0, head, wrapErr("load", err)
 		}
 		head = append(head, b)
 		if b < 0x80 {
@@ -462,7 +462,7 @@ func (sr *streamReader) fill(n int) error {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				return truncated("a block")
 			}
-			return fmt.Errorf("trie: load: %w", err)
+			return wrapErr("load", err)
 		}
 	}
 	sr.buf = buf
