@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +24,9 @@ import (
 const NoBalance time.Duration = -1
 
 // Config configures one node. Every node of a cluster must be given the
-// same Ranges and Router boundaries.
+// same Ranges and Router boundaries: a node answers a request from a node
+// configured otherwise with ErrConfig (so such a node cannot join, and its
+// forwarded requests fail).
 type Config struct {
 	// ID names the node in every range's membership; unique in the
 	// cluster and the same across restarts. Required.
@@ -110,6 +114,7 @@ type Node struct {
 	net    Network
 	groups []*group
 	bounds [][]byte
+	layout uint32        // layoutSum(bounds): carried by every request
 	done   chan struct{} // closed by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -151,6 +156,13 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, net: cfg.Network, done: make(chan struct{}), bounds: cfg.Router.Boundaries()}
+	n.layout = layoutSum(n.bounds)
+	if cfg.Dir != "" {
+		if err := claimDir(cfg.Dir, cfg.ID, n.layout); err != nil {
+			cfg.Network.Close()
+			return nil, err
+		}
+	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raft-" + cfg.ID, Output: cfg.LogOutput, Level: hclog.Warn})
 	if cfg.LogOutput == nil {
 		logger = hclog.NewNullLogger()
@@ -228,6 +240,41 @@ func (n *Node) openGroup(r int, logger hclog.Logger) (*group, error) {
 		return nil, fmt.Errorf("%w: range %d: %v", ErrConfig, r, err)
 	}
 	return g, nil
+}
+
+// claimDir checks that dir was written by node id with these ranges
+// (the file NODE: "<id> <layout>"), writing NODE on first use: a node
+// started on another node's directory would take over that node's Raft
+// identity under its own name, and a node restarted with other ranges or
+// boundaries would route keys to Raft groups that do not hold them.
+func claimDir(dir, id string, layout uint32) error {
+	want := fmt.Sprintf("%s %08x\n", id, layout)
+	path := filepath.Join(dir, "NODE")
+	got, err := os.ReadFile(path)
+	if err == nil {
+		if string(got) == want {
+			return nil
+		}
+		gotID, gotLayout, _ := strings.Cut(strings.TrimSpace(string(got)), " ")
+		if gotID != id {
+			return fmt.Errorf("%w: Dir %s belongs to node %.64q, not %.64q", ErrConfig, dir, gotID, id)
+		}
+		return fmt.Errorf("%w: Dir %s was written with other ranges or boundaries (layout %.8s, now %08x)", ErrConfig, dir, gotLayout, layout)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(want), 0o644); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return nil
 }
 
 // boltOptions: a second process on the same directory fails at once
@@ -308,7 +355,7 @@ func (n *Node) pause(ctx context.Context, attempt int) error {
 // (each range's leader runs AddVoter); the node then receives the ranges'
 // logs or snapshots. Joining again is harmless.
 func (n *Node) Join(ctx context.Context, addr string) error {
-	q := request{op: opJoin, body: encodeIDAddr(n.cfg.ID, n.net.Addr())}
+	q := request{op: opJoin, layout: n.layout, body: encodeIDAddr(n.cfg.ID, n.net.Addr())}
 	for attempt := 0; ; attempt++ {
 		q.timeout = remaining(ctx)
 		resp, err := n.net.call(ctx, addr, q.encode())

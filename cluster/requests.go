@@ -160,7 +160,10 @@ func (g *group) get(key []byte) Read {
 
 // Scan returns up to limit pairs whose keys start with prefix, in key
 // order, walking the ranges that can hold them one after another; more
-// reports that pairs were left out. Each range is read with the given
+// reports that pairs were left out. limit is at most MaxScanLimit, and one
+// range gives at most about 64 MiB of keys and values (MaxCommandBytes; at
+// least one pair) before it stops with more (narrow the prefix to see the
+// rest). Each range is read with the given
 // consistency on its own: a linearizable scan sees, range by range, every
 // write acknowledged before that range's part began, but it is not one cut
 // across ranges (a write to a later range acknowledged while an earlier
@@ -172,6 +175,7 @@ func (n *Node) Scan(ctx context.Context, prefix []byte, limit int, c Consistency
 	if limit <= 0 {
 		return nil, false, nil
 	}
+	limit = min(limit, MaxScanLimit)
 	first, last := n.cfg.Router.ShardsFor(prefix)
 	for r := first; r <= last && !more; r++ {
 		if c == Stale {
@@ -193,12 +197,24 @@ func (n *Node) Scan(ctx context.Context, prefix []byte, limit int, c Consistency
 	return kvs, more, nil
 }
 
+// MaxScanLimit is the most pairs one Scan returns: a larger limit is
+// taken as MaxScanLimit (more then reports the rest).
+const MaxScanLimit = 1 << 20
+
+// scanBytes bounds the bytes of one range's part of a Scan (keys, values
+// and their length prefixes; the first pair always goes in): the part must
+// fit one frame when it is forwarded (maxFrame), since one pair can be as
+// large as a put. A variable for tests.
+var scanBytes = MaxCommandBytes
+
 // scan appends this replica's pairs under prefix until limit pairs are in
-// kvs; more reports a pair left out.
+// kvs or the part reaches scanBytes; more reports a pair left out.
 func (g *group) scan(kvs []KV, prefix []byte, limit int) (_ []KV, more bool, idx uint64) {
 	idx = g.f.applied.Load()
+	start, size := len(kvs), 0
 	for k, v := range g.f.t.Load().Prefix(prefix) {
-		if len(kvs) == limit {
+		size += 2*binary.MaxVarintLen32 + len(k) + len(v)
+		if len(kvs) == limit || len(kvs) > start && size > scanBytes {
 			return kvs, true, idx
 		}
 		kvs = append(kvs, KV{Key: bytes.Clone(k), Value: v}) // k is the cursor's buffer, valid only in this iteration
@@ -296,7 +312,7 @@ func (n *Node) leaderDo(ctx context.Context, q request) ([]byte, error) {
 		if g.r.State() == raft.Leader {
 			body, err = n.local(ctx, q)
 		} else if addr, _ := g.r.LeaderWithID(); addr != "" && string(addr) != n.net.Addr() {
-			q.timeout = remaining(ctx)
+			q.timeout, q.layout = remaining(ctx), n.layout
 			var resp []byte
 			resp, err = n.net.call(ctx, string(addr), q.encode())
 			switch {
@@ -346,6 +362,9 @@ func (n *Node) handle(ctx context.Context, b []byte) []byte {
 	q, err := decodeRequest(b)
 	if err != nil {
 		return encodeErrResp(err)
+	}
+	if q.layout != n.layout {
+		return encodeErrResp(fmt.Errorf("%w: the sender's ranges or boundaries differ from this node's (%d ranges; every node needs the same)", ErrConfig, len(n.groups)))
 	}
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
@@ -408,7 +427,7 @@ func (n *Node) local(ctx context.Context, q request) ([]byte, error) {
 		return append(b, rd.Value...), nil
 	case opScan:
 		limit, w := binary.Uvarint(q.body)
-		if w <= 0 || limit > 1<<20 {
+		if w <= 0 || limit > MaxScanLimit {
 			return nil, fmt.Errorf("%w: scan limit", ErrProtocol)
 		}
 		if err := n.readBarrier(ctx, g); err != nil {

@@ -3,12 +3,13 @@ package cluster
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"time"
 )
 
 // Requests between nodes:
 //
-//	request = version(1 byte, rpcVersion) op(1 byte) uvarint(range) uvarint(timeout ms) body
+//	request = version(1 byte, rpcVersion) op(1 byte) layout(4 bytes LE) uvarint(range) uvarint(timeout ms) body
 //	answer  = code(1 byte: 0 success, else the error's code, errors.go) body-or-error-detail
 //
 // Bodies by op:
@@ -20,7 +21,12 @@ import (
 //	opRemove    id                            → (empty)
 //	opTransfer  uvarint(len id) id addr       → (empty)
 //	opJoin      uvarint(len id) id addr       → (empty)   (to any member: adds a voter on every range)
-const rpcVersion = 1
+//
+// layout is the sender's layoutSum (its range count and boundaries): a
+// node answers a request whose layout is not its own with ErrConfig, so a
+// node configured with other ranges can neither join nor route a key to a
+// Raft group the others do not route it to.
+const rpcVersion = 2
 
 const (
 	opApply = iota + 1
@@ -34,25 +40,27 @@ const (
 
 type request struct {
 	op      byte
+	layout  uint32 // the sender's layoutSum
 	rangeID int
 	timeout time.Duration
 	body    []byte
 }
 
 func (q request) encode() []byte {
-	b := make([]byte, 0, 2+2*binary.MaxVarintLen64+len(q.body))
+	b := make([]byte, 0, 6+2*binary.MaxVarintLen64+len(q.body))
 	b = append(b, rpcVersion, q.op)
+	b = binary.LittleEndian.AppendUint32(b, q.layout)
 	b = binary.AppendUvarint(b, uint64(q.rangeID))
 	b = binary.AppendUvarint(b, uint64(q.timeout/time.Millisecond))
 	return append(b, q.body...)
 }
 
 func decodeRequest(b []byte) (request, error) {
-	if len(b) < 2 || b[0] != rpcVersion {
+	if len(b) < 6 || b[0] != rpcVersion {
 		return request{}, fmt.Errorf("%w: request version", ErrProtocol)
 	}
-	q := request{op: b[1]}
-	b = b[2:]
+	q := request{op: b[1], layout: binary.LittleEndian.Uint32(b[2:])}
+	b = b[6:]
 	r, w := binary.Uvarint(b)
 	if w <= 0 || r > 1<<16 {
 		return request{}, fmt.Errorf("%w: request range", ErrProtocol)
@@ -96,4 +104,15 @@ func decodeIDAddr(b []byte) (id, addr string, err error) {
 		return "", "", err
 	}
 	return string(f), string(rest), nil
+}
+
+// layoutSum is a checksum of a node's range count and boundaries, which
+// every node of a cluster must share (Config).
+func layoutSum(bounds [][]byte) uint32 {
+	b := binary.AppendUvarint(nil, uint64(len(bounds)+1))
+	for _, x := range bounds {
+		b = binary.AppendUvarint(b, uint64(len(x)))
+		b = append(b, x...)
+	}
+	return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))
 }

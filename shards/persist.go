@@ -1,6 +1,7 @@
 package shards
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -57,8 +58,13 @@ import (
 // On any error — the stream's (trie.ErrCorrupt, trie.ErrNotStream,
 // trie.ErrVersion, the codec's, r's), a shard's memory cap, ErrRouter,
 // ctx's, ErrNotStarted, runtime.ErrStopped — t is unchanged and what was
-// built is dropped. ctx is checked while reading and bounds the wait for
-// the shards' words. The old contents' memory goes back once no
+// built is dropped. ctx is checked before every Read of r and bounds the
+// wait for the shards' words; a Read that blocks is not interrupted (ctx
+// cannot reach into r): to bound one, make r end it when ctx ends (for a
+// net.Conn: context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })).
+// A *bufio.Reader is read exactly to the stream's end (as trie.Scan does)
+// and, as it may hold the rest of the stream already, is checked between
+// records instead. The old contents' memory goes back once no
 // reader uses them (they are garbage-collected, arena included).
 func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error {
 	l := t.layout.Load() // acquire: the shards
@@ -80,6 +86,9 @@ func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error 
 		if bs[i], err = newShardBuilder[V](t.cfg.trieOpts); err != nil {
 			return fmt.Errorf("shards: load: shard %d: %w", i, err)
 		}
+	}
+	if _, ok := r.(*bufio.Reader); !ok {
+		r = ctxReader{ctx, r}
 	}
 	n := 0
 	_, err := trie.Scan(r, c, func(key []byte, v V) error {
@@ -186,4 +195,19 @@ func (w ctxWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return w.w.Write(p)
+}
+
+// ctxReader fails every Read once ctx is done, so that a load of a stream
+// whose bytes keep coming slowly (a block may claim up to 1 GiB) ends soon
+// after ctx does.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
 }

@@ -90,8 +90,10 @@
 // stops the start with an error naming it, rather than serving — and
 // later saving — an empty index; move it away to start from the previous
 // one. A failed periodic save is logged and retried at the next tick; a
-// failed final save makes the exit code 1. One server per DIR: two
-// servers sharing one would number their snapshots over each other's.
+// failed final save makes the exit code 1. One server per DIR: the
+// server holds a lock on DIR/LOCK (flock, on Unix) and a second one is
+// refused at start, naming the holder's pid; the lock goes with the
+// process, kill -9 included.
 // Snapshot files are readable by their owner only (0600).
 //
 // SIGINT or SIGTERM stops the loading of -keys (also from a pipe that
@@ -252,6 +254,7 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 		if st, err = openStore(o.data, o.keep, logger); err != nil {
 			return err
 		}
+		defer st.close()
 		if err := st.restore(ctx, idx); err != nil {
 			return err
 		}

@@ -44,9 +44,18 @@ type store struct {
 	logger *slog.Logger
 	mu     sync.Mutex // serializes saves; guards seq
 	seq    uint64     // the newest snapshot's number (0: none)
+	lock   *os.File   // dir/LOCK, locked (lockDir) until close
 }
 
-// openStore creates dir if needed, checks that it is writable, removes
+// close releases the directory (a nil store is fine).
+func (s *store) close() {
+	if s != nil {
+		s.lock.Close()
+	}
+}
+
+// openStore creates dir if needed, checks that it is writable, locks it
+// (one server per directory: lockDir), removes
 // the temporary files of saves a crash interrupted, and finds the newest
 // snapshot.
 func openStore(dir string, keep int, logger *slog.Logger) (*store, error) {
@@ -59,13 +68,18 @@ func openStore(dir string, keep int, logger *slog.Logger) (*store, error) {
 	}
 	f.Close()
 	os.Remove(f.Name())
+	lock, err := lockDir(dir) // before anything is removed: the temporary files may be another server's
+	if err != nil {
+		return nil, err
+	}
 	stale, _ := filepath.Glob(filepath.Join(dir, tmpPattern))
 	for _, p := range stale {
 		logger.Warn("removing the temporary file of an interrupted save", "file", p)
 		os.Remove(p)
 	}
-	s := &store{dir: dir, keep: keep, logger: logger}
+	s := &store{dir: dir, keep: keep, logger: logger, lock: lock}
 	if snaps, err := s.snapshots(); err != nil {
+		lock.Close()
 		return nil, err
 	} else if len(snaps) > 0 {
 		s.seq = snaps[len(snaps)-1].seq

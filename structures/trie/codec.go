@@ -3,7 +3,6 @@ package trie
 import (
 	"encoding"
 	"encoding/binary"
-	"errors"
 	"fmt"
 )
 
@@ -55,10 +54,12 @@ func BytesCodec() Codec[[]byte] {
 	}
 }
 
-// errUint64Len is Uint64Codec's Decode error for an encoding of the wrong size.
-var errUint64Len = errors.New("trie: uint64 value is not 8 bytes")
+// errUint64Len is Uint64Codec's Decode error for an encoding of the wrong
+// size: ErrCorrupt.
+var errUint64Len = fmt.Errorf("%w: uint64 value is not 8 bytes", ErrCorrupt)
 
-// Uint64Codec stores uint64 values as 8 bytes, little-endian.
+// Uint64Codec stores uint64 values as 8 bytes, little-endian; Decode of
+// any other length is an error matching ErrCorrupt.
 func Uint64Codec() Codec[uint64] {
 	return Codec[uint64]{
 		Append: func(dst []byte, v uint64) ([]byte, error) { return binary.LittleEndian.AppendUint64(dst, v), nil },

@@ -59,8 +59,12 @@ var (
 	// flags this package does not know.
 	ErrVersion = errors.New("trie: unsupported stream version")
 	// ErrCorrupt is returned (wrapped) for a stream that is truncated (the
-	// error then also matches io.ErrUnexpectedEOF), fails a checksum, or
-	// breaks the format's rules (key order, lengths, the record count).
+	// error then also matches io.ErrUnexpectedEOF), fails a checksum,
+	// breaks the format's rules (key order, lengths, the record count), or
+	// holds a value the codec's Decode rejects (the error then also wraps
+	// the codec's; a stream saved with another codec, say — the format
+	// does not name its codec, so a Decode that accepts any bytes, as
+	// StringCodec's does, cannot tell).
 	ErrCorrupt = errors.New("trie: corrupt stream")
 	// ErrTooLarge is returned (wrapped) by Save for a value whose encoding
 	// exceeds the format's limit (1 GiB less 256 KiB).
@@ -332,6 +336,17 @@ func corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
 }
 
+// decodeErr is the error of a value the codec's Decode rejects (a stream
+// saved with another codec, say): ErrCorrupt, naming the key, wrapping the
+// codec's error too; the prefix once, also when the codec's error is this
+// package's (Uint64Codec's is ErrCorrupt already).
+func decodeErr(key []byte, err error) error {
+	if errors.Is(err, ErrCorrupt) {
+		return fmt.Errorf("%w (the value of key %s)", err, quoteKey(key))
+	}
+	return fmt.Errorf("%w: value of key %s: %w", ErrCorrupt, quoteKey(key), err)
+}
+
 // truncated is the error of a stream that ends early.
 func truncated(where string) error {
 	return fmt.Errorf("%w: truncated in %s: %w", ErrCorrupt, where, io.ErrUnexpectedEOF)
@@ -532,7 +547,7 @@ func scan[V any](r io.Reader, c Codec[V], decode bool, f func(key []byte, lcp in
 				}
 				if decode {
 					if v, err = c.Decode(p[k : k+int(vl)]); err != nil {
-						return n, wrapErr("load: value of key "+quoteKey(key), err)
+						return n, decodeErr(key, err)
 					}
 				}
 				p = p[k+int(vl):]
