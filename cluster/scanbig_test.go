@@ -32,7 +32,10 @@ func TestScanBiggerThanFrame(t *testing.T) {
 // TestScanBytesBound is TestScanBiggerThanFrame with the bound lowered to
 // 1 MiB and values of 400 KB.
 func TestScanBytesBound(t *testing.T) {
-	defer cluster.SetScanBytes(1 << 20)()
+	// Restored by a cleanup registered before the nodes' (cleanups run
+	// last-in first-out): the nodes' goroutines read the bound until
+	// they are closed.
+	t.Cleanup(cluster.SetScanBytes(1 << 20))
 	nodes := tcpNodes(t, func(i int, cfg *cluster.Config) {
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = hb, hb, hb/2
 		cfg.BalanceInterval = cluster.NoBalance
