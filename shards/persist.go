@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strings"
 
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -107,7 +108,7 @@ func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error 
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("shards: load: %w", err)
+		return wrapErr("load", err)
 	}
 	cs := make([]*trie.Concurrent[V], len(bs))
 	ws := make([]*trie.Writer[V], len(bs))
@@ -210,4 +211,14 @@ func (r ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
+}
+
+// wrapErr adds the package prefix and what to err, once: an error that
+// already carries the prefix (one of the package's sentinels first) gets
+// what after its own text instead.
+func wrapErr(what string, err error) error {
+	if strings.HasPrefix(err.Error(), "shards: ") {
+		return fmt.Errorf("%w (%s)", err, what)
+	}
+	return fmt.Errorf("shards: %s: %w", what, err)
 }

@@ -57,6 +57,10 @@ func makeOffset(shard int, local pool.Offset) Offset {
 // runtime it is registered with has started (Attach has not run).
 var ErrNotStarted = errors.New("shards: not started")
 
+// ErrTooManyShards is returned by Pool.Attach (so by runtime.Start) when
+// the runtime has more workers than a Pool has shards (MaxPoolShards).
+var ErrTooManyShards = errors.New("shards: too many shards")
+
 // errNilContext is the error of a write given a nil context.
 var errNilContext = errors.New("shards: nil context (pass context.Background() or a context that ends)")
 
@@ -128,7 +132,7 @@ func NewPool(cfg pool.Config, opts ...PoolOption) (*Pool, error) {
 // blocks) and gains shards when the new runtime has more workers.
 func (p *Pool) Attach(rt *runtime.Runtime, shards int) error {
 	if shards > MaxPoolShards {
-		return fmt.Errorf("shards: %d workers exceed the pool's %d shards", shards, MaxPoolShards)
+		return fmt.Errorf("%w: %d workers, at most %d", ErrTooManyShards, shards, MaxPoolShards)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

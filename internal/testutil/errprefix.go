@@ -17,10 +17,18 @@ var errPrefixes = []string{
 }
 
 // RepeatedPrefix returns the first package prefix that occurs more than
-// once in msg, or "" when none does.
+// once in msg as a prefix (at the start, or after ": ", "(" or "; "; not
+// as the end of a word, as in "too many shards: 9"), or "" when none does.
 func RepeatedPrefix(msg string) string {
 	for _, p := range errPrefixes {
-		if i := strings.Index(msg, p); i >= 0 && strings.Contains(msg[i+len(p):], p) {
+		n := 0
+		for i := 0; i+len(p) <= len(msg); i++ {
+			if msg[i:i+len(p)] == p && (i == 0 || msg[i-1] == '(' ||
+				strings.HasSuffix(msg[:i], ": ") || strings.HasSuffix(msg[:i], "; ")) {
+				n++
+			}
+		}
+		if n > 1 {
 			return p
 		}
 	}
