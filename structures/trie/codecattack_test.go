@@ -28,8 +28,11 @@ func TestLoadOtherCodec(t *testing.T) {
 	refusing := Codec[uint64]{Append: Uint64Codec().Append, Decode: func([]byte) (uint64, error) { return 0, custom }}
 	errs := map[string]error{}
 	for name, load := range map[string]func(r io.Reader, c Codec[uint64]) error{
-		"Load":           func(r io.Reader, c Codec[uint64]) error { _, err := Load(r, c); return err },
-		"LoadConcurrent": func(r io.Reader, c Codec[uint64]) error { _, err := LoadConcurrent(r, primitives.MultiWriteMultiRead, c); return err },
+		"Load": func(r io.Reader, c Codec[uint64]) error { _, err := Load(r, c); return err },
+		"LoadConcurrent": func(r io.Reader, c Codec[uint64]) error {
+			_, err := LoadConcurrent(r, primitives.MultiWriteMultiRead, c)
+			return err
+		},
 		"Scan": func(r io.Reader, c Codec[uint64]) error {
 			_, err := Scan(r, c, func([]byte, uint64) error { return nil })
 			return err
