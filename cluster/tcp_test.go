@@ -32,7 +32,7 @@ func TestTCP(t *testing.T) {
 			t.Fatalf("get %s: %+v, %v", key(i), r, err)
 		}
 	}
-	kvs, more, err := nodes[2].Scan(ctx, nil, 100, cluster.Linearizable)
+	kvs, more, err := nodes[2].Scan(ctx, nil, nil, 100, cluster.Linearizable)
 	if err != nil || more || len(kvs) != 60 {
 		t.Fatalf("scan: %d, %v, %v", len(kvs), more, err)
 	}
