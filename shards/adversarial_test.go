@@ -17,7 +17,6 @@ import (
 	"github.com/zipora-go/zipora/internal/testutil"
 	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
-	"github.com/zipora-go/zipora/structures/pool"
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
@@ -27,7 +26,7 @@ import (
 func TestTrieWritesFromTasks(t *testing.T) {
 	for _, capacity := range []int{0, 4} {
 		t.Run(fmt.Sprintf("mailbox=%d", capacity), func(t *testing.T) {
-			tr := shards.NewTrie[uint64]()
+			tr := mustTrie[uint64]()
 			rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2, MailboxCapacity: capacity}, tr)
 			if err != nil {
 				t.Fatal(err)
@@ -71,7 +70,7 @@ func TestTrieWritesFromTasks(t *testing.T) {
 // other's blocks on a runtime with tiny bounded mailboxes; this used to
 // deadlock (remote frees were sent home with a blocking SubmitTo).
 func TestPoolCrossFreesBoundedMailboxes(t *testing.T) {
-	p, err := shards.NewPool(pool.Config{})
+	p, err := shards.NewPool(shards.PoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +169,8 @@ func TestSharedRouter(t *testing.T) {
 	sample := [][]byte{[]byte("a"), []byte("m"), []byte("t")}
 	for name, r := range map[string]shards.Router{"hash": &shards.HashRouter{}, "range": shards.NewSampleRouter(sample)} {
 		t.Run(name, func(t *testing.T) {
-			_, t2 := startTrie(t, 2, shards.WithRouter(r))
-			_, t5 := startTrie(t, 5, shards.WithRouter(r))
+			_, t2 := startTrie(t, 2, shards.TrieConfig{Router: r})
+			_, t5 := startTrie(t, 5, shards.TrieConfig{Router: r})
 			for i := range 200 {
 				k := fmt.Appendf(nil, "%c%03d", 'a'+i%26, i)
 				for _, tr := range []*shards.Trie[uint64]{t2, t5} {
@@ -202,7 +201,7 @@ func (badRouter) Ordered() bool    { return false }
 // TestCustomRouterOutOfRange: a Router that answers a missing shard gets
 // ErrRouter on writes and "absent" on reads, never a panic.
 func TestCustomRouterOutOfRange(t *testing.T) {
-	_, tr := startTrie(t, 2, shards.WithRouter(badRouter{}))
+	_, tr := startTrie(t, 2, shards.TrieConfig{Router: badRouter{}})
 	if _, err := tr.Insert(context.Background(), []byte("k"), 1); !errors.Is(err, shards.ErrRouter) {
 		t.Fatalf("Insert: %v", err)
 	}
@@ -272,13 +271,13 @@ func TestErrorsBounded(t *testing.T) {
 // TestReattachAfterFailedStart: a Start that fails at a later structure's
 // Attach leaves the earlier ones detached, usable with the next runtime.
 func TestReattachAfterFailedStart(t *testing.T) {
-	tr := shards.NewTrie[uint64]()
-	p, err := shards.NewPool(pool.Config{})
+	tr := mustTrie[uint64]()
+	p, err := shards.NewPool(shards.PoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := zrt.Start(ctx, zrt.Config{Workers: 2}, tr, p, shards.NewTrie[int](shards.WithRouter(shards.NewRangeRouter([]byte("only-one"), []byte("a"))))); err == nil {
+	if _, err := zrt.Start(ctx, zrt.Config{Workers: 2}, tr, p, mustTrie[int](shards.TrieConfig{Router: shards.NewRangeRouter([]byte("only-one"), []byte("a"))})); err == nil {
 		t.Fatal("Start with an invalid router succeeded")
 	}
 	var rt *zrt.Runtime
@@ -302,8 +301,8 @@ func TestReattachAfterFailedStart(t *testing.T) {
 // ErrStopped, and every acknowledged insert is present.
 func TestStopRacesEverything(t *testing.T) {
 	for round := range 10 {
-		tr := shards.NewTrie[uint64]()
-		p, _ := shards.NewPool(pool.Config{})
+		tr := mustTrie[uint64]()
+		p, _ := shards.NewPool(shards.PoolConfig{})
 		rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2, MailboxCapacity: 8}, tr, p)
 		if err != nil {
 			t.Fatal(err)

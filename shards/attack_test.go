@@ -23,7 +23,7 @@ import (
 func TestAttackCommitsCancelsStop(t *testing.T) {
 	for _, g := range []int{1, runtime.GOMAXPROCS(0), 16} {
 		t.Run(fmt.Sprintf("goroutines=%d", g), func(t *testing.T) {
-			tr := shards.NewTrie[uint64]()
+			tr := mustTrie[uint64]()
 			rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2}, tr)
 			if err != nil {
 				t.Fatal(err)

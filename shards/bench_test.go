@@ -38,8 +38,8 @@ type shardedImpl struct {
 }
 
 // newSharded starts a runtime with the zero Config and a sharded trie.
-func newSharded(opts ...shards.TrieOption) benchMap {
-	t := shards.NewTrie[uint64](opts...)
+func newSharded(cfg ...shards.TrieConfig) benchMap {
+	t := mustTrie[uint64](cfg...)
 	rt, err := zrt.Start(context.Background(), zrt.Config{}, t)
 	if err != nil {
 		panic(err)
@@ -91,7 +91,7 @@ func (r rwmutexImpl) close()                      {}
 type multiwriterImpl struct{ c *trie.Concurrent[uint64] }
 
 func newMultiwriter() benchMap {
-	c, err := trie.NewConcurrent[uint64](primitives.MultiWriteMultiRead)
+	c, err := trie.NewConcurrent[uint64](primitives.MultiWriteMultiRead, trie.Config{})
 	if err != nil {
 		panic(err)
 	}
@@ -131,7 +131,7 @@ var benchImpls = []struct {
 	{"sharded-range", func() benchMap {
 		// Shard boundaries from a sample of the workload's keys.
 		sample := workload.KeysShuf(*benchKeys, 7)[:min(*benchKeys, 4096)]
-		return newSharded(shards.WithRouter(shards.NewSampleRouter(sample)))
+		return newSharded(shards.TrieConfig{Router: shards.NewSampleRouter(sample)})
 	}},
 	{"multiwriter", newMultiwriter},
 	{"rwmutex", func() benchMap { return rwmutexImpl{newLockedShard[uint64]()} }},

@@ -35,8 +35,8 @@ type shardedRead struct {
 	t  *shards.Trie[uint64]
 }
 
-func newShardedRead(keys [][]byte, opts ...shards.TrieOption) readMap {
-	t := shards.NewTrie[uint64](opts...)
+func newShardedRead(keys [][]byte, cfg ...shards.TrieConfig) readMap {
+	t := mustTrie[uint64](cfg...)
 	rt, err := zrt.Start(context.Background(), zrt.Config{}, t)
 	if err != nil {
 		panic(err)
@@ -82,7 +82,7 @@ type lockedRead struct {
 }
 
 func newLockedRead(keys [][]byte) readMap {
-	l := &lockedRead{t: trie.New[uint64]()}
+	l := &lockedRead{t: newPlainTrie[uint64]()}
 	for i, k := range keys {
 		if _, err := l.t.Insert(k, uint64(i)); err != nil {
 			panic(err)
@@ -208,7 +208,7 @@ var readImpls = []struct {
 		if !bytes.HasPrefix(keys[0], []byte("key_")) {
 			sample = keys // words: boundaries from the words themselves
 		}
-		return newShardedRead(keys, shards.WithRouter(shards.NewSampleRouter(sample)))
+		return newShardedRead(keys, shards.TrieConfig{Router: shards.NewSampleRouter(sample)})
 	}},
 	{"rwmutex", newLockedRead},
 	{"btree", newBtreeRead},

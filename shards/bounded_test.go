@@ -26,7 +26,7 @@ import (
 func TestStopBoundedUnderSustainedWrites(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
-			tr := shards.NewTrie[uint64]()
+			tr := mustTrie[uint64]()
 			rt, err := zrt.Start(context.Background(), zrt.Config{Workers: workers}, tr)
 			if err != nil {
 				t.Fatal(err)
@@ -80,7 +80,7 @@ func TestStopBoundedUnderSustainedWrites(t *testing.T) {
 // ends with ErrStopped (it used to wait for a free word: for the whole
 // chain).
 func TestStopBoundedUnderHandedOnTenures(t *testing.T) {
-	tr := shards.NewTrie[uint64]()
+	tr := mustTrie[uint64]()
 	rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 1}, tr)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ func waitQueued(t *testing.T, tr *shards.Trie[uint64], i int) {
 // twoShards starts a trie of two shards: keys below "m" on shard 0, the
 // others on shard 1.
 func twoShards(t *testing.T) *shards.Trie[uint64] {
-	_, tr := startTrie(t, 2, shards.WithRouter(shards.NewRangeRouter([]byte("m"))))
+	_, tr := startTrie(t, 2, shards.TrieConfig{Router: shards.NewRangeRouter([]byte("m"))})
 	return tr
 }
 
@@ -335,7 +335,7 @@ func TestPoolFastPathPanic(t *testing.T) {
 // that starts and ends while the trie is attached never fails with
 // ErrStopped.
 func TestRestartNoSpuriousStopped(t *testing.T) {
-	tr := shards.NewTrie[uint64]()
+	tr := mustTrie[uint64]()
 	var epoch atomic.Int64 // odd: attached
 	var quit atomic.Bool
 	var wg sync.WaitGroup

@@ -9,7 +9,6 @@ import (
 	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
-	"github.com/zipora-go/zipora/structures/pool"
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
@@ -29,10 +28,10 @@ func TestErrorPrefixOnce(t *testing.T) {
 		}
 		errs[name] = err
 	}
-	tr := shards.NewTrie[string]()
+	tr := mustTrie[string]()
 	_, err := tr.Insert(context.Background(), []byte("k"), "v")
 	must("Insert before Start", err, shards.ErrNotStarted)
-	p, err := shards.NewPool(pool.Config{})
+	p, err := shards.NewPool(shards.PoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,10 @@ import (
 // reads are lock-free from any goroutine.
 func ExampleTrie() {
 	ctx := context.Background()
-	idx := shards.NewTrie[int]()
+	idx, err := shards.NewTrie[int](shards.TrieConfig{})
+	if err != nil {
+		panic(err)
+	}
 	rt, err := runtime.Start(ctx, runtime.Config{Workers: 2}, idx)
 	if err != nil {
 		panic(err)
@@ -51,7 +54,7 @@ func ExampleTrie() {
 // block freed on another worker is returned to its owning shard at once.
 func ExamplePool() {
 	ctx := context.Background()
-	mem, err := shards.NewPool(pool.MemoryOptimized())
+	mem, err := shards.NewPool(shards.PoolConfig{Pool: pool.MemoryOptimized()})
 	if err != nil {
 		panic(err)
 	}
@@ -102,7 +105,10 @@ func Example_inShort() {
 func inShort() error {
 	// README "In short" begins
 	ctx := context.Background()
-	idx := shards.NewTrie[int]()                         // one shard per worker
+	idx, err := shards.NewTrie[int](shards.TrieConfig{}) // sized by the runtime: one shard per worker
+	if err != nil {
+		return err
+	}
 	rt, err := runtime.Start(ctx, runtime.Config{}, idx) // a worker per usable CPU
 	if err != nil {
 		return err
@@ -169,7 +175,10 @@ func norm(s string) string {
 // every shard's word is taken and each shard's trie snapshotted.
 func ExampleTrie_Snapshot() {
 	ctx := context.Background()
-	idx := shards.NewTrie[int]()
+	idx, err := shards.NewTrie[int](shards.TrieConfig{})
+	if err != nil {
+		panic(err)
+	}
 	rt, err := runtime.Start(ctx, runtime.Config{Workers: 2}, idx)
 	if err != nil {
 		panic(err)

@@ -75,7 +75,7 @@ func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error 
 	if ctx == nil {
 		return errNilContext
 	}
-	if t.state.Load() != stateAttached {
+	if t.state.Load() != stateOpen {
 		return fmt.Errorf("shards: load: %w", errClosed)
 	}
 	if err := ctx.Err(); err != nil {
@@ -84,7 +84,7 @@ func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error 
 	bs := make([]*trie.ConcurrentBuilder[V], len(l.shards))
 	for i := range bs {
 		var err error
-		if bs[i], err = newShardBuilder[V](t.cfg.trieOpts); err != nil {
+		if bs[i], err = newShardBuilder[V](t.cfg.Trie); err != nil {
 			return fmt.Errorf("shards: load: shard %d: %w", i, err)
 		}
 	}
@@ -142,8 +142,8 @@ func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error 
 
 // newShardBuilder builds one shard's trie: the form and options NewTrie's
 // shards have (newLayout).
-func newShardBuilder[V any](opts []trie.Option) (*trie.ConcurrentBuilder[V], error) {
-	return trie.NewConcurrentBuilder[V](shardLevel, opts...)
+func newShardBuilder[V any](cfg trie.Config) (*trie.ConcurrentBuilder[V], error) {
+	return trie.NewConcurrentBuilder[V](shardLevel, cfg)
 }
 
 // Save writes a consistent cut of t (Snapshot: every write that returned

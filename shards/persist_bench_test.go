@@ -31,7 +31,7 @@ func BenchmarkShardedPersist(b *testing.B) {
 		keys[i] = fmt.Appendf(nil, "key_%06d", i)
 	}
 	build := func(f func(t *shards.Trie[uint64])) {
-		t := shards.NewTrie[uint64]()
+		t := mustTrie[uint64]()
 		rt, err := zrt.Start(ctx, zrt.Config{}, t)
 		if err != nil {
 			b.Fatal(err)

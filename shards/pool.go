@@ -53,21 +53,6 @@ func makeOffset(shard int, local pool.Offset) Offset {
 	return Offset(uint64(shard)<<shardShift | uint64(local))
 }
 
-// ErrNotStarted is returned by a sharded structure's writes before the
-// runtime it is registered with has started (Attach has not run).
-var ErrNotStarted = errors.New("shards: not started")
-
-// ErrTooManyShards is returned by Pool.Attach (so by runtime.Start) when
-// the runtime has more workers than a Pool has shards (MaxPoolShards).
-var ErrTooManyShards = errors.New("shards: too many shards")
-
-// errNilContext is the error of a write given a nil context.
-var errNilContext = errors.New("shards: nil context (pass context.Background() or a context that ends)")
-
-// ErrBadOffset is returned by Pool.Bytes for an offset and size that name
-// no block memory of this pool.
-var ErrBadOffset = errors.New("shards: offset names no block of this pool")
-
 // Pool is a sharded memory pool registered with a runtime: one
 // pool.NoLocking shard per worker. Alloc allocates from the calling
 // worker's shard, AllocOn from any shard; Free and FreeOn return a block to
@@ -76,17 +61,21 @@ var ErrBadOffset = errors.New("shards: offset names no block of this pool")
 // applying operations to it — never by a parked worker thread. Offsets name
 // their owning shard.
 //
-// Create one with NewPool and pass it to runtime.Start. The zero value is
-// not usable; a Pool must not be copied. All methods are safe for
-// concurrent use. A Pool detached by Stop keeps its blocks (frees still
-// work, allocations return runtime.ErrStopped) and may be registered with a
-// new runtime.
+// Create one with NewPool: with PoolConfig.Shards set it is usable at once
+// and Close ends it; with Shards 0 it gets its shards from the runtime it
+// is registered with (runtime.Start). A Pool ended by Close or by its
+// runtime's Stop keeps its blocks (frees and Bytes still work,
+// allocations return an error matching runtime.ErrStopped); one stopped
+// with its runtime may be registered with a new runtime. The zero value
+// is a Pool with the zero PoolConfig; a Pool must not be copied. All
+// methods are safe for concurrent use.
 type Pool struct {
-	cfg    pool.Config
-	mu     sync.Mutex                   // serializes Attach and Detach
-	shards atomic.Pointer[[]*poolShard] // acquire/release: the shards, built by Attach
-	state  atomic.Uint32                // seq-cst: stateNew, stateAttached, stateStopped
-	reqs   sync.Pool                    // of *request[poolOp]
+	cfg      pool.Config
+	mu       sync.Mutex                   // serializes NewPool's build, Attach, Detach and Close
+	shards   atomic.Pointer[[]*poolShard] // acquire/release: the shards, built by NewPool or Attach
+	state    atomic.Uint32                // seq-cst: stateNew, stateOpen, stateStopped, stateClosed
+	attached bool                         // under mu: registered with a running runtime
+	reqs     sync.Pool                    // of *request[poolOp]
 }
 
 type poolShard struct {
@@ -109,63 +98,109 @@ type poolOp struct {
 	err   error
 }
 
-// PoolOption configures a Pool.
-type PoolOption func(*Pool)
+// PoolConfig configures a sharded Pool (NewPool). The zero PoolConfig is
+// the default, and each zero field means that field's default.
+type PoolConfig struct {
+	// Shards is the number of shards, at most MaxPoolShards. n > 0:
+	// NewPool builds n shards and the Pool is usable at once, on its own
+	// (Close it when done). 0 (the default): the Pool gets its shards
+	// when it is registered with a runtime (one per worker). A runtime the
+	// Pool is registered with adds shards up to its worker count; a Pool
+	// never drops a shard (its blocks stay valid).
+	Shards int
+	// Pool configures every shard (a pool.NoLocking; the zero pool.Config:
+	// the pool package's defaults).
+	Pool pool.Config
+}
 
-// NewPool returns a sharded pool whose shards are configured by cfg (see
-// pool.Config; the level is always the single-owner NoLocking). Invalid
-// configurations return an error wrapping pool.ErrInvalidConfig.
-func NewPool(cfg pool.Config, opts ...PoolOption) (*Pool, error) {
-	c, err := cfg.Validate()
+// NewPool returns a sharded pool configured by cfg: with cfg.Shards set,
+// built and usable at once; otherwise given its shards by the runtime it
+// is registered with. An invalid configuration returns an error wrapping
+// ErrInvalidConfig (the shard count) or pool.ErrInvalidConfig.
+func NewPool(cfg PoolConfig) (*Pool, error) {
+	if cfg.Shards < 0 || cfg.Shards > MaxPoolShards {
+		return nil, fmt.Errorf("%w: PoolConfig.Shards = %d, want 0 to %d", ErrInvalidConfig, cfg.Shards, MaxPoolShards)
+	}
+	c, err := cfg.Pool.Validate()
 	if err != nil {
 		return nil, err
 	}
 	p := &Pool{cfg: c}
-	for _, o := range opts {
-		o(p)
+	if cfg.Shards > 0 {
+		if err := p.grow(cfg.Shards); err != nil {
+			return nil, err
+		}
+		p.state.Store(stateOpen)
 	}
 	return p, nil
 }
 
-// Attach implements runtime.Structure: it creates one pool per worker. A
-// Pool detached from an earlier runtime keeps its shards (and its live
-// blocks) and gains shards when the new runtime has more workers.
+// Attach implements runtime.Structure: it gives the Pool a shard per
+// worker. A Pool keeps the shards it has (and their live blocks) and adds
+// shards up to the runtime's worker count.
 func (p *Pool) Attach(rt *runtime.Runtime, shards int) error {
 	if shards > MaxPoolShards {
 		return fmt.Errorf("%w: %d workers, at most %d", ErrTooManyShards, shards, MaxPoolShards)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.state.Load() == stateAttached {
+	switch {
+	case p.attached:
 		return errors.New("shards: pool already attached to a running runtime")
+	case p.state.Load() == stateClosed:
+		return fmt.Errorf("shards: attach: %w", errClosed)
 	}
+	if err := p.grow(shards); err != nil {
+		return err
+	}
+	p.state.Store(stateOpen)
+	p.attached = true
+	return nil
+}
+
+// grow adds shards until there are n. Called under p.mu or before p is
+// shared.
+func (p *Pool) grow(n int) error {
 	var ss []*poolShard
 	if old := p.shards.Load(); old != nil {
 		ss = *old
 	}
-	if len(ss) < shards {
-		ns := make([]*poolShard, len(ss), shards)
-		copy(ns, ss) // the shards themselves, words and all, are kept
-		for len(ns) < shards {
-			np, err := pool.NewNoLocking(p.cfg)
-			if err != nil {
-				return err
-			}
-			ns = append(ns, &poolShard{p: np})
-		}
-		ss = ns
-		p.shards.Store(&ss) // release: the shards are built
+	if len(ss) >= n {
+		return nil
 	}
-	p.state.Store(stateAttached)
+	ns := make([]*poolShard, len(ss), n)
+	copy(ns, ss) // the shards themselves, words and all, are kept
+	for len(ns) < n {
+		np, err := pool.NewNoLocking(p.cfg)
+		if err != nil {
+			return err
+		}
+		ns = append(ns, &poolShard{p: np})
+	}
+	p.shards.Store(&ns) // release: the shards are built
 	return nil
 }
 
 // Detach implements runtime.Structure: allocations are refused from now
-// on; frees and Bytes go on.
+// on; frees and Bytes go on, and the Pool may be attached again.
 func (p *Pool) Detach() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.state.Store(stateStopped)
+	p.attached = false
+	if p.state.Load() != stateClosed {
+		p.state.Store(stateStopped)
+	}
+}
+
+// Close ends the Pool: allocations are refused from now on (an error
+// matching runtime.ErrStopped); frees and Bytes go on, so no block is
+// lost. A Pool registered with a runtime is ended by its Stop and needs
+// no Close. Close is idempotent; it returns nil.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state.Store(stateClosed)
+	return nil
 }
 
 // shard returns shard i, or an error wrapping missing for a shard the
@@ -195,8 +230,8 @@ func (p *Pool) Alloc(w *runtime.Worker, size int) (Offset, error) {
 // the pool's errors (pool.ErrExhausted, pool.ErrInvalidSize); ctx is
 // checked before the allocation is queued.
 func (p *Pool) AllocOn(ctx context.Context, shard, size int) (Offset, error) {
-	if p.state.Load() == stateStopped {
-		return 0, runtime.ErrStopped
+	if st := p.state.Load(); st == stateStopped || st == stateClosed {
+		return 0, errClosed
 	}
 	s, err := p.shard(shard, runtime.ErrNoShard)
 	if err != nil {

@@ -16,9 +16,9 @@ import (
 
 func workerCounts() []int { return []int{1, runtime.GOMAXPROCS(0), 8} }
 
-func startPool(t *testing.T, workers int, opts ...shards.PoolOption) (*zrt.Runtime, *shards.Pool) {
+func startPool(t *testing.T, workers int) (*zrt.Runtime, *shards.Pool) {
 	t.Helper()
-	p, err := shards.NewPool(pool.MemoryOptimized(), opts...)
+	p, err := shards.NewPool(shards.PoolConfig{Pool: pool.MemoryOptimized()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestPoolCrossWorkerFrees(t *testing.T) {
 }
 
 func TestPoolOutsideCallers(t *testing.T) {
-	p, _ := shards.NewPool(pool.Config{})
+	p, _ := shards.NewPool(shards.PoolConfig{})
 	if _, err := p.AllocOn(context.Background(), 0, 10); !errors.Is(err, shards.ErrNotStarted) {
 		t.Fatalf("AllocOn before Start: %v", err)
 	}
@@ -180,7 +180,7 @@ func TestPoolOutsideCallers(t *testing.T) {
 	if _, err := p.AllocOn(context.Background(), 0, 10); !errors.Is(err, zrt.ErrStopped) {
 		t.Fatalf("AllocOn after Stop: %v", err)
 	}
-	if _, err := shards.NewPool(pool.Config{Alignment: 3}); !errors.Is(err, pool.ErrInvalidConfig) {
+	if _, err := shards.NewPool(shards.PoolConfig{Pool: pool.Config{Alignment: 3}}); !errors.Is(err, pool.ErrInvalidConfig) {
 		t.Fatalf("bad config: %v", err)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	zrt "github.com/zipora-go/zipora/runtime"
-	"github.com/zipora-go/zipora/shards"
 )
 
 // BenchmarkTrieSnapshot (issue 20): the consistent cut of a sharded trie
@@ -35,7 +34,7 @@ func BenchmarkTrieSnapshot(b *testing.B) {
 	}
 	for _, writers := range []int{0, 2} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			tr := shards.NewTrie[uint64]()
+			tr := mustTrie[uint64]()
 			rt, err := zrt.Start(context.Background(), zrt.Config{}, tr)
 			if err != nil {
 				b.Fatal(err)

@@ -216,7 +216,7 @@ func TestTrieSnapshotCut(t *testing.T) {
 // holder is busy and returns ctx's error when ctx ends first, holding
 // nothing afterwards; errors before Start and after Stop.
 func TestTrieSnapshotWaitsAndCancels(t *testing.T) {
-	if _, err := shards.NewTrie[uint64]().Snapshot(context.Background()); !errors.Is(err, shards.ErrNotStarted) {
+	if _, err := mustTrie[uint64]().Snapshot(context.Background()); !errors.Is(err, shards.ErrNotStarted) {
 		t.Fatalf("Snapshot before Start: %v", err)
 	}
 	rt, tr := startTrie(t, 2)

@@ -18,9 +18,9 @@ import (
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
-func startTrie(t *testing.T, workers int, opts ...shards.TrieOption) (*zrt.Runtime, *shards.Trie[uint64]) {
+func startTrie(t *testing.T, workers int, cfg ...shards.TrieConfig) (*zrt.Runtime, *shards.Trie[uint64]) {
 	t.Helper()
-	tr := shards.NewTrie[uint64](opts...)
+	tr := mustTrie[uint64](cfg...)
 	rt, err := zrt.Start(context.Background(), zrt.Config{Workers: workers}, tr)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestTrieConcurrentWritersReadersScanners(t *testing.T) {
 	for name, mk := range routers() {
 		for _, workers := range workerCounts() {
 			t.Run(fmt.Sprintf("router=%s/workers=%d", name, workers), func(t *testing.T) {
-				rt, tr := startTrie(t, workers, shards.WithRouter(mk()))
+				rt, tr := startTrie(t, workers, shards.TrieConfig{Router: mk()})
 				const writers = 8
 				perWriter := 300 / scale
 				var wg sync.WaitGroup
@@ -234,7 +234,7 @@ func TestTrieBatch(t *testing.T) {
 }
 
 func TestTrieLifecycleErrors(t *testing.T) {
-	tr := shards.NewTrie[uint64]()
+	tr := mustTrie[uint64]()
 	ctx := context.Background()
 	if _, err := tr.Insert(ctx, []byte("a"), 1); !errors.Is(err, shards.ErrNotStarted) {
 		t.Fatalf("Insert before Start: %v", err)
@@ -305,7 +305,7 @@ func TestTrieLifecycleErrors(t *testing.T) {
 // absent — none is lost silently.
 func TestTrieStopWithWritesInFlight(t *testing.T) {
 	for round := range 10 {
-		tr := shards.NewTrie[uint64]()
+		tr := mustTrie[uint64]()
 		rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2}, tr)
 		if err != nil {
 			t.Fatal(err)

@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	sig := ctx
 	ctx = context.WithoutCancel(ctx)
 
-	mem, err := shards.NewPool(pool.MemoryOptimized())
+	mem, err := shards.NewPool(shards.PoolConfig{Pool: pool.MemoryOptimized()})
 	if err != nil {
 		return err
 	}
