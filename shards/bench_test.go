@@ -15,7 +15,6 @@ import (
 
 	"github.com/zipora-go/zipora/internal/workload"
 	"github.com/zipora-go/zipora/primitives"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -32,7 +31,7 @@ type benchMap interface {
 }
 
 type shardedImpl struct {
-	rt      *zrt.Runtime
+	rt      *testRuntime
 	t       *shards.Trie[uint64]
 	batches sync.Pool // of *shards.Batch[uint64]: reused, as a caller would
 }
@@ -40,7 +39,7 @@ type shardedImpl struct {
 // newSharded starts a runtime with the zero Config and a sharded trie.
 func newSharded(cfg ...shards.TrieConfig) benchMap {
 	t := mustTrie[uint64](cfg...)
-	rt, err := zrt.Start(context.Background(), zrt.Config{}, t)
+	rt, err := startRT(0, t)
 	if err != nil {
 		panic(err)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/internal/workload"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -31,13 +30,13 @@ type readMap interface {
 }
 
 type shardedRead struct {
-	rt *zrt.Runtime
+	rt *testRuntime
 	t  *shards.Trie[uint64]
 }
 
 func newShardedRead(keys [][]byte, cfg ...shards.TrieConfig) readMap {
 	t := mustTrie[uint64](cfg...)
-	rt, err := zrt.Start(context.Background(), zrt.Config{}, t)
+	rt, err := startRT(0, t)
 	if err != nil {
 		panic(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"strings"
 
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -58,7 +57,7 @@ import (
 //
 // On any error — the stream's (trie.ErrCorrupt, trie.ErrNotStream,
 // trie.ErrVersion, the codec's, r's), a shard's memory cap, ErrRouter,
-// ctx's, ErrNotStarted, runtime.ErrStopped — t is unchanged and what was
+// ctx's, ErrNotStarted, ErrClosed — t is unchanged and what was
 // built is dropped. ctx is checked before every Read of r and bounds the
 // wait for the shards' words; a Read that blocks is not interrupted (ctx
 // cannot reach into r): to bound one, make r end it when ctx ends (for a
@@ -76,7 +75,7 @@ func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error 
 		return errNilContext
 	}
 	if t.state.Load() != stateOpen {
-		return fmt.Errorf("shards: load: %w", errClosed)
+		return wrapErr("load", ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -125,7 +124,7 @@ func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error 
 	}
 	release, _, err := l.holdAll(ctx)
 	if err != nil {
-		return fmt.Errorf("shards: load: %w", err)
+		return wrapErr("load", err)
 	}
 	defer release()
 	if t.layout.Load() != l {
@@ -211,14 +210,4 @@ func (r ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
-}
-
-// wrapErr adds the package prefix and what to err, once: an error that
-// already carries the prefix (one of the package's sentinels first) gets
-// what after its own text instead.
-func wrapErr(what string, err error) error {
-	if strings.HasPrefix(err.Error(), "shards: ") {
-		return fmt.Errorf("%w (%s)", err, what)
-	}
-	return fmt.Errorf("shards: %s: %w", what, err)
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -32,7 +31,7 @@ func BenchmarkShardedPersist(b *testing.B) {
 	}
 	build := func(f func(t *shards.Trie[uint64])) {
 		t := mustTrie[uint64]()
-		rt, err := zrt.Start(ctx, zrt.Config{}, t)
+		rt, err := startRT(0, t)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/pool"
 	"github.com/zipora-go/zipora/structures/trie"
@@ -139,7 +138,7 @@ func TestShardedLoadErrors(t *testing.T) {
 	if err := rt.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Load(ctx, bytes.NewReader(good), u64()); !errors.Is(err, zrt.ErrStopped) {
+	if err := tr.Load(ctx, bytes.NewReader(good), u64()); !errors.Is(err, shards.ErrClosed) {
 		t.Fatalf("stopped: %v", err)
 	}
 	unchanged("stopped")

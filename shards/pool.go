@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/structures/pool"
 )
 
@@ -27,7 +26,7 @@ import (
 //
 // Rejected: the previous design (remote frees batched per worker and sent
 // home with SubmitTo from inside tasks): two workers with full bounded
-// mailboxes sending to each other deadlocked, and every AllocOn waited for
+// mailboxes sending to each other deadlocked, and every allocation on another shard waited for
 // a parked worker; a concurrent pool per shard (every owner allocation
 // would pay for synchronization the word already gives).
 
@@ -53,19 +52,18 @@ func makeOffset(shard int, local pool.Offset) Offset {
 	return Offset(uint64(shard)<<shardShift | uint64(local))
 }
 
-// Pool is a sharded memory pool registered with a runtime: one
-// pool.NoLocking shard per worker. Alloc allocates from the calling
-// worker's shard, AllocOn from any shard; Free and FreeOn return a block to
-// its owning shard from any goroutine. Each operation is applied by the
-// caller itself when the shard is free, or by the goroutine currently
-// applying operations to it — never by a parked worker thread. Offsets name
-// their owning shard.
+// Pool is a sharded memory pool: one pool.NoLocking per shard (per worker
+// when registered with a runtime). Alloc allocates from the shard it is
+// given, Free returns a block to its owning shard, both from any
+// goroutine. Each operation is applied by the caller itself when the
+// shard is free, or by the goroutine currently applying operations to it
+// — never by a parked worker thread. Offsets name their owning shard.
 //
 // Create one with NewPool: with PoolConfig.Shards set it is usable at once
 // and Close ends it; with Shards 0 it gets its shards from the runtime it
 // is registered with (runtime.Start). A Pool ended by Close or by its
 // runtime's Stop keeps its blocks (frees and Bytes still work,
-// allocations return an error matching runtime.ErrStopped); one stopped
+// allocations return ErrClosed); one stopped
 // with its runtime may be registered with a new runtime. The zero value
 // is a Pool with the zero PoolConfig; a Pool must not be copied. All
 // methods are safe for concurrent use.
@@ -138,7 +136,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 // Attach implements runtime.Structure: it gives the Pool a shard per
 // worker. A Pool keeps the shards it has (and their live blocks) and adds
 // shards up to the runtime's worker count.
-func (p *Pool) Attach(rt *runtime.Runtime, shards int) error {
+func (p *Pool) Attach(shards int) error {
 	if shards > MaxPoolShards {
 		return fmt.Errorf("%w: %d workers, at most %d", ErrTooManyShards, shards, MaxPoolShards)
 	}
@@ -148,7 +146,7 @@ func (p *Pool) Attach(rt *runtime.Runtime, shards int) error {
 	case p.attached:
 		return errors.New("shards: pool already attached to a running runtime")
 	case p.state.Load() == stateClosed:
-		return fmt.Errorf("shards: attach: %w", errClosed)
+		return wrapErr("attach", ErrClosed)
 	}
 	if err := p.grow(shards); err != nil {
 		return err
@@ -192,9 +190,8 @@ func (p *Pool) Detach() {
 	}
 }
 
-// Close ends the Pool: allocations are refused from now on (an error
-// matching runtime.ErrStopped); frees and Bytes go on, so no block is
-// lost. A Pool registered with a runtime is ended by its Stop and needs
+// Close ends the Pool: allocations are refused from now on (ErrClosed);
+// frees and Bytes go on, so no block is lost. A Pool registered with a runtime is ended by its Stop and needs
 // no Close. Close is idempotent; it returns nil.
 func (p *Pool) Close() error {
 	p.mu.Lock()
@@ -211,29 +208,24 @@ func (p *Pool) shard(i int, missing error) (*poolShard, error) {
 		return nil, ErrNotStarted
 	}
 	if uint(i) >= uint(len(*ss)) {
-		return nil, fmt.Errorf("shards: shard %d of %d: %w", i, len(*ss), missing)
+		return nil, fmt.Errorf("%w: shard %d of %d", missing, i, len(*ss))
 	}
 	return (*ss)[i], nil
 }
 
-// Alloc returns a block of size bytes from w's shard. Any goroutine may
-// call it with any worker of the pool's runtime; it is meant for tasks
-// running on w (the block's memory is then first touched on w's CPU).
-func (p *Pool) Alloc(w *runtime.Worker, size int) (Offset, error) {
-	return p.AllocOn(context.Background(), w.ID(), size)
-}
-
-// AllocOn allocates size bytes from shard's pool, from any goroutine.
-// Before Start it returns ErrNotStarted, after Stop an error matching
-// runtime.ErrStopped, for a shard the pool does not have an error
-// matching runtime.ErrNoShard, and
-// the pool's errors (pool.ErrExhausted, pool.ErrInvalidSize); ctx is
-// checked before the allocation is queued.
-func (p *Pool) AllocOn(ctx context.Context, shard, size int) (Offset, error) {
+// Alloc allocates size bytes from the given shard's pool, from any
+// goroutine. A task running on worker i of the runtime the Pool is
+// registered with allocates from shard i (Worker.ID) for locality: the
+// block's memory is then first touched on that worker's CPU. Before the
+// Pool has shards it returns ErrNotStarted, after Close or Stop
+// ErrClosed, for a shard the pool does not have ErrNoShard, and the
+// pool's errors (pool.ErrExhausted, pool.ErrInvalidSize); ctx is checked
+// before the allocation is queued.
+func (p *Pool) Alloc(ctx context.Context, shard, size int) (Offset, error) {
 	if st := p.state.Load(); st == stateStopped || st == stateClosed {
-		return 0, errClosed
+		return 0, ErrClosed
 	}
-	s, err := p.shard(shard, runtime.ErrNoShard)
+	s, err := p.shard(shard, ErrNoShard)
 	if err != nil {
 		return 0, err
 	}
@@ -242,22 +234,17 @@ func (p *Pool) AllocOn(ctx context.Context, shard, size int) (Offset, error) {
 		return 0, err
 	}
 	if op.err != nil {
-		return 0, fmt.Errorf("shards: alloc on shard %d: %w", shard, op.err)
+		return 0, wrapErr(fmt.Sprintf("alloc on shard %d", shard), op.err)
 	}
 	return makeOffset(shard, op.off), nil
 }
 
-// Free returns a block to its owning shard, from any goroutine (w is the
-// caller's worker, kept for symmetry with Alloc). Errors are those of
-// pool.NoLocking.Free (pool.ErrInvalidFree, ...), and ErrBadOffset for an
-// offset naming no shard.
-func (p *Pool) Free(_ *runtime.Worker, off Offset, size int) error {
-	return p.FreeOn(context.Background(), off, size)
-}
-
-// FreeOn returns a block to its owning shard, from any goroutine. Frees are
-// accepted after Stop too (nothing is lost).
-func (p *Pool) FreeOn(ctx context.Context, off Offset, size int) error {
+// Free returns a block to its owning shard, from any goroutine. Frees are
+// accepted after Close and Stop too (nothing is lost). Errors are those
+// of pool.NoLocking.Free (pool.ErrInvalidFree, ...), ErrBadOffset for an
+// offset naming no shard, and ctx's when it ended before the free was
+// taken (not applied).
+func (p *Pool) Free(ctx context.Context, off Offset, size int) error {
 	s, err := p.shard(off.Shard(), ErrBadOffset)
 	if err != nil {
 		return err

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	zrt "github.com/zipora-go/zipora/runtime"
 )
 
 // BenchmarkTrieSnapshot (issue 20): the consistent cut of a sharded trie
@@ -35,7 +33,7 @@ func BenchmarkTrieSnapshot(b *testing.B) {
 	for _, writers := range []int{0, 2} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			tr := mustTrie[uint64]()
-			rt, err := zrt.Start(context.Background(), zrt.Config{}, tr)
+			rt, err := startRT(0, tr)
 			if err != nil {
 				b.Fatal(err)
 			}

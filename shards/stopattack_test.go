@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
 )
 
 // TestLoadSnapshotRaceStop: Load, Snapshot and Save running while the
@@ -22,7 +21,7 @@ func TestLoadSnapshotRaceStop(t *testing.T) {
 	}
 	for round := range 20 {
 		tr := mustTrie[uint64]()
-		rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2}, tr)
+		rt, err := startRT(2, tr)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/zipora-go/zipora/primitives"
-	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
@@ -16,7 +15,9 @@ import (
 //
 // Invariants and who may call what:
 //   - key k lives in shard route(k), and only there; the routing and the
-//     shards form one immutable layout, replaced only by Attach;
+//     shards form one immutable layout, built by NewTrie or Attach and
+//     replaced only by Attach (another shard count) and Load (new tries
+//     under every word);
 //   - shard i is written only by the holder of its ownership word
 //     (owner.go): whichever caller wins it applies its own write and the
 //     writes queued by others, publishes once and releases it; any
@@ -26,8 +27,12 @@ import (
 //     (a release store of the shard's root) happens-before the completion
 //     of every request it applied, which happens-before Insert, Delete or
 //     Commit returns, so the writer's own later Get sees it;
-//   - Detach closes every shard's word: later writes fail with
-//     runtime.ErrStopped, queued ones are failed, none is half-applied.
+//   - Detach and Close close every shard's word: later writes fail with
+//     ErrClosed, queued ones are failed, none is half-applied; Detach's
+//     Trie may be attached again, Close's may not;
+//   - nothing here starts a goroutine or imports the runtime: a runtime
+//     only calls Attach (size, open) and Detach (end) through its
+//     Structure interface.
 //
 // Rejected: routing writes through the owning worker's mailbox (the
 // previous design: a write waited for a parked, thread-locked worker and a
@@ -60,9 +65,9 @@ type TrieConfig struct {
 	Trie trie.Config
 }
 
-// Trie is an ordered map from byte strings to values, sharded over the
-// workers of a runtime: one shard per worker, each a one-writer/multi-reader
-// concurrent trie. A write is applied by the caller itself when the shard
+// Trie is an ordered map from byte strings to values, sharded: each shard
+// (one per worker when registered with a runtime) is a
+// one-writer/multi-reader concurrent trie. A write is applied by the caller itself when the shard
 // is free, or combined into the tenure of the caller that holds it — never
 // handed to a sleeping thread — and returns once applied and visible to
 // Get. Reads (Get, Contains, the iterators) are lock-free, from any
@@ -72,9 +77,8 @@ type TrieConfig struct {
 // and Close ends it; with Shards 0 it is sized by the runtime it is
 // registered with (runtime.Start), and writes before Start return
 // ErrNotStarted. After Close, or after the runtime's Stop, writes return
-// an error matching runtime.ErrStopped; reads keep working on the final
-// contents, and a Trie stopped with its runtime (its data kept) may be
-// registered with a new runtime. The zero value is a Trie with the zero
+// ErrClosed; reads keep working on the final contents, and a Trie stopped
+// with its runtime (its data kept) may be registered with a new runtime. The zero value is a Trie with the zero
 // TrieConfig; a Trie must not be copied. All methods are safe for
 // concurrent use, from any goroutine, including tasks running on a
 // runtime's workers.
@@ -144,14 +148,14 @@ func NewTrie[V any](cfg TrieConfig) (*Trie[V], error) {
 // another shard count moves every key to its new shard before it opens
 // (writes issued meanwhile to an open Trie fail as after Close: register
 // a Trie before writing to it, or with its own shard count).
-func (t *Trie[V]) Attach(rt *runtime.Runtime, shards int) error {
+func (t *Trie[V]) Attach(shards int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
 	case t.attached:
 		return errors.New("shards: trie already attached to a running runtime")
 	case t.state.Load() == stateClosed:
-		return fmt.Errorf("shards: attach: %w", errClosed)
+		return wrapErr("attach", ErrClosed)
 	}
 	old := t.layout.Load()
 	if old != nil && len(old.shards) == shards {
@@ -254,7 +258,7 @@ func cloneRouter(r Router) Router {
 }
 
 // Detach implements runtime.Structure: every shard stops accepting writes
-// (queued ones fail with an error matching runtime.ErrStopped); reads go
+// (queued ones fail with ErrClosed); reads go
 // on, and the Trie may be attached again. It returns in bounded time under
 // any write load: a shard's current holder stops within 32 writes or one
 // batch chunk.
@@ -269,7 +273,7 @@ func (t *Trie[V]) Detach() {
 
 // Close ends the Trie: every shard stops accepting writes, as at a
 // runtime's Stop (queued writes fail with an error matching
-// runtime.ErrStopped, none is half-applied; bounded time under any write
+// ErrClosed, none is half-applied; bounded time under any write
 // load), reads go on, and it can no longer be registered with a runtime.
 // A Trie registered with a runtime is ended by its Stop and needs no
 // Close. Close is idempotent; it returns nil.
@@ -318,7 +322,7 @@ func (t *Trie[V]) writable(ctx context.Context, key []byte) (*trieShard[V], erro
 // of work) and for nothing on any other shard. When ctx ends before the
 // write is taken by a holder, Insert returns ctx's error and the write is
 // never applied; once taken, it is applied and Insert returns its result.
-// Errors: ErrNotStarted, runtime.ErrStopped (not applied), ctx's error
+// Errors: ErrNotStarted, ErrClosed (not applied), ctx's error
 // (not applied), and the shard's (trie.ErrKeyTooLong, pool exhaustion: not
 // applied).
 func (t *Trie[V]) Insert(ctx context.Context, key []byte, v V) (added bool, err error) {
@@ -449,7 +453,7 @@ func (t *Trie[V]) Reclaim(ctx context.Context) error {
 				return errors.Join(append(errs, err)...)
 			}
 			if op.err != nil {
-				errs = append(errs, fmt.Errorf("shards: shard %d: %w", i, op.err))
+				errs = append(errs, wrapErr(fmt.Sprintf("reclaim: shard %d", i), op.err))
 				break
 			}
 		}

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -297,7 +296,7 @@ func TestReadsBeforeStartAndAfterStop(t *testing.T) {
 	for range tr.Prefix(nil) {
 		t.Fatal("a key before Start")
 	}
-	rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 3}, tr)
+	rt, err := startRT(3, tr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +334,7 @@ func FuzzShardedReads(f *testing.F) {
 		}
 		for _, r := range []shards.Router{&shards.HashRouter{}, shards.NewSampleRouter(sample)} {
 			tr := mustTrie[uint64](shards.TrieConfig{Router: r})
-			rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 3}, tr)
+			rt, err := startRT(3, tr)
 			if err != nil {
 				t.Fatal(err)
 			}
