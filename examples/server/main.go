@@ -241,7 +241,10 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 		if err != nil {
 			return err
 		}
-		tr := shards.NewTrie[string](shards.WithRouter(router))
+		tr, err := shards.NewTrie[string](shards.TrieConfig{Router: router})
+		if err != nil {
+			return err
+		}
 		rt, err := runtime.Start(ctx, runtime.Config{Workers: o.workers, DedicatedProcs: o.procs, Logger: logger}, tr)
 		if err != nil {
 			return err

@@ -25,7 +25,6 @@ import (
 	"iter"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/zipora-go/zipora/primitives"
 	"github.com/zipora-go/zipora/structures/pool"
@@ -165,8 +164,8 @@ func concurrentPoolConfig(cfg pool.Config) pool.Config {
 // primitives.OneWriteMultiRead or primitives.MultiWriteMultiRead. Other
 // levels return an error wrapping ErrLevel that names the form to use
 // (New for SingleThreadStrict, NewShared for SingleThreadShared, Freeze for
-// NoWriteReadOnly). Options are those of New; WithPoolConfig's MaxFastBlock
-// and ChunkSize are raised where needed so that the largest node is a small
+// NoWriteReadOnly). cfg is as for New; Config.Pool's MaxFastBlock and
+// ChunkSize are raised where needed so that the largest node is a small
 // block. An invalid pool configuration returns the pool's error.
 //
 // A MaxBytes cap applies to inserts: once the arena has grown to it and is
@@ -174,7 +173,7 @@ func concurrentPoolConfig(cfg pool.Config) pool.Config {
 // wrapping pool.ErrExhausted. Deletes build new nodes
 // too, so they may grow the arena by up to two more chunks: a full trie can
 // always be shrunk.
-func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V], error) {
+func NewConcurrent[V any](level primitives.Level, cfg Config) (*Concurrent[V], error) {
 	switch level {
 	case primitives.OneWriteMultiRead, primitives.MultiWriteMultiRead:
 	case primitives.NoWriteReadOnly:
@@ -186,11 +185,7 @@ func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V
 	default:
 		return nil, fmt.Errorf("%w: %v", ErrLevel, level)
 	}
-	cfg := config{pool: defaultPoolConfig()}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	pcfg := concurrentPoolConfig(cfg.pool)
+	pcfg := concurrentPoolConfig(cfg.poolConfig())
 	var insertCap int64
 	if pcfg.MaxBytes > 0 && pcfg.FixedCapacity == 0 {
 		// Inserts stop at MaxBytes; deletes (which copy nodes) may use two
@@ -198,12 +193,11 @@ func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V
 		insertCap = pcfg.MaxBytes
 		pcfg.MaxBytes += 2 * int64(pcfg.ChunkSize)
 	}
-	var zero V
 	c := &Concurrent[V]{level: level, multi: level == primitives.MultiWriteMultiRead, insertCap: insertCap}
 	c.w.c = c
 	c.wr.c = c
 	c.wake = make(chan struct{}, 1)
-	c.noValues = cfg.noValues || unsafe.Sizeof(zero) == 0
+	c.noValues = noValues[V](cfg)
 	c.pcfg = pcfg
 	c.w.core.noValues = true // values live in c.vals
 	var chunk int

@@ -30,7 +30,10 @@ func newIndex(t *testing.T, backend string) Index {
 	if backend == "locked" {
 		return NewLocked()
 	}
-	tr := shards.NewTrie[string]()
+	tr, err := shards.NewTrie[string](shards.TrieConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 3, Spin: runtime.NoSpin}, tr)
 	if err != nil {
 		t.Fatal(err)

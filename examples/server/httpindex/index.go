@@ -173,7 +173,13 @@ type locked struct {
 }
 
 // NewLocked returns an Index over one trie.Trie behind a sync.RWMutex.
-func NewLocked() Index { return &locked{t: trie.New[string]()} }
+func NewLocked() Index {
+	t, err := trie.New[string](trie.Config{})
+	if err != nil {
+		panic("httpindex: " + err.Error()) // the default configuration is valid
+	}
+	return &locked{t: t}
+}
 
 func (l *locked) Name() string { return "locked" }
 
@@ -246,7 +252,7 @@ func (l *locked) Save(_ context.Context, w io.Writer) (int64, error) {
 
 // Load builds the new trie without the lock and swaps it in under it.
 func (l *locked) Load(_ context.Context, r io.Reader) error {
-	t, err := trie.Load(r, trie.StringCodec())
+	t, err := trie.Load(r, trie.StringCodec(), trie.Config{})
 	if err != nil {
 		return err
 	}

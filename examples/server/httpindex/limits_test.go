@@ -438,7 +438,10 @@ func FuzzBatchLine(f *testing.F) {
 // TestBatchAfterStop: a write refused because the runtime stopped is a 503
 // that says what was applied (nothing for a PUT; counts for a batch).
 func TestWriteAfterStop(t *testing.T) {
-	tr := shards.NewTrie[string]()
+	tr, err := shards.NewTrie[string](shards.TrieConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 2, Spin: runtime.NoSpin}, tr)
 	if err != nil {
 		t.Fatal(err)
