@@ -34,6 +34,14 @@ import (
 // concurrent form; the message names the form to use instead.
 var ErrLevel = errors.New("trie: no concurrent form at this level")
 
+// ErrSelfWait is returned (wrapped) by a call that would wait for the
+// writer role of a OneWriteMultiRead Concurrent that the calling goroutine
+// itself holds through LockWriter, TryLockWriter or WithWriter (it would
+// wait forever): Insert, Delete, Snapshot, Reclaim, LockWriter, WithWriter
+// on the same trie. Use the Writer's own methods (InsertNow, Insert,
+// Snapshot, Reclaim) or Unlock first.
+var ErrSelfWait = errors.New("trie: the calling goroutine holds the writer role")
+
 // Concurrent is a Patricia trie safe for concurrent use: an ordered map from
 // byte strings to values of type V whose readers never lock, never
 // compare-and-swap and never allocate (Get, Contains). It has two forms,
@@ -101,6 +109,12 @@ type Concurrent[V any] struct {
 
 	wword atomic.Uint64 // one-writer: writer role, published key count and version (acquire/release, cwriter.go)
 	wr    Writer[V]     // the reusable writer handed out by LockWriter
+	// holder is the goroutine (internal/gid) that took the role through
+	// LockWriter, TryLockWriter or WithWriter, 0 while the role is free or
+	// held inside a call (Insert, Delete, Snapshot, Reclaim) that runs no
+	// user code; a waiter that finds its own goroutine there returns
+	// ErrSelfWait instead of waiting forever (cwriter.go).
+	holder atomic.Uintptr // relaxed: only compared with the caller's own identity
 
 	w wstate[V] // one-writer: writer state (see wstate), the writer role's
 
@@ -393,7 +407,10 @@ func (w *Writer[V]) live() *Concurrent[V] {
 // effect on its own, and Unlock does nothing.
 //
 // The caller must call Unlock exactly once and not use the Writer
-// afterwards (the same Writer value is handed to the next holder).
+// afterwards (the same Writer value is handed to the next holder). While
+// it holds the role, a call on c that would wait for the role (Insert,
+// Delete, Snapshot, Reclaim, LockWriter, WithWriter) returns ErrSelfWait
+// instead of waiting forever: use the Writer's methods.
 func (c *Concurrent[V]) LockWriter(ctx context.Context) (*Writer[V], error) {
 	if c.multi {
 		return &c.wr, nil
@@ -435,6 +452,7 @@ func (w *Writer[V]) Unlock() {
 	if c.multi {
 		return
 	}
+	c.holder.Store(0) // before the role is free: no later holder is mistaken for this one
 	c.release()
 }
 

@@ -47,6 +47,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/zipora-go/zipora/internal/gid"
 	"github.com/zipora-go/zipora/primitives"
 )
 
@@ -89,6 +90,9 @@ func (c *Concurrent[V]) lockWriterSlow(ctx context.Context) error {
 			if !c.wword.CompareAndSwap(x, x&^wStateMask|wWaited) { // announces a waiter before parking
 				continue
 			}
+		}
+		if c.heldByCaller() {
+			return fmt.Errorf("%w (use the Writer's methods, or Unlock first)", ErrSelfWait)
 		}
 		select {
 		case <-c.wake:
@@ -140,8 +144,7 @@ func (c *Concurrent[V]) owLockWriter(ctx context.Context) (*Writer[V], error) {
 	if err := c.lockWriter(ctx); err != nil {
 		return nil, err
 	}
-	c.wr.held = true
-	return &c.wr, nil
+	return c.handOut(), nil
 }
 
 // owTryLockWriter is TryLockWriter at OneWriteMultiRead.
@@ -149,8 +152,25 @@ func (c *Concurrent[V]) owTryLockWriter() (*Writer[V], error) {
 	if err := c.tryLockWriter(); err != nil {
 		return nil, err
 	}
+	return c.handOut(), nil
+}
+
+// handOut marks the role as held by the calling goroutine for user code
+// and returns the Writer. Holder only.
+func (c *Concurrent[V]) handOut() *Writer[V] {
 	c.wr.held = true
-	return &c.wr, nil
+	c.holder.Store(gid.Current())
+	return &c.wr
+}
+
+// heldByCaller reports whether the calling goroutine holds the role
+// through a Writer (see Concurrent.holder). Only a waiter calls it, after
+// it saw the role held: a goroutine that gave the role back cleared
+// holder first (Writer.Unlock), so it never sees itself there unless it
+// holds the role now.
+func (c *Concurrent[V]) heldByCaller() bool {
+	h := c.holder.Load()
+	return h != 0 && h == gid.Current()
 }
 
 // owLen is Len at OneWriteMultiRead: the key count last published.

@@ -17,7 +17,7 @@ import (
 // matches.
 func TestErrorPrefixOnce(t *testing.T) {
 	errs := map[string]error{
-		"ErrKeyTooLong": ErrKeyTooLong, "ErrLevel": ErrLevel, "ErrUnsorted": ErrUnsorted,
+		"ErrKeyTooLong": ErrKeyTooLong, "ErrLevel": ErrLevel, "ErrSelfWait": ErrSelfWait, "ErrUnsorted": ErrUnsorted,
 		"ErrNotStream": ErrNotStream, "ErrVersion": ErrVersion, "ErrCorrupt": ErrCorrupt,
 		"ErrTooLarge": ErrTooLarge,
 	}
