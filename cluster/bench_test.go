@@ -75,7 +75,7 @@ func BenchmarkCluster(b *testing.B) {
 	})
 	b.Run("scan100-linearizable", func(b *testing.B) {
 		run(b, func(nd *cluster.Node, i int) error {
-			_, _, err := nd.Scan(ctx, key(i % keys)[:2], 100, cluster.Linearizable)
+			_, _, err := nd.Scan(ctx, key(i % keys)[:2], nil, 100, cluster.Linearizable)
 			return err
 		})
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,20 +57,55 @@ func TestReplication(t *testing.T) {
 	// A prefix scan over every range comes back in key order, limits and
 	// "more" exact.
 	for _, cons := range []cluster.Consistency{cluster.Stale, cluster.Linearizable} {
-		kvs, more, err := nodes[2].Scan(ctx, nil, 1000, cons)
+		kvs, more, err := nodes[2].Scan(ctx, nil, nil, 1000, cons)
 		if err != nil || more || len(kvs) != n {
 			t.Fatalf("scan all (%v): %d pairs, more %v, %v", cons, len(kvs), more, err)
 		}
 		if !slices.IsSortedFunc(kvs, func(a, b cluster.KV) int { return bytes.Compare(a.Key, b.Key) }) {
 			t.Fatalf("scan (%v) not in key order", cons)
 		}
-		kvs, more, err = nodes[1].Scan(ctx, nil, n/3, cons) // exactly the first range
+		kvs, more, err = nodes[1].Scan(ctx, nil, nil, n/3, cons) // exactly the first range
 		if err != nil || !more || len(kvs) != n/3 {
 			t.Fatalf("scan limit (%v): %d pairs, more %v, %v", cons, len(kvs), more, err)
 		}
-		kvs, _, err = nodes[0].Scan(ctx, []byte("j"), 1000, cons)
+		kvs, _, err = nodes[0].Scan(ctx, []byte("j"), nil, 1000, cons)
 		if err != nil || len(kvs) != n/3 || kvs[0].Key[0] != 'j' {
 			t.Fatalf("scan prefix j (%v): %d pairs, %v", cons, len(kvs), err)
+		}
+		// Paging with the last key as after, 7 a page, through every
+		// node in turn: every key exactly once, in order, across ranges.
+		var all []cluster.KV
+		var after []byte
+		for page := 0; ; page++ {
+			kvs, more, err := nodes[page%3].Scan(ctx, nil, after, 7, cons)
+			if err != nil || page > n {
+				t.Fatalf("page %d (%v): %v", page, cons, err)
+			}
+			all = append(all, kvs...)
+			if !more {
+				break
+			}
+			after = kvs[len(kvs)-1].Key
+		}
+		if len(all) != n || !slices.IsSortedFunc(all, func(a, b cluster.KV) int { return bytes.Compare(a.Key, b.Key) }) ||
+			len(slices.CompactFunc(all, func(a, b cluster.KV) bool { return bytes.Equal(a.Key, b.Key) })) != n {
+			t.Fatalf("paging (%v): %d pairs, want %d distinct in order", cons, len(all), n)
+		}
+		for _, tc := range []struct {
+			prefix, after string
+			want          int
+		}{
+			{"j", "a", n / 3}, // after below the prefix: no bound
+			{"j", "zzz", 0},   // after above every key
+			{"", strings.Repeat("\xff", cluster.MaxKeyLen), 0}, // the longest after
+		} {
+			kvs, more, err := nodes[0].Scan(ctx, []byte(tc.prefix), []byte(tc.after), 1000, cons)
+			if err != nil || more || len(kvs) != tc.want {
+				t.Fatalf("scan %q after %.8q (%v): %d pairs, more %v, %v; want %d", tc.prefix, tc.after, cons, len(kvs), more, err, tc.want)
+			}
+		}
+		if _, _, err := nodes[0].Scan(ctx, nil, make([]byte, cluster.MaxKeyLen+1), 1, cons); !errors.Is(err, cluster.ErrKeyTooLong) {
+			t.Fatalf("an after longer than a key (%v): %v", cons, err)
 		}
 	}
 	// A batch spanning the ranges, then deletes.

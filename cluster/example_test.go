@@ -48,7 +48,7 @@ func Example() {
 	}
 	r, err := nodes[1].Get(ctx, []byte("melon"), cluster.Linearizable)
 	fmt.Println(r.Value, r.Found, r.Range, err)
-	kvs, more, err := nodes[0].Scan(ctx, []byte("m"), 10, cluster.Linearizable)
+	kvs, more, err := nodes[0].Scan(ctx, []byte("m"), nil, 10, cluster.Linearizable)
 	for _, kv := range kvs {
 		fmt.Println(string(kv.Key))
 	}

@@ -153,7 +153,10 @@ func TestCloseUnblocks(t *testing.T) {
 			_, err := nd.Get(context.Background(), []byte("b-stuck"), cluster.Linearizable)
 			return err
 		},
-		func() error { _, _, err := nd.Scan(context.Background(), nil, 10, cluster.Linearizable); return err },
+		func() error {
+			_, _, err := nd.Scan(context.Background(), nil, nil, 10, cluster.Linearizable)
+			return err
+		},
 	} {
 		go func() { started <- struct{}{}; errs <- f() }()
 	}

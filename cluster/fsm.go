@@ -52,7 +52,7 @@ func newFSM() (*fsm, error) {
 }
 
 func newTrie() (*trie.Concurrent[string], error) {
-	return trie.NewConcurrent[string](primitives.OneWriteMultiRead)
+	return trie.NewConcurrent[string](primitives.OneWriteMultiRead, trie.Config{})
 }
 
 // result is what one command did, handed back to the proposer through

@@ -43,7 +43,7 @@ func (s snapState) release() { s.s.Close() }
 // loadState reads a trie.Save stream into a fresh trie of the FSM's form
 // (newTrie); nothing is returned on any error.
 func loadState(r io.Reader) (*trie.Concurrent[string], error) {
-	t, err := trie.LoadConcurrent(r, primitives.OneWriteMultiRead, trie.StringCodec())
+	t, err := trie.LoadConcurrent(r, primitives.OneWriteMultiRead, trie.StringCodec(), trie.Config{})
 	if err != nil {
 		return nil, fmt.Errorf("%w: snapshot data: %v", ErrProtocol, err)
 	}

@@ -41,7 +41,7 @@ func TestBatchAtomicHammer(t *testing.T) {
 	// Stale scans on a follower see nothing until it applied the batch.
 	for _, nd := range nodes {
 		testutil.Eventually(t, nd.ID()+" applied the first batch", settle, func() bool {
-			kvs, _, _ := nd.Scan(ctxFor(t, opWait), []byte("j-acct-"), 100, cluster.Stale)
+			kvs, _, _ := nd.Scan(ctxFor(t, opWait), []byte("j-acct-"), nil, 100, cluster.Stale)
 			return len(kvs) == group
 		})
 	}
@@ -80,7 +80,7 @@ func TestBatchAtomicHammer(t *testing.T) {
 				for _, cons := range []cluster.Consistency{cluster.Stale, cluster.Linearizable} {
 					readers.Go(func() {
 						for !stop.Load() {
-							kvs, _, err := nodes[r].Scan(ctxFor(t, opWait), []byte("j-acct-"), 100, cons)
+							kvs, _, err := nodes[r].Scan(ctxFor(t, opWait), []byte("j-acct-"), nil, 100, cons)
 							if err != nil {
 								if !errors.Is(err, cluster.ErrNoLeader) {
 									t.Errorf("scan: %v", err)

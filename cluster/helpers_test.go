@@ -52,12 +52,15 @@ func newCluster(t testing.TB, n int, durable bool, tweak func(*cluster.Config)) 
 	t.Helper()
 	c := &tcluster{t: t, hub: cluster.NewInmemHub(nRanges), nodes: map[string]*cluster.Node{},
 		dirs: map[string]string{}, tweak: tweak}
+	for i := 1; i <= n && durable; i++ {
+		c.dirs[fmt.Sprint(nodeBase, i)] = t.TempDir()
+	}
+	// Registered after the TempDirs, so it runs before their removal
+	// (cleanups run last-in first-out): a node still running while its
+	// directory is removed writes into it and fails the removal.
 	t.Cleanup(c.closeAll)
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprint(nodeBase, i)
-		if durable {
-			c.dirs[id] = t.TempDir()
-		}
 		c.open(id)
 		ctx, cancel := context.WithTimeout(context.Background(), settle)
 		var err error

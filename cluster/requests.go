@@ -158,18 +158,22 @@ func (g *group) get(key []byte) Read {
 	return Read{Value: v, Found: ok, Range: g.id, Index: idx}
 }
 
-// Scan returns up to limit pairs whose keys start with prefix, in key
-// order, walking the ranges that can hold them one after another; more
-// reports that pairs were left out. limit is at most MaxScanLimit, and one
-// range gives at most about 64 MiB of keys and values (MaxCommandBytes; at
-// least one pair) before it stops with more (narrow the prefix to see the
-// rest). Each range is read with the given
+// Scan returns up to limit pairs whose keys start with prefix and are
+// greater than after (nil or empty: no lower bound), in key order, walking
+// the ranges that can hold them one after another; more reports that pairs
+// were left out: to page through a prefix, pass the last key returned as
+// after. limit is at most MaxScanLimit, and one range gives at most about
+// 64 MiB of keys and values (MaxCommandBytes; at least one pair) before it
+// stops with more. Each range is read with the given
 // consistency on its own: a linearizable scan sees, range by range, every
 // write acknowledged before that range's part began, but it is not one cut
 // across ranges (a write to a later range acknowledged while an earlier
 // range is read may or may not appear).
-func (n *Node) Scan(ctx context.Context, prefix []byte, limit int, c Consistency) (kvs []KV, more bool, err error) {
+func (n *Node) Scan(ctx context.Context, prefix, after []byte, limit int, c Consistency) (kvs []KV, more bool, err error) {
 	if err := checkKey(prefix); err != nil {
+		return nil, false, err
+	}
+	if err := checkKey(after); err != nil {
 		return nil, false, err
 	}
 	if limit <= 0 {
@@ -177,16 +181,19 @@ func (n *Node) Scan(ctx context.Context, prefix []byte, limit int, c Consistency
 	}
 	limit = min(limit, MaxScanLimit)
 	first, last := n.cfg.Router.ShardsFor(prefix)
+	first = max(first, n.cfg.Router.Route(scanFrom(prefix, after))) // ranges wholly at or below after hold nothing
 	for r := first; r <= last && !more; r++ {
 		if c == Stale {
 			if n.isClosed() {
 				return nil, false, ErrClosed
 			}
-			kvs, more, _ = n.groups[r].scan(kvs, prefix, limit)
+			kvs, more, _ = n.groups[r].scan(kvs, prefix, after, limit)
 			continue
 		}
 		body := binary.AppendUvarint(nil, uint64(limit-len(kvs)))
-		body, err = n.leaderDo(ctx, request{op: opScan, rangeID: r, body: append(body, prefix...)})
+		body = binary.AppendUvarint(body, uint64(len(prefix)))
+		body = append(append(body, prefix...), after...)
+		body, err = n.leaderDo(ctx, request{op: opScan, rangeID: r, body: body})
 		if err != nil {
 			return nil, false, err
 		}
@@ -207,12 +214,25 @@ const MaxScanLimit = 1 << 20
 // large as a put. A variable for tests.
 var scanBytes = MaxCommandBytes
 
-// scan appends this replica's pairs under prefix until limit pairs are in
-// kvs or the part reaches scanBytes; more reports a pair left out.
-func (g *group) scan(kvs []KV, prefix []byte, limit int) (_ []KV, more bool, idx uint64) {
+// scanFrom is the least key a scan of prefix after after can return:
+// prefix, or after's successor when after is not below prefix.
+func scanFrom(prefix, after []byte) []byte {
+	if len(after) == 0 || bytes.Compare(after, prefix) < 0 {
+		return prefix
+	}
+	return append(bytes.Clone(after), 0)
+}
+
+// scan appends this replica's pairs under prefix and above after until
+// limit pairs are in kvs or the part reaches scanBytes; more reports a pair
+// left out.
+func (g *group) scan(kvs []KV, prefix, after []byte, limit int) (_ []KV, more bool, idx uint64) {
 	idx = g.f.applied.Load()
 	start, size := len(kvs), 0
-	for k, v := range g.f.t.Load().Prefix(prefix) {
+	for k, v := range g.f.t.Load().Seek(scanFrom(prefix, after)) {
+		if !bytes.HasPrefix(k, prefix) {
+			break // keys are in order: none after this one has the prefix
+		}
 		size += 2*binary.MaxVarintLen32 + len(k) + len(v)
 		if len(kvs) == limit || len(kvs) > start && size > scanBytes {
 			return kvs, true, idx
@@ -430,10 +450,14 @@ func (n *Node) local(ctx context.Context, q request) ([]byte, error) {
 		if w <= 0 || limit > MaxScanLimit {
 			return nil, fmt.Errorf("%w: scan limit", ErrProtocol)
 		}
+		prefix, after, err := lenPrefixed(q.body[w:])
+		if err != nil {
+			return nil, err
+		}
 		if err := n.readBarrier(ctx, g); err != nil {
 			return nil, err
 		}
-		kvs, more, idx := g.scan(nil, q.body[w:], int(limit))
+		kvs, more, idx := g.scan(nil, prefix, after, int(limit))
 		return encodeScan(kvs, more, idx), nil
 	case opAddVoter, opTransfer:
 		id, addr, err := decodeIDAddr(q.body)

@@ -16,7 +16,8 @@ import (
 //
 //	opApply     command (command.go)          → uvarint(result n) uvarint(commit index)
 //	opGet       key                           → found(1 byte) uvarint(applied index) value
-//	opScan      uvarint(limit) prefix         → uvarint(applied index) more(1 byte) uvarint(n) n × (uvarint(len) key uvarint(len) value)
+//	opScan      uvarint(limit) uvarint(len prefix) prefix after
+//	                                          → uvarint(applied index) more(1 byte) uvarint(n) n × (uvarint(len) key uvarint(len) value)
 //	opAddVoter  uvarint(len id) id addr       → (empty)
 //	opRemove    id                            → (empty)
 //	opTransfer  uvarint(len id) id addr       → (empty)
@@ -26,7 +27,7 @@ import (
 // node answers a request whose layout is not its own with ErrConfig, so a
 // node configured with other ranges can neither join nor route a key to a
 // Raft group the others do not route it to.
-const rpcVersion = 2
+const rpcVersion = 3 // 3: opScan carries after
 
 const (
 	opApply = iota + 1

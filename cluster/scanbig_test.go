@@ -55,9 +55,14 @@ func checkScanBound(t *testing.T, nodes []*cluster.Node, size, want int) {
 	}
 	for i, nd := range []*cluster.Node{nodes[1], nodes[0]} {
 		start := time.Now()
-		kvs, more, err := nd.Scan(ctxFor(t, settle), []byte("big"), cluster.MaxScanLimit+1, cluster.Linearizable)
+		kvs, more, err := nd.Scan(ctxFor(t, settle), []byte("big"), nil, cluster.MaxScanLimit+1, cluster.Linearizable)
 		if err != nil || len(kvs) != want || !more || kvs[0].Value != string(v) {
 			t.Fatalf("scan on node %d: %d pairs, more %v, %v after %v", 1-i, len(kvs), more, err, time.Since(start))
+		}
+		// The rest, from the last key returned.
+		rest, more, err := nd.Scan(ctxFor(t, settle), []byte("big"), kvs[len(kvs)-1].Key, cluster.MaxScanLimit, cluster.Linearizable)
+		if err != nil || len(rest) != 3-want || more {
+			t.Fatalf("the rest on node %d: %d pairs, more %v, %v", 1-i, len(rest), more, err)
 		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"github.com/zipora-go/zipora/internal/netcap"
 )
 
 // The TCP network multiplexes one listener: a connection's first byte
@@ -21,6 +23,17 @@ import (
 // channel (255). Requests travel as frames, uvarint(length) then the bytes,
 // one request then one answer at a time per connection; idle client
 // connections are pooled per peer.
+//
+// What one peer (or anything else that reaches the port) can hold, the
+// limits in tcpLimits bound: at most MaxConns accepted connections at once
+// (a connection beyond is closed as it comes), the channel byte within
+// headerTimeout, a request connection with no frame started for Idle is
+// closed (the client side drops a pooled connection idle for Idle/2, so a
+// request never goes out on a connection the server is about to cut),
+// and a frame's bytes must all arrive within Frame plus a second per MiB
+// (a body sent at a byte a second is cut, its buffer freed). A Raft
+// connection, once routed, is raft's: the cap counts it, its reads are
+// raft's own.
 //
 // Rejected: one port per range (every member's address list would carry
 // a port per range, and a range added later would need a new port on
@@ -31,6 +44,20 @@ const (
 	headerTimeout = 5 * time.Second
 	poolPerPeer   = 64
 )
+
+// portLimits are what one node's port lets others hold.
+type portLimits struct {
+	MaxConns    int           // accepted connections held at once
+	Idle, Frame time.Duration // a request connection's idle cut; a frame's base time
+}
+
+// frameTime is how long a frame of l bytes may take to arrive or leave:
+// Frame plus a second per MiB.
+func (p portLimits) frameTime(l int) time.Duration { return p.Frame + time.Duration(l>>20)*time.Second }
+
+// tcpLimits are the port's limits (a variable so that tests can shrink
+// them; ListenTCP copies them).
+var tcpLimits = portLimits{MaxConns: 1024, Idle: 2 * time.Minute, Frame: 30 * time.Second}
 
 type tcpNet struct {
 	ln     net.Listener
@@ -43,6 +70,8 @@ type tcpNet struct {
 	idle    map[string][]*clientConn
 	conns   map[net.Conn]struct{} // served request connections and every raft connection, closed by Close
 	closed  bool
+	limits  portLimits
+	cap     *netcap.Cap // accepted connections held (MaxConns)
 	done    chan struct{}
 	wg      sync.WaitGroup
 }
@@ -59,7 +88,8 @@ func ListenTCP(addr string, ranges int) (Network, error) {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	n := &tcpNet{ln: ln, addr: ln.Addr().String(), idle: map[string][]*clientConn{}, conns: map[net.Conn]struct{}{},
-		done: make(chan struct{}), logger: hclog.NewNullLogger()} // raft-net logs every connection closed under it as an error
+		done: make(chan struct{}), logger: hclog.NewNullLogger(), // raft-net logs every connection closed under it as an error
+		limits: tcpLimits, cap: netcap.New(tcpLimits.MaxConns)}
 	n.ranges = make([]*muxListener, ranges)
 	for r := range n.ranges {
 		n.ranges[r] = &muxListener{net: n, id: byte(r), ch: make(chan net.Conn), done: make(chan struct{})}
@@ -96,6 +126,11 @@ func (n *tcpNet) acceptLoop() {
 				continue
 			}
 			return // closed
+		}
+		c, ok := n.cap.Admit(c)
+		if !ok {
+			c.Close() // over MaxConns
+			continue
 		}
 		n.wg.Add(1)
 		go n.route(c)
@@ -180,7 +215,10 @@ func (n *tcpNet) serveConn(c net.Conn) {
 	}()
 	br := bufio.NewReader(c)
 	for {
-		req, err := readFrame(br)
+		_ = c.SetReadDeadline(time.Now().Add(n.limits.Idle))
+		req, err := readFrameBy(br, func(l uint64) {
+			_ = c.SetReadDeadline(time.Now().Add(n.limits.frameTime(int(l))))
+		})
 		if err != nil {
 			return
 		}
@@ -190,6 +228,7 @@ func (n *tcpNet) serveConn(c net.Conn) {
 		} else {
 			resp = h(context.Background(), req)
 		}
+		_ = c.SetWriteDeadline(time.Now().Add(n.limits.frameTime(len(resp)))) // a client that does not read
 		if err := writeFrame(c, resp); err != nil {
 			return
 		}
@@ -201,7 +240,8 @@ func (n *tcpNet) serveConn(c net.Conn) {
 // each time).
 type clientConn struct {
 	net.Conn
-	br *bufio.Reader
+	br   *bufio.Reader
+	idle time.Time // when it went back to the pool
 }
 
 // call sends one request to addr. A failure to connect or to send is
@@ -252,11 +292,14 @@ func (n *tcpNet) conn(ctx context.Context, addr string) (*clientConn, error) {
 		n.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if l := n.idle[addr]; len(l) > 0 {
+	for l := n.idle[addr]; len(l) > 0; l = n.idle[addr] {
 		c := l[len(l)-1]
 		n.idle[addr] = l[:len(l)-1]
-		n.mu.Unlock()
-		return c, nil
+		if time.Since(c.idle) < n.limits.Idle/2 {
+			n.mu.Unlock()
+			return c, nil
+		}
+		c.Close() // the server may cut it any moment: a request sent on it could be lost
 	}
 	n.mu.Unlock()
 	d := net.Dialer{Timeout: 2 * time.Second}
@@ -278,6 +321,7 @@ func (n *tcpNet) putIdle(addr string, c *clientConn) {
 		c.Close()
 		return
 	}
+	c.idle = time.Now()
 	n.idle[addr] = append(n.idle[addr], c)
 }
 
@@ -322,13 +366,20 @@ func writeFrame(w io.Writer, b []byte) error {
 	return err
 }
 
-func readFrame(r *bufio.Reader) ([]byte, error) {
+func readFrame(r *bufio.Reader) ([]byte, error) { return readFrameBy(r, nil) }
+
+// readFrameBy is readFrame calling started, if not nil, with the frame's
+// length once it has been read (a server sets the body's deadline there).
+func readFrameBy(r *bufio.Reader, started func(length uint64)) ([]byte, error) {
 	l, err := binary.ReadUvarint(r)
 	if err != nil {
 		return nil, err
 	}
 	if l > maxFrame {
 		return nil, fmt.Errorf("%w: frame of %d bytes", ErrProtocol, l)
+	}
+	if started != nil {
+		started(l)
 	}
 	return readN(r, int(l))
 }

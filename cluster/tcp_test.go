@@ -32,7 +32,7 @@ func TestTCP(t *testing.T) {
 			t.Fatalf("get %s: %+v, %v", key(i), r, err)
 		}
 	}
-	kvs, more, err := nodes[2].Scan(ctx, nil, 100, cluster.Linearizable)
+	kvs, more, err := nodes[2].Scan(ctx, nil, nil, 100, cluster.Linearizable)
 	if err != nil || more || len(kvs) != 60 {
 		t.Fatalf("scan: %d, %v, %v", len(kvs), more, err)
 	}
@@ -58,11 +58,6 @@ func TestTCP(t *testing.T) {
 func tcpNodes(tb testing.TB, tweak func(i int, cfg *cluster.Config)) []*cluster.Node {
 	tb.Helper()
 	var nodes []*cluster.Node
-	tb.Cleanup(func() {
-		for _, nd := range nodes {
-			nd.Close()
-		}
-	})
 	ctx := ctxFor(tb, time.Minute)
 	for i := range 3 {
 		nw, err := cluster.ListenTCP("127.0.0.1:0", nRanges)
@@ -75,6 +70,9 @@ func tcpNodes(tb testing.TB, tweak func(i int, cfg *cluster.Config)) []*cluster.
 		if err != nil {
 			tb.Fatal(err)
 		}
+		// Registered after tweak's TempDir, if any, so the node closes
+		// before its directory is removed (cleanups run last-in first-out).
+		tb.Cleanup(func() { nd.Close() })
 		nodes = append(nodes, nd)
 		if i == 0 {
 			err = nd.Bootstrap(ctx)

@@ -177,8 +177,8 @@ func TestStopRacesSelfWaits(t *testing.T) {
 // AfterBatch callback it registers in OnWorkerStart.
 type goexitHooks struct{ afterRan atomic.Int32 }
 
-func (*goexitHooks) Attach(*runtime.Runtime, int) error { return nil }
-func (*goexitHooks) Detach()                            {}
+func (*goexitHooks) Attach(int) error { return nil }
+func (*goexitHooks) Detach()          {}
 func (h *goexitHooks) OnWorkerStart(w *runtime.Worker) {
 	w.AfterBatch(func(*runtime.Worker) { goruntime.Goexit() })
 	w.AfterBatch(func(*runtime.Worker) { h.afterRan.Add(1) })

@@ -70,6 +70,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zipora-go/zipora/internal/gid"
 	"github.com/zipora-go/zipora/primitives"
 )
 
@@ -317,7 +318,7 @@ func Call[T any](ctx context.Context, rt *Runtime, shard int, f func(*Worker) (T
 		return zero, err
 	}
 	w := rt.workers[shard]
-	g := getg()
+	g := gid.Current()
 	if w.g.Load() == g { // acquire: written by the worker goroutine
 		return zero, selfCall(w)
 	}

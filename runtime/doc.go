@@ -1,9 +1,10 @@
 // Package runtime is zipora's scheduler: a fixed set of workers, each a
 // goroutine fed by one lock-free mailbox and running its tasks one at a
-// time; worker i is the natural home of work on shard i of every
-// registered structure.
+// time. Structures registered with Start are sized by it (one shard per
+// worker) and ended by Stop; worker i is the natural home of work on
+// shard i.
 //
-// Start creates the workers and attaches the structures; Submit, SubmitTo,
+// Start creates the workers and sizes the structures; Submit, SubmitTo,
 // Call and Each hand tasks (func(*Worker)) to workers; Go runs blocking
 // work on a private ants pool so that it never occupies a worker; Stop
 // refuses new work, drains every accepted task and joins every goroutine.
@@ -17,17 +18,19 @@
 //	err = rt.Each(ctx, func(w *runtime.Worker) error { ... }) // every worker
 //	rt.Go(func() { ... })                                     // blocking work
 //
-// Ownership and locality. A worker runs its tasks one at a time, in the
-// order its mailbox delivers them (per-submitter FIFO). State that only
-// tasks on worker i touch — a primitives.Local slot, a structure's shard i
-// when the structure routes its writes to worker i — may therefore be used
-// by those tasks without any synchronization. The shards package does not
-// need that: any goroutine writes any shard safely under the shard's
-// ownership word; a task on worker i is still the natural place for work
-// on shard i (its data stays in one cache). A task reaches its worker's
-// shard through Worker.ID. Worker.AfterBatch lets a structure coalesce work
-// done by the tasks of one mailbox batch (publish once per batch, not once
-// per write).
+// What a worker gives a structure: locality. A worker runs its tasks one
+// at a time, on one goroutine (in Mode Threads one OS thread, possibly
+// pinned), in the order its mailbox delivers them (per-submitter FIFO), so
+// the data of shard i that tasks on worker i touch stays in one cache; a
+// task reaches its worker's shard through Worker.ID. It gives no
+// ownership: the shards package's structures are written by any goroutine
+// under each shard's ownership word and work without a runtime at all;
+// registering them with Start only sizes them to the workers and has Stop
+// end them (Structure). State that only tasks on worker i touch — a
+// primitives.Local slot, or the shard i of a structure that routes its
+// writes to worker i with SubmitTo or Call — needs no synchronization.
+// Worker.AfterBatch lets such a structure coalesce work done by the tasks
+// of one mailbox batch (publish once per batch, not once per write).
 //
 // Modes. By default (Mode Goroutines) a worker is an ordinary goroutine
 // that parks in Go's scheduler when its mailbox is empty: a submission
@@ -61,16 +64,22 @@
 // "runtime:".
 package runtime
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/zipora-go/zipora/internal/lifecycle"
+)
 
 var (
 	// ErrStopped is returned by every submission made after Stop closed
 	// the runtime to new work. A submission that returned ErrStopped did
-	// not run and never will.
-	ErrStopped = errors.New("runtime: stopped")
+	// not run and never will. The shards package's ErrClosed (a write to
+	// a structure its runtime's Stop or its own Close ended) matches it
+	// too, though shards does not import this package.
+	ErrStopped = lifecycle.ErrStopped
 	// ErrNoShard is returned by SubmitTo and Call for a shard outside
-	// [0, Workers()).
-	ErrNoShard = errors.New("runtime: no such shard")
+	// [0, Workers()); shards.ErrNoShard matches it too.
+	ErrNoShard = lifecycle.ErrNoShard
 	// ErrPanic is matched (errors.Is) by the *PanicError that Call and
 	// Each return when a task panicked.
 	ErrPanic = errors.New("runtime: task panicked")

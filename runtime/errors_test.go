@@ -11,13 +11,13 @@ import (
 
 type attachFails struct{}
 
-func (attachFails) Attach(*runtime.Runtime, int) error { return errors.New("attach refused") }
-func (attachFails) Detach()                            {}
+func (attachFails) Attach(int) error { return errors.New("attach refused") }
+func (attachFails) Detach()          {}
 
 type startPanics struct{ attachFails }
 
-func (startPanics) Attach(*runtime.Runtime, int) error { return nil }
-func (startPanics) OnWorkerStart(*runtime.Worker)      { panic("no start") }
+func (startPanics) Attach(int) error              { return nil }
+func (startPanics) OnWorkerStart(*runtime.Worker) { panic("no start") }
 
 // TestErrorPrefixOnce walks the runtime's sentinels and a sample of the
 // errors that wrap them: each names the package once, and errors.Is still

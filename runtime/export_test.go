@@ -3,6 +3,8 @@ package runtime
 import (
 	"time"
 	"unsafe"
+
+	"github.com/zipora-go/zipora/internal/gid"
 )
 
 // SetPinCPUsForTest makes Start pin worker i to cpus[i%len(cpus)] and
@@ -46,5 +48,5 @@ func ResolvedMode(cfg Config) (Mode, error) {
 // DefaultModeForTest returns what a zero Config.Mode means now.
 func DefaultModeForTest() Mode { return defaultMode }
 
-// GetgForTest is getg (self.go).
-var GetgForTest = getg
+// GetgForTest is gid.Current (self.go).
+var GetgForTest = gid.Current

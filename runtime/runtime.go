@@ -178,7 +178,7 @@ const mailboxYield = 256
 // attach calls s.Attach (see callOff), converting a panic or a Goexit
 // into an error.
 func attach(rt *Runtime, s Structure) (err error) {
-	if pe := callOff(func() { err = s.Attach(rt, len(rt.workers)) }); pe != nil {
+	if pe := callOff(func() { err = s.Attach(len(rt.workers)) }); pe != nil {
 		return pe
 	}
 	return err

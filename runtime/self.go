@@ -4,7 +4,7 @@ package runtime
 //
 // Go has no goroutine-local state, but every goroutine has a runtime g
 // whose address does not change while the goroutine lives and is not
-// shared with any other live goroutine. getg returns it with one load (a
+// shared with any other live goroutine. gid.Current (internal/gid) returns it with one load (a
 // few lines of assembly on amd64 and arm64; elsewhere the goroutine id
 // parsed from a short traceback, about 1-2 µs). A worker goroutine stores
 // its g in Worker.g when it starts (and a replacement worker, see
@@ -54,6 +54,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/zipora-go/zipora/internal/gid"
 )
 
 // workersByG maps the g of every running worker goroutine to its *Worker.
@@ -96,7 +98,7 @@ func (rt *Runtime) CurrentWorker() (*Worker, bool) {
 	if p == nil {
 		return nil, false
 	}
-	w, ok := (*p)[getg()]
+	w, ok := (*p)[gid.Current()]
 	if !ok || w.rt != rt {
 		return nil, false
 	}
@@ -135,16 +137,10 @@ func (w *Worker) waitFor(target *Worker) (prev *Worker, ok bool) {
 	return prev, true
 }
 
-// isCurrent reports whether the caller is w's goroutine: a load and a
-// compare.
-func (w *Worker) isCurrent() bool {
-	return w.g.Load() == getg() // acquire: written by the worker goroutine
-}
-
 // register records the calling goroutine as w's goroutine until the
 // returned function is called.
 func (w *Worker) register() (unregister func()) {
-	g := getg()
+	g := gid.Current()
 	w.g.Store(g)
 	setWorkerByG(g, w, nil)
 	return func() {

@@ -34,7 +34,7 @@ type recShard struct {
 	owner int
 }
 
-func (r *recorder) Attach(rt *runtime.Runtime, shards int) error {
+func (r *recorder) Attach(shards int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.attached++
@@ -42,7 +42,6 @@ func (r *recorder) Attach(rt *runtime.Runtime, shards int) error {
 	if r.attachErr != nil {
 		return r.attachErr
 	}
-	r.rt = rt
 	r.shards = make([]*recShard, shards)
 	for i := range r.shards {
 		r.shards[i] = &recShard{owner: -1}
@@ -90,6 +89,7 @@ func (r *recorder) Add(ctx context.Context, key int) (int, error) {
 func TestStructureLifecycle(t *testing.T) {
 	r := &recorder{}
 	rt := start(t, runtime.Config{Workers: 3}, r)
+	r.rt = rt // Attach gets the worker count only; Add routes through rt
 	r.mu.Lock()
 	if r.attached != 1 || len(r.shards) != 3 || len(r.started) != 3 || r.events[0] != "attach" {
 		t.Fatalf("after Start: %+v", r.events)
@@ -159,29 +159,29 @@ func TestStartFailures(t *testing.T) {
 
 type panicAttach struct{}
 
-func (*panicAttach) Attach(*runtime.Runtime, int) error { panic("attach") }
-func (*panicAttach) Detach()                            {}
+func (*panicAttach) Attach(int) error { panic("attach") }
+func (*panicAttach) Detach()          {}
 
 // exclusive is a structure that, like the shards package's, refuses a
 // second Attach until it is detached, and keeps its data across runtimes.
 type exclusive struct {
 	mu       sync.Mutex
-	rt       *runtime.Runtime
+	attached bool
 	data     []int
 	attaches int
 	goexitIn string // "attach" or "detach": call runtime.Goexit there
 }
 
-func (e *exclusive) Attach(rt *runtime.Runtime, shards int) error {
+func (e *exclusive) Attach(shards int) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.rt != nil {
+	if e.attached {
 		return errors.New("exclusive: already attached")
 	}
 	if e.goexitIn == "attach" {
 		goruntime.Goexit()
 	}
-	e.rt = rt
+	e.attached = true
 	e.attaches++
 	if e.data == nil {
 		e.data = make([]int, shards)
@@ -192,7 +192,7 @@ func (e *exclusive) Attach(rt *runtime.Runtime, shards int) error {
 func (e *exclusive) Detach() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.rt = nil
+	e.attached = false
 	if e.goexitIn == "detach" {
 		goruntime.Goexit()
 	}
@@ -249,8 +249,8 @@ func TestFailedStartDetaches(t *testing.T) {
 // goexitStart calls runtime.Goexit in OnWorkerStart on worker 1.
 type goexitStart struct{}
 
-func (*goexitStart) Attach(*runtime.Runtime, int) error { return nil }
-func (*goexitStart) Detach()                            {}
+func (*goexitStart) Attach(int) error { return nil }
+func (*goexitStart) Detach()          {}
 func (*goexitStart) OnWorkerStart(w *runtime.Worker) {
 	if w.ID() == 1 {
 		goruntime.Goexit()
@@ -265,7 +265,7 @@ type ordered struct {
 	fail bool
 }
 
-func (o *ordered) Attach(*runtime.Runtime, int) error {
+func (o *ordered) Attach(int) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	*o.log = append(*o.log, "attach "+o.name)

@@ -15,100 +15,9 @@ import (
 	"testing"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
-	"github.com/zipora-go/zipora/structures/pool"
 	"github.com/zipora-go/zipora/structures/trie"
 )
-
-// TestTrieWritesFromTasks: tasks on every worker write keys of every shard,
-// their own worker's included, with Insert, Delete and Batch; nothing
-// deadlocks and every write is applied.
-func TestTrieWritesFromTasks(t *testing.T) {
-	for _, capacity := range []int{0, 4} {
-		t.Run(fmt.Sprintf("mailbox=%d", capacity), func(t *testing.T) {
-			tr := shards.NewTrie[uint64]()
-			rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2, MailboxCapacity: capacity}, tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rt.Stop(context.Background())
-			const tasks, per = 16, 50
-			testutil.Within(t, "writes from tasks", func() {
-				err := rt.Each(context.Background(), func(w *zrt.Worker) error {
-					for task := range tasks {
-						b := tr.Batch()
-						for i := range per {
-							k := fmt.Appendf(nil, "w%d/t%d/%d", w.ID(), task, i)
-							if _, err := tr.Insert(context.Background(), k, valueOf(k)); err != nil {
-								return err
-							}
-							if i%5 == 0 {
-								if _, found, err := tr.Delete(context.Background(), k); err != nil || !found {
-									return fmt.Errorf("delete %s: %v %v", k, found, err)
-								}
-							}
-							b.Insert(append(k, 'b'), valueOf(k))
-						}
-						if err := b.Commit(context.Background()); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					t.Error(err)
-				}
-			})
-			if want := 2 * tasks * (per - per/5 + per); tr.Len() != want {
-				t.Fatalf("Len %d, want %d", tr.Len(), want)
-			}
-		})
-	}
-}
-
-// TestPoolCrossFreesBoundedMailboxes: tasks on both workers free each
-// other's blocks on a runtime with tiny bounded mailboxes; this used to
-// deadlock (remote frees were sent home with a blocking SubmitTo).
-func TestPoolCrossFreesBoundedMailboxes(t *testing.T) {
-	p, err := shards.NewPool(pool.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2, MailboxCapacity: 2}, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Stop(context.Background())
-	const n = 2000
-	offs := [2][]shards.Offset{}
-	for w := range 2 {
-		for range n {
-			off, err := p.AllocOn(context.Background(), w, 32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			offs[w] = append(offs[w], off)
-		}
-	}
-	testutil.Within(t, "cross-worker frees", func() {
-		err := rt.Each(context.Background(), func(w *zrt.Worker) error {
-			for _, off := range offs[1-w.ID()] { // the other worker's blocks
-				if err := p.Free(w, off, 32); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Error(err)
-		}
-	})
-	st, err := p.Stats(context.Background())
-	if err != nil || st.InUse() != 0 {
-		t.Fatalf("in use %d after freeing every block: %v", st.InUse(), err)
-	}
-}
 
 // TestBatchPanicReported: a write that panics while a batch is applied
 // makes Commit return an error matching ErrPanicked for that write only
@@ -170,8 +79,8 @@ func TestSharedRouter(t *testing.T) {
 	sample := [][]byte{[]byte("a"), []byte("m"), []byte("t")}
 	for name, r := range map[string]shards.Router{"hash": &shards.HashRouter{}, "range": shards.NewSampleRouter(sample)} {
 		t.Run(name, func(t *testing.T) {
-			_, t2 := startTrie(t, 2, shards.WithRouter(r))
-			_, t5 := startTrie(t, 5, shards.WithRouter(r))
+			_, t2 := startTrie(t, 2, shards.TrieConfig{Router: r})
+			_, t5 := startTrie(t, 5, shards.TrieConfig{Router: r})
 			for i := range 200 {
 				k := fmt.Appendf(nil, "%c%03d", 'a'+i%26, i)
 				for _, tr := range []*shards.Trie[uint64]{t2, t5} {
@@ -202,7 +111,7 @@ func (badRouter) Ordered() bool    { return false }
 // TestCustomRouterOutOfRange: a Router that answers a missing shard gets
 // ErrRouter on writes and "absent" on reads, never a panic.
 func TestCustomRouterOutOfRange(t *testing.T) {
-	_, tr := startTrie(t, 2, shards.WithRouter(badRouter{}))
+	_, tr := startTrie(t, 2, shards.TrieConfig{Router: badRouter{}})
 	if _, err := tr.Insert(context.Background(), []byte("k"), 1); !errors.Is(err, shards.ErrRouter) {
 		t.Fatalf("Insert: %v", err)
 	}
@@ -220,7 +129,7 @@ func TestCustomRouterOutOfRange(t *testing.T) {
 // arena, and huge sizes, return ErrBadOffset instead of panicking.
 func TestPoolBytesOutOfArena(t *testing.T) {
 	_, p := startPool(t, 2)
-	off, err := p.AllocOn(context.Background(), 0, 64)
+	off, err := p.Alloc(context.Background(), 0, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,102 +173,8 @@ func TestErrorsBounded(t *testing.T) {
 	}
 	err = b.Commit(context.Background())
 	var be *shards.BatchError
-	if !errors.Is(err, zrt.ErrStopped) || !errors.As(err, &be) || be.Failed != n || len(err.Error()) > 1000 {
+	if !errors.Is(err, shards.ErrClosed) || !errors.As(err, &be) || be.Failed != n || len(err.Error()) > 1000 {
 		t.Fatalf("a stopped batch of %d: %d-byte error: %.300v", n, len(err.Error()), err)
-	}
-}
-
-// TestReattachAfterFailedStart: a Start that fails at a later structure's
-// Attach leaves the earlier ones detached, usable with the next runtime.
-func TestReattachAfterFailedStart(t *testing.T) {
-	tr := shards.NewTrie[uint64]()
-	p, err := shards.NewPool(pool.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := zrt.Start(ctx, zrt.Config{Workers: 2}, tr, p, shards.NewTrie[int](shards.WithRouter(shards.NewRangeRouter([]byte("only-one"), []byte("a"))))); err == nil {
-		t.Fatal("Start with an invalid router succeeded")
-	}
-	var rt *zrt.Runtime
-	testutil.Within(t, "Start after a failed Start", func() { rt, err = zrt.Start(ctx, zrt.Config{Workers: 2}, tr, p) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Stop(ctx)
-	testutil.Within(t, "writes after a failed Start", func() {
-		if _, err := tr.Insert(ctx, []byte("k"), 1); err != nil {
-			t.Error(err)
-		}
-		if _, err := p.AllocOn(ctx, 1, 10); err != nil {
-			t.Error(err)
-		}
-	})
-}
-
-// TestStopRacesEverything: Stop races inserts, batches, allocations and
-// frees from tasks and outside goroutines; every call returns, with nil or
-// ErrStopped, and every acknowledged insert is present.
-func TestStopRacesEverything(t *testing.T) {
-	for round := range 10 {
-		tr := shards.NewTrie[uint64]()
-		p, _ := shards.NewPool(pool.Config{})
-		rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2, MailboxCapacity: 8}, tr, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		acked := make([][]string, 4)
-		for g := range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range 300 {
-					k := fmt.Sprintf("g%d/%d", g, i)
-					var err error
-					if i%3 == 0 {
-						b := tr.Batch()
-						b.Insert([]byte(k), 1)
-						err = b.Commit(context.Background())
-					} else {
-						_, err = tr.Insert(context.Background(), []byte(k), 1)
-					}
-					if err == nil {
-						acked[g] = append(acked[g], k)
-					} else if !errors.Is(err, zrt.ErrStopped) {
-						t.Error(err)
-						return
-					}
-					if off, err := p.AllocOn(context.Background(), i%2, 16); err == nil {
-						if err := p.FreeOn(context.Background(), off, 16); err != nil {
-							t.Error(err)
-						}
-					} else if !errors.Is(err, zrt.ErrStopped) {
-						t.Error(err)
-					}
-					_ = rt.Submit(func(w *zrt.Worker) { _, _ = tr.Insert(context.Background(), []byte("task"), 1) })
-				}
-			}()
-		}
-		if round%2 == 0 {
-			runtimeGosched()
-		}
-		testutil.Within(t, "Stop racing writes", func() {
-			if err := rt.Stop(context.Background()); err != nil {
-				t.Error(err)
-			}
-			wg.Wait()
-		})
-		for g := range acked {
-			for _, k := range acked[g] {
-				if !tr.Contains([]byte(k)) {
-					t.Fatalf("round %d: %s acknowledged but missing", round, k)
-				}
-			}
-		}
-		if st, err := p.Stats(context.Background()); err != nil || st.InUse() != 0 {
-			t.Fatalf("pool in use %d after Stop: %v", st.InUse(), err)
-		}
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 )
 
@@ -23,8 +22,8 @@ import (
 func TestAttackCommitsCancelsStop(t *testing.T) {
 	for _, g := range []int{1, runtime.GOMAXPROCS(0), 16} {
 		t.Run(fmt.Sprintf("goroutines=%d", g), func(t *testing.T) {
-			tr := shards.NewTrie[uint64]()
-			rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2}, tr)
+			tr := mustTrie[uint64]()
+			rt, err := startRT(2, tr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -33,7 +32,7 @@ func TestAttackCommitsCancelsStop(t *testing.T) {
 			var writes atomic.Int64
 			var wg sync.WaitGroup
 			expected := func(err error) bool {
-				return errors.Is(err, context.Canceled) || errors.Is(err, zrt.ErrStopped)
+				return errors.Is(err, context.Canceled) || errors.Is(err, shards.ErrClosed)
 			}
 			for w := range g {
 				wg.Add(1)
@@ -98,7 +97,7 @@ func TestAttackCommitsCancelsStop(t *testing.T) {
 						failed = append(failed, bad...)
 						mu.Unlock()
 						writes.Add(int64(len(ok) + len(bad)))
-						if len(ok) == 0 && len(bad) > 0 && errors.Is(firstErr(tr), zrt.ErrStopped) {
+						if len(ok) == 0 && len(bad) > 0 && errors.Is(firstErr(tr), shards.ErrClosed) {
 							return
 						}
 					}
@@ -128,7 +127,7 @@ func TestAttackCommitsCancelsStop(t *testing.T) {
 }
 
 // firstErr returns the error of a probe write (a delete of a key never
-// inserted): runtime.ErrStopped once the trie is detached.
+// inserted): ErrClosed once the trie is detached.
 func firstErr(tr *shards.Trie[uint64]) error {
 	_, _, err := tr.Delete(context.Background(), []byte("\x00probe-never-present"))
 	return err
@@ -136,8 +135,8 @@ func firstErr(tr *shards.Trie[uint64]) error {
 
 // TestAttackPoolCancels: allocations and frees with contexts that end at
 // random moments, from 1, GOMAXPROCS and 16 goroutines on two shards.
-// Conservation: an AllocOn that returned ctx's error allocated nothing and
-// a FreeOn that returned it freed nothing (it is retried), so once every
+// Conservation: an Alloc that returned ctx's error allocated nothing and
+// a Free that returned it freed nothing (it is retried), so once every
 // acknowledged block is freed the pool has 0 bytes in use.
 func TestAttackPoolCancels(t *testing.T) {
 	for _, g := range []int{1, runtime.GOMAXPROCS(0), 16} {
@@ -157,7 +156,7 @@ func TestAttackPoolCancels(t *testing.T) {
 						}
 						if i%4 == 3 && len(held) > 0 {
 							off := held[len(held)-1]
-							switch err := p.FreeOn(ctx, off, 64); {
+							switch err := p.Free(ctx, off, 64); {
 							case err == nil:
 								held = held[:len(held)-1]
 							case errors.Is(err, context.Canceled):
@@ -166,7 +165,7 @@ func TestAttackPoolCancels(t *testing.T) {
 								t.Error(err)
 							}
 						} else {
-							switch off, err := p.AllocOn(ctx, (w+i)%2, 64); {
+							switch off, err := p.Alloc(ctx, (w+i)%2, 64); {
 							case err == nil:
 								held = append(held, off)
 							case errors.Is(err, context.Canceled):
@@ -178,7 +177,7 @@ func TestAttackPoolCancels(t *testing.T) {
 						cancel()
 					}
 					for _, off := range held {
-						if err := p.FreeOn(context.Background(), off, 64); err != nil {
+						if err := p.Free(context.Background(), off, 64); err != nil {
 							t.Error(err)
 						}
 					}

@@ -133,7 +133,7 @@ const maxChunk = 512
 // every write is applied or failed. The error, when any write failed, is a
 // *BatchError: it counts the failures, reports the first few (errors.As
 // finds their *WriteError, errors.Is matches their causes:
-// runtime.ErrStopped, trie.ErrKeyTooLong, ctx's error, ErrPanicked), and
+// ErrClosed, trie.ErrKeyTooLong, ctx's error, ErrPanicked), and
 // its Indices and All methods give every failed write. Before Start,
 // Commit returns ErrNotStarted and keeps nothing.
 func (b *Batch[V]) Commit(ctx context.Context) error {
@@ -265,7 +265,8 @@ func quote(key []byte, n int) string {
 }
 
 // WriteError reports one write of a batch that failed (it was not
-// applied).
+// applied). Its text quotes Err without this package's prefix: the
+// BatchError that holds it carries the prefix.
 type WriteError struct {
 	Index  int    // the write's position in the batch (0-based)
 	Key    []byte // the key's first 64 bytes at most
@@ -274,7 +275,7 @@ type WriteError struct {
 }
 
 func (e *WriteError) Error() string {
-	return fmt.Sprintf("write %d (key %s): %v", e.Index, quote(e.Key, e.KeyLen), e.Err)
+	return fmt.Sprintf("write %d (key %s): %v", e.Index, quote(e.Key, e.KeyLen), unprefixed(e.Err))
 }
 
 func (e *WriteError) Unwrap() error { return e.Err }

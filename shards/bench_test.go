@@ -15,7 +15,6 @@ import (
 
 	"github.com/zipora-go/zipora/internal/workload"
 	"github.com/zipora-go/zipora/primitives"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -32,15 +31,15 @@ type benchMap interface {
 }
 
 type shardedImpl struct {
-	rt      *zrt.Runtime
+	rt      *testRuntime
 	t       *shards.Trie[uint64]
 	batches sync.Pool // of *shards.Batch[uint64]: reused, as a caller would
 }
 
 // newSharded starts a runtime with the zero Config and a sharded trie.
-func newSharded(opts ...shards.TrieOption) benchMap {
-	t := shards.NewTrie[uint64](opts...)
-	rt, err := zrt.Start(context.Background(), zrt.Config{}, t)
+func newSharded(cfg ...shards.TrieConfig) benchMap {
+	t := mustTrie[uint64](cfg...)
+	rt, err := startRT(0, t)
 	if err != nil {
 		panic(err)
 	}
@@ -91,7 +90,7 @@ func (r rwmutexImpl) close()                      {}
 type multiwriterImpl struct{ c *trie.Concurrent[uint64] }
 
 func newMultiwriter() benchMap {
-	c, err := trie.NewConcurrent[uint64](primitives.MultiWriteMultiRead)
+	c, err := trie.NewConcurrent[uint64](primitives.MultiWriteMultiRead, trie.Config{})
 	if err != nil {
 		panic(err)
 	}
@@ -131,7 +130,7 @@ var benchImpls = []struct {
 	{"sharded-range", func() benchMap {
 		// Shard boundaries from a sample of the workload's keys.
 		sample := workload.KeysShuf(*benchKeys, 7)[:min(*benchKeys, 4096)]
-		return newSharded(shards.WithRouter(shards.NewSampleRouter(sample)))
+		return newSharded(shards.TrieConfig{Router: shards.NewSampleRouter(sample)})
 	}},
 	{"multiwriter", newMultiwriter},
 	{"rwmutex", func() benchMap { return rwmutexImpl{newLockedShard[uint64]()} }},

@@ -15,7 +15,6 @@ import (
 
 	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/internal/workload"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -31,13 +30,13 @@ type readMap interface {
 }
 
 type shardedRead struct {
-	rt *zrt.Runtime
+	rt *testRuntime
 	t  *shards.Trie[uint64]
 }
 
-func newShardedRead(keys [][]byte, opts ...shards.TrieOption) readMap {
-	t := shards.NewTrie[uint64](opts...)
-	rt, err := zrt.Start(context.Background(), zrt.Config{}, t)
+func newShardedRead(keys [][]byte, cfg ...shards.TrieConfig) readMap {
+	t := mustTrie[uint64](cfg...)
+	rt, err := startRT(0, t)
 	if err != nil {
 		panic(err)
 	}
@@ -82,7 +81,7 @@ type lockedRead struct {
 }
 
 func newLockedRead(keys [][]byte) readMap {
-	l := &lockedRead{t: trie.New[uint64]()}
+	l := &lockedRead{t: newPlainTrie[uint64]()}
 	for i, k := range keys {
 		if _, err := l.t.Insert(k, uint64(i)); err != nil {
 			panic(err)
@@ -208,7 +207,7 @@ var readImpls = []struct {
 		if !bytes.HasPrefix(keys[0], []byte("key_")) {
 			sample = keys // words: boundaries from the words themselves
 		}
-		return newShardedRead(keys, shards.WithRouter(shards.NewSampleRouter(sample)))
+		return newShardedRead(keys, shards.TrieConfig{Router: shards.NewSampleRouter(sample)})
 	}},
 	{"rwmutex", newLockedRead},
 	{"btree", newBtreeRead},

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/pool"
 	"github.com/zipora-go/zipora/structures/trie"
@@ -26,8 +25,8 @@ import (
 func TestStopBoundedUnderSustainedWrites(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
-			tr := shards.NewTrie[uint64]()
-			rt, err := zrt.Start(context.Background(), zrt.Config{Workers: workers}, tr)
+			tr := mustTrie[uint64]()
+			rt, err := startRT(workers, tr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,7 +44,7 @@ func TestStopBoundedUnderSustainedWrites(t *testing.T) {
 						switch {
 						case err == nil:
 							acked.Add(1)
-						case errors.Is(err, zrt.ErrStopped):
+						case errors.Is(err, shards.ErrClosed):
 						default:
 							t.Error(err)
 							return
@@ -80,8 +79,8 @@ func TestStopBoundedUnderSustainedWrites(t *testing.T) {
 // ends with ErrStopped (it used to wait for a free word: for the whole
 // chain).
 func TestStopBoundedUnderHandedOnTenures(t *testing.T) {
-	tr := shards.NewTrie[uint64]()
-	rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 1}, tr)
+	tr := mustTrie[uint64]()
+	rt, err := startRT(1, tr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +96,7 @@ func TestStopBoundedUnderHandedOnTenures(t *testing.T) {
 			defer wg.Done()
 			defer close(done)
 			_, err := tr.Insert(context.Background(), fmt.Appendf(nil, "chain-%d", i), 1)
-			if err != nil && !errors.Is(err, zrt.ErrStopped) {
+			if err != nil && !errors.Is(err, shards.ErrClosed) {
 				t.Error(err)
 			}
 		}()
@@ -214,7 +213,7 @@ func waitQueued(t *testing.T, tr *shards.Trie[uint64], i int) {
 // twoShards starts a trie of two shards: keys below "m" on shard 0, the
 // others on shard 1.
 func twoShards(t *testing.T) *shards.Trie[uint64] {
-	_, tr := startTrie(t, 2, shards.WithRouter(shards.NewRangeRouter([]byte("m"))))
+	_, tr := startTrie(t, 2, shards.TrieConfig{Router: shards.NewRangeRouter([]byte("m"))})
 	return tr
 }
 
@@ -313,16 +312,16 @@ func TestPoolFastPathPanic(t *testing.T) {
 	})
 	defer shards.SetPoolApplyHook(nil)
 	ctx := context.Background()
-	if _, err := p.AllocOn(ctx, 0, 77); !errors.Is(err, shards.ErrPanicked) {
+	if _, err := p.Alloc(ctx, 0, 77); !errors.Is(err, shards.ErrPanicked) {
 		t.Fatalf("panicking alloc: %v", err)
 	}
 	testutil.Within(t, "alloc after a panic", func() {
-		off, err := p.AllocOn(ctx, 0, 64)
+		off, err := p.Alloc(ctx, 0, 64)
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		if err := p.FreeOn(ctx, off, 64); err != nil {
+		if err := p.Free(ctx, off, 64); err != nil {
 			t.Error(err)
 		}
 		if _, err := p.Stats(ctx); err != nil {
@@ -335,7 +334,7 @@ func TestPoolFastPathPanic(t *testing.T) {
 // that starts and ends while the trie is attached never fails with
 // ErrStopped.
 func TestRestartNoSpuriousStopped(t *testing.T) {
-	tr := shards.NewTrie[uint64]()
+	tr := mustTrie[uint64]()
 	var epoch atomic.Int64 // odd: attached
 	var quit atomic.Bool
 	var wg sync.WaitGroup
@@ -347,14 +346,14 @@ func TestRestartNoSpuriousStopped(t *testing.T) {
 			for i := 0; !quit.Load(); i++ {
 				e := epoch.Load()
 				_, err := tr.Insert(context.Background(), fmt.Appendf(nil, "r%d-%d", g, i), 1)
-				if errors.Is(err, zrt.ErrStopped) && e%2 == 1 && epoch.Load() == e {
+				if errors.Is(err, shards.ErrClosed) && e%2 == 1 && epoch.Load() == e {
 					spurious.Add(1)
 				}
 			}
 		}()
 	}
 	for range 60 {
-		rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2}, tr)
+		rt, err := startRT(2, tr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -541,7 +540,7 @@ func TestBatchErrorComplete(t *testing.T) {
 func TestZeroValueAndNilContext(t *testing.T) {
 	var tr shards.Trie[uint64]
 	var p shards.Pool
-	rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2}, &tr, &p)
+	rt, err := startRT(2, &tr, &p)
 	if err != nil {
 		t.Fatalf("Start with zero values: %v", err)
 	}
@@ -553,11 +552,11 @@ func TestZeroValueAndNilContext(t *testing.T) {
 	if v, ok := tr.Get([]byte("k")); !ok || v != 1 {
 		t.Fatalf("Get: %d %v", v, ok)
 	}
-	off, err := p.AllocOn(ctx, 1, 64)
+	off, err := p.Alloc(ctx, 1, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.FreeOn(ctx, off, 64); err != nil {
+	if err := p.Free(ctx, off, 64); err != nil {
 		t.Fatal(err)
 	}
 	var nilCtx context.Context
@@ -566,8 +565,8 @@ func TestZeroValueAndNilContext(t *testing.T) {
 		"Delete":  func() error { _, _, err := tr.Delete(nilCtx, []byte("k")); return err },
 		"Commit":  func() error { b := tr.Batch(); b.Insert([]byte("x"), 1); return b.Commit(nilCtx) },
 		"Reclaim": func() error { return tr.Reclaim(nilCtx) },
-		"AllocOn": func() error { _, err := p.AllocOn(nilCtx, 0, 64); return err },
-		"FreeOn":  func() error { return p.FreeOn(nilCtx, off, 64) },
+		"Alloc":   func() error { _, err := p.Alloc(nilCtx, 0, 64); return err },
+		"Free":    func() error { return p.Free(nilCtx, off, 64) },
 		"Stats":   func() error { _, err := p.Stats(nilCtx); return err },
 	}
 	for name, f := range checks {
@@ -597,7 +596,7 @@ func TestPoolBadFreesRefused(t *testing.T) {
 	ctx := context.Background()
 	live := map[shards.Offset]bool{}
 	for range 1000 {
-		off, err := p.AllocOn(ctx, 0, 64)
+		off, err := p.Alloc(ctx, 0, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -616,7 +615,7 @@ func TestPoolBadFreesRefused(t *testing.T) {
 		if live[off] {
 			continue
 		}
-		if err := p.FreeOn(ctx, off, 64); !errors.Is(err, pool.ErrInvalidFree) {
+		if err := p.Free(ctx, off, 64); !errors.Is(err, pool.ErrInvalidFree) {
 			t.Fatalf("FreeOn(%#x), no live block there: %v", i, err)
 		}
 	}
@@ -625,14 +624,14 @@ func TestPoolBadFreesRefused(t *testing.T) {
 		victim = off
 		break
 	}
-	if err := p.FreeOn(ctx, victim, 64); err != nil {
+	if err := p.Free(ctx, victim, 64); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.FreeOn(ctx, victim, 64); !errors.Is(err, pool.ErrInvalidFree) {
+	if err := p.Free(ctx, victim, 64); !errors.Is(err, pool.ErrInvalidFree) {
 		t.Fatalf("double FreeOn: %v", err)
 	}
-	a, _ := p.AllocOn(ctx, 0, 64)
-	b, _ := p.AllocOn(ctx, 0, 64)
+	a, _ := p.Alloc(ctx, 0, 64)
+	b, _ := p.Alloc(ctx, 0, 64)
 	if a == b {
 		t.Fatalf("two live blocks at %#x after a double free", a)
 	}

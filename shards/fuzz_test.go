@@ -8,8 +8,6 @@ import (
 	"slices"
 	"testing"
 
-	zrt "github.com/zipora-go/zipora/runtime"
-	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
@@ -22,8 +20,8 @@ func FuzzTrieWrites(f *testing.F) {
 	f.Add([]byte("\x00\x03abc\x01\x03abc\x02\x02xy\x00\x00"))
 	f.Add([]byte("\x00\x01a\x00\x02ab\x00\x03abc\x01\x02ab\x02\x01a"))
 	f.Fuzz(func(t *testing.T, prog []byte) {
-		tr := shards.NewTrie[int]()
-		rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 3}, tr)
+		tr := mustTrie[int]()
+		rt, err := startRT(3, tr)
 		if err != nil {
 			t.Fatal(err)
 		}

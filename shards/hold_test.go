@@ -99,7 +99,7 @@ func TestHoldAllConservation(t *testing.T) {
 
 // TestHoldAllCancelAndClosed: holdAll waiting behind a stuck holder ends
 // with ctx's error and gives back the words it took; on a closed shard it
-// fails with errClosed.
+// fails with ErrClosed.
 func TestHoldAllCancelAndClosed(t *testing.T) {
 	ss := []*sumShard{{}, {}, {}}
 	stuck, unstick := make(chan struct{}), make(chan struct{})
@@ -131,7 +131,7 @@ func TestHoldAllCancelAndClosed(t *testing.T) {
 		release()
 	})
 	ss[2].own.close(ss[2])
-	if _, err := holdSums(context.Background(), ss); !errors.Is(err, errClosed) {
+	if _, err := holdSums(context.Background(), ss); !errors.Is(err, ErrClosed) {
 		t.Fatalf("closed shard: %v", err)
 	}
 	for _, s := range ss[:2] {

@@ -18,8 +18,8 @@ type lockedShard[V any] struct {
 }
 
 // newLockedShard returns an empty locked shard.
-func newLockedShard[V any](opts ...trie.Option) *lockedShard[V] {
-	return &lockedShard[V]{t: trie.New[V](opts...)}
+func newLockedShard[V any]() *lockedShard[V] {
+	return &lockedShard[V]{t: newPlainTrie[V]()}
 }
 
 func (l *lockedShard[V]) Insert(key []byte, v V) (bool, error) {

@@ -42,7 +42,7 @@ package shards
 //
 // Invariants:
 //   - A request taken off the queue by a holder is applied exactly once (or
-//     failed with errClosed when a close is requested before it is reached)
+//     failed with ErrClosed when a close is requested before it is reached)
 //     and completed after the publication that makes it visible, so a
 //     write returns once applied and visible to every later read.
 //   - A request whose caller's ctx ends before it is taken is never
@@ -347,7 +347,7 @@ func (o *owner[R]) drainClosed(s session[R]) {
 // failList fails and completes every request of list (taken, not applied).
 func failList[R any](s session[R], list *request[R]) {
 	for r := list; r != nil; r = r.next {
-		s.fail(&r.op, errClosed)
+		s.fail(&r.op, ErrClosed)
 	}
 	completeUntil(list, nil)
 }
@@ -401,14 +401,14 @@ func (o *owner[R]) wait(ctx context.Context, s session[R], r *request[R]) error 
 
 // waitFor is wait, and hold's wait for the word (r.hold): it then returns
 // with the word held and the requests that came with it (pending), or
-// errClosed when the word was closed first.
+// ErrClosed when the word was closed first.
 func (o *owner[R]) waitFor(ctx context.Context, s session[R], r *request[R]) (pending *request[R], err error) {
 	done := ctx.Done()
 	for i := 0; ; i++ {
 		switch r.state.Load() { // acquire: results, or the handed-on word
 		case reqDone:
 			if r.hold {
-				return nil, errClosed // failed by a close
+				return nil, ErrClosed // failed by a close
 			}
 			return nil, nil
 		case reqOwner:
@@ -518,7 +518,7 @@ func (o *owner[R]) open() {
 // under writers that never pause the word still comes to it after the
 // holders before it finish their bounded tenures. It returns the requests
 // that were taken with the word but not applied (pending: the caller hands
-// them to unhold). It fails with errClosed on a closed word, and with ctx's
+// them to unhold). It fails with ErrClosed on a closed word, and with ctx's
 // error when ctx ends before its request is taken (the word is then not
 // held); once taken, the word comes whatever ctx, as a write is applied.
 //
@@ -572,7 +572,7 @@ func (o *owner[R]) unhold(s session[R], pending *request[R]) { o.serve(s, pendin
 // longer than its tenure. It returns release, which ends every hold
 // (highest shard first: each applies the writes queued behind the hold),
 // and when word 0 was taken (writers pause from then); or the first error
-// (ctx's, errClosed, wrapped with the shard) after ending the holds it
+// (ctx's, ErrClosed, wrapped with the shard) after ending the holds it
 // took. While every word is held no write is applied anywhere; reads go
 // on.
 func holdAll[R any](ctx context.Context, n int, own func(i int) *owner[R], ses func(i int) session[R]) (release func(), first time.Time, err error) {
@@ -586,7 +586,7 @@ func holdAll[R any](ctx context.Context, n int, own func(i int) *owner[R], ses f
 		list, err := own(i).hold(ctx, ses(i), newRequest[R]())
 		if err != nil {
 			release()
-			return nil, first, fmt.Errorf("shard %d: %w", i, err)
+			return nil, first, fmt.Errorf("shard %d: %w", i, unprefixed(err))
 		}
 		if i == 0 {
 			first = time.Now()

@@ -181,7 +181,7 @@ func TestOwnerPanicReleases(t *testing.T) {
 }
 
 // TestOwnerCloseRacesAdds: close races adders; every add either applied
-// (no error, counted in the sum) or failed with errClosed (not counted),
+// (no error, counted in the sum) or failed with ErrClosed (not counted),
 // and nobody hangs.
 func TestOwnerCloseRacesAdds(t *testing.T) {
 	for round := range 20 {
@@ -200,7 +200,7 @@ func TestOwnerCloseRacesAdds(t *testing.T) {
 					switch {
 					case op.err == nil:
 						applied.Add(n)
-					case errors.Is(op.err, errClosed):
+					case errors.Is(op.err, ErrClosed):
 					default:
 						t.Error(op.err)
 						return
@@ -311,7 +311,7 @@ func TestOwnerCancelConservation(t *testing.T) {
 
 // TestOwnerCloseUnderHandOff: close while every tenure ends by handing the
 // word on (it is never free) returns, and every add is applied or failed
-// with errClosed, never both.
+// with ErrClosed, never both.
 func TestOwnerCloseUnderHandOff(t *testing.T) {
 	var s sumShard
 	var applied atomic.Int64
@@ -326,7 +326,7 @@ func TestOwnerCloseUnderHandOff(t *testing.T) {
 				op := s.add(n)
 				if op.err == nil {
 					applied.Add(n)
-				} else if !errors.Is(op.err, errClosed) {
+				} else if !errors.Is(op.err, ErrClosed) {
 					t.Error(op.err)
 					return
 				}

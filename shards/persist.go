@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"strings"
 
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -58,7 +57,7 @@ import (
 //
 // On any error — the stream's (trie.ErrCorrupt, trie.ErrNotStream,
 // trie.ErrVersion, the codec's, r's), a shard's memory cap, ErrRouter,
-// ctx's, ErrNotStarted, runtime.ErrStopped — t is unchanged and what was
+// ctx's, ErrNotStarted, ErrClosed — t is unchanged and what was
 // built is dropped. ctx is checked before every Read of r and bounds the
 // wait for the shards' words; a Read that blocks is not interrupted (ctx
 // cannot reach into r): to bound one, make r end it when ctx ends (for a
@@ -75,8 +74,8 @@ func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error 
 	if ctx == nil {
 		return errNilContext
 	}
-	if t.state.Load() != stateAttached {
-		return fmt.Errorf("shards: load: %w", errClosed)
+	if t.state.Load() != stateOpen {
+		return wrapErr("load", ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -84,7 +83,7 @@ func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error 
 	bs := make([]*trie.ConcurrentBuilder[V], len(l.shards))
 	for i := range bs {
 		var err error
-		if bs[i], err = newShardBuilder[V](t.cfg.trieOpts); err != nil {
+		if bs[i], err = newShardBuilder[V](t.cfg.Trie); err != nil {
 			return fmt.Errorf("shards: load: shard %d: %w", i, err)
 		}
 	}
@@ -125,7 +124,7 @@ func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error 
 	}
 	release, _, err := l.holdAll(ctx)
 	if err != nil {
-		return fmt.Errorf("shards: load: %w", err)
+		return wrapErr("load", err)
 	}
 	defer release()
 	if t.layout.Load() != l {
@@ -142,8 +141,8 @@ func (t *Trie[V]) Load(ctx context.Context, r io.Reader, c trie.Codec[V]) error 
 
 // newShardBuilder builds one shard's trie: the form and options NewTrie's
 // shards have (newLayout).
-func newShardBuilder[V any](opts []trie.Option) (*trie.ConcurrentBuilder[V], error) {
-	return trie.NewConcurrentBuilder[V](shardLevel, opts...)
+func newShardBuilder[V any](cfg trie.Config) (*trie.ConcurrentBuilder[V], error) {
+	return trie.NewConcurrentBuilder[V](shardLevel, cfg)
 }
 
 // Save writes a consistent cut of t (Snapshot: every write that returned
@@ -211,14 +210,4 @@ func (r ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
-}
-
-// wrapErr adds the package prefix and what to err, once: an error that
-// already carries the prefix (one of the package's sentinels first) gets
-// what after its own text instead.
-func wrapErr(what string, err error) error {
-	if strings.HasPrefix(err.Error(), "shards: ") {
-		return fmt.Errorf("%w (%s)", err, what)
-	}
-	return fmt.Errorf("shards: %s: %w", what, err)
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -31,8 +30,8 @@ func BenchmarkShardedPersist(b *testing.B) {
 		keys[i] = fmt.Appendf(nil, "key_%06d", i)
 	}
 	build := func(f func(t *shards.Trie[uint64])) {
-		t := shards.NewTrie[uint64]()
-		rt, err := zrt.Start(ctx, zrt.Config{}, t)
+		t := mustTrie[uint64]()
+		rt, err := startRT(0, t)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/pool"
 	"github.com/zipora-go/zipora/structures/trie"
@@ -35,7 +34,7 @@ func fillTrie(t *testing.T, tr *shards.Trie[uint64], prefix string, n int, val f
 // pairs; the old contents are gone; the loaded trie takes writes.
 func TestShardedSaveLoad(t *testing.T) {
 	ctx := context.Background()
-	_, src := startTrie(t, 3, shards.WithRouter(routers()["range"]()))
+	_, src := startTrie(t, 3, shards.TrieConfig{Router: routers()["range"]()})
 	fillTrie(t, src, "w01", 700, func(i int) uint64 { return uint64(i) * 3 })
 	fillTrie(t, src, "w05", 300, func(i int) uint64 { return uint64(i) + 1 })
 	var buf bytes.Buffer
@@ -45,7 +44,7 @@ func TestShardedSaveLoad(t *testing.T) {
 	wantK, wantV := collect(src.All())
 	for name, mk := range routers() {
 		for _, workers := range []int{1, 2, 4} {
-			_, dst := startTrie(t, workers, shards.WithRouter(mk()))
+			_, dst := startTrie(t, workers, shards.TrieConfig{Router: mk()})
 			fillTrie(t, dst, "old", 50, func(int) uint64 { return 7 })
 			if err := dst.Load(ctx, bytes.NewReader(buf.Bytes()), u64()); err != nil {
 				t.Fatalf("%s/%d: %v", name, workers, err)
@@ -71,7 +70,7 @@ func TestShardedSaveLoad(t *testing.T) {
 			}
 		}
 	}
-	plain, err := trie.Load(bytes.NewReader(buf.Bytes()), u64())
+	plain, err := trie.Load(bytes.NewReader(buf.Bytes()), u64(), trie.Config{})
 	if err != nil || plain.Len() != len(wantK) {
 		t.Fatal(plain.Len(), err)
 	}
@@ -115,7 +114,7 @@ func TestShardedLoadErrors(t *testing.T) {
 		t.Fatalf("cancelled save: %v", err)
 	}
 	// A shard's memory cap hit mid-load.
-	_, capped := startTrie(t, 2, shards.WithTrieOptions(trie.WithPoolConfig(pool.Config{MaxBytes: 256 << 10})))
+	_, capped := startTrie(t, 2, shards.TrieConfig{Trie: trie.Config{Pool: pool.Config{MaxBytes: 256 << 10, Alignment: 16}}})
 	fillTrie(t, capped, "c", 10, func(int) uint64 { return 1 })
 	var big bytes.Buffer
 	if _, err := trie.Save(&big, func(yield func([]byte, uint64) bool) {
@@ -133,13 +132,13 @@ func TestShardedLoadErrors(t *testing.T) {
 	if capped.Len() != 10 {
 		t.Fatalf("capped trie changed: %d keys", capped.Len())
 	}
-	if err := shards.NewTrie[uint64]().Load(ctx, bytes.NewReader(good), u64()); !errors.Is(err, shards.ErrNotStarted) {
+	if err := mustTrie[uint64]().Load(ctx, bytes.NewReader(good), u64()); !errors.Is(err, shards.ErrNotStarted) {
 		t.Fatalf("not started: %v", err)
 	}
 	if err := rt.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Load(ctx, bytes.NewReader(good), u64()); !errors.Is(err, zrt.ErrStopped) {
+	if err := tr.Load(ctx, bytes.NewReader(good), u64()); !errors.Is(err, shards.ErrClosed) {
 		t.Fatalf("stopped: %v", err)
 	}
 	unchanged("stopped")
@@ -154,7 +153,7 @@ func TestShardedLoadUnderTraffic(t *testing.T) {
 	for name, mk := range routers() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			_, tr := startTrie(t, 4, shards.WithRouter(mk()))
+			_, tr := startTrie(t, 4, shards.TrieConfig{Router: mk()})
 			fillTrie(t, tr, "w03", 400, func(int) uint64 { return 1 }) // old value 1
 			// The stream: the same keys with value 2, and more.
 			_, other := startTrie(t, 2)
@@ -243,7 +242,7 @@ func TestShardedSaveUnderWrites(t *testing.T) {
 	for name, mk := range routers() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			_, tr := startTrie(t, 3, shards.WithRouter(mk()))
+			_, tr := startTrie(t, 3, shards.TrieConfig{Router: mk()})
 			fillTrie(t, tr, "w02", 2000, func(i int) uint64 { return uint64(i) })
 			var stop atomic.Bool
 			var wg sync.WaitGroup
@@ -266,7 +265,7 @@ func TestShardedSaveUnderWrites(t *testing.T) {
 				if _, err := tr.Save(ctx, &buf, u64()); err != nil {
 					t.Fatal(err)
 				}
-				got, err := trie.Load(&buf, u64())
+				got, err := trie.Load(&buf, u64(), trie.Config{})
 				if err != nil {
 					t.Fatal(err)
 				}

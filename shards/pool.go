@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/structures/pool"
 )
 
@@ -27,7 +26,7 @@ import (
 //
 // Rejected: the previous design (remote frees batched per worker and sent
 // home with SubmitTo from inside tasks): two workers with full bounded
-// mailboxes sending to each other deadlocked, and every AllocOn waited for
+// mailboxes sending to each other deadlocked, and every allocation on another shard waited for
 // a parked worker; a concurrent pool per shard (every owner allocation
 // would pay for synchronization the word already gives).
 
@@ -53,40 +52,28 @@ func makeOffset(shard int, local pool.Offset) Offset {
 	return Offset(uint64(shard)<<shardShift | uint64(local))
 }
 
-// ErrNotStarted is returned by a sharded structure's writes before the
-// runtime it is registered with has started (Attach has not run).
-var ErrNotStarted = errors.New("shards: not started")
-
-// ErrTooManyShards is returned by Pool.Attach (so by runtime.Start) when
-// the runtime has more workers than a Pool has shards (MaxPoolShards).
-var ErrTooManyShards = errors.New("shards: too many shards")
-
-// errNilContext is the error of a write given a nil context.
-var errNilContext = errors.New("shards: nil context (pass context.Background() or a context that ends)")
-
-// ErrBadOffset is returned by Pool.Bytes for an offset and size that name
-// no block memory of this pool.
-var ErrBadOffset = errors.New("shards: offset names no block of this pool")
-
-// Pool is a sharded memory pool registered with a runtime: one
-// pool.NoLocking shard per worker. Alloc allocates from the calling
-// worker's shard, AllocOn from any shard; Free and FreeOn return a block to
-// its owning shard from any goroutine. Each operation is applied by the
-// caller itself when the shard is free, or by the goroutine currently
-// applying operations to it — never by a parked worker thread. Offsets name
-// their owning shard.
+// Pool is a sharded memory pool: one pool.NoLocking per shard (per worker
+// when registered with a runtime). Alloc allocates from the shard it is
+// given, Free returns a block to its owning shard, both from any
+// goroutine. Each operation is applied by the caller itself when the
+// shard is free, or by the goroutine currently applying operations to it
+// — never by a parked worker thread. Offsets name their owning shard.
 //
-// Create one with NewPool and pass it to runtime.Start. The zero value is
-// not usable; a Pool must not be copied. All methods are safe for
-// concurrent use. A Pool detached by Stop keeps its blocks (frees still
-// work, allocations return runtime.ErrStopped) and may be registered with a
-// new runtime.
+// Create one with NewPool: with PoolConfig.Shards set it is usable at once
+// and Close ends it; with Shards 0 it gets its shards from the runtime it
+// is registered with (runtime.Start). A Pool ended by Close or by its
+// runtime's Stop keeps its blocks (frees and Bytes still work,
+// allocations return ErrClosed); one stopped
+// with its runtime may be registered with a new runtime. The zero value
+// is a Pool with the zero PoolConfig; a Pool must not be copied. All
+// methods are safe for concurrent use.
 type Pool struct {
-	cfg    pool.Config
-	mu     sync.Mutex                   // serializes Attach and Detach
-	shards atomic.Pointer[[]*poolShard] // acquire/release: the shards, built by Attach
-	state  atomic.Uint32                // seq-cst: stateNew, stateAttached, stateStopped
-	reqs   sync.Pool                    // of *request[poolOp]
+	cfg      pool.Config
+	mu       sync.Mutex                   // serializes NewPool's build, Attach, Detach and Close
+	shards   atomic.Pointer[[]*poolShard] // acquire/release: the shards, built by NewPool or Attach
+	state    atomic.Uint32                // seq-cst: stateNew, stateOpen, stateStopped, stateClosed
+	attached bool                         // under mu: registered with a running runtime
+	reqs     sync.Pool                    // of *request[poolOp]
 }
 
 type poolShard struct {
@@ -109,63 +96,108 @@ type poolOp struct {
 	err   error
 }
 
-// PoolOption configures a Pool.
-type PoolOption func(*Pool)
+// PoolConfig configures a sharded Pool (NewPool). The zero PoolConfig is
+// the default, and each zero field means that field's default.
+type PoolConfig struct {
+	// Shards is the number of shards, at most MaxPoolShards. n > 0:
+	// NewPool builds n shards and the Pool is usable at once, on its own
+	// (Close it when done). 0 (the default): the Pool gets its shards
+	// when it is registered with a runtime (one per worker). A runtime the
+	// Pool is registered with adds shards up to its worker count; a Pool
+	// never drops a shard (its blocks stay valid).
+	Shards int
+	// Pool configures every shard (a pool.NoLocking; the zero pool.Config:
+	// the pool package's defaults).
+	Pool pool.Config
+}
 
-// NewPool returns a sharded pool whose shards are configured by cfg (see
-// pool.Config; the level is always the single-owner NoLocking). Invalid
-// configurations return an error wrapping pool.ErrInvalidConfig.
-func NewPool(cfg pool.Config, opts ...PoolOption) (*Pool, error) {
-	c, err := cfg.Validate()
+// NewPool returns a sharded pool configured by cfg: with cfg.Shards set,
+// built and usable at once; otherwise given its shards by the runtime it
+// is registered with. An invalid configuration returns an error wrapping
+// ErrInvalidConfig (the shard count) or pool.ErrInvalidConfig.
+func NewPool(cfg PoolConfig) (*Pool, error) {
+	if cfg.Shards < 0 || cfg.Shards > MaxPoolShards {
+		return nil, fmt.Errorf("%w: PoolConfig.Shards = %d, want 0 to %d", ErrInvalidConfig, cfg.Shards, MaxPoolShards)
+	}
+	c, err := cfg.Pool.Validate()
 	if err != nil {
 		return nil, err
 	}
 	p := &Pool{cfg: c}
-	for _, o := range opts {
-		o(p)
+	if cfg.Shards > 0 {
+		if err := p.grow(cfg.Shards); err != nil {
+			return nil, err
+		}
+		p.state.Store(stateOpen)
 	}
 	return p, nil
 }
 
-// Attach implements runtime.Structure: it creates one pool per worker. A
-// Pool detached from an earlier runtime keeps its shards (and its live
-// blocks) and gains shards when the new runtime has more workers.
-func (p *Pool) Attach(rt *runtime.Runtime, shards int) error {
+// Attach implements runtime.Structure: it gives the Pool a shard per
+// worker. A Pool keeps the shards it has (and their live blocks) and adds
+// shards up to the runtime's worker count.
+func (p *Pool) Attach(shards int) error {
 	if shards > MaxPoolShards {
 		return fmt.Errorf("%w: %d workers, at most %d", ErrTooManyShards, shards, MaxPoolShards)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.state.Load() == stateAttached {
+	switch {
+	case p.attached:
 		return errors.New("shards: pool already attached to a running runtime")
+	case p.state.Load() == stateClosed:
+		return wrapErr("attach", ErrClosed)
 	}
+	if err := p.grow(shards); err != nil {
+		return err
+	}
+	p.state.Store(stateOpen)
+	p.attached = true
+	return nil
+}
+
+// grow adds shards until there are n. Called under p.mu or before p is
+// shared.
+func (p *Pool) grow(n int) error {
 	var ss []*poolShard
 	if old := p.shards.Load(); old != nil {
 		ss = *old
 	}
-	if len(ss) < shards {
-		ns := make([]*poolShard, len(ss), shards)
-		copy(ns, ss) // the shards themselves, words and all, are kept
-		for len(ns) < shards {
-			np, err := pool.NewNoLocking(p.cfg)
-			if err != nil {
-				return err
-			}
-			ns = append(ns, &poolShard{p: np})
-		}
-		ss = ns
-		p.shards.Store(&ss) // release: the shards are built
+	if len(ss) >= n {
+		return nil
 	}
-	p.state.Store(stateAttached)
+	ns := make([]*poolShard, len(ss), n)
+	copy(ns, ss) // the shards themselves, words and all, are kept
+	for len(ns) < n {
+		np, err := pool.NewNoLocking(p.cfg)
+		if err != nil {
+			return err
+		}
+		ns = append(ns, &poolShard{p: np})
+	}
+	p.shards.Store(&ns) // release: the shards are built
 	return nil
 }
 
 // Detach implements runtime.Structure: allocations are refused from now
-// on; frees and Bytes go on.
+// on; frees and Bytes go on, and the Pool may be attached again.
 func (p *Pool) Detach() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.state.Store(stateStopped)
+	p.attached = false
+	if p.state.Load() != stateClosed {
+		p.state.Store(stateStopped)
+	}
+}
+
+// Close ends the Pool: allocations are refused from now on (ErrClosed);
+// frees and Bytes go on, so no block is lost. A Pool registered with a runtime is ended by its Stop and needs
+// no Close. Close is idempotent; it returns nil.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state.Store(stateClosed)
+	return nil
 }
 
 // shard returns shard i, or an error wrapping missing for a shard the
@@ -176,29 +208,24 @@ func (p *Pool) shard(i int, missing error) (*poolShard, error) {
 		return nil, ErrNotStarted
 	}
 	if uint(i) >= uint(len(*ss)) {
-		return nil, fmt.Errorf("shards: shard %d of %d: %w", i, len(*ss), missing)
+		return nil, fmt.Errorf("%w: shard %d of %d", missing, i, len(*ss))
 	}
 	return (*ss)[i], nil
 }
 
-// Alloc returns a block of size bytes from w's shard. Any goroutine may
-// call it with any worker of the pool's runtime; it is meant for tasks
-// running on w (the block's memory is then first touched on w's CPU).
-func (p *Pool) Alloc(w *runtime.Worker, size int) (Offset, error) {
-	return p.AllocOn(context.Background(), w.ID(), size)
-}
-
-// AllocOn allocates size bytes from shard's pool, from any goroutine.
-// Before Start it returns ErrNotStarted, after Stop an error matching
-// runtime.ErrStopped, for a shard the pool does not have an error
-// matching runtime.ErrNoShard, and
-// the pool's errors (pool.ErrExhausted, pool.ErrInvalidSize); ctx is
-// checked before the allocation is queued.
-func (p *Pool) AllocOn(ctx context.Context, shard, size int) (Offset, error) {
-	if p.state.Load() == stateStopped {
-		return 0, runtime.ErrStopped
+// Alloc allocates size bytes from the given shard's pool, from any
+// goroutine. A task running on worker i of the runtime the Pool is
+// registered with allocates from shard i (Worker.ID) for locality: the
+// block's memory is then first touched on that worker's CPU. Before the
+// Pool has shards it returns ErrNotStarted, after Close or Stop
+// ErrClosed, for a shard the pool does not have ErrNoShard, and the
+// pool's errors (pool.ErrExhausted, pool.ErrInvalidSize); ctx is checked
+// before the allocation is queued.
+func (p *Pool) Alloc(ctx context.Context, shard, size int) (Offset, error) {
+	if st := p.state.Load(); st == stateStopped || st == stateClosed {
+		return 0, ErrClosed
 	}
-	s, err := p.shard(shard, runtime.ErrNoShard)
+	s, err := p.shard(shard, ErrNoShard)
 	if err != nil {
 		return 0, err
 	}
@@ -207,22 +234,17 @@ func (p *Pool) AllocOn(ctx context.Context, shard, size int) (Offset, error) {
 		return 0, err
 	}
 	if op.err != nil {
-		return 0, fmt.Errorf("shards: alloc on shard %d: %w", shard, op.err)
+		return 0, wrapErr(fmt.Sprintf("alloc on shard %d", shard), op.err)
 	}
 	return makeOffset(shard, op.off), nil
 }
 
-// Free returns a block to its owning shard, from any goroutine (w is the
-// caller's worker, kept for symmetry with Alloc). Errors are those of
-// pool.NoLocking.Free (pool.ErrInvalidFree, ...), and ErrBadOffset for an
-// offset naming no shard.
-func (p *Pool) Free(_ *runtime.Worker, off Offset, size int) error {
-	return p.FreeOn(context.Background(), off, size)
-}
-
-// FreeOn returns a block to its owning shard, from any goroutine. Frees are
-// accepted after Stop too (nothing is lost).
-func (p *Pool) FreeOn(ctx context.Context, off Offset, size int) error {
+// Free returns a block to its owning shard, from any goroutine. Frees are
+// accepted after Close and Stop too (nothing is lost). Errors are those
+// of pool.NoLocking.Free (pool.ErrInvalidFree, ...), ErrBadOffset for an
+// offset naming no shard, and ctx's when it ended before the free was
+// taken (not applied).
+func (p *Pool) Free(ctx context.Context, off Offset, size int) error {
 	s, err := p.shard(off.Shard(), ErrBadOffset)
 	if err != nil {
 		return err

@@ -9,9 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	zrt "github.com/zipora-go/zipora/runtime"
-	"github.com/zipora-go/zipora/shards"
 )
 
 // BenchmarkTrieSnapshot (issue 20): the consistent cut of a sharded trie
@@ -35,8 +32,8 @@ func BenchmarkTrieSnapshot(b *testing.B) {
 	}
 	for _, writers := range []int{0, 2} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			tr := shards.NewTrie[uint64]()
-			rt, err := zrt.Start(context.Background(), zrt.Config{}, tr)
+			tr := mustTrie[uint64]()
+			rt, err := startRT(0, tr)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -51,7 +51,7 @@ type TrieSnapshot[V any] struct {
 // (holdAll in owner.go), and returns the function that releases them
 // (applying, shard by shard, the writes queued meanwhile), and when the
 // first word was held (writers of that shard pause from then). On error (a
-// closed shard: runtime.ErrStopped; ctx ended) nothing is held.
+// closed shard: ErrClosed; ctx ended) nothing is held.
 func (l *trieLayout[V]) holdAll(ctx context.Context) (release func(), first time.Time, err error) {
 	release, first, err = holdAll(ctx, len(l.shards),
 		func(i int) *owner[trieOp[V]] { return &l.shards[i].own },
@@ -67,7 +67,7 @@ func (l *trieLayout[V]) holdAll(ctx context.Context) (release func(), first time
 // plus a trie snapshot per shard; see TrieSnapshot.Pause), copies nothing,
 // and honours ctx while it waits for a word. Close the snapshot when done:
 // until then each shard keeps what the snapshot reaches (see
-// trie.Snapshot). Errors: ErrNotStarted, runtime.ErrStopped (a detached
+// trie.Snapshot). Errors: ErrNotStarted, ErrClosed (a detached
 // Trie), ctx's error; on error nothing is held.
 func (t *Trie[V]) Snapshot(ctx context.Context) (*TrieSnapshot[V], error) {
 	l := t.layout.Load() // acquire: the shards
@@ -79,7 +79,7 @@ func (t *Trie[V]) Snapshot(ctx context.Context) (*TrieSnapshot[V], error) {
 	}
 	release, first, err := l.holdAll(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("shards: snapshot: %w", err)
+		return nil, wrapErr("snapshot", err)
 	}
 	ts := &TrieSnapshot[V]{t: t, l: l, snaps: make([]*trie.Snapshot[V], len(l.shards))}
 	var errs []error

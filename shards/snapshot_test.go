@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 )
 
@@ -216,7 +215,7 @@ func TestTrieSnapshotCut(t *testing.T) {
 // holder is busy and returns ctx's error when ctx ends first, holding
 // nothing afterwards; errors before Start and after Stop.
 func TestTrieSnapshotWaitsAndCancels(t *testing.T) {
-	if _, err := shards.NewTrie[uint64]().Snapshot(context.Background()); !errors.Is(err, shards.ErrNotStarted) {
+	if _, err := mustTrie[uint64]().Snapshot(context.Background()); !errors.Is(err, shards.ErrNotStarted) {
 		t.Fatalf("Snapshot before Start: %v", err)
 	}
 	rt, tr := startTrie(t, 2)
@@ -272,7 +271,7 @@ func TestTrieSnapshotWaitsAndCancels(t *testing.T) {
 	if err := rt.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Snapshot(ctx); !errors.Is(err, zrt.ErrStopped) {
+	if _, err := tr.Snapshot(ctx); !errors.Is(err, shards.ErrClosed) {
 		t.Fatalf("Snapshot after Stop: %v", err)
 	}
 }
@@ -339,7 +338,7 @@ func TestTrieSnapshotAcrossReclaimAndStop(t *testing.T) {
 // TestTrieSnapshotConcurrentCutsAndStop: several goroutines take cuts at
 // once (each holding words while it waits for the next, all in shard
 // order: no deadlock) while writers run, and Stop comes in the middle:
-// every Snapshot returns a cut or runtime.ErrStopped, nothing hangs.
+// every Snapshot returns a cut or ErrClosed, nothing hangs.
 func TestTrieSnapshotConcurrentCutsAndStop(t *testing.T) {
 	rt, tr := startTrie(t, 3)
 	ctx := context.Background()
@@ -356,7 +355,7 @@ func TestTrieSnapshotConcurrentCutsAndStop(t *testing.T) {
 				default:
 				}
 				if _, err := tr.Insert(ctx, fmt.Appendf(nil, "w%d/%d", g, i%500), uint64(i)); err != nil {
-					if !errors.Is(err, zrt.ErrStopped) {
+					if !errors.Is(err, shards.ErrClosed) {
 						errc <- err
 					}
 					return
@@ -369,7 +368,7 @@ func TestTrieSnapshotConcurrentCutsAndStop(t *testing.T) {
 			for {
 				ts, err := tr.Snapshot(ctx)
 				if err != nil {
-					if !errors.Is(err, zrt.ErrStopped) {
+					if !errors.Is(err, shards.ErrClosed) {
 						errc <- err
 					}
 					return

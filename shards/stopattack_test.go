@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
-	"github.com/zipora-go/zipora/shards"
 )
 
 // TestLoadSnapshotRaceStop: Load, Snapshot and Save running while the
@@ -22,8 +20,8 @@ func TestLoadSnapshotRaceStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round := range 20 {
-		tr := shards.NewTrie[uint64]()
-		rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2}, tr)
+		tr := mustTrie[uint64]()
+		rt, err := startRT(2, tr)
 		if err != nil {
 			t.Fatal(err)
 		}

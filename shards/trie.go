@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/zipora-go/zipora/primitives"
-	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
@@ -16,7 +15,9 @@ import (
 //
 // Invariants and who may call what:
 //   - key k lives in shard route(k), and only there; the routing and the
-//     shards form one immutable layout, replaced only by Attach;
+//     shards form one immutable layout, built by NewTrie or Attach and
+//     replaced only by Attach (another shard count) and Load (new tries
+//     under every word);
 //   - shard i is written only by the holder of its ownership word
 //     (owner.go): whichever caller wins it applies its own write and the
 //     writes queued by others, publishes once and releases it; any
@@ -26,8 +27,12 @@ import (
 //     (a release store of the shard's root) happens-before the completion
 //     of every request it applied, which happens-before Insert, Delete or
 //     Commit returns, so the writer's own later Get sees it;
-//   - Detach closes every shard's word: later writes fail with
-//     runtime.ErrStopped, queued ones are failed, none is half-applied.
+//   - Detach and Close close every shard's word: later writes fail with
+//     ErrClosed, queued ones are failed, none is half-applied; Detach's
+//     Trie may be attached again, Close's may not;
+//   - nothing here starts a goroutine or imports the runtime: a runtime
+//     only calls Attach (size, open) and Detach (end) through its
+//     Structure interface.
 //
 // Rejected: routing writes through the owning worker's mailbox (the
 // previous design: a write waited for a parked, thread-locked worker and a
@@ -38,55 +43,61 @@ import (
 // shardLevel is the form of every shard's trie.
 const shardLevel = primitives.OneWriteMultiRead
 
-// TrieOption configures a sharded Trie.
-type TrieOption func(*trieConfig)
-
-type trieConfig struct {
-	router   Router
-	trieOpts []trie.Option
+// TrieConfig configures a sharded Trie (NewTrie). The zero TrieConfig is
+// the default, and each zero field means that field's default. A
+// TrieConfig is a plain value; the built-in routers it names are copied
+// when shards are built, so one TrieConfig may configure several tries.
+type TrieConfig struct {
+	// Shards is the number of shards. n > 0: NewTrie builds n shards and
+	// the Trie is usable at once, on its own (Close it when done). 0 (the
+	// default): the Trie gets its shards when it is registered with a
+	// runtime (runtime.Start makes one per worker); until then writes
+	// return ErrNotStarted and reads find nothing. A runtime the Trie is
+	// registered with sizes it to its worker count either way.
+	Shards int
+	// Router routes keys to shards (nil: a HashRouter). The built-in
+	// routers (*HashRouter, *RangeRouter) are copied when shards are
+	// built; a Router of another type is initialized in place and must not
+	// be shared by structures of different shard counts.
+	Router Router
+	// Trie configures every shard's trie (the zero trie.Config: the
+	// defaults; NoValues makes a set, Pool caps each shard's memory).
+	Trie trie.Config
 }
 
-// WithRouter sets the key router (default: a HashRouter). The built-in
-// routers (*HashRouter, *RangeRouter) are copied at Attach, so one value
-// may configure several tries; a Router of another type is initialized in
-// place and must not be shared by structures of different shard counts.
-func WithRouter(r Router) TrieOption { return func(c *trieConfig) { c.router = r } }
-
-// WithTrieOptions passes options to every shard's trie (a pool
-// configuration, WithoutValues).
-func WithTrieOptions(opts ...trie.Option) TrieOption {
-	return func(c *trieConfig) { c.trieOpts = append(c.trieOpts, opts...) }
-}
-
-// Trie is an ordered map from byte strings to values, sharded over the
-// workers of a runtime: one shard per worker, each a one-writer/multi-reader
-// concurrent trie. A write is applied by the caller itself when the shard
+// Trie is an ordered map from byte strings to values, sharded: each shard
+// (one per worker when registered with a runtime) is a
+// one-writer/multi-reader concurrent trie. A write is applied by the caller itself when the shard
 // is free, or combined into the tenure of the caller that holds it — never
 // handed to a sleeping thread — and returns once applied and visible to
 // Get. Reads (Get, Contains, the iterators) are lock-free, from any
 // goroutine.
 //
-// Create one with NewTrie and pass it to runtime.Start. Writes before Start
-// return ErrNotStarted, after Stop an error matching runtime.ErrStopped;
-// reads keep working on the final contents after Stop, and the Trie (its
-// data kept) may be registered with a new runtime. The zero value is a
-// Trie with the default options (a HashRouter); a Trie must not be copied. All methods are safe for concurrent
-// use, from any goroutine, including tasks running on the runtime's
-// workers.
+// Create one with NewTrie: with TrieConfig.Shards set it is usable at once
+// and Close ends it; with Shards 0 it is sized by the runtime it is
+// registered with (runtime.Start), and writes before Start return
+// ErrNotStarted. After Close, or after the runtime's Stop, writes return
+// ErrClosed; reads keep working on the final contents, and a Trie stopped
+// with its runtime (its data kept) may be registered with a new runtime. The zero value is a Trie with the zero
+// TrieConfig; a Trie must not be copied. All methods are safe for
+// concurrent use, from any goroutine, including tasks running on a
+// runtime's workers.
 type Trie[V any] struct {
-	cfg    trieConfig
-	layout atomic.Pointer[trieLayout[V]] // acquire/release: routing and shards, built by Attach
-	state  atomic.Uint32                 // seq-cst: detached, attached (writes open), stopped
-	mu     sync.Mutex                    // serializes Attach and Detach
-	reqs   sync.Pool                     // of *request[trieOp[V]]
-	turn   atomic.Uint32                 // relaxed: rotates the first shard of each Commit
-	reads  sync.Pool                     // of *readState[V]: cursors and merge heap (trieread.go)
+	cfg      TrieConfig
+	layout   atomic.Pointer[trieLayout[V]] // acquire/release: routing and shards, built by NewTrie or Attach
+	state    atomic.Uint32                 // seq-cst: stateNew, stateOpen (writes open), stateStopped, stateClosed
+	mu       sync.Mutex                    // serializes NewTrie's build, Attach, Detach and Close
+	attached bool                          // under mu: registered with a running runtime
+	reqs     sync.Pool                     // of *request[trieOp[V]]
+	turn     atomic.Uint32                 // relaxed: rotates the first shard of each Commit
+	reads    sync.Pool                     // of *readState[V]: cursors and merge heap (trieread.go)
 }
 
 const (
-	stateNew uint32 = iota
-	stateAttached
-	stateStopped
+	stateNew     uint32 = iota // no shards yet (writes: ErrNotStarted)
+	stateOpen                  // shards built, writes open (on its own or attached)
+	stateStopped               // detached by a runtime's Stop: writes refused, may be attached again
+	stateClosed                // Close: writes refused for good
 )
 
 // trieLayout is an immutable routing of keys to shards.
@@ -108,34 +119,53 @@ func (l *trieLayout[V]) route(key []byte) int {
 	return -1
 }
 
-// NewTrie returns a sharded trie to register with runtime.Start.
-func NewTrie[V any](opts ...TrieOption) *Trie[V] {
-	t := &Trie[V]{}
-	for _, o := range opts {
-		o(&t.cfg)
+// NewTrie returns a sharded trie configured by cfg: with cfg.Shards set,
+// built and usable at once; otherwise sized by the runtime it is
+// registered with. An invalid configuration (a negative shard count, a
+// router that refuses the shard count, an invalid shard trie
+// configuration) returns an error wrapping ErrInvalidConfig or the
+// router's or trie's error.
+func NewTrie[V any](cfg TrieConfig) (*Trie[V], error) {
+	if cfg.Shards < 0 {
+		return nil, fmt.Errorf("%w: TrieConfig.Shards = %d", ErrInvalidConfig, cfg.Shards)
 	}
-	if t.cfg.router == nil {
-		t.cfg.router = &HashRouter{}
+	t := &Trie[V]{cfg: cfg}
+	if cfg.Shards > 0 {
+		l, err := t.newLayout(cfg.Shards)
+		if err != nil {
+			return nil, err
+		}
+		l.lockWriters()
+		t.layout.Store(l) // release: the shards are built
+		t.state.Store(stateOpen)
 	}
-	return t
+	return t, nil
 }
 
-// Attach implements runtime.Structure: it initializes the router for the
-// shard count and creates one shard per worker. A Trie detached from an
-// earlier runtime keeps its data: with the same shard count its shards are
-// reused, otherwise every key moves to its new shard.
-func (t *Trie[V]) Attach(rt *runtime.Runtime, shards int) error {
+// Attach implements runtime.Structure: it sizes the Trie to the runtime's
+// worker count (shards) and opens it for writes. A Trie with no shards yet
+// builds them; one with as many shards keeps them (and its data); one with
+// another shard count moves every key to its new shard before it opens
+// (writes issued meanwhile to an open Trie fail as after Close: register
+// a Trie before writing to it, or with its own shard count).
+func (t *Trie[V]) Attach(shards int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.state.Load() == stateAttached {
+	switch {
+	case t.attached:
 		return errors.New("shards: trie already attached to a running runtime")
+	case t.state.Load() == stateClosed:
+		return wrapErr("attach", ErrClosed)
 	}
 	old := t.layout.Load()
 	if old != nil && len(old.shards) == shards {
-		for i := range old.shards {
-			old.shards[i].own.open()
+		if t.state.Load() != stateOpen {
+			for i := range old.shards {
+				old.shards[i].own.open()
+			}
 		}
-		t.state.Store(stateAttached)
+		t.state.Store(stateOpen)
+		t.attached = true
 		return nil
 	}
 	l, err := t.newLayout(shards)
@@ -143,25 +173,36 @@ func (t *Trie[V]) Attach(rt *runtime.Runtime, shards int) error {
 		return err
 	}
 	if old != nil {
+		wasOpen := t.state.Load() == stateOpen
+		if wasOpen {
+			t.closeShards(old, stateStopped) // on its own until now: stop its writes for the move
+		}
 		if err := l.moveFrom(old); err != nil {
+			if wasOpen { // as it was
+				for i := range old.shards {
+					old.shards[i].own.open()
+				}
+				t.state.Store(stateOpen)
+			}
 			return err
 		}
 	}
 	l.lockWriters()
 	t.layout.Store(l) // release: the shards are built
-	t.state.Store(stateAttached)
+	t.state.Store(stateOpen)
+	t.attached = true
 	return nil
 }
 
 func (t *Trie[V]) newLayout(shards int) (*trieLayout[V], error) {
-	r := cloneRouter(t.cfg.router)
+	r := cloneRouter(t.cfg.Router)
 	if err := r.Init(shards); err != nil {
 		return nil, err
 	}
 	l := &trieLayout[V]{router: r, shards: make([]trieShard[V], shards)}
 	l.hash, _ = r.(*HashRouter)
 	for i := range l.shards {
-		c, err := trie.NewConcurrent[V](shardLevel, t.cfg.trieOpts...)
+		c, err := trie.NewConcurrent[V](shardLevel, t.cfg.Trie)
 		if err != nil {
 			return nil, fmt.Errorf("shards: shard %d: %w", i, err)
 		}
@@ -217,18 +258,42 @@ func cloneRouter(r Router) Router {
 }
 
 // Detach implements runtime.Structure: every shard stops accepting writes
-// (queued ones fail with runtime.ErrStopped); reads go on, and the Trie may
-// be attached again. It returns in bounded time under any write load: a
-// shard's current holder stops within 32 writes or one batch chunk.
+// (queued ones fail with ErrClosed); reads go
+// on, and the Trie may be attached again. It returns in bounded time under
+// any write load: a shard's current holder stops within 32 writes or one
+// batch chunk.
 func (t *Trie[V]) Detach() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.state.Store(stateStopped)
-	if l := t.layout.Load(); l != nil {
-		for i := range l.shards {
-			s := &l.shards[i]
-			s.own.close(s)
-		}
+	t.attached = false
+	if t.state.Load() != stateClosed {
+		t.closeShards(t.layout.Load(), stateStopped)
+	}
+}
+
+// Close ends the Trie: every shard stops accepting writes, as at a
+// runtime's Stop (queued writes fail with an error matching
+// ErrClosed, none is half-applied; bounded time under any write
+// load), reads go on, and it can no longer be registered with a runtime.
+// A Trie registered with a runtime is ended by its Stop and needs no
+// Close. Close is idempotent; it returns nil.
+func (t *Trie[V]) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closeShards(t.layout.Load(), stateClosed)
+	return nil
+}
+
+// closeShards sets state and closes every shard of l (nil: none) for
+// writes. Called under t.mu.
+func (t *Trie[V]) closeShards(l *trieLayout[V], state uint32) {
+	t.state.Store(state)
+	if l == nil {
+		return
+	}
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.own.close(s)
 	}
 }
 
@@ -257,7 +322,7 @@ func (t *Trie[V]) writable(ctx context.Context, key []byte) (*trieShard[V], erro
 // of work) and for nothing on any other shard. When ctx ends before the
 // write is taken by a holder, Insert returns ctx's error and the write is
 // never applied; once taken, it is applied and Insert returns its result.
-// Errors: ErrNotStarted, runtime.ErrStopped (not applied), ctx's error
+// Errors: ErrNotStarted, ErrClosed (not applied), ctx's error
 // (not applied), and the shard's (trie.ErrKeyTooLong, pool exhaustion: not
 // applied).
 func (t *Trie[V]) Insert(ctx context.Context, key []byte, v V) (added bool, err error) {
@@ -388,7 +453,7 @@ func (t *Trie[V]) Reclaim(ctx context.Context) error {
 				return errors.Join(append(errs, err)...)
 			}
 			if op.err != nil {
-				errs = append(errs, fmt.Errorf("shards: shard %d: %w", i, op.err))
+				errs = append(errs, wrapErr(fmt.Sprintf("reclaim: shard %d", i), op.err))
 				break
 			}
 		}

@@ -13,15 +13,14 @@ import (
 	"sync/atomic"
 	"testing"
 
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
-func startTrie(t *testing.T, workers int, opts ...shards.TrieOption) (*zrt.Runtime, *shards.Trie[uint64]) {
+func startTrie(t *testing.T, workers int, cfg ...shards.TrieConfig) (*testRuntime, *shards.Trie[uint64]) {
 	t.Helper()
-	tr := shards.NewTrie[uint64](opts...)
-	rt, err := zrt.Start(context.Background(), zrt.Config{Workers: workers}, tr)
+	tr := mustTrie[uint64](cfg...)
+	rt, err := startRT(workers, tr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +63,7 @@ func TestTrieConcurrentWritersReadersScanners(t *testing.T) {
 	for name, mk := range routers() {
 		for _, workers := range workerCounts() {
 			t.Run(fmt.Sprintf("router=%s/workers=%d", name, workers), func(t *testing.T) {
-				rt, tr := startTrie(t, workers, shards.WithRouter(mk()))
+				rt, tr := startTrie(t, workers, shards.TrieConfig{Router: mk()})
 				const writers = 8
 				perWriter := 300 / scale
 				var wg sync.WaitGroup
@@ -234,7 +233,7 @@ func TestTrieBatch(t *testing.T) {
 }
 
 func TestTrieLifecycleErrors(t *testing.T) {
-	tr := shards.NewTrie[uint64]()
+	tr := mustTrie[uint64]()
 	ctx := context.Background()
 	if _, err := tr.Insert(ctx, []byte("a"), 1); !errors.Is(err, shards.ErrNotStarted) {
 		t.Fatalf("Insert before Start: %v", err)
@@ -247,7 +246,7 @@ func TestTrieLifecycleErrors(t *testing.T) {
 	if _, ok := tr.Get([]byte("a")); ok || tr.Len() != 0 || tr.Contains([]byte("a")) {
 		t.Fatal("reads before Start found something")
 	}
-	rt, err := zrt.Start(ctx, zrt.Config{Workers: 2}, tr)
+	rt, err := startRT(2, tr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,11 +260,11 @@ func TestTrieLifecycleErrors(t *testing.T) {
 	if err := rt.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Insert(ctx, []byte("b"), 2); !errors.Is(err, zrt.ErrStopped) {
+	if _, err := tr.Insert(ctx, []byte("b"), 2); !errors.Is(err, shards.ErrClosed) {
 		t.Fatalf("Insert after Stop: %v", err)
 	}
 	b.Insert([]byte("c"), 3)
-	if err := b.Commit(ctx); !errors.Is(err, zrt.ErrStopped) {
+	if err := b.Commit(ctx); !errors.Is(err, shards.ErrClosed) {
 		t.Fatalf("Commit after Stop: %v", err)
 	}
 	keys, _ := collect(tr.All())
@@ -275,11 +274,11 @@ func TestTrieLifecycleErrors(t *testing.T) {
 	// A stopped trie registers again, its data kept: with another shard
 	// count (keys move) and with the same one (shards reused).
 	for _, workers := range []int{1, 3, 3} {
-		rt2, err := zrt.Start(ctx, zrt.Config{Workers: workers}, tr)
+		rt2, err := startRT(workers, tr)
 		if err != nil {
 			t.Fatalf("Start again with %d workers: %v", workers, err)
 		}
-		if _, err := zrt.Start(ctx, zrt.Config{Workers: 1}, tr); err == nil {
+		if _, err := startRT(1, tr); err == nil {
 			t.Fatal("a trie attached to two running runtimes")
 		}
 		for _, k := range []string{"a", "post", "pre"} {
@@ -305,8 +304,8 @@ func TestTrieLifecycleErrors(t *testing.T) {
 // absent — none is lost silently.
 func TestTrieStopWithWritesInFlight(t *testing.T) {
 	for round := range 10 {
-		tr := shards.NewTrie[uint64]()
-		rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 2}, tr)
+		tr := mustTrie[uint64]()
+		rt, err := startRT(2, tr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,7 +340,7 @@ func TestTrieStopWithWritesInFlight(t *testing.T) {
 				switch {
 				case err == nil && !ok:
 					t.Fatalf("%s acknowledged but missing", k)
-				case err != nil && !errors.Is(err, zrt.ErrStopped):
+				case err != nil && !errors.Is(err, shards.ErrClosed):
 					t.Fatalf("%s: %v", k, err)
 				case err != nil && ok:
 					t.Fatalf("%s refused but present", k)

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/zipora-go/zipora/internal/testutil"
-	zrt "github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -125,7 +124,7 @@ func TestReadsMatchLockedTrie(t *testing.T) {
 	for name, mk := range readRouters(keys) {
 		for _, workers := range workerCounts() {
 			t.Run(fmt.Sprintf("router=%s/workers=%d", name, workers), func(t *testing.T) {
-				_, tr := startTrie(t, workers, shards.WithRouter(mk()))
+				_, tr := startTrie(t, workers, shards.TrieConfig{Router: mk()})
 				ref := newLockedShard[uint64]()
 				ctx := context.Background()
 				for _, k := range keys {
@@ -166,7 +165,7 @@ func TestReadsUnderConcurrentWriters(t *testing.T) {
 	for name, mk := range readRouters(stable) {
 		for _, readers := range []int{1, runtime.GOMAXPROCS(0), 16} {
 			t.Run(fmt.Sprintf("router=%s/readers=%d", name, readers), func(t *testing.T) {
-				_, tr := startTrie(t, 0, shards.WithRouter(mk()))
+				_, tr := startTrie(t, 0, shards.TrieConfig{Router: mk()})
 				ref := newLockedShard[uint64]()
 				ctx := context.Background()
 				for _, k := range stable {
@@ -254,7 +253,7 @@ func TestReadsUnderConcurrentWriters(t *testing.T) {
 func TestReadEarlyBreakReleasesShards(t *testing.T) {
 	for name, mk := range routers() {
 		t.Run(name, func(t *testing.T) {
-			_, tr := startTrie(t, 4, shards.WithRouter(mk()))
+			_, tr := startTrie(t, 4, shards.TrieConfig{Router: mk()})
 			ctx := context.Background()
 			for i := range 200 {
 				k := fmt.Appendf(nil, "w%02d/k%05d", i%8, i)
@@ -293,11 +292,11 @@ func TestReadEarlyBreakReleasesShards(t *testing.T) {
 // TestReadsBeforeStartAndAfterStop: reads find nothing before Start and
 // keep working on the final contents after Stop.
 func TestReadsBeforeStartAndAfterStop(t *testing.T) {
-	tr := shards.NewTrie[uint64]()
+	tr := mustTrie[uint64]()
 	for range tr.Prefix(nil) {
 		t.Fatal("a key before Start")
 	}
-	rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 3}, tr)
+	rt, err := startRT(3, tr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,8 +333,8 @@ func FuzzShardedReads(f *testing.F) {
 			sample = [][]byte{q}
 		}
 		for _, r := range []shards.Router{&shards.HashRouter{}, shards.NewSampleRouter(sample)} {
-			tr := shards.NewTrie[uint64](shards.WithRouter(r))
-			rt, err := zrt.Start(context.Background(), zrt.Config{Workers: 3}, tr)
+			tr := mustTrie[uint64](shards.TrieConfig{Router: r})
+			rt, err := startRT(3, tr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -368,7 +367,7 @@ func TestShardedIterAllocs(t *testing.T) {
 	}
 	for name, mk := range routers() {
 		t.Run(name, func(t *testing.T) {
-			_, tr := startTrie(t, 0, shards.WithRouter(mk()))
+			_, tr := startTrie(t, 0, shards.TrieConfig{Router: mk()})
 			for i := range 2000 {
 				k := fmt.Appendf(nil, "w%02d/k%05d", i%8, i)
 				tr.Insert(context.Background(), k, valueOf(k))

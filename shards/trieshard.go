@@ -6,16 +6,12 @@ import (
 	"unsafe"
 
 	"github.com/zipora-go/zipora/primitives"
-	"github.com/zipora-go/zipora/runtime"
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
 // One shard of a sharded Trie and its writer session (see owner.go for
 // the ownership protocol). Every method below except the statistics loads
 // runs only on the holder of the shard's word.
-
-// errClosed is what a write queued on a closed (detached) shard gets.
-var errClosed = runtime.ErrStopped
 
 const (
 	opInsert uint8 = iota

@@ -82,7 +82,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fmt.Errorf("%s: %w", name, err)
 	}
 
-	tr := shards.NewTrie[int]()
+	tr, err := shards.NewTrie[int](shards.TrieConfig{}) // sized by the runtime: one shard per worker
+	if err != nil {
+		return err
+	}
 	rt, err := runtime.Start(ctx, runtime.Config{Workers: *workers}, tr)
 	if err != nil {
 		return err

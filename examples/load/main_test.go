@@ -44,7 +44,10 @@ func rows(t *testing.T, out string) map[string][2]int {
 }
 
 func sharded(t *testing.T) (*httpindex.Server, func()) {
-	tr := shards.NewTrie[string]()
+	tr, err := shards.NewTrie[string](shards.TrieConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 2, Spin: runtime.NoSpin}, tr)
 	if err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	sig := ctx
 	ctx = context.WithoutCancel(ctx)
 
-	mem, err := shards.NewPool(pool.MemoryOptimized())
+	mem, err := shards.NewPool(shards.PoolConfig{Pool: pool.MemoryOptimized()})
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 				break
 			}
 			allocated[w.ID()]++
-			off, err := mem.Alloc(w, *size)
+			off, err := mem.Alloc(ctx, w.ID(), *size)
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 			binary.LittleEndian.PutUint64(b, uint64(w.ID()))
 			binary.LittleEndian.PutUint64(b[8:], uint64(i))
 			if i%2 == 0 {
-				if err := mem.Free(w, off, *size); err != nil {
+				if err := mem.Free(ctx, off, *size); err != nil {
 					return err
 				}
 			} else {
@@ -102,10 +102,10 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 		}
 		// Phase 2, on the next worker: free them there (remote frees).
 		handed.Add(1)
-		return rt.SubmitTo((w.ID()+1)%n, func(next *runtime.Worker) {
+		return rt.SubmitTo((w.ID()+1)%n, func(*runtime.Worker) {
 			defer handed.Done()
 			for _, off := range keep {
-				if err := mem.Free(next, off, *size); err != nil {
+				if err := mem.Free(ctx, off, *size); err != nil {
 					rt.Logger().Error("free", "err", err)
 				}
 			}

@@ -170,15 +170,15 @@ func (x *clusterIndex) Apply(ctx context.Context, ops []httpindex.Op) error {
 	return x.wrap(err)
 }
 
-func (x *clusterIndex) Complete(prefix string, limit, maxBytes int) ([]string, bool) {
-	keys, more, _ := x.complete(context.Background(), prefix, limit, maxBytes, cluster.Stale)
+func (x *clusterIndex) Complete(prefix, after string, limit, maxBytes int) ([]string, bool) {
+	keys, more, _ := x.complete(context.Background(), httpindex.CompleteQuery{Prefix: prefix, After: after, Limit: limit}, maxBytes, cluster.Stale)
 	return keys, more
 }
 
 // complete is Complete with a consistency: up to limit keys, their JSON
 // encodings (and a comma each) at most maxBytes in all.
-func (x *clusterIndex) complete(ctx context.Context, prefix string, limit, maxBytes int, c cluster.Consistency) ([]string, bool, error) {
-	kvs, more, err := x.n.Scan(ctx, []byte(prefix), limit, c)
+func (x *clusterIndex) complete(ctx context.Context, q httpindex.CompleteQuery, maxBytes int, c cluster.Consistency) ([]string, bool, error) {
+	kvs, more, err := x.n.Scan(ctx, []byte(q.Prefix), []byte(q.After), q.Limit, c)
 	if err != nil {
 		return nil, false, err
 	}
@@ -316,34 +316,20 @@ func (h *clusterHandler) linGet(w http.ResponseWriter, r *http.Request, key stri
 }
 
 func (h *clusterHandler) linComplete(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	prefix := q.Get("prefix")
-	limit := httpindex.DefaultLimit
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > httpindex.MaxLimit {
-			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("limit: want an integer from 1 to %d", httpindex.MaxLimit))
-			return
-		}
-		limit = n
-	}
-	if !utf8.ValidString(prefix) {
-		writeJSONError(w, http.StatusBadRequest, "prefix must be UTF-8")
+	q, err := httpindex.ParseComplete(r.URL.Query())
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.idx.timeout)
 	defer cancel()
-	keys, more, err := h.idx.complete(ctx, prefix, limit, httpindex.DefaultCompleteBytes, cluster.Linearizable)
+	keys, more, err := h.idx.complete(ctx, q, httpindex.DefaultCompleteBytes, cluster.Linearizable)
 	if err != nil {
 		readFailed(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(struct {
-		Prefix string   `json:"prefix"`
-		Keys   []string `json:"keys"`
-		More   bool     `json:"more"`
-	}{prefix, keys, more})
+	json.NewEncoder(w).Encode(httpindex.CompleteAnswer{Prefix: q.Prefix, Keys: keys, More: more})
 }
 
 // errRaftSnapshots: in cluster mode the state is saved by Raft (its logs

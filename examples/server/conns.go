@@ -3,9 +3,9 @@ package main
 import (
 	"io"
 	"net"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/zipora-go/zipora/internal/netcap"
 )
 
 // limitConns returns a listener of ln that keeps at most max connections
@@ -14,13 +14,12 @@ import (
 // clients over the limit learn why at once, rather than waiting in the
 // kernel's backlog behind connections that may be slow on purpose.
 func limitConns(ln net.Listener, max int) net.Listener {
-	return &connLimiter{Listener: ln, max: int64(max)}
+	return &connLimiter{Listener: ln, cap: netcap.New(max)}
 }
 
 type connLimiter struct {
 	net.Listener
-	max  int64
-	open atomic.Int64 // connections accepted and not yet closed
+	cap *netcap.Cap
 }
 
 // refusal is the whole answer to a connection over the limit.
@@ -33,10 +32,9 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.open.Add(1) <= l.max {
-			return &limitedConn{Conn: c, l: l}, nil
+		if lc, ok := l.cap.Admit(c); ok {
+			return lc, nil
 		}
-		l.open.Add(-1)
 		go refuse(c)
 	}
 }
@@ -54,18 +52,4 @@ func refuse(c net.Conn) {
 		tc.CloseWrite()
 	}
 	io.Copy(io.Discard, io.LimitReader(c, 1<<20))
-}
-
-// limitedConn gives its place back when closed (once: net/http may close
-// a connection more than once).
-type limitedConn struct {
-	net.Conn
-	l    *connLimiter
-	once sync.Once
-}
-
-func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() { c.l.open.Add(-1) })
-	return err
 }

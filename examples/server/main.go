@@ -21,7 +21,8 @@
 // Every answer is JSON but the page at /; an error is {"error": "..."}.
 //
 //	GET    /complete?prefix=P&limit=N  {"prefix":P,"keys":[...],"more":bool}, byte order; limit 1..1000, default 10;
-//	                                   "more" is also true when the answer was cut at -complete-bytes
+//	        [&after=K]                 "more" is also true when the answer was cut at -complete-bytes;
+//	                                   after=K lists only keys > K: the next page is after=<the last key>
 //	GET    /keys/{key}                 200 {"key":K,"value":V}, 404
 //	PUT    /keys/{key}                 body = value (<= 1 MiB): 201 created, 200 replaced
 //	DELETE /keys/{key}                 204, 404
@@ -158,7 +159,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.procs, "procs", false, "one extra P per worker while the runtime runs (runtime.Config.DedicatedProcs)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "on a signal, how long to wait for the requests in flight")
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings only")
-	fs.IntVar(&o.limits.CompleteBytes, "complete-bytes", httpindex.DefaultCompleteBytes, "bytes of keys (JSON-encoded) in one /complete answer; a cut answer says \"more\": true")
+	fs.IntVar(&o.limits.CompleteBytes, "complete-bytes", httpindex.DefaultCompleteBytes, "bytes of keys (JSON-encoded) in one /complete answer; a cut answer says \"more\": true (the next page: after=<last key>)")
 	fs.IntVar(&o.limits.InFlight, "max-inflight", httpindex.DefaultInFlight, "expensive work at once, per kind (answers computed: /complete, /stats, /debug/vars; batches parsed and applied); one more gets 503 + Retry-After")
 	fs.Int64Var(&o.limits.Memory, "memory", httpindex.DefaultMemory, "bytes that requests may hold together: PUT values and batch bodies as they arrive, parsed batches (+1 per byte, +128 per write), answers over 64 KiB until written; beyond: 503 + Retry-After")
 	fs.IntVar(&o.maxConns, "max-conns", 1024, "open connections at most; one more is answered 503 and closed")
@@ -240,7 +241,10 @@ func serve(ctx context.Context, o options, ln net.Listener, stdin io.Reader, std
 		if err != nil {
 			return err
 		}
-		tr := shards.NewTrie[string](shards.WithRouter(router))
+		tr, err := shards.NewTrie[string](shards.TrieConfig{Router: router})
+		if err != nil {
+			return err
+		}
 		rt, err := runtime.Start(ctx, runtime.Config{Workers: o.workers, DedicatedProcs: o.procs, Logger: logger}, tr)
 		if err != nil {
 			return err

@@ -27,7 +27,10 @@ func newTestIndex(t *testing.T, backend string) httpindex.Index {
 	if backend == "locked" {
 		return httpindex.NewLocked()
 	}
-	tr := shards.NewTrie[string]()
+	tr, err := shards.NewTrie[string](shards.TrieConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 2, Spin: runtime.NoSpin}, tr)
 	if err != nil {
 		t.Fatal(err)

@@ -37,15 +37,15 @@ func TestChooseRouter(t *testing.T) {
 	} {
 		r, err := chooseRouter(options{router: c.router, keys: c.keys}, logger)
 		var got string
-		switch r.(type) {
+		switch rr := r.(type) {
 		case *shards.HashRouter:
 			got = "hash"
 		case *shards.RangeRouter:
 			got = "range"
-			if err := r.Init(4); err != nil {
+			if err := rr.Init(4); err != nil {
 				t.Fatal(err)
 			}
-			b := r.(*shards.RangeRouter).Boundaries()
+			b := rr.Boundaries()
 			if len(b) != 3 || !bytes.HasPrefix(b[0], []byte("k")) {
 				t.Fatalf("boundaries %q", b)
 			}

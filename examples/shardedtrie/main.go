@@ -176,7 +176,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		router = shards.NewSampleRouter(sample)
 	}
-	tr := shards.NewTrie[uint32](shards.WithRouter(router))
+	tr, err := shards.NewTrie[uint32](shards.TrieConfig{Router: router})
+	if err != nil {
+		return err
+	}
 	// The runtime logs "runtime started", with the worker count, itself.
 	rt, err := runtime.Start(context.WithoutCancel(ctx), runtime.Config{Workers: o.workers, Pin: o.pin, DedicatedProcs: o.procs, Logger: logger}, tr) // a signal during the reading still gets its summary
 	if err != nil {

@@ -12,6 +12,12 @@
 #   scans      100-key prefix scans only, linearizable (ours: /complete?limit=100; etcd: range with range_end, limit 100, keys_only)
 #   local      GET only, stale/serializable (ours: the node's replica; etcd: serializable=true)
 #
+# and, with the same servers, the same measurements driven by wrk (Debian's
+# wrk 4.1, a client nobody here wrote; scripts/cluster/wrk.lua builds the
+# requests, keys wrk/<n>): wrk-writes, wrk-lin-reads, wrk-scans, wrk-local
+# (one wrk per node, CONCURRENCY/3 connections each, their req/s summed;
+# every key written once per system before the rounds, wrkfill.py);
+#
 # then KILLS failover runs per system (alternating): SIGKILL of the leader
 # while 8 writers write through the followers; the time to the first
 # acknowledged write after the kill, and acknowledged writes lost.
@@ -20,7 +26,8 @@
 # KEYS (20000 generated paths), PREFILL (10s of writes per system before
 # the rounds), KILLS (5), HEARTBEAT (ours, 500ms; etcd: its defaults,
 # heartbeat 100 ms, election 1000 ms), MODES (the measurements, default
-# "writes lin-reads scans local"), OUT (raw outputs, default
+# "writes lin-reads scans local wrk-writes wrk-lin-reads wrk-scans
+# wrk-local"; the wrk modes need wrk: apt-get install -y wrk), OUT (raw outputs, default
 # docs/bench/cluster-raw.txt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,9 +40,10 @@ PREFILL=${PREFILL:-10s}
 KILLS=${KILLS:-5}
 HEARTBEAT=${HEARTBEAT:-500ms}
 OUT=${OUT:-docs/bench/cluster-raw.txt}
-MODES=${MODES:-writes lin-reads scans local}
+MODES=${MODES:-writes lin-reads scans local wrk-writes wrk-lin-reads wrk-scans wrk-local}
 GO=${GO:-go}
 command -v etcd >/dev/null || { echo "etcd not found: apt-get install -y etcd-server etcd-client" >&2; exit 1; }
+case " $MODES " in *" wrk-"*) command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; } ;; esac
 
 $GO build -o "$BIN/server" ./examples/server
 $GO build -o "$BIN/load" ./examples/load
@@ -124,14 +132,34 @@ load() { # system mode
 		-progress 1h "${args[@]}" >>"$OUT" 2>&1 || echo "(load failed)" >>"$OUT"
 }
 
+# wrksys system mode: one wrk per node at once, CONCURRENCY/3 connections
+# each; each prints a WRK line (summed by summarize.py).
+wrksys() {
+	local sys=$1 mode=$2 lin=1 u pids=()
+	case $mode in
+	wrk-writes) mode=writes ;;
+	wrk-lin-reads) mode=reads ;;
+	wrk-scans) mode=scans ;;
+	wrk-local) mode=reads lin=0 ;;
+	esac
+	echo "## $sys $2 load=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT"
+	for u in $(urls "$sys" | tr , ' '); do
+		WRK_TARGET=$sys WRK_MODE=$mode WRK_KEYS=$KEYS WRK_LIN=$lin \
+			wrk -t1 -c $((CONCURRENCY / 3)) -d "$DURATION" --timeout 10s -s scripts/cluster/wrk.lua "$u" 2>&1 | grep '^WRK' >>"$OUT" &
+		pids+=($!)
+	done
+	wait "${pids[@]}" # not the servers, also children of this shell
+}
+
 for sys in zipora etcd; do load "$sys" prefill; done
+case " $MODES " in *" wrk-"*) for sys in zipora etcd; do python3 scripts/cluster/wrkfill.py "$sys" "$(urls "$sys" | cut -d, -f1)" "$KEYS"; done ;; esac
 for r in $(seq 1 "$ROUNDS"); do
 	order="zipora etcd"
 	[ $((r % 2)) = 0 ] && order="etcd zipora"
 	for mode in $MODES; do
 		for sys in $order; do
 			echo "round $r: $sys $mode" >&2
-			load "$sys" "$mode"
+			case $mode in wrk-*) wrksys "$sys" "$mode" ;; *) load "$sys" "$mode" ;; esac
 		done
 	done
 done

@@ -7,13 +7,31 @@ import statistics
 import sys
 
 ROW = {"writes": "put", "lin-reads": "get", "scans": "complete", "local": "get"}
+WRK = ["wrk-writes", "wrk-lin-reads", "wrk-scans", "wrk-local"]
 rates, fails, loads, order = {}, {}, [], []
 cur = None
+wrk_sum = None  # (req/s, errors) summed over the one-per-node wrk processes of cur
+
+
+def flush():
+    global wrk_sum
+    if cur and wrk_sum:
+        rates.setdefault(cur, []).append(wrk_sum)
+        order.append((cur[0], cur[1], wrk_sum[0], "-", loads[-1]))
+    wrk_sum = None
+
+
 for line in open(sys.argv[1]):
     m = re.match(r"## (\S+) (\S+) load=(\S+)", line)
     if m:
+        flush()
         cur = (m.group(1), m.group(2))
         loads.append(float(m.group(3)))
+        continue
+    m = re.match(r"WRK .*rps=(\d+) .*errors_connect=(\d+) errors_timeout=(\d+) errors_status=(\d+)", line)
+    if m and cur and cur[1] in WRK:
+        r, e = wrk_sum or (0.0, 0)
+        wrk_sum = (r + float(m.group(1)), e + sum(int(m.group(i)) for i in (2, 3, 4)))
         continue
     if cur and cur[1] in ROW:
         f = line.split()
@@ -24,9 +42,10 @@ for line in open(sys.argv[1]):
     if m:
         fails.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3)), int(m.group(4))))
 
+flush()
 print("| measurement | zipora (median, min..max) | etcd (median, min..max) | zipora / etcd |")
 print("|---|---|---|---|")
-for mode in ["writes", "lin-reads", "scans", "local"]:
+for mode in ["writes", "lin-reads", "scans", "local"] + WRK:
     cells, meds = [], []
     for sys_ in ["zipora", "etcd"]:
         r = rates.get((sys_, mode), [])

@@ -283,11 +283,12 @@ type slotMeta struct {
 	// owners holds, for ThreadLocal, the id of the cache owning each span of
 	// the chunk (0: the central pool).
 	owners []atomic.Uint32
-	// live has one bit per alignment unit, set while a small block starting
-	// there is allocated (arena.trackLive: every build of Mutex,
-	// FixedCapacity and LockFree): a double free, or a free of an offset
-	// that starts no live block, is refused. Bits of blocks of different
-	// classes share words, so they change by atomic Or and And.
+	// live has two bits per alignment unit, a start and an end bit (see
+	// markLive), set while a small block starts or ends there
+	// (arena.trackLive: every build of every concurrent level): a double
+	// free, a free of an offset that starts no live block, and a free with
+	// a size of another class are refused. Bits of different blocks share
+	// words, so they change by atomic Or and And.
 	live []atomic.Uint64
 }
 
@@ -300,33 +301,184 @@ func (a *arena) newSlotMeta() *slotMeta {
 		m.owners = make([]atomic.Uint32, 1<<(a.shift-a.spanShift))
 	}
 	if a.trackLive {
-		m.live = make([]atomic.Uint64, (a.chunkSize>>a.alignShift+63)/64)
+		m.live = make([]atomic.Uint64, (a.chunkSize>>a.alignShift+unitsPerWord-1)/unitsPerWord)
 	}
 	return m
 }
 
-// markLive records a small block handed out (arena.trackLive levels, every
-// build). The caller owns the block: nobody else changes its bit.
-func markLive(t *table, shift, alignShift uint, off Offset) {
-	if m := t.meta[off>>shift]; m != nil && m.live != nil {
-		u := (off & (Offset(1)<<shift - 1)) >> alignShift
-		m.live[u/64].Or(1 << (u % 64)) // relaxed use: the bit is the caller's; the free list's own ordering hands the block over
+// The live-block bitmap (slotMeta.live, NoLocking.live) keeps two bits per
+// alignment unit, interleaved: bit 2i of a word is the start bit of unit i
+// (a live block starts there), bit 2i+1 its end bit (a live block ends
+// there: its last unit). A word covers 32 units. Live blocks are disjoint,
+// so the bits of a live block's units are exactly its start bit and its
+// end bit. A Free of k units at unit u is accepted when the bits of units
+// [u, u+k-1] are exactly the start bit of u and the end bit of u+k-1: a
+// smaller claimed size finds no end bit at its claimed end (the block's
+// end lies beyond it), and a larger one finds the block's true end bit
+// inside its range. The bitmap is thus exact for the size class: a double
+// free, an offset that starts no live block and a size of another class
+// are all refused. A block's bits change only by the block's owner (set
+// when it is handed out, cleared by the free that wins the start bit's
+// test-and-clear), so a free that reads them while the block is live reads
+// them stable. (Shift counts are masked to 63 throughout: it spares the
+// compiler's over-wide-shift fix-ups on these paths.)
+const unitsPerWord = 32
+
+// blockPattern returns, for a block of k units (1 <= k <= 32) whose start
+// bit is bit 0, the bits of its units (mask) and the value they have while
+// it is live (pat: its start bit and its last unit's end bit). A block
+// that crosses a word boundary, its start shifted to bit sh with
+// sh+2k > 64, loses its end bit in x>>sh, so (x>>sh)&mask == pat fails for
+// it: the caller takes the multi-word check.
+func blockPattern(k uint64) (mask, pat uint64) {
+	return ^uint64(0) >> ((64 - 2*k) & 63), 1 | 1<<((2*k-1)&63)
+}
+
+// classPattern is blockPattern for a class of k units, any k: for k above
+// 32 a pattern no word matches (its bits always span words).
+func classPattern(k uint64) (mask, pat uint64) {
+	if k > unitsPerWord {
+		return 1, 2
+	}
+	return blockPattern(k)
+}
+
+// liveErr is the error for a small free the bitmap refuses: the block was
+// not live (its start bit is clear), or it was allocated with a size of
+// another class.
+func liveErr(startSet bool, off Offset, size int) error {
+	if startSet {
+		return fmt.Errorf("%w: block %#x was not allocated with size %d (a size of another class)", ErrInvalidFree, uint64(off), size)
+	}
+	return fmt.Errorf("%w: offset %#x is not a live block (double free, or never allocated)", ErrInvalidFree, uint64(off))
+}
+
+// spanOK is the check of a block of units [u, e] whose bits span words,
+// given u's word w0 and e's word we: from u up, w0 holds only u's start
+// bit; up to e, we holds only e's end bit. (The words between must be 0:
+// the caller checks them.)
+func spanOK(w0, we, u, e uint64) bool {
+	eb := e * 2 & 63
+	return w0>>(u*2&63) == 1 && we&(^uint64(0)>>((62-eb)&63)) == 2<<eb
+}
+
+// checkEnds is the free check of a block of units [u, e], any length, in
+// the bitmap words (see unitsPerWord). It reports whether u's start bit is
+// set and whether the whole check holds. e lies inside words. A block of
+// more than 64 units also reads the words between (one 64-byte line per
+// 256 units, 4 KiB at the default alignment).
+func checkEnds(words []atomic.Uint64, u, e uint64) (startSet, ok bool) {
+	ws, we := u/unitsPerWord, e/unitsPerWord
+	w := words[ws].Load() // relaxed: a live block's bits are stable (only its owner changes them)
+	if startSet = w>>(u*2&63)&1 != 0; !startSet {
+		return false, false
+	}
+	if ws == we {
+		mask, pat := blockPattern(e - u + 1)
+		return true, w>>(u*2&63)&mask == pat
+	}
+	last := words[we].Load() // relaxed, as above
+	mid := words[ws+1 : we]
+	for i := range mid {
+		if mid[i].Load() != 0 { // relaxed, as above
+			return true, false
+		}
+	}
+	return true, spanOK(w, last, u, e)
+}
+
+// markLive records a small block of k units handed out (every level but
+// NoLocking, which keeps its own bitmap; every build): its start and end
+// bits, with one atomic Or when they share a word. The caller owns the
+// block: nobody else changes its bits.
+func markLive(t *table, shift, alignShift uint, off Offset, k uint64) {
+	m := t.meta[off>>(shift&63)] // a small chunk: its meta has live
+	if u := uint64(off&(1<<(shift&63)-1)) >> (alignShift & 63); !m.markOne(u, k) {
+		m.markTwo(u, k)
 	}
 }
 
-// unmarkLive checks and records the free of a small block: an offset that
-// starts no live block (a double free, or never handed out) is refused
-// before any state changes.
-func unmarkLive(t *table, shift, alignShift uint, off Offset) error {
-	m := t.meta[off>>shift] // off passed smallOK: its chunk exists
+// markOne sets the bits of the block of k units at unit u when they share
+// a word (one atomic Or), and reports whether they did.
+func (m *slotMeta) markOne(u, k uint64) bool {
+	e := u + k - 1
+	if u/unitsPerWord != e/unitsPerWord {
+		return false
+	}
+	m.live[u/unitsPerWord].Or(1<<(u*2&63) | 2<<(e*2&63)) // relaxed: the bits are the caller's; the free list's own ordering hands the block over
+	return true
+}
+
+// markTwo sets the bits of a block whose start and end bits lie in
+// different words.
+func (m *slotMeta) markTwo(u, k uint64) {
+	e := u + k - 1
+	m.live[e/unitsPerWord].Or(2 << (e * 2 & 63)) // relaxed, as in markOne
+	m.live[u/unitsPerWord].Or(1 << (u * 2 & 63)) // relaxed, as in markOne
+}
+
+// unmarkLive checks and records the free of a small block of k units
+// (size is the caller's, for the error): an offset that starts no live
+// block (a double free, or never handed out) or a size of another class is
+// refused before any state changes.
+func unmarkLive(t *table, shift, alignShift uint, off Offset, k uint64, size int) error {
+	m := t.meta[off>>(shift&63)] // off passed smallOK: its chunk exists
 	if m == nil || m.live == nil {
 		return fmt.Errorf("%w: offset %#x is not in a small-block chunk", ErrInvalidFree, uint64(off))
 	}
-	u := (off & (Offset(1)<<shift - 1)) >> alignShift
-	if bit := uint64(1) << (u % 64); m.live[u/64].And(^bit)&bit == 0 {
-		return fmt.Errorf("%w: offset %#x is not a live block (double free, or never allocated)", ErrInvalidFree, uint64(off))
+	mask, pat := classPattern(k)
+	if u := uint64(off&(1<<(shift&63)-1)) >> (alignShift & 63); !m.unmarkOne(u, mask, pat) {
+		return m.unmarkWide(u, k, off, size)
 	}
 	return nil
+}
+
+// unmarkOne checks and clears the bits of a live block at unit u whose
+// bits lie in one word (one load, one atomic And), given its class's
+// classPattern, and reports whether it did; everything else (a block whose
+// bits span words, a refusal, a racing free that cleared the start bit
+// first) is left to unmarkWide, which decides. The start bit's
+// test-and-clear picks one winner among racing frees of a block.
+func (m *slotMeta) unmarkOne(u, mask, pat uint64) bool {
+	w, sh := &m.live[u/unitsPerWord], u*2&63
+	// The end bit was seen, so pat<<sh keeps it.
+	return w.Load()>>sh&mask == pat && // relaxed: a live block's bits are stable (only its owner changes them)
+		w.And(^(pat<<sh))>>sh&1 != 0 // relaxed test-and-clear; the free list's push orders the rest
+}
+
+// unmarkWide is unmarkLive for a block whose bits span words, and the
+// refusals.
+func (m *slotMeta) unmarkWide(u, k uint64, off Offset, size int) error {
+	e := u + k - 1
+	if e/unitsPerWord >= uint64(len(m.live)) { // a claimed size past the chunk's end (a cache's own fast path checks no more)
+		return liveErr(m.live[u/unitsPerWord].Load()>>(u*2&63)&1 != 0, off, size) // relaxed, as below
+	}
+	if ws, we := u/unitsPerWord, e/unitsPerWord; we != ws+1 || !spanOK(m.live[ws].Load(), m.live[we].Load(), u, e) { // relaxed: a live block's bits are stable (only its owner changes them)
+		if startSet, ok := checkEnds(m.live, u, e); !ok {
+			return liveErr(startSet, off, size)
+		}
+	}
+	if m.live[u/unitsPerWord].And(^(uint64(1)<<(u*2&63)))>>(u*2&63)&1 == 0 { // relaxed test-and-clear, as in unmark
+		return liveErr(false, off, size)
+	}
+	m.live[e/unitsPerWord].And(^(uint64(2) << (e * 2 & 63))) // relaxed: the winner clears the end bit before the push publishes the block
+	return nil
+}
+
+// checkFree is the check every build makes on the free of a small block of
+// class c through the table t: a non-zero, aligned offset whose block lies
+// inside a chunk, the invariants build's exact record, and the live-block
+// bitmap (which it updates). Nothing changes when it returns an error.
+func (a *arena) checkFree(t *table, off Offset, size int, c uint) error {
+	if !smallOK(a, t.chunks, off, size) {
+		return checkSmallOffset(a, t.chunks, off, size)
+	}
+	if invariants {
+		if err := trackFree(t, a.shift, a.alignShift, off, size); err != nil {
+			return err
+		}
+	}
+	return unmarkLive(t, a.shift, a.alignShift, off, uint64(c+1), size)
 }
 
 // trackAlloc records a small block handed out (invariants build only). A

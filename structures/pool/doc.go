@@ -66,21 +66,23 @@
 // growth cap ErrExhausted. The growth cap of a pool without MaxBytes is the
 // process-wide budget DefaultMaxBytes (half of the smallest of physical
 // memory, the cgroup limit and the Go memory limit), shared by every such
-// pool; set Config.MaxBytes to give a pool its own cap. Free of a huge block with an offset or size the
-// pool did not hand out returns ErrInvalidFree. For small blocks every
-// build checks a non-zero, aligned offset whose block lies inside the
-// arena; NoLocking (the level of shards.Pool and the trie), Mutex,
-// FixedCapacity and LockFree also keep one bit per alignment unit for the
-// live small blocks in every build (1/128 of the arena at the default
-// 16-byte alignment; atomic bit operations except in NoLocking, which sets
-// the bit of its newest bump block lazily), so a
-// double free or a free of an offset that starts no live block returns
-// ErrInvalidFree. ThreadLocal does not (its caches hand blocks out and take
-// them back without the central pool; a bit per cached operation would
-// cost the cache its point). The invariants build (build tag
-// zipora_invariants, and every -race build) tracks every live small block
-// of every level with its size and also detects frees with a different
-// size. An error is returned before any state changes, so a rejected call
+// pool; set Config.MaxBytes to give a pool its own cap. Free of a huge
+// block with an offset or size the pool did not hand out returns
+// ErrInvalidFree. For small blocks every build checks a non-zero, aligned
+// offset whose block lies inside the arena, and every level keeps two bits
+// per alignment unit for the live small blocks in every build: a start bit
+// where a live block starts and an end bit at its last unit (1/64 of the
+// arena at the default 16-byte alignment; atomic bit operations except in
+// NoLocking, which sets the bits of its newest bump block lazily;
+// ThreadLocal's caches keep them too, one atomic Or per Alloc and a load
+// and an atomic And per Free). A free is accepted when the start bit of
+// its offset and the end bit of its size's last unit are set and no end
+// bit lies between, so a double free, a free of an offset that starts no
+// live block and a free with a size of another class all return
+// ErrInvalidFree. The invariants build (build tag zipora_invariants, and
+// every -race build) also tracks every live small block with its exact
+// size, and so also refuses a different size of the same class. An error
+// is returned before any state changes, so a rejected call
 // corrupts nothing. Bytes panics (a slice bounds panic) for an offset and
 // size outside the arena.
 //

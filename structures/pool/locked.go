@@ -122,7 +122,7 @@ func (p *lockedCore) allocOnce(size int, split bool) (Offset, error) {
 	if invariants {
 		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
 	}
-	markLive(p.a.pub.Load(), p.a.shift, p.a.alignShift, off)
+	markLive(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, uint64(c+1))
 	return off, nil
 }
 
@@ -207,15 +207,7 @@ func (p *lockedCore) free(off Offset, size int) error {
 		return err
 	}
 	t := p.a.pub.Load()
-	if !smallOK(&p.a, t.chunks, off, size) {
-		return checkSmallOffset(&p.a, t.chunks, off, size)
-	}
-	if invariants {
-		if err := trackFree(t, p.a.shift, p.a.alignShift, off, size); err != nil {
-			return err
-		}
-	}
-	if err := unmarkLive(t, p.a.shift, p.a.alignShift, off); err != nil {
+	if err := p.a.checkFree(t, off, size, c); err != nil {
 		return err
 	}
 	link := (*Offset)(tptr(t, p.a.shift, off))

@@ -212,7 +212,7 @@ func (p *lfCore) alloc(size int) (Offset, error) {
 	if invariants {
 		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
 	}
-	markLive(p.a.pub.Load(), p.a.shift, p.a.alignShift, off)
+	markLive(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, uint64(c+1))
 	return off, nil
 }
 
@@ -353,18 +353,8 @@ func (p *lfCore) free(off Offset, size int) error {
 		return p.freeHuge(off, size)
 	}
 	t := p.a.pub.Load()
-	if !smallOK(&p.a, t.chunks, off, size) {
-		return checkSmallOffset(&p.a, t.chunks, off, size)
-	}
-	if invariants {
-		if err := trackFree(t, p.a.shift, p.a.alignShift, off, size); err != nil {
-			return err
-		}
-	}
-	if p.a.trackLive {
-		if err := unmarkLive(t, p.a.shift, p.a.alignShift, off); err != nil {
-			return err
-		}
+	if err := p.a.checkFree(t, off, size, c); err != nil {
+		return err
 	}
 	st := p.stripe()
 	h := &st.heads[c]

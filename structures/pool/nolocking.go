@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -14,14 +15,16 @@ import (
 //
 // The fast paths (Alloc and Free run them inline, TryAlloc and TryFree are
 // them alone) pop or push the head of the size class's free list, or bump
-// through the current chunk, and set or clear the block's bit in the
-// live-block bitmap (which makes every build refuse a double free or a free
-// of an offset that starts no live block); everything else (growth, huge
-// blocks, errors) is an out-of-line slow path.
+// through the current chunk, and set or clear the block's start and end
+// bits in the live-block bitmap (which makes every build refuse a double
+// free, a free of an offset that starts no live block, and a free with a
+// size of another class: see markLive); everything else (growth, huge
+// blocks, errors, and the check of a block whose bits span two words) is
+// an out-of-line slow path.
 //
 // The newest bump block is marked lazily: while it is live and still the
-// top of the bump range, top names it and its bit stays clear; the next
-// bump allocation or any slow path sets the bit (flushTop). Freeing it
+// top of the bump range, top names it and its bits stay clear; the next
+// bump allocation or any slow path sets them (flushTop). Freeing it
 // moves the bump pointer back (as zipora does), so an alloc/free pair or a
 // stack-like pattern touches no free list and no bitmap word. A Free checks
 // top before the bitmap, so the bitmap plus top is exactly the set of live
@@ -41,12 +44,13 @@ type NoLocking struct {
 	alignShift uint
 
 	cls []nlClass // per size class
-	// live has one bit per alignment unit below the arena's limit, set
-	// while a small block starting there is allocated: every build checks
-	// a small Free against it, so a double free or an offset that starts
-	// no live block is an error (ErrInvalidFree), never a corrupt free
-	// list. Grown by sync with the arena; 1/128 of the arena at the
-	// default 16-byte alignment.
+	// live has two bits per alignment unit below the arena's limit, a
+	// start and an end bit (the layout of slotMeta.live, see markLive),
+	// set while a small block starts or ends there: every build checks a
+	// small Free against it, so a double free, an offset that starts no
+	// live block or a size of another class is an error (ErrInvalidFree),
+	// never a corrupt free list. Grown by sync with the arena; 1/64 of the
+	// arena at the default 16-byte alignment.
 	live []uint64
 	bump Offset // next free byte of the current chunk
 	end  Offset // end of the current chunk
@@ -66,18 +70,35 @@ type NoLocking struct {
 func (p *NoLocking) sync() {
 	p.chunks, p.belowUnits = p.a.chunks, max(uint64(p.a.limit>>p.a.alignShift), 1)-1
 	p.rotAlign, p.shift, p.alignShift = -int(p.a.alignShift), p.a.shift, p.a.alignShift
-	if n := int(p.a.limit>>p.a.alignShift+63) / 64; len(p.live) < n {
+	if n := int(p.a.limit>>p.a.alignShift+unitsPerWord-1) / unitsPerWord; len(p.live) < n {
 		p.live = append(p.live, make([]uint64, n-len(p.live))...)
 	}
 }
 
-// liveWord returns the word of live holding off's bit (bit
-// off>>alignShift%64). off is below the arena's limit: a block from a free
-// list or the bump range, or an offset TryFree's range test passed.
-func (p *NoLocking) liveWord(off Offset) *uint64 {
-	// Safety: off < limit, and sync keeps live at least limit>>alignShift
-	// bits long.
-	return (*uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.live)), uint64(off)>>(p.alignShift&63)/64*8))
+// liveAt returns the word of live holding the bits of unit u (bits
+// u%32*2 and u%32*2+1). u is below the arena's limit in units: a unit of
+// a block from a free list or the bump range, or of an offset Free's range
+// test passed.
+func (p *NoLocking) liveAt(u uint64) *uint64 {
+	// Safety: u < limit>>alignShift, and sync keeps live at least that
+	// many units (32 a word) long.
+	return (*uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.live)), u/unitsPerWord*8))
+}
+
+// liveWords is live as the word type checkEnds reads.
+func (p *NoLocking) liveWords() []atomic.Uint64 {
+	// Safety: atomic.Uint64 is one uint64 in memory (and the slice's
+	// words are 8-aligned); checkEnds only loads them, on the owner's
+	// goroutine, the only one that writes them.
+	return unsafe.Slice((*atomic.Uint64)(unsafe.Pointer(unsafe.SliceData(p.live))), len(p.live))
+}
+
+// mark sets the start and end bits of the block of class c at off.
+func (p *NoLocking) mark(off Offset, c uint) {
+	u := uint64(off) >> (p.alignShift & 63)
+	*p.liveAt(u) |= 1 << (u * 2 & 63)
+	e := u + uint64(c)
+	*p.liveAt(e) |= 2 << (e * 2 & 63)
 }
 
 // noTop is NoLocking.top when no block is the unmarked top: an offset no
@@ -88,22 +109,28 @@ const noTop = ^Offset(0)
 // any path that moves the bump range or reads the bitmap as the truth.
 func (p *NoLocking) flushTop() {
 	if t := p.top; t != noTop {
-		*p.liveWord(t) |= p.liveBit(t)
+		p.mark(t, uint((p.bump-t)>>(p.alignShift&63))-1)
 		p.top = noTop
 	}
 }
 
-// liveBit is off's bit in its word of live.
-func (p *NoLocking) liveBit(off Offset) uint64 {
-	return 1 << (uint64(off) >> (p.alignShift & 63) % 64)
+// nlClass is one size class: the free-list head (the link to the next free
+// block is stored in the first 8 bytes of each free block), counters, and
+// the bits a free checks for a block of the class (blockPattern; for a
+// class above 32 units a pattern no word matches: the slow path checks).
+type nlClass struct {
+	head      Offset
+	allocs    uint64
+	frees     uint64
+	mask, pat uint64
 }
 
-// nlClass is one size class: the free-list head (the link to the next free
-// block is stored in the first 8 bytes of each free block) and counters.
-type nlClass struct {
-	head   Offset
-	allocs uint64
-	frees  uint64
+// initClasses resets the classes: empty, counters zero, the free checks set.
+func initClasses(cls []nlClass) {
+	for c := range cls {
+		cls[c] = nlClass{}
+		cls[c].mask, cls[c].pat = classPattern(uint64(c + 1))
+	}
 }
 
 var _ Pool = (*NoLocking)(nil)
@@ -119,6 +146,7 @@ func NewNoLocking(cfg Config) (*NoLocking, error) {
 	runtime.AddCleanup(p, releaseBudget, p.a.held)
 	p.huge.init(&p.a)
 	p.cls = make([]nlClass, cfg.MaxFastBlock/cfg.Alignment)
+	initClasses(p.cls)
 	p.sync()
 	return p, nil
 }
@@ -138,7 +166,7 @@ func (p *NoLocking) Reset() {
 	p.a.init(cfg)
 	p.huge = hugeHeap{}
 	p.huge.init(&p.a)
-	clear(p.cls)
+	initClasses(p.cls)
 	p.live = p.live[:0]
 	p.bump, p.end, p.top = 0, 0, noTop
 	p.hugeAllocs, p.hugeFrees, p.smallChunks, p.reclaimMark = 0, 0, 0, 0
@@ -157,26 +185,20 @@ func (p *NoLocking) Alloc(size int) (Offset, error) {
 		if off := h.head; off != 0 {
 			h.head = *(*Offset)(p.ptr(off))
 			h.allocs++
-			*p.liveWord(off) |= p.liveBit(off)
+			p.mark(off, c)
 			return off, nil
 		}
-		if n := Offset(c+1) << (p.alignShift & 63); p.end-p.bump >= n {
-			return p.bumpTop(h, n), nil
+		if off, n := p.bump, Offset(c+1)<<(p.alignShift&63); p.end-off >= n {
+			// The new top of the bump range; the previous one is marked.
+			if t := p.top; t != noTop {
+				p.mark(t, uint((off-t)>>(p.alignShift&63))-1) // t ends at off
+			}
+			p.bump, p.top = off+n, off
+			h.allocs++
+			return off, nil
 		}
 	}
 	return p.allocSlow(size)
-}
-
-// bumpTop carves a block of n bytes for class h from the bump range and
-// makes it the unmarked top (marking the previous one). n fits.
-func (p *NoLocking) bumpTop(h *nlClass, n Offset) Offset {
-	if t := p.top; t != noTop {
-		*p.liveWord(t) |= p.liveBit(t)
-	}
-	off := p.bump
-	p.bump, p.top = off+n, off
-	h.allocs++
-	return off
 }
 
 // Free returns the block at off, allocated with size.
@@ -190,14 +212,40 @@ func (p *NoLocking) Free(off Offset, size int) error {
 			return nil
 		}
 		if u := bits.RotateLeft64(uint64(off), p.rotAlign); u-1 < p.belowUnits { // aligned, in (0, limit)
-			if w, bit := p.liveWord(off), uint64(1)<<(u%64); *w&bit != 0 {
-				*w &^= bit // live: not a double free
-				p.push(&p.cls[c], off)
+			// A live block of class c at u whose bits lie in one word:
+			// start and end bit set, no end bit between (see markLive).
+			h := &p.cls[c]
+			if w, sh := p.liveAt(u), u*2&63; *w>>sh&h.mask == h.pat {
+				*w &^= h.pat << sh
+				p.push(h, off)
 				return nil
 			}
+			return p.freeWide(off, size, u, c)
 		}
 	}
 	return p.freeSlow(off, size)
+}
+
+// freeWide is Free's path for a block whose bits span words (and for the
+// refusals, through freeSlow): u is off in units, aligned and below the
+// limit, c a small class.
+//
+//go:noinline
+func (p *NoLocking) freeWide(off Offset, size int, u uint64, c uint) error {
+	e := u + uint64(c)
+	if e/unitsPerWord >= uint64(len(p.live)) {
+		return p.freeSlow(off, size)
+	}
+	w0, we := p.liveAt(u), p.liveAt(e)
+	if ok := e/unitsPerWord == u/unitsPerWord+1 && spanOK(*w0, *we, u, e); !ok {
+		if _, ok = checkEnds(p.liveWords(), u, e); !ok {
+			return p.freeSlow(off, size) // the top block (bits not set yet), or an error
+		}
+	}
+	*w0 &^= 1 << (u * 2 & 63)
+	*we &^= 2 << (e * 2 & 63)
+	p.push(&p.cls[c], off)
+	return nil
 }
 
 // push puts the block at off on class h's free list.
@@ -227,11 +275,16 @@ func (p *NoLocking) TryAlloc(size int) Offset {
 		if off := h.head; off != 0 {
 			h.head = *(*Offset)(p.ptr(off))
 			h.allocs++
-			*p.liveWord(off) |= p.liveBit(off)
+			p.mark(off, c)
 			return off
 		}
-		if n := Offset(c+1) << (p.alignShift & 63); p.end-p.bump >= n {
-			return p.bumpTop(h, n)
+		if off, n := p.bump, Offset(c+1)<<(p.alignShift&63); p.end-off >= n {
+			if t := p.top; t != noTop {
+				p.mark(t, uint((off-t)>>(p.alignShift&63))-1)
+			}
+			p.bump, p.top = off+n, off
+			h.allocs++
+			return off
 		}
 	}
 	return Nil
@@ -251,9 +304,10 @@ func (p *NoLocking) TryFree(off Offset, size int) bool {
 			return true
 		}
 		if u := bits.RotateLeft64(uint64(off), p.rotAlign); u-1 < p.belowUnits {
-			if w, bit := p.liveWord(off), uint64(1)<<(u%64); *w&bit != 0 {
-				*w &^= bit
-				p.push(&p.cls[c], off)
+			h := &p.cls[c]
+			if w, sh := p.liveAt(u), u*2&63; *w>>sh&h.mask == h.pat {
+				*w &^= h.pat << sh
+				p.push(h, off)
 				return true
 			}
 		}
@@ -370,9 +424,9 @@ func (p *NoLocking) allocSlow(size int) (Offset, error) {
 		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
 	}
 	if off+n == p.bump {
-		p.top = off // the top of the bump range: marked lazily, as bumpTop does
+		p.top = off // the top of the bump range: marked lazily, as Alloc's bump does
 	} else {
-		*p.liveWord(off) |= p.liveBit(off)
+		p.mark(off, c)
 	}
 	h.allocs++
 	return off, nil
@@ -473,12 +527,15 @@ func (p *NoLocking) freeSlow(off Offset, size int) error {
 			return err
 		}
 	}
-	w, bit := p.liveWord(off), p.liveBit(off)
-	if *w&bit == 0 {
-		return fmt.Errorf("%w: offset %#x is not a live block (double free, or never allocated)", ErrInvalidFree, uint64(off))
+	c := uint(size-1) >> p.a.alignShift
+	u := uint64(off) >> p.a.alignShift
+	e := u + uint64(c)
+	if startSet, ok := checkEnds(p.liveWords(), u, e); !ok {
+		return liveErr(startSet, off, size)
 	}
-	*w &^= bit
-	p.push(&p.cls[uint(size-1)>>p.a.alignShift], off)
+	*p.liveAt(u) &^= 1 << (u * 2 & 63)
+	*p.liveAt(e) &^= 2 << (e * 2 & 63)
+	p.push(&p.cls[c], off)
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"fmt"
 	"math/bits"
 	"runtime"
 	"sync/atomic"
@@ -63,8 +62,7 @@ func NewThreadLocal(cfg Config) (*ThreadLocal, error) {
 	p.spanShift = uint(bits.TrailingZeros(uint(span)))
 	p.spanSize = Offset(span)
 	p.core.a.spanShift = p.spanShift
-	p.core.init(cfg)
-	p.core.a.trackLive = false // the caches hand blocks out and take them back without the central pool: see doc.go
+	p.core.init(cfg) // trackLive: the caches keep the live-block bitmap too
 	runtime.AddCleanup(p, releaseBudget, p.core.a.held)
 	p.core.newSlab = p.centralSlab
 	empty := []*Cache{nil}
@@ -114,15 +112,11 @@ func (p *ThreadLocal) centralSlab(n, want Offset) (lo, hi, tlo, thi Offset, err 
 	return lo, lo + got, tlo, thi, nil
 }
 
-// ownerOf returns the id of the cache owning the span of off (0: central),
-// or ok false when off is not in a small chunk of t.
-func (p *ThreadLocal) ownerOf(t *table, off Offset) (id uint32, ok bool) {
+// ownerOf returns the id of the cache owning the span of off (0: central).
+// off is in a small chunk of t (arena.checkFree accepted it).
+func (p *ThreadLocal) ownerOf(t *table, off Offset) uint32 {
 	a := &p.core.a
-	ci := uint64(off >> a.shift)
-	if ci >= uint64(len(t.meta)) || t.meta[ci] == nil || t.meta[ci].owners == nil {
-		return 0, false
-	}
-	return t.meta[ci].owners[(off&(Offset(a.chunkSize)-1))>>p.spanShift].Load(), true
+	return t.meta[off>>a.shift].owners[(off&(Offset(a.chunkSize)-1))>>p.spanShift].Load() // acquire: pairs with takeSpan's and Close's stores of the owner
 }
 
 // Alloc returns a block of size bytes from the central pool.
@@ -137,30 +131,21 @@ func (p *ThreadLocal) Free(off Offset, size int) error {
 		return p.core.freeHuge(off, size)
 	}
 	t := p.core.a.pub.Load()
-	if !smallOK(&p.core.a, t.chunks, off, size) {
-		return checkSmallOffset(&p.core.a, t.chunks, off, size)
+	if err := p.core.a.checkFree(t, off, size, c); err != nil {
+		return err
 	}
-	owner, ok := p.ownerOf(t, off)
-	if !ok {
-		return fmt.Errorf("%w: offset %#x is not in a small-block chunk", ErrInvalidFree, uint64(off))
-	}
-	if invariants {
-		if err := trackFree(t, p.core.a.shift, p.core.a.alignShift, off, size); err != nil {
-			return err
-		}
-	}
-	if owner == 0 {
+	if owner := p.ownerOf(t, off); owner == 0 {
 		p.core.push(c, off, t)
 		p.core.countFree(c)
-		return nil
+	} else {
+		// One block, sent to its owner as a batch of one; counted as a
+		// central free (the central counters are the ones that saw no
+		// alloc, which the sum over all counters makes right).
+		link := (*uint64)(tptr(t, p.core.a.shift, off))
+		*link = uint64(c)
+		p.sendChain(owner, off, link, t)
+		p.core.countFree(c)
 	}
-	// One block, sent to its owner as a batch of one; counted as a central
-	// free (the central counters are the ones that saw no alloc, which the
-	// sum over all counters makes right).
-	link := (*uint64)(tptr(t, p.core.a.shift, off))
-	*link = uint64(c)
-	p.sendChain(owner, off, link, t)
-	p.core.countFree(c)
 	return nil
 }
 
@@ -302,7 +287,11 @@ type Cache struct {
 	shared publishedCounters
 }
 
-type cacheClass struct{ head Offset }
+// cacheClass is a cache's size class: its free list and its classPattern.
+type cacheClass struct {
+	head      Offset
+	mask, pat uint64
+}
 
 // outBatch is a chain of blocks waiting to go back to one owner.
 type outBatch struct {
@@ -325,6 +314,9 @@ func (p *ThreadLocal) NewCache() *Cache {
 		spanShift:  p.spanShift,
 		alignMask:  a.alignMask,
 		chunkMask:  Offset(a.chunkSize) - 1,
+	}
+	for c := range q.cls {
+		q.cls[c].mask, q.cls[c].pat = classPattern(uint64(c + 1))
 	}
 	p.core.g.Lock()
 	defer p.core.g.Unlock()
@@ -358,17 +350,21 @@ func (q *Cache) Alloc(size int) (Offset, error) {
 	c := uint(size-1) >> (q.alignShift & 63)
 	if !invariants && c < uint(len(q.cls)) {
 		h := &q.cls[c]
-		if off := h.head; off != 0 {
-			h.head = *(*Offset)(tptr(q.tab.Load(), q.shift, off))
+		t := q.tab.Load() // acquire: the table with every chunk this cache's blocks lie in
+		off := h.head
+		if off != 0 {
+			h.head = *(*Offset)(tptr(t, q.shift, off))
+		} else if n := Offset(c+1) << (q.alignShift & 63); q.end-q.bump >= n {
+			off = q.bump
+			q.bump += n
+		}
+		if off != 0 {
 			q.cnt.allocs++
 			q.cnt.inUse += int64(c+1) << (q.alignShift & 63)
-			return off, nil
-		}
-		if n := Offset(c+1) << (q.alignShift & 63); q.end-q.bump >= n {
-			off := q.bump
-			q.bump += n
-			q.cnt.allocs++
-			q.cnt.inUse += int64(n)
+			m := t.meta[off>>(q.shift&63)]
+			if u := uint64(off&q.chunkMask) >> (q.alignShift & 63); !m.markOne(u, uint64(c+1)) {
+				m.markTwo(u, uint64(c+1))
+			}
 			return off, nil
 		}
 	}
@@ -382,8 +378,15 @@ func (q *Cache) Free(off Offset, size int) error {
 	if !invariants && c < uint(len(q.cls)) && off&q.alignMask == 0 && off != 0 {
 		t := q.tab.Load()
 		if ci := uint64(off >> (q.shift & 63)); ci < uint64(len(t.meta)) {
-			if m := t.meta[ci]; m != nil && m.owners[(off&q.chunkMask)>>(q.spanShift&63)].Load() == q.id {
+			if m := t.meta[ci]; m != nil && m.owners[(off&q.chunkMask)>>(q.spanShift&63)].Load() == q.id { // relaxed: only this cache stores its own id
+				// The block lies in the chunk: the span is ours, and
+				// only blocks inside spans have an owner.
 				h := &q.cls[c]
+				if u := uint64(off&q.chunkMask) >> (q.alignShift & 63); !m.unmarkOne(u, h.mask, h.pat) {
+					if err := m.unmarkWide(u, uint64(c+1), off, size); err != nil {
+						return err
+					}
+				}
 				*(*Offset)(tptr(t, q.shift, off)) = h.head
 				h.head = off
 				q.cnt.frees++
@@ -440,6 +443,7 @@ func (q *Cache) allocSlow(size int) (Offset, error) {
 	if invariants {
 		trackAlloc(q.tab.Load(), q.shift, q.alignShift, off, size)
 	}
+	markLive(q.tab.Load(), q.shift, q.alignShift, off, uint64(c+1))
 	q.cnt.allocs++
 	q.cnt.inUse += int64(n)
 	return off, nil
@@ -537,18 +541,10 @@ func (q *Cache) freeSlow(off Offset, size int) error {
 		return err
 	}
 	t := p.core.a.pub.Load()
-	if !smallOK(&p.core.a, t.chunks, off, size) {
-		return checkSmallOffset(&p.core.a, t.chunks, off, size)
+	if err := p.core.a.checkFree(t, off, size, c); err != nil {
+		return err
 	}
-	owner, ok := p.ownerOf(t, off)
-	if !ok {
-		return fmt.Errorf("%w: offset %#x is not in a small-block chunk", ErrInvalidFree, uint64(off))
-	}
-	if invariants {
-		if err := trackFree(t, q.shift, q.alignShift, off, size); err != nil {
-			return err
-		}
-	}
+	owner := p.ownerOf(t, off)
 	q.cnt.frees++
 	q.cnt.inUse -= int64(c+1) << q.alignShift
 	switch owner {

@@ -168,7 +168,7 @@ var impls = []struct {
 	name string
 	new  func() store
 }{
-	{"trie", func() store { return trieStore{New[uint64]()} }},
+	{"trie", func() store { return trieStore{mustNew[uint64]()} }},
 	{"map", func() store { return mapStore{} }},
 	{"btree", func() store {
 		return btreeStore{btree.NewBTreeGOptions(func(a, b btItem) bool { return a.k < b.k }, btree.Options{NoLocks: true})}
@@ -292,7 +292,7 @@ func BenchmarkTrieSet(b *testing.B) {
 			for b.Loop() {
 				if j == keys.len() {
 					b.StopTimer()
-					t, j = New[struct{}](), 0
+					t, j = mustNew[struct{}](), 0
 					b.StartTimer()
 				}
 				if _, err := t.Insert(keys.at(j), struct{}{}); err != nil {
@@ -302,7 +302,7 @@ func BenchmarkTrieSet(b *testing.B) {
 			}
 			b.StopTimer()
 			reportRates(b, cpu0)
-			full := New[struct{}]()
+			full := mustNew[struct{}]()
 			for i := range keys.len() {
 				if _, err := full.Insert(keys.at(i), struct{}{}); err != nil {
 					b.Fatal(err)
@@ -356,14 +356,14 @@ func BenchmarkTrieForms(b *testing.B) {
 		build func(keys keyList) store
 	}{
 		{"set", func(keys keyList) store {
-			s := setStore{New[uint64](WithoutValues())}
+			s := setStore{mustNew[uint64](Config{NoValues: true})}
 			for i := range keys.len() {
 				s.insert(keys.at(i), 0)
 			}
 			return s
 		}},
 		{"frozen", func(keys keyList) store {
-			t := New[uint64]()
+			t := mustNew[uint64]()
 			for i := range keys.len() {
 				if _, err := t.Insert(keys.at(i), uint64(i)); err != nil {
 					b.Fatal(err)

@@ -233,10 +233,10 @@ type Builder[V any] struct {
 	b builder[V]
 }
 
-// NewBuilder returns a Builder for a trie with the given options (those of
-// New). An invalid pool configuration returns the pool's error.
-func NewBuilder[V any](opts ...Option) (*Builder[V], error) {
-	t, err := newTrie[V](opts)
+// NewBuilder returns a Builder for a trie configured by cfg (as for New,
+// whose errors it returns).
+func NewBuilder[V any](cfg Config) (*Builder[V], error) {
+	t, err := New[V](cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func NewBuilder[V any](opts ...Option) (*Builder[V], error) {
 
 // Add adds key with value v. key must be strictly greater than the key
 // added before it (ErrUnsorted, wrapped) and at most MaxKeyLen bytes
-// (ErrKeyTooLong); node memory past a WithPoolConfig MaxBytes cap fails with
+// (ErrKeyTooLong); node memory past a Config.Pool.MaxBytes cap fails with
 // an error wrapping pool.ErrExhausted. The builder copies key.
 func (b *Builder[V]) Add(key []byte, v V) error { return b.b.add(key, v) }
 
@@ -274,35 +274,18 @@ func (b *Builder[V]) discard() {
 	}
 }
 
-// newTrie is New returning the pool's error instead of panicking.
-func newTrie[V any](opts []Option) (*Trie[V], error) {
-	cfg := config{pool: defaultPoolConfig()}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	mem, err := newArena(cfg.pool)
-	if err != nil {
-		return nil, err
-	}
-	var zero V
-	t := &Trie[V]{}
-	t.c.mem = mem
-	t.c.noValues = cfg.noValues || unsafe.Sizeof(zero) == 0
-	return t, nil
-}
-
 // Load reads one stream written by Save and builds a Trie from it
 // bottom-up (see Builder). On any error — a truncated or corrupt stream
 // (ErrCorrupt), another format (ErrNotStream), an unknown version
 // (ErrVersion), a value the codec rejects, node memory past a MaxBytes
 // cap, r's own error — it returns nil and the error, and the memory of
-// what was built goes back. Options are those of New. Values are decoded
-// with c.Decode unless the trie stores none (WithoutValues, a V of size
+// what was built goes back. cfg is as for New. Values are decoded
+// with c.Decode unless the trie stores none (Config.NoValues, a V of size
 // zero, a keys-only stream, or a zero Codec: zero values). Load reads r
 // through a bufio.Reader and so may read past the stream's end; pass a
 // *bufio.Reader (used as is) to read exactly the stream's bytes.
-func Load[V any](r io.Reader, c Codec[V], opts ...Option) (*Trie[V], error) {
-	b, err := NewBuilder[V](opts...)
+func Load[V any](r io.Reader, c Codec[V], cfg Config) (*Trie[V], error) {
+	b, err := NewBuilder[V](cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -342,10 +325,9 @@ type ConcurrentBuilder[V any] struct {
 }
 
 // NewConcurrentBuilder returns a builder for a Concurrent of the given
-// level with the given options (those of NewConcurrent, whose errors it
-// returns).
-func NewConcurrentBuilder[V any](level primitives.Level, opts ...Option) (*ConcurrentBuilder[V], error) {
-	c, err := NewConcurrent[V](level, opts...)
+// level configured by cfg (as for NewConcurrent, whose errors it returns).
+func NewConcurrentBuilder[V any](level primitives.Level, cfg Config) (*ConcurrentBuilder[V], error) {
+	c, err := NewConcurrent[V](level, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -393,10 +375,10 @@ func (b *ConcurrentBuilder[V]) Concurrent() (*Concurrent[V], error) {
 
 // LoadConcurrent is Load for a Concurrent of the given level
 // (OneWriteMultiRead or MultiWriteMultiRead): the trie is built bottom-up
-// off to the side and returned whole, or not at all. Options are those of
+// off to the side and returned whole, or not at all. cfg is as for
 // NewConcurrent.
-func LoadConcurrent[V any](r io.Reader, level primitives.Level, c Codec[V], opts ...Option) (*Concurrent[V], error) {
-	b, err := NewConcurrentBuilder[V](level, opts...)
+func LoadConcurrent[V any](r io.Reader, level primitives.Level, c Codec[V], cfg Config) (*Concurrent[V], error) {
+	b, err := NewConcurrentBuilder[V](level, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ func BenchmarkConcurrentGet(b *testing.B) {
 	wl := cworkloads()
 	for _, wname := range []string{"keys-seq", "keys-shuf"} {
 		keys := wl[wname]
-		t := New[uint64]()
+		t := mustNew[uint64]()
 		for i, k := range keys {
 			if _, err := t.Insert(k, uint64(i)); err != nil {
 				b.Fatal(err)

@@ -25,7 +25,7 @@ import (
 // The zero Codec (both functions nil) stands for a set: Save writes a
 // keys-only stream (no value bytes at all) and Load gives every key the
 // zero V. Load also gives zero values, without calling Decode, when the
-// trie stores no values (WithoutValues, or a V of size zero). A Codec is
+// trie stores no values (Config.NoValues, or a V of size zero). A Codec is
 // a pair of function values: copy it freely.
 type Codec[V any] struct {
 	// Append appends v's encoding to dst.

@@ -17,7 +17,7 @@ import (
 // no exported sentinel, and read "trie: load: value of key …: trie: uint64
 // value is not 8 bytes").
 func TestLoadOtherCodec(t *testing.T) {
-	src := New[string]()
+	src := mustNew[string]()
 	src.Insert([]byte("key"), "a string value")
 	var buf bytes.Buffer
 	if _, err := src.Save(&buf, StringCodec()); err != nil {
@@ -28,9 +28,9 @@ func TestLoadOtherCodec(t *testing.T) {
 	refusing := Codec[uint64]{Append: Uint64Codec().Append, Decode: func([]byte) (uint64, error) { return 0, custom }}
 	errs := map[string]error{}
 	for name, load := range map[string]func(r io.Reader, c Codec[uint64]) error{
-		"Load": func(r io.Reader, c Codec[uint64]) error { _, err := Load(r, c); return err },
+		"Load": func(r io.Reader, c Codec[uint64]) error { _, err := Load(r, c, Config{}); return err },
 		"LoadConcurrent": func(r io.Reader, c Codec[uint64]) error {
-			_, err := LoadConcurrent(r, primitives.MultiWriteMultiRead, c)
+			_, err := LoadConcurrent(r, primitives.MultiWriteMultiRead, c, Config{})
 			return err
 		},
 		"Scan": func(r io.Reader, c Codec[uint64]) error {

@@ -1,5 +1,23 @@
 package trie
 
+// Concurrent's public face: the type both concurrent forms share and its
+// methods. Every method that differs by form is a dispatch on c.multi and
+// nothing else; each form's mechanism lives in files of its own:
+//
+//   - OneWriteMultiRead: owform.go (set-up, publication, Reclaim),
+//     cwriter.go (the writer role), owinplace.go (per-key writes),
+//     owmr.go (batches), ocompact.go (compaction);
+//   - MultiWriteMultiRead: mwform.go (set-up, the slots' statistics at
+//     the cap), mwmr.go (per-node locks, writer slots), snapmw.go (the
+//     snapshot gate, Reclaim), mwcompact.go (chunk release, compaction).
+//
+// Shared by both: cmem.go (memory, the readers' view, writer state),
+// cread.go (reads), snapshot.go, valcompact.go.
+//
+// Who may call what: every exported method, any goroutine (the Writer's
+// only through its holder, see Writer). c.multi and c.level are set before
+// c is shared and never change.
+
 import (
 	"context"
 	"errors"
@@ -7,7 +25,6 @@ import (
 	"iter"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/zipora-go/zipora/primitives"
 	"github.com/zipora-go/zipora/structures/pool"
@@ -16,6 +33,14 @@ import (
 // ErrLevel is returned (wrapped) by NewConcurrent for a level that has no
 // concurrent form; the message names the form to use instead.
 var ErrLevel = errors.New("trie: no concurrent form at this level")
+
+// ErrSelfWait is returned (wrapped) by a call that would wait for the
+// writer role of a OneWriteMultiRead Concurrent that the calling goroutine
+// itself holds through LockWriter, TryLockWriter or WithWriter (it would
+// wait forever): Insert, Delete, Snapshot, Reclaim, LockWriter, WithWriter
+// on the same trie. Use the Writer's own methods (InsertNow, Insert,
+// Snapshot, Reclaim) or Unlock first.
+var ErrSelfWait = errors.New("trie: the calling goroutine holds the writer role")
 
 // Concurrent is a Patricia trie safe for concurrent use: an ordered map from
 // byte strings to values of type V whose readers never lock, never
@@ -84,6 +109,12 @@ type Concurrent[V any] struct {
 
 	wword atomic.Uint64 // one-writer: writer role, published key count and version (acquire/release, cwriter.go)
 	wr    Writer[V]     // the reusable writer handed out by LockWriter
+	// holder is the goroutine (internal/gid) that took the role through
+	// LockWriter, TryLockWriter or WithWriter, 0 while the role is free or
+	// held inside a call (Insert, Delete, Snapshot, Reclaim) that runs no
+	// user code; a waiter that finds its own goroutine there returns
+	// ErrSelfWait instead of waiting forever (cwriter.go).
+	holder atomic.Uintptr // relaxed: only compared with the caller's own identity
 
 	w wstate[V] // one-writer: writer state (see wstate), the writer role's
 
@@ -147,8 +178,8 @@ func concurrentPoolConfig(cfg pool.Config) pool.Config {
 // primitives.OneWriteMultiRead or primitives.MultiWriteMultiRead. Other
 // levels return an error wrapping ErrLevel that names the form to use
 // (New for SingleThreadStrict, NewShared for SingleThreadShared, Freeze for
-// NoWriteReadOnly). Options are those of New; WithPoolConfig's MaxFastBlock
-// and ChunkSize are raised where needed so that the largest node is a small
+// NoWriteReadOnly). cfg is as for New; Config.Pool's MaxFastBlock and
+// ChunkSize are raised where needed so that the largest node is a small
 // block. An invalid pool configuration returns the pool's error.
 //
 // A MaxBytes cap applies to inserts: once the arena has grown to it and is
@@ -156,7 +187,7 @@ func concurrentPoolConfig(cfg pool.Config) pool.Config {
 // wrapping pool.ErrExhausted. Deletes build new nodes
 // too, so they may grow the arena by up to two more chunks: a full trie can
 // always be shrunk.
-func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V], error) {
+func NewConcurrent[V any](level primitives.Level, cfg Config) (*Concurrent[V], error) {
 	switch level {
 	case primitives.OneWriteMultiRead, primitives.MultiWriteMultiRead:
 	case primitives.NoWriteReadOnly:
@@ -168,11 +199,7 @@ func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V
 	default:
 		return nil, fmt.Errorf("%w: %v", ErrLevel, level)
 	}
-	cfg := config{pool: defaultPoolConfig()}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	pcfg := concurrentPoolConfig(cfg.pool)
+	pcfg := concurrentPoolConfig(cfg.poolConfig())
 	var insertCap int64
 	if pcfg.MaxBytes > 0 && pcfg.FixedCapacity == 0 {
 		// Inserts stop at MaxBytes; deletes (which copy nodes) may use two
@@ -180,45 +207,25 @@ func NewConcurrent[V any](level primitives.Level, opts ...Option) (*Concurrent[V
 		insertCap = pcfg.MaxBytes
 		pcfg.MaxBytes += 2 * int64(pcfg.ChunkSize)
 	}
-	var zero V
 	c := &Concurrent[V]{level: level, multi: level == primitives.MultiWriteMultiRead, insertCap: insertCap}
-	var mem *arena
-	var chunk int
-	if c.multi {
-		lf, err := newSharedArena(pcfg)
-		if err != nil {
-			return nil, err
-		}
-		chunk = lf.Config().ChunkSize
-		mem = c.setupSlots(lf)
-	} else {
-		var err error
-		if mem, err = newArena(pcfg); err != nil {
-			return nil, err
-		}
-		chunk = mem.p.Config().ChunkSize
-	}
 	c.w.c = c
-	c.wake = make(chan struct{}, 1)
-	if !c.multi {
-		c.w.pubs = 1
-		c.w.pub = pubFields(0, 1)
-		c.wword.Store(c.w.pub) // before publication of c: no other goroutine yet
-	}
 	c.wr.c = c
-	c.wr.held = c.multi // the multi-writer Writer is shared and always usable
-	c.noValues = cfg.noValues || unsafe.Sizeof(zero) == 0
+	c.wake = make(chan struct{}, 1)
+	c.noValues = noValues[V](cfg)
+	c.pcfg = pcfg
+	c.w.core.noValues = true // values live in c.vals
+	var chunk int
+	var err error
+	if c.multi {
+		chunk, err = c.mwInit(pcfg) // mwform.go
+	} else {
+		chunk, err = c.owInit(pcfg) // owform.go
+	}
+	if err != nil {
+		return nil, err
+	}
 	c.shift = uint64(bitsLen(chunk))
 	c.mask = uint64(chunk - 1)
-	c.pcfg = pcfg
-	if c.multi {
-		c.arenas[0] = mem // for storeCapacity: the slots' shared pool (c.w is unused)
-	} else {
-		c.setupArena(0, mem)
-		c.w.core.mem = mem
-	}
-	c.w.core.noValues = true // values live in c.vals
-	c.w.track = !c.multi
 	c.view.Store(&view{})
 	c.vals.Store(&valDir[V]{})
 	c.storeCapacity()
@@ -263,7 +270,7 @@ func (c *Concurrent[V]) Len() int {
 	if c.multi {
 		return c.mwLen()
 	}
-	return int(c.wword.Load() >> wKeysShift & wKeysMask) // acquire: the count last published
+	return c.owLen()
 }
 
 // Insert stores v under key, replacing the value of an existing key, and
@@ -273,17 +280,13 @@ func (c *Concurrent[V]) Len() int {
 // past a configured cap; on error the trie is unchanged. At
 // OneWriteMultiRead it takes the writer role (waiting) and publishes at once.
 func (c *Concurrent[V]) Insert(key []byte, v V) (added bool, err error) {
-	if err := c.checkInsert(key); err != nil || c.multi {
-		if err != nil {
-			return false, err
-		}
-		return c.mwInsertGated(key, v)
-	}
-	if err := c.lockWriter(context.Background()); err != nil {
+	if err := c.checkInsert(key); err != nil {
 		return false, err
 	}
-	defer c.release()
-	return c.owInsertNow(key, v)
+	if c.multi {
+		return c.mwInsertGated(key, v)
+	}
+	return c.owInsertOne(key, v)
 }
 
 // Delete removes key and returns its value and whether it was present.
@@ -298,11 +301,7 @@ func (c *Concurrent[V]) Delete(key []byte) (old V, found bool, err error) {
 	if c.multi {
 		return c.mwDeleteGated(key)
 	}
-	if err := c.lockWriter(context.Background()); err != nil {
-		return old, false, err
-	}
-	defer c.release()
-	return c.owDeleteNow(key)
+	return c.owDeleteOne(key)
 }
 
 // WithWriter runs f with a writer and returns f's error. At
@@ -337,70 +336,6 @@ func (c *Concurrent[V]) runWriter(w *Writer[V], f func(w *Writer[V]) error) erro
 	return f(w)
 }
 
-// publish makes the writer's tree current: one release store of the root,
-// then the epoch of everything it unlinked, then reclamation. The new key
-// count and version (w.pub) go out with the unlock (unlockWriter) or, when
-// the holder keeps the role, publishCount. Writer-role holder only.
-func (c *Concurrent[V]) publish() {
-	w := &c.w
-	if !w.dirty {
-		return
-	}
-	w.dirty = false
-	if c.root.Load() != w.root { // in-place writes stored their own changes
-		c.root.Store(w.root) // release: publishes every node and value built since
-	}
-	w.pubs++
-	w.pub = pubFields(w.keys, w.pubs) // stored by the unlock or publishCount
-	if len(w.freshed) > 0 {
-		w.clearFresh()
-	}
-	if len(w.pend) > 0 {
-		c.retirePend(c.epoch.Epoch()) // read after the root store: see EpochDomain
-		w.pend = w.pend[:0]
-	}
-	c.sweep()
-	c.w.reclaim(false)
-	c.tryDrop()
-	c.w.publishStats()
-}
-
-// publishStats publishes the node count and arena bytes in use where they
-// changed, as deltas (each multi-writer slot publishes its own share; the
-// figures are sums). At MultiWriteMultiRead a slot publishes only once its
-// share moved by mwStatBytes or more (or when flushed: Reclaim, relief),
-// so that writers on other cores do not share a statistics cache line
-// per write. The one writer publishes every change: users (the sharded
-// trie's stats page) read exact figures after a few writes; applying the
-// threshold there too saved two atomic adds per write but showed a small
-// trie as 0 bytes (issue 23). Writer (slot holder) only.
-func (w *wstate[V]) publishStats() {
-	if w.c.multi && !w.c.atCap() {
-		if d := w.core.mem.bytesInUse() - w.statBytes; d < mwStatBytes && d > -mwStatBytes {
-			return
-		}
-	}
-	w.publishStatsNow()
-}
-
-// mwStatBytes is how far a multi-writer slot's arena bytes may drift before
-// the slot publishes them (publishStats), while the arena is below its
-// insert cap (at the cap every change is published: checkCap).
-const mwStatBytes = 16 << 10
-
-// publishStatsNow is publishStats without the multi-writer threshold.
-func (w *wstate[V]) publishStatsNow() {
-	c := w.c
-	if n := w.core.nodes; n != w.statNodes {
-		c.nodes.Add(int64(n - w.statNodes)) // relaxed: a statistic
-		w.statNodes = n
-	}
-	if b := w.core.mem.bytesInUse(); b != w.statBytes {
-		c.arenaBytes.Add(int64(b - w.statBytes)) // relaxed: a statistic
-		w.statBytes = b
-	}
-}
-
 // checkInsert refuses an insert of an over-long key or past the cap.
 func (c *Concurrent[V]) checkInsert(key []byte) error {
 	if len(key) > MaxKeyLen {
@@ -433,9 +368,8 @@ func (c *Concurrent[V]) atCap() bool {
 // left the arena refusing every insert after Reclaim (issue 19 case 8).
 // The caller holds no writer slot (insert entry points).
 func (c *Concurrent[V]) checkCapSlow() error {
-	if c.multi && !c.capFlushed.Load() { // acquire: pairs with the Store below
-		c.eachSlot(func(w *wstate[V]) { w.publishStatsNow() })
-		c.capFlushed.Store(true) // release: every slot's drift is published
+	if c.multi {
+		c.mwFlushAtCap()
 	}
 	if c.arenaBytes.Load() >= c.insertCap/16*15 { // relaxed: exact at the cap (see above)
 		return fmt.Errorf("trie: insert: arena at its cap of %d bytes: %w", c.insertCap, pool.ErrExhausted)
@@ -460,6 +394,66 @@ func (w *Writer[V]) live() *Concurrent[V] {
 		panic("trie: Writer used after Unlock (or after its WithWriter returned)")
 	}
 	return w.c
+}
+
+// LockWriter takes the writer role and returns the writer. At
+// OneWriteMultiRead it waits (parked) while another writer holds the role,
+// as WithWriter does, and returns ctx's error if ctx ends first; taking the
+// role is one atomic compare-and-swap and allocates nothing. Batched writes
+// through the Writer (Insert, Delete) are visible to readers only once
+// Publish or Unlock publishes them, all at once; InsertNow and DeleteNow
+// change the published tree in place and are visible when they return. At
+// MultiWriteMultiRead it never waits: each write through the Writer takes
+// effect on its own, and Unlock does nothing.
+//
+// The caller must call Unlock exactly once and not use the Writer
+// afterwards (the same Writer value is handed to the next holder). While
+// it holds the role, a call on c that would wait for the role (Insert,
+// Delete, Snapshot, Reclaim, LockWriter, WithWriter) returns ErrSelfWait
+// instead of waiting forever: use the Writer's methods.
+func (c *Concurrent[V]) LockWriter(ctx context.Context) (*Writer[V], error) {
+	if c.multi {
+		return &c.wr, nil
+	}
+	return c.owLockWriter(ctx)
+}
+
+// TryLockWriter is LockWriter without waiting: at OneWriteMultiRead it
+// returns an error wrapping primitives.ErrBusy while another writer holds
+// the role.
+func (c *Concurrent[V]) TryLockWriter() (*Writer[V], error) {
+	if c.multi {
+		return &c.wr, nil
+	}
+	return c.owTryLockWriter()
+}
+
+// Publish makes every write made through w so far visible to readers, as
+// one atomic publication (one release store of the root), and keeps the
+// writer role. That store happens-before every Get, Contains or iteration
+// that observes any of those writes. It also brings Stats up to date
+// (per-key writes let the node and arena figures drift by up to 16 KiB
+// between publications of statistics). At MultiWriteMultiRead it does
+// nothing (writes are already visible).
+func (w *Writer[V]) Publish() {
+	c := w.live()
+	if c.multi {
+		return
+	}
+	c.owPublishHeld()
+}
+
+// Unlock publishes (see Publish) and gives the writer role back; the
+// publication and the release of the role happen-before the next holder
+// takes it. The Writer must not be used afterwards. At MultiWriteMultiRead
+// it does nothing.
+func (w *Writer[V]) Unlock() {
+	c := w.live()
+	if c.multi {
+		return
+	}
+	c.holder.Store(0) // before the role is free: no later holder is mistaken for this one
+	c.release()
 }
 
 // InsertNow is Concurrent.Insert for the holder of the writer role: at
@@ -527,12 +521,7 @@ func (w *Writer[V]) Get(key []byte) (V, bool) {
 	if c.multi {
 		return c.Get(key)
 	}
-	idx, ok := lookup(c.w.core.mem, c.w.root, key)
-	if !ok {
-		var zero V
-		return zero, false
-	}
-	return c.value(idx), true
+	return c.owWriterGet(key)
 }
 
 // Contains reports whether key is present as the writer sees it.
@@ -547,7 +536,7 @@ func (w *Writer[V]) Len() int {
 	if c.multi {
 		return c.Len()
 	}
-	return int(c.w.keys)
+	return c.owWriterLen()
 }
 
 // All returns an iterator over every key and value in ascending key order,
@@ -623,7 +612,7 @@ type ReclaimStats struct {
 func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
 	rs := ReclaimStats{Pending: int(c.pending.Load()), Epoch: c.epoch.Epoch(), Version: 1}
 	if !c.multi {
-		rs.Version = c.wword.Load() >> wVersionShift // acquire: the last publication
+		rs.Version = c.owVersion()
 	}
 	return rs
 }
@@ -655,25 +644,7 @@ func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	if c.multi {
 		return c.mwReclaim(ctx)
 	}
-	w, err := c.LockWriter(ctx)
-	if err != nil {
-		return err
-	}
-	err = w.Reclaim()
-	pending := c.dropPending || c.vc.limit.Load() != 0 // an old arena or value chunks wait for readers
-	w.Unlock()
-	if err != nil || !pending {
-		return err
-	}
-	if err := c.WaitReaders(ctx); err != nil {
-		return err
-	}
-	if w, err = c.LockWriter(ctx); err != nil {
-		return err
-	}
-	err = w.Reclaim()
-	w.Unlock()
-	return err
+	return c.owReclaim(ctx)
 }
 
 // WaitReaders waits until every reader that is inside the trie now (Get,
@@ -697,18 +668,5 @@ func (w *Writer[V]) Reclaim() error {
 	if c.multi {
 		return nil
 	}
-	c.publish()
-	c.publishCount()
-	c.sweep()
-	c.tryDrop()
-	c.w.reclaim(true)
-	c.valShrink([]*wstate[V]{&c.w})
-	c.w.publishStatsNow()
-	if c.compactWorth() {
-		if err := c.compact(); err != nil {
-			return wrapErr("compaction", err)
-		}
-	}
-	c.owValCompact()
-	return nil
+	return c.owReclaimHeld()
 }

@@ -167,13 +167,13 @@ var cimpls = []struct {
 }{
 	{"onewriter", func() cimpl { return ctrie{mustNewC(primitives.OneWriteMultiRead)} }},
 	{"multiwriter", func() cimpl { return ctrie{mustNewC(primitives.MultiWriteMultiRead)} }},
-	{"rwmutex", func() cimpl { return &rwtrie{t: New[uint64]()} }},
+	{"rwmutex", func() cimpl { return &rwtrie{t: mustNew[uint64]()} }},
 	{"xsync", func() cimpl { return xmap{xsync.NewMap[string, uint64]()} }},
 	{"syncmap", func() cimpl { return smap{new(sync.Map)} }},
 }
 
 func mustNewC(l primitives.Level) *Concurrent[uint64] {
-	c, err := NewConcurrent[uint64](l)
+	c, err := NewConcurrent[uint64](l, Config{})
 	if err != nil {
 		panic(err)
 	}

@@ -12,7 +12,7 @@ import (
 // A one-writer trie: readers look keys up lock-free while the writer
 // publishes a batch of writes at once.
 func ExampleNewConcurrent() {
-	t, err := trie.NewConcurrent[int](primitives.OneWriteMultiRead)
+	t, err := trie.NewConcurrent[int](primitives.OneWriteMultiRead, trie.Config{})
 	if err != nil {
 		panic(err)
 	}
@@ -45,7 +45,7 @@ func ExampleNewConcurrent() {
 // A multi-writer trie: goroutines insert concurrently; each key is reported
 // added exactly once.
 func ExampleNewConcurrent_multiWriter() {
-	t, err := trie.NewConcurrent[string](primitives.MultiWriteMultiRead)
+	t, err := trie.NewConcurrent[string](primitives.MultiWriteMultiRead, trie.Config{})
 	if err != nil {
 		panic(err)
 	}
@@ -76,10 +76,13 @@ func ExampleNewConcurrent_multiWriter() {
 // The token-checked single-thread form reports misuse instead of allowing
 // it.
 func ExampleNewShared() {
-	s := trie.NewShared[int]()
+	s, err := trie.NewShared[int](trie.Config{})
+	if err != nil {
+		panic(err)
+	}
 	w, _ := s.Writer()
 	_, _ = s.Insert(w, []byte("k"), 7)
-	_, err := s.Reader() // a writer token is out
+	_, err = s.Reader() // a writer token is out
 	fmt.Println(err)
 	w.Release()
 	r, _ := s.Reader()
@@ -94,7 +97,7 @@ func ExampleNewShared() {
 // A snapshot is the trie as it was when taken: later writes do not change
 // it, and taking it copies nothing. Close it when done.
 func ExampleConcurrent_Snapshot() {
-	t, err := trie.NewConcurrent[int](primitives.OneWriteMultiRead)
+	t, err := trie.NewConcurrent[int](primitives.OneWriteMultiRead, trie.Config{})
 	if err != nil {
 		panic(err)
 	}

@@ -21,9 +21,9 @@ import (
 
 var concurrentLevels = []primitives.Level{primitives.OneWriteMultiRead, primitives.MultiWriteMultiRead}
 
-func newC[V any](t testing.TB, l primitives.Level, opts ...Option) *Concurrent[V] {
+func newC[V any](t testing.TB, l primitives.Level, cfg ...Config) *Concurrent[V] {
 	t.Helper()
-	c, err := NewConcurrent[V](l, opts...)
+	c, err := NewConcurrent[V](l, oneConfig(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestConcurrentLevels(t *testing.T) {
 		primitives.SingleThreadShared: "NewShared",
 		primitives.Level(42):          "Level(42)",
 	} {
-		_, err := NewConcurrent[int](l)
+		_, err := NewConcurrent[int](l, Config{})
 		if !errors.Is(err, ErrLevel) || !strings.Contains(err.Error(), want) {
 			t.Errorf("level %v: err %v, want ErrLevel naming %q", l, err, want)
 		}
@@ -55,7 +55,7 @@ func TestConcurrentLevels(t *testing.T) {
 			t.Errorf("Level() = %v, want %v", c.Level(), l)
 		}
 	}
-	_, err := NewConcurrent[int](primitives.OneWriteMultiRead, WithPoolConfig(pool.Config{Alignment: 3}))
+	_, err := NewConcurrent[int](primitives.OneWriteMultiRead, Config{Pool: pool.Config{Alignment: 3}})
 	if !errors.Is(err, pool.ErrInvalidConfig) {
 		t.Errorf("bad pool config: %v, want ErrInvalidConfig", err)
 	}
@@ -304,7 +304,7 @@ func TestConcurrentEdgeKeys(t *testing.T) {
 func TestConcurrentSetForms(t *testing.T) {
 	for _, l := range concurrentLevels {
 		s := newC[struct{}](t, l)
-		n := newC[int](t, l, WithoutValues())
+		n := newC[int](t, l, Config{NoValues: true})
 		for i := range 500 {
 			k := fmt.Appendf(nil, "k%d", i)
 			if _, err := s.Insert(k, struct{}{}); err != nil {
@@ -331,7 +331,7 @@ func TestConcurrentArenaCap(t *testing.T) {
 			cfg := defaultPoolConfig()
 			cfg.ChunkSize = 256 << 10
 			cfg.MaxBytes = 512 << 10
-			c := newC[int](t, l, WithPoolConfig(cfg))
+			c := newC[int](t, l, Config{Pool: cfg})
 			model := map[string]int{}
 			var order []string
 			var failed error
@@ -1019,7 +1019,7 @@ func TestMultiWriterCapExact(t *testing.T) {
 	cfg := defaultPoolConfig()
 	cfg.ChunkSize = 256 << 10
 	cfg.MaxBytes = 512 << 10
-	c := newC[int](t, primitives.MultiWriteMultiRead, WithPoolConfig(cfg))
+	c := newC[int](t, primitives.MultiWriteMultiRead, Config{Pool: cfg})
 	var mu sync.Mutex
 	var keys []string
 	testutil.Within(t, "filling a capped arena from many goroutines", func() {

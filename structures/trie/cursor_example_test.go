@@ -10,7 +10,7 @@ import (
 // A Cursor steps through a Concurrent trie one key at a time; reused, it
 // allocates nothing. Close a walk you stop early.
 func ExampleCursor() {
-	c, err := trie.NewConcurrent[int](primitives.OneWriteMultiRead)
+	c, err := trie.NewConcurrent[int](primitives.OneWriteMultiRead, trie.Config{})
 	if err != nil {
 		panic(err)
 	}

@@ -11,7 +11,7 @@ package trie
 // goroutine that took the role calls unlockWriter and publishCount (through
 // Writer.Unlock or Publish, or the deferred release of WithWriter, Insert,
 // Delete, Reclaim). At MultiWriteMultiRead the word is unused: LockWriter
-// returns a shared, stateless Writer.
+// (concurrent.go) returns a shared, stateless Writer.
 //
 // Invariants:
 //   - wword = state | keys<<2 | version<<wVersionShift. state (bits 0-1) is
@@ -47,6 +47,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/zipora-go/zipora/internal/gid"
 	"github.com/zipora-go/zipora/primitives"
 )
 
@@ -89,6 +90,9 @@ func (c *Concurrent[V]) lockWriterSlow(ctx context.Context) error {
 			if !c.wword.CompareAndSwap(x, x&^wStateMask|wWaited) { // announces a waiter before parking
 				continue
 			}
+		}
+		if c.heldByCaller() {
+			return fmt.Errorf("%w (use the Writer's methods, or Unlock first)", ErrSelfWait)
 		}
 		select {
 		case <-c.wake:
@@ -134,71 +138,49 @@ func (c *Concurrent[V]) wakeOne() {
 	}
 }
 
-// LockWriter takes the writer role and returns the writer. At
-// OneWriteMultiRead it waits (parked) while another writer holds the role,
-// as WithWriter does, and returns ctx's error if ctx ends first; taking the
-// role is one atomic compare-and-swap and allocates nothing. Batched writes
-// through the Writer (Insert, Delete) are visible to readers only once
-// Publish or Unlock publishes them, all at once; InsertNow and DeleteNow
-// change the published tree in place and are visible when they return. At
-// MultiWriteMultiRead it never waits: each write through the Writer takes
-// effect on its own, and Unlock does nothing.
-//
-// The caller must call Unlock exactly once and not use the Writer
-// afterwards (the same Writer value is handed to the next holder).
-func (c *Concurrent[V]) LockWriter(ctx context.Context) (*Writer[V], error) {
-	if c.multi {
-		return &c.wr, nil
-	}
+// owLockWriter is LockWriter at OneWriteMultiRead: it takes the role
+// (waiting) and hands out the Writer.
+func (c *Concurrent[V]) owLockWriter(ctx context.Context) (*Writer[V], error) {
 	if err := c.lockWriter(ctx); err != nil {
 		return nil, err
 	}
-	c.wr.held = true
-	return &c.wr, nil
+	return c.handOut(), nil
 }
 
-// TryLockWriter is LockWriter without waiting: at OneWriteMultiRead it
-// returns an error wrapping primitives.ErrBusy while another writer holds
-// the role.
-func (c *Concurrent[V]) TryLockWriter() (*Writer[V], error) {
-	if c.multi {
-		return &c.wr, nil
-	}
+// owTryLockWriter is TryLockWriter at OneWriteMultiRead.
+func (c *Concurrent[V]) owTryLockWriter() (*Writer[V], error) {
 	if err := c.tryLockWriter(); err != nil {
 		return nil, err
 	}
+	return c.handOut(), nil
+}
+
+// handOut marks the role as held by the calling goroutine for user code
+// and returns the Writer. Holder only.
+func (c *Concurrent[V]) handOut() *Writer[V] {
 	c.wr.held = true
-	return &c.wr, nil
+	c.holder.Store(gid.Current())
+	return &c.wr
 }
 
-// Publish makes every write made through w so far visible to readers, as
-// one atomic publication (one release store of the root), and keeps the
-// writer role. That store happens-before every Get, Contains or iteration
-// that observes any of those writes. It also brings Stats up to date
-// (per-key writes let the node and arena figures drift by up to 16 KiB
-// between publications of statistics). At MultiWriteMultiRead it does
-// nothing (writes are already visible).
-func (w *Writer[V]) Publish() {
-	c := w.live()
-	if !c.multi && c.w.dirty {
-		c.publish()
-		c.publishCount()
-		c.w.publishStatsNow()
-	} else if !c.multi {
-		c.sweep() // closed snapshots' memory comes back even when nothing was written
-	}
+// heldByCaller reports whether the calling goroutine holds the role
+// through a Writer (see Concurrent.holder). Only a waiter calls it, after
+// it saw the role held: a goroutine that gave the role back cleared
+// holder first (Writer.Unlock), so it never sees itself there unless it
+// holds the role now.
+func (c *Concurrent[V]) heldByCaller() bool {
+	h := c.holder.Load()
+	return h != 0 && h == gid.Current()
 }
 
-// Unlock publishes (see Publish) and gives the writer role back; the
-// publication and the release of the role happen-before the next holder
-// takes it. The Writer must not be used afterwards. At MultiWriteMultiRead
-// it does nothing.
-func (w *Writer[V]) Unlock() {
-	c := w.live()
-	if c.multi {
-		return
-	}
-	c.release()
+// owLen is Len at OneWriteMultiRead: the key count last published.
+func (c *Concurrent[V]) owLen() int {
+	return int(c.wword.Load() >> wKeysShift & wKeysMask) // acquire: the count last published
+}
+
+// owVersion is ReclaimStats' Version at OneWriteMultiRead.
+func (c *Concurrent[V]) owVersion() uint64 {
+	return c.wword.Load() >> wVersionShift // acquire: the last publication
 }
 
 // release publishes the writer's changes and gives the role back (the key

@@ -25,7 +25,7 @@
 //
 // Values of any type V are kept in Go memory (segmented slices indexed from
 // the nodes), so a V holding pointers stays visible to the garbage collector.
-// WithoutValues, or a V of size zero such as struct{}, makes a set that
+// Config.NoValues, or a V of size zero such as struct{}, makes a set that
 // stores no values at all.
 //
 // # Iteration
@@ -76,7 +76,7 @@
 //
 // # Memory
 //
-// Nodes are allocated from a structures/pool NoLocking pool (WithPoolConfig
+// Nodes are allocated from a structures/pool NoLocking pool (Config.Pool
 // configures it, e.g. MaxBytes to cap it: Insert then fails with an error
 // wrapping pool.ErrExhausted and leaves the trie unchanged). Deleted keys
 // return their nodes to the pool, and later inserts reuse them; Stats

@@ -17,7 +17,7 @@ import (
 // matches.
 func TestErrorPrefixOnce(t *testing.T) {
 	errs := map[string]error{
-		"ErrKeyTooLong": ErrKeyTooLong, "ErrLevel": ErrLevel, "ErrUnsorted": ErrUnsorted,
+		"ErrKeyTooLong": ErrKeyTooLong, "ErrLevel": ErrLevel, "ErrSelfWait": ErrSelfWait, "ErrUnsorted": ErrUnsorted,
 		"ErrNotStream": ErrNotStream, "ErrVersion": ErrVersion, "ErrCorrupt": ErrCorrupt,
 		"ErrTooLarge": ErrTooLarge,
 	}
@@ -29,16 +29,16 @@ func TestErrorPrefixOnce(t *testing.T) {
 		errs[name] = err
 	}
 	long := bytes.Repeat([]byte{'k'}, MaxKeyLen+1)
-	tr := New[string]()
+	tr := mustNew[string]()
 	_, err := tr.Insert(long, "v")
 	must("Trie.Insert", err, ErrKeyTooLong)
-	c, err := NewConcurrent[string](primitives.OneWriteMultiRead)
+	c, err := NewConcurrent[string](primitives.OneWriteMultiRead, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Insert(long, "v")
 	must("Concurrent.Insert", err, ErrKeyTooLong)
-	_, err = NewConcurrent[string](primitives.SingleThreadStrict)
+	_, err = NewConcurrent[string](primitives.SingleThreadStrict, Config{})
 	must("NewConcurrent", err, ErrLevel)
 
 	unsorted := func(yield func([]byte, string) bool) {
@@ -47,7 +47,7 @@ func TestErrorPrefixOnce(t *testing.T) {
 	var buf bytes.Buffer
 	_, err = Save(&buf, unsorted, StringCodec())
 	must("Save unsorted", err, ErrUnsorted)
-	b, err := NewBuilder[string]()
+	b, err := NewBuilder[string](Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,17 +66,17 @@ func TestErrorPrefixOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := buf.Bytes()
-	_, err = Load(bytes.NewReader(data[:len(data)-3]), StringCodec())
+	_, err = Load(bytes.NewReader(data[:len(data)-3]), StringCodec(), Config{})
 	must("Load truncated", err, ErrCorrupt)
 	flip := slices.Clone(data)
 	flip[len(flip)/2] ^= 0xff
-	_, err = Load(bytes.NewReader(flip), StringCodec())
+	_, err = Load(bytes.NewReader(flip), StringCodec(), Config{})
 	must("Load corrupt", err, ErrCorrupt)
-	_, err = Load(strings.NewReader("not a stream at all, not at all"), StringCodec())
+	_, err = Load(strings.NewReader("not a stream at all, not at all"), StringCodec(), Config{})
 	must("Load garbage", err, ErrNotStream)
-	_, err = Load(bytes.NewReader(data), bad)
+	_, err = Load(bytes.NewReader(data), bad, Config{})
 	errs["Load with a codec error"] = err
-	_, err = LoadConcurrent(bytes.NewReader(data), primitives.OneWriteMultiRead, StringCodec(), WithPoolConfig(pool.Config{MaxBytes: 1}))
+	_, err = LoadConcurrent(bytes.NewReader(data), primitives.OneWriteMultiRead, StringCodec(), Config{Pool: pool.Config{MaxBytes: 1}})
 	errs["LoadConcurrent with a tiny pool"] = err
 	testutil.CheckErrors(t, errs)
 }

@@ -2,13 +2,18 @@ package trie_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
+	"github.com/zipora-go/zipora/structures/pool"
 	"github.com/zipora-go/zipora/structures/trie"
 )
 
 func Example() {
-	t := trie.New[int]()
+	t, err := trie.New[int](trie.Config{})
+	if err != nil {
+		panic(err)
+	}
 	for i, k := range []string{"apple", "app", "banana", "application", "band"} {
 		if _, err := t.Insert([]byte(k), i); err != nil {
 			panic(err)
@@ -27,7 +32,10 @@ func Example() {
 }
 
 func ExampleTrie_Range() {
-	t := trie.New[struct{}]() // a set: no value storage
+	t, err := trie.New[struct{}](trie.Config{}) // a set: no value storage
+	if err != nil {
+		panic(err)
+	}
 	for _, k := range []string{"2024-01-05", "2024-02-11", "2024-02-28", "2024-03-01"} {
 		t.Insert([]byte(k), struct{}{})
 	}
@@ -40,7 +48,10 @@ func ExampleTrie_Range() {
 }
 
 func ExampleTrie_All_delete() {
-	t := trie.New[int]()
+	t, err := trie.New[int](trie.Config{})
+	if err != nil {
+		panic(err)
+	}
 	for i := range 6 {
 		t.Insert(fmt.Appendf(nil, "k%d", i), i)
 	}
@@ -61,7 +72,10 @@ func ExampleTrie_All_delete() {
 }
 
 func ExampleTrie_Freeze() {
-	t := trie.New[string]()
+	t, err := trie.New[string](trie.Config{})
+	if err != nil {
+		panic(err)
+	}
 	t.Insert([]byte("/etc/hosts"), "hosts")
 	t.Insert([]byte("/etc/passwd"), "passwd")
 	f := t.Freeze() // read-only; safe for concurrent readers
@@ -70,4 +84,24 @@ func ExampleTrie_Freeze() {
 	fmt.Println(v, ok, f.Len(), t.Len())
 	// Output:
 	// hosts true 2 1
+}
+
+// A Config is a plain value; each zero field means that field's default.
+// Here: a set (no values stored) whose node memory is capped at 1 MiB, the
+// other pool knobs left to the trie's defaults. An invalid configuration
+// is an error, never a panic.
+func ExampleConfig() {
+	t, err := trie.New[int](trie.Config{NoValues: true, Pool: pool.Config{MaxBytes: 1 << 20}})
+	if err != nil {
+		panic(err)
+	}
+	t.Insert([]byte("k"), 42)
+	v, ok := t.Get([]byte("k"))
+	fmt.Println(v, ok)
+
+	_, err = trie.New[int](trie.Config{Pool: pool.Config{Alignment: 3}})
+	fmt.Println(errors.Is(err, pool.ErrInvalidConfig))
+	// Output:
+	// 0 true
+	// true
 }

@@ -15,7 +15,7 @@ func FuzzTrie(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0, 0, 1, 'x', 1, 0, 3, 1, 0})
 	f.Add(bytes.Repeat([]byte{0, 4, 'a', 'a', 'a', 'b', 0, 5, 'a', 'a', 'b', 'b', 'c'}, 8))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tr := New[int]()
+		tr := mustNew[int]()
 		m := model{}
 		next := func() []byte {
 			if len(data) == 0 {

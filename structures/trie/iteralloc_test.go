@@ -17,8 +17,8 @@ func TestIterAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items under -race")
 	}
-	tr := New[int]()
-	c, err := NewConcurrent[int](primitives.OneWriteMultiRead)
+	tr := mustNew[int]()
+	c, err := NewConcurrent[int](primitives.OneWriteMultiRead, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

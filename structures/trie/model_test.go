@@ -90,11 +90,7 @@ var keyGens = []keyGen{
 // runModel performs ops random operations on a trie and on the model and
 // compares them, checking iteration, invariants and Freeze periodically.
 func runModel(t testing.TB, r *rand.Rand, gen keyGen, ops int, noValues bool) {
-	var opts []Option
-	if noValues {
-		opts = append(opts, WithoutValues())
-	}
-	tr := New[int](opts...)
+	tr := mustNew[int](Config{NoValues: noValues})
 	m := model{}
 	check := func(step int) {
 		if err := tr.CheckInvariants(); err != nil {
@@ -251,7 +247,7 @@ func TestAllocFailures(t *testing.T) {
 	for _, gen := range keyGens {
 		t.Run(gen.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(7, uint64(len(gen.name))))
-			tr := New[int]()
+			tr := mustNew[int]()
 			failing := false
 			tr.SetFailAlloc(func() bool { return failing && r.IntN(4) == 0 })
 			m := model{}

@@ -41,7 +41,7 @@ func BenchmarkMultiWriter(b *testing.B) {
 				for done := 0; done < b.N; {
 					keys := set.keys[:min(len(set.keys), b.N-done)]
 					mw := ctrie{mustNewC(primitives.MultiWriteMultiRead)}
-					rw := &rwtrie{t: New[uint64]()}
+					rw := &rwtrie{t: mustNew[uint64]()}
 					var impls [2]cimpl = [2]cimpl{mw, rw}
 					if op == "get" {
 						b.StopTimer()
@@ -106,7 +106,7 @@ func BenchmarkMultiWriter(b *testing.B) {
 func TestMultiWriterSlots(t *testing.T) {
 	for _, g := range hammerCounts() {
 		t.Run(fmt.Sprintf("goroutines=%d", g), func(t *testing.T) {
-			c := newC[int](t, primitives.MultiWriteMultiRead, WithPoolConfig(pool.Config{Alignment: 8, ChunkSize: 4096}))
+			c := newC[int](t, primitives.MultiWriteMultiRead, Config{Pool: pool.Config{Alignment: 8, ChunkSize: 4096}})
 			const keys = 4000
 			var wg sync.WaitGroup
 			for w := range g {

@@ -18,8 +18,10 @@ import (
 )
 
 // smallChunks is a pool configuration with the smallest chunks the
-// concurrent forms allow (256 KiB), so that tests see many chunks.
-func smallChunks() Option { return WithPoolConfig(pool.Config{ChunkSize: 256 << 10}) }
+// concurrent forms allow (256 KiB), so that tests see many chunks, and
+// the pool package's 16-byte alignment (the thresholds below were set
+// with it).
+func smallChunks() Config { return Config{Pool: pool.Config{ChunkSize: 256 << 10, Alignment: 16}} }
 
 // mwNodeStats returns the multi-writer node pool's statistics.
 func (c *Concurrent[V]) mwNodeStats() pool.Stats { return c.slots[0].w.core.mem.lf.Stats() }

@@ -23,7 +23,7 @@ import (
 // arenas serve as the compaction target and an arena is reused after its
 // reset.
 func TestChurnCompaction(t *testing.T) {
-	c := newC[[]byte](t, primitives.OneWriteMultiRead, WithPoolConfig(pool.Config{Alignment: 8, ChunkSize: 256 << 10}))
+	c := newC[[]byte](t, primitives.OneWriteMultiRead, Config{Pool: pool.Config{Alignment: 8, ChunkSize: 256 << 10}})
 	chunk := int(c.mask + 1)
 	live, rounds := 10000, 4
 	if raceEnabled || testing.Short() {

@@ -134,7 +134,7 @@ func BenchmarkOneWriter(b *testing.B) {
 				const step = 4 * session
 				for done := 0; done < b.N; {
 					keys := set.keys[:min(len(set.keys), b.N-done)]
-					t := New[uint64]()
+					t := mustNew[uint64]()
 					l := m.level
 					if l == 0 {
 						l = primitives.OneWriteMultiRead

@@ -26,14 +26,18 @@ type Shared[V any] struct {
 	m *primitives.TokenManager
 }
 
-// NewShared returns an empty token-checked trie. Options are those of New;
-// it panics on an invalid WithPoolConfig configuration, as New does.
-func NewShared[V any](opts ...Option) *Shared[V] {
+// NewShared returns an empty token-checked trie configured by cfg (as for
+// New, whose errors it returns).
+func NewShared[V any](cfg Config) (*Shared[V], error) {
+	t, err := New[V](cfg)
+	if err != nil {
+		return nil, err
+	}
 	m, err := primitives.NewTokenManager(primitives.SingleThreadShared)
 	if err != nil {
 		panic("trie: " + err.Error()) // the level is valid
 	}
-	return &Shared[V]{t: New[V](opts...), m: m}
+	return &Shared[V]{t: t, m: m}, nil
 }
 
 // Reader issues a reader token (ErrBusy while a writer token is out). The

@@ -8,7 +8,7 @@ import (
 )
 
 func TestSharedTokens(t *testing.T) {
-	s := NewShared[int]()
+	s := mustShared[int]()
 	w, err := s.Writer()
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestSharedTokens(t *testing.T) {
 	if ok, err := s.Contains(r2, []byte("a")); !ok || err != nil {
 		t.Fatalf("Contains = %v, %v", ok, err)
 	}
-	other := NewShared[int]()
+	other := mustShared[int]()
 	ro, err := other.Reader()
 	if err != nil {
 		t.Fatal(err)

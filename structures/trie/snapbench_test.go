@@ -22,7 +22,7 @@ import (
 // tree over the same keys (built once per benchmark binary).
 var snapBench = sync.OnceValues(func() (*Concurrent[uint64], *iradix.Tree[uint64]) {
 	keys := workloads()["keys-shuf"]
-	c, err := NewConcurrent[uint64](primitives.OneWriteMultiRead)
+	c, err := NewConcurrent[uint64](primitives.OneWriteMultiRead, Config{})
 	if err != nil {
 		panic(err)
 	}

@@ -130,7 +130,7 @@ type heldItem struct {
 // closed. Taking a snapshot copies nothing. The snapshot holds every write
 // published before the call and none made after it returns. Close it when
 // done. The memory it keeps counts against a MaxBytes cap
-// (WithPoolConfig): with snapshots open, inserts may fail with
+// (Config.Pool): with snapshots open, inserts may fail with
 // pool.ErrExhausted sooner. The error is always nil today (kept for
 // forms that may refuse).
 func (c *Concurrent[V]) Snapshot() (*Snapshot[V], error) {

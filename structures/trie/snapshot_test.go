@@ -308,7 +308,7 @@ func testSnapshotMany(t *testing.T, l primitives.Level) {
 func TestSnapshotAcrossReclaim(t *testing.T) { bothLevels(t, testSnapshotAcrossReclaim) }
 
 func testSnapshotAcrossReclaim(t *testing.T, l primitives.Level) {
-	c := newC[int](t, l, WithPoolConfig(pool.Config{ChunkSize: 16 << 10}))
+	c := newC[int](t, l, Config{Pool: pool.Config{ChunkSize: 16 << 10, Alignment: 16}})
 	n := 40000
 	if raceEnabled {
 		n = 16000
@@ -437,7 +437,7 @@ func testSnapshotModel(t *testing.T, level primitives.Level) {
 	if testing.Short() || raceEnabled {
 		ops = 3000
 	}
-	c, err := NewConcurrent[int](level)
+	c, err := NewConcurrent[int](level, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,7 +112,6 @@ type saver[V any] struct {
 	total    uint64 // records written
 	prev     []byte // the previous key (whole stream: the order check)
 	inBlock  bool   // prev is in the current block (prefix compression)
-	val      []byte // the value encoding, reused
 	keysOnly bool
 	target   int // testBlockTarget
 	c        Codec[V]

@@ -24,7 +24,7 @@ import (
 func BenchmarkPersist(b *testing.B) {
 	for _, wl := range []string{"keys-seq", "paths"} {
 		keys := sortedList(workloads()[wl])
-		src := New[uint64]()
+		src := mustNew[uint64]()
 		for i := range keys.len() {
 			src.Insert(keys.at(i), uint64(i))
 		}
@@ -46,7 +46,7 @@ func BenchmarkPersist(b *testing.B) {
 			b.ReportAllocs()
 			cpu0 := testutil.ProcessCPU()
 			for b.Loop() {
-				if _, err := Load(bytes.NewReader(stream.Bytes()), Uint64Codec()); err != nil {
+				if _, err := Load(bytes.NewReader(stream.Bytes()), Uint64Codec(), Config{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -56,7 +56,7 @@ func BenchmarkPersist(b *testing.B) {
 			b.ReportAllocs()
 			cpu0 := testutil.ProcessCPU()
 			for b.Loop() {
-				t := New[uint64]()
+				t := mustNew[uint64]()
 				for i := range keys.len() {
 					t.Insert(keys.at(i), uint64(i))
 				}
@@ -67,7 +67,7 @@ func BenchmarkPersist(b *testing.B) {
 			b.ReportAllocs()
 			cpu0 := testutil.ProcessCPU()
 			for b.Loop() {
-				if _, err := LoadConcurrent(bytes.NewReader(stream.Bytes()), primitives.OneWriteMultiRead, Uint64Codec()); err != nil {
+				if _, err := LoadConcurrent(bytes.NewReader(stream.Bytes()), primitives.OneWriteMultiRead, Uint64Codec(), Config{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -77,7 +77,7 @@ func BenchmarkPersist(b *testing.B) {
 			b.ReportAllocs()
 			cpu0 := testutil.ProcessCPU()
 			for b.Loop() {
-				c, _ := NewConcurrent[uint64](primitives.OneWriteMultiRead)
+				c, _ := NewConcurrent[uint64](primitives.OneWriteMultiRead, Config{})
 				w, _ := c.LockWriter(b.Context())
 				for i := range keys.len() {
 					w.InsertNow(keys.at(i), uint64(i))
@@ -172,7 +172,7 @@ var _ io.Writer = (*countWriter)(nil)
 
 // sortedList returns l's keys in ascending order.
 func sortedList(l keyList) keyList {
-	t := New[struct{}]()
+	t := mustNew[struct{}]()
 	for i := range l.len() {
 		t.Insert(l.at(i), struct{}{})
 	}

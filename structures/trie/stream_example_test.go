@@ -10,7 +10,10 @@ import (
 )
 
 func ExampleSave() {
-	t := trie.New[string]()
+	t, err := trie.New[string](trie.Config{})
+	if err != nil {
+		panic(err)
+	}
 	for _, k := range []string{"apple", "app", "banana"} {
 		if _, err := t.Insert([]byte(k), "fruit:"+k); err != nil {
 			panic(err)
@@ -30,7 +33,10 @@ func ExampleSave() {
 }
 
 func ExampleLoad() {
-	src := trie.New[uint64]()
+	src, err := trie.New[uint64](trie.Config{})
+	if err != nil {
+		panic(err)
+	}
 	for i, k := range []string{"a", "ab", "b"} {
 		src.Insert([]byte(k), uint64(i))
 	}
@@ -40,18 +46,18 @@ func ExampleLoad() {
 	}
 	data := buf.Bytes()
 
-	t, err := trie.Load(bytes.NewReader(data), trie.Uint64Codec())
+	t, err := trie.Load(bytes.NewReader(data), trie.Uint64Codec(), trie.Config{})
 	fmt.Println(t.Len(), err)
 	v, ok := t.Get([]byte("ab"))
 	fmt.Println(v, ok)
 
 	// The same stream as a concurrent trie.
-	c, err := trie.LoadConcurrent(bytes.NewReader(data), primitives.OneWriteMultiRead, trie.Uint64Codec())
+	c, err := trie.LoadConcurrent(bytes.NewReader(data), primitives.OneWriteMultiRead, trie.Uint64Codec(), trie.Config{})
 	fmt.Println(c.Len(), err)
 
 	// A damaged stream is an error, never a partial trie.
 	data[len(data)-20] ^= 1
-	t, err = trie.Load(bytes.NewReader(data), trie.Uint64Codec())
+	t, err = trie.Load(bytes.NewReader(data), trie.Uint64Codec(), trie.Config{})
 	fmt.Println(t == nil, errors.Is(err, trie.ErrCorrupt))
 	// Output:
 	// 3 <nil>
@@ -61,7 +67,7 @@ func ExampleLoad() {
 }
 
 func ExampleBuilder() {
-	b, err := trie.NewBuilder[int]()
+	b, err := trie.NewBuilder[int](trie.Config{})
 	if err != nil {
 		panic(err)
 	}

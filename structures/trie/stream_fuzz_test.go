@@ -42,7 +42,7 @@ func FuzzSaveLoad(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{5, 1, 1, 2, 2, 3, 6, 1, 1, 2, 2, 3, 3}, 10))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		keys, m := fuzzPairs(data)
-		ins := New[string]()
+		ins := mustNew[string]()
 		for _, k := range keys {
 			if _, err := ins.Insert([]byte(k), m[k]); err != nil {
 				t.Fatal(err)
@@ -60,7 +60,7 @@ func FuzzSaveLoad(f *testing.F) {
 		if err != nil || !bytes.Equal(tree.Bytes(), buf.Bytes()) {
 			t.Fatalf("Trie.Save differs from Save of All (%v)", err)
 		}
-		got, err := Load(bytes.NewReader(buf.Bytes()), StringCodec())
+		got, err := Load(bytes.NewReader(buf.Bytes()), StringCodec(), Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func FuzzSaveLoad(f *testing.F) {
 		if len(data)%2 == 1 {
 			l = primitives.MultiWriteMultiRead
 		}
-		c, err := LoadConcurrent(bytes.NewReader(buf.Bytes()), l, StringCodec())
+		c, err := LoadConcurrent(bytes.NewReader(buf.Bytes()), l, StringCodec(), Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func FuzzSaveLoad(f *testing.F) {
 // valid trie that saves back to an equivalent stream.
 func FuzzLoad(f *testing.F) {
 	for _, keys := range keySets()[:12] {
-		tr := New[string]()
+		tr := mustNew[string]()
 		for _, k := range keys {
 			tr.Insert([]byte(k), k)
 		}
@@ -133,12 +133,12 @@ func frameStream(count int, payload []byte) []byte {
 }
 
 func checkLoaded(t *testing.T, data []byte) {
-	tr, err := Load(bytes.NewReader(data), StringCodec())
+	tr, err := Load(bytes.NewReader(data), StringCodec(), Config{})
 	if err != nil {
 		if tr != nil {
 			t.Fatal("a trie and an error")
 		}
-		if _, err2 := LoadConcurrent(bytes.NewReader(data), primitives.OneWriteMultiRead, StringCodec()); err2 == nil {
+		if _, err2 := LoadConcurrent(bytes.NewReader(data), primitives.OneWriteMultiRead, StringCodec(), Config{}); err2 == nil {
 			t.Fatalf("Load failed (%v), LoadConcurrent did not", err)
 		}
 		return
@@ -150,12 +150,12 @@ func checkLoaded(t *testing.T, data []byte) {
 	if _, err := Save(&buf, tr.All(), StringCodec()); err != nil {
 		t.Fatal(err)
 	}
-	again, err := Load(&buf, StringCodec())
+	again, err := Load(&buf, StringCodec(), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkSame(t, "reload", tr.All(), again.All())
-	c, err := LoadConcurrent(bytes.NewReader(data), primitives.MultiWriteMultiRead, StringCodec())
+	c, err := LoadConcurrent(bytes.NewReader(data), primitives.MultiWriteMultiRead, StringCodec(), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

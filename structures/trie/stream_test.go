@@ -129,7 +129,7 @@ func saveStrings(t testing.TB, pairs iter.Seq2[[]byte, string]) []byte {
 // and Stats), the same contents.
 func TestLoadShape(t *testing.T) {
 	for si, keys := range keySets() {
-		ins := New[string]()
+		ins := mustNew[string]()
 		for _, k := range keys {
 			if _, err := ins.Insert([]byte(k), "v"+k); err != nil {
 				t.Fatal(err)
@@ -137,7 +137,7 @@ func TestLoadShape(t *testing.T) {
 		}
 		data := saveStrings(t, ins.All())
 		checkTreeSave(t, ins, data)
-		got, err := Load(bytes.NewReader(data), StringCodec())
+		got, err := Load(bytes.NewReader(data), StringCodec(), Config{})
 		if err != nil {
 			t.Fatalf("set %d: %v", si, err)
 		}
@@ -157,7 +157,7 @@ func TestLoadShape(t *testing.T) {
 			continue // the race build checks the concurrent forms on a third of the sets
 		}
 		for _, l := range []primitives.Level{primitives.OneWriteMultiRead, primitives.MultiWriteMultiRead} {
-			c, err := LoadConcurrent(bytes.NewReader(data), l, StringCodec())
+			c, err := LoadConcurrent(bytes.NewReader(data), l, StringCodec(), Config{})
 			if err != nil {
 				t.Fatalf("set %d %v: %v", si, l, err)
 			}
@@ -242,11 +242,11 @@ func checkSame[V comparable](t testing.TB, what string, want, got iter.Seq2[[]by
 // other (the shapes are the insert path's own).
 func TestLoadAfterWrites(t *testing.T) {
 	keys := keySets()[20]
-	src := New[string]()
+	src := mustNew[string]()
 	for _, k := range keys {
 		src.Insert([]byte(k), k)
 	}
-	got, err := Load(bytes.NewReader(saveStrings(t, src.All())), StringCodec())
+	got, err := Load(bytes.NewReader(saveStrings(t, src.All())), StringCodec(), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestSaveErrors(t *testing.T) {
 	if _, err := Save(io.Discard, seq("a"), Codec[string]{Decode: StringCodec().Decode}); err == nil {
 		t.Error("codec without Append accepted")
 	}
-	tr := New[string]()
+	tr := mustNew[string]()
 	for _, k := range keySets()[22] {
 		tr.Insert([]byte(k), "bad")
 	}
@@ -348,7 +348,7 @@ func (w *failWriter) Write(p []byte) (int, error) {
 // every byte, a reader failing at every offset, wrong magic and version:
 // always an error, never a trie.
 func TestLoadCorrupt(t *testing.T) {
-	src := New[string]()
+	src := mustNew[string]()
 	for i, k := range keySets()[16] {
 		src.Insert([]byte(k), strings.Repeat("v", i%8))
 	}
@@ -361,7 +361,7 @@ func TestLoadCorrupt(t *testing.T) {
 		t.Fatalf("want several blocks, got %d", blocks)
 	}
 	load := func(r io.Reader) error {
-		tr, err := Load(r, StringCodec())
+		tr, err := Load(r, StringCodec(), Config{})
 		if (tr == nil) == (err == nil) {
 			t.Fatalf("Load returned %v and %v", tr, err)
 		}
@@ -449,7 +449,7 @@ func countBlocks(t *testing.T, data []byte) int {
 }
 
 func TestLoadErrors(t *testing.T) {
-	src := New[string]()
+	src := mustNew[string]()
 	for _, k := range keySets()[18] {
 		src.Insert([]byte(k), k)
 	}
@@ -462,13 +462,13 @@ func TestLoadErrors(t *testing.T) {
 		}
 		return string(src), nil
 	}
-	if _, err := Load(bytes.NewReader(data), bad); !errors.Is(err, errCodec) {
+	if _, err := Load(bytes.NewReader(data), bad, Config{}); !errors.Is(err, errCodec) {
 		t.Fatalf("codec: %v", err)
 	}
-	if _, err := LoadConcurrent(bytes.NewReader(data), primitives.MultiWriteMultiRead, bad); !errors.Is(err, errCodec) {
+	if _, err := LoadConcurrent(bytes.NewReader(data), primitives.MultiWriteMultiRead, bad, Config{}); !errors.Is(err, errCodec) {
 		t.Fatalf("codec: %v", err)
 	}
-	if _, err := LoadConcurrent(bytes.NewReader(data), primitives.NoWriteReadOnly, bad); !errors.Is(err, ErrLevel) {
+	if _, err := LoadConcurrent(bytes.NewReader(data), primitives.NoWriteReadOnly, bad, Config{}); !errors.Is(err, ErrLevel) {
 		t.Fatalf("level: %v", err)
 	}
 	// A pool cap hit mid-load.
@@ -479,30 +479,30 @@ func TestLoadErrors(t *testing.T) {
 			}
 		}
 	})
-	capCfg := pool.Config{MaxBytes: 256 << 10, ChunkSize: 64 << 10}
-	if _, err := Load(bytes.NewReader(bigData), StringCodec(), WithPoolConfig(capCfg)); !errors.Is(err, pool.ErrExhausted) {
+	capCfg := pool.Config{MaxBytes: 256 << 10, ChunkSize: 64 << 10, Alignment: 16, MaxFastBlock: 64 << 10}
+	if _, err := Load(bytes.NewReader(bigData), StringCodec(), Config{Pool: capCfg}); !errors.Is(err, pool.ErrExhausted) {
 		t.Fatalf("cap: %v", err)
 	}
 	for _, l := range []primitives.Level{primitives.OneWriteMultiRead, primitives.MultiWriteMultiRead} {
-		if _, err := LoadConcurrent(bytes.NewReader(bigData), l, StringCodec(), WithPoolConfig(capCfg)); !errors.Is(err, pool.ErrExhausted) {
+		if _, err := LoadConcurrent(bytes.NewReader(bigData), l, StringCodec(), Config{Pool: capCfg}); !errors.Is(err, pool.ErrExhausted) {
 			t.Fatalf("%v cap: %v", l, err)
 		}
 	}
-	if _, err := Load(bytes.NewReader(data), StringCodec(), WithPoolConfig(pool.Config{Alignment: 3})); err == nil {
+	if _, err := Load(bytes.NewReader(data), StringCodec(), Config{Pool: pool.Config{Alignment: 3}}); err == nil {
 		t.Fatal("bad pool config accepted")
 	}
 }
 
 // TestLoadFaultAlloc fails the n-th node allocation of a load, for every n.
 func TestLoadFaultAlloc(t *testing.T) {
-	src := New[string]()
+	src := mustNew[string]()
 	for _, k := range keySets()[17] {
 		src.Insert([]byte(k), k)
 	}
 	data := saveStrings(t, src.All())
 	nodes := src.Stats().Nodes
 	for fail := range nodes {
-		b, err := NewBuilder[string]()
+		b, err := NewBuilder[string](Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -525,27 +525,27 @@ func TestLoadFaultAlloc(t *testing.T) {
 
 func TestCodecs(t *testing.T) {
 	now := time.Date(2026, 12, 6, 3, 4, 5, 6, time.UTC)
-	tt := New[time.Time]()
+	tt := mustNew[time.Time]()
 	tt.Insert([]byte("a"), now)
 	tt.Insert([]byte("b"), now.Add(time.Hour))
 	var buf bytes.Buffer
 	if _, err := Save(&buf, tt.All(), BinaryCodec[time.Time]()); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Load(&buf, BinaryCodec[time.Time]())
+	got, err := Load(&buf, BinaryCodec[time.Time](), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := got.Get([]byte("b")); !v.Equal(now.Add(time.Hour)) {
 		t.Fatalf("time: %v", v)
 	}
-	ut := New[uint64]()
+	ut := mustNew[uint64]()
 	for i := range uint64(100) {
 		ut.Insert(binary.BigEndian.AppendUint64(nil, i), i*i)
 	}
 	buf.Reset()
 	Save(&buf, ut.All(), Uint64Codec())
-	gu, err := Load(&buf, Uint64Codec())
+	gu, err := Load(&buf, Uint64Codec(), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,12 +553,12 @@ func TestCodecs(t *testing.T) {
 	if _, err := Uint64Codec().Decode([]byte{1, 2}); err == nil {
 		t.Fatal("short uint64 accepted")
 	}
-	bt := New[[]byte]()
+	bt := mustNew[[]byte]()
 	bt.Insert([]byte("k"), []byte("value"))
 	bt.Insert([]byte("l"), nil)
 	buf.Reset()
 	Save(&buf, bt.All(), BytesCodec())
-	gb, err := Load(&buf, BytesCodec())
+	gb, err := Load(&buf, BytesCodec(), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,14 +571,14 @@ func TestCodecs(t *testing.T) {
 		t.Fatal(err)
 	}
 	keysOnly := buf.Len()
-	gk, err := Load(bytes.NewReader(buf.Bytes()), BytesCodec())
+	gk, err := Load(bytes.NewReader(buf.Bytes()), BytesCodec(), Config{})
 	if err != nil || gk.Len() != 2 {
 		t.Fatal(err)
 	}
 	if v, ok := gk.Get([]byte("k")); !ok || v != nil {
 		t.Fatalf("keys only: %q %v", v, ok)
 	}
-	set, err := Load(bytes.NewReader(buf.Bytes()), Codec[struct{}]{})
+	set, err := Load(bytes.NewReader(buf.Bytes()), Codec[struct{}]{}, Config{})
 	if err != nil || set.Len() != 2 || !set.Contains([]byte("l")) {
 		t.Fatal(err)
 	}
@@ -589,25 +589,25 @@ func TestCodecs(t *testing.T) {
 	}
 	// WithoutValues: the codec's Decode is never called.
 	never := Codec[[]byte]{Decode: func([]byte) ([]byte, error) { panic("decoded") }}
-	if s, err := Load(bytes.NewReader(buf.Bytes()), never, WithoutValues()); err != nil || s.Len() != 2 {
+	if s, err := Load(bytes.NewReader(buf.Bytes()), never, Config{NoValues: true}); err != nil || s.Len() != 2 {
 		t.Fatal(err)
 	}
 }
 
 // TestStreamsBackToBack reads two streams from one bufio.Reader.
 func TestStreamsBackToBack(t *testing.T) {
-	a, b := New[string](), New[string]()
+	a, b := mustNew[string](), mustNew[string]()
 	a.Insert([]byte("a"), "1")
 	b.Insert([]byte("b"), "2")
 	var buf bytes.Buffer
 	Save(&buf, a.All(), StringCodec())
 	Save(&buf, b.All(), StringCodec())
 	br := bufio.NewReader(&buf)
-	ga, err := Load(br, StringCodec())
+	ga, err := Load(br, StringCodec(), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gb, err := Load(br, StringCodec())
+	gb, err := Load(br, StringCodec(), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -617,7 +617,7 @@ func TestStreamsBackToBack(t *testing.T) {
 }
 
 func TestBuilder(t *testing.T) {
-	b, err := NewBuilder[int]()
+	b, err := NewBuilder[int](Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -645,11 +645,11 @@ func TestBuilder(t *testing.T) {
 	if err := b.Add([]byte("d"), 1); err == nil {
 		t.Fatal("Add after Trie accepted")
 	}
-	e, _ := NewBuilder[int]()
+	e, _ := NewBuilder[int](Config{})
 	if tr, err := e.Trie(); err != nil || tr.Len() != 0 {
 		t.Fatal(err)
 	}
-	cb, err := NewConcurrentBuilder[int](primitives.OneWriteMultiRead)
+	cb, err := NewConcurrentBuilder[int](primitives.OneWriteMultiRead, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -664,7 +664,7 @@ func TestBuilder(t *testing.T) {
 }
 
 func TestScan(t *testing.T) {
-	src := New[string]()
+	src := mustNew[string]()
 	for _, k := range keySets()[14] {
 		src.Insert([]byte(k), k+"!")
 	}
@@ -706,7 +706,7 @@ func TestLCP(t *testing.T) {
 // TestLoadConcurrentFaultAlloc fails the n-th node allocation of a
 // concurrent load, for every n, in both forms.
 func TestLoadConcurrentFaultAlloc(t *testing.T) {
-	src := New[string]()
+	src := mustNew[string]()
 	for _, k := range keySets()[17] {
 		src.Insert([]byte(k), k)
 	}
@@ -714,7 +714,7 @@ func TestLoadConcurrentFaultAlloc(t *testing.T) {
 	nodes := src.Stats().Nodes
 	for _, l := range []primitives.Level{primitives.OneWriteMultiRead, primitives.MultiWriteMultiRead} {
 		for fail := range nodes {
-			b, err := NewConcurrentBuilder[string](l)
+			b, err := NewConcurrentBuilder[string](l, Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -765,7 +765,7 @@ func TestSaveConcurrentUnderWrites(t *testing.T) {
 			if _, err := Save(&buf, c.All(), Uint64Codec()); err != nil {
 				t.Fatal(err)
 			}
-			got, err := Load(&buf, Uint64Codec())
+			got, err := Load(&buf, Uint64Codec(), Config{})
 			if err != nil {
 				t.Fatal(err)
 			}

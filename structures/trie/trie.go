@@ -14,27 +14,58 @@ const MaxKeyLen = 1 << 16
 // MaxKeyLen.
 var ErrKeyTooLong = errors.New("trie: key too long")
 
-// Option configures a trie built by New.
-type Option func(*config)
-
-type config struct {
-	noValues bool
-	pool     pool.Config
+// Config configures a trie: New, NewShared, NewConcurrent, NewBuilder,
+// NewConcurrentBuilder, Load and LoadConcurrent take one. The zero Config
+// is the default (a map whose nodes live in the trie's default pool), and
+// each zero field means that field's default. A Config is a plain value:
+// copy it, compare it, log it.
+type Config struct {
+	// Pool configures the node pool (a structures/pool NoLocking pool;
+	// for the multi-writer Concurrent form a LockFree one). Each zero
+	// field takes the trie's default, not the pool package's: Alignment 8
+	// (must be 8 or more), MaxFastBlock 16 KiB (at most ChunkSize),
+	// ChunkSize 1 MiB (derived from FixedCapacity when that is set),
+	// MaxBytes FixedCapacity when that is set, else 8 GiB, the most a
+	// trie can address (a larger value is capped to it). Set MaxBytes to
+	// cap node memory: Insert then fails with an error wrapping
+	// pool.ErrExhausted. NewConcurrent raises MaxFastBlock and ChunkSize
+	// where needed so that the largest node is a small block. A
+	// configuration the pool rejects makes the constructor return an error
+	// wrapping pool.ErrInvalidConfig.
+	Pool pool.Config
+	// NoValues makes a set: the trie stores no values at all (no value
+	// slots, no per-key value memory). Insert ignores its value argument
+	// and Get and the iterators yield the zero V. A trie whose V has size
+	// zero (such as struct{}) is a set whatever NoValues says.
+	NoValues bool
 }
 
-// WithPoolConfig sets the configuration of the trie's node pool (a
-// structures/pool NoLocking pool). Use it to cap node memory (MaxBytes:
-// Insert then fails with an error wrapping pool.ErrExhausted) or to change
-// the chunk size. Alignment must be 8 or more; MaxBytes is capped at 8 GiB,
-// the most a trie can address. New panics on a configuration the pool
-// rejects.
-func WithPoolConfig(cfg pool.Config) Option { return func(c *config) { c.pool = cfg } }
+// poolConfig returns c.Pool with the trie's defaults in its zero fields.
+func (c Config) poolConfig() pool.Config {
+	p, d := c.Pool, defaultPoolConfig()
+	if p.Alignment == 0 {
+		p.Alignment = d.Alignment
+	}
+	if p.ChunkSize == 0 && p.FixedCapacity == 0 {
+		p.ChunkSize = d.ChunkSize
+	}
+	if p.MaxBytes == 0 && p.FixedCapacity > 0 {
+		p.MaxBytes = p.FixedCapacity // the pool refuses any other cap
+	}
+	if p.MaxFastBlock == 0 {
+		p.MaxFastBlock = d.MaxFastBlock
+		if p.ChunkSize > 0 {
+			p.MaxFastBlock = min(p.MaxFastBlock, p.ChunkSize)
+		}
+	}
+	return p
+}
 
-// WithoutValues makes a set: the trie stores no values at all (no value
-// slots, no per-key value memory). Insert ignores its value argument and Get
-// and the iterators yield the zero V. A trie whose V has size zero (such as
-// struct{}) is a set without this option.
-func WithoutValues() Option { return func(c *config) { c.noValues = true } }
+// noValues reports whether a trie of V built with c stores no values.
+func noValues[V any](c Config) bool {
+	var zero V
+	return c.NoValues || unsafe.Sizeof(zero) == 0
+}
 
 // Trie is an ordered map from byte strings to values of type V: a
 // path-compressed (Patricia) trie whose nodes live in arena memory, so that
@@ -51,22 +82,18 @@ type Trie[V any] struct {
 	c core[V]
 }
 
-// New returns an empty trie. It panics if a WithPoolConfig configuration is
-// invalid.
-func New[V any](opts ...Option) *Trie[V] {
-	cfg := config{pool: defaultPoolConfig()}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	var zero V
-	t := &Trie[V]{}
-	mem, err := newArena(cfg.pool)
+// New returns an empty trie configured by cfg (the zero Config: the
+// defaults). A pool configuration the pool rejects returns an error
+// wrapping pool.ErrInvalidConfig.
+func New[V any](cfg Config) (*Trie[V], error) {
+	mem, err := newArena(cfg.poolConfig())
 	if err != nil {
-		panic(err.Error())
+		return nil, err
 	}
+	t := &Trie[V]{}
 	t.c.mem = mem
-	t.c.noValues = cfg.noValues || unsafe.Sizeof(zero) == 0
-	return t
+	t.c.noValues = noValues[V](cfg)
+	return t, nil
 }
 
 // Insert stores v under key, replacing the value of an existing key. added

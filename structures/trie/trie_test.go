@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/zipora-go/zipora/primitives"
 	"github.com/zipora-go/zipora/structures/pool"
 )
 
@@ -35,7 +36,7 @@ func keysOf[V any](seq func(func([]byte, V) bool)) []string {
 }
 
 func TestEmptyAndZeroByteKeys(t *testing.T) {
-	tr := New[string]()
+	tr := mustNew[string]()
 	if _, ok := tr.Get(nil); ok || tr.Len() != 0 || len(keysOf(tr.All())) != 0 {
 		t.Fatal("empty trie not empty")
 	}
@@ -75,7 +76,7 @@ func TestEmptyAndZeroByteKeys(t *testing.T) {
 }
 
 func TestKeyLimits(t *testing.T) {
-	tr := New[int]()
+	tr := mustNew[int]()
 	long := bytes.Repeat([]byte{'x'}, MaxKeyLen)
 	if !mustInsert(t, tr, long, 1) {
 		t.Fatal("MaxKeyLen key not added")
@@ -115,7 +116,7 @@ func TestKeyLimits(t *testing.T) {
 }
 
 func TestDenseNodes(t *testing.T) {
-	tr := New[int]()
+	tr := mustNew[int]()
 	// 256 children under one node, then back down (dense -> sparse).
 	for i := range 256 {
 		mustInsert(t, tr, []byte{'d', byte(i)}, i)
@@ -152,7 +153,7 @@ func TestDenseNodes(t *testing.T) {
 // TestModifyDuringIteration checks the documented semantics: the loop body
 // may insert and delete; iteration resumes after the last yielded key.
 func TestModifyDuringIteration(t *testing.T) {
-	tr := New[int]()
+	tr := mustNew[int]()
 	for i := range 1000 {
 		mustInsert(t, tr, fmt.Appendf(nil, "k%04d", i), i)
 	}
@@ -180,7 +181,7 @@ func TestModifyDuringIteration(t *testing.T) {
 }
 
 func TestIteratorKeyBuffer(t *testing.T) {
-	tr := New[int]()
+	tr := mustNew[int]()
 	for _, k := range []string{"a", "ab", "abc", "b"} {
 		mustInsert(t, tr, []byte(k), 0)
 	}
@@ -203,8 +204,8 @@ func TestIteratorKeyBuffer(t *testing.T) {
 }
 
 func TestSetForms(t *testing.T) {
-	s := New[struct{}]()
-	w := New[int](WithoutValues())
+	s := mustNew[struct{}]()
+	w := mustNew[int](Config{NoValues: true})
 	for i := range 1000 {
 		k := fmt.Appendf(nil, "%d", i*7919%1000)
 		mustInsert(t, s, k, struct{}{})
@@ -226,7 +227,7 @@ func TestSetForms(t *testing.T) {
 func TestArenaCap(t *testing.T) {
 	cfg := pool.MemoryOptimized()
 	cfg.MaxBytes = int64(cfg.ChunkSize)
-	tr := New[int](WithPoolConfig(cfg))
+	tr := mustNew[int](Config{Pool: cfg})
 	var err error
 	n := 0
 	for ; n < 1_000_000; n++ {
@@ -255,19 +256,27 @@ func TestArenaCap(t *testing.T) {
 	}
 }
 
-func TestInvalidPoolConfigPanics(t *testing.T) {
-	defer func() {
-		if r := recover(); r == nil {
-			t.Fatal("no panic")
+// TestInvalidPoolConfig: a configuration the pool rejects is an error
+// wrapping pool.ErrInvalidConfig from every constructor (New panicked
+// before issue 22).
+func TestInvalidPoolConfig(t *testing.T) {
+	bad := Config{Pool: pool.Config{Alignment: 3}}
+	_, errNew := New[int](bad)
+	_, errShared := NewShared[int](bad)
+	_, errBuilder := NewBuilder[int](bad)
+	_, errConc := NewConcurrent[int](primitives.OneWriteMultiRead, bad)
+	_, errCB := NewConcurrentBuilder[int](primitives.MultiWriteMultiRead, bad)
+	for name, err := range map[string]error{"New": errNew, "NewShared": errShared, "NewBuilder": errBuilder, "NewConcurrent": errConc, "NewConcurrentBuilder": errCB} {
+		if !errors.Is(err, pool.ErrInvalidConfig) {
+			t.Errorf("%s: %v, want pool.ErrInvalidConfig", name, err)
 		}
-	}()
-	New[int](WithPoolConfig(pool.Config{Alignment: 3}))
+	}
 }
 
 // TestMemoryReuse checks that deleting every key returns the arena to
 // empty and that a second fill reuses the memory instead of growing.
 func TestMemoryReuse(t *testing.T) {
-	tr := New[int]()
+	tr := mustNew[int]()
 	n := 50_000
 	if raceEnabled {
 		n = 5_000
@@ -308,7 +317,7 @@ func TestHeapObjects(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		return ms.HeapObjects
 	}
-	tr := New[uint64]()
+	tr := mustNew[uint64]()
 	key := make([]byte, 0, 16)
 	insert := func(from, to int) {
 		for i := from; i < to; i++ {
@@ -332,7 +341,7 @@ func TestHeapObjects(t *testing.T) {
 
 // TestFrozenConcurrentReaders reads one Frozen from many goroutines.
 func TestFrozenConcurrentReaders(t *testing.T) {
-	tr := New[int]()
+	tr := mustNew[int]()
 	n := 20_000
 	if raceEnabled {
 		n = 2_000

@@ -30,7 +30,10 @@ func newIndex(t *testing.T, backend string) Index {
 	if backend == "locked" {
 		return NewLocked()
 	}
-	tr := shards.NewTrie[string]()
+	tr, err := shards.NewTrie[string](shards.TrieConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 3, Spin: runtime.NoSpin}, tr)
 	if err != nil {
 		t.Fatal(err)
@@ -79,17 +82,13 @@ func (c *client) do(method, path string, body io.Reader, out any) (int, string) 
 
 func keyPath(k string) string { return "/keys/" + url.PathEscape(k) }
 
-type completion struct {
-	Prefix string   `json:"prefix"`
-	Keys   []string `json:"keys"`
-	More   bool     `json:"more"`
-}
+type completion = CompleteAnswer
 
 // modelComplete is what /complete must answer, from a plain map.
-func modelComplete(m map[string]string, prefix string, limit int) completion {
+func modelComplete(m map[string]string, prefix, after string, limit int) completion {
 	keys := []string{}
 	for _, k := range slices.Sorted(maps.Keys(m)) { // byte order: Go strings compare bytewise
-		if strings.HasPrefix(k, prefix) {
+		if strings.HasPrefix(k, prefix) && k > after {
 			keys = append(keys, k)
 		}
 	}
@@ -100,32 +99,67 @@ func modelComplete(m map[string]string, prefix string, limit int) completion {
 	return completion{prefix, keys, more}
 }
 
-func (c *client) checkComplete(m map[string]string, prefix string, limit int) {
+// completeQuery is /complete's URL for prefix, after and limit.
+func completeQuery(prefix, after string, limit int) string {
+	q := url.Values{"prefix": {prefix}, "limit": {fmt.Sprint(limit)}}
+	if after != "" {
+		q.Set("after", after)
+	}
+	return "/complete?" + q.Encode()
+}
+
+func (c *client) checkComplete(m map[string]string, prefix, after string, limit int) {
 	c.t.Helper()
 	var got completion
-	code, body := c.do("GET", "/complete?prefix="+url.QueryEscape(prefix)+"&limit="+fmt.Sprint(limit), nil, &got)
-	if !utf8.ValidString(prefix) { // a prefix that ends inside a character: refused, not rewritten
+	code, body := c.do("GET", completeQuery(prefix, after, limit), nil, &got)
+	if !utf8.ValidString(prefix) || !utf8.ValidString(after) { // ends inside a character: refused, not rewritten
 		if code != 400 || !strings.Contains(body, "not valid UTF-8") {
-			c.t.Fatalf("complete %q: %d %s, want 400", prefix, code, body)
+			c.t.Fatalf("complete %q after %q: %d %s, want 400", prefix, after, code, body)
 		}
 		return
 	}
-	want := modelComplete(m, prefix, limit)
+	want := modelComplete(m, prefix, after, limit)
 	if code != 200 || got.Prefix != want.Prefix || got.More != want.More || !slices.Equal(got.Keys, want.Keys) {
-		c.t.Fatalf("complete %q limit %d: %d %s\nwant %+v", prefix, limit, code, body, want)
+		c.t.Fatalf("complete %q after %q limit %d: %d %s\nwant %+v", prefix, after, limit, code, body, want)
 	}
 }
 
-// checkAll compares the whole Index, and every prefix of about 30 of its
-// keys, with m.
+// checkPages pages through prefix's keys, limit a page, each page's last
+// key the next one's after, and compares the whole with m: every key
+// exactly once, in order.
+func (c *client) checkPages(m map[string]string, prefix string, limit int) {
+	c.t.Helper()
+	want := modelComplete(m, prefix, "", len(m)+1).Keys
+	var all []string
+	after := ""
+	for page := 0; ; page++ {
+		var got completion
+		if code, body := c.do("GET", completeQuery(prefix, after, limit), nil, &got); code != 200 || page > len(m) {
+			c.t.Fatalf("page %d of %q: %d %s", page, prefix, code, body)
+		}
+		all = append(all, got.Keys...)
+		if !got.More {
+			break
+		}
+		after = got.Keys[len(got.Keys)-1]
+	}
+	if !slices.Equal(all, want) {
+		c.t.Fatalf("paging %q by %d: %d keys, want %d", prefix, limit, len(all), len(want))
+	}
+}
+
+// checkAll compares the whole Index, every prefix of about 30 of its keys
+// (with and without an after), and a paging through it all, with m.
 func (c *client) checkAll(m map[string]string) {
 	c.t.Helper()
-	c.checkComplete(m, "", MaxLimit)
+	c.checkComplete(m, "", "", MaxLimit)
+	c.checkPages(m, "", 7)
 	keys := slices.Sorted(maps.Keys(m))
 	for j := 0; j < len(keys); j += 1 + len(keys)/30 {
 		k := keys[j]
 		for i := range len(k) + 1 {
-			c.checkComplete(m, k[:i], 3)
+			c.checkComplete(m, k[:i], "", 3)
+			c.checkComplete(m, k[:i], k, 3)
 		}
 	}
 }
@@ -133,6 +167,14 @@ func (c *client) checkAll(m map[string]string) {
 // randKey draws from a small space, so that writes collide and keys share
 // prefixes; it includes slashes (also doubled), spaces, '%', '?', '#', '.'
 // and multi-byte UTF-8.
+// randAfter is "" (no bound) half the time, else a random key.
+func randAfter(r *rand.Rand) string {
+	if r.IntN(2) == 0 {
+		return ""
+	}
+	return randKey(r)
+}
+
 func randKey(r *rand.Rand) string {
 	parts := []string{"a", "ab", "b", "/", "//", "é", "x y", "%", "?", "#", ".", "..", "z"}
 	var b strings.Builder
@@ -197,7 +239,7 @@ func TestAPIAgainstModel(t *testing.T) {
 						t.Fatalf("batch %q: %d %s", lines, code, body)
 					}
 				default:
-					c.checkComplete(m, k[:r.IntN(len(k)+1)], 1+r.IntN(4))
+					c.checkComplete(m, k[:r.IntN(len(k)+1)], randAfter(r), 1+r.IntN(4))
 				}
 			}
 			c.checkAll(m)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -332,45 +333,65 @@ func bodyError(w http.ResponseWriter, err error, what string, limit int64, conte
 // that goes away cannot leave a write half-done with no answer.
 func writeCtx(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
 
-func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	prefix := q.Get("prefix")
-	if len(prefix) > trie.MaxKeyLen {
-		fail(w, http.StatusBadRequest, "prefix %s over the limit of %d bytes", exampleutil.QuoteKey([]byte(prefix)), trie.MaxKeyLen)
-		return
+// CompleteQuery is what a /complete request asks: the keys that start
+// with Prefix and sort after After (empty: from the first), at most Limit.
+type CompleteQuery struct {
+	Prefix, After string
+	Limit         int
+}
+
+// ParseComplete reads and checks /complete's parameters: prefix and after
+// valid UTF-8 of at most trie.MaxKeyLen bytes, limit from 1 to MaxLimit
+// (DefaultLimit when absent). Its errors are the 400 answer's text.
+func ParseComplete(q url.Values) (CompleteQuery, error) {
+	c := CompleteQuery{Prefix: q.Get("prefix"), After: q.Get("after"), Limit: DefaultLimit}
+	for _, p := range [...]struct{ name, v string }{{"prefix", c.Prefix}, {"after", c.After}} {
+		if len(p.v) > trie.MaxKeyLen {
+			return c, fmt.Errorf("%s %s over the limit of %d bytes", p.name, exampleutil.QuoteKey([]byte(p.v)), trie.MaxKeyLen)
+		}
+		if err := checkUTF8(p.name, p.v); err != nil {
+			return c, err
+		}
 	}
-	if err := checkUTF8("prefix", prefix); err != nil {
-		fail(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	limit := DefaultLimit
 	if q.Has("limit") {
 		l := q.Get("limit")
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > MaxLimit {
-			fail(w, http.StatusBadRequest, "limit %s: want an integer from 1 to %d", exampleutil.QuoteKey([]byte(l)), MaxLimit)
-			return
+			return c, fmt.Errorf("limit %s: want an integer from 1 to %d", exampleutil.QuoteKey([]byte(l)), MaxLimit)
 		}
-		limit = n
+		c.Limit = n
 	}
-	if b, ok := s.completeJSON(w, prefix, limit); ok {
+	return c, nil
+}
+
+// CompleteAnswer is /complete's answer. When More is true, the next page
+// is the same query with after set to the last key.
+type CompleteAnswer struct {
+	Prefix string   `json:"prefix"`
+	Keys   []string `json:"keys"`
+	More   bool     `json:"more"`
+}
+
+func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
+	c, err := ParseComplete(r.URL.Query())
+	if err != nil {
+		fail(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	if b, ok := s.completeJSON(w, c); ok {
 		s.writeCharged(w, b) // the slot bounds the work; the bytes are charged while written
 	}
 }
 
 // completeJSON computes the answer of /complete under an answer slot.
-func (s *Server) completeJSON(w http.ResponseWriter, prefix string, limit int) ([]byte, bool) {
+func (s *Server) completeJSON(w http.ResponseWriter, c CompleteQuery) ([]byte, bool) {
 	if !s.acquire(w, s.answers) {
 		return nil, false
 	}
 	defer func() { <-s.answers }()
-	keys, more := s.idx.Complete(prefix, limit, s.cfg.CompleteBytes)
+	keys, more := s.idx.Complete(c.Prefix, c.After, c.Limit, s.cfg.CompleteBytes)
 	var buf bytes.Buffer
-	json.NewEncoder(&buf).Encode(struct {
-		Prefix string   `json:"prefix"`
-		Keys   []string `json:"keys"`
-		More   bool     `json:"more"`
-	}{prefix, keys, more})
+	json.NewEncoder(&buf).Encode(CompleteAnswer{c.Prefix, keys, more})
 	return buf.Bytes(), true
 }
 

@@ -7,8 +7,10 @@
 package httpindex
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"iter"
 	"sync"
 	"sync/atomic"
 
@@ -37,10 +39,11 @@ type Index interface {
 	// Apply applies the writes in order, all of them: they are valid, so
 	// only a stopped runtime can make it fail.
 	Apply(ctx context.Context, ops []Op) error
-	// Complete returns up to limit keys starting with prefix, in byte order,
-	// whose JSON encodings (jsonLen, plus a comma each) total at most
-	// maxBytes, and whether there are more.
-	Complete(prefix string, limit, maxBytes int) (keys []string, more bool)
+	// Complete returns up to limit keys starting with prefix and greater
+	// than after (empty: no bound), in byte order, whose JSON encodings
+	// (jsonLen, plus a comma each) total at most maxBytes, and whether
+	// there are more (the next page: after = the last key).
+	Complete(prefix, after string, limit, maxBytes int) (keys []string, more bool)
 	// Len returns the number of keys.
 	Len() int
 	// Stats returns one row per shard (one row for the locked backend).
@@ -65,13 +68,26 @@ type ShardStats struct {
 	BytesPerKey float64 `json:"bytes_per_key"`
 }
 
+// SeekFrom is the least key a completion of prefix after after can
+// return: prefix, or after's successor (after + a zero byte) when after is
+// not below prefix.
+func SeekFrom(prefix, after string) []byte {
+	if after == "" || after < prefix {
+		return []byte(prefix)
+	}
+	return append([]byte(after), 0)
+}
+
 // complete collects up to limit keys of seq, their JSON encodings (and a
 // comma each) totalling at most maxBytes, and whether there are more: the
 // answer of /complete is bounded in bytes whatever the keys' lengths.
-func complete[V any](seq func(yield func([]byte, V) bool), limit, maxBytes int) (keys []string, more bool) {
+func complete[V any](seek func([]byte) iter.Seq2[[]byte, V], prefix, after string, limit, maxBytes int) (keys []string, more bool) {
 	keys = make([]string, 0, min(limit, 64))
 	used := 0
-	for k := range seq {
+	for k := range seek(SeekFrom(prefix, after)) {
+		if !bytes.HasPrefix(k, []byte(prefix)) {
+			break // in order: no later key has the prefix
+		}
 		n := jsonLen(k) + 1
 		if len(keys) == limit || used+n > maxBytes {
 			more = true
@@ -121,8 +137,8 @@ func (s *sharded) Apply(ctx context.Context, ops []Op) error {
 	return b.Commit(ctx)
 }
 
-func (s *sharded) Complete(prefix string, limit, maxBytes int) ([]string, bool) {
-	return complete(s.t.Prefix([]byte(prefix)), limit, maxBytes)
+func (s *sharded) Complete(prefix, after string, limit, maxBytes int) ([]string, bool) {
+	return complete(s.t.Seek, prefix, after, limit, maxBytes)
 }
 
 func (s *sharded) Len() int { return s.t.Len() }
@@ -157,7 +173,13 @@ type locked struct {
 }
 
 // NewLocked returns an Index over one trie.Trie behind a sync.RWMutex.
-func NewLocked() Index { return &locked{t: trie.New[string]()} }
+func NewLocked() Index {
+	t, err := trie.New[string](trie.Config{})
+	if err != nil {
+		panic("httpindex: " + err.Error()) // the default configuration is valid
+	}
+	return &locked{t: t}
+}
 
 func (l *locked) Name() string { return "locked" }
 
@@ -199,10 +221,10 @@ func (l *locked) Apply(_ context.Context, ops []Op) error {
 	return nil
 }
 
-func (l *locked) Complete(prefix string, limit, maxBytes int) ([]string, bool) {
+func (l *locked) Complete(prefix, after string, limit, maxBytes int) ([]string, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return complete(l.t.Prefix([]byte(prefix)), limit, maxBytes)
+	return complete(l.t.Seek, prefix, after, limit, maxBytes)
 }
 
 func (l *locked) Len() int {
@@ -230,7 +252,7 @@ func (l *locked) Save(_ context.Context, w io.Writer) (int64, error) {
 
 // Load builds the new trie without the lock and swaps it in under it.
 func (l *locked) Load(_ context.Context, r io.Reader) error {
-	t, err := trie.Load(r, trie.StringCodec())
+	t, err := trie.Load(r, trie.StringCodec(), trie.Config{})
 	if err != nil {
 		return err
 	}

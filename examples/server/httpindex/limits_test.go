@@ -73,7 +73,7 @@ func TestCompleteByteCap(t *testing.T) {
 			c := startWith(t, idx, Config{CompleteBytes: capBytes})
 			var got completion
 			code, body := c.do("GET", "/complete?prefix=p&limit=1000", nil, &got)
-			want := modelComplete(m, "p", 1000)
+			want := modelComplete(m, "p", "", 1000)
 			if code != 200 || !got.More || len(got.Keys) == 0 || len(got.Keys) >= len(want.Keys) {
 				t.Fatalf("%d: %d keys, more %v (of %d)", code, len(got.Keys), got.More, len(want.Keys))
 			}
@@ -92,8 +92,10 @@ func TestCompleteByteCap(t *testing.T) {
 			if len(body) > capBytes+200 {
 				t.Fatalf("answer of %d bytes for a cap of %d", len(body), capBytes)
 			}
-			// A limit under the cap is still honoured.
-			c.checkComplete(m, "p0", 3)
+			// A limit under the cap is still honoured, and the cut
+			// answers page through everything.
+			c.checkComplete(m, "p0", "", 3)
+			c.checkPages(m, "p", 1000)
 		})
 	}
 }
@@ -106,10 +108,10 @@ type blocking struct {
 	release chan struct{}
 }
 
-func (b *blocking) Complete(prefix string, limit, maxBytes int) ([]string, bool) {
+func (b *blocking) Complete(prefix, after string, limit, maxBytes int) ([]string, bool) {
 	b.entered <- struct{}{}
 	<-b.release
-	return b.Index.Complete(prefix, limit, maxBytes)
+	return b.Index.Complete(prefix, after, limit, maxBytes)
 }
 
 func (b *blocking) Apply(ctx context.Context, ops []Op) error {
@@ -436,7 +438,10 @@ func FuzzBatchLine(f *testing.F) {
 // TestBatchAfterStop: a write refused because the runtime stopped is a 503
 // that says what was applied (nothing for a PUT; counts for a batch).
 func TestWriteAfterStop(t *testing.T) {
-	tr := shards.NewTrie[string]()
+	tr, err := shards.NewTrie[string](shards.TrieConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt, err := runtime.Start(context.Background(), runtime.Config{Workers: 2, Spin: runtime.NoSpin}, tr)
 	if err != nil {
 		t.Fatal(err)

@@ -81,7 +81,7 @@ func TestPageInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(c.base+"/"), chromedp.WaitVisible("#q")); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := shown(""), modelComplete(m, "", 20).Keys; !slices.Equal(got, want) {
+	if got, want := shown(""), modelComplete(m, "", "", 20).Keys; !slices.Equal(got, want) {
 		t.Fatalf("empty prefix: %q, want %q", got, want)
 	}
 	typed := ""
@@ -90,7 +90,7 @@ func TestPageInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		typed += step
-		if got, want := shown(typed), modelComplete(m, typed, 20).Keys; !slices.Equal(got, want) {
+		if got, want := shown(typed), modelComplete(m, typed, "", 20).Keys; !slices.Equal(got, want) {
 			t.Fatalf("typed %q: page lists %q, want %q", typed, got, want)
 		}
 	}
@@ -98,7 +98,7 @@ func TestPageInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(took, fmt.Sprintf("%d keys for “apri” in ", len(modelComplete(m, "apri", 20).Keys))) || !strings.HasSuffix(took, " ms") {
+	if !strings.HasPrefix(took, fmt.Sprintf("%d keys for “apri” in ", len(modelComplete(m, "apri", "", 20).Keys))) || !strings.HasSuffix(took, " ms") {
 		t.Fatalf("timing line: %q", took)
 	}
 	// Empty the box and type another prefix.
@@ -108,8 +108,39 @@ func TestPageInBrowser(t *testing.T) {
 	if got := shown("band"); !slices.Equal(got, []string{"band", "bandana"}) {
 		t.Fatalf("band: %q", got)
 	}
+	// A prefix with more keys than a page: "more" adds the next page
+	// (after the last key listed) until none is left.
+	for i := range 45 {
+		k := fmt.Sprintf("m/%02d", i)
+		if code, body := c.do("PUT", keyPath(k), strings.NewReader("v"), nil); code != 201 {
+			t.Fatal(code, body)
+		}
+		m[k] = "v"
+	}
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("q").value = ""`), chromedp.SendKeys("#q", "m/")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := shown("m/"), modelComplete(m, "m/", "", 20).Keys; !slices.Equal(got, want) {
+		t.Fatalf("m/: %q, want %q", got, want)
+	}
+	for n := 40; n <= 60; n += 20 {
+		cond := fmt.Sprintf(`document.querySelectorAll("#results li").length === %d`, min(n, 45))
+		if err := chromedp.Do(ctx, chromedp.Click("#more"), chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("more, to %d keys: %v", min(n, 45), err)
+		}
+	}
+	all, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#results li")].map(li => li.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("more").hidden`))
+	if want := modelComplete(m, "m/", "", 100).Keys; err != nil || !slices.Equal(all, want) || !hidden {
+		t.Fatalf("after paging: %q (more hidden %v, %v), want %q", all, hidden, err, want)
+	}
 	// The shard table: one row per shard, keys adding up to the model.
-	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.querySelectorAll("#shards tbody tr").length === 3`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	// (The table refreshes every 2 s: wait for the one with every key.)
+	rowsCond := fmt.Sprintf(`document.querySelectorAll("#shards tbody tr").length === 3 && [...document.querySelectorAll("#shards tbody tr")].reduce((n, tr) => n + Number(tr.cells[1].textContent), 0) === %d`, len(m))
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](rowsCond, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll("#shards tbody tr")].map(tr => [...tr.cells].map(td => td.textContent))`))

@@ -1,0 +1,159 @@
+package trie
+
+// The one-writer form (OneWriteMultiRead) behind Concurrent's methods
+// (concurrent.go): its set-up, its per-key writes with the role taken for
+// them, publication, and Reclaim. The writer role itself is cwriter.go;
+// the writes are owinplace.go (per key, in place) and owmr.go (batches,
+// copy-on-write); compaction is ocompact.go.
+//
+// Who may call what: owInit only from NewConcurrent, before c is shared;
+// owInsertOne, owDeleteOne and owReclaim from any goroutine (they take the
+// role); everything else only in the goroutine that holds the writer role,
+// or, for publish, the multi-writer form's snapshot-mode writer under
+// mwSnap.mu (snapmw.go), which runs this form's in-place writes on c.w.
+// Readers never call these.
+//
+// Invariants: those of cwriter.go (the role and its word), owinplace.go
+// and owmr.go (what a write may change in place), ocompact.go (the old
+// arena is dropped only once readers left it). publish stores the root
+// (release) before it reads the epoch at which it retires what the writes
+// unlinked, so a reader that enters after that epoch cannot reach them.
+
+import (
+	"context"
+
+	"github.com/zipora-go/zipora/structures/pool"
+)
+
+// owInit sets up the one-writer form: its node arena (arena 0, a
+// NoLocking pool only the role holder touches) and the writer word's
+// first publication. It returns the pool's chunk size.
+func (c *Concurrent[V]) owInit(pcfg pool.Config) (chunk int, err error) {
+	mem, err := newArena(pcfg)
+	if err != nil {
+		return 0, err
+	}
+	c.w.pubs = 1
+	c.w.pub = pubFields(0, 1)
+	c.wword.Store(c.w.pub) // before publication of c: no other goroutine yet
+	c.setupArena(0, mem)
+	c.w.core.mem = mem
+	c.w.track = true
+	return mem.p.Config().ChunkSize, nil
+}
+
+// owInsertOne is Concurrent.Insert at OneWriteMultiRead: it takes the
+// writer role (waiting), inserts in place and gives the role back, which
+// publishes the key count and version.
+func (c *Concurrent[V]) owInsertOne(key []byte, v V) (added bool, err error) {
+	if err := c.lockWriter(context.Background()); err != nil {
+		return false, err
+	}
+	defer c.release()
+	return c.owInsertNow(key, v)
+}
+
+// owDeleteOne is Concurrent.Delete at OneWriteMultiRead (see owInsertOne).
+func (c *Concurrent[V]) owDeleteOne(key []byte) (old V, found bool, err error) {
+	if err := c.lockWriter(context.Background()); err != nil {
+		return old, false, err
+	}
+	defer c.release()
+	return c.owDeleteNow(key)
+}
+
+// publish makes the writer's tree current: one release store of the root,
+// then the epoch of everything it unlinked, then reclamation. The new key
+// count and version (w.pub) go out with the unlock (unlockWriter) or, when
+// the holder keeps the role, publishCount. Writer-role holder only.
+func (c *Concurrent[V]) publish() {
+	w := &c.w
+	if !w.dirty {
+		return
+	}
+	w.dirty = false
+	if c.root.Load() != w.root { // in-place writes stored their own changes
+		c.root.Store(w.root) // release: publishes every node and value built since
+	}
+	w.pubs++
+	w.pub = pubFields(w.keys, w.pubs) // stored by the unlock or publishCount
+	if len(w.freshed) > 0 {
+		w.clearFresh()
+	}
+	if len(w.pend) > 0 {
+		c.retirePend(c.epoch.Epoch()) // read after the root store: see EpochDomain
+		w.pend = w.pend[:0]
+	}
+	c.sweep()
+	c.w.reclaim(false)
+	c.tryDrop()
+	c.w.publishStats()
+}
+
+// owPublishHeld is Writer.Publish at OneWriteMultiRead. Holder only.
+func (c *Concurrent[V]) owPublishHeld() {
+	if c.w.dirty {
+		c.publish()
+		c.publishCount()
+		c.w.publishStatsNow()
+	} else {
+		c.sweep() // closed snapshots' memory comes back even when nothing was written
+	}
+}
+
+// owWriterGet is Writer.Get at OneWriteMultiRead: the writer's tree, its
+// unpublished writes included. Holder only.
+func (c *Concurrent[V]) owWriterGet(key []byte) (V, bool) {
+	idx, ok := lookup(c.w.core.mem, c.w.root, key)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return c.value(idx), true
+}
+
+// owWriterLen is Writer.Len at OneWriteMultiRead. Holder only.
+func (c *Concurrent[V]) owWriterLen() int { return int(c.w.keys) }
+
+// owReclaim is Concurrent.Reclaim at OneWriteMultiRead, after its first
+// wait for readers: Writer.Reclaim under the role, and once more after a
+// second wait when an old arena or value chunks still wait for readers.
+func (c *Concurrent[V]) owReclaim(ctx context.Context) error {
+	w, err := c.LockWriter(ctx)
+	if err != nil {
+		return err
+	}
+	err = w.Reclaim()
+	pending := c.dropPending || c.vc.limit.Load() != 0 // an old arena or value chunks wait for readers
+	w.Unlock()
+	if err != nil || !pending {
+		return err
+	}
+	if err := c.WaitReaders(ctx); err != nil {
+		return err
+	}
+	if w, err = c.LockWriter(ctx); err != nil {
+		return err
+	}
+	err = w.Reclaim()
+	w.Unlock()
+	return err
+}
+
+// owReclaimHeld is Writer.Reclaim at OneWriteMultiRead. Holder only.
+func (c *Concurrent[V]) owReclaimHeld() error {
+	c.publish()
+	c.publishCount()
+	c.sweep()
+	c.tryDrop()
+	c.w.reclaim(true)
+	c.valShrink([]*wstate[V]{&c.w})
+	c.w.publishStatsNow()
+	if c.compactWorth() {
+		if err := c.compact(); err != nil {
+			return wrapErr("compaction", err)
+		}
+	}
+	c.owValCompact()
+	return nil
+}
