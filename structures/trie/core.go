@@ -37,30 +37,123 @@ type step struct {
 
 var errTooManyValues = errors.New("trie: too many values")
 
+// walk outcomes: where a descent along a key stopped.
+const (
+	walkSlot   = iota // *slot is 0 or an inline leaf (n and h are unset)
+	walkPrefix        // the key diverges from n's prefix or ends inside it
+	walkNode          // the key ends at n, after n's prefix
+	walkChild         // n has no child for key[depth] (a dense node: its slot holds 0)
+)
+
+// walk descends from the node or leaf at *slot along key[depth:], through
+// every child the key continues into, and stops where the key leaves the
+// tree or ends: it returns the last slot, the node it holds (unless
+// walkSlot), its header, the key position at the node (walkPrefix: before
+// its prefix; walkNode, walkChild: after it) and the outcome. It never
+// writes. It is the one descent of the read path (lookup) and of both
+// insert paths (core.insert, Concurrent.owInsertNowOnce).
+//
+// The node access and the label search are written out in one loop:
+// slotFor and arena.at are too large to inline, and a call per level
+// spilled the loop's registers; on shuffled keys the descent waits on a
+// node header per level, so the instructions between two header loads are
+// the latency that matters (issue 23).
+//
+// Callers other than the owner: Concurrent's writer on its own published
+// tree (plain loads of words only it stores race with nothing).
+func walk(m *arena, slot *uint32, key []byte, depth int) (*uint32, node, header, int, int) {
+	if m.lf != nil {
+		return walkShared(m, slot, key, depth)
+	}
+	p := m.p
+	for {
+		ref := *slot
+		if ref == 0 || isLeafRef(ref) {
+			return slot, node{}, 0, depth, walkSlot
+		}
+		// Safety: as arena.ptr.
+		n := node{p.Ptr(pool.Offset(ref&^refArenaBit) << refShift)}
+		h := n.hdr()
+		lo := h.labelsOff()
+		if pl := h.prefixLen(); pl > 0 {
+			if len(key)-depth < pl || !n.hasPrefix(h, key[depth:], pl) {
+				return slot, n, h, depth, walkPrefix
+			}
+			depth += pl
+		}
+		if depth == len(key) {
+			return slot, n, h, depth, walkNode
+		}
+		c := key[depth]
+		var s *uint32
+		if h.dense() {
+			// Safety: a dense node has 256 child slots at align4(labelsOff).
+			s = (*uint32)(unsafe.Add(n.p, align4(lo)+4*uintptr(c)))
+			if *s == 0 {
+				return slot, n, h, depth, walkChild
+			}
+		} else {
+			cnt := h.count()
+			j := n.sparseIdx(lo, cnt, c)
+			if j >= cnt {
+				return slot, n, h, depth, walkChild
+			}
+			// Safety: j < count <= capacity child slots at childOff.
+			s = (*uint32)(unsafe.Add(n.p, align4(lo+uintptr(h.capacity()))+4*uintptr(j)))
+		}
+		slot = s
+		depth++
+	}
+}
+
+// walkShared is walk on a shared (lf) arena: the snapshot-mode writer of
+// the multi-writer form (snapmw.go) inserts in place through
+// owInsertNowOnce on one. Its node access is a call (arena.atShared), kept
+// out of walk's loop, where it cost 60 instructions per key in spills.
+func walkShared(m *arena, slot *uint32, key []byte, depth int) (*uint32, node, header, int, int) {
+	for {
+		ref := *slot
+		if ref == 0 || isLeafRef(ref) {
+			return slot, node{}, 0, depth, walkSlot
+		}
+		n := m.atShared(ref)
+		h := n.hdr()
+		d := n.matchPrefix(h, key, depth)
+		if d < 0 {
+			return slot, n, h, depth, walkPrefix
+		}
+		if depth = d; depth == len(key) {
+			return slot, n, h, depth, walkNode
+		}
+		s := n.slotFor(h, key[depth])
+		if s == nil || *s == 0 {
+			return slot, n, h, depth, walkChild
+		}
+		slot = s
+		depth++
+	}
+}
+
+// matchPrefix returns the key position past n's prefix when key[depth:]
+// starts with it, or -1.
+func (n node) matchPrefix(h header, key []byte, depth int) int {
+	pl := h.prefixLen()
+	if pl > 0 && (len(key)-depth < pl || !n.hasPrefix(h, key[depth:], pl)) {
+		return -1
+	}
+	return depth + pl
+}
+
 // lookup is the read path: a pure function of the arena, a root ref and the
 // key. It returns the value index of key. It never writes.
 func lookup(m *arena, ref uint32, key []byte) (uint32, bool) {
-	for ref != 0 {
-		if isLeafRef(ref) {
-			return ref >> 1, len(key) == 0
-		}
-		n := m.ptr(ref)
-		h := n.hdr()
-		if p := h.prefixLen(); p > 0 {
-			if len(key) < p || !n.hasPrefix(h, key, p) {
-				return 0, false
-			}
-			key = key[p:]
-		}
-		if len(key) == 0 {
-			return n.valueIdx(), h.hasValue()
-		}
-		s := n.slotFor(h, key[0])
-		if s == nil {
-			return 0, false
-		}
-		ref = *s
-		key = key[1:]
+	slot, n, h, depth, out := walk(m, &ref, key, 0)
+	switch out {
+	case walkSlot:
+		r := *slot
+		return r >> 1, r != 0 && depth == len(key)
+	case walkNode:
+		return n.valueIdx(), h.hasValue()
 	}
 	return 0, false
 }
@@ -296,51 +389,36 @@ func (c *core[V]) withPrefix(n node, h header, prefix []byte) (uint32, error) {
 // ---- insert ----
 
 func (c *core[V]) insert(key []byte, v V) (bool, error) {
-	slot := &c.root
-	depth := 0
-	for {
+	slot, n, h, depth, out := walk(c.mem, &c.root, key, 0)
+	switch out {
+	case walkSlot:
 		ref := *slot
 		if ref == 0 {
 			return true, c.insertLeaf(slot, key[depth:], v)
 		}
-		if isLeafRef(ref) {
-			if depth == len(key) {
-				c.setValue(ref>>1, v)
-				return false, nil
-			}
-			return true, c.leafToNode(slot, ref>>1, key[depth:], v)
-		}
-		n := c.mem.ptr(ref)
-		h := n.hdr()
-		if p := h.prefixLen(); p > 0 {
-			if len(key)-depth < p || !n.hasPrefix(h, key[depth:], p) {
-				return true, c.split(slot, n, h, commonPrefix(n.prefix(h), key[depth:]), key[depth:], v)
-			}
-			depth += p
-		}
 		if depth == len(key) {
-			if h.hasValue() {
-				c.setValue(n.valueIdx(), v)
-				return false, nil
-			}
-			vidx, err := c.newValue(v)
-			if err != nil {
-				return false, err
-			}
-			n.setValueIdx(vidx)
-			n.setHdr(h | flagValue)
-			c.keys++
-			c.mod++
-			return true, nil
+			c.setValue(ref>>1, v)
+			return false, nil
 		}
-		b := key[depth]
-		if s := n.slotFor(h, b); s != nil && *s != 0 {
-			slot = s
-			depth++
-			continue
+		return true, c.leafToNode(slot, ref>>1, key[depth:], v)
+	case walkPrefix:
+		return true, c.split(slot, n, h, commonPrefix(n.prefix(h), key[depth:]), key[depth:], v)
+	case walkNode:
+		if h.hasValue() {
+			c.setValue(n.valueIdx(), v)
+			return false, nil
 		}
-		return true, c.addChild(slot, n, h, b, key[depth+1:], v)
+		vidx, err := c.newValue(v)
+		if err != nil {
+			return false, err
+		}
+		n.setValueIdx(vidx)
+		n.setHdr(h | flagValue)
+		c.keys++
+		c.mod++
+		return true, nil
 	}
+	return true, c.addChild(slot, n, h, key[depth], key[depth+1:], v)
 }
 
 // insertLeaf stores a new key at an empty slot (only the root can be one).

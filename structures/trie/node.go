@@ -66,7 +66,6 @@ package trie
 // header (costs 8 bytes on the dominant 10-child node once rounded).
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"unsafe"
 )
@@ -211,23 +210,10 @@ func (n node) childSlot(h header, i int) *uint32 {
 func (n node) child(h header, i int) uint32 { return *n.childSlot(h, i) }
 
 // findSparse returns the index of label c among the n sorted labels of a
-// sparse node, or -1. It loads labels 8 at a time (SWAR): the lowest zero
-// byte of labels^broadcast(c) is exact, and bytes past n are masked by the
-// index check.
+// sparse node, or -1.
 func (n node) findSparse(h header, cnt int, c byte) int {
-	base := unsafe.Add(n.p, h.labelsOff())
-	pat := uint64(c) * 0x0101010101010101
-	for i := 0; i < cnt; i += 8 {
-		// Safety: nodeSize guarantees labelsOff+8 bytes, and the label slots
-		// plus child slots cover align8(cnt) bytes past labelsOff for cap>=2.
-		w := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(base, i)), 8)) ^ pat
-		if z := (w - 0x0101010101010101) &^ w & 0x8080808080808080; z != 0 {
-			j := i + bits.TrailingZeros64(z)>>3
-			if j < cnt {
-				return j
-			}
-			return -1
-		}
+	if j := n.sparseIdx(h.labelsOff(), cnt, c); j < cnt {
+		return j
 	}
 	return -1
 }
@@ -250,23 +236,12 @@ func (n node) slotFor(h header, c byte) *uint32 {
 		return (*uint32)(unsafe.Add(n.p, align4(lo)+4*uintptr(c)))
 	}
 	cnt := h.count()
-	pat := uint64(c) * lanes1
-	for i := 0; i < cnt; i += 8 {
-		// Safety: as findSparse: labelsOff+8 bytes exist, and the label and
-		// child slots cover align8(cnt) bytes past labelsOff.
-		w := load8(unsafe.Add(n.p, lo+uintptr(i))) ^ pat
-		if z := (w - lanes1) &^ w & lanes8; z != 0 {
-			// The lowest flagged byte is exact (a borrow only moves up), so
-			// bytes at or past cnt cannot hide a match below them.
-			j := i + bits.TrailingZeros64(z)>>3
-			if j >= cnt {
-				return nil
-			}
-			// Safety: j < count <= capacity child slots at childOff.
-			return (*uint32)(unsafe.Add(n.p, align4(lo+uintptr(h.capacity()))+4*uintptr(j)))
-		}
+	j := n.sparseIdx(lo, cnt, c)
+	if j >= cnt {
+		return nil
 	}
-	return nil
+	// Safety: j < count <= capacity child slots at childOff.
+	return (*uint32)(unsafe.Add(n.p, align4(lo+uintptr(h.capacity()))+4*uintptr(j)))
 }
 
 // hasPrefix reports whether key starts with n's prefix of p > 0 bytes
@@ -309,3 +284,21 @@ func (n node) findChild(h header, c byte) uint32 {
 
 func isLeafRef(r uint32) bool   { return r&1 != 0 }
 func leafRef(idx uint32) uint32 { return idx<<1 | 1 }
+
+// sparseIdx returns the index of label c among the cnt sorted labels at
+// offset lo of a sparse node, or a value >= cnt when there is none. It
+// loads the labels 8 at a time (SWAR): the lowest flagged byte of
+// labels^broadcast(c) is exact (a borrow only moves up), so bytes at or
+// past cnt cannot hide a match below them. Small enough to inline.
+func (n node) sparseIdx(lo uintptr, cnt int, c byte) int {
+	pat := uint64(c) * lanes1
+	for i := 0; i < cnt; i += 8 {
+		// Safety: a sparse node is at least labelsOff+8 bytes long, and its
+		// label and child slots cover align8(cnt) bytes past labelsOff.
+		w := load8(unsafe.Add(n.p, lo+uintptr(i))) ^ pat
+		if z := (w - lanes1) &^ w & lanes8; z != 0 {
+			return i + bits.TrailingZeros64(z)>>3
+		}
+	}
+	return cnt
+}

@@ -113,67 +113,49 @@ func (c *Concurrent[V]) owInsertNow(key []byte, v V) (bool, error) {
 	return added, err
 }
 
-// owInsertNowOnce inserts key into the published tree.
+// owInsertNowOnce inserts key into the published tree. The descent is
+// walk's (also on the snapshot-mode writer's shared arena, snapmw.go): the
+// writer's plain loads of words only it stores race with nothing.
 func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
-	mem := c.w.core.mem
-	slot := &c.root
-	depth := 0
-	for {
+	// Safety: atomic.Uint32 is a uint32; walk only loads it.
+	ps, n, h, depth, out := walk(c.w.core.mem, (*uint32)(unsafe.Pointer(&c.root)), key, 0)
+	slot := (*atomic.Uint32)(unsafe.Pointer(ps))
+	switch out {
+	case walkSlot:
+		return c.slotInsertNow(slot, slot.Load(), key[depth:], v) // writer's own store
+	case walkPrefix:
+		m := commonPrefix(n.prefix(h), key[depth:])
+		nr, err := c.w.splitFor(n, h, m, key[depth:], v)
+		if err != nil {
+			return false, err
+		}
 		ref := slot.Load() // writer's own store
-		if ref == 0 || isLeafRef(ref) {
-			return c.slotInsertNow(slot, ref, key[depth:], v)
+		slot.Store(nr)     // release: publishes the split
+		c.retireNode(ref)
+		return c.inserted(true), nil
+	case walkNode:
+		vidx, err := c.w.newValue(v)
+		if err != nil {
+			return false, err
 		}
-		n := mem.at(ref) // at: also the multi-writer arena (snapmw.go)
-		h := n.hdr()
-		if p := h.prefixLen(); p > 0 {
-			if len(key)-depth < p || !n.hasPrefix(h, key[depth:], p) {
-				m := commonPrefix(n.prefix(h), key[depth:])
-				nr, err := c.w.splitFor(n, h, m, key[depth:], v)
-				if err != nil {
-					return false, err
-				}
-				slot.Store(nr) // release: publishes the split
-				c.retireNode(ref)
-				return c.inserted(true), nil
-			}
-			depth += p
+		oldIdx := n.valueIdx()
+		storeHV(n, h|flagValue, vidx) // release: publishes the value slot
+		if h.hasValue() {
+			c.dropValue(oldIdx)
 		}
-		if depth == len(key) {
-			vidx, err := c.w.newValue(v)
-			if err != nil {
-				return false, err
-			}
-			oldIdx := n.valueIdx()
-			storeHV(n, h|flagValue, vidx) // release: publishes the value slot
-			if h.hasValue() {
-				c.dropValue(oldIdx)
-			}
-			return c.inserted(!h.hasValue()), nil
-		}
-		b := key[depth]
-		cnt := h.count()
-		if h.dense() {
-			s := slotAt(n, h, int(b))
-			if s.Load() != 0 { // the writer's own stores (dense slot)
-				slot = s
-				depth++
-				continue
-			}
-			leaf, err := c.w.newValueLeaf(key[depth+1:], v)
-			if err != nil {
-				return false, err
-			}
-			s.Store(leaf) // release: publishes the leaf
-			storeHV(n, h.withCount(cnt+1), n.valueIdx())
-			return c.inserted(true), nil
-		}
-		if s := n.slotFor(h, b); s != nil { // the writer's own nodes: plain reads race with nothing
-			slot = (*atomic.Uint32)(unsafe.Pointer(s))
-			depth++
-			continue
-		}
-		return c.addChildNow(slot, ref, n, h, b, key[depth+1:], v)
+		return c.inserted(!h.hasValue()), nil
 	}
+	b := key[depth]
+	if h.dense() {
+		leaf, err := c.w.newValueLeaf(key[depth+1:], v)
+		if err != nil {
+			return false, err
+		}
+		slotAt(n, h, int(b)).Store(leaf) // release: publishes the leaf
+		storeHV(n, h.withCount(h.count()+1), n.valueIdx())
+		return c.inserted(true), nil
+	}
+	return c.addChildNow(slot, slot.Load(), n, h, b, key[depth+1:], v)
 }
 
 // slotInsertNow inserts the key whose remaining bytes are rest at slot,
