@@ -135,12 +135,6 @@ func (w *Worker) waitFor(target *Worker) (prev *Worker, ok bool) {
 	return prev, true
 }
 
-// isCurrent reports whether the caller is w's goroutine: a load and a
-// compare.
-func (w *Worker) isCurrent() bool {
-	return w.g.Load() == getg() // acquire: written by the worker goroutine
-}
-
 // register records the calling goroutine as w's goroutine until the
 // returned function is called.
 func (w *Worker) register() (unregister func()) {
