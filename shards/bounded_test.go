@@ -88,6 +88,7 @@ func TestStopBoundedUnderHandedOnTenures(t *testing.T) {
 	var links atomic.Int64
 	var stopped atomic.Bool
 	var wg sync.WaitGroup
+	//lint:ignore S1021 link calls itself: a recursive closure must be declared first
 	var link func(i int)
 	link = func(i int) {
 		wg.Add(1)

@@ -10,7 +10,8 @@ import (
 	"github.com/zipora-go/zipora/structures/pool"
 )
 
-// The sharded pool: one pool.NoLocking per worker.
+// The sharded pool: one pool.NoLocking per shard (per worker when
+// registered with a runtime).
 //
 // Invariants and who may call what:
 //   - shard i's pool is changed (Alloc, Free) and its statistics read only
@@ -20,15 +21,18 @@ import (
 //   - a caller that finds the word held queues its operation and waits for
 //     the holder to apply it: an allocation or free never waits for a
 //     parked worker thread, from a task or from outside the workers;
-//   - nothing is lost: frees are accepted before Start's first Attach
-//     returns and after Stop (the shards stay), allocations are refused
-//     after Stop.
+//   - shards are only ever added (NewPool, Attach; a shard's words and
+//     blocks stay), so an Offset names its shard for the Pool's life;
+//   - nothing is lost: frees are accepted whenever the block's shard
+//     exists, after Close and Stop too (the shards stay); allocations are
+//     refused after Close and Stop.
 //
 // Rejected: the previous design (remote frees batched per worker and sent
 // home with SubmitTo from inside tasks): two workers with full bounded
-// mailboxes sending to each other deadlocked, and every allocation on another shard waited for
-// a parked worker; a concurrent pool per shard (every owner allocation
-// would pay for synchronization the word already gives).
+// mailboxes sending to each other deadlocked, and every allocation on
+// another worker's shard waited for a parked worker; a concurrent pool per
+// shard (every owner allocation would pay for synchronization the word
+// already gives).
 
 // Offset identifies a block of a sharded Pool: the owning shard in the top
 // 12 bits, the offset inside that shard's pool in the low 52 bits. The zero

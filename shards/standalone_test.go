@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/pool"
 	"github.com/zipora-go/zipora/structures/trie"
@@ -178,4 +180,67 @@ func TestStandalonePool(t *testing.T) {
 	if err := p.Attach(2); !errors.Is(err, shards.ErrClosed) {
 		t.Fatalf("Attach after Close: %v", err)
 	}
+}
+
+// TestStandaloneStartsNoGoroutine: building, writing, reading, cutting,
+// saving and closing a standalone Trie and Pool starts no goroutine (the
+// package links no runtime: TestNoRuntime).
+func TestStandaloneStartsNoGoroutine(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	ctx := context.Background()
+	tr, err := shards.NewTrie[int](shards.TrieConfig{Shards: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := tr.Batch()
+	for i := range 1000 {
+		b.Insert(fmt.Appendf(nil, "k%04d", i), i)
+	}
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tr.Delete(ctx, []byte("k0001")); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for range tr.Prefix([]byte("k00")) {
+		n++
+	}
+	snap, err := tr.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink countingWriter
+	if _, err := tr.Save(ctx, &sink, trie.Codec[int]{}); err != nil {
+		t.Fatal(err)
+	}
+	snap.Close()
+	if err := tr.Reclaim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := shards.NewPool(shards.PoolConfig{Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := p.Alloc(ctx, 1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Free(ctx, off, 100); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	p.Close()
+	if n != 99 || sink == 0 {
+		t.Fatalf("prefix k00: %d keys, want 99; saved %d bytes", n, sink)
+	}
+	goleak.VerifyNone(t, before)
+}
+
+// countingWriter counts the bytes written to it.
+type countingWriter int
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	*w += countingWriter(len(b))
+	return len(b), nil
 }
