@@ -276,6 +276,56 @@ func (w *wstate[V]) publishStatsNow() {
 	}
 }
 
+// treeCopy copies a tree into arena dst: what both forms' compactions do
+// (ocompact.go, mwcompact.go). Nothing may write the source meanwhile (the
+// one writer holds its role; the multi-writer Reclaim holds every writer
+// slot and every node's lock).
+type treeCopy struct {
+	node  func(ref uint32) node // resolves a source ref
+	dst   *arena
+	fail  func() bool // tests: failAlloc (nil: never fail)
+	nodes int         // nodes copied
+}
+
+// copy copies the subtree at ref and returns the copy's ref; inline leaves
+// and value slots are kept. On error the partial copy is left in dst (the
+// caller drops it).
+func (cp *treeCopy) copy(ref uint32) (uint32, error) {
+	if ref == 0 || isLeafRef(ref) {
+		return ref, nil
+	}
+	if cp.fail != nil && cp.fail() {
+		return 0, errInjected
+	}
+	n := cp.node(ref)
+	h := n.hdr()
+	size := nodeSize(h)
+	nr, dn, err := cp.dst.alloc(size)
+	if err != nil {
+		return 0, err
+	}
+	cp.nodes++
+	// Safety: both blocks are size bytes (nodeSize of the same header);
+	// nothing writes the source (see treeCopy).
+	copy(unsafe.Slice((*byte)(dn.p), size), unsafe.Slice((*byte)(n.p), size))
+	slots := h.count()
+	if h.dense() {
+		slots = denseSlots
+	}
+	for i := range slots {
+		s := dn.childSlot(h, i)
+		if *s == 0 {
+			continue
+		}
+		cr, err := cp.copy(*s)
+		if err != nil {
+			return 0, err
+		}
+		*s = cr
+	}
+	return nr, nil
+}
+
 // ---- value slots ----
 
 // value returns the value in slot idx (published to the caller).

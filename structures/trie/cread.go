@@ -16,9 +16,12 @@ package trie
 // change or after it, never a torn one, and nothing it can reach is reused
 // while it is inside.
 //
-// These functions mirror lookup and cursor (core.go, iter.go), which read
-// through the pool with plain loads for the single-owner trie; here memory
-// comes from the readers' chunk view and child slots are atomic words.
+// lookupFrom mirrors lookup (core.go), which reads through the pool with
+// plain loads for the single-owner trie; here memory comes from the
+// readers' chunk view and child slots are atomic words. Ordered reads use
+// the one cursor of iter.go in its concurrent form (cursor[V,
+// atomicLoads]), whose loads follow these rules; Cursor and each below
+// hold the epoch guard around it.
 
 import (
 	"sync/atomic"
@@ -93,60 +96,6 @@ func childOf(n node, h header, b byte) uint32 {
 	return 0
 }
 
-// ccursor walks a concurrent trie in key order; see cursor for the frame
-// protocol.
-type ccursor[V any] struct {
-	c       *Concurrent[V]
-	v       *view
-	root    uint32
-	buf     []byte
-	stack   []frame
-	pending bool
-	leafIdx uint32
-	sink    uint32 // what warm read (see cursor.warm)
-	entered int    // nodes entered by next since the last seek
-}
-
-// warm is cursor.warm for the concurrent form: child slots loaded
-// atomically (acquire), nodes through the view, value slots through the
-// published value directory. Every load is of memory the epoch guard keeps
-// valid; the values read are discarded.
-func (it *ccursor[V]) warm(n node, h header) {
-	cnt := h.count()
-	if h.dense() || cnt < warmMin || !scattered(slotAt(n, h, 0).Load(), slotAt(n, h, cnt-1).Load(), cnt) {
-		return
-	}
-	c := it.c
-	var d *valDir[V]
-	if !c.noValues {
-		d = c.vals.Load() // acquire: covers every slot published before it
-	}
-	s := uint32(0)
-	for i := range cnt {
-		r := slotAt(n, h, i).Load() // acquire: the child
-		switch {
-		case r == 0:
-		case isLeafRef(r):
-			if d != nil {
-				s += uint32(*(*byte)(unsafe.Pointer(valSlot(d, r>>1))))
-			}
-		default:
-			h, _ := loadHV(it.node(r))
-			s += uint32(h)
-		}
-	}
-	if d != nil {
-		for i := range cnt {
-			if r := slotAt(n, h, i).Load(); r != 0 && !isLeafRef(r) {
-				if ch, vi := loadHV(it.node(r)); ch.hasValue() {
-					s += uint32(*(*byte)(unsafe.Pointer(valSlot(d, vi))))
-				}
-			}
-		}
-	}
-	it.sink += s
-}
-
 // valSlot returns the address of value slot idx in directory d, or a
 // harmless address when d does not cover idx (a slot published after d
 // was loaded: warming skips it).
@@ -159,127 +108,6 @@ func valSlot[V any](d *valDir[V], idx uint32) unsafe.Pointer {
 		return unsafe.Pointer(d)
 	}
 	return unsafe.Pointer(&d.chunks[ci][idx&(1<<valChunkBits-1)])
-}
-
-func (it *ccursor[V]) node(ref uint32) node {
-	n, v := it.c.nodeAt(it.v, ref)
-	it.v = v
-	return n
-}
-
-// seek positions the cursor so that next returns the smallest key >= target.
-func (it *ccursor[V]) seek(target []byte) {
-	it.stack, it.buf, it.pending, it.entered = it.stack[:0], it.buf[:0], false, 0
-	ref := it.root
-	depth := 0
-	for ref != 0 {
-		if isLeafRef(ref) {
-			if depth == len(target) {
-				it.pending, it.leafIdx = true, ref>>1
-			}
-			return
-		}
-		n := it.node(ref)
-		h, _ := loadHV(n)
-		pre := n.prefix(h)
-		rest := target[depth:]
-		k := commonPrefix(pre, rest)
-		if k < len(pre) {
-			if k == len(rest) || pre[k] > rest[k] {
-				it.buf = append(it.buf, pre...)
-				it.stack = append(it.stack, frame{n, int32(len(it.buf)), -1})
-			}
-			return
-		}
-		it.buf = append(it.buf, pre...)
-		depth += len(pre)
-		if depth == len(target) {
-			it.stack = append(it.stack, frame{n, int32(len(it.buf)), -1})
-			return
-		}
-		b := target[depth]
-		var pos int
-		var child uint32
-		if h.dense() {
-			pos = int(b)
-			child = slotAt(n, h, pos).Load()
-		} else {
-			cnt := h.count()
-			pos = n.lowerSparse(h, cnt, b)
-			if pos < cnt && n.label(h, pos) == b {
-				child = slotAt(n, h, pos).Load()
-			}
-		}
-		if child == 0 {
-			it.stack = append(it.stack, frame{n, int32(len(it.buf)), int32(pos)})
-			return
-		}
-		it.stack = append(it.stack, frame{n, int32(len(it.buf)), int32(pos + 1)})
-		it.buf = append(it.buf, b)
-		ref = child
-		depth++
-	}
-}
-
-// next advances to the next key, leaving it in it.buf, and returns its value
-// index.
-func (it *ccursor[V]) next() (uint32, bool) {
-	if it.pending {
-		it.pending = false
-		return it.leafIdx, true
-	}
-	for len(it.stack) > 0 {
-		f := &it.stack[len(it.stack)-1]
-		n := f.n
-		h, vi := loadHV(n)
-		if f.pos < 0 {
-			f.pos = 0
-			if h.hasValue() {
-				it.buf = it.buf[:f.keyEnd]
-				return vi, true
-			}
-		}
-		var label byte
-		var r uint32
-		if h.dense() {
-			p := int(f.pos)
-			for p < denseSlots {
-				if r = slotAt(n, h, p).Load(); r != 0 {
-					break
-				}
-				p++
-			}
-			if p == denseSlots {
-				it.stack = it.stack[:len(it.stack)-1]
-				continue
-			}
-			label = byte(p)
-			f.pos = int32(p + 1)
-		} else {
-			p := int(f.pos)
-			if p >= h.count() {
-				it.stack = it.stack[:len(it.stack)-1]
-				continue
-			}
-			label, r = n.label(h, p), slotAt(n, h, p).Load()
-			f.pos++
-			if r == 0 {
-				continue // never in a published node; tolerated
-			}
-		}
-		it.buf = append(it.buf[:f.keyEnd], label)
-		if isLeafRef(r) {
-			return r >> 1, true
-		}
-		cn := it.node(r)
-		ch, _ := loadHV(cn)
-		if it.entered++; it.entered > warmAfter {
-			it.warm(cn, ch)
-		}
-		it.buf = append(it.buf, cn.prefix(ch)...)
-		it.stack = append(it.stack, frame{cn, int32(len(it.buf)), -1})
-	}
-	return 0, false
 }
 
 // Cursor reads a Concurrent trie in ascending key order one key at a
@@ -301,7 +129,7 @@ func (it *ccursor[V]) next() (uint32, bool) {
 // be modified (it is capacity-clipped, so appending copies). Under
 // concurrent writes a walk has the guarantees of All.
 type Cursor[V any] struct {
-	it    ccursor[V]
+	it    cursor[V, atomicLoads] // it.c: the trie walked
 	g     primitives.EpochGuard
 	open  bool
 	mode  uint8
@@ -336,16 +164,17 @@ func (cur *Cursor[V]) startIn(c *Concurrent[V], st *snapState[V], from []byte, m
 	cur.g = c.epoch.Enter()
 	cur.open = true
 	cur.it.c = c
+	var root uint32
 	switch {
 	case st == nil:
-		cur.it.root = c.root.Load() // acquire: the published tree
+		root = c.root.Load() // acquire: the published tree
 	case st.closed.Load(): // acquire: inside the guard (snapshot.go)
-		cur.it.root = 0
+		root = 0
 	default:
-		cur.it.root = st.root
+		root = st.root
 	}
 	cur.it.v = c.view.Load() // acquire: after the root, so it covers it
-	cur.it.seek(from)
+	cur.it.seek(root, from)
 }
 
 // SeekSnapshot starts a walk over s's keys >= from (see Seek); the walk of

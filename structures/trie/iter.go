@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"iter"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -18,6 +19,13 @@ import (
 // over a method whose yield parameter does not escape, so a range loop
 // over t.Prefix(p) that the compiler inlines keeps both closures on the
 // stack (TestIterAllocs asserts it).
+//
+// Who may call what: the cursor (below) serves every form. In the
+// single-owner forms it runs in the owner's goroutine (or under the
+// caller's lock), which reseeks after its own modifications (each); in the
+// concurrent form (cread.go: Cursor, Concurrent.each, snapshots) any
+// goroutine runs it, holding the trie's epoch guard from before it loads
+// the root until its last read, under cread.go's invariants.
 //
 // Rejected: cloning the bounds when the iterator is created (one
 // allocation per query, the closure then escapes with it); a bound
@@ -79,14 +87,113 @@ func putScratch(s *scratch) {
 	scratchPool.Put(s)
 }
 
-type cursor[V any] struct {
-	c       *core[V]
+// cursor walks a trie in key order: the one cursor of every form. The
+// forms differ only in their loads, chosen by the type parameter L:
+// plainLoads for the single-owner forms (Trie, Shared, Frozen; own set),
+// which read nodes through their arena with plain loads; atomicLoads for
+// the concurrent form (c set), which reads them through the readers' chunk
+// view with atomic loads (acquire) of the header-value word and the child
+// slots, under an epoch guard its caller holds, tolerating the in-place
+// changes cread.go's invariants allow.
+//
+// The two load types differ in size, so they have different GC shapes:
+// each form gets its own compiled copy of the cursor, in which the test
+//
+//	var l L
+//	if unsafe.Sizeof(l) != 0 { // the concurrent form
+//
+// is a constant and the other form's loads are dead code (no branch,
+// nothing loaded to decide). The test is spelled out where it is needed,
+// not a method: a call to another method of the generic type loads a
+// sub-dictionary at each use, which the test does not need. The loads are
+// small methods that inline (hv, vidx, slot), and nodes gives a walk its
+// ref resolver once (a closure the compiler inlines, see nodes).
+//
+// Rejected: a type parameter with load methods (Go 1.26 calls a type
+// parameter's methods through the instantiation's dictionary: an indirect
+// call per load, never inlined); a load function value per form (the same
+// indirect call); a flag tested at every load (measured: about 10 more
+// instructions a key, 4%, on the single-owner scan); a copy of the
+// algorithm per form (what there was: every fix made twice).
+type cursor[V any, L loads] struct {
+	own     *core[V]       // the single-owner form's trie (plainLoads)
+	c       *Concurrent[V] // the concurrent form's trie (atomicLoads)
+	v       *view          // concurrent: the chunk view in use (reloaded as nodeAt needs)
 	buf     []byte
 	stack   []frame
 	pending bool // an inline leaf whose key is buf is next
 	leafIdx uint32
 	sink    uint32 // what warm read (kept so the loads are not dropped)
 	entered int    // nodes entered by next since the last seek
+}
+
+// plainLoads and atomicLoads name the cursor's forms (see cursor); only
+// their sizes matter.
+type (
+	plainLoads  struct{}
+	atomicLoads struct{ _ byte }
+)
+
+// loads is the cursor's form parameter.
+type loads interface{ plainLoads | atomicLoads }
+
+// cnode resolves ref in the concurrent form: through the readers' view,
+// reloaded when ref lies beyond it.
+func (it *cursor[V, L]) cnode(ref uint32) node {
+	n, v := it.c.nodeAt(it.v, ref)
+	it.v = v
+	return n
+}
+
+// nodes returns the cursor's ref resolver: the arena's ptr (the arena
+// loaded once), or cnode. Both it and the closure it returns inline where
+// a walk calls it once and the result per node; a method that resolved a
+// ref itself would cost more than the inliner allows (a call and an arena
+// lookup, both counted).
+func (it *cursor[V, L]) nodes() func(ref uint32) node {
+	var l L
+	conc := unsafe.Sizeof(l) != 0
+	var m *arena
+	if !conc {
+		m = it.own.mem
+	}
+	return func(ref uint32) node {
+		if conc {
+			return it.cnode(ref)
+		}
+		return m.ptr(ref)
+	}
+}
+
+// hv returns n's header and, in the concurrent form, its value index from
+// the same atomic load (acquire: the labels and children written before
+// the store that set this header); vidx gives the value index.
+func (it *cursor[V, L]) hv(n node) (header, uint32) {
+	var l L
+	if unsafe.Sizeof(l) != 0 {
+		return loadHV(n)
+	}
+	return n.hdr(), 0
+}
+
+// vidx returns the value index of n, whose header (from hv, with vi) has a
+// value: the single-owner form loads it only now.
+func (it *cursor[V, L]) vidx(n node, vi uint32) uint32 {
+	var l L
+	if unsafe.Sizeof(l) != 0 {
+		return vi
+	}
+	return n.valueIdx()
+}
+
+// slot returns the ref in child slot s (n.childSlot).
+func (it *cursor[V, L]) slot(s *uint32) uint32 {
+	var l L
+	if unsafe.Sizeof(l) != 0 {
+		// Safety: s is a 4-aligned child slot of a published node.
+		return (*atomic.Uint32)(unsafe.Pointer(s)).Load() // acquire: the child
+	}
+	return *s
 }
 
 // Warming. Nodes and value slots sit in memory in insertion order, not key
@@ -132,35 +239,59 @@ func scattered(first, last uint32, cnt int) bool {
 	return d >= int64(warmNear*cnt) || d <= -int64(warmNear*cnt)
 }
 
-// warm touches n's children and their values; see Warming.
-func (it *cursor[V]) warm(n node, h header) {
+// warm touches n's children and their values; see Warming. In the
+// concurrent form every load is of memory the epoch guard keeps valid, a
+// value slot the directory loaded here does not cover (published after it)
+// reads a harmless byte instead (valSlot), and the values read are
+// discarded.
+func (it *cursor[V, L]) warm(n node, h header) {
 	cnt := h.count()
-	if h.dense() || cnt < warmMin || !scattered(n.child(h, 0), n.child(h, cnt-1), cnt) {
+	if h.dense() || cnt < warmMin || !scattered(it.slot(n.childSlot(h, 0)), it.slot(n.childSlot(h, cnt-1)), cnt) {
 		return
 	}
-	m, c := it.c.mem, it.c
+	var l L
+	conc := unsafe.Sizeof(l) != 0
+	node := it.nodes()
+	var vals *values[V] // single-owner: the value slots (nil: a set)
+	var dir *valDir[V]  // concurrent: the value directory (nil: a set)
+	if conc {
+		if !it.c.noValues {
+			dir = it.c.vals.Load() // acquire: covers every slot published before it
+		}
+	} else if !it.own.noValues {
+		vals = &it.own.vals
+	}
+	// valueByte reads the first byte of value slot idx.
+	//
+	// Safety: a slot of V is at least one byte (noValues covers zero-size
+	// V), idx is a handed-out slot, and the byte is only read.
+	valueByte := func(idx uint32) uint32 {
+		if conc {
+			return uint32(*(*byte)(valSlot(dir, idx)))
+		}
+		return uint32(*(*byte)(unsafe.Pointer(vals.at(idx))))
+	}
+	withValues := vals != nil || dir != nil
 	s := uint32(0)
 	for i := range cnt {
-		r := n.child(h, i)
+		r := it.slot(n.childSlot(h, i))
 		switch {
 		case r == 0:
 		case isLeafRef(r):
-			if !c.noValues {
-				// Safety: a slot of V is at least one byte (noValues covers
-				// zero-size V), and r>>1 is a handed-out slot.
-				s += uint32(*(*byte)(unsafe.Pointer(c.vals.at(r >> 1))))
+			if withValues {
+				s += valueByte(r >> 1)
 			}
 		default:
-			s += uint32(m.ptr(r).hdr())
+			ch, _ := it.hv(node(r))
+			s += uint32(ch)
 		}
 	}
-	if !c.noValues {
+	if withValues {
 		for i := range cnt {
-			if r := n.child(h, i); r != 0 && !isLeafRef(r) {
-				if cn := m.ptr(r); cn.hdr().hasValue() {
-					// Safety: as above; the node holds a value, so its index
-					// is a handed-out slot.
-					s += uint32(*(*byte)(unsafe.Pointer(c.vals.at(cn.valueIdx()))))
+			if r := it.slot(n.childSlot(h, i)); r != 0 && !isLeafRef(r) {
+				cn := node(r)
+				if ch, vi := it.hv(cn); ch.hasValue() {
+					s += valueByte(it.vidx(cn, vi))
 				}
 			}
 		}
@@ -168,14 +299,12 @@ func (it *cursor[V]) warm(n node, h header) {
 	it.sink += s
 }
 
-// seek positions the cursor so that next returns the smallest key >= target.
-func (it *cursor[V]) seek(target []byte) {
-	it.stack = it.stack[:0]
-	it.buf = it.buf[:0]
-	it.pending = false
-	it.entered = 0
-	m := it.c.mem
-	ref := it.c.root
+// seek positions the cursor so that next returns the smallest key >= target
+// in the tree at root.
+func (it *cursor[V, L]) seek(root uint32, target []byte) {
+	it.stack, it.buf, it.pending, it.entered = it.stack[:0], it.buf[:0], false, 0
+	node := it.nodes()
+	ref := root
 	depth := 0
 	for ref != 0 {
 		if isLeafRef(ref) {
@@ -184,8 +313,8 @@ func (it *cursor[V]) seek(target []byte) {
 			}
 			return
 		}
-		n := m.ptr(ref)
-		h := n.hdr()
+		n := node(ref)
+		h, _ := it.hv(n)
 		pre := n.prefix(h)
 		rest := target[depth:]
 		k := commonPrefix(pre, rest)
@@ -210,12 +339,12 @@ func (it *cursor[V]) seek(target []byte) {
 		var child uint32
 		if h.dense() {
 			pos = int(b)
-			child = n.child(h, pos)
+			child = it.slot(n.childSlot(h, pos))
 		} else {
 			cnt := h.count()
 			pos = n.lowerSparse(h, cnt, b)
 			if pos < cnt && n.label(h, pos) == b {
-				child = n.child(h, pos)
+				child = it.slot(n.childSlot(h, pos))
 			}
 		}
 		if child == 0 {
@@ -231,35 +360,40 @@ func (it *cursor[V]) seek(target []byte) {
 
 // next advances to the next key, leaving it in it.buf, and returns its
 // value index.
-func (it *cursor[V]) next() (uint32, bool) {
+func (it *cursor[V, L]) next() (uint32, bool) {
 	if it.pending {
 		it.pending = false
 		return it.leafIdx, true
 	}
-	m := it.c.mem
+	var l L
+	conc := unsafe.Sizeof(l) != 0
+	node := it.nodes()
 	for len(it.stack) > 0 {
 		f := &it.stack[len(it.stack)-1]
 		n := f.n
-		h := n.hdr()
+		h, vi := it.hv(n)
 		if f.pos < 0 {
 			f.pos = 0
 			if h.hasValue() {
 				it.buf = it.buf[:f.keyEnd]
-				return n.valueIdx(), true
+				return it.vidx(n, vi), true
 			}
 		}
 		var label byte
 		var r uint32
 		if h.dense() {
 			p := int(f.pos)
-			for p < denseSlots && n.child(h, p) == 0 {
+			for p < denseSlots {
+				if r = it.slot(n.childSlot(h, p)); r != 0 {
+					break
+				}
 				p++
 			}
 			if p == denseSlots {
 				it.stack = it.stack[:len(it.stack)-1]
 				continue
 			}
-			label, r = byte(p), n.child(h, p)
+			label = byte(p)
 			f.pos = int32(p + 1)
 		} else {
 			p := int(f.pos)
@@ -267,15 +401,18 @@ func (it *cursor[V]) next() (uint32, bool) {
 				it.stack = it.stack[:len(it.stack)-1]
 				continue
 			}
-			label, r = n.label(h, p), n.child(h, p)
+			label, r = n.label(h, p), it.slot(n.childSlot(h, p))
 			f.pos++
+			if conc && r == 0 {
+				continue // never in a published node; tolerated
+			}
 		}
 		it.buf = append(it.buf[:f.keyEnd], label)
 		if isLeafRef(r) {
 			return r >> 1, true
 		}
-		cn := m.ptr(r)
-		ch := cn.hdr()
+		cn := node(r)
+		ch, _ := it.hv(cn)
 		if it.entered++; it.entered > warmAfter {
 			it.warm(cn, ch)
 		}
@@ -292,12 +429,12 @@ func (c *core[V]) each(from []byte, mode uint8, bound []byte, yield func([]byte,
 	s := getScratch()
 	s.from = append(s.from[:0], from...)
 	s.bound = append(s.bound[:0], bound...)
-	it := cursor[V]{c: c, buf: s.buf[:0], stack: s.stack[:0]}
+	it := cursor[V, plainLoads]{own: c, buf: s.buf[:0], stack: s.stack[:0]}
 	defer func() {
 		s.buf, s.stack = it.buf, it.stack
 		putScratch(s)
 	}()
-	it.seek(s.from)
+	it.seek(c.root, s.from)
 	mod := c.mod
 	for {
 		idx, ok := it.next()
@@ -314,7 +451,7 @@ func (c *core[V]) each(from []byte, mode uint8, bound []byte, yield func([]byte,
 		if c.mod != mod {
 			// The loop body changed the trie: resume after k.
 			s.last = append(append(s.last[:0], it.buf...), 0)
-			it.seek(s.last)
+			it.seek(c.root, s.last)
 			mod = c.mod
 		}
 	}

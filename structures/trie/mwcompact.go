@@ -299,7 +299,7 @@ func (c *Concurrent[V]) mwCompact(held []*atomic.Uint64) error {
 	}
 	ni := 1 - c.cur
 	dst := c.mwArena(lf, ni)
-	cp := mwCopier[V]{c: c, dst: dst, fail: c.slots[0].w.core.failAlloc}
+	cp := treeCopy{node: c.mwNode, dst: dst, fail: c.slots[0].w.core.failAlloc}
 	root, err := cp.copy(c.root.Load())
 	if err != nil {
 		unlockAll(held)
@@ -393,50 +393,4 @@ func (w *wstate[V]) dropNodeRetirees() {
 		w.c.pending.Add(int64(p - w.statPending)) // relaxed: a statistic
 		w.statPending = p
 	}
-}
-
-// mwCopier copies a locked tree into the arena dst.
-type mwCopier[V any] struct {
-	c     *Concurrent[V]
-	dst   *arena
-	fail  func() bool // tests: failAlloc
-	nodes int
-}
-
-// copy copies the subtree at ref and returns the copy's ref; inline leaves
-// and value slots are kept.
-func (cp *mwCopier[V]) copy(ref uint32) (uint32, error) {
-	if ref == 0 || isLeafRef(ref) {
-		return ref, nil
-	}
-	if cp.fail != nil && cp.fail() {
-		return 0, errInjected
-	}
-	n := cp.c.mwNode(ref)
-	h := n.hdr()
-	size := nodeSize(h)
-	nr, dn, err := cp.dst.alloc(size)
-	if err != nil {
-		return 0, err
-	}
-	cp.nodes++
-	// Safety: both blocks are size bytes (nodeSize of the same header);
-	// the source is locked, so nothing writes it.
-	copy(unsafe.Slice((*byte)(dn.p), size), unsafe.Slice((*byte)(n.p), size))
-	slots := h.count()
-	if h.dense() {
-		slots = denseSlots
-	}
-	for i := range slots {
-		s := dn.childSlot(h, i)
-		if *s == 0 {
-			continue
-		}
-		cr, err := cp.copy(*s)
-		if err != nil {
-			return 0, err
-		}
-		*s = cr
-	}
-	return nr, nil
 }

@@ -31,11 +31,7 @@ package trie
 // node by node under readers with per-node forwarding (every reader would
 // pay for a check that matters once per compaction).
 
-import (
-	"unsafe"
-
-	"github.com/zipora-go/zipora/structures/pool"
-)
+import "github.com/zipora-go/zipora/structures/pool"
 
 // setupArena installs mem as arena i.
 func (c *Concurrent[V]) setupArena(i int, mem *arena) {
@@ -87,7 +83,8 @@ func (c *Concurrent[V]) compact() error {
 		c.setupArena(ni, mem)
 		dst = mem
 	}
-	root, err := c.copyTree(src, dst, c.w.root)
+	cp := treeCopy{node: src.ptr, dst: dst, fail: c.w.core.failAlloc}
+	root, err := cp.copy(c.w.root)
 	if err != nil {
 		c.dropArena(ni)
 		return err
@@ -131,41 +128,4 @@ func (c *Concurrent[V]) dropArena(i int) {
 	nv.chunks[i] = nil
 	c.view.Store(nv.withHot(c.cur)) // release: a later growth of arena i starts a new table
 	c.storeCapacity()
-}
-
-// copyTree copies the subtree at ref from arena src into arena dst and
-// returns the copy's ref; inline leaves and value slots are kept. On error
-// the partial copy is left in dst (the caller resets dst).
-func (c *Concurrent[V]) copyTree(src, dst *arena, ref uint32) (uint32, error) {
-	if ref == 0 || isLeafRef(ref) {
-		return ref, nil
-	}
-	if c.w.core.failAlloc != nil && c.w.core.failAlloc() {
-		return 0, errInjected
-	}
-	n := src.ptr(ref)
-	h := n.hdr()
-	size := nodeSize(h)
-	nr, dn, err := dst.alloc(size)
-	if err != nil {
-		return 0, err
-	}
-	// Safety: both blocks are size bytes (nodeSize of the same header).
-	copy(unsafe.Slice((*byte)(dn.p), size), unsafe.Slice((*byte)(n.p), size))
-	slots := h.count()
-	if h.dense() {
-		slots = denseSlots
-	}
-	for i := range slots {
-		s := dn.childSlot(h, i)
-		if *s == 0 {
-			continue
-		}
-		cr, err := c.copyTree(src, dst, *s)
-		if err != nil {
-			return 0, err
-		}
-		*s = cr
-	}
-	return nr, nil
 }
