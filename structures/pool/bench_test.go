@@ -217,11 +217,14 @@ func BenchmarkPool(b *testing.B) {
 	}
 }
 
-// BenchmarkNoLockingInline is the NoLocking pair through the inlinable fast
-// paths, the way the trie's hot loops call it.
+// BenchmarkNoLockingInline is the NoLocking alloc+free pair three ways: via=inline
+// through the inlinable TryAlloc/TryFree (falling back to Alloc/Free), the
+// way the trie's hot loops and a caller holding a *NoLocking call it;
+// via=concrete through Alloc/Free on the *NoLocking; via=interface through
+// the Pool interface (what the Rust anchor kit's Go side does today).
 func BenchmarkNoLockingInline(b *testing.B) {
 	for _, size := range benchSizes {
-		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+		b.Run(fmt.Sprintf("size=%d/via=inline", size), func(b *testing.B) {
 			p := must(NewNoLocking(benchCfg))
 			for b.Loop() {
 				off := p.TryAlloc(size)
@@ -231,6 +234,22 @@ func BenchmarkNoLockingInline(b *testing.B) {
 				if !p.TryFree(off, size) {
 					p.Free(off, size)
 				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpairs/s")
+		})
+		b.Run(fmt.Sprintf("size=%d/via=concrete", size), func(b *testing.B) {
+			p := must(NewNoLocking(benchCfg))
+			for b.Loop() {
+				off, _ := p.Alloc(size)
+				p.Free(off, size)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpairs/s")
+		})
+		b.Run(fmt.Sprintf("size=%d/via=interface", size), func(b *testing.B) {
+			var p Pool = must(NewNoLocking(benchCfg))
+			for b.Loop() {
+				off, _ := p.Alloc(size)
+				p.Free(off, size)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpairs/s")
 		})

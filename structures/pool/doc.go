@@ -38,8 +38,11 @@
 //   - NoLocking: one owner, no synchronization at all; the fastest. Alloc
 //     and Free run their fast paths inline (a free-list pop or push, or a
 //     bump; a free of the newest block moves the bump pointer back);
-//     TryAlloc and TryFree are those paths alone, for callers that must
-//     know when the pool grows.
+//     TryAlloc and TryFree are the cheapest of them alone (the bump and
+//     un-bump of the newest block), small enough for the compiler to
+//     inline into the caller: a caller holding a *NoLocking runs an
+//     alloc/free pair with no call, and calls Alloc or Free when they
+//     decline.
 //   - Mutex: a mutex per size class (each class bumps through its own slab)
 //     and one growth mutex for the arena and the huge blocks.
 //   - LockFree: per-class Treiber stacks with tagged (generation + offset)

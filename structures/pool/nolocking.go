@@ -12,8 +12,9 @@ import (
 // happens-before, a channel or a mutex). It is the fastest level and the one
 // a shard owner or the trie uses.
 //
-// The fast paths (Alloc and Free run them inline, TryAlloc and TryFree are
-// them alone) pop or push the head of the size class's free list, or bump
+// The fast paths (Alloc and Free run them inline; TryAlloc and TryFree are
+// the bump and un-bump of the newest block alone, inlinable into the
+// caller) pop or push the head of the size class's free list, or bump
 // through the current chunk, and set or clear the block's start and end
 // bits in the live-block bitmap (which makes every build refuse a double
 // free, a free of an offset that starts no live block, and a free with a
@@ -174,7 +175,8 @@ func (p *NoLocking) Config() Config { return p.cfg }
 
 // Alloc returns a block of size bytes.
 func (p *NoLocking) Alloc(size int) (Offset, error) {
-	// The fast path is TryAlloc's, inline (a call costs the pair a fifth).
+	// The fast paths, inline (a call costs the pair a fifth): a free
+	// block of the class, or a bump (see TryAlloc for the cheapest).
 	c := uint(size-1) >> (p.alignShift & 63) // size <= 0 wraps to a huge class
 	if !invariants && c < uint(len(p.cls)) {
 		h := &p.cls[c]
@@ -199,14 +201,11 @@ func (p *NoLocking) Alloc(size int) (Offset, error) {
 
 // Free returns the block at off, allocated with size.
 func (p *NoLocking) Free(off Offset, size int) error {
-	// The fast path is TryFree's, inline.
+	if p.TryFree(off, size) { // the unmarked top: back to the bump range
+		return nil
+	}
 	c := uint(size-1) >> (p.alignShift & 63)
 	if !invariants && c < uint(len(p.cls)) {
-		if off == p.top && off+Offset(c+1)<<(p.alignShift&63) == p.bump {
-			p.bump, p.top = off, noTop // the unmarked top: back to the bump range
-			p.cls[c].frees++
-			return nil
-		}
 		if u := bits.RotateLeft64(uint64(off), p.rotAlign); u-1 < p.belowUnits { // aligned, in (0, limit)
 			// A live block of class c at u whose bits lie in one word:
 			// start and end bit set, no end bit between (see markLive).
@@ -253,32 +252,31 @@ func (p *NoLocking) push(h *nlClass, off Offset) {
 	h.frees++
 }
 
-// TryAlloc is Alloc without its slow path, for callers that must know when
-// the pool grows (the concurrent trie republishes its chunk view then): it
-// returns a block of size bytes from the free list of its size class or
-// the current chunk's untouched range, or Nil when neither has one, size is
-// not a small size, or this is the invariants build; then the caller calls
-// Alloc:
+// TryAlloc is Alloc's cheapest path alone, small enough for the compiler
+// to inline into the caller's loop: when the size class has no free block
+// and no block is the unmarked top of the bump range (the previous top was
+// freed, or never was), it carves the block from the current chunk's
+// untouched range and returns it; otherwise (and for a size that is not
+// small, and always in the invariants build) it returns Nil and the caller
+// calls Alloc, which takes every other path, or grows the pool, or reports
+// the error. A non-Nil result never grew the pool (the concurrent trie
+// republishes its chunk view only after Alloc). With TryFree it makes an
+// alloc/free pair, or a stack-like pattern, run with no call at all:
 //
 //	off := p.TryAlloc(n)
 //	if off == pool.Nil {
 //		if off, err = p.Alloc(n); err != nil { ... }
 //	}
+//	...
+//	if !p.TryFree(off, n) {
+//		err = p.Free(off, n)
+//	}
 func (p *NoLocking) TryAlloc(size int) Offset {
 	c := uint(size-1) >> (p.alignShift & 63)
-	if !invariants && c < uint(len(p.cls)) {
+	if !invariants && c < uint(len(p.cls)) && p.top == noTop {
 		h := &p.cls[c]
-		if off := h.head; off != 0 {
-			h.head = *(*Offset)(p.ptr(off))
-			h.allocs++
-			p.mark(off, c)
-			return off
-		}
-		if off, n := p.bump, Offset(c+1)<<(p.alignShift&63); p.end-off >= n {
-			if t := p.top; t != noTop {
-				p.mark(t, uint((off-t)>>(p.alignShift&63))-1)
-			}
-			p.bump, p.top = off+n, off
+		if off, n := p.bump, Offset(c+1)<<(p.alignShift&63); h.head == 0 && p.end-off >= n {
+			p.bump, p.top = off+n, off // the new unmarked top (see NoLocking)
 			h.allocs++
 			return off
 		}
@@ -286,27 +284,16 @@ func (p *NoLocking) TryAlloc(size int) Offset {
 	return Nil
 }
 
-// TryFree is Free without its slow path: for a small size and an offset
-// that passes the cheap checks (non-zero, aligned, inside the arena, the
-// start of a live block) it frees the block and reports true; otherwise
-// (and always in the invariants build) it does nothing and reports false,
-// and the caller calls Free, which frees it or reports the error.
+// TryFree is Free's cheapest path alone, small enough to inline: when off
+// is the unmarked top of the bump range and size its class, it moves the
+// bump pointer back and reports true; otherwise (and always in the
+// invariants build) it does nothing and reports false, and the caller
+// calls Free, which frees the block or reports the error.
 func (p *NoLocking) TryFree(off Offset, size int) bool {
-	c := uint(size-1) >> (p.alignShift & 63)
-	if !invariants && c < uint(len(p.cls)) {
-		if off == p.top && off+Offset(c+1)<<(p.alignShift&63) == p.bump {
-			p.bump, p.top = off, noTop
-			p.cls[c].frees++
-			return true
-		}
-		if u := bits.RotateLeft64(uint64(off), p.rotAlign); u-1 < p.belowUnits {
-			h := &p.cls[c]
-			if w, sh := p.liveAt(u), u*2&63; *w>>sh&h.mask == h.pat {
-				*w &^= h.pat << sh
-				p.push(h, off)
-				return true
-			}
-		}
+	if c := uint(size-1) >> (p.alignShift & 63); !invariants && off == p.top && c < uint(len(p.cls)) && off+Offset(c+1)<<(p.alignShift&63) == p.bump {
+		p.bump, p.top = off, noTop
+		p.cls[c].frees++
+		return true
 	}
 	return false
 }
