@@ -13,7 +13,7 @@ func FuzzDecode(f *testing.F) {
 	d, _ := encodeDelete([]byte("k"))
 	b, _ := encodeBatch([]Op{{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Delete: true}})
 	for _, s := range [][]byte{p, d, b, {1}, {1, 3, 200}, request{op: opGet, rangeID: 2, body: []byte("k")}.encode(),
-		encodeScan([]KV{{Key: []byte("a"), Value: "b"}}, true, 9)} {
+		encodeScan([]KV{{Key: []byte("a"), Value: "b"}}, true, 9), encodeScanReq(7, []byte("p"), []byte("pq"))} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -47,6 +47,13 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		_, _, _ = decodeScan(in, nil)
+		if limit, prefix, after, err := decodeScanReq(in); err == nil {
+			// what decodes re-encodes to bytes that decode to the same parts
+			l2, p2, a2, err := decodeScanReq(encodeScanReq(limit, prefix, after))
+			if err != nil || l2 != limit || !bytes.Equal(p2, prefix) || !bytes.Equal(a2, after) {
+				t.Fatalf("scan request re-decoded as %d %q %q, %v; want %d %q %q", l2, p2, a2, err, limit, prefix, after)
+			}
+		}
 		_, _ = decodeResp(in)
 		_, _, _ = decodeIDAddr(in)
 		_, _ = loadState(bytes.NewReader(in))

@@ -190,10 +190,7 @@ func (n *Node) Scan(ctx context.Context, prefix, after []byte, limit int, c Cons
 			kvs, more, _ = n.groups[r].scan(kvs, prefix, after, limit)
 			continue
 		}
-		body := binary.AppendUvarint(nil, uint64(limit-len(kvs)))
-		body = binary.AppendUvarint(body, uint64(len(prefix)))
-		body = append(append(body, prefix...), after...)
-		body, err = n.leaderDo(ctx, request{op: opScan, rangeID: r, body: body})
+		body, err := n.leaderDo(ctx, request{op: opScan, rangeID: r, body: encodeScanReq(limit-len(kvs), prefix, after)})
 		if err != nil {
 			return nil, false, err
 		}
@@ -240,6 +237,23 @@ func (g *group) scan(kvs []KV, prefix, after []byte, limit int) (_ []KV, more bo
 		kvs = append(kvs, KV{Key: bytes.Clone(k), Value: v}) // k is the cursor's buffer, valid only in this iteration
 	}
 	return kvs, false, idx
+}
+
+// encodeScanReq is an opScan request's body (rpc.go).
+func encodeScanReq(limit int, prefix, after []byte) []byte {
+	b := binary.AppendUvarint(nil, uint64(limit))
+	b = binary.AppendUvarint(b, uint64(len(prefix)))
+	return append(append(b, prefix...), after...)
+}
+
+// decodeScanReq is encodeScanReq's inverse; the parts alias b.
+func decodeScanReq(b []byte) (limit int, prefix, after []byte, err error) {
+	l, w := binary.Uvarint(b)
+	if w <= 0 || l > MaxScanLimit {
+		return 0, nil, nil, fmt.Errorf("%w: scan limit", ErrProtocol)
+	}
+	prefix, after, err = lenPrefixed(b[w:])
+	return int(l), prefix, after, err
 }
 
 func encodeScan(kvs []KV, more bool, idx uint64) []byte {
@@ -446,18 +460,14 @@ func (n *Node) local(ctx context.Context, q request) ([]byte, error) {
 		b = binary.AppendUvarint(b, rd.Index)
 		return append(b, rd.Value...), nil
 	case opScan:
-		limit, w := binary.Uvarint(q.body)
-		if w <= 0 || limit > MaxScanLimit {
-			return nil, fmt.Errorf("%w: scan limit", ErrProtocol)
-		}
-		prefix, after, err := lenPrefixed(q.body[w:])
+		limit, prefix, after, err := decodeScanReq(q.body)
 		if err != nil {
 			return nil, err
 		}
 		if err := n.readBarrier(ctx, g); err != nil {
 			return nil, err
 		}
-		kvs, more, idx := g.scan(nil, prefix, after, int(limit))
+		kvs, more, idx := g.scan(nil, prefix, after, limit)
 		return encodeScan(kvs, more, idx), nil
 	case opAddVoter, opTransfer:
 		id, addr, err := decodeIDAddr(q.body)

@@ -36,7 +36,8 @@ type shardedImpl struct {
 	batches sync.Pool // of *shards.Batch[uint64]: reused, as a caller would
 }
 
-// newSharded starts a runtime with the zero Config and a sharded trie.
+// newSharded registers a sharded trie as a runtime with the zero Config
+// would (one shard per GOMAXPROCS), through the tests' testRuntime.
 func newSharded(cfg ...shards.TrieConfig) benchMap {
 	t := mustTrie[uint64](cfg...)
 	rt, err := startRT(0, t)
@@ -209,8 +210,9 @@ func benchInsertReaders(b *testing.B, mk func() benchMap, keys [][]byte) {
 }
 
 // benchLatency: one goroutine inserts one key at a time into an otherwise
-// idle map (for the sharded trie: an idle runtime, its workers parked) and
-// reports the p50 and p90 latency of a single Insert.
+// idle map (for the sharded trie: its shards alone, as they are under an
+// idle runtime, whose workers are not on the write path) and reports the
+// p50 and p90 latency of a single Insert.
 func benchLatency(b *testing.B, mk func() benchMap, keys [][]byte) {
 	m := mk()
 	defer m.close()

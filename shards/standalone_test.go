@@ -111,12 +111,16 @@ func TestNewTrieInvalidConfig(t *testing.T) {
 		target error
 	}{
 		"negative shards":   {shards.TrieConfig{Shards: -1}, shards.ErrInvalidConfig},
-		"shard trie config": {shards.TrieConfig{Shards: 2, Trie: trie.Config{Pool: pool.Config{Alignment: 3}}}, pool.ErrInvalidConfig},
+		"shard trie config": {shards.TrieConfig{Shards: 2, Trie: trie.Config{Pool: pool.Config{Alignment: 3}}}, shards.ErrInvalidConfig},
 		"router":            {shards.TrieConfig{Shards: 2, Router: shards.NewRangeRouter([]byte("a"), []byte("b"))}, shards.ErrRouter},
 	} {
 		if _, err := shards.NewTrie[int](c.cfg); !errors.Is(err, c.target) {
 			t.Errorf("%s: %v, want %v", name, err, c.target)
 		}
+	}
+	badTrie := shards.TrieConfig{Trie: trie.Config{Pool: pool.Config{Alignment: 3}}}
+	if _, err := shards.NewTrie[int](badTrie); !errors.Is(err, shards.ErrInvalidConfig) || !errors.Is(err, pool.ErrInvalidConfig) {
+		t.Errorf("Shards 0, invalid shard trie config: %v, want an error from NewTrie, not from Start", err)
 	}
 	tr, err := shards.NewTrie[int](shards.TrieConfig{})
 	if err != nil {

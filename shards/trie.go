@@ -121,24 +121,31 @@ func (l *trieLayout[V]) route(key []byte) int {
 
 // NewTrie returns a sharded trie configured by cfg: with cfg.Shards set,
 // built and usable at once; otherwise sized by the runtime it is
-// registered with. An invalid configuration (a negative shard count, a
-// router that refuses the shard count, an invalid shard trie
-// configuration) returns an error wrapping ErrInvalidConfig or the
-// router's or trie's error.
+// registered with. An invalid configuration returns an error: a negative
+// shard count or an invalid shard trie configuration (Trie) wraps
+// ErrInvalidConfig (and the trie's or pool's error), a router that
+// refuses the shard count ErrRouter (with Shards 0 that is Start's error:
+// the count comes from the runtime).
 func NewTrie[V any](cfg TrieConfig) (*Trie[V], error) {
 	if cfg.Shards < 0 {
 		return nil, fmt.Errorf("%w: TrieConfig.Shards = %d", ErrInvalidConfig, cfg.Shards)
 	}
-	t := &Trie[V]{cfg: cfg}
-	if cfg.Shards > 0 {
-		l, err := t.newLayout(cfg.Shards)
-		if err != nil {
-			return nil, err
-		}
-		l.lockWriters()
-		t.layout.Store(l) // release: the shards are built
-		t.state.Store(stateOpen)
+	// The shard tries' configuration is checked here, also when the
+	// shards come later with a runtime: it is NewTrie's error, not Start's.
+	if _, err := trie.NewConcurrent[V](shardLevel, cfg.Trie); err != nil {
+		return nil, fmt.Errorf("%w: TrieConfig.Trie: %w", ErrInvalidConfig, err)
 	}
+	t := &Trie[V]{cfg: cfg}
+	if cfg.Shards == 0 {
+		return t, nil
+	}
+	l, err := t.newLayout(cfg.Shards)
+	if err != nil {
+		return nil, err
+	}
+	l.lockWriters()
+	t.layout.Store(l) // release: the shards are built
+	t.state.Store(stateOpen)
 	return t, nil
 }
 

@@ -60,39 +60,26 @@ func NewAdaptive(cfg Config) (Pool, error) {
 // cfg.FixedCapacity; the other levels accept it too (they then reserve that
 // memory up front and never grow). An unknown level returns ErrInvalidLevel.
 func WithLevel(cfg Config, l Level) (Pool, error) {
-	var (
-		p   Pool
-		err error
-	)
-	// Each case checks err itself: a nil *T in a Pool would not be nil.
 	switch l {
 	case LevelNoLocking:
-		var q *NoLocking
-		if q, err = NewNoLocking(cfg); err == nil {
-			p = q
-		}
+		return asPool(NewNoLocking(cfg))
 	case LevelMutex:
-		var q *Mutex
-		if q, err = NewMutex(cfg); err == nil {
-			p = q
-		}
+		return asPool(NewMutex(cfg))
 	case LevelLockFree:
-		var q *LockFree
-		if q, err = NewLockFree(cfg); err == nil {
-			p = q
-		}
+		return asPool(NewLockFree(cfg))
 	case LevelThreadLocal:
-		var q *ThreadLocal
-		if q, err = NewThreadLocal(cfg); err == nil {
-			p = q
-		}
+		return asPool(NewThreadLocal(cfg))
 	case LevelFixedCapacity:
-		var q *FixedCapacity
-		if q, err = NewFixedCapacity(cfg); err == nil {
-			p = q
-		}
-	default:
-		err = fmt.Errorf("%w: %d", ErrInvalidLevel, int(l))
+		return asPool(NewFixedCapacity(cfg))
 	}
-	return p, err
+	return nil, fmt.Errorf("%w: %d", ErrInvalidLevel, int(l))
+}
+
+// asPool returns a constructor's result as a Pool: nil on error (a nil *T
+// in a Pool would not be nil).
+func asPool[T Pool](p T, err error) (Pool, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }

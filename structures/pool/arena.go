@@ -86,13 +86,18 @@ func (a *arena) init(cfg Config) {
 
 func (a *arena) publish() {
 	a.limit = Offset(len(a.chunks)) << a.shift
-	a.pub.Store(&table{chunks: a.chunks, meta: a.meta})
+	a.pub.Store(&table{chunks: a.chunks, meta: a.meta}) // release: publishes the table; its chunks and metas were written before
 }
 
 // allocMem returns n bytes of zeroed, pointer-free memory aligned to the
 // pool's alignment (Go aligns large allocations to pages; the fallback
 // over-allocates in case it ever does not).
 func (a *arena) allocMem(n int64) []byte {
+	// Safety: the []uint64 is reinterpreted as bytes over the same
+	// backing array (n and n+align are multiples of 8, so its length
+	// covers them); the slice keeps the allocation alive, and it holds no
+	// pointers, so the GC never scans the bytes the pool writes. The
+	// alignment test and skip only read the address.
 	u := make([]uint64, n/8)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(u))), n)
 	if uintptr(unsafe.Pointer(&b[0]))&uintptr(a.align-1) == 0 {
@@ -486,7 +491,7 @@ func (a *arena) checkFree(t *table, off Offset, size int, c uint) error {
 func trackAlloc(t *table, shift, alignShift uint, off Offset, size int) {
 	m := t.meta[off>>shift]
 	u := (off & (Offset(1)<<shift - 1)) >> alignShift
-	if !m.track[u].CompareAndSwap(0, uint32(size)) {
+	if !m.track[u].CompareAndSwap(0, uint32(size)) { // relaxed: the invariants record; a word is one block's, changed by its owner
 		panic(fmt.Sprintf("pool: internal error: block %#x handed out while live", uint64(off)))
 	}
 }
@@ -500,10 +505,10 @@ func trackFree(t *table, shift, alignShift uint, off Offset, size int) error {
 	}
 	m := t.meta[ci]
 	u := (off & (Offset(1)<<shift - 1)) >> alignShift
-	if m.track[u].CompareAndSwap(uint32(size), 0) {
+	if m.track[u].CompareAndSwap(uint32(size), 0) { // relaxed, as in trackAlloc
 		return nil
 	}
-	if was := m.track[u].Load(); was != 0 {
+	if was := m.track[u].Load(); was != 0 { // relaxed, as in trackAlloc
 		return fmt.Errorf("%w: block %#x was allocated with size %d, freed with %d", ErrInvalidFree, uint64(off), was, size)
 	}
 	return fmt.Errorf("%w: offset %#x is not a live block (double free, or never allocated)", ErrInvalidFree, uint64(off))

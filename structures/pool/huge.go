@@ -171,18 +171,23 @@ func (h *hugeHeap) grow(need int64) error {
 	if a.fixed {
 		r = h.mergeNeighbours(r)
 		s.reg = r
-		// Coalesce the new span with free spans at the old boundaries.
-		if p := h.byEnd[s.off]; p != nil && p.reg.root() == r {
-			h.remove(p)
-			s.off, s.size = p.off, p.size+s.size
-		}
-		if q := h.byStart[s.off+Offset(s.size)]; q != nil && q.reg.root() == r {
-			h.remove(q)
-			s.size += q.size
-		}
+		h.coalesce(s, r) // with free spans at the old boundaries
 	}
 	h.insert(s)
 	return nil
+}
+
+// coalesce merges the free span s of region r with the free spans of r
+// that end where it starts and start where it ends.
+func (h *hugeHeap) coalesce(s *hugeSpan, r *hugeRegion) {
+	if p := h.byEnd[s.off]; p != nil && p.reg.root() == r {
+		h.remove(p)
+		s.off, s.size = p.off, p.size+s.size
+	}
+	if n := h.byStart[s.off+Offset(s.size)]; n != nil && n.reg.root() == r {
+		h.remove(n)
+		s.size += n.size
+	}
 }
 
 // mergeNeighbours merges region r with the regions ending where it starts
@@ -233,14 +238,7 @@ func (h *hugeHeap) free(off Offset, size int) error {
 	h.liveCount--
 	r := b.reg.root()
 	s := &hugeSpan{off: off, size: b.granted, reg: r}
-	if p := h.byEnd[off]; p != nil && p.reg.root() == r {
-		h.remove(p)
-		s.off, s.size = p.off, p.size+s.size
-	}
-	if n := h.byStart[s.off+Offset(s.size)]; n != nil && n.reg.root() == r {
-		h.remove(n)
-		s.size += n.size
-	}
+	h.coalesce(s, r)
 	h.insert(s)
 	if s.off == r.lo && s.off+Offset(s.size) == r.hi {
 		h.regionIdle(s, r)

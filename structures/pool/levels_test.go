@@ -173,7 +173,7 @@ func TestFixedCapacityExhaustionAndRecovery(t *testing.T) {
 	// Every size gets (nearly) all the memory back in turn.
 	for _, size := range []int{2000, 4096, 200, 100 << 10} {
 		offs := fill(size)
-		if int64(len(offs)*blockSize(&p.core.cfg, size)) < cfg.FixedCapacity*8/10 {
+		if int64(len(offs)*blockSize(&p.cfg, size)) < cfg.FixedCapacity*8/10 {
 			t.Fatalf("after churn only %d blocks of %d", len(offs), size)
 		}
 		freeAll(offs, size)

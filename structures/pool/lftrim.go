@@ -51,7 +51,7 @@ func (p *lfCore) trim(hold bool) int {
 	p.g.Lock()
 	defer p.g.Unlock()
 	a := &p.a
-	t := a.pub.Load()
+	t := a.pub.Load() // acquire: the chunk table (under g: also the newest)
 	nchunks := len(t.chunks)
 	free := make([]int64, nchunks)
 	// Take every free list whole.
@@ -61,7 +61,7 @@ func (p *lfCore) trim(hold bool) int {
 	}
 	var chains []chain
 	for i := range p.stripes {
-		s := p.stripes[i].Load()
+		s := p.stripes[i].Load() // acquire: a stripe and its heads, published by newStripe
 		if s == nil {
 			continue
 		}
@@ -123,7 +123,7 @@ func (p *lfCore) trim(hold bool) int {
 	}
 	for c, s := range slabs {
 		if s&slabCountMask != 0 && !dead[(Offset(s>>slabCountBits)<<a.alignShift)>>a.shift] {
-			p.cls[c].slab.Store(s) // under g, count 0 since takeSlab: only a refill stores, under g
+			p.cls[c].slab.Store(s) // release: republishes the slab; under g, count 0 since takeSlab: only a refill stores, under g
 		}
 	}
 	if p.src.end > p.src.cur && dead[p.src.cur>>a.shift] {
@@ -146,7 +146,7 @@ func (p *lfCore) trim(hold bool) int {
 // empty); the chain behind it is the caller's.
 func (p *lfCore) takeAll(h *atomic.Uint64) Offset {
 	for {
-		w := h.Load()
+		w := h.Load() // relaxed: re-read by the CAS
 		if w&unitMask == 0 {
 			return 0
 		}
@@ -159,11 +159,11 @@ func (p *lfCore) takeAll(h *atomic.Uint64) Offset {
 // takeSlab empties class slab cl and returns the word it held. Under g.
 func (p *lfCore) takeSlab(cl *lfClass) uint64 {
 	for {
-		s := cl.slab.Load()
+		s := cl.slab.Load() // relaxed: re-read by the CAS
 		if s&slabCountMask == 0 {
 			return 0
 		}
-		if cl.slab.CompareAndSwap(s, 0) {
+		if cl.slab.CompareAndSwap(s, 0) { // acq-rel: takes the slab whole; bumpers CAS only a non-zero count
 			return s
 		}
 	}

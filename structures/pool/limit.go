@@ -69,12 +69,12 @@ func (a *arena) budgetReserve(bytes int64) error {
 	}
 	limit := DefaultMaxBytes()
 	for {
-		held := processHeld.Load()
+		held := processHeld.Load() // seq-cst: the process budget, re-read by the CAS
 		if held+bytes > limit {
 			return fmt.Errorf("%w: growing by %d bytes would pass the process budget DefaultMaxBytes %d shared by every pool without MaxBytes (%d held); set Config.MaxBytes to raise it", ErrExhausted, bytes, limit, held)
 		}
-		if processHeld.CompareAndSwap(held, held+bytes) { // never above limit, even for a moment
-			a.held.Add(bytes)
+		if processHeld.CompareAndSwap(held, held+bytes) { // seq-cst: reserves from the process budget; never above limit, even for a moment
+			a.held.Add(bytes) // seq-cst: this arena's share, given back by releaseBudget
 			return nil
 		}
 	}
@@ -83,11 +83,11 @@ func (a *arena) budgetReserve(bytes int64) error {
 // budgetRelease gives bytes back to the process budget.
 func (a *arena) budgetRelease(bytes int64) {
 	if a.shared {
-		a.held.Add(-bytes)
-		processHeld.Add(-bytes)
+		a.held.Add(-bytes)      // seq-cst: as in budgetReserve
+		processHeld.Add(-bytes) // seq-cst: as in budgetReserve
 	}
 }
 
 // releaseBudget gives back everything held by the arena behind held (a
 // Reset, or a cleanup of an unreachable pool).
-func releaseBudget(held *atomic.Int64) { processHeld.Add(-held.Swap(0)) }
+func releaseBudget(held *atomic.Int64) { processHeld.Add(-held.Swap(0)) } // seq-cst: the share and the budget, as in budgetReserve

@@ -3,13 +3,13 @@ package pool
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
 )
 
-// lockedCore is Mutex and FixedCapacity: one mutex per size class (the free
+// lockedCore is Mutex and FixedCapacity, and their methods: one mutex per
+// size class (the free
 // list and a slab that the class bumps through) and one growth mutex g for
 // the arena, the shared small chunk and the huge heap. A class takes g only
 // to get a new slab. Lock order: a class mutex before g; class mutexes only
@@ -18,6 +18,7 @@ import (
 type lockedCore struct {
 	cls   []lockedClass
 	cfg   Config
+	level Level         // LevelMutex or LevelFixedCapacity
 	flags atomic.Uint32 // flagFull, flagReclaimed
 
 	growth // g guards a, huge, src and the huge counters
@@ -32,16 +33,25 @@ type lockedClassData struct {
 
 type lockedClass struct {
 	lockedClassData
+	// Safety: unsafe.Sizeof only sizes the padding (a compile-time
+	// constant); TestPadding checks the result.
 	_ [(lineSize - unsafe.Sizeof(lockedClassData{})%lineSize) % lineSize]byte
 }
 
-func (p *lockedCore) init(cfg Config) {
-	p.cfg = cfg
+func (p *lockedCore) init(cfg Config, l Level) *arena {
+	p.cfg, p.level = cfg, l
 	p.a.init(cfg)
 	p.a.trackLive = true
 	p.huge.init(&p.a)
 	p.cls = make([]lockedClass, cfg.MaxFastBlock/cfg.Alignment)
+	return &p.a
 }
+
+// Level returns LevelMutex or LevelFixedCapacity.
+func (p *lockedCore) Level() Level { return p.level }
+
+// Config returns the normalized configuration.
+func (p *lockedCore) Config() Config { return p.cfg }
 
 // Bits of lockedCore.flags; any Free clears them all.
 const (
@@ -49,14 +59,16 @@ const (
 	flagReclaimed             // a reclaim ran since the last Free
 )
 
-func (p *lockedCore) alloc(size int) (Offset, error) {
+// Alloc returns a block of size bytes, or ErrExhausted when the pool
+// cannot grow (MaxBytes, or a FixedCapacity pool that is full).
+func (p *lockedCore) Alloc(size int) (Offset, error) {
 	off, err := p.allocOnce(size, false)
 	if err != nil && errors.Is(err, ErrExhausted) {
 		// First give whole free chunks back (only when something was
 		// freed since the last try: a pool that stays full does not walk
 		// its lists on every Alloc), then split larger free blocks.
-		if p.flags.Load()&flagReclaimed == 0 {
-			p.flags.Or(flagReclaimed)
+		if p.flags.Load()&flagReclaimed == 0 { // relaxed: a hint (a reclaim too many or too few costs time, not correctness)
+			p.flags.Or(flagReclaimed) // relaxed, as above
 			if p.reclaim() {
 				off, err = p.allocOnce(size, false)
 			}
@@ -65,7 +77,7 @@ func (p *lockedCore) alloc(size int) (Offset, error) {
 			off, err = p.allocOnce(size, true)
 		}
 		if err != nil {
-			p.flags.Or(flagFull)
+			p.flags.Or(flagFull) // relaxed: a hint for Full
 		}
 	}
 	return off, err
@@ -94,7 +106,7 @@ func (p *lockedCore) reclaim() bool {
 func (p *lockedCore) allocOnce(size int, split bool) (Offset, error) {
 	c := uint(size-1) >> p.a.alignShift
 	if c >= uint(len(p.cls)) {
-		return p.allocHuge(size)
+		return p.allocHuge(&p.cfg, size)
 	}
 	cl := &p.cls[c]
 	n := Offset(c+1) << p.a.alignShift
@@ -103,7 +115,7 @@ func (p *lockedCore) allocOnce(size int, split bool) (Offset, error) {
 	var tlo, thi Offset
 	switch {
 	case off != 0:
-		cl.head = *(*Offset)(tptr(p.a.pub.Load(), p.a.shift, off))
+		cl.head = *(*Offset)(tptr(p.a.pub.Load(), p.a.shift, off)) // acquire: the chunk table (read under the class lock)
 	case cl.end-cl.bump >= n:
 		off = cl.bump
 		cl.bump += n
@@ -120,9 +132,9 @@ func (p *lockedCore) allocOnce(size int, split bool) (Offset, error) {
 		p.pushRange(tlo, thi)
 	}
 	if invariants {
-		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
+		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size) // acquire: the chunk table
 	}
-	markLive(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, uint64(c+1))
+	markLive(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, uint64(c+1)) // acquire: the chunk table
 	return off, nil
 }
 
@@ -164,7 +176,7 @@ func (p *lockedCore) refill(cl *lockedClass, c uint, split bool) (off, tlo, thi 
 // pushRange puts [lo, hi) on the free lists in pieces of at most
 // MaxFastBlock bytes, locking each class in turn.
 func (p *lockedCore) pushRange(lo, hi Offset) {
-	t := p.a.pub.Load()
+	t := p.a.pub.Load() // acquire: the chunk table
 	for lo < hi {
 		n := min(hi-lo, Offset(p.cfg.MaxFastBlock))
 		cl := &p.cls[n>>p.a.alignShift-1]
@@ -176,37 +188,17 @@ func (p *lockedCore) pushRange(lo, hi Offset) {
 	}
 }
 
-func (p *lockedCore) allocHuge(size int) (Offset, error) {
-	if err := checkSize(&p.cfg, size); err != nil {
-		return 0, err
-	}
-	p.g.Lock()
-	off, err := p.huge.alloc(size)
-	if err == nil {
-		p.hugeAllocs++
-	}
-	p.g.Unlock()
-	return off, err
-}
-
-func (p *lockedCore) free(off Offset, size int) error {
+// Free returns the block at off, allocated with size.
+func (p *lockedCore) Free(off Offset, size int) error {
 	c := uint(size-1) >> p.a.alignShift
 	if c >= uint(len(p.cls)) {
-		if err := checkSize(&p.cfg, size); err != nil {
-			return err
-		}
-		p.g.Lock()
-		err := p.huge.free(off, size)
-		if err == nil {
-			p.hugeFrees++
-		}
-		p.g.Unlock()
-		if err == nil && p.flags.Load() != 0 {
-			p.flags.Store(0)
+		err := p.freeHuge(&p.cfg, off, size)
+		if err == nil && p.flags.Load() != 0 { // relaxed: a hint, see alloc
+			p.flags.Store(0) // relaxed, as above
 		}
 		return err
 	}
-	t := p.a.pub.Load()
+	t := p.a.pub.Load() // acquire: the chunk table
 	if err := p.a.checkFree(t, off, size, c); err != nil {
 		return err
 	}
@@ -217,18 +209,20 @@ func (p *lockedCore) free(off Offset, size int) error {
 	cl.head = off
 	cl.frees++
 	cl.mu.Unlock()
-	if p.flags.Load() != 0 {
-		p.flags.Store(0)
+	if p.flags.Load() != 0 { // relaxed: a hint, see alloc
+		p.flags.Store(0) // relaxed, as above
 	}
 	return nil
 }
 
-func (p *lockedCore) bytes(off Offset, size int) []byte {
-	return tbytes(p.a.pub.Load(), p.a.shift, off, size)
+// Bytes returns the size bytes of the block at off (capacity size).
+func (p *lockedCore) Bytes(off Offset, size int) []byte {
+	return tbytes(p.a.pub.Load(), p.a.shift, off, size) // acquire: the chunk table
 }
 
-func (p *lockedCore) stats(l Level) Stats {
-	s := Stats{Level: l}
+// Stats returns the pool's counters (locking each class in turn).
+func (p *lockedCore) Stats() Stats {
+	s := Stats{Level: p.level}
 	var inUse, untouched int64
 	for i := range p.cls {
 		cl := &p.cls[i]
@@ -247,46 +241,21 @@ func (p *lockedCore) stats(l Level) Stats {
 // huge blocks. Safe for concurrent use. Each class bumps through its own
 // slab (taken from the shared chunk under the growth mutex), so goroutines
 // allocating different sizes do not contend.
-type Mutex struct{ core lockedCore }
+type Mutex struct{ lockedCore }
 
 var _ Pool = (*Mutex)(nil)
 
 // NewMutex returns a Mutex pool for cfg.
 func NewMutex(cfg Config) (*Mutex, error) {
-	cfg, err := cfg.Validate()
-	if err != nil {
-		return nil, err
-	}
-	p := &Mutex{}
-	p.core.init(cfg)
-	runtime.AddCleanup(p, releaseBudget, p.core.a.held)
-	return p, nil
+	return newLevel(cfg, func(p *Mutex, cfg Config) *arena { return p.init(cfg, LevelMutex) })
 }
-
-// Alloc returns a block of size bytes.
-func (p *Mutex) Alloc(size int) (Offset, error) { return p.core.alloc(size) }
-
-// Free returns the block at off, allocated with size.
-func (p *Mutex) Free(off Offset, size int) error { return p.core.free(off, size) }
-
-// Bytes returns the size bytes of the block at off (capacity size).
-func (p *Mutex) Bytes(off Offset, size int) []byte { return p.core.bytes(off, size) }
-
-// Stats returns the pool's counters (locking each class in turn).
-func (p *Mutex) Stats() Stats { return p.core.stats(LevelMutex) }
-
-// Level returns LevelMutex.
-func (p *Mutex) Level() Level { return LevelMutex }
-
-// Config returns the normalized configuration.
-func (p *Mutex) Config() Config { return p.core.cfg }
 
 // FixedCapacity is the level that reserves Config.FixedCapacity bytes up
 // front and never grows: an Alloc that does not fit returns ErrExhausted,
 // never a panic, and succeeds again once blocks are freed. Huge blocks and
 // small chunks share the reserved memory: a huge region whose blocks are all
 // freed goes back to it. Safe for concurrent use (it is built like Mutex).
-type FixedCapacity struct{ core lockedCore }
+type FixedCapacity struct{ lockedCore }
 
 var _ Pool = (*FixedCapacity)(nil)
 
@@ -296,32 +265,8 @@ func NewFixedCapacity(cfg Config) (*FixedCapacity, error) {
 	if cfg.FixedCapacity <= 0 {
 		return nil, fmt.Errorf("%w: FixedCapacity must be set for a FixedCapacity pool", ErrInvalidConfig)
 	}
-	cfg, err := cfg.Validate()
-	if err != nil {
-		return nil, err
-	}
-	p := &FixedCapacity{}
-	p.core.init(cfg)
-	return p, nil
+	return newLevel(cfg, func(p *FixedCapacity, cfg Config) *arena { return p.init(cfg, LevelFixedCapacity) })
 }
-
-// Alloc returns a block of size bytes, or ErrExhausted.
-func (p *FixedCapacity) Alloc(size int) (Offset, error) { return p.core.alloc(size) }
-
-// Free returns the block at off, allocated with size.
-func (p *FixedCapacity) Free(off Offset, size int) error { return p.core.free(off, size) }
-
-// Bytes returns the size bytes of the block at off (capacity size).
-func (p *FixedCapacity) Bytes(off Offset, size int) []byte { return p.core.bytes(off, size) }
-
-// Stats returns the pool's counters.
-func (p *FixedCapacity) Stats() Stats { return p.core.stats(LevelFixedCapacity) }
-
-// Level returns LevelFixedCapacity.
-func (p *FixedCapacity) Level() Level { return LevelFixedCapacity }
-
-// Config returns the normalized configuration.
-func (p *FixedCapacity) Config() Config { return p.core.cfg }
 
 // Remaining returns the bytes not in live blocks: Capacity - InUse. Freed
 // small blocks serve only their own size class, so an allocation can fail
@@ -333,4 +278,4 @@ func (p *FixedCapacity) Remaining() int64 {
 
 // Full reports whether the most recent failed Alloc ran out of memory and no
 // block has been freed since.
-func (p *FixedCapacity) Full() bool { return p.core.flags.Load()&flagFull != 0 }
+func (p *FixedCapacity) Full() bool { return p.flags.Load()&flagFull != 0 } // relaxed: a hint (no memory is read through it)

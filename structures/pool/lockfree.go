@@ -79,7 +79,7 @@ type lfHead struct {
 	frees  atomic.Uint64
 }
 
-func (p *lfCore) init(cfg Config) {
+func (p *lfCore) init(cfg Config) *arena {
 	p.cfg = cfg
 	p.a.init(cfg)
 	p.a.trackLive = true
@@ -92,16 +92,19 @@ func (p *lfCore) init(cfg Config) {
 	}
 	p.stripeShift = uint(64 - stripeBits)
 	p.stripes = make([]atomic.Pointer[lfStripe], 1<<stripeBits)
+	return &p.a
 }
 
 // stripe returns the calling goroutine's stripe, allocating it on first use.
 func (p *lfCore) stripe() *lfStripe {
 	var here byte
-	// The address of a local identifies the goroutine's stack; 4 KiB
-	// granules keep one goroutine's frames (at a similar depth in Alloc and
-	// Free) in one granule.
+	// The address of a local identifies the goroutine's stack; 2 KiB
+	// granules (the shift by 11) keep one goroutine's frames (at a similar
+	// depth in Alloc and Free) in one granule.
+	// Safety: the address is only hashed, never turned back into a
+	// pointer; a stack move (growth) changes the stripe, not correctness.
 	i := uint64(uintptr(unsafe.Pointer(&here))>>11) * 0x9E3779B97F4A7C15 >> p.stripeShift
-	if s := p.stripes[i].Load(); s != nil {
+	if s := p.stripes[i].Load(); s != nil { // acquire: a stripe and its heads, published by newStripe
 		return s
 	}
 	return p.newStripe(i)
@@ -110,18 +113,18 @@ func (p *lfCore) stripe() *lfStripe {
 func (p *lfCore) newStripe(i uint64) *lfStripe {
 	p.g.Lock()
 	defer p.g.Unlock()
-	if s := p.stripes[i].Load(); s != nil {
+	if s := p.stripes[i].Load(); s != nil { // acquire: as in stripe (under g)
 		return s
 	}
 	s := &lfStripe{heads: make([]lfHead, p.nclasses)}
-	p.stripes[i].Store(s)
+	p.stripes[i].Store(s) // release: publishes the stripe and its heads
 	return s
 }
 
 // pop takes the top block of the stack h, or returns 0.
 func (p *lfCore) pop(h *atomic.Uint64) Offset {
 	for {
-		w := h.Load()
+		w := h.Load() // acquire: the head, and the link its push wrote
 		u := w & unitMask
 		if u == 0 {
 			return 0
@@ -130,8 +133,8 @@ func (p *lfCore) pop(h *atomic.Uint64) Offset {
 		// The table is loaded after the head: the block's chunk was
 		// published before the block was first handed out, hence before
 		// the push this head shows.
-		next := loadLinkRacy(tptr(p.a.pub.Load(), p.a.shift, off))
-		if h.CompareAndSwap(w, (w&^unitMask+genOne)|next&unitMask) {
+		next := loadLinkRacy(tptr(p.a.pub.Load(), p.a.shift, off))   // acquire: the chunk table
+		if h.CompareAndSwap(w, (w&^unitMask+genOne)|next&unitMask) { // acq-rel: takes the block; the generation rules out ABA
 			return off
 		}
 	}
@@ -141,7 +144,7 @@ func (p *lfCore) pop(h *atomic.Uint64) Offset {
 // returns 0.
 func (p *lfCore) popOther(c uint, own *lfStripe) Offset {
 	for i := range p.stripes {
-		if s := p.stripes[i].Load(); s != nil && s != own {
+		if s := p.stripes[i].Load(); s != nil && s != own { // acquire: as in stripe
 			if off := p.pop(&s.heads[c].head); off != 0 {
 				return off
 			}
@@ -155,9 +158,9 @@ func (p *lfCore) popOther(c uint, own *lfStripe) Offset {
 func (p *lfCore) pushChain(h *atomic.Uint64, first Offset, lastLink *uint64) {
 	u := uint64(first) >> p.a.alignShift
 	for {
-		w := h.Load()
+		w := h.Load() // relaxed: re-read by the CAS
 		*lastLink = w & unitMask
-		if h.CompareAndSwap(w, (w&^unitMask+genOne)|u) {
+		if h.CompareAndSwap(w, (w&^unitMask+genOne)|u) { // release: publishes the chain's links with the head
 			return
 		}
 	}
@@ -171,15 +174,15 @@ func (p *lfCore) push(c uint, off Offset, t *table) {
 
 // noteFree raises topFree to cover class c (before a block of c is pushed).
 func (p *lfCore) noteFree(c uint) {
-	if uint32(c) >= p.topFree.Load() {
+	if uint32(c) >= p.topFree.Load() { // relaxed: a hint (a missed block is found later)
 		p.raiseTopFree(c)
 	}
 }
 
 func (p *lfCore) raiseTopFree(c uint) {
 	for {
-		t := p.topFree.Load()
-		if uint32(c) < t || p.topFree.CompareAndSwap(t, uint32(c)+1) {
+		t := p.topFree.Load()                                          // relaxed: re-read by the CAS
+		if uint32(c) < t || p.topFree.CompareAndSwap(t, uint32(c)+1) { // relaxed: a hint
 			return
 		}
 	}
@@ -188,11 +191,11 @@ func (p *lfCore) raiseTopFree(c uint) {
 // bump takes the next block of cl's slab, or returns 0.
 func (p *lfCore) bump(cl *lfClass, n Offset) Offset {
 	for {
-		s := cl.slab.Load()
+		s := cl.slab.Load() // acquire: the slab word a refill stored
 		if s&slabCountMask == 0 {
 			return 0
 		}
-		if cl.slab.CompareAndSwap(s, s+uint64(n>>p.a.alignShift)<<slabCountBits-1) {
+		if cl.slab.CompareAndSwap(s, s+uint64(n>>p.a.alignShift)<<slabCountBits-1) { // acq-rel: takes the block
 			return Offset(s>>slabCountBits) << p.a.alignShift
 		}
 	}
@@ -201,18 +204,18 @@ func (p *lfCore) bump(cl *lfClass, n Offset) Offset {
 func (p *lfCore) alloc(size int) (Offset, error) {
 	c := uint(size-1) >> p.a.alignShift
 	if c >= uint(p.nclasses) {
-		return p.allocHuge(size)
+		return p.allocHuge(&p.cfg, size)
 	}
 	st := p.stripe()
 	off, err := p.takeSmall(c, st)
 	if err != nil {
 		return 0, err
 	}
-	st.heads[c].allocs.Add(1)
+	st.heads[c].allocs.Add(1) // relaxed: a counter
 	if invariants {
-		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
+		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size) // acquire: the chunk table
 	}
-	markLive(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, uint64(c+1))
+	markLive(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, uint64(c+1)) // acquire: the chunk table
 	return off, nil
 }
 
@@ -242,7 +245,7 @@ func (p *lfCore) refill(cl *lfClass, c uint, st *lfStripe) (Offset, error) {
 	n := Offset(c+1) << p.a.alignShift
 	for {
 		p.g.Lock()
-		if cl.slab.Load()&slabCountMask != 0 || st.heads[c].head.Load()&unitMask != 0 {
+		if cl.slab.Load()&slabCountMask != 0 || st.heads[c].head.Load()&unitMask != 0 { // relaxed: a re-check under g; the pops and bumps below synchronize
 			p.g.Unlock()
 			if off := p.pop(&st.heads[c].head); off != 0 {
 				return off, nil
@@ -278,7 +281,7 @@ func (p *lfCore) refill(cl *lfClass, c uint, st *lfStripe) (Offset, error) {
 		if err == nil && hi-lo > n {
 			// Only a refill (under g, with the count at 0) stores a
 			// slab; bumpers CAS only a non-zero count.
-			cl.slab.Store(uint64(lo+n)>>p.a.alignShift<<slabCountBits | uint64((hi-lo)/n-1))
+			cl.slab.Store(uint64(lo+n)>>p.a.alignShift<<slabCountBits | uint64((hi-lo)/n-1)) // release: publishes the slab (under g, count 0 before)
 		}
 		p.g.Unlock()
 		if err != nil {
@@ -294,7 +297,7 @@ func (p *lfCore) refill(cl *lfClass, c uint, st *lfStripe) (Offset, error) {
 // ErrExhausted when there is none. Under g.
 func (p *lfCore) splitLarger(c uint, st *lfStripe) (lo, hi, tlo, thi Offset, err error) {
 	n := Offset(c+1) << p.a.alignShift
-	for d := min(uint(p.topFree.Load()), uint(p.nclasses)) - 1; d > c && d < uint(p.nclasses); d-- {
+	for d := min(uint(p.topFree.Load()), uint(p.nclasses)) - 1; d > c && d < uint(p.nclasses); d-- { // relaxed: a hint
 		b := p.pop(&st.heads[d].head)
 		if b == 0 {
 			b = p.popOther(d, st)
@@ -313,7 +316,7 @@ func (p *lfCore) pushRange(lo, hi Offset) {
 	if lo >= hi {
 		return
 	}
-	t := p.a.pub.Load()
+	t := p.a.pub.Load() // acquire: the chunk table
 	for lo < hi {
 		n := min(hi-lo, Offset(p.cfg.MaxFastBlock))
 		p.push(uint(n>>p.a.alignShift-1), lo, t)
@@ -321,38 +324,12 @@ func (p *lfCore) pushRange(lo, hi Offset) {
 	}
 }
 
-func (p *lfCore) allocHuge(size int) (Offset, error) {
-	if err := checkSize(&p.cfg, size); err != nil {
-		return 0, err
-	}
-	p.g.Lock()
-	off, err := p.huge.alloc(size)
-	if err == nil {
-		p.hugeAllocs++
-	}
-	p.g.Unlock()
-	return off, err
-}
-
-func (p *lfCore) freeHuge(off Offset, size int) error {
-	if err := checkSize(&p.cfg, size); err != nil {
-		return err
-	}
-	p.g.Lock()
-	err := p.huge.free(off, size)
-	if err == nil {
-		p.hugeFrees++
-	}
-	p.g.Unlock()
-	return err
-}
-
 func (p *lfCore) free(off Offset, size int) error {
 	c := uint(size-1) >> p.a.alignShift
 	if c >= uint(p.nclasses) {
-		return p.freeHuge(off, size)
+		return p.freeHuge(&p.cfg, off, size)
 	}
-	t := p.a.pub.Load()
+	t := p.a.pub.Load() // acquire: the chunk table
 	if err := p.a.checkFree(t, off, size, c); err != nil {
 		return err
 	}
@@ -360,31 +337,31 @@ func (p *lfCore) free(off Offset, size int) error {
 	h := &st.heads[c]
 	p.noteFree(c)
 	p.pushChain(&h.head, off, (*uint64)(tptr(t, p.a.shift, off)))
-	h.frees.Add(1)
+	h.frees.Add(1) // relaxed: a counter
 	return nil
 }
 
 // countFree counts a free of class c made by the calling goroutine.
-func (p *lfCore) countFree(c uint) { p.stripe().heads[c].frees.Add(1) }
+func (p *lfCore) countFree(c uint) { p.stripe().heads[c].frees.Add(1) } // relaxed: a counter
 
 // smallCounts sums the class counters: allocs, frees, bytes in use and the
 // untouched bytes of the class slabs.
 func (p *lfCore) smallCounts() (allocs, frees uint64, inUse, untouched int64) {
 	for i := range p.stripes {
-		s := p.stripes[i].Load()
+		s := p.stripes[i].Load() // acquire: a stripe and its heads
 		if s == nil {
 			continue
 		}
 		for c := range s.heads {
 			h := &s.heads[c]
-			a, f := h.allocs.Load(), h.frees.Load()
+			a, f := h.allocs.Load(), h.frees.Load() // relaxed: counters (Stats is not atomic across fields)
 			allocs += a
 			frees += f
 			inUse += int64(a-f) * int64(c+1) << p.a.alignShift
 		}
 	}
 	for c := range p.cls {
-		untouched += int64(p.cls[c].slab.Load()&slabCountMask) * int64(c+1) << p.a.alignShift
+		untouched += int64(p.cls[c].slab.Load()&slabCountMask) * int64(c+1) << p.a.alignShift // relaxed: a counter
 	}
 	return
 }
@@ -410,14 +387,7 @@ var _ Pool = (*LockFree)(nil)
 // NewLockFree returns a LockFree pool for cfg. The number of stripes is
 // fixed at construction from GOMAXPROCS (up to 16).
 func NewLockFree(cfg Config) (*LockFree, error) {
-	cfg, err := cfg.Validate()
-	if err != nil {
-		return nil, err
-	}
-	p := &LockFree{}
-	p.core.init(cfg)
-	runtime.AddCleanup(p, releaseBudget, p.core.a.held)
-	return p, nil
+	return newLevel(cfg, func(p *LockFree, cfg Config) *arena { return p.core.init(cfg) })
 }
 
 // Alloc returns a block of size bytes.
@@ -428,7 +398,7 @@ func (p *LockFree) Free(off Offset, size int) error { return p.core.free(off, si
 
 // Bytes returns the size bytes of the block at off (capacity size).
 func (p *LockFree) Bytes(off Offset, size int) []byte {
-	return tbytes(p.core.a.pub.Load(), p.core.a.shift, off, size)
+	return tbytes(p.core.a.pub.Load(), p.core.a.shift, off, size) // acquire: the chunk table
 }
 
 // Stats returns the pool's counters.

@@ -3,7 +3,6 @@ package pool
 import (
 	"fmt"
 	"math/bits"
-	"runtime"
 	"sync/atomic"
 	"unsafe"
 )
@@ -137,18 +136,15 @@ var _ Pool = (*NoLocking)(nil)
 
 // NewNoLocking returns a NoLocking pool for cfg.
 func NewNoLocking(cfg Config) (*NoLocking, error) {
-	cfg, err := cfg.Validate()
-	if err != nil {
-		return nil, err
-	}
-	p := &NoLocking{cfg: cfg, top: noTop}
-	p.a.init(cfg)
-	runtime.AddCleanup(p, releaseBudget, p.a.held)
-	p.huge.init(&p.a)
-	p.cls = make([]nlClass, cfg.MaxFastBlock/cfg.Alignment)
-	initClasses(p.cls)
-	p.sync()
-	return p, nil
+	return newLevel(cfg, func(p *NoLocking, cfg Config) *arena {
+		p.cfg, p.top = cfg, noTop
+		p.a.init(cfg)
+		p.huge.init(&p.a)
+		p.cls = make([]nlClass, cfg.MaxFastBlock/cfg.Alignment)
+		initClasses(p.cls)
+		p.sync()
+		return &p.a
+	})
 }
 
 // Level returns LevelNoLocking.
@@ -365,6 +361,11 @@ func (p *NoLocking) Bytes(off Offset, size int) []byte {
 func (p *NoLocking) Ptr(off Offset) unsafe.Pointer { return p.ptr(off) }
 
 func (p *NoLocking) ptr(off Offset) unsafe.Pointer {
+	// Safety: off is a block of this pool (the callers' contract), so its
+	// chunk is in chunks and its position below ChunkSize: the pointer
+	// stays inside the chunk's allocation, which the slice keeps alive.
+	// Callers use it for the 8-byte link word (blocks are aligned to at
+	// least 8) or, through Ptr, within the block.
 	return unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.chunks[off>>(p.shift&63)])), off&(1<<(p.shift&63)-1))
 }
 
@@ -421,7 +422,7 @@ func (p *NoLocking) allocSlow(size int) (Offset, error) {
 		}
 	}
 	if invariants {
-		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size)
+		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size) // acquire: the chunk table
 	}
 	if off+n == p.bump {
 		p.top = off // the top of the bump range: marked lazily, as Alloc's bump does
@@ -523,7 +524,7 @@ func (p *NoLocking) freeSlow(off Offset, size int) error {
 		return checkSmallOffset(&p.a, p.a.chunks, off, size)
 	}
 	if invariants {
-		if err := trackFree(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size); err != nil {
+		if err := trackFree(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size); err != nil { // acquire: the chunk table
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package pool
 import (
 	"errors"
 	"fmt"
+	"runtime"
 )
 
 // Offset addresses a block in a pool's arena: the chunk index in the high
@@ -129,4 +130,17 @@ func (s Stats) Fragmentation() float64 {
 		return 0
 	}
 	return float64(s.Free+s.Fragment) / float64(d)
+}
+
+// newLevel validates cfg and builds a level with init, which returns the
+// level's arena: the arena's share of the process budget (DefaultMaxBytes)
+// goes back when the level is collected.
+func newLevel[T any](cfg Config, init func(*T, Config) *arena) (*T, error) {
+	cfg, err := cfg.Validate()
+	if err != nil {
+		return nil, err
+	}
+	p := new(T)
+	runtime.AddCleanup(p, releaseBudget, init(p, cfg).held)
+	return p, nil
 }

@@ -58,6 +58,11 @@ func smallFree(a *arena, chunks, inUse, untouched int64) int64 {
 
 // tptr returns a pointer to the byte at off through a published table.
 func tptr(t *table, shift uint, off Offset) unsafe.Pointer {
+	// Safety: off is a block (or free-list link) of a chunk in t, so the
+	// pointer stays inside that chunk's allocation; every slot below the
+	// table's length has ChunkSize bytes (see arena.release). Callers read
+	// and write the 8-byte link word through it: blocks are aligned to at
+	// least 8 and at least 8 bytes long.
 	return unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.chunks[off>>(shift&63)])), off&(1<<(shift&63)-1))
 }
 
@@ -103,7 +108,7 @@ type slabRef struct{ bump, end *Offset }
 // slab (hold their locks) and the arena; it runs only when the arena is
 // exhausted, and costs a walk of every free list.
 func reclaimSmall(a *arena, heads []*Offset, slabs []slabRef) int {
-	t := a.pub.Load()
+	t := a.pub.Load() // acquire: the chunk table (the caller holds g)
 	link := func(off Offset) *Offset { return (*Offset)(tptr(t, a.shift, off)) }
 	free := make(map[Offset]int64)
 	for i, h := range heads {
@@ -163,6 +168,34 @@ type growth struct {
 	src        smallSource
 	hugeAllocs uint64
 	hugeFrees  uint64
+}
+
+// allocHuge allocates a huge block under g.
+func (p *growth) allocHuge(cfg *Config, size int) (Offset, error) {
+	if err := checkSize(cfg, size); err != nil {
+		return 0, err
+	}
+	p.g.Lock()
+	defer p.g.Unlock()
+	off, err := p.huge.alloc(size)
+	if err == nil {
+		p.hugeAllocs++
+	}
+	return off, err
+}
+
+// freeHuge frees a huge block under g.
+func (p *growth) freeHuge(cfg *Config, off Offset, size int) error {
+	if err := checkSize(cfg, size); err != nil {
+		return err
+	}
+	p.g.Lock()
+	defer p.g.Unlock()
+	err := p.huge.free(off, size)
+	if err == nil {
+		p.hugeFrees++
+	}
+	return err
 }
 
 // finishStats completes s, whose small-class counters the caller summed

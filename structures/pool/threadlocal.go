@@ -2,7 +2,6 @@ package pool
 
 import (
 	"math/bits"
-	"runtime"
 	"sync/atomic"
 )
 
@@ -52,22 +51,18 @@ var _ [1<<remoteClassBits - maxClasses]struct{}
 
 // NewThreadLocal returns a ThreadLocal pool for cfg.
 func NewThreadLocal(cfg Config) (*ThreadLocal, error) {
-	cfg, err := cfg.Validate()
-	if err != nil {
-		return nil, err
-	}
-	p := &ThreadLocal{}
-	span := max(64<<10, 4*cfg.MaxFastBlock)
-	span = min(1<<bits.Len(uint(span-1)), 1<<20, cfg.ChunkSize)
-	p.spanShift = uint(bits.TrailingZeros(uint(span)))
-	p.spanSize = Offset(span)
-	p.core.a.spanShift = p.spanShift
-	p.core.init(cfg) // trackLive: the caches keep the live-block bitmap too
-	runtime.AddCleanup(p, releaseBudget, p.core.a.held)
-	p.core.newSlab = p.centralSlab
-	empty := []*Cache{nil}
-	p.caches.Store(&empty)
-	return p, nil
+	return newLevel(cfg, func(p *ThreadLocal, cfg Config) *arena {
+		span := max(64<<10, 4*cfg.MaxFastBlock)
+		span = min(1<<bits.Len(uint(span-1)), 1<<20, cfg.ChunkSize)
+		p.spanShift = uint(bits.TrailingZeros(uint(span)))
+		p.spanSize = Offset(span)
+		p.core.a.spanShift = p.spanShift
+		a := p.core.init(cfg) // trackLive: the caches keep the live-block bitmap too
+		p.core.newSlab = p.centralSlab
+		empty := []*Cache{nil}
+		p.caches.Store(&empty) // release: before p is returned; nothing reads it yet
+		return a
+	})
 }
 
 // takeSpan cuts the next span from the current small chunk (taking a new
@@ -90,7 +85,7 @@ func (p *ThreadLocal) takeSpan(owner uint32) (lo, hi Offset, err error) {
 	hi = lo&^(p.spanSize-1) + p.spanSize
 	p.scur = hi
 	if owner != 0 {
-		a.pub.Load().meta[lo>>a.shift].owners[(lo&(Offset(a.chunkSize)-1))>>p.spanShift].Store(owner)
+		a.pub.Load().meta[lo>>a.shift].owners[(lo&(Offset(a.chunkSize)-1))>>p.spanShift].Store(owner) // release: the span's owner, stored before any block of the span is handed out
 	}
 	return lo, hi, nil
 }
@@ -128,9 +123,9 @@ func (p *ThreadLocal) Alloc(size int) (Offset, error) { return p.core.alloc(size
 func (p *ThreadLocal) Free(off Offset, size int) error {
 	c := uint(size-1) >> p.core.a.alignShift
 	if c >= uint(p.core.nclasses) {
-		return p.core.freeHuge(off, size)
+		return p.core.freeHuge(&p.core.cfg, off, size)
 	}
-	t := p.core.a.pub.Load()
+	t := p.core.a.pub.Load() // acquire: the chunk table
 	if err := p.core.a.checkFree(t, off, size, c); err != nil {
 		return err
 	}
@@ -153,7 +148,7 @@ func (p *ThreadLocal) Free(off Offset, size int) error {
 // block's link word) onto the inbox of cache id, or to the central pool when
 // that cache is closed.
 func (p *ThreadLocal) sendChain(id uint32, first Offset, lastLink *uint64, t *table) {
-	caches := *p.caches.Load()
+	caches := *p.caches.Load() // acquire: the cache table, published by NewCache and Close
 	var q *Cache
 	if int(id) < len(caches) {
 		q = caches[id]
@@ -162,12 +157,12 @@ func (p *ThreadLocal) sendChain(id uint32, first Offset, lastLink *uint64, t *ta
 		u := uint64(first) >> p.core.a.alignShift
 		class := *lastLink & (1<<remoteClassBits - 1)
 		for {
-			h := q.inbox.Load()
+			h := q.inbox.Load() // relaxed: re-read by the CAS
 			if h == inboxClosed {
 				break
 			}
 			*lastLink = h<<remoteClassBits | class
-			if q.inbox.CompareAndSwap(h, u) {
+			if q.inbox.CompareAndSwap(h, u) { // release: publishes the chain's links to the owner's Swap
 				return
 			}
 		}
@@ -190,7 +185,7 @@ func (p *ThreadLocal) chainToCentral(first Offset, t *table) {
 
 // Bytes returns the size bytes of the block at off (capacity size).
 func (p *ThreadLocal) Bytes(off Offset, size int) []byte {
-	return tbytes(p.core.a.pub.Load(), p.core.a.shift, off, size)
+	return tbytes(p.core.a.pub.Load(), p.core.a.shift, off, size) // acquire: the chunk table
 }
 
 // Level returns LevelThreadLocal.
@@ -212,7 +207,7 @@ func (p *ThreadLocal) Stats() Stats {
 	g := &p.core
 	g.g.Lock()
 	defer g.g.Unlock()
-	for _, q := range *p.caches.Load() {
+	for _, q := range *p.caches.Load() { // acquire: the cache table
 		if q != nil {
 			c := q.shared.load()
 			s.Allocs += c.allocs
@@ -250,7 +245,7 @@ type publishedCounters struct {
 }
 
 func (c *publishedCounters) load() cacheCounters {
-	return cacheCounters{c.allocs.Load(), c.frees.Load(), c.inUse.Load(), c.untouched.Load()}
+	return cacheCounters{c.allocs.Load(), c.frees.Load(), c.inUse.Load(), c.untouched.Load()} // relaxed: counters (Stats is not atomic across fields)
 }
 
 // Cache is one goroutine's handle on a ThreadLocal pool: a Pool with its own
@@ -320,7 +315,7 @@ func (p *ThreadLocal) NewCache() *Cache {
 	}
 	p.core.g.Lock()
 	defer p.core.g.Unlock()
-	caches := *p.caches.Load()
+	caches := *p.caches.Load() // acquire: the cache table (under g)
 	if n := len(p.freeIDs); n > 0 {
 		q.id = p.freeIDs[n-1]
 		p.freeIDs = p.freeIDs[:n-1]
@@ -335,7 +330,7 @@ func (p *ThreadLocal) NewCache() *Cache {
 		next = append(next, nil)
 	}
 	next[q.id] = q
-	p.caches.Store(&next)
+	p.caches.Store(&next) // release: publishes the cache table with the new cache
 	return q
 }
 
@@ -376,7 +371,7 @@ func (q *Cache) Alloc(size int) (Offset, error) {
 func (q *Cache) Free(off Offset, size int) error {
 	c := uint(size-1) >> (q.alignShift & 63)
 	if !invariants && c < uint(len(q.cls)) && off&q.alignMask == 0 && off != 0 {
-		t := q.tab.Load()
+		t := q.tab.Load() // acquire: the chunk table (tab is the arena's pub)
 		if ci := uint64(off >> (q.shift & 63)); ci < uint64(len(t.meta)) {
 			if m := t.meta[ci]; m != nil && m.owners[(off&q.chunkMask)>>(q.spanShift&63)].Load() == q.id { // relaxed: only this cache stores its own id
 				// The block lies in the chunk: the span is ours, and
@@ -400,7 +395,7 @@ func (q *Cache) Free(off Offset, size int) error {
 
 // Bytes returns the size bytes of the block at off (capacity size).
 func (q *Cache) Bytes(off Offset, size int) []byte {
-	return tbytes(q.tab.Load(), q.shift, off, size)
+	return tbytes(q.tab.Load(), q.shift, off, size) // acquire: the chunk table
 }
 
 // Stats publishes the cache's counters and returns the pool's.
@@ -412,10 +407,10 @@ func (q *Cache) Stats() Stats {
 }
 
 func (q *Cache) publish() {
-	q.shared.allocs.Store(q.cnt.allocs)
-	q.shared.frees.Store(q.cnt.frees)
-	q.shared.inUse.Store(q.cnt.inUse)
-	q.shared.untouched.Store(int64(q.end - q.bump))
+	q.shared.allocs.Store(q.cnt.allocs)             // relaxed: counters, read by Stats
+	q.shared.frees.Store(q.cnt.frees)               // relaxed, as above
+	q.shared.inUse.Store(q.cnt.inUse)               // relaxed, as above
+	q.shared.untouched.Store(int64(q.end - q.bump)) // relaxed, as above
 }
 
 //go:noinline
@@ -429,7 +424,7 @@ func (q *Cache) allocSlow(size int) (Offset, error) {
 		return 0, err
 	}
 	if size > p.core.cfg.MaxFastBlock {
-		off, err := p.core.allocHuge(size)
+		off, err := p.core.allocHuge(&p.core.cfg, size)
 		return off, err
 	}
 	c := uint(size-1) >> q.alignShift
@@ -441,9 +436,9 @@ func (q *Cache) allocSlow(size int) (Offset, error) {
 		return 0, err
 	}
 	if invariants {
-		trackAlloc(q.tab.Load(), q.shift, q.alignShift, off, size)
+		trackAlloc(q.tab.Load(), q.shift, q.alignShift, off, size) // acquire: the chunk table
 	}
-	markLive(q.tab.Load(), q.shift, q.alignShift, off, uint64(c+1))
+	markLive(q.tab.Load(), q.shift, q.alignShift, off, uint64(c+1)) // acquire: the chunk table
 	q.cnt.allocs++
 	q.cnt.inUse += int64(n)
 	return off, nil
@@ -494,14 +489,14 @@ func (q *Cache) pop(c uint) Offset {
 	h := &q.cls[c]
 	off := h.head
 	if off != 0 {
-		h.head = *(*Offset)(tptr(q.tab.Load(), q.shift, off))
+		h.head = *(*Offset)(tptr(q.tab.Load(), q.shift, off)) // acquire: the chunk table
 	}
 	return off
 }
 
 func (q *Cache) pushLocal(off Offset, c uint) {
 	h := &q.cls[c]
-	*(*Offset)(tptr(q.tab.Load(), q.shift, off)) = h.head
+	*(*Offset)(tptr(q.tab.Load(), q.shift, off)) = h.head // acquire: the chunk table
 	h.head = off
 }
 
@@ -518,12 +513,12 @@ func (q *Cache) pushLocalRange(lo, hi Offset) {
 // drainInbox takes every block other goroutines returned to this cache onto
 // the local free lists.
 func (q *Cache) drainInbox() {
-	if q.inbox.Load() == 0 {
+	if q.inbox.Load() == 0 { // relaxed: a hint; the Swap below acquires
 		return
 	}
-	for u := q.inbox.Swap(0); u != 0; {
+	for u := q.inbox.Swap(0); u != 0; { // acquire: takes the chain and the links its senders wrote
 		off := Offset(u) << q.alignShift
-		w := *(*uint64)(tptr(q.tab.Load(), q.shift, off))
+		w := *(*uint64)(tptr(q.tab.Load(), q.shift, off)) // acquire: the chunk table
 		u = w >> remoteClassBits
 		q.pushLocal(off, uint(w&(1<<remoteClassBits-1)))
 	}
@@ -537,10 +532,10 @@ func (q *Cache) freeSlow(off Offset, size int) error {
 	}
 	c := uint(size-1) >> q.alignShift
 	if c >= uint(len(q.cls)) {
-		err := p.core.freeHuge(off, size)
+		err := p.core.freeHuge(&p.core.cfg, off, size)
 		return err
 	}
-	t := p.core.a.pub.Load()
+	t := p.core.a.pub.Load() // acquire: the chunk table
 	if err := p.core.a.checkFree(t, off, size, c); err != nil {
 		return err
 	}
@@ -565,7 +560,7 @@ func (q *Cache) sendRemote(owner uint32, off Offset, c uint) {
 		q.out = append(q.out, outBatch{})
 	}
 	b := &q.out[owner]
-	link := (*uint64)(tptr(q.tab.Load(), q.shift, off))
+	link := (*uint64)(tptr(q.tab.Load(), q.shift, off)) // acquire: the chunk table
 	*link = uint64(b.first)>>q.alignShift<<remoteClassBits | uint64(c)
 	if b.n == 0 {
 		b.lastLink = link
@@ -584,7 +579,7 @@ func (q *Cache) flush(owner uint32) {
 	if b.n == 0 {
 		return
 	}
-	q.p.sendChain(owner, b.first, b.lastLink, q.tab.Load())
+	q.p.sendChain(owner, b.first, b.lastLink, q.tab.Load()) // acquire: the chunk table
 	*b = outBatch{}
 	for i, id := range q.dirty {
 		if id == owner {
@@ -626,15 +621,15 @@ func (q *Cache) Close() {
 	p := q.p
 	q.flushAll()
 	a := &p.core.a
-	t := a.pub.Load()
+	t := a.pub.Load() // acquire: the chunk table
 	// Mark the spans central first, then close the inbox: a free that saw
 	// this cache as the owner before the marks either reached the inbox
 	// before it closed (drained below) or finds it closed (and goes to the
 	// central pool).
 	for _, lo := range q.spans {
-		t.meta[lo>>a.shift].owners[(lo&q.chunkMask)>>q.spanShift].Store(0)
+		t.meta[lo>>a.shift].owners[(lo&q.chunkMask)>>q.spanShift].Store(0) // release: later frees of the span go to the central pool (see the comment above)
 	}
-	if u := q.inbox.Swap(inboxClosed); u != 0 {
+	if u := q.inbox.Swap(inboxClosed); u != 0 { // acq-rel: closes the inbox and takes what was in it
 		p.chainToCentral(Offset(u)<<q.alignShift, t)
 	}
 	for c := range q.cls {
@@ -650,9 +645,9 @@ func (q *Cache) Close() {
 	p.retired.allocs += q.cnt.allocs
 	p.retired.frees += q.cnt.frees
 	p.retired.inUse += q.cnt.inUse
-	next := append([]*Cache(nil), *p.caches.Load()...)
+	next := append([]*Cache(nil), *p.caches.Load()...) // acquire: the cache table (under g)
 	next[q.id] = nil
-	p.caches.Store(&next)
+	p.caches.Store(&next) // release: publishes the cache table without this cache
 	p.freeIDs = append(p.freeIDs, q.id)
 	q.cls, q.out, q.dirty, q.spans = nil, nil, nil, nil
 }
