@@ -269,7 +269,7 @@ func (b *Builder[V]) Trie() (*Trie[V], error) {
 // discard gives the half-built trie's node memory back.
 func (b *Builder[V]) discard() {
 	if b.t != nil {
-		b.t.c.mem.p.Reset()
+		b.t.c.mem.reset()
 		b.t = nil
 	}
 }

@@ -142,7 +142,7 @@ func (c *Concurrent[V]) checkConcurrent() error {
 	if c.multi {
 		pooled = w.core.mem.lf.Stats().InUse
 	} else {
-		pooled = w.core.mem.p.Stats().InUse
+		pooled = w.core.mem.poolNodeBytes()
 	}
 	if pooled != int64(used) {
 		return fmt.Errorf("reachable and retired nodes hold %d arena bytes, pool says %d", used, pooled)

@@ -87,7 +87,7 @@ func (c *core[V]) checkInvariants(canonical bool) error {
 	if got := c.mem.bytesInUse(); got != bytesUsed {
 		return fmt.Errorf("nodes hold %d arena bytes, arena says %d in use", bytesUsed, got)
 	}
-	if got := c.mem.p.Stats().InUse; got != int64(bytesUsed) {
+	if got := c.mem.poolNodeBytes(); got != int64(bytesUsed) {
 		return fmt.Errorf("nodes hold %d arena bytes, pool says %d in use", bytesUsed, got)
 	}
 	if !c.noValues && c.vals.len()-len(c.freeVals) != keys {

@@ -122,8 +122,7 @@ func (c *Concurrent[V]) tryDrop() {
 // table from the view.
 func (c *Concurrent[V]) dropArena(i int) {
 	a := c.arenas[i]
-	a.p.Reset()
-	a.inUse = 0
+	a.reset()
 	nv := *c.view.Load() // the writer's own last store
 	nv.chunks[i] = nil
 	c.view.Store(nv.withHot(c.cur)) // release: a later growth of arena i starts a new table

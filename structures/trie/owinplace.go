@@ -78,8 +78,12 @@ func (c *Concurrent[V]) retireNode(ref uint32) {
 	if ref == 0 || isLeafRef(ref) {
 		return
 	}
-	w := &c.w
-	w.pend = append(w.pend, retiree{ref: ref, size: uint32(nodeSize(w.core.mem.at(ref).hdr()))})
+	c.retireHdr(ref, c.w.core.mem.at(ref).hdr())
+}
+
+// retireHdr is retireNode for node ref with header h (the caller read it).
+func (c *Concurrent[V]) retireHdr(ref uint32, h header) {
+	c.w.pend = append(c.w.pend, retiree{ref: ref, size: uint32(nodeSize(h))})
 }
 
 // beginInPlace starts an in-place write: a pending batch is published
@@ -131,7 +135,7 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 		}
 		ref := slot.Load() // writer's own store
 		slot.Store(nr)     // release: publishes the split
-		c.retireNode(ref)
+		c.retireHdr(ref, h)
 		return c.inserted(true), nil
 	case walkNode:
 		vidx, err := c.w.newValue(v)
@@ -216,7 +220,7 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 		return false, err
 	}
 	slot.Store(nr) // release: publishes the copy
-	c.retireNode(ref)
+	c.retireHdr(ref, h)
 	return c.inserted(true), nil
 }
 
