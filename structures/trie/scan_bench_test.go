@@ -28,12 +28,12 @@ func BenchmarkScan(b *testing.B) {
 		prefix func(p []byte) iter.Seq2[[]byte, uint64]
 	}
 	forms := func(keys keyList) []form {
-		t := New[uint64]()
-		ow, err := NewConcurrent[uint64](primitives.OneWriteMultiRead)
+		t := mustNew[uint64]()
+		ow, err := NewConcurrent[uint64](primitives.OneWriteMultiRead, Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		mw, err := NewConcurrent[uint64](primitives.MultiWriteMultiRead)
+		mw, err := NewConcurrent[uint64](primitives.MultiWriteMultiRead, Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
