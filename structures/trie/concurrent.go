@@ -452,8 +452,7 @@ func (w *Writer[V]) Unlock() {
 	if c.multi {
 		return
 	}
-	c.holder.Store(0) // before the role is free: no later holder is mistaken for this one
-	c.release()
+	c.owUnlock()
 }
 
 // InsertNow is Concurrent.Insert for the holder of the writer role: at

@@ -576,55 +576,64 @@ func (c *core[V]) addChild(slot *uint32, n node, h header, b byte, suffix []byte
 
 func (c *core[V]) delete(key []byte) (V, bool) {
 	var zero V
-	path := c.path[:0]
-	slot := &c.root
-	idx := -1
-	depth := 0
+	path, found := walkPath(c.mem, &c.root, key, c.path[:0])
+	c.path = path
+	if !found {
+		return zero, false
+	}
+	l := len(path) - 1
+	slot := path[l].slot
+	if ref := *slot; isLeafRef(ref) {
+		*slot = 0
+		c.keys--
+		c.mod++
+		c.removeEmpty(l)
+		return c.dropValue(ref >> 1), true
+	}
+	n := c.mem.ptr(*slot)
+	h := n.hdr()
+	vidx := n.valueIdx()
+	n.setHdr(h &^ flagValue)
+	c.keys--
+	c.mod++
+	c.fixup(l)
+	return c.dropValue(vidx), true
+}
+
+// walkPath is the deletes' descent (core.delete, the one writer's batch
+// delete owDeleteOnce): from *slot along key, it appends to path the slot
+// of every ref it visits with that slot's index in its parent node (-1 for
+// the first), and reports whether key is present: the last step's ref is
+// then an inline leaf where the key ends, or the node holding the key's
+// value. It never writes; m is a NoLocking arena (not the multi-writer
+// pool).
+func walkPath(m *arena, slot *uint32, key []byte, path []step) ([]step, bool) {
+	idx, depth := -1, 0
 	for {
 		ref := *slot
 		if ref == 0 {
-			c.path = path
-			return zero, false
+			return path, false
 		}
 		path = append(path, step{slot, idx})
 		if isLeafRef(ref) {
-			c.path = path
-			if depth != len(key) {
-				return zero, false
-			}
-			*slot = 0
-			c.keys--
-			c.mod++
-			c.removeEmpty(len(path) - 1)
-			return c.dropValue(ref >> 1), true
+			return path, depth == len(key)
 		}
-		n := c.mem.ptr(ref)
+		n := m.ptr(ref)
 		h := n.hdr()
-		if p := h.prefixLen(); p > 0 {
-			if len(key)-depth < p || string(n.prefix(h)) != string(key[depth:depth+p]) {
-				c.path = path
-				return zero, false
+		if pl := h.prefixLen(); pl > 0 {
+			if len(key)-depth < pl || !n.hasPrefix(h, key[depth:], pl) {
+				return path, false
 			}
-			depth += p
+			depth += pl
 		}
 		if depth == len(key) {
-			c.path = path
-			if !h.hasValue() {
-				return zero, false
-			}
-			vidx := n.valueIdx()
-			n.setHdr(h &^ flagValue)
-			c.keys--
-			c.mod++
-			c.fixup(len(path) - 1)
-			return c.dropValue(vidx), true
+			return path, h.hasValue()
 		}
 		b := key[depth]
 		if h.dense() {
 			idx = int(b)
 		} else if idx = n.findSparse(h, h.count(), b); idx < 0 {
-			c.path = path
-			return zero, false
+			return path, false
 		}
 		slot = n.childSlot(h, idx)
 		depth++

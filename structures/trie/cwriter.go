@@ -183,6 +183,13 @@ func (c *Concurrent[V]) owVersion() uint64 {
 	return c.wword.Load() >> wVersionShift // acquire: the last publication
 }
 
+// owUnlock is Writer.Unlock at OneWriteMultiRead: it forgets the holder
+// goroutine, then publishes and gives the role back. Holder only.
+func (c *Concurrent[V]) owUnlock() {
+	c.holder.Store(0) // before the role is free: no later holder is mistaken for this one
+	c.release()
+}
+
 // release publishes the writer's changes and gives the role back (the key
 // count and version go out with the unlock). Holder only.
 func (c *Concurrent[V]) release() {

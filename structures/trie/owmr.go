@@ -317,22 +317,24 @@ func (c *Concurrent[V]) owDelete(key []byte) (V, bool, error) {
 func (c *Concurrent[V]) owDeleteOnce(key []byte) (V, bool, error) {
 	var zero V
 	w := &c.w
-	vidx, ok := lookup(w.core.mem, w.root, key)
-	if !ok {
+	path, found := walkPath(w.core.mem, &w.root, key, w.path[:0])
+	w.path = path
+	if !found {
 		return zero, false, nil
 	}
-	old := c.value(vidx)
-	path := w.path[:0]
-	slot := &w.root
-	idx := -1
-	depth := 0
-	for {
+	// Make the path fresh from the top: a published node is copied (its
+	// parent, already fresh, then names the copy) before the step below
+	// it, whose slot lies in it, is re-pointed into the copy.
+	var vidx uint32
+	var old V
+	for l := range path {
+		slot := path[l].slot
 		ref := *slot
-		path = append(path, step{slot, idx})
 		if isLeafRef(ref) {
+			vidx = ref >> 1
+			old = c.value(vidx)
 			*slot = 0
-			w.path = path
-			c.owRemoveEmpty(len(path) - 1)
+			c.owRemoveEmpty(l)
 			break
 		}
 		n := w.core.mem.ptr(ref)
@@ -340,25 +342,17 @@ func (c *Concurrent[V]) owDeleteOnce(key []byte) (V, bool, error) {
 		if !w.isFresh(ref) {
 			var err error
 			if _, n, err = c.copyNode(slot, ref, n, h); err != nil {
-				w.path = path
 				return zero, false, err
 			}
 		}
-		depth += h.prefixLen()
-		if depth == len(key) {
+		if l == len(path)-1 {
+			vidx = n.valueIdx()
+			old = c.value(vidx)
 			n.setHdr(h &^ flagValue)
-			w.path = path
-			c.owFixup(len(path) - 1)
+			c.owFixup(l)
 			break
 		}
-		b := key[depth]
-		if h.dense() {
-			idx = int(b)
-		} else {
-			idx = n.findSparse(h, h.count(), b)
-		}
-		slot = n.childSlot(h, idx)
-		depth++
+		path[l+1].slot = n.childSlot(h, path[l+1].idx)
 	}
 	c.dropValue(vidx)
 	w.keys--
