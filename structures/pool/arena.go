@@ -431,11 +431,11 @@ func unmarkLive(t *table, shift, alignShift uint, off Offset, k uint64, size int
 	if m == nil || m.live == nil {
 		return fmt.Errorf("%w: offset %#x is not in a small-block chunk", ErrInvalidFree, uint64(off))
 	}
-	mask, pat := classPattern(k)
-	if u := uint64(off&(1<<(shift&63)-1)) >> (alignShift & 63); !m.unmarkOne(u, mask, pat) {
-		return m.unmarkWide(u, k, off, size)
+	u := uint64(off&(1<<(shift&63)-1)) >> (alignShift & 63)
+	if mask, pat := blockPattern(k); k <= unitsPerWord && m.unmarkOne(u, mask, pat) {
+		return nil
 	}
-	return nil
+	return m.unmarkWide(u, k, off, size)
 }
 
 // unmarkOne checks and clears the bits of a live block at unit u whose
@@ -455,18 +455,20 @@ func (m *slotMeta) unmarkOne(u, mask, pat uint64) bool {
 // refusals.
 func (m *slotMeta) unmarkWide(u, k uint64, off Offset, size int) error {
 	e := u + k - 1
-	if e/unitsPerWord >= uint64(len(m.live)) { // a claimed size past the chunk's end (a cache's own fast path checks no more)
-		return liveErr(m.live[u/unitsPerWord].Load()>>(u*2&63)&1 != 0, off, size) // relaxed, as below
+	ws, we := u/unitsPerWord, e/unitsPerWord
+	if we >= uint64(len(m.live)) { // a claimed size past the chunk's end (a cache's own fast path checks no more)
+		return liveErr(m.live[ws].Load()>>(u*2&63)&1 != 0, off, size) // relaxed, as below
 	}
-	if ws, we := u/unitsPerWord, e/unitsPerWord; we != ws+1 || !spanOK(m.live[ws].Load(), m.live[we].Load(), u, e) { // relaxed: a live block's bits are stable (only its owner changes them)
+	first, last := &m.live[ws], &m.live[we]
+	if we != ws+1 || !spanOK(first.Load(), last.Load(), u, e) { // relaxed: a live block's bits are stable (only its owner changes them)
 		if startSet, ok := checkEnds(m.live, u, e); !ok {
 			return liveErr(startSet, off, size)
 		}
 	}
-	if m.live[u/unitsPerWord].And(^(uint64(1)<<(u*2&63)))>>(u*2&63)&1 == 0 { // relaxed test-and-clear, as in unmark
+	if first.And(^(uint64(1)<<(u*2&63)))>>(u*2&63)&1 == 0 { // relaxed test-and-clear, as in unmarkOne
 		return liveErr(false, off, size)
 	}
-	m.live[e/unitsPerWord].And(^(uint64(2) << (e * 2 & 63))) // relaxed: the winner clears the end bit before the push publishes the block
+	last.And(^(uint64(2) << (e * 2 & 63))) // relaxed: the winner clears the end bit before the push publishes the block
 	return nil
 }
 

@@ -1,10 +1,12 @@
 package pool
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -145,11 +147,16 @@ func TestHammer(t *testing.T) {
 	if raceEnabled {
 		total = 20000
 	}
+	eachLevelAt(t, []int{1, runtime.GOMAXPROCS(0), 64}, func(t *testing.T, l concurrentLevel, g int) {
+		hammer(t, l, g, max(total/g, 200))
+	})
+}
+
+// eachLevelAt runs test on every concurrent level at each goroutine count.
+func eachLevelAt(t *testing.T, gs []int, test func(*testing.T, concurrentLevel, int)) {
 	for _, l := range concurrentLevels {
-		for _, g := range []int{1, runtime.GOMAXPROCS(0), 64} {
-			t.Run(fmt.Sprintf("%s/g=%d", l.name, g), func(t *testing.T) {
-				hammer(t, l, g, max(total/g, 200))
-			})
+		for _, g := range gs {
+			t.Run(fmt.Sprintf("%s/g=%d", l.name, g), func(t *testing.T) { test(t, l, g) })
 		}
 	}
 }
@@ -210,5 +217,193 @@ func TestSameClassContention(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestRacingBadFrees attacks the free check (issue 19 case 7): g
+// goroutines free the same live blocks, each in its own order, each block
+// with its own size and with sizes of other classes (smaller, larger,
+// straddling bitmap words), while g more goroutines free blocks of their
+// own that lie between them (the same bitmap words change under the
+// attack). Nothing is allocated during the attack, so no freed offset is
+// reused. Conservation: every block is freed exactly once (one nil per
+// block over all goroutines, every other call ErrInvalidFree), InUse is 0
+// after, and what is allocated next never overlaps.
+func TestRacingBadFrees(t *testing.T) {
+	blocks := 3000
+	if raceEnabled {
+		blocks = 600
+	}
+	eachLevelAt(t, []int{1, runtime.GOMAXPROCS(0), 16}, func(t *testing.T, l concurrentLevel, g int) {
+		racingBadFrees(t, l, g, blocks)
+	})
+}
+
+func racingBadFrees(t *testing.T, l concurrentLevel, g, n int) {
+	cfg := testConfig()
+	cfg.MaxBytes = 64 << 20
+	p, err := l.make(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, done := l.handle(p)
+	rng := rand.New(rand.NewPCG(uint64(g), 23))
+	// Victims and the bystanders' blocks alternate, so they share words.
+	live := make([]liveBlock, n)
+	own := make([][]liveBlock, g)
+	for i := range live {
+		for j, b := range []*liveBlock{&live[i], nil} {
+			size := 8 * (1 + rng.IntN(160)) // up to 80 units of 16 B: one, two or three words
+			off, err := h.Alloc(size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j == 0 {
+				*b = liveBlock{off, size, 0}
+			} else {
+				own[i%g] = append(own[i%g], liveBlock{off, size, 0})
+			}
+		}
+	}
+	done()
+	freed := make([]atomic.Int32, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*g)
+	for w := range g {
+		wg.Add(2)
+		go func() { // an attacker: every victim, in its own order
+			defer wg.Done()
+			q, done := l.handle(p)
+			defer done()
+			r := rand.New(rand.NewPCG(uint64(w), 99))
+			for _, i := range r.Perm(n) {
+				lb := live[i]
+				for _, size := range []int{lb.size + 16*(1+r.IntN(3)), max(1, lb.size-16), lb.size} {
+					err := q.Free(lb.off, size)
+					switch own := (size+15)/16 == (lb.size+15)/16; {
+					case err == nil && own:
+						freed[i].Add(1)
+					case err == nil:
+						errs <- fmt.Errorf("block %#x (%d B) freed with %d B", uint64(lb.off), lb.size, size)
+						return
+					case !errors.Is(err, ErrInvalidFree):
+						errs <- fmt.Errorf("block %#x with %d B: %v", uint64(lb.off), size, err)
+						return
+					}
+				}
+			}
+		}()
+		go func() { // a bystander: its own blocks, between the victims
+			defer wg.Done()
+			q, done := l.handle(p)
+			defer done()
+			for _, lb := range own[w] {
+				if err := q.Free(lb.off, lb.size); err != nil {
+					errs <- fmt.Errorf("bystander free %#x: %v", uint64(lb.off), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i := range freed {
+		if c := freed[i].Load(); c != 1 {
+			t.Fatalf("block %d (%#x, %d B) freed %d times", i, uint64(live[i].off), live[i].size, c)
+		}
+	}
+	q, done := l.handle(p)
+	defer done()
+	if s := q.Stats(); s.InUse != 0 {
+		t.Fatalf("InUse %d after every block was freed once", s.InUse)
+	}
+	seen := map[Offset]bool{}
+	for range 2 * n {
+		off, err := q.Alloc(48)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[off] {
+			t.Fatalf("offset %#x handed out twice", uint64(off))
+		}
+		seen[off] = true
+	}
+}
+
+// TestDoubleFreeRace: two goroutines released at once free the same
+// straddling block (its bits in two words), round after round: exactly one
+// free succeeds each round (the start bit's test-and-clear picks it).
+func TestDoubleFreeRace(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs two Ps for the frees to overlap")
+	}
+	rounds := 5000
+	if raceEnabled {
+		rounds = 500
+	}
+	for _, l := range concurrentLevels {
+		t.Run(l.name, func(t *testing.T) { doubleFreeRace(t, l, rounds) })
+	}
+}
+
+func doubleFreeRace(t *testing.T, l concurrentLevel, rounds int) {
+	cfg := testConfig()
+	cfg.MaxBytes = 16 << 20
+	p, err := l.make(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type job struct {
+		off   Offset
+		start *atomic.Int32 // both workers spin until it is 2: they start together
+	}
+	jobs := [2]chan job{make(chan job, 1), make(chan job, 1)}
+	results := make(chan error, 2)
+	var wg sync.WaitGroup
+	for w := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q, done := l.handle(p)
+			defer done()
+			for j := range jobs[w] {
+				j.start.Add(1)
+				for i := 0; j.start.Load() < 2; i++ {
+					if i > 1000 { // the other is not running: let it
+						runtime.Gosched()
+					}
+				}
+				results <- q.Free(j.off, 520)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(jobs[1])
+	defer close(jobs[0])
+	h, done := l.handle(p)
+	defer done()
+	for r := range rounds {
+		off, err := h.Alloc(520) // 33 units of 16 B: always two bitmap words
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := new(atomic.Int32)
+		jobs[0] <- job{off, start}
+		jobs[1] <- job{off, start}
+		ok := 0
+		for range 2 {
+			switch err := <-results; {
+			case err == nil:
+				ok++
+			case !errors.Is(err, ErrInvalidFree):
+				t.Fatal(err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: %d of two racing frees of %#x succeeded", r, ok, uint64(off))
+		}
 	}
 }
