@@ -46,7 +46,26 @@ func keys(order string) [][]byte {
 		r := rand.New(rand.NewSource(42))
 		r.Shuffle(len(k), func(i, j int) { k[i], k[j] = k[j], k[i] })
 	}
-	return k
+	return packed(k)
+}
+
+// packed copies the keys, in their order, into one buffer, as the Rust
+// side's Keys (and Keys::permuted for shuffled keys) holds them: otherwise
+// each shuffled key is a heap object of its own, read out of allocation
+// order, and our side pays a cache miss per key that the Rust side does
+// not (docs/bench/rust-anchor.md).
+func packed(k [][]byte) [][]byte {
+	n := 0
+	for _, key := range k {
+		n += len(key)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(k))
+	for i, key := range k {
+		buf = append(buf, key...)
+		out[i] = buf[len(buf)-len(key):]
+	}
+	return out
 }
 
 func heap() uint64 {
