@@ -37,7 +37,7 @@ type arena struct {
 	refBit uint32
 	// lineFree holds the free line cells (offset/8) of a p arena: every
 	// block of exactly lineBytes (a node of 57-64 bytes, lock word
-	// included) starts at a cache line (allocLine).
+	// included) starts at a cache line (allocLineSlow).
 	lineFree []uint32
 	// lineCells is the number of line cells made, lineHeld the pool bytes
 	// they occupy (slabs, and unaligned blocks taken at a cap).
@@ -50,7 +50,8 @@ type arena struct {
 // a child slot: on shuffled keys two dependent misses instead of one.
 // Cachegrind, 1M shuffled keys key_%06d (every node 64 bytes), D1 32 KiB /
 // LL 1 MiB: 5.57 D1 and 2.66 LL misses per lookup at 8-byte placement,
-// 3.88 and 2.15 with every block line-aligned. Only the 64-byte size
+// 3.89 and 2.18 with line cells (3.88 and 2.15 with a 64-byte pool
+// alignment, every block line-aligned). Only the 64-byte size
 // class is placed (cells carved from slabs of slabLines cells, 56 bytes of
 // each slab lost to alignment): aligning every class to 64 bytes would
 // round 16-byte leaves up to 64. Freed cells stay line cells (lineFree),

@@ -84,10 +84,21 @@ func (c *Concurrent[V]) publish() {
 		c.retirePend(c.epoch.Epoch()) // read after the root store: see EpochDomain
 		w.pend = w.pend[:0]
 	}
-	c.sweep()
-	c.w.reclaim(false)
-	c.tryDrop()
-	c.w.publishStats()
+	// The checks of sweep, reclaim, tryDrop and publishStats, inline: a
+	// per-key write publishes once per key, and the calls (none inlines)
+	// cost more than their usual "nothing to do".
+	if c.snap.on {
+		c.sweep()
+	}
+	if w.rhead != len(w.ret) && w.sinceAdv >= advanceEvery {
+		w.reclaimScan()
+	}
+	if c.dropPending {
+		c.tryDrop()
+	}
+	if w.core.nodes != w.statNodes || w.core.mem.inUse != w.statBytes {
+		w.publishStats()
+	}
 }
 
 // owPublishHeld is Writer.Publish at OneWriteMultiRead. Holder only.
