@@ -271,17 +271,6 @@ func (n node) lowerSparse(h header, cnt int, c byte) int {
 	return cnt
 }
 
-// findChild returns the ref of the child labelled c, or 0.
-func (n node) findChild(h header, c byte) uint32 {
-	if h.dense() {
-		return n.child(h, int(c))
-	}
-	if i := n.findSparse(h, h.count(), c); i >= 0 {
-		return n.child(h, i)
-	}
-	return 0
-}
-
 func isLeafRef(r uint32) bool   { return r&1 != 0 }
 func leafRef(idx uint32) uint32 { return idx<<1 | 1 }
 
