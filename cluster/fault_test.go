@@ -96,6 +96,15 @@ func TestRestartFromSnapshot(t *testing.T) {
 	c.stop("n3")
 	back = c.open("n3")
 	c.waitVoters(3)
+	t.Cleanup(func() { // what each node saw, for a failure (runs before the nodes close)
+		if t.Failed() {
+			for id, nd := range c.nodes {
+				for _, s := range nd.Status() {
+					t.Logf("%s: %+v", id, s)
+				}
+			}
+		}
+	})
 	checkAcked(t, back, keys)
 }
 
