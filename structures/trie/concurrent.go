@@ -26,6 +26,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/zipora-go/zipora/internal/gid"
 	"github.com/zipora-go/zipora/primitives"
 	"github.com/zipora-go/zipora/structures/pool"
 )
@@ -34,12 +35,13 @@ import (
 // concurrent form; the message names the form to use instead.
 var ErrLevel = errors.New("trie: no concurrent form at this level")
 
-// ErrSelfWait is returned (wrapped) by a call that would wait for the
-// writer role of a OneWriteMultiRead Concurrent that the calling goroutine
-// itself holds through LockWriter, TryLockWriter or WithWriter (it would
-// wait forever): Insert, Delete, Snapshot, Reclaim, LockWriter, WithWriter
-// on the same trie. Use the Writer's own methods (InsertNow, Insert,
-// Snapshot, Reclaim) or Unlock first.
+// ErrSelfWait is returned (wrapped) by a call made from inside WithWriter
+// (or TryWithWriter) that would wait for the writer role of the same
+// OneWriteMultiRead Concurrent, which the calling goroutine holds until f
+// returns (it would wait forever): Insert, Delete, Snapshot, Reclaim,
+// LockWriter, WithWriter. Use the Writer's own methods (InsertNow, Insert,
+// Snapshot, Reclaim). A Writer from LockWriter may be handed to another
+// goroutine, so such a wait is not detected: Unlock first.
 var ErrSelfWait = errors.New("trie: the calling goroutine holds the writer role")
 
 // Concurrent is a Patricia trie safe for concurrent use: an ordered map from
@@ -109,11 +111,13 @@ type Concurrent[V any] struct {
 
 	wword atomic.Uint64 // one-writer: writer role, published key count and version (acquire/release, cwriter.go)
 	wr    Writer[V]     // the reusable writer handed out by LockWriter
-	// holder is the goroutine (internal/gid) that took the role through
-	// LockWriter, TryLockWriter or WithWriter, 0 while the role is free or
-	// held inside a call (Insert, Delete, Snapshot, Reclaim) that runs no
-	// user code; a waiter that finds its own goroutine there returns
-	// ErrSelfWait instead of waiting forever (cwriter.go).
+	// holder is the goroutine (internal/gid) running f inside WithWriter
+	// or TryWithWriter, 0 otherwise; a waiter that finds its own goroutine
+	// there returns ErrSelfWait instead of waiting forever (cwriter.go).
+	// Not recorded for LockWriter: its Writer may be handed to another
+	// goroutine (shards does so) and the taker may end, so its identity
+	// would say nothing about who holds the role, and a new goroutine
+	// reusing its g would be refused falsely.
 	holder atomic.Uintptr // relaxed: only compared with the caller's own identity
 
 	w wstate[V] // one-writer: writer state (see wstate), the writer role's
@@ -332,7 +336,10 @@ func (c *Concurrent[V]) TryWithWriter(f func(w *Writer[V]) error) error {
 
 // runWriter runs f with w, unlocking w when f returns or panics.
 func (c *Concurrent[V]) runWriter(w *Writer[V], f func(w *Writer[V]) error) error {
-	defer w.Unlock()
+	defer w.Unlock() // clears holder before the role is free
+	if !c.multi {
+		c.holder.Store(gid.Current())
+	}
 	return f(w)
 }
 
@@ -407,10 +414,12 @@ func (w *Writer[V]) live() *Concurrent[V] {
 // effect on its own, and Unlock does nothing.
 //
 // The caller must call Unlock exactly once and not use the Writer
-// afterwards (the same Writer value is handed to the next holder). While
-// it holds the role, a call on c that would wait for the role (Insert,
-// Delete, Snapshot, Reclaim, LockWriter, WithWriter) returns ErrSelfWait
-// instead of waiting forever: use the Writer's methods.
+// afterwards (the same Writer value is handed to the next holder). The
+// Writer may be used and unlocked by another goroutine; a call on c that
+// waits for the role (Insert, Delete, Snapshot, Reclaim, LockWriter,
+// WithWriter) waits until Unlock, also from the goroutine that holds it
+// (use the Writer's methods meanwhile; inside WithWriter such a call
+// returns ErrSelfWait).
 func (c *Concurrent[V]) LockWriter(ctx context.Context) (*Writer[V], error) {
 	if c.multi {
 		return &c.wr, nil

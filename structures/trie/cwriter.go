@@ -155,16 +155,14 @@ func (c *Concurrent[V]) owTryLockWriter() (*Writer[V], error) {
 	return c.handOut(), nil
 }
 
-// handOut marks the role as held by the calling goroutine for user code
-// and returns the Writer. Holder only.
+// handOut marks the Writer held and returns it. Holder only.
 func (c *Concurrent[V]) handOut() *Writer[V] {
 	c.wr.held = true
-	c.holder.Store(gid.Current())
 	return &c.wr
 }
 
 // heldByCaller reports whether the calling goroutine holds the role
-// through a Writer (see Concurrent.holder). Only a waiter calls it, after
+// inside WithWriter (see Concurrent.holder). Only a waiter calls it, after
 // it saw the role held: a goroutine that gave the role back cleared
 // holder first (Writer.Unlock), so it never sees itself there unless it
 // holds the role now.
