@@ -209,6 +209,7 @@ func (c *Concurrent[V]) grew(a int, off pool.Offset) {
 	v := c.view.Load()
 	ci := int(uint64(off) >> c.shift)
 	if ci < len(v.chunks[a]) {
+		c.arenas[a].seen = pool.Offset(len(v.chunks[a])) << c.shift
 		return
 	}
 	p := c.arenas[a].p
@@ -226,6 +227,7 @@ func (c *Concurrent[V]) grew(a int, off pool.Offset) {
 	}
 	nv = nv.withHot(c.cur)
 	c.view.Store(nv) // release: publishes the chunk before any node in it
+	c.arenas[a].seen = pool.Offset(ci+1) << c.shift
 	c.storeCapacity()
 }
 
@@ -258,6 +260,24 @@ func (w *wstate[V]) publishStats() {
 	w.publishStatsNow()
 }
 
+// packStats packs the one writer's node count and arena bytes into one
+// word: nodes in the upper 32 bits, bytes/8 in the lower (a node arena's
+// blocks are multiples of the pool's Alignment, at least 8, and an arena
+// addresses at most maxArenaBytes = 2^33 bytes, so both fit).
+func packStats(nodes, bytes int) uint64 {
+	return uint64(nodes)<<32 | uint64(bytes)>>3
+}
+
+// statFigures returns the published node count and arena bytes: the
+// one writer's packed word, or the multi-writer slots' sums.
+func (c *Concurrent[V]) statFigures() (nodes, bytes int64) {
+	if !c.multi {
+		x := c.owStats.Load() // relaxed: a statistic
+		return int64(x >> 32), int64(x&(1<<32-1)) << 3
+	}
+	return c.nodes.Load(), c.arenaBytes.Load() // relaxed: statistics
+}
+
 // mwStatBytes is how far a multi-writer slot's arena bytes may drift before
 // the slot publishes them (publishStats), while the arena is below its
 // insert cap (at the cap every change is published: checkCap).
@@ -266,6 +286,17 @@ const mwStatBytes = 16 << 10
 // publishStatsNow is publishStats without the multi-writer threshold.
 func (w *wstate[V]) publishStatsNow() {
 	c := w.c
+	if !c.multi {
+		// The one writer is the only writer of its figures: both go out in
+		// one word (one locked instruction per per-key write whose
+		// figures moved, where two adds were two).
+		n, b := w.core.nodes, w.core.mem.bytesInUse()
+		if n != w.statNodes || b != w.statBytes {
+			c.owStats.Store(packStats(n, b)) // relaxed: a statistic (the word keeps its two figures consistent)
+			w.statNodes, w.statBytes = n, b
+		}
+		return
+	}
 	if n := w.core.nodes; n != w.statNodes {
 		c.nodes.Add(int64(n - w.statNodes)) // relaxed: a statistic
 		w.statNodes = n

@@ -139,9 +139,13 @@ type Concurrent[V any] struct {
 	mwr         mwReclaimState  // multi-writer: Reclaim's state (mwcompact.go)
 	vc          valCompactState // value-store compaction (valcompact.go)
 
-	// Statistics published by writers (relaxed snapshots).
+	// Statistics published by writers (relaxed snapshots). The node count
+	// and arena bytes are the multi-writer slots' sums (nodes,
+	// arenaBytes) or the one writer's packed word (owStats: packStats);
+	// statFigures reads the form's.
 	nodes      atomic.Int64
 	arenaBytes atomic.Int64
+	owStats    atomic.Uint64
 	capacity   atomic.Int64
 	capFlushed atomic.Bool // multi-writer: the slots' stats were flushed once the arena reached its cap (checkCapSlow)
 	valueBytes atomic.Int64
@@ -345,6 +349,15 @@ func (c *Concurrent[V]) runWriter(w *Writer[V], f func(w *Writer[V]) error) erro
 
 // checkInsert refuses an insert of an over-long key or past the cap.
 func (c *Concurrent[V]) checkInsert(key []byte) error {
+	if len(key) > MaxKeyLen || c.insertCap > 0 {
+		return c.checkInsertSlow(key)
+	}
+	return nil
+}
+
+// checkInsertSlow is checkInsert for an oversized key or a capped arena;
+// out of line so that checkInsert inlines into Insert.
+func (c *Concurrent[V]) checkInsertSlow(key []byte) error {
 	if len(key) > MaxKeyLen {
 		return keyErr("insert", key)
 	}
@@ -378,7 +391,7 @@ func (c *Concurrent[V]) checkCapSlow() error {
 	if c.multi {
 		c.mwFlushAtCap()
 	}
-	if c.arenaBytes.Load() >= c.insertCap/16*15 { // relaxed: exact at the cap (see above)
+	if _, b := c.statFigures(); b >= c.insertCap/16*15 { // exact at the cap (see above)
 		return fmt.Errorf("trie: insert: arena at its cap of %d bytes: %w", c.insertCap, pool.ErrExhausted)
 	}
 	return nil
@@ -583,10 +596,11 @@ func (c *Concurrent[V]) Range(from, to []byte) iter.Seq2[[]byte, V] {
 // a writer slot publishes its node and byte figures once they moved by
 // 16 KiB of arena (and on Reclaim); the one writer publishes every change.
 func (c *Concurrent[V]) Stats() Stats {
+	nodes, bytes := c.statFigures()
 	s := Stats{
 		Keys:          c.Len(),
-		Nodes:         int(c.nodes.Load()),
-		ArenaBytes:    int(c.arenaBytes.Load()),
+		Nodes:         int(nodes),
+		ArenaBytes:    int(bytes),
 		ArenaCapacity: int(c.capacity.Load()),
 		ValueBytes:    int(c.valueBytes.Load()),
 		Compactions:   int(c.compactions.Load()), // relaxed: a statistic
