@@ -544,11 +544,15 @@ func (w *wstate[V]) clearFresh() {
 // freeNode frees a node no reader can reach (never published, or
 // reclaimed), poisoning it first in the invariants build.
 func (w *wstate[V]) freeNode(ref uint32) {
-	n := w.core.mem.at(ref)
-	size := nodeSize(n.hdr())
+	w.freeSized(ref, nodeSize(w.core.mem.at(ref).hdr()))
+}
+
+// freeSized is freeNode for a node whose nodeSize the caller knows (a
+// retiree's size).
+func (w *wstate[V]) freeSized(ref uint32, size int) {
 	w.unmark(ref)
 	if poisonCheck {
-		n.setHdr(poisonHdr)
+		w.core.mem.at(ref).setHdr(poisonHdr)
 	}
 	w.core.mem.release(ref, size)
 	w.core.nodes--
@@ -591,7 +595,7 @@ func (w *wstate[V]) reclaimScan() {
 		if r.size == 0 {
 			w.freeValue(r.ref)
 		} else {
-			w.freeNode(r.ref)
+			w.freeSized(r.ref, int(r.size))
 		}
 		i++
 	}

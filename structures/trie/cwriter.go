@@ -203,5 +203,9 @@ func (c *Concurrent[V]) release() {
 		c.publish()
 	}
 	c.wr.held = false
-	c.unlockWriter()
+	// unlockWriter, inline (a call from one generic method to another
+	// through the dictionary is not inlined, and this runs once per key).
+	if c.wword.Swap(c.w.pub)&wStateMask == wWaited { // release: the writer state to the next holder
+		c.wakeOne()
+	}
 }

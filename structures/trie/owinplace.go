@@ -214,14 +214,40 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 		storeHV(n, h.withCount(cnt+1), n.valueIdx()) // release: publishes label and child
 		return c.inserted(true), nil
 	}
-	nr, err := c.w.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+	size := nodeSize(h)
+	var nr uint32
+	if cnt < h.capacity() {
+		nr, err = c.w.copyWithChild(n, h, size, b, leaf)
+	} else {
+		nr, err = c.w.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+	}
 	if err != nil {
 		c.w.undoLeaf(leaf)
 		return false, err
 	}
 	slot.Store(nr) // release: publishes the copy
-	c.retireHdr(ref, h)
+	c.w.pend = append(c.w.pend, retiree{ref: ref, size: uint32(size)})
 	return c.inserted(true), nil
+}
+
+// copyWithChild returns a fresh copy of sparse node n (header h, size
+// bytes, with room for one more child) holding child r labelled b too: the
+// block copied
+// whole, then the labels and children above b shifted as Trie.Insert
+// shifts them in place (a label in the middle: on shuffled keys most
+// inserts, issue 23; build's general copy cost twice the instructions).
+// No reader sees the copy before its ref is published.
+func (w *wstate[V]) copyWithChild(n node, h header, size int, b byte, r uint32) (uint32, error) {
+	off, dst, err := w.core.allocSized(h, size)
+	if err != nil {
+		return 0, err
+	}
+	// Safety: both blocks are size bytes; only this writer stores into n,
+	// and not meanwhile.
+	copy(unsafe.Slice((*byte)(dst.p), size), unsafe.Slice((*byte)(n.p), size))
+	w.core.insertChildInPlace(dst, h, b, r)
+	w.markFresh(off)
+	return off, nil
 }
 
 // owDeleteNow deletes in place, retrying once after reclamation on arena
