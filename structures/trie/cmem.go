@@ -260,6 +260,14 @@ func (w *wstate[V]) publishStats() {
 	w.publishStatsNow()
 }
 
+// storeOwStats publishes the one writer's node count n and arena bytes b
+// (one store; publish calls it directly on a per-key write). One-writer
+// form only.
+func (w *wstate[V]) storeOwStats(n, b int) {
+	w.c.owStats.Store(packStats(n, b)) // relaxed: a statistic (one word keeps its two figures consistent)
+	w.statNodes, w.statBytes = n, b
+}
+
 // packStats packs the one writer's node count and arena bytes into one
 // word: nodes in the upper 32 bits, bytes/8 in the lower (a node arena's
 // blocks are multiples of the pool's Alignment, at least 8, and an arena
@@ -290,10 +298,8 @@ func (w *wstate[V]) publishStatsNow() {
 		// The one writer is the only writer of its figures: both go out in
 		// one word (one locked instruction per per-key write whose
 		// figures moved, where two adds were two).
-		n, b := w.core.nodes, w.core.mem.bytesInUse()
-		if n != w.statNodes || b != w.statBytes {
-			c.owStats.Store(packStats(n, b)) // relaxed: a statistic (the word keeps its two figures consistent)
-			w.statNodes, w.statBytes = n, b
+		if n, b := w.core.nodes, w.core.mem.bytesInUse(); n != w.statNodes || b != w.statBytes {
+			w.storeOwStats(n, b)
 		}
 		return
 	}
@@ -498,6 +504,14 @@ func (w *wstate[V]) undoLeaf(r uint32) {
 // ---- freshness (one-writer form) ----
 
 func (w *wstate[V]) markFresh(ref uint32) {
+	if w.track || w.c.snap.on { // in-place writes with no snapshot open: nothing to mark
+		w.markFreshSlow(ref)
+	}
+}
+
+// markFreshSlow is markFresh's work, out of line so that markFresh
+// inlines into the per-key writes.
+func (w *wstate[V]) markFreshSlow(ref uint32) {
 	if ref == 0 || isLeafRef(ref) {
 		return
 	}

@@ -224,15 +224,10 @@ func (c *core[V]) dropValue(idx uint32) V {
 var errInjected = fmt.Errorf("trie: injected allocation failure: %w", pool.ErrExhausted)
 
 func (c *core[V]) allocNode(h header) (uint32, node, error) {
-	return c.allocSized(h, nodeSize(h))
-}
-
-// allocSized is allocNode for a caller that knows nodeSize(h) already.
-func (c *core[V]) allocSized(h header, size int) (uint32, node, error) {
 	if c.failAlloc != nil && c.failAlloc() {
 		return 0, node{}, errInjected
 	}
-	off, n, err := c.mem.alloc(size)
+	off, n, err := c.mem.alloc(nodeSize(h))
 	if err != nil {
 		return 0, node{}, err
 	}

@@ -110,8 +110,12 @@ func (c *Concurrent[V]) publish() {
 	if c.dropPending {
 		c.tryDrop()
 	}
-	if w.core.nodes != w.statNodes || w.core.mem.inUse != w.statBytes {
-		w.publishStats()
+	if n, b := w.core.nodes, w.core.mem.inUse; n != w.statNodes || b != w.statBytes {
+		if c.multi { // the multi-writer form's snapshot-mode writer (snapmw.go)
+			w.publishStats()
+		} else {
+			w.storeOwStats(n, b)
+		}
 	}
 }
 

@@ -238,10 +238,14 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 // inserts, issue 23; build's general copy cost twice the instructions).
 // No reader sees the copy before its ref is published.
 func (w *wstate[V]) copyWithChild(n node, h header, size int, b byte, r uint32) (uint32, error) {
-	off, dst, err := w.core.allocSized(h, size)
+	if w.core.failAlloc != nil && w.core.failAlloc() {
+		return 0, errInjected
+	}
+	off, dst, err := w.core.mem.alloc(size) // allocNode, with the size known
 	if err != nil {
 		return 0, err
 	}
+	w.core.nodes++
 	// Safety: both blocks are size bytes; only this writer stores into n,
 	// and not meanwhile.
 	copy(unsafe.Slice((*byte)(dst.p), size), unsafe.Slice((*byte)(n.p), size))
