@@ -54,7 +54,9 @@ package trie
 //   - Each writer state retires into its own queue and reclaims it against
 //     the one epoch domain; statistics are published as deltas (sums over
 //     the slots), by a multi-writer slot only once its share moved 16 KiB
-//     or when flushed (Reclaim, relief).
+//     or when flushed (Reclaim, relief). The one writer, the only writer
+//     of its figures, stores its node count and arena bytes whole, in one
+//     word (owStats, packStats), at every publication that moved them.
 //   - Reclamation: an unlinked node or value slot is retired at the domain's
 //     epoch read after the unlink was published, and handed back only once
 //     EpochDomain.SafeBelow passes that epoch, when no reader (Get,
