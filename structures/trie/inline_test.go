@@ -14,17 +14,7 @@ import (
 // are compiled where they are instantiated, so the check builds
 // internal/inlinecheck, which instantiates them, with -gcflags=-m.
 func TestOneWriterFastPathsInline(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a package with -gcflags=-m")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command:", err)
-	}
-	out, err := exec.Command(goBin, "build", "-gcflags=-m", "./internal/inlinecheck").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build -gcflags=-m: %v\n%s", err, out)
-	}
+	out := inlineDecisions(t, "./internal/inlinecheck")
 	for _, c := range []struct{ file, fn string }{
 		{"owform", `\(\*Concurrent\[go\.shape\.uint64\]\)\.lockFree`},
 		{"concurrent", `\(\*Concurrent\[go\.shape\.uint64\]\)\.checkInsert`},
@@ -36,4 +26,23 @@ func TestOneWriterFastPathsInline(t *testing.T) {
 			t.Errorf("%s no longer inlines into %s.go", c.fn, c.file)
 		}
 	}
+}
+
+// inlineDecisions returns the compiler's -m output for pkg (built from
+// this package's directory); it skips the test in -short mode or without
+// a go command.
+func inlineDecisions(t *testing.T, pkg string) []byte {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	switch {
+	case testing.Short():
+		t.Skip("builds a package with -gcflags=-m")
+	case err != nil:
+		t.Skip("no go command:", err)
+	}
+	out, err := exec.CommandContext(t.Context(), goBin, "build", "-gcflags=-m", pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build -gcflags=-m %s: %v\n%s", pkg, err, out)
+	}
+	return out
 }
