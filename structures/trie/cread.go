@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/zipora-go/zipora/internal/gid"
 	"github.com/zipora-go/zipora/primitives"
 )
 
@@ -135,6 +136,8 @@ type Cursor[V any] struct {
 	mode  uint8
 	hit   bool // the walk ended at a key past its bound
 	bound []byte
+	rg    uintptr // the goroutine recorded as holding g (creaders.go)
+	rslot int     // where it is recorded
 }
 
 // Seek starts a walk over c's keys >= from. from is not retained.
@@ -156,11 +159,13 @@ func (cur *Cursor[V]) start(c *Concurrent[V], from []byte, mode uint8, bound []b
 // startIn starts a walk of c's published tree (st nil) or of snapshot st
 // (an empty walk once it is closed: see snapshot.go).
 func (cur *Cursor[V]) startIn(c *Concurrent[V], st *snapState[V], from []byte, mode uint8, bound []byte) {
-	if cur.open {
-		cur.g.Exit()
-	}
+	cur.Close()
 	cur.mode, cur.hit = mode, false
 	cur.bound = append(cur.bound[:0], bound...)
+	if trackReaders {
+		cur.rg = gid.Current()
+		cur.rslot = c.readers.enter(cur.rg)
+	}
 	cur.g = c.epoch.Enter()
 	cur.open = true
 	cur.it.c = c
@@ -198,6 +203,23 @@ func (cur *Cursor[V]) SeekRangeSnapshot(s *Snapshot[V], from, to []byte) {
 // Next returns the next key and its value; ok is false at the end of the
 // walk, when the cursor has already let go of the trie.
 func (cur *Cursor[V]) Next() (key []byte, v V, ok bool) {
+	if trackReaders && cur.open && cur.rg != gid.Current() {
+		cur.rehome()
+	}
+	return cur.next()
+}
+
+// rehome records the calling goroutine as the holder of the cursor's guard
+// (the cursor was handed on; see creaders.go).
+func (cur *Cursor[V]) rehome() {
+	g := gid.Current()
+	cur.rslot = cur.it.c.readers.moved(cur.rslot, cur.rg, g)
+	cur.rg = g
+}
+
+// next is Next without the hand-off check (an iteration's own cursor
+// never changes goroutine).
+func (cur *Cursor[V]) next() (key []byte, v V, ok bool) {
 	if cur.open {
 		if idx, found := cur.it.next(); found {
 			k := cur.it.buf[:len(cur.it.buf):len(cur.it.buf)]
@@ -221,6 +243,9 @@ func (cur *Cursor[V]) Close() {
 	if cur.open {
 		cur.open = false
 		cur.g.Exit()
+		if trackReaders {
+			cur.it.c.readers.leave(cur.rslot, cur.rg)
+		}
 		cur.it.c, cur.it.v = nil, nil
 	}
 }
@@ -244,7 +269,7 @@ func (c *Concurrent[V]) eachIn(st *snapState[V], from []byte, mode uint8, bound 
 	}()
 	cur.startIn(c, st, from, mode, bound)
 	for {
-		k, v, ok := cur.Next()
+		k, v, ok := cur.next()
 		if !ok || !yield(k, v) {
 			return
 		}
