@@ -28,7 +28,6 @@ import (
 	"unsafe"
 
 	"github.com/zipora-go/zipora/internal/gid"
-	"github.com/zipora-go/zipora/primitives"
 )
 
 // lookup returns the value index of key in the published trie. The caller
@@ -131,13 +130,11 @@ func valSlot[V any](d *valDir[V], idx uint32) unsafe.Pointer {
 // concurrent writes a walk has the guarantees of All.
 type Cursor[V any] struct {
 	it    cursor[V, atomicLoads] // it.c: the trie walked
-	g     primitives.EpochGuard
+	hold  longHold               // the epoch guard, recorded (creaders.go)
 	open  bool
 	mode  uint8
 	hit   bool // the walk ended at a key past its bound
 	bound []byte
-	rg    uintptr // the goroutine recorded as holding g (creaders.go)
-	rslot int     // where it is recorded
 }
 
 // Seek starts a walk over c's keys >= from. from is not retained.
@@ -162,11 +159,7 @@ func (cur *Cursor[V]) startIn(c *Concurrent[V], st *snapState[V], from []byte, m
 	cur.Close()
 	cur.mode, cur.hit = mode, false
 	cur.bound = append(cur.bound[:0], bound...)
-	if trackReaders {
-		cur.rg = gid.Current()
-		cur.rslot = c.readers.enter(cur.rg)
-	}
-	cur.g = c.epoch.Enter()
+	cur.hold.enter(&c.epoch, &c.readers)
 	cur.open = true
 	cur.it.c = c
 	var root uint32
@@ -203,18 +196,10 @@ func (cur *Cursor[V]) SeekRangeSnapshot(s *Snapshot[V], from, to []byte) {
 // Next returns the next key and its value; ok is false at the end of the
 // walk, when the cursor has already let go of the trie.
 func (cur *Cursor[V]) Next() (key []byte, v V, ok bool) {
-	if trackReaders && cur.open && cur.rg != gid.Current() {
-		cur.rehome()
+	if trackReaders && cur.open && cur.hold.rg != gid.Current() {
+		cur.hold.rehome(&cur.it.c.readers) // handed on (creaders.go)
 	}
 	return cur.next()
-}
-
-// rehome records the calling goroutine as the holder of the cursor's guard
-// (the cursor was handed on; see creaders.go).
-func (cur *Cursor[V]) rehome() {
-	g := gid.Current()
-	cur.rslot = cur.it.c.readers.moved(cur.rslot, cur.rg, g)
-	cur.rg = g
 }
 
 // next is Next without the hand-off check (an iteration's own cursor
@@ -242,10 +227,7 @@ func (cur *Cursor[V]) PastBound() bool { return cur.hit }
 func (cur *Cursor[V]) Close() {
 	if cur.open {
 		cur.open = false
-		cur.g.Exit()
-		if trackReaders {
-			cur.it.c.readers.leave(cur.rslot, cur.rg)
-		}
+		cur.hold.exit(&cur.it.c.readers)
 		cur.it.c, cur.it.v = nil, nil
 	}
 }

@@ -121,6 +121,40 @@ func (s *readerSet) moved(where int, old, g uintptr) int {
 	return s.enterSlow(g)
 }
 
+// longHold is a long reader's epoch guard and its record in the trie's
+// readerSet: what a Cursor holds from Seek to its end, and Snapshot.Save
+// for its walk.
+type longHold struct {
+	g     primitives.EpochGuard
+	rg    uintptr // the goroutine recorded
+	rslot int     // where it is recorded
+}
+
+// enter records the calling goroutine in rs, then takes d's guard.
+func (h *longHold) enter(d *primitives.EpochDomain, rs *readerSet) {
+	if trackReaders {
+		h.rg = gid.Current()
+		h.rslot = rs.enter(h.rg)
+	}
+	h.g = d.Enter()
+}
+
+// exit lets go of the guard, then removes the record from rs.
+func (h *longHold) exit(rs *readerSet) {
+	h.g.Exit()
+	if trackReaders {
+		rs.leave(h.rslot, h.rg)
+	}
+}
+
+// rehome records the calling goroutine in rs in place of the recorded one
+// (a Cursor handed on).
+func (h *longHold) rehome(rs *readerSet) {
+	g := gid.Current()
+	h.rslot = rs.moved(h.rslot, h.rg, g)
+	h.rg = g
+}
+
 // holds reports whether goroutine g is recorded as a long reader.
 func (s *readerSet) holds(g uintptr) bool {
 	for i := range s.slots {

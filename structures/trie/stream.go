@@ -44,6 +44,7 @@ import (
 	"io"
 	"iter"
 	"math/bits"
+	"unsafe"
 )
 
 // Errors of the stream format, matchable with errors.Is.
@@ -308,6 +309,33 @@ func (t *Trie[V]) Save(w io.Writer, c Codec[V]) (int64, error) { return saveCore
 // number of Saves and reads may run at once.
 func (f *Frozen[V]) Save(w io.Writer, c Codec[V]) (int64, error) { return saveCore(w, &f.c, c) }
 
+// Save is Save(w, s.All(), c) by a walk of the snapshot's nodes, as
+// Trie.Save: the same bytes, written faster (no iterator, no comparison of
+// consecutive keys). Writes to the trie meanwhile do not change what it
+// saves; any number of Saves and reads may run at once. The walk holds the
+// trie's epoch guard from start to end, as an iteration does (so
+// WaitReaders and Reclaim of the same trie called from w's Write return
+// ErrSelfWait). A closed snapshot saves as an empty trie, as its All
+// yields nothing.
+func (s *Snapshot[V]) Save(w io.Writer, c Codec[V]) (int64, error) {
+	sv, err := newSaver(w, c)
+	if err != nil {
+		return sv.n, err
+	}
+	st, ct := s.st, s.st.c
+	var hold longHold
+	hold.enter(&ct.epoch, &ct.readers)
+	defer hold.exit(&ct.readers)
+	if !st.closed.Load() && st.root != 0 { // acquire: inside the guard (snapshot.go)
+		ts := treeSaver[V, atomicLoads]{s: sv, key: make([]byte, 0, 256)}
+		ts.it.c, ts.it.v = ct, ct.view.Load() // acquire: covers the snapshot's root
+		if err := ts.walk(st.root); err != nil {
+			return sv.n, err
+		}
+	}
+	return sv.finish()
+}
+
 func saveCore[V any](w io.Writer, core *core[V], c Codec[V]) (int64, error) {
 	s, err := newSaver(w, c)
 	if err != nil {
@@ -567,40 +595,58 @@ func scan[V any](r io.Reader, c Codec[V], decode bool, f func(key []byte, lcp in
 // ---- saving a whole tree ----
 
 // saveTree writes every key of c through s by a depth-first walk of the
-// nodes: the key is built in one buffer, and the bytes a key shares with
-// the previous one are known from the walk (the shortest the buffer was
-// since the previous key), so no key is compared: what Trie.Save and
-// Frozen.Save cost over the walk itself is the records' bytes.
+// nodes (treeSaver).
 func (c *core[V]) saveTree(s *saver[V]) error {
 	if c.root == 0 {
 		return nil
 	}
-	w := treeSaver[V]{c: c, s: s, key: make([]byte, 0, 256)}
+	w := treeSaver[V, plainLoads]{s: s, key: make([]byte, 0, 256)}
+	w.it.own = c
 	return w.walk(c.root)
 }
 
-type treeSaver[V any] struct {
-	c   *core[V]
+// treeSaver writes a tree's keys through a saver by a depth-first walk of
+// its nodes: the key is built in one buffer, and the bytes a key shares
+// with the previous one are known from the walk (the shortest the buffer
+// was since the previous key), so no key is compared: what Trie.Save,
+// Frozen.Save and Snapshot.Save cost over the walk itself is the records'
+// bytes. The form is the cursor's (L): it reads nodes through it.nodes,
+// it.hv, it.vidx and it.slot, plain loads for the single-owner forms and
+// atomic loads under the caller's epoch guard for a Concurrent's
+// snapshot. A recursion, not the cursor's explicit stack: the cursor's
+// bookkeeping (frames, warming, resumption) cost Trie.Save 14% on
+// ascending keys and 31% on paths when tried.
+type treeSaver[V any, L loads] struct {
+	it  cursor[V, L] // the form's loads (no walk state used)
 	s   *saver[V]
 	key []byte
 	low int // the shortest len(key) since the previous record
 }
 
-func (w *treeSaver[V]) emit(idx uint32) error {
-	err := w.s.record(w.key, w.low, w.c.value(idx))
+func (w *treeSaver[V, L]) emit(idx uint32) error {
+	var v V
+	if !w.s.keysOnly {
+		var l L
+		if unsafe.Sizeof(l) != 0 {
+			v = w.it.c.value(idx)
+		} else {
+			v = w.it.own.value(idx)
+		}
+	}
+	err := w.s.record(w.key, w.low, v)
 	w.low = len(w.key)
 	return err
 }
 
-func (w *treeSaver[V]) walk(ref uint32) error {
+func (w *treeSaver[V, L]) walk(ref uint32) error {
 	if isLeafRef(ref) {
 		return w.emit(ref >> 1)
 	}
-	n := w.c.mem.ptr(ref)
-	h := n.hdr()
+	n := w.it.nodes()(ref)
+	h, vi := w.it.hv(n)
 	w.key = append(w.key, n.prefix(h)...)
 	if h.hasValue() {
-		if err := w.emit(n.valueIdx()); err != nil {
+		if err := w.emit(w.it.vidx(n, vi)); err != nil {
 			return err
 		}
 	}
@@ -615,7 +661,7 @@ func (w *treeSaver[V]) walk(ref uint32) error {
 	}
 	if h.dense() {
 		for i := range denseSlots {
-			if r := n.child(h, i); r != 0 {
+			if r := w.it.slot(n.childSlot(h, i)); r != 0 {
 				if err := visit(byte(i), r); err != nil {
 					return err
 				}
@@ -624,8 +670,10 @@ func (w *treeSaver[V]) walk(ref uint32) error {
 	} else {
 		cnt := h.count()
 		for i := range cnt {
-			if err := visit(n.label(h, i), n.child(h, i)); err != nil {
-				return err
+			if r := w.it.slot(n.childSlot(h, i)); r != 0 {
+				if err := visit(n.label(h, i), r); err != nil {
+					return err
+				}
 			}
 		}
 	}
