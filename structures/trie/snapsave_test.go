@@ -106,17 +106,22 @@ func TestSnapshotSave(t *testing.T) {
 	}
 }
 
-// TestSnapshotSaveSelfWait: a Write called by Snapshot.Save that waits for
-// the trie's readers (Reclaim) gets ErrSelfWait: the save holds a reader
-// guard, as an iteration does.
+// TestSnapshotSaveSelfWait: a Write called by Snapshot.Save during its walk
+// that waits for the trie's readers (Reclaim) gets ErrSelfWait: the walk
+// holds a reader guard, as an iteration does.
 func TestSnapshotSaveSelfWait(t *testing.T) {
 	if !trackReaders {
 		t.Skip("long readers are not recorded on this platform")
 	}
 	c := newC[string](t, primitives.OneWriteMultiRead)
-	if _, err := c.Insert([]byte("k"), "v"); err != nil {
-		t.Fatal(err)
+	for _, k := range []string{"a", "b", "c"} {
+		if _, err := c.Insert([]byte(k), "v"); err != nil {
+			t.Fatal(err)
+		}
 	}
+	old := testBlockTarget
+	testBlockTarget = 1 // a block per key: writes during the walk
+	defer func() { testBlockTarget = old }()
 	snap, err := c.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -124,8 +129,8 @@ func TestSnapshotSaveSelfWait(t *testing.T) {
 	defer snap.Close()
 	var inWrite error
 	w := writerFunc(func(p []byte) (int, error) {
-		if inWrite == nil {
-			inWrite = c.Reclaim(context.Background())
+		if err := c.Reclaim(context.Background()); err != nil && inWrite == nil {
+			inWrite = err
 		}
 		return len(p), nil
 	})
@@ -143,3 +148,78 @@ func TestSnapshotSaveSelfWait(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestSaveSnapshots: the snapshots of tries that split a key space into
+// ranges save as one stream, the same bytes as Save of their keys in
+// order (nil, empty and closed snapshots add nothing); a snapshot whose
+// first key does not sort after the previous one's last key stops the
+// save with ErrUnsorted.
+func TestSaveSnapshots(t *testing.T) {
+	bounds := []string{"", "g", "m", "t"} // ranges [b[i], b[i+1])
+	var tries []*Concurrent[string]
+	all := mustNew[string]()
+	for i := range bounds {
+		c := newC[string](t, primitives.OneWriteMultiRead)
+		if i == 2 {
+			c = newC[string](t, primitives.MultiWriteMultiRead)
+		}
+		tries = append(tries, c)
+	}
+	for i := range 5000 {
+		k := fmt.Appendf(nil, "%c%04d", 'a'+i%26, i)
+		r := 0
+		for j, b := range bounds {
+			if string(k) >= b {
+				r = j
+			}
+		}
+		if _, err := tries[r].Insert(k, fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+		all.Insert(k, fmt.Sprint(i))
+	}
+	empty := newC[string](t, primitives.OneWriteMultiRead)
+	var snaps []*Snapshot[string]
+	for _, c := range append(tries[:2:2], append([]*Concurrent[string]{empty}, tries[2:]...)...) {
+		s, err := c.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		snaps = append(snaps, s)
+	}
+	closed, err := tries[0].Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	snaps = append([]*Snapshot[string]{nil, closed}, snaps...)
+	var want, got bytes.Buffer
+	if _, err := all.Save(&want, StringCodec()); err != nil {
+		t.Fatal(err)
+	}
+	old := testBlockTarget
+	testBlockTarget = 100 // many blocks: boundaries inside and at block starts
+	defer func() { testBlockTarget = old }()
+	want.Reset()
+	if _, err := all.Save(&want, StringCodec()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SaveSnapshots(&got, snaps, StringCodec()); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("SaveSnapshots wrote %d bytes, Trie.Save of the same keys %d", got.Len(), want.Len())
+	}
+
+	// Out of order: the last range before the first, or a range twice.
+	n := len(snaps)
+	for _, order := range [][]*Snapshot[string]{
+		{snaps[n-1], snaps[2]},
+		{snaps[3], snaps[3]},
+	} {
+		if _, err := SaveSnapshots(&bytes.Buffer{}, order, StringCodec()); !errors.Is(err, ErrUnsorted) {
+			t.Fatalf("snapshots out of order: %v, want ErrUnsorted", err)
+		}
+	}
+}
