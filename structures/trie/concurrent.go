@@ -35,14 +35,24 @@ import (
 // concurrent form; the message names the form to use instead.
 var ErrLevel = errors.New("trie: no concurrent form at this level")
 
-// ErrSelfWait is returned (wrapped) by a call made from inside WithWriter
-// (or TryWithWriter) that would wait for the writer role of the same
-// OneWriteMultiRead Concurrent, which the calling goroutine holds until f
-// returns (it would wait forever): Insert, Delete, Snapshot, Reclaim,
-// LockWriter, WithWriter. Use the Writer's own methods (InsertNow, Insert,
-// Snapshot, Reclaim). A Writer from LockWriter may be handed to another
-// goroutine, so such a wait is not detected: Unlock first.
-var ErrSelfWait = errors.New("trie: the calling goroutine holds the writer role")
+// ErrSelfWait is returned (wrapped) by a call that would wait for
+// something the calling goroutine itself holds, so would wait forever:
+//
+//   - from inside WithWriter (or TryWithWriter), a call that waits for the
+//     writer role of the same OneWriteMultiRead Concurrent: Insert,
+//     Delete, Snapshot, Reclaim, LockWriter, WithWriter. Use the Writer's
+//     own methods (InsertNow, Insert, Snapshot, Reclaim). A Writer from
+//     LockWriter may be handed to another goroutine, so such a wait is
+//     not detected: Unlock first.
+//   - from inside an iteration over a Concurrent (All, Prefix, Seek,
+//     Range, a Snapshot's iterators) or while holding an open Cursor on
+//     it, WaitReaders or Reclaim of the same trie, which wait for every
+//     reader inside, the caller's own iteration included. End the
+//     iteration (or Close the Cursor) first. A Cursor counts as held by the
+//     goroutine that last started or stepped it. Detected on amd64 and
+//     arm64 (internal/gid's one-load identity); elsewhere such a wait
+//     lasts until its ctx ends.
+var ErrSelfWait = errors.New("trie: the caller would wait for itself")
 
 // Concurrent is a Patricia trie safe for concurrent use: an ordered map from
 // byte strings to values of type V whose readers never lock, never
@@ -104,7 +114,8 @@ type Concurrent[V any] struct {
 	wake      chan struct{}             // one-writer: a token for a parked writer (cwriter.go)
 	_         [primitives.CacheLineSize]byte
 
-	epoch primitives.EpochDomain // grace periods of readers
+	epoch   primitives.EpochDomain // grace periods of readers
+	readers readerSet              // goroutines holding epoch guards across caller code (creaders.go)
 
 	rootLock atomic.Uint64 // multi-writer: lock word of the root slot
 	_        [primitives.CacheLineSize - 8]byte
@@ -658,7 +669,7 @@ func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
 // whatever it had done kept (a pending old arena goes back at a later
 // publication). It is for quiet points, not hot paths; called from inside
 // an iteration over this trie (whose reader guard it waits for) it returns
-// only when ctx ends.
+// ErrSelfWait.
 func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	if err := c.WaitReaders(ctx); err != nil {
 		return err
@@ -672,11 +683,18 @@ func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 // WaitReaders waits until every reader that is inside the trie now (Get,
 // Contains, an iteration, a multi-writer's descent) has finished, or until
 // ctx ends (ctx's error). Memory retired before the call is then
-// reclaimable. It holds nothing while it waits; called from inside an
-// iteration over this trie it returns only when ctx ends.
+// reclaimable. It holds nothing while it waits. Called from inside an
+// iteration over this trie or with an open Cursor on it, it returns
+// ErrSelfWait at once (see ErrSelfWait).
 func (c *Concurrent[V]) WaitReaders(ctx context.Context) error {
+	if trackReaders && c.readers.holds(gid.Current()) {
+		return errSelfRead
+	}
 	return c.epoch.SynchronizeContext(ctx)
 }
+
+// errSelfRead is WaitReaders' ErrSelfWait.
+var errSelfRead = fmt.Errorf("%w: it is inside an iteration over this trie or holds an open Cursor on it (end it first)", ErrSelfWait)
 
 // Reclaim is Concurrent.Reclaim for the holder of the writer role, without
 // waiting: it hands back what readers can no longer reach (everything

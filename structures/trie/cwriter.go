@@ -100,7 +100,7 @@ func (c *Concurrent[V]) lockWriterSlow(ctx context.Context) error {
 			}
 		}
 		if c.heldByCaller() {
-			return fmt.Errorf("%w (use the Writer's methods, or Unlock first)", ErrSelfWait)
+			return fmt.Errorf("%w: it holds the writer role (use the Writer's methods, or Unlock first)", ErrSelfWait)
 		}
 		select {
 		case <-c.wake:

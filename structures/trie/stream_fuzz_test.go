@@ -81,6 +81,18 @@ func FuzzSaveLoad(f *testing.F) {
 		}
 		mustCheck(t, c)
 		checkSame(t, "load concurrent", ins.All(), c.All())
+		snap, err := c.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer snap.Close()
+		var ss bytes.Buffer
+		testBlockTarget = 1 + len(data)%64
+		_, err = snap.Save(&ss, StringCodec())
+		testBlockTarget = old
+		if err != nil || !bytes.Equal(ss.Bytes(), buf.Bytes()) {
+			t.Fatalf("Snapshot.Save differs from Save of All (%v)", err)
+		}
 	})
 }
 
