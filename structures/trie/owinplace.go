@@ -37,7 +37,10 @@ package trie
 //     merge) is replaced, not edited.
 //   - Unlinked nodes and value slots go to w.pend; publish (after the
 //     write's last store) reads the epoch and retires them (EpochDomain's
-//     argument: a reader that enters later cannot reach them).
+//     argument: a reader that enters later cannot reach them). The insert
+//     paths, with no snapshot open, retire a node they unlink at once at
+//     the epoch read right after the unlinking store (unlinked): the same
+//     argument, and the retire queue stays in epoch order.
 //
 // Reader validation argument (why readers need no versions or retries):
 // every node a reader reaches was linked at some moment inside the
@@ -84,6 +87,19 @@ func (c *Concurrent[V]) retireNode(ref uint32) {
 // retireHdr is retireNode for node ref with header h (the caller read it).
 func (c *Concurrent[V]) retireHdr(ref uint32, h header) {
 	c.w.pend = append(c.w.pend, retiree{ref: ref, size: uint32(nodeSize(h))})
+}
+
+// unlinked retires published node ref of size bytes (its nodeSize), which
+// the write has just unlinked with an atomic store: at the epoch read now,
+// after that store, as publish would read it (EpochDomain's argument),
+// without the trip through w.pend, unless snapshots are open (publish's
+// retirePend decides what they hold).
+func (c *Concurrent[V]) unlinked(ref uint32, size int) {
+	if c.snap.on {
+		c.w.pend = append(c.w.pend, retiree{ref: ref, size: uint32(size)})
+		return
+	}
+	c.w.retire(c.epoch.Epoch(), ref, uint32(size)) // read after the unlink
 }
 
 // beginInPlace starts an in-place write: a pending batch is published
@@ -135,7 +151,7 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 		}
 		ref := slot.Load() // writer's own store
 		slot.Store(nr)     // release: publishes the split
-		c.retireHdr(ref, h)
+		c.unlinked(ref, nodeSize(h))
 		return c.inserted(true), nil
 	case walkNode:
 		vidx, err := c.w.newValue(v)
@@ -226,7 +242,7 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 		return false, err
 	}
 	slot.Store(nr) // release: publishes the copy
-	c.w.pend = append(c.w.pend, retiree{ref: ref, size: uint32(size)})
+	c.unlinked(ref, size)
 	return c.inserted(true), nil
 }
 
