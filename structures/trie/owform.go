@@ -104,7 +104,7 @@ func (c *Concurrent[V]) publish() {
 	if c.snap.on {
 		c.sweep()
 	}
-	if w.rhead != len(w.ret) && w.sinceAdv >= advanceEvery {
+	if w.sinceAdv >= advanceEvery && w.rhead != len(w.ret) {
 		w.reclaimScan()
 	}
 	if c.dropPending {

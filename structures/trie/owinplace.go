@@ -235,7 +235,13 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 	if cnt < h.capacity() {
 		nr, err = c.w.copyWithChild(n, h, size, b, leaf)
 	} else {
-		nr, err = c.w.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+		// Full (or exactly sized): the next class, or dense past maxSparse
+		// (grownHeader's growth case, without its call).
+		dh := makeHeader(h.prefixLen(), cnt+1, 0, h.hasValue(), true)
+		if cnt < maxSparse {
+			dh = makeHeader(h.prefixLen(), cnt+1, classFor(cnt+1), h.hasValue(), false)
+		}
+		nr, err = c.w.build(dh, n.prefix(h), n.valueIdx(), n, h, b, leaf)
 	}
 	if err != nil {
 		c.w.undoLeaf(leaf)
