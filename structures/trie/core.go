@@ -35,12 +35,14 @@ type core[V any] struct {
 // step is one level of a recorded descent (walkPath): the slot holding
 // the level's ref, the ref the descent loaded from it, and the level's
 // place in its parent: the child index (sparse index or dense label; -1
-// at the first level). It holds no node address: a second pointer per
-// level cost a write-barrier test and spills on every delete (cachegrind).
+// at the first level). In the readers' form n is the node ref names (nil
+// for 0 or an inline leaf), which the multi-writer ops lock; the writer's
+// own form leaves it nil (its owner resolves a ref with one add).
 type step struct {
 	slot *uint32
 	ref  uint32
 	idx  int32
+	n    node
 }
 
 // lastLabel is the label through which a walkPath that stopped at depth
@@ -591,24 +593,30 @@ func (c *core[V]) delete(key []byte) (V, bool) {
 	var zero V
 	path, n, h, _, depth, out := walkPath[V, plainLoads](c.mem, nil, &c.root, key, c.path[:0])
 	c.path = path
-	if !pathFound(path, h, depth, out, key) {
-		return zero, false
-	}
 	l := len(path) - 1
-	slot := path[l].slot
-	if ref := *slot; isLeafRef(ref) {
-		*slot = 0
+	switch out {
+	case walkSlot:
+		ref := path[l].ref
+		if ref == 0 || depth != len(key) {
+			return zero, false
+		}
+		*path[l].slot = 0
 		c.keys--
 		c.mod++
 		c.removeEmpty(l)
 		return c.dropValue(ref >> 1), true
+	case walkNode:
+		if !h.hasValue() {
+			return zero, false
+		}
+		vidx := n.valueIdx()
+		n.setHdr(h &^ flagValue)
+		c.keys--
+		c.mod++
+		c.fixup(l)
+		return c.dropValue(vidx), true
 	}
-	vidx := n.valueIdx()
-	n.setHdr(h &^ flagValue)
-	c.keys--
-	c.mod++
-	c.fixup(l)
-	return c.dropValue(vidx), true
+	return zero, false
 }
 
 // walkPath is walk that records the path: the descent of every write that
@@ -653,7 +661,7 @@ func walkPath[V any, L loads](m *arena, c *Concurrent[V], slot *uint32, key []by
 			ref = *slot
 		}
 		if ref == 0 || isLeafRef(ref) {
-			return append(path, step{slot, ref, idx}), node{}, 0, 0, depth, walkSlot
+			return append(path, step{slot: slot, ref: ref, idx: idx}), node{}, 0, 0, depth, walkSlot
 		}
 		var n node
 		var h header
@@ -665,7 +673,11 @@ func walkPath[V any, L loads](m *arena, c *Concurrent[V], slot *uint32, key []by
 			n = m.ptr(ref)
 			h = n.hdr()
 		}
-		path = append(path, step{slot, ref, idx})
+		if conc {
+			path = append(path, step{slot, ref, idx, n})
+		} else {
+			path = append(path, step{slot: slot, ref: ref, idx: idx})
+		}
 		if pl := h.prefixLen(); pl > 0 {
 			if len(key)-depth < pl || !conc && !n.hasPrefix(h, key[depth:], pl) || conc && !sharedHasPrefix(n, h, key[depth:], pl) {
 				return path, n, h, vi, depth, walkPrefix

@@ -305,7 +305,7 @@ type mwPath [8]step
 func (c *Concurrent[V]) mwPosAt(path []step, l int) mwPos {
 	lock := &c.rootLock
 	if path[l].idx >= 0 {
-		lock = lockWord(c.mwNode(path[l-1].ref))
+		lock = lockWord(path[l-1].n)
 	}
 	// Safety: the root or a 4-aligned child slot (slotAt).
 	return mwPos{lock, (*atomic.Uint32)(unsafe.Pointer(path[l].slot))}
@@ -543,7 +543,7 @@ func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err e
 	var b byte
 	if st.idx >= 0 {
 		pref = path[last-1].ref
-		p = c.mwNode(pref)
+		p = path[last-1].n
 		pos.lock = lockWord(p)
 		gp, b = c.mwPosAt(path, last-1), lastLabel(key, h, depth)
 	}

@@ -31,6 +31,8 @@ package trie
 // longer be published at once; per-key writes do take that route,
 // owinplace.go).
 
+import "unsafe"
+
 // dropNode unlinks node ref from the writer's tree: freed at once when
 // fresh, else retired at publication.
 func (c *Concurrent[V]) dropNode(ref uint32) {
@@ -265,20 +267,24 @@ func (c *Concurrent[V]) freshen(path []step, k int) error {
 	if k == 0 || c.w.isFresh(path[k-1].ref) {
 		return nil
 	}
-	for l := range k {
+	l := 0
+	for l < k-1 && c.w.isFresh(path[l].ref) {
+		l++ // the fresh top part
+	}
+	mem := c.w.core.mem
+	for ; l < k; l++ { // published from here down
 		st := &path[l]
-		if isLeafRef(st.ref) || c.w.isFresh(st.ref) {
-			continue
-		}
-		n := c.w.core.mem.ptr(st.ref)
+		n := mem.ptr(st.ref)
 		h := n.hdr()
-		nr, n, err := c.copyNode(st.slot, st.ref, n, h)
+		nr, cn, err := c.copyNode(st.slot, st.ref, n, h)
 		if err != nil {
 			return err
 		}
 		st.ref = nr
 		if l+1 < len(path) {
-			path[l+1].slot = n.childSlot(h, int(path[l+1].idx))
+			// Safety: the copy has n's header, hence its layout: the next
+			// level's slot lies at the same offset in it as in n.
+			path[l+1].slot = (*uint32)(unsafe.Add(cn.p, uintptr(unsafe.Pointer(path[l+1].slot))-uintptr(n.p)))
 		}
 	}
 	return nil
