@@ -173,6 +173,16 @@ func lookup(m *arena, ref uint32, key []byte) (uint32, bool) {
 	return 0, false
 }
 
+// get is Get of the single-owner forms (Trie, Frozen).
+func (c *core[V]) get(key []byte) (V, bool) {
+	idx, ok := lookup(c.mem, c.root, key)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return c.value(idx), true
+}
+
 func commonPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
 	i := 0
@@ -438,13 +448,8 @@ func (c *core[V]) insert(key []byte, v V) (bool, error) {
 
 // insertLeaf stores a new key at an empty slot (only the root can be one).
 func (c *core[V]) insertLeaf(slot *uint32, suffix []byte, v V) error {
-	vidx, err := c.newValue(v)
+	r, err := c.newValueLeaf(suffix, v)
 	if err != nil {
-		return err
-	}
-	r, err := c.newLeaf(suffix, vidx)
-	if err != nil {
-		c.dropValue(vidx)
 		return err
 	}
 	*slot = r
