@@ -331,9 +331,9 @@ func (a *arena) newSlotMeta() *slotMeta {
 // are all refused. (Shift counts are masked to 63 throughout: it spares
 // the compiler's over-wide-shift fix-ups on these paths.)
 //
-// The concurrent levels (slotMeta) keep bits only for blocks that lie
-// inside one word; a block whose units cross out of its first word (any
-// block of more than 32 units, and a smaller one that straddles a word
+// The bits are kept only for blocks that lie inside one word; a block
+// whose units cross out of its first word (any block of more than 32
+// units, and a smaller one that straddles a word
 // boundary) is recorded instead in its first word's cross entry, as its
 // start unit and its exact size in units: at most one block crosses out of
 // each word, because such a block covers the rest of the word it starts in.
@@ -347,8 +347,7 @@ func (a *arena) newSlotMeta() *slotMeta {
 // exactly one winner, and a free wins only against the state it checked:
 // when its CAS succeeds, the claimed block is live at that instant with the
 // claimed class. Nothing is walked: a free of any size reads one word.
-// (NoLocking's single-owner bitmap keeps every block in the bits and walks
-// the words a long block covers, see checkEnds.)
+// NoLocking's single-owner bitmap has the same layout, with plain words.
 const unitsPerWord = 32
 
 // crossEntry is the cross entry of a live block of k > 1 units starting at
@@ -382,40 +381,6 @@ func liveErr(startSet bool, off Offset, size int) error {
 		return fmt.Errorf("%w: block %#x was not allocated with size %d (a size of another class)", ErrInvalidFree, uint64(off), size)
 	}
 	return fmt.Errorf("%w: offset %#x is not a live block (double free, or never allocated)", ErrInvalidFree, uint64(off))
-}
-
-// spanOK is NoLocking's check of a block of units [u, e] whose bits span
-// words, given u's word w0 and e's word we: from u up, w0 holds only u's
-// start bit; up to e, we holds only e's end bit. (The words between must
-// be 0: the caller checks them.)
-func spanOK(w0, we, u, e uint64) bool {
-	eb := e * 2 & 63
-	return w0>>(u*2&63) == 1 && we&(^uint64(0)>>((62-eb)&63)) == 2<<eb
-}
-
-// checkEnds is NoLocking's free check of a block of units [u, e], any
-// length, in its bitmap words. It reports whether u's start bit is set and
-// whether the whole check holds. e lies inside words. A block of more than
-// 64 units also reads the words between (one 64-byte line per 256 units,
-// 4 KiB at the default alignment).
-func checkEnds(words []atomic.Uint64, u, e uint64) (startSet, ok bool) {
-	ws, we := u/unitsPerWord, e/unitsPerWord
-	w := words[ws].Load() // relaxed: NoLocking's own words, read by their one owner
-	if startSet = w>>(u*2&63)&1 != 0; !startSet {
-		return false, false
-	}
-	if ws == we {
-		mask, pat := blockPattern(e - u + 1)
-		return true, w>>(u*2&63)&mask == pat
-	}
-	last := words[we].Load() // relaxed, as above
-	mid := words[ws+1 : we]
-	for i := range mid {
-		if mid[i].Load() != 0 { // relaxed, as above
-			return true, false
-		}
-	}
-	return true, spanOK(w, last, u, e)
 }
 
 // markLive records a small block of k units handed out (every level but
