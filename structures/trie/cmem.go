@@ -147,7 +147,6 @@ type wstate[V any] struct {
 	freshed []uint32  // refs whose fresh bit was set
 	track   bool      // one-writer: freshness is tracked
 	pend    []retiree // one-writer: unlinked since publication (epoch set at publish)
-	path    []step    // one-writer delete path, reused
 
 	ret      []retiree // retired, oldest first, from rhead
 	rhead    int

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/zipora-go/zipora/structures/pool"
@@ -20,20 +21,34 @@ type core[V any] struct {
 	keys     int
 	nodes    int
 	mod      uint64 // bumped by every structural change (iterators resume)
-	path     []step // delete's path, reused
-	scratch  []byte // merge prefix buffer, reused
+	path     []step // the path of a delete (of a batch insert in Concurrent.w): walkPath's, reused
+	// batch is set in the one writer's state (Concurrent.w) only: its
+	// deletes' fix-up drops and marks through it (see unlinked).
+	batch   *Concurrent[V]
+	scratch []byte // merge prefix buffer, reused
 	// failAlloc, set only by tests, makes node allocations fail when it
 	// returns true (to test that failed inserts leave the trie unchanged
 	// and that deletes tolerate failed merges).
 	failAlloc func() bool
 }
 
-// step is one level of a delete path: the slot holding the node's ref and
-// the node's position in its parent (sparse index or dense label).
+// step is one level of a recorded descent (walkPath): the slot holding
+// the level's ref, the ref the descent loaded from it, and the level's
+// place in its parent: the child index (sparse index or dense label; -1
+// at the first level). In the readers' form n is the node ref names (nil
+// for 0 or an inline leaf), which the multi-writer ops lock; the writer's
+// own form leaves it nil (its owner resolves a ref with one add).
 type step struct {
 	slot *uint32
-	idx  int
+	ref  uint32
+	idx  int32
+	n    node
 }
+
+// lastLabel is the label through which a walkPath that stopped at depth
+// with header h (unset at a slot) entered its last level, below the first:
+// the key byte before the last node's prefix.
+func lastLabel(key []byte, h header, depth int) byte { return key[depth-1-h.prefixLen()] }
 
 var errTooManyValues = errors.New("trie: too many values")
 
@@ -156,6 +171,16 @@ func lookup(m *arena, ref uint32, key []byte) (uint32, bool) {
 		return n.valueIdx(), h.hasValue()
 	}
 	return 0, false
+}
+
+// get is Get of the single-owner forms (Trie, Frozen).
+func (c *core[V]) get(key []byte) (V, bool) {
+	idx, ok := lookup(c.mem, c.root, key)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return c.value(idx), true
 }
 
 func commonPrefix(a, b []byte) int {
@@ -423,13 +448,8 @@ func (c *core[V]) insert(key []byte, v V) (bool, error) {
 
 // insertLeaf stores a new key at an empty slot (only the root can be one).
 func (c *core[V]) insertLeaf(slot *uint32, suffix []byte, v V) error {
-	vidx, err := c.newValue(v)
+	r, err := c.newValueLeaf(suffix, v)
 	if err != nil {
-		return err
-	}
-	r, err := c.newLeaf(suffix, vidx)
-	if err != nil {
-		c.dropValue(vidx)
 		return err
 	}
 	*slot = r
@@ -576,95 +596,202 @@ func (c *core[V]) addChild(slot *uint32, n node, h header, b byte, suffix []byte
 
 func (c *core[V]) delete(key []byte) (V, bool) {
 	var zero V
-	path, found := walkPath(c.mem, &c.root, key, c.path[:0])
+	path, n, h, _, depth, out := walkPath[V, plainLoads](c.mem, nil, &c.root, key, c.path[:0])
 	c.path = path
-	if !found {
-		return zero, false
-	}
 	l := len(path) - 1
-	slot := path[l].slot
-	if ref := *slot; isLeafRef(ref) {
-		*slot = 0
+	switch out {
+	case walkSlot:
+		ref := path[l].ref
+		if ref == 0 || depth != len(key) {
+			return zero, false
+		}
+		*path[l].slot = 0
 		c.keys--
 		c.mod++
 		c.removeEmpty(l)
 		return c.dropValue(ref >> 1), true
+	case walkNode:
+		if !h.hasValue() {
+			return zero, false
+		}
+		vidx := n.valueIdx()
+		n.setHdr(h &^ flagValue)
+		c.keys--
+		c.mod++
+		c.fixup(l)
+		return c.dropValue(vidx), true
 	}
-	n := c.mem.ptr(*slot)
-	h := n.hdr()
-	vidx := n.valueIdx()
-	n.setHdr(h &^ flagValue)
-	c.keys--
-	c.mod++
-	c.fixup(l)
-	return c.dropValue(vidx), true
+	return zero, false
 }
 
-// walkPath is the deletes' descent (core.delete, the one writer's batch
-// delete owDeleteOnce): from *slot along key, it appends to path the slot
-// of every ref it visits with that slot's index in its parent node (-1 for
-// the first), and reports whether key is present: the last step's ref is
-// then an inline leaf where the key ends, or the node holding the key's
-// value. It never writes; m is a NoLocking arena (not the multi-writer
-// pool).
-func walkPath(m *arena, slot *uint32, key []byte, path []step) ([]step, bool) {
-	idx, depth := -1, 0
+// walkPath is walk that records the path: the descent of every write that
+// acts above the level where the key leaves the tree (the deletes, the
+// one writer's batch insert, which copies the published nodes of the path
+// first, and the multi-writer insert and delete, which lock a node's
+// parent). From *slot along key it appends a step for every slot it
+// loads, the last one where it stops, and returns the path, the last node
+// and its header (unset for walkSlot), in the concurrent form the node's
+// value index from the same load, the key position and the outcome, as
+// walk. It never writes.
+//
+// The form parameter L is the cursor's (iter.go): plainLoads reads the
+// writer's own arena m (NoLocking: ptr) with plain loads and keeps every
+// level; atomicLoads reads as the readers do (cread.go), through c's
+// chunk view, with acquire loads of slots and header-value words (the
+// multi-writer writers, and the in-place writer on the multi-writer pool
+// in snapshot mode), and keeps at most cap(path) levels, the last ones
+// (when path is full the oldest step is dropped: a caller that locks a
+// parent needs only the last three). The loads are the only difference;
+// the test of the form is a constant in each compiled copy (see cursor).
+//
+// walk stays the one descent of lookups and of the inserts that act only
+// at the last level: it records nothing and is tuned for that (issue 23).
+func walkPath[V any, L loads](m *arena, c *Concurrent[V], slot *uint32, key []byte, path []step) ([]step, node, header, uint32, int, int) {
+	var l L
+	conc := unsafe.Sizeof(l) != 0
+	var vw *view
+	if conc {
+		vw = c.view.Load() // acquire: nodeAt reloads it for refs beyond it
+	}
+	idx, depth := int32(-1), 0
 	for {
-		ref := *slot
-		if ref == 0 {
-			return path, false
+		var ref uint32
+		if conc {
+			// Safety: slot is the root or a 4-aligned child slot (slotAt).
+			ref = (*atomic.Uint32)(unsafe.Pointer(slot)).Load() // acquire: the node it names
+			if len(path) == cap(path) {
+				path = path[:copy(path, path[1:])]
+			}
+		} else {
+			ref = *slot
 		}
-		path = append(path, step{slot, idx})
-		if isLeafRef(ref) {
-			return path, depth == len(key)
+		if ref == 0 || isLeafRef(ref) {
+			return append(path, step{slot: slot, ref: ref, idx: idx}), node{}, 0, 0, depth, walkSlot
 		}
-		n := m.ptr(ref)
-		h := n.hdr()
+		var n node
+		var h header
+		var vi uint32
+		if conc {
+			n, vw = c.nodeAt(vw, ref)
+			h, vi = loadHV(n) // acquire: the labels and children below its count
+		} else {
+			n = m.ptr(ref)
+			h = n.hdr()
+		}
+		if conc {
+			path = append(path, step{slot, ref, idx, n})
+		} else {
+			path = append(path, step{slot: slot, ref: ref, idx: idx})
+		}
 		if pl := h.prefixLen(); pl > 0 {
-			if len(key)-depth < pl || !n.hasPrefix(h, key[depth:], pl) {
-				return path, false
+			if len(key)-depth < pl || !conc && !n.hasPrefix(h, key[depth:], pl) || conc && !sharedHasPrefix(n, h, key[depth:], pl) {
+				return path, n, h, vi, depth, walkPrefix
 			}
 			depth += pl
 		}
 		if depth == len(key) {
-			return path, h.hasValue()
+			return path, n, h, vi, depth, walkNode
 		}
 		b := key[depth]
+		lo := h.labelsOff()
 		if h.dense() {
-			idx = int(b)
-		} else if idx = n.findSparse(h, h.count(), b); idx < 0 {
-			return path, false
+			idx = int32(b)
+			// Safety: a dense node has 256 child slots at align4(labelsOff).
+			slot = (*uint32)(unsafe.Add(n.p, align4(lo)+4*uintptr(b)))
+			var r uint32
+			if conc {
+				r = (*atomic.Uint32)(unsafe.Pointer(slot)).Load() // acquire: reloaded at the next level
+			} else {
+				r = *slot
+			}
+			if r == 0 {
+				return path, n, h, vi, depth, walkChild
+			}
+		} else {
+			cnt := h.count()
+			var j int
+			if conc && poisonCheck {
+				if j = findLabel(n, h, cnt, b); j < 0 {
+					j = cnt
+				}
+			} else {
+				j = n.sparseIdx(lo, cnt, b)
+			}
+			if j >= cnt {
+				return path, n, h, vi, depth, walkChild
+			}
+			idx = int32(j)
+			// Safety: j < count <= capacity child slots at childOff.
+			slot = (*uint32)(unsafe.Add(n.p, align4(lo+uintptr(h.capacity()))+4*uintptr(j)))
 		}
-		slot = n.childSlot(h, idx)
 		depth++
 	}
 }
 
-// removeEmpty unlinks the emptied slot of path level l from its parent.
+// pathFound reports whether a walkPath that returned path, h, depth and
+// out found key: its last step is then an inline leaf where the key ends,
+// or the node holding the key's value.
+func pathFound(path []step, h header, depth, out int, key []byte) bool {
+	switch out {
+	case walkSlot:
+		return path[len(path)-1].ref != 0 && depth == len(key)
+	case walkNode:
+		return h.hasValue()
+	}
+	return false
+}
+
+// unlinked disposes of ref (a node or an inline leaf), which a delete's
+// fix-up unlinked: freed at once by the single owner, dropped by the one
+// writer's batch (dropNode: freed when fresh, else retired at
+// publication). built marks ref, which the fix-up built and linked, fresh
+// for the batch. These two are all that differ between the single owner's
+// fix-up and the batch's (owDeleteOnce): the same decisions, on a path the
+// batch made fresh first.
+//
+// Rejected: the fix-up over an interface of these actions or over a form
+// type parameter (as the cursor's loads): each costs a dictionary or an
+// indirect call per action and per level of the recursion; cachegrind
+// counted 25 more instructions a delete than this test of batch.
+func (c *core[V]) unlinked(ref uint32) {
+	if c.batch != nil {
+		c.batch.dropNode(ref)
+		return
+	}
+	c.freeRef(ref)
+}
+
+func (c *core[V]) built(ref uint32) {
+	if c.batch != nil {
+		c.batch.w.markFresh(ref)
+	}
+}
+
+// removeEmpty unlinks the emptied slot of level l of the delete's path
+// (c.path) from its parent (already set to 0 in a dense one).
 func (c *core[V]) removeEmpty(l int) {
 	if l == 0 {
 		return // the root slot itself is now 0
 	}
-	st := c.path[l]
-	pref := *c.path[l-1].slot
-	pn := c.mem.ptr(pref)
+	i := int(c.path[l].idx)
+	pn := c.mem.ptr(*c.path[l-1].slot)
 	ph := pn.hdr()
 	cnt := ph.count()
 	if !ph.dense() {
 		// Safety: the parent holds cnt labels and children.
 		ls := pn.labels(ph, cnt)
-		copy(ls[st.idx:], ls[st.idx+1:])
+		copy(ls[i:], ls[i+1:])
 		cs := unsafe.Slice(pn.childSlot(ph, 0), cnt)
-		copy(cs[st.idx:], cs[st.idx+1:])
+		copy(cs[i:], cs[i+1:])
 	}
-	// dense: the slot was already zeroed through st.slot
+	// dense: the slot was already zeroed through c.path[l].slot
 	pn.setHdr(ph.withCount(cnt - 1))
 	c.fixup(l - 1)
 }
 
-// fixup restores the canonical form of the node at path level l after it
+// fixup restores the canonical form of the node at c.path's level l after it
 // lost a child or its value. Allocation failures leave a valid but
-// non-canonical node (every path still tolerates it).
+// non-canonical node (every path tolerates it).
 func (c *core[V]) fixup(l int) {
 	slot := c.path[l].slot
 	ref := *slot
@@ -674,67 +801,77 @@ func (c *core[V]) fixup(l int) {
 	switch {
 	case cnt == 0 && !h.hasValue():
 		*slot = 0
-		c.freeNode(ref)
+		c.unlinked(ref)
 		c.removeEmpty(l)
 	case cnt == 0 && h.prefixLen() == 0:
 		*slot = leafRef(n.valueIdx())
-		c.freeNode(ref)
+		c.unlinked(ref)
 	case cnt == 1 && !h.hasValue():
-		c.merge(slot, n, h)
+		nr, child, err := c.mergeNode(n, h)
+		if err != nil {
+			return
+		}
+		c.built(nr)
+		*slot = nr
+		c.unlinked(ref)
+		c.unlinked(child)
 	default:
-		c.shrink(slot, n, h)
+		dh, ok := shrunkHeader(h)
+		if !ok {
+			return
+		}
+		nr, err := c.buildNode(dh, n.prefix(h), n.valueIdx(), n, h, 0, 0)
+		if err != nil {
+			return
+		}
+		c.built(nr)
+		*slot = nr
+		c.unlinked(ref)
 	}
 }
 
-// merge replaces the valueless one-child node n with its child, whose
-// prefix grows by n's prefix and the label.
-func (c *core[V]) merge(slot *uint32, n node, h header) {
+// mergeNode builds the replacement of the valueless one-child node n (see
+// mergeChild). It returns the new ref and the child it absorbed (to be
+// unlinked by the caller once the new ref is linked); n and the child are
+// only read.
+func (c *core[V]) mergeNode(n node, h header) (nr, child uint32, err error) {
 	var label byte
-	var child uint32
 	forChildren(n, h, func(l byte, r uint32) { label, child = l, r })
-	buf := append(append(c.scratch[:0], n.prefix(h)...), label)
-	var nr uint32
-	var err error
+	nr, err = c.mergeChild(n.prefix(h), label, child)
+	return nr, child, err
+}
+
+// mergeChild builds child (labelled label below a node with prefix pre)
+// with pre and the label in front of its prefix: what replaces a node left
+// with no value and that one child. child is only read.
+func (c *core[V]) mergeChild(pre []byte, label byte, child uint32) (nr uint32, err error) {
+	buf := append(append(c.scratch[:0], pre...), label)
 	if isLeafRef(child) {
 		nr, err = c.newLeaf(buf, child>>1)
 	} else {
-		cn := c.mem.ptr(child)
+		cn := c.mem.at(child)
 		ch := cn.hdr()
 		buf = append(buf, cn.prefix(ch)...)
 		nr, err = c.withPrefix(cn, ch, buf)
 	}
 	c.scratch = buf
-	if err != nil {
-		return
-	}
-	old := *slot
-	*slot = nr
-	c.freeNode(old)
-	c.freeRef(child)
+	return nr, err
 }
 
-// shrink moves n to a smaller layout when it uses far less than it holds.
-func (c *core[V]) shrink(slot *uint32, n node, h header) {
+// shrunkHeader is the smaller layout n should move to after losing
+// children, if any.
+func shrunkHeader(h header) (header, bool) {
 	cnt := h.count()
-	var dh header
 	switch {
 	case h.dense():
 		if cnt > denseShrink {
-			return
+			return 0, false
 		}
-		dh = makeHeader(h.prefixLen(), cnt, classFor(cnt), h.hasValue(), false)
 	case h.class() != classExact && h.class() >= 2 && cnt <= int(capClasses[h.class()-2]):
-		dh = makeHeader(h.prefixLen(), cnt, classFor(cnt), h.hasValue(), false)
 	default:
-		return
+		return 0, false
 	}
-	nr, err := c.buildNode(dh, n.prefix(h), n.valueIdx(), n, h, 0, 0)
-	if err != nil {
-		return
-	}
-	old := *slot
-	*slot = nr
-	c.freeNode(old)
+	return makeHeader(h.prefixLen(), cnt, classFor(cnt), h.hasValue(), false), true
 }
 
 // ---- errors ----

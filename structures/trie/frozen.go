@@ -87,12 +87,7 @@ func (c *core[V]) copyValue(src *core[V], idx uint32) uint32 {
 
 // Get returns the value stored under key and whether it is present.
 func (f *Frozen[V]) Get(key []byte) (V, bool) {
-	idx, ok := lookup(f.c.mem, f.c.root, key)
-	if !ok {
-		var zero V
-		return zero, false
-	}
-	return f.c.value(idx), true
+	return f.c.get(key)
 }
 
 // Contains reports whether key is present.

@@ -293,122 +293,122 @@ func (c *Concurrent[V]) mwInsert(key []byte, v V) (bool, error) {
 	}
 }
 
+// mwPath is the room of a multi-writer descent's path (walkPath in the
+// readers' form keeps the last cap levels; a removal needs three: the
+// node, its parent and the parent's owner). Eight levels cover the keys
+// of every benchmark without dropping a step: dropping one copies the
+// steps (runtime.typedslicecopy: 90 instructions a key at three).
+type mwPath [8]step
+
+// mwPosAt returns the position of path level l: its slot and the lock
+// word of the slot's owner (the root lock at the first level).
+func (c *Concurrent[V]) mwPosAt(path []step, l int) mwPos {
+	lock := &c.rootLock
+	if path[l].idx >= 0 {
+		lock = lockWord(path[l-1].n)
+	}
+	// Safety: the root or a 4-aligned child slot (slotAt).
+	return mwPos{lock, (*atomic.Uint32)(unsafe.Pointer(path[l].slot))}
+}
+
 // mwInsertOnce tries once; done is false when it met a conflict and must
-// be retried.
+// be retried. The descent is walkPath's, in the readers' form; what it decides there
+// holds once the locks it takes validate what it loaded.
 func (c *Concurrent[V]) mwInsertOnce(key []byte, v V) (added, done bool, err error) {
 	op := mwOp[V]{g: c.epoch.Enter()}
 	defer op.end()
 	ls := &op.ls
-	pos := mwPos{&c.rootLock, &c.root}
-	vw := c.view.Load()
-	depth := 0
-	for {
-		ref := pos.slot.Load() // acquire
-		if ref == 0 || isLeafRef(ref) {
-			if !ls.try(pos.lock) || pos.slot.Load() != ref {
-				return false, false, nil
-			}
-			w := c.lockSlot(&op)
-			return c.mwSlotInsert(w, pos.slot, ref, key[depth:], v)
-		}
-		var n node
-		n, vw = c.nodeAt(vw, ref)
-		hv := hvWord(n).Load() // acquire: n's header and value as of this descent
-		h, vi := splitHV(hv)
-		if p := h.prefixLen(); p > 0 {
-			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
-				if !c.mwLockNode(ls, pos, ref, n, hv) {
-					return false, false, nil
-				}
-				w := c.lockSlot(&op)
-				nr, err := w.splitFor(n, h, m, key[depth:], v)
-				if err != nil {
-					return false, true, err
-				}
-				c.mwInstall(w, ls, pos, nr, n, ref, 0, false)
-				w.mwKeys.Add(1) // relaxed: the slot's share of the count
-				return true, true, nil
-			}
-			depth += p
-		}
-		if depth == len(key) {
-			// In place, under n's lock alone: the value index and flag
-			// change in n's header-value word.
-			if !c.mwLockOnly(ls, n, hv) {
-				return false, false, nil
-			}
-			w := c.lockSlot(&op)
-			vidx, err := w.newValue(v)
-			if err != nil {
-				return false, true, err
-			}
-			storeHV(n, h|flagValue, vidx) // release: publishes the value
-			if h.hasValue() {
-				w.retireValue(c.epoch.Epoch(), vi) // epoch read after the store
-			} else {
-				w.mwKeys.Add(1) // relaxed: the slot's share of the count
-			}
-			w.mwReclaim()
-			return !h.hasValue(), true, nil
-		}
-		b := key[depth]
-		var s *atomic.Uint32
-		if h.dense() {
-			s = slotAt(n, h, int(b))
-			if s.Load() == 0 {
-				s = nil
-			}
-		} else if i := findLabel(n, h, h.count(), b); i >= 0 {
-			s = slotAt(n, h, i)
-		}
-		if s != nil {
-			pos = mwPos{lockWord(n), s}
-			depth++
-			continue
-		}
-		// b is absent. Under n's lock, with n's word unchanged since the
-		// descent, b is still absent; a dense node, or a sparse one with
-		// room whose labels are all below b, takes the child in place.
-		if !c.mwLockOnly(ls, n, hv) {
-			return false, false, nil
-		}
-		cnt := h.count()
-		if h.dense() || cnt < h.capacity() && (cnt == 0 || n.label(h, cnt-1) < b) {
-			w := c.lockSlot(&op)
-			leaf, err := w.newValueLeaf(key[depth+1:], v)
-			if err != nil {
-				return false, true, err
-			}
-			if h.dense() {
-				slotAt(n, h, int(b)).Store(leaf) // release: publishes the leaf
-			} else {
-				// Safety: as in addChildNow (owinplace.go): past the count,
-				// no reader reads them before storeHV publishes the count.
-				n.labels(h, cnt+1)[cnt] = b
-				*n.childSlot(h, cnt) = leaf
-			}
-			storeHV(n, h.withCount(cnt+1), vi) // release: publishes label and child
-			w.mwKeys.Add(1)                    // relaxed: the slot's share of the count
-			w.publishStats()
-			return true, true, nil
-		}
+	var buf mwPath
+	// Safety: atomic.Uint32 is a uint32; walkPath loads it atomically.
+	path, n, h, vi, depth, out := walkPath[V, atomicLoads](nil, c, (*uint32)(unsafe.Pointer(&c.root)), key, buf[:0])
+	last := len(path) - 1
+	ref := path[last].ref
+	hv := joinHV(h, vi)
+	switch out {
+	case walkSlot:
+		pos := c.mwPosAt(path, last)
 		if !ls.try(pos.lock) || pos.slot.Load() != ref {
 			return false, false, nil
 		}
 		w := c.lockSlot(&op)
-		leaf, err := w.newValueLeaf(key[depth+1:], v)
-		if err != nil {
-			return false, true, err
+		return c.mwSlotInsert(w, pos.slot, ref, key[depth:], v)
+	case walkPrefix:
+		pos := c.mwPosAt(path, last)
+		if !c.mwLockNode(ls, pos, ref, n, hv) {
+			return false, false, nil
 		}
-		nr, err := w.core.buildNode(grownHeader(h), n.prefix(h), vi, n, h, b, leaf)
+		w := c.lockSlot(&op)
+		nr, err := w.splitFor(n, h, commonPrefix(n.prefix(h), key[depth:]), key[depth:], v)
 		if err != nil {
-			w.undoLeaf(leaf)
 			return false, true, err
 		}
 		c.mwInstall(w, ls, pos, nr, n, ref, 0, false)
 		w.mwKeys.Add(1) // relaxed: the slot's share of the count
 		return true, true, nil
+	case walkNode:
+		// In place, under n's lock alone: the value index and flag
+		// change in n's header-value word.
+		if !c.mwLockOnly(ls, n, hv) {
+			return false, false, nil
+		}
+		w := c.lockSlot(&op)
+		vidx, err := w.newValue(v)
+		if err != nil {
+			return false, true, err
+		}
+		storeHV(n, h|flagValue, vidx) // release: publishes the value
+		if h.hasValue() {
+			w.retireValue(c.epoch.Epoch(), vi) // epoch read after the store
+		} else {
+			w.mwKeys.Add(1) // relaxed: the slot's share of the count
+		}
+		w.mwReclaim()
+		return !h.hasValue(), true, nil
 	}
+	// b is absent. Under n's lock, with n's word unchanged since the
+	// descent, b is still absent; a dense node, or a sparse one with room
+	// whose labels are all below b, takes the child in place.
+	b := key[depth]
+	if !c.mwLockOnly(ls, n, hv) {
+		return false, false, nil
+	}
+	cnt := h.count()
+	if h.dense() || cnt < h.capacity() && (cnt == 0 || n.label(h, cnt-1) < b) {
+		w := c.lockSlot(&op)
+		leaf, err := w.newValueLeaf(key[depth+1:], v)
+		if err != nil {
+			return false, true, err
+		}
+		if h.dense() {
+			slotAt(n, h, int(b)).Store(leaf) // release: publishes the leaf
+		} else {
+			// Safety: as in addChildNow (owinplace.go): past the count,
+			// no reader reads them before storeHV publishes the count.
+			n.labels(h, cnt+1)[cnt] = b
+			*n.childSlot(h, cnt) = leaf
+		}
+		storeHV(n, h.withCount(cnt+1), vi) // release: publishes label and child
+		w.mwKeys.Add(1)                    // relaxed: the slot's share of the count
+		w.publishStats()
+		return true, true, nil
+	}
+	pos := c.mwPosAt(path, last)
+	if !ls.try(pos.lock) || pos.slot.Load() != ref {
+		return false, false, nil
+	}
+	w := c.lockSlot(&op)
+	leaf, err := w.newValueLeaf(key[depth+1:], v)
+	if err != nil {
+		return false, true, err
+	}
+	nr, err := w.core.buildNode(grownHeader(h), n.prefix(h), vi, n, h, b, leaf)
+	if err != nil {
+		w.undoLeaf(leaf)
+		return false, true, err
+	}
+	c.mwInstall(w, ls, pos, nr, n, ref, 0, false)
+	w.mwKeys.Add(1) // relaxed: the slot's share of the count
+	return true, true, nil
 }
 
 // mwSlotInsert inserts the key whose remaining bytes are rest at slot, which
@@ -518,74 +518,53 @@ func (c *Concurrent[V]) mwDelete(key []byte) (V, bool, error) {
 	}
 }
 
-// mwDeleteOnce tries once; done is false on a conflict.
+// mwDeleteOnce tries once; done is false on a conflict. The descent is
+// walkPath's, as the insert's.
 func (c *Concurrent[V]) mwDeleteOnce(key []byte) (old V, found, done bool, err error) {
 	op := mwOp[V]{g: c.epoch.Enter()}
 	defer op.end()
 	ls := &op.ls
-	// gp is the position of the parent node p (zero at the root); pos is
-	// the position of ref, which is p's child labelled b.
+	var buf mwPath
+	// Safety: atomic.Uint32 is a uint32; walkPath loads it atomically.
+	path, n, h, vi, depth, out := walkPath[V, atomicLoads](nil, c, (*uint32)(unsafe.Pointer(&c.root)), key, buf[:0])
+	if !pathFound(path, h, depth, out, key) {
+		return old, false, true, nil
+	}
+	// pos is the position of ref (the key's leaf or node); p (pref) its
+	// parent node at gp, reached through label b (p is nil at the root).
+	last := len(path) - 1
+	st := path[last]
+	ref := st.ref
+	// Safety: the root or a 4-aligned child slot (slotAt).
+	pos := mwPos{&c.rootLock, (*atomic.Uint32)(unsafe.Pointer(st.slot))}
 	var gp mwPos
 	var p node
 	var pref uint32
 	var b byte
-	pos := mwPos{&c.rootLock, &c.root}
-	vw := c.view.Load()
-	depth := 0
-	for {
-		ref := pos.slot.Load() // acquire
-		if ref == 0 {
-			return old, false, true, nil
-		}
-		if isLeafRef(ref) {
-			if depth != len(key) {
-				return old, false, true, nil
-			}
-			old = c.value(ref >> 1)
-			if p.p == nil { // the root slot holds the empty key
-				if !ls.try(pos.lock) || pos.slot.Load() != ref {
-					return old, false, false, nil
-				}
-				w := c.lockSlot(&op)
-				pos.slot.Store(0) // release: unlinks the leaf
-				w.retire(c.epoch.Epoch(), ref>>1, 0)
-				w.mwDeleted()
-				return old, true, true, nil
-			}
-			ok, err := c.mwRemoveChild(&op, gp, p, pref, b, ref, node{}, 0)
-			return old, ok, ok || err != nil, err
-		}
-		var n node
-		n, vw = c.nodeAt(vw, ref)
-		hv := hvWord(n).Load() // acquire: n's header and value as of this descent
-		h, vi := splitHV(hv)
-		if pl := h.prefixLen(); pl > 0 {
-			if len(key)-depth < pl || string(n.prefix(h)) != string(key[depth:depth+pl]) {
-				return old, false, true, nil
-			}
-			depth += pl
-		}
-		if depth == len(key) {
-			if !h.hasValue() {
-				return old, false, true, nil
-			}
-			old = c.value(vi)
-			ok, err := c.mwDropValue(&op, gp, p, pref, b, pos, ref, n, hv)
-			return old, ok, ok || err != nil, err
-		}
-		nb := key[depth]
-		var s *atomic.Uint32
-		if h.dense() {
-			s = slotAt(n, h, int(nb))
-		} else if i := findLabel(n, h, h.count(), nb); i >= 0 {
-			s = slotAt(n, h, i)
-		} else {
-			return old, false, true, nil
-		}
-		gp, p, pref, b = pos, n, ref, nb
-		pos = mwPos{lockWord(n), s}
-		depth++
+	if st.idx >= 0 {
+		pref = path[last-1].ref
+		p = path[last-1].n
+		pos.lock = lockWord(p)
+		gp, b = c.mwPosAt(path, last-1), lastLabel(key, h, depth)
 	}
+	if isLeafRef(ref) {
+		old = c.value(ref >> 1)
+		if p.p == nil { // the root slot holds the empty key
+			if !ls.try(pos.lock) || pos.slot.Load() != ref {
+				return old, false, false, nil
+			}
+			w := c.lockSlot(&op)
+			pos.slot.Store(0) // release: unlinks the leaf
+			w.retire(c.epoch.Epoch(), ref>>1, 0)
+			w.mwDeleted()
+			return old, true, true, nil
+		}
+		ok, err := c.mwRemoveChild(&op, gp, p, pref, b, ref, node{}, 0)
+		return old, ok, ok || err != nil, err
+	}
+	old = c.value(vi)
+	ok, err := c.mwDropValue(&op, gp, p, pref, b, pos, ref, n, joinHV(h, vi))
+	return old, ok, ok || err != nil, err
 }
 
 // mwDeleted records a deletion (slot holder).
@@ -775,4 +754,13 @@ func (w *wstate[V]) buildWithout(n node, h header, skip byte) (uint32, error) {
 		}
 	})
 	return nr, nil
+}
+
+// joinHV is the header-value word of header h and value index vi, as
+// storeHV stores it and splitHV splits it (the word a lock validates).
+func joinHV(h header, vi uint32) uint64 {
+	if nativeLE {
+		return uint64(h) | uint64(vi)<<32
+	}
+	return uint64(h)<<32 | uint64(vi)
 }

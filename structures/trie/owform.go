@@ -38,6 +38,7 @@ func (c *Concurrent[V]) owInit(pcfg pool.Config) (chunk int, err error) {
 	c.wword.Store(c.w.pub) // before publication of c: no other goroutine yet
 	c.setupArena(0, mem)
 	c.w.core.mem = mem
+	c.w.core.batch = c // batch deletes' fix-up (core.unlinked)
 	c.w.track = true
 	return mem.p.Config().ChunkSize, nil
 }

@@ -297,64 +297,51 @@ type owParent struct {
 	b     byte
 }
 
-// owDeleteNowOnce deletes key from the published tree. On error the tree is
-// unchanged.
+// owDeleteNowOnce deletes key from the published tree. The descent is
+// walkPath's: plain loads on the writer's own arena, the readers' loads on
+// the multi-writer pool (the snapshot-mode writer, snapmw.go), whose nodes
+// only that form resolves. On error the tree is unchanged.
 func (c *Concurrent[V]) owDeleteNowOnce(key []byte) (old V, found bool, err error) {
-	mem := c.w.core.mem
-	var up owParent
-	slot := &c.root
-	depth := 0
-	for {
-		ref := slot.Load() // writer's own store
-		if ref == 0 {
-			return old, false, nil
-		}
-		if isLeafRef(ref) {
-			if depth != len(key) {
-				return old, false, nil
-			}
-			old = c.value(ref >> 1)
-			if up.p.p == nil {
-				slot.Store(0) // release: unlinks the leaf
-			} else if err := c.removeChildNow(up); err != nil {
-				return old, false, err
-			}
-			return old, c.deletedNow(ref >> 1), nil
-		}
-		n := mem.at(ref)
-		h := n.hdr()
-		if pl := h.prefixLen(); pl > 0 {
-			if len(key)-depth < pl || string(n.prefix(h)) != string(key[depth:depth+pl]) {
-				return old, false, nil
-			}
-			depth += pl
-		}
-		if depth == len(key) {
-			if !h.hasValue() {
-				return old, false, nil
-			}
-			vidx := n.valueIdx()
-			old = c.value(vidx)
-			if err := c.dropValueNow(up, slot, ref, n, h); err != nil {
-				return old, false, err
-			}
-			return old, c.deletedNow(vidx), nil
-		}
-		b := key[depth]
-		var s *atomic.Uint32
-		if h.dense() {
-			if s = slotAt(n, h, int(b)); s.Load() == 0 { // the writer's own stores
-				return old, false, nil
-			}
-		} else if i := n.findSparse(h, h.count(), b); i >= 0 {
-			s = slotAt(n, h, i)
-		} else {
-			return old, false, nil
-		}
-		up = owParent{slot, ref, n, b}
-		slot = s
-		depth++
+	w := &c.w
+	// Safety: atomic.Uint32 is a uint32; walkPath only loads it.
+	root := (*uint32)(unsafe.Pointer(&c.root))
+	var path []step
+	var n node
+	var h header
+	var depth, out int
+	if w.core.mem.lf != nil {
+		var buf mwPath
+		path, n, h, _, depth, out = walkPath[V, atomicLoads](nil, c, root, key, buf[:0])
+	} else {
+		path, n, h, _, depth, out = walkPath[V, plainLoads](w.core.mem, nil, root, key, w.core.path[:0])
+		w.core.path = path
 	}
+	if !pathFound(path, h, depth, out, key) {
+		return old, false, nil
+	}
+	last := len(path) - 1
+	st := path[last]
+	var up owParent
+	if st.idx >= 0 {
+		ps := path[last-1]
+		up = owParent{(*atomic.Uint32)(unsafe.Pointer(ps.slot)), ps.ref, w.core.mem.at(ps.ref), lastLabel(key, h, depth)}
+	}
+	if isLeafRef(st.ref) {
+		old = c.value(st.ref >> 1)
+		if up.p.p == nil {
+			c.root.Store(0) // release: unlinks the leaf
+		} else if err := c.removeChildNow(up); err != nil {
+			return old, false, err
+		}
+		return old, c.deletedNow(st.ref >> 1), nil
+	}
+	vidx := n.valueIdx()
+	old = c.value(vidx)
+	// Safety: as root.
+	if err := c.dropValueNow(up, (*atomic.Uint32)(unsafe.Pointer(st.slot)), st.ref, n, h); err != nil {
+		return old, false, err
+	}
+	return old, c.deletedNow(vidx), nil
 }
 
 // deletedNow records a deletion whose value slot was idx.

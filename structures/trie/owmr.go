@@ -31,6 +31,8 @@ package trie
 // longer be published at once; per-key writes do take that route,
 // owinplace.go).
 
+import "unsafe"
+
 // dropNode unlinks node ref from the writer's tree: freed at once when
 // fresh, else retired at publication.
 func (c *Concurrent[V]) dropNode(ref uint32) {
@@ -170,102 +172,122 @@ func (c *Concurrent[V]) owInsert(key []byte, v V) (bool, error) {
 	return added, err
 }
 
-// owInsertOnce inserts into the writer's tree.
+// owInsertOnce inserts into the writer's tree: walkPath's descent, the
+// published nodes above the last level made fresh (freshen), then the
+// change at the last level, in place when that node is fresh.
 func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
 	w := &c.w
-	slot := &w.root
-	depth := 0
-	for {
-		ref := *slot
-		if ref == 0 {
-			r, err := c.w.newValueLeaf(key[depth:], v)
+	path, n, h, _, depth, out := walkPath[V, plainLoads](w.core.mem, nil, &w.root, key, w.core.path[:0])
+	w.core.path = path
+	last := len(path) - 1
+	if err := c.freshen(path, last); err != nil {
+		return false, err
+	}
+	slot, ref := path[last].slot, path[last].ref
+	switch out {
+	case walkSlot:
+		switch {
+		case ref == 0:
+			r, err := w.newValueLeaf(key[depth:], v)
 			if err != nil {
 				return false, err
 			}
 			*slot = r
 			return c.inserted(true), nil
-		}
-		if isLeafRef(ref) {
-			if depth == len(key) {
-				vidx, err := c.w.newValue(v)
-				if err != nil {
-					return false, err
-				}
-				*slot = leafRef(vidx)
-				c.dropValue(ref >> 1)
-				return c.inserted(false), nil
-			}
-			leaf, err := c.w.newValueLeaf(key[depth+1:], v)
+		case depth == len(key):
+			vidx, err := w.newValue(v)
 			if err != nil {
 				return false, err
 			}
-			nr, err := c.w.build(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, key[depth], leaf)
-			if err != nil {
-				c.w.undoLeaf(leaf)
-				return false, err
-			}
-			*slot = nr
-			return c.inserted(true), nil
+			*slot = leafRef(vidx)
+			c.dropValue(ref >> 1)
+			return c.inserted(false), nil
 		}
-		n := w.core.mem.ptr(ref)
-		h := n.hdr()
-		if p := h.prefixLen(); p > 0 {
-			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
-				nr, err := c.w.splitFor(n, h, m, key[depth:], v)
-				if err != nil {
-					return false, err
-				}
-				*slot = nr
-				c.dropNode(ref)
-				return c.inserted(true), nil
-			}
-			depth += p
-		}
-		if depth == len(key) {
-			return c.owSetValue(slot, ref, n, h, v)
-		}
-		b := key[depth]
-		i := -1
-		if h.dense() {
-			if *n.childSlot(h, int(b)) != 0 {
-				i = int(b)
-			}
-		} else {
-			i = n.findSparse(h, h.count(), b)
-		}
-		if i >= 0 {
-			if !w.isFresh(ref) {
-				var err error
-				if _, n, err = c.copyNode(slot, ref, n, h); err != nil {
-					return false, err
-				}
-			}
-			slot = n.childSlot(h, i)
-			depth++
-			continue
-		}
-		leaf, err := c.w.newValueLeaf(key[depth+1:], v)
+		leaf, err := w.newValueLeaf(key[depth+1:], v)
 		if err != nil {
 			return false, err
 		}
-		if cnt := h.count(); w.isFresh(ref) && (h.dense() || cnt < h.capacity()) {
-			if h.dense() {
-				*n.childSlot(h, int(b)) = leaf
-				n.setHdr(h.withCount(cnt + 1))
-			} else {
-				w.core.insertChildInPlace(n, h, b, leaf)
-			}
-			return c.inserted(true), nil
-		}
-		nr, err := c.w.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+		nr, err := w.build(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, key[depth], leaf)
 		if err != nil {
-			c.w.undoLeaf(leaf)
+			w.undoLeaf(leaf)
+			return false, err
+		}
+		*slot = nr
+		return c.inserted(true), nil
+	case walkPrefix:
+		nr, err := w.splitFor(n, h, commonPrefix(n.prefix(h), key[depth:]), key[depth:], v)
+		if err != nil {
 			return false, err
 		}
 		*slot = nr
 		c.dropNode(ref)
 		return c.inserted(true), nil
+	case walkNode:
+		return c.owSetValue(slot, ref, n, h, v)
 	}
+	b := key[depth]
+	leaf, err := w.newValueLeaf(key[depth+1:], v)
+	if err != nil {
+		return false, err
+	}
+	if cnt := h.count(); w.isFresh(ref) && (h.dense() || cnt < h.capacity()) {
+		if h.dense() {
+			*n.childSlot(h, int(b)) = leaf
+			n.setHdr(h.withCount(cnt + 1))
+		} else {
+			w.core.insertChildInPlace(n, h, b, leaf)
+		}
+		return c.inserted(true), nil
+	}
+	nr, err := w.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+	if err != nil {
+		w.undoLeaf(leaf)
+		return false, err
+	}
+	*slot = nr
+	c.dropNode(ref)
+	return c.inserted(true), nil
+}
+
+// freshen makes the nodes of path levels [0, k) fresh, from the top: a
+// published node is copied (its parent, already fresh, then names the
+// copy) and the next level's slot, which lay in it, re-pointed into the
+// copy. On error the writer's tree has some copies linked (the same
+// contents) and is otherwise unchanged.
+//
+// The fresh nodes of a path are its top part: a node is linked only into
+// a fresh parent or the root (the invariants above), so a fresh node's
+// parent is fresh. Hence when the deepest node is fresh there is nothing
+// to copy: one test, where a batch of nearby keys spends most of its
+// writes.
+func (c *Concurrent[V]) freshen(path []step, k int) error {
+	if k > 0 && isLeafRef(path[k-1].ref) {
+		k-- // a delete's inline leaf: nothing to copy
+	}
+	if k == 0 || c.w.isFresh(path[k-1].ref) {
+		return nil
+	}
+	l := 0
+	for l < k-1 && c.w.isFresh(path[l].ref) {
+		l++ // the fresh top part
+	}
+	mem := c.w.core.mem
+	for ; l < k; l++ { // published from here down
+		st := &path[l]
+		n := mem.ptr(st.ref)
+		h := n.hdr()
+		nr, cn, err := c.copyNode(st.slot, st.ref, n, h)
+		if err != nil {
+			return err
+		}
+		st.ref = nr
+		if l+1 < len(path) {
+			// Safety: the copy has n's header, hence its layout: the next
+			// level's slot lies at the same offset in it as in n.
+			path[l+1].slot = (*uint32)(unsafe.Add(cn.p, uintptr(unsafe.Pointer(path[l+1].slot))-uintptr(n.p)))
+		}
+	}
+	return nil
 }
 
 // owSetValue stores v at node n (at slot), where a key ends.
@@ -313,149 +335,50 @@ func (c *Concurrent[V]) owDelete(key []byte) (V, bool, error) {
 	return old, found, err
 }
 
-// owDeleteOnce deletes from the writer's tree.
+// owDeleteOnce deletes from the writer's tree: walkPath's descent, the
+// whole path made fresh (freshen), then the single owner's change and
+// fix-up on it (core.go) in their batch form.
 func (c *Concurrent[V]) owDeleteOnce(key []byte) (V, bool, error) {
 	var zero V
 	w := &c.w
-	path, found := walkPath(w.core.mem, &w.root, key, w.path[:0])
-	w.path = path
-	if !found {
+	path, _, h, _, depth, out := walkPath[V, plainLoads](w.core.mem, nil, &w.root, key, w.core.path[:0])
+	w.core.path = path
+	if !pathFound(path, h, depth, out, key) {
 		return zero, false, nil
 	}
-	// Make the path fresh from the top: a published node is copied (its
-	// parent, already fresh, then names the copy) before the step below
-	// it, whose slot lies in it, is re-pointed into the copy.
-	var vidx uint32
-	var old V
-	for l := range path {
-		slot := path[l].slot
-		ref := *slot
-		if isLeafRef(ref) {
-			vidx = ref >> 1
-			old = c.value(vidx)
-			*slot = 0
-			c.owRemoveEmpty(l)
-			break
-		}
-		n := w.core.mem.ptr(ref)
-		h := n.hdr()
-		if !w.isFresh(ref) {
-			var err error
-			if _, n, err = c.copyNode(slot, ref, n, h); err != nil {
-				return zero, false, err
-			}
-		}
-		if l == len(path)-1 {
-			vidx = n.valueIdx()
-			old = c.value(vidx)
-			n.setHdr(h &^ flagValue)
-			c.owFixup(l)
-			break
-		}
-		path[l+1].slot = n.childSlot(h, path[l+1].idx)
+	if err := c.freshen(path, len(path)); err != nil {
+		return zero, false, err
 	}
+	l := len(path) - 1
+	st := path[l]
+	var vidx uint32
+	if isLeafRef(st.ref) {
+		vidx = st.ref >> 1
+		*st.slot = 0
+		w.core.removeEmpty(l)
+	} else {
+		n := w.core.mem.ptr(st.ref) // fresh: the copy, if freshen made one
+		vidx = n.valueIdx()
+		n.setHdr(h &^ flagValue)
+		w.core.fixup(l)
+	}
+	old := c.value(vidx)
 	c.dropValue(vidx)
 	w.keys--
 	w.dirty = true
 	return old, true, nil
 }
 
-// owRemoveEmpty unlinks the emptied slot of path level l from its (fresh)
-// parent.
-func (c *Concurrent[V]) owRemoveEmpty(l int) {
-	if l == 0 {
-		return
-	}
-	w := &c.w
-	st := w.path[l]
-	pn := w.core.mem.ptr(*w.path[l-1].slot)
-	ph := pn.hdr()
-	cnt := ph.count()
-	if !ph.dense() {
-		ls := pn.labels(ph, cnt)
-		copy(ls[st.idx:], ls[st.idx+1:])
-		for i := st.idx; i < cnt-1; i++ {
-			*pn.childSlot(ph, i) = *pn.childSlot(ph, i+1)
-		}
-	}
-	pn.setHdr(ph.withCount(cnt - 1))
-	c.owFixup(l - 1)
-}
-
-// owFixup restores the canonical form of the (fresh) node at path level l
-// after it lost a child or its value. Allocation failures leave a valid but
-// non-canonical node, as in the single-owner trie.
-func (c *Concurrent[V]) owFixup(l int) {
-	w := &c.w
-	slot := w.path[l].slot
-	ref := *slot
-	n := w.core.mem.ptr(ref)
-	h := n.hdr()
-	cnt := h.count()
-	switch {
-	case cnt == 0 && !h.hasValue():
-		*slot = 0
-		c.dropNode(ref)
-		c.owRemoveEmpty(l)
-	case cnt == 0 && h.prefixLen() == 0:
-		*slot = leafRef(n.valueIdx())
-		c.dropNode(ref)
-	case cnt == 1 && !h.hasValue():
-		if nr, child, err := c.w.mergeNode(n, h); err == nil {
-			*slot = nr
-			c.dropNode(ref)
-			c.dropNode(child)
-		}
-	default:
-		if dh, ok := shrunkHeader(h); ok {
-			if nr, err := c.w.build(dh, n.prefix(h), n.valueIdx(), n, h, 0, 0); err == nil {
-				*slot = nr
-				c.dropNode(ref)
-			}
-		}
-	}
-}
-
-// mergeNode builds the replacement of the valueless one-child node n (see
-// mergeChild). It returns the new ref and the child it absorbed (to be
-// dropped by the caller once linked); n and the child are only read.
+// mergeNode is core.mergeNode for the writer, marking the result fresh.
 func (w *wstate[V]) mergeNode(n node, h header) (nr, child uint32, err error) {
-	var label byte
-	forChildren(n, h, func(l byte, r uint32) { label, child = l, r })
-	nr, err = w.mergeChild(n.prefix(h), label, child)
+	nr, child, err = w.core.mergeNode(n, h)
+	w.markFresh(nr)
 	return nr, child, err
 }
 
-// mergeChild builds child (labelled label below a node with prefix pre) with
-// pre and the label in front of its prefix: what replaces a node left with
-// no value and that one child. child is only read.
-func (w *wstate[V]) mergeChild(pre []byte, label byte, child uint32) (nr uint32, err error) {
-	buf := append(append(w.core.scratch[:0], pre...), label)
-	if isLeafRef(child) {
-		nr, err = w.core.newLeaf(buf, child>>1)
-		w.markFresh(nr)
-	} else {
-		cn := w.core.mem.at(child)
-		ch := cn.hdr()
-		buf = append(buf, cn.prefix(ch)...)
-		nr, err = w.withPrefix(cn, ch, buf)
-	}
-	w.core.scratch = buf
+// mergeChild is core.mergeChild for the writer, marking the result fresh.
+func (w *wstate[V]) mergeChild(pre []byte, label byte, child uint32) (uint32, error) {
+	nr, err := w.core.mergeChild(pre, label, child)
+	w.markFresh(nr)
 	return nr, err
-}
-
-// shrunkHeader is the smaller layout n should move to after losing
-// children, if any.
-func shrunkHeader(h header) (header, bool) {
-	cnt := h.count()
-	switch {
-	case h.dense():
-		if cnt > denseShrink {
-			return 0, false
-		}
-	case h.class() != classExact && h.class() >= 2 && cnt <= int(capClasses[h.class()-2]):
-	default:
-		return 0, false
-	}
-	return makeHeader(h.prefixLen(), cnt, classFor(cnt), h.hasValue(), false), true
 }

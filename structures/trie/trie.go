@@ -110,12 +110,7 @@ func (t *Trie[V]) Insert(key []byte, v V) (added bool, err error) {
 
 // Get returns the value stored under key and whether it is present.
 func (t *Trie[V]) Get(key []byte) (V, bool) {
-	idx, ok := lookup(t.c.mem, t.c.root, key)
-	if !ok {
-		var zero V
-		return zero, false
-	}
-	return t.c.value(idx), true
+	return t.c.get(key)
 }
 
 // Contains reports whether key is present.
