@@ -11,7 +11,7 @@ import (
 // The seam between the FSM and the trie's point-in-time and stream APIs
 // (issue 20): FSM.Snapshot takes a trie.Snapshot (no copy: it registers
 // the published root; the apply goroutine's later writes copy what the
-// snapshot can reach), Persist streams it with trie.Save while applies go
+// snapshot can reach), Persist streams it with Snapshot.Save while applies go
 // on, Release closes it (the writer then gives back what only the
 // snapshot reached), and Restore builds a whole trie bottom-up with
 // trie.LoadConcurrent off to the side (nothing of a truncated or corrupt
@@ -34,7 +34,7 @@ func takePointInTime(c *trie.Concurrent[string]) (pointInTime, error) {
 }
 
 func (s snapState) persist(w io.Writer) error {
-	_, err := trie.Save(w, s.s.All(), trie.StringCodec())
+	_, err := s.s.Save(w, trie.StringCodec())
 	return err
 }
 

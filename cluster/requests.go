@@ -574,11 +574,10 @@ func (n *Node) readBarrier(ctx context.Context, g *group) error {
 	}
 	t, known := g.lastStateEntry(ci)
 	if !known {
-		// An entry between the applied index and ci could not be read,
-		// so its kind is unknown: if it is a no-op or a barrier, the FSM
-		// never reports its index and waiting for ci would last until
-		// ctx ends (seen after a restart: a 15 s stall of every
-		// linearizable read). A barrier resolves once the FSM has applied
+		// The store failed to read an entry between the applied index
+		// and ci, so its kind is unknown: if it is a no-op or a barrier,
+		// the FSM never reports its index and waiting for ci would last
+		// until ctx ends. A barrier resolves once the FSM has applied
 		// everything before it, ci included.
 		return raftErr(await(ctx, g.r.Barrier(remaining(ctx)), n.done), false)
 	}
@@ -588,13 +587,19 @@ func (n *Node) readBarrier(ctx context.Context, g *group) error {
 // lastStateEntry returns the index of the last entry at or below ci that
 // the FSM sees (a command or a configuration): raft does not hand no-ops
 // and barriers to the FSM, so its applied index may stay below a commit
-// index that ends in them. known is false when an entry above the FSM's
-// applied index cannot be read: a snapshot covers raft's index, which
-// counts the no-ops and barriers the FSM never saw, so after a snapshot
-// installed from the leader (the log then starts after it) the FSM's
-// applied index can lie below the first entry of the log
-// (TestRestartFromSnapshot stalled 1 run in ~20 on that); the caller then
-// waits with a barrier instead.
+// index that ends in them.
+//
+// An entry the log no longer holds (raft.ErrLogNotFound) was compacted
+// away, which raft does only below the index of a snapshot of this node's
+// FSM (taken here, or installed from the leader and restored): it and
+// every entry below it are in the state, so the search stops there. That
+// matters after a snapshot: its index counts the no-ops and barriers the
+// FSM never saw, so the FSM's applied index can lie below the first entry
+// of the log, and every linearizable read stalled until its ctx ended
+// (TestRestartFromSnapshot, 1 run in ~20, before the search stopped at a
+// compacted entry; TestLastStateEntryAfterCompaction now). known is false
+// only when an entry cannot be read for another reason (the store
+// failed); the caller then waits with a barrier instead.
 //
 // The answer for the last commit index asked is kept: reads in a row
 // without writes between them look at no entry.
@@ -611,6 +616,9 @@ func (g *group) lastStateEntry(ci uint64) (target uint64, known bool) {
 	var l raft.Log
 	for i := ci; i > applied; i-- {
 		if err := g.logs.GetLog(i, &l); err != nil {
+			if errors.Is(err, raft.ErrLogNotFound) {
+				break // compacted: in the state (see above)
+			}
 			return ci, false
 		}
 		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {

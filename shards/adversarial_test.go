@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -214,5 +215,33 @@ func TestReclaimWhileIteratingWriter(t *testing.T) {
 		}
 		reclaimed.Store(true)
 		wg.Wait()
+	})
+}
+
+// TestReclaimInsideIteration: Reclaim (which waits for the readers of each
+// shard) called from inside an iteration over the same trie, whose cursors
+// hold those readers' guards, returns trie.ErrSelfWait at once instead of
+// waiting until ctx ends; after the loop it works.
+func TestReclaimInsideIteration(t *testing.T) {
+	if a := runtime.GOARCH; runtime.Compiler != "gc" || a != "amd64" && a != "arm64" {
+		t.Skip("self-waits of readers are detected on amd64 and arm64 only (trie.ErrSelfWait)")
+	}
+	_, tr := startTrie(t, 2)
+	ctx := context.Background()
+	for i := range 100 {
+		if _, err := tr.Insert(ctx, fmt.Appendf(nil, "k%03d", i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Within(t, "Reclaim inside an iteration", func() {
+		for range tr.Prefix([]byte("k0")) {
+			if err := tr.Reclaim(ctx); !errors.Is(err, trie.ErrSelfWait) {
+				t.Errorf("Reclaim inside an iteration: %v, want trie.ErrSelfWait", err)
+			}
+			break
+		}
+		if err := tr.Reclaim(ctx); err != nil {
+			t.Errorf("Reclaim after the loop: %v", err)
+		}
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 
 	"github.com/zipora-go/zipora/structures/trie"
 )
@@ -160,26 +159,23 @@ func (t *Trie[V]) Save(ctx context.Context, w io.Writer, c trie.Codec[V]) (int64
 	if ctx == nil {
 		return 0, errNilContext
 	}
-	pairs, done, err := t.savePairs(ctx)
+	snap, err := t.Snapshot(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer done()
-	n, err := trie.Save(ctxWriter{ctx, w}, pairs, c)
+	defer snap.Close()
+	var n int64
+	if snap.l.router.Ordered() {
+		// The shards hold ascending key ranges: one node walk per shard
+		// into one stream (trie.SaveSnapshots), no merge.
+		n, err = trie.SaveSnapshots(ctxWriter{ctx, w}, snap.snaps, c)
+	} else {
+		n, err = trie.Save(ctxWriter{ctx, w}, snap.All(), c)
+	}
 	if err != nil {
 		return n, fmt.Errorf("shards: save: %w", err)
 	}
 	return n, nil
-}
-
-// savePairs is what Save saves: a consistent cut (Snapshot) and its
-// merged walk, closed by done.
-func (t *Trie[V]) savePairs(ctx context.Context) (pairs iter.Seq2[[]byte, V], done func(), err error) {
-	snap, err := t.Snapshot(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return snap.All(), func() { snap.Close() }, nil
 }
 
 // ctxWriter fails every write once ctx is done, so that a cancelled save

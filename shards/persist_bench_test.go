@@ -29,8 +29,8 @@ func BenchmarkShardedPersist(b *testing.B) {
 	for i := range keys {
 		keys[i] = fmt.Appendf(nil, "key_%06d", i)
 	}
-	build := func(f func(t *shards.Trie[uint64])) {
-		t := mustTrie[uint64]()
+	build := func(f func(t *shards.Trie[uint64]), cfg ...shards.TrieConfig) {
+		t := mustTrie[uint64](cfg...)
 		rt, err := startRT(0, t)
 		if err != nil {
 			b.Fatal(err)
@@ -81,20 +81,23 @@ func BenchmarkShardedPersist(b *testing.B) {
 		}
 		perKey(b, cpu0)
 	})
+	// save runs t.Save and returns its last stream.
+	save := func(b *testing.B, t *shards.Trie[uint64]) []byte {
+		cpu0 := testutil.ProcessCPU()
+		var buf bytes.Buffer
+		for b.Loop() {
+			buf.Reset()
+			if _, err := t.Save(ctx, &buf, trie.Uint64Codec()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perKey(b, cpu0)
+		b.ReportMetric(float64(buf.Len())/float64(n), "bytes/key")
+		return buf.Bytes()
+	}
 	build(func(t *shards.Trie[uint64]) {
 		batches(t)
-		b.Run("save/Save", func(b *testing.B) {
-			cpu0 := testutil.ProcessCPU()
-			var buf bytes.Buffer
-			for b.Loop() {
-				buf.Reset()
-				if _, err := t.Save(ctx, &buf, trie.Uint64Codec()); err != nil {
-					b.Fatal(err)
-				}
-			}
-			perKey(b, cpu0)
-			b.ReportMetric(float64(buf.Len())/float64(n), "bytes/key")
-		})
+		b.Run("save/Save", func(b *testing.B) { save(b, t) })
 		b.Run("save/gob-slice", func(b *testing.B) {
 			type pair struct {
 				K []byte
@@ -116,4 +119,18 @@ func BenchmarkShardedPersist(b *testing.B) {
 			b.ReportMetric(float64(buf.Len())/float64(n), "bytes/key")
 		})
 	})
+	// Range routing: the shards hold ascending ranges and Save walks their
+	// snapshots one after another (trie.SaveSnapshots), no merge.
+	sample := make([][]byte, 0, 4096)
+	for i := 0; i < n; i += max(n/4096, 1) {
+		sample = append(sample, keys[i])
+	}
+	build(func(t *shards.Trie[uint64]) {
+		batches(t)
+		b.Run("save/Save-range", func(b *testing.B) {
+			if !bytes.Equal(save(b, t), stream.Bytes()) {
+				b.Fatal("the range-routed save differs from the hash-routed one")
+			}
+		})
+	}, shards.TrieConfig{Router: shards.NewSampleRouter(sample)})
 }

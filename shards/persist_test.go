@@ -42,6 +42,18 @@ func TestShardedSaveLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantK, wantV := collect(src.All())
+	// The range-routed save (the shards' snapshots one after another) and
+	// the hash-routed one (merged) write the same bytes.
+	_, hashed := startTrie(t, 3)
+	fillTrie(t, hashed, "w01", 700, func(i int) uint64 { return uint64(i) * 3 })
+	fillTrie(t, hashed, "w05", 300, func(i int) uint64 { return uint64(i) + 1 })
+	var hbuf bytes.Buffer
+	if _, err := hashed.Save(ctx, &hbuf, u64()); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(hbuf.Bytes(), buf.Bytes()) {
+		t.Fatalf("range-routed save: %d bytes, hash-routed: %d, unlike", buf.Len(), hbuf.Len())
+	}
 	for name, mk := range routers() {
 		for _, workers := range []int{1, 2, 4} {
 			_, dst := startTrie(t, workers, shards.TrieConfig{Router: mk()})

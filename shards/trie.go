@@ -434,8 +434,8 @@ func (t *Trie[V]) Len() int {
 // while it waits), then reclaims under the shard's ownership word, and
 // once more after a second wait to give a compacted shard's old chunks
 // back. ctx ends the waits (its error is returned, what was done is kept).
-// It is for quiet points; called from inside an iteration over t it
-// returns only when ctx ends.
+// It is for quiet points; called from inside an iteration over t (or with
+// a cursor of one open) it returns trie.ErrSelfWait.
 func (t *Trie[V]) Reclaim(ctx context.Context) error {
 	l := t.layout.Load()
 	if l == nil {

@@ -289,12 +289,17 @@ type slotMeta struct {
 	// the chunk (0: the central pool).
 	owners []atomic.Uint32
 	// live has two bits per alignment unit, a start and an end bit (see
-	// markLive), set while a small block starts or ends there
-	// (arena.trackLive: every build of every concurrent level): a double
-	// free, a free of an offset that starts no live block, and a free with
-	// a size of another class are refused. Bits of different blocks share
-	// words, so they change by atomic Or and And.
+	// markLive), set while a small block that lies inside one word starts
+	// or ends there (arena.trackLive: every build of every concurrent
+	// level): a double free, a free of an offset that starts no live block,
+	// and a free with a size of another class are refused. Bits of
+	// different blocks share words, so they change by atomic Or and CAS.
 	live []atomic.Uint64
+	// cross has one entry per word of live: the live block whose units
+	// cross out of that word's 32 units (at most one starts in each word),
+	// as crossEntry(start unit, units), 0 for none. Such a block has no
+	// bits in live.
+	cross []atomic.Uint32
 }
 
 func (a *arena) newSlotMeta() *slotMeta {
@@ -307,6 +312,7 @@ func (a *arena) newSlotMeta() *slotMeta {
 	}
 	if a.trackLive {
 		m.live = make([]atomic.Uint64, (a.chunkSize>>a.alignShift+unitsPerWord-1)/unitsPerWord)
+		m.cross = make([]atomic.Uint32, len(m.live))
 	}
 	return m
 }
@@ -322,19 +328,38 @@ func (a *arena) newSlotMeta() *slotMeta {
 // end lies beyond it), and a larger one finds the block's true end bit
 // inside its range. The bitmap is thus exact for the size class: a double
 // free, an offset that starts no live block and a size of another class
-// are all refused. A block's bits change only by the block's owner (set
-// when it is handed out, cleared by the free that wins the start bit's
-// test-and-clear), so a free that reads them while the block is live reads
-// them stable. (Shift counts are masked to 63 throughout: it spares the
-// compiler's over-wide-shift fix-ups on these paths.)
+// are all refused. (Shift counts are masked to 63 throughout: it spares
+// the compiler's over-wide-shift fix-ups on these paths.)
+//
+// The bits are kept only for blocks that lie inside one word; a block
+// whose units cross out of its first word (any block of more than 32
+// units, and a smaller one that straddles a word
+// boundary) is recorded instead in its first word's cross entry, as its
+// start unit and its exact size in units: at most one block crosses out of
+// each word, because such a block covers the rest of the word it starts in.
+// The check stays exact: a claimed block that lies in one word is checked
+// by the bits (a crossing block has none, so an offset where one starts, or
+// a range inside one, finds no start bit); a claimed block that crosses is
+// accepted exactly when its first word's entry names its start and size.
+// Every state change is one atomic instruction on one word, alloc (Or, or
+// the entry's Store) and free (a CAS of the word as checked, or of the
+// entry from the claimed value to 0) alike, so racing frees of a block have
+// exactly one winner, and a free wins only against the state it checked:
+// when its CAS succeeds, the claimed block is live at that instant with the
+// claimed class. Nothing is walked: a free of any size reads one word.
+// NoLocking's single-owner bitmap has the same layout, with plain words.
 const unitsPerWord = 32
+
+// crossEntry is the cross entry of a live block of k > 1 units starting at
+// unit u (never 0: k is in the high bits).
+func crossEntry(u, k uint64) uint32 { return uint32(u%unitsPerWord | k<<5) }
 
 // blockPattern returns, for a block of k units (1 <= k <= 32) whose start
 // bit is bit 0, the bits of its units (mask) and the value they have while
 // it is live (pat: its start bit and its last unit's end bit). A block
 // that crosses a word boundary, its start shifted to bit sh with
 // sh+2k > 64, loses its end bit in x>>sh, so (x>>sh)&mask == pat fails for
-// it: the caller takes the multi-word check.
+// it: the caller takes the crossing path.
 func blockPattern(k uint64) (mask, pat uint64) {
 	return ^uint64(0) >> ((64 - 2*k) & 63), 1 | 1<<((2*k-1)&63)
 }
@@ -358,48 +383,14 @@ func liveErr(startSet bool, off Offset, size int) error {
 	return fmt.Errorf("%w: offset %#x is not a live block (double free, or never allocated)", ErrInvalidFree, uint64(off))
 }
 
-// spanOK is the check of a block of units [u, e] whose bits span words,
-// given u's word w0 and e's word we: from u up, w0 holds only u's start
-// bit; up to e, we holds only e's end bit. (The words between must be 0:
-// the caller checks them.)
-func spanOK(w0, we, u, e uint64) bool {
-	eb := e * 2 & 63
-	return w0>>(u*2&63) == 1 && we&(^uint64(0)>>((62-eb)&63)) == 2<<eb
-}
-
-// checkEnds is the free check of a block of units [u, e], any length, in
-// the bitmap words (see unitsPerWord). It reports whether u's start bit is
-// set and whether the whole check holds. e lies inside words. A block of
-// more than 64 units also reads the words between (one 64-byte line per
-// 256 units, 4 KiB at the default alignment).
-func checkEnds(words []atomic.Uint64, u, e uint64) (startSet, ok bool) {
-	ws, we := u/unitsPerWord, e/unitsPerWord
-	w := words[ws].Load() // relaxed: a live block's bits are stable (only its owner changes them)
-	if startSet = w>>(u*2&63)&1 != 0; !startSet {
-		return false, false
-	}
-	if ws == we {
-		mask, pat := blockPattern(e - u + 1)
-		return true, w>>(u*2&63)&mask == pat
-	}
-	last := words[we].Load() // relaxed, as above
-	mid := words[ws+1 : we]
-	for i := range mid {
-		if mid[i].Load() != 0 { // relaxed, as above
-			return true, false
-		}
-	}
-	return true, spanOK(w, last, u, e)
-}
-
 // markLive records a small block of k units handed out (every level but
 // NoLocking, which keeps its own bitmap; every build): its start and end
-// bits, with one atomic Or when they share a word. The caller owns the
-// block: nobody else changes its bits.
+// bits with one atomic Or, or its cross entry. The caller owns the block:
+// nobody else changes its bits or its entry.
 func markLive(t *table, shift, alignShift uint, off Offset, k uint64) {
 	m := t.meta[off>>(shift&63)] // a small chunk: its meta has live
 	if u := uint64(off&(1<<(shift&63)-1)) >> (alignShift & 63); !m.markOne(u, k) {
-		m.markTwo(u, k)
+		m.markCross(u, k)
 	}
 }
 
@@ -414,12 +405,11 @@ func (m *slotMeta) markOne(u, k uint64) bool {
 	return true
 }
 
-// markTwo sets the bits of a block whose start and end bits lie in
-// different words.
-func (m *slotMeta) markTwo(u, k uint64) {
-	e := u + k - 1
-	m.live[e/unitsPerWord].Or(2 << (e * 2 & 63)) // relaxed, as in markOne
-	m.live[u/unitsPerWord].Or(1 << (u * 2 & 63)) // relaxed, as in markOne
+// markCross records a block of k units at unit u that crosses out of its
+// first word: its first word's entry (0 until now: no other block crosses
+// out of that word while this one is live).
+func (m *slotMeta) markCross(u, k uint64) {
+	m.cross[u/unitsPerWord].Store(crossEntry(u, k)) // relaxed: the entry is the caller's, as in markOne
 }
 
 // unmarkLive checks and records the free of a small block of k units
@@ -432,44 +422,58 @@ func unmarkLive(t *table, shift, alignShift uint, off Offset, k uint64, size int
 		return fmt.Errorf("%w: offset %#x is not in a small-block chunk", ErrInvalidFree, uint64(off))
 	}
 	u := uint64(off&(1<<(shift&63)-1)) >> (alignShift & 63)
-	if mask, pat := blockPattern(k); k <= unitsPerWord && m.unmarkOne(u, mask, pat) {
+	if mask, pat := classPattern(k); m.unmarkOne(u, mask, pat) || u%unitsPerWord+k > unitsPerWord && m.unmarkCross(u, k) {
 		return nil
 	}
-	return m.unmarkWide(u, k, off, size)
+	return m.unmarkSlow(u, k, off, size)
 }
 
-// unmarkOne checks and clears the bits of a live block at unit u whose
-// bits lie in one word (one load, one atomic And), given its class's
-// classPattern, and reports whether it did; everything else (a block whose
-// bits span words, a refusal, a racing free that cleared the start bit
-// first) is left to unmarkWide, which decides. The start bit's
-// test-and-clear picks one winner among racing frees of a block.
+// unmarkOne checks and clears the bits of a live block at unit u that lies
+// in one word, given its class's classPattern (one load, one CAS of the
+// word as loaded), and reports whether it did. A crossing block has no
+// bits, so its check fails here (the pattern needs a start bit at u), and
+// a class above 32 units has a pattern no word matches.
 func (m *slotMeta) unmarkOne(u, mask, pat uint64) bool {
 	w, sh := &m.live[u/unitsPerWord], u*2&63
-	// The end bit was seen, so pat<<sh keeps it.
-	return w.Load()>>sh&mask == pat && // relaxed: a live block's bits are stable (only its owner changes them)
-		w.And(^(pat<<sh))>>sh&1 != 0 // relaxed test-and-clear; the free list's push orders the rest
+	old := w.Load()                                                     // relaxed: the CAS below checks it
+	return old>>sh&mask == pat && w.CompareAndSwap(old, old&^(pat<<sh)) // acq-rel: the word as checked, so the claimed block is live with the claimed class when the CAS lands; one winner among racing frees
 }
 
-// unmarkWide is unmarkLive for a block whose bits span words, and the
-// refusals.
-func (m *slotMeta) unmarkWide(u, k uint64, off Offset, size int) error {
-	e := u + k - 1
-	ws, we := u/unitsPerWord, e/unitsPerWord
-	if we >= uint64(len(m.live)) { // a claimed size past the chunk's end (a cache's own fast path checks no more)
-		return liveErr(m.live[ws].Load()>>(u*2&63)&1 != 0, off, size) // relaxed, as below
-	}
-	first, last := &m.live[ws], &m.live[we]
-	if we != ws+1 || !spanOK(first.Load(), last.Load(), u, e) { // relaxed: a live block's bits are stable (only its owner changes them)
-		if startSet, ok := checkEnds(m.live, u, e); !ok {
-			return liveErr(startSet, off, size)
+// unmarkCross checks and clears the entry of a live crossing block of k
+// units at unit u (one CAS from the claimed entry to 0), and reports
+// whether it did.
+func (m *slotMeta) unmarkCross(u, k uint64) bool {
+	return m.cross[u/unitsPerWord].CompareAndSwap(crossEntry(u, k), 0) // acq-rel: the entry names the claimed start and size exactly; one winner among racing frees
+}
+
+// unmarkSlow is the decision after unmarkOne or unmarkCross did not clear
+// the block: a block inside one word retries the CAS while the word
+// changed only in other blocks' bits; a crossing block whose entry did not
+// match, and everything else, is refused (the failed CAS is the refusal's
+// instant).
+func (m *slotMeta) unmarkSlow(u, k uint64, off Offset, size int) error {
+	ws, sh := u/unitsPerWord, u*2&63
+	if u%unitsPerWord+k <= unitsPerWord {
+		w := &m.live[ws]
+		mask, pat := blockPattern(k)
+		for {
+			old := w.Load() // relaxed: the CAS below checks it
+			if old>>sh&mask != pat {
+				return liveErr(old>>sh&1 != 0 || m.crossStartsAt(u), off, size)
+			}
+			if w.CompareAndSwap(old, old&^(pat<<sh)) { // acq-rel, as in unmarkOne
+				return nil
+			}
 		}
 	}
-	if first.And(^(uint64(1)<<(u*2&63)))>>(u*2&63)&1 == 0 { // relaxed test-and-clear, as in unmarkOne
-		return liveErr(false, off, size)
-	}
-	last.And(^(uint64(2) << (e * 2 & 63))) // relaxed: the winner clears the end bit before the push publishes the block
-	return nil
+	return liveErr(m.live[ws].Load()>>sh&1 != 0 || m.crossStartsAt(u), off, size) // relaxed: only the error's wording
+}
+
+// crossStartsAt reports whether a crossing block starts at unit u (for the
+// wording of a refusal).
+func (m *slotMeta) crossStartsAt(u uint64) bool {
+	x := m.cross[u/unitsPerWord].Load() // relaxed: only the error's wording
+	return x != 0 && uint64(x)%unitsPerWord == u%unitsPerWord
 }
 
 // checkFree is the check every build makes on the free of a small block of

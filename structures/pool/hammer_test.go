@@ -45,23 +45,13 @@ func hammer(t *testing.T, l concurrentLevel, g, ops int) {
 		t.Fatal(err)
 	}
 	exchange := make(chan liveBlock, 64)
-	errs := make(chan error, g)
-	var wg sync.WaitGroup
-	for w := range g {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h, done := l.handle(p)
-			defer done()
-			errs <- hammerWorker(h, cfg, uint64(w), ops, exchange)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	err = inParallel(g, func(w int) error {
+		h, done := l.handle(p)
+		defer done()
+		return hammerWorker(h, cfg, uint64(w), ops, exchange)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	// Blocks left in the exchange: free them from here.
 	h, done := l.handle(p)

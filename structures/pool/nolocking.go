@@ -3,7 +3,6 @@ package pool
 import (
 	"fmt"
 	"math/bits"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -19,8 +18,8 @@ import (
 // bits in the live-block bitmap (which makes every build refuse a double
 // free, a free of an offset that starts no live block, and a free with a
 // size of another class: see markLive); everything else (growth, huge
-// blocks, errors, and the check of a block whose bits span two words) is
-// an out-of-line slow path.
+// blocks, errors, and the cross entry of a block that crosses out of its
+// first bitmap word) is an out-of-line slow path.
 //
 // The newest bump block is marked lazily: while it is live and still the
 // top of the bump range, top names it and its bits stay clear; the next
@@ -50,10 +49,14 @@ type NoLocking struct {
 	// small Free against it, so a double free, an offset that starts no
 	// live block or a size of another class is an error (ErrInvalidFree),
 	// never a corrupt free list. Grown by sync with the arena; 1/64 of the
-	// arena at the default 16-byte alignment.
-	live []uint64
-	bump Offset // next free byte of the current chunk
-	end  Offset // end of the current chunk
+	// arena at the default 16-byte alignment. A block whose units cross
+	// out of its first word has no bits: its first word's entry in cross
+	// records it (crossEntry; at most one block crosses out of each word),
+	// so every free reads one word whatever the size.
+	live  []uint64
+	cross []uint32
+	bump  Offset // next free byte of the current chunk
+	end   Offset // end of the current chunk
 	// top is the newest bump block while it is live, unmarked in live and
 	// ends at bump; noTop otherwise.
 	top Offset
@@ -72,6 +75,7 @@ func (p *NoLocking) sync() {
 	p.rotAlign, p.shift, p.alignShift = -int(p.a.alignShift), p.a.shift, p.a.alignShift
 	if n := int(p.a.limit>>p.a.alignShift+unitsPerWord-1) / unitsPerWord; len(p.live) < n {
 		p.live = append(p.live, make([]uint64, n-len(p.live))...)
+		p.cross = append(p.cross, make([]uint32, n-len(p.cross))...)
 	}
 }
 
@@ -85,20 +89,22 @@ func (p *NoLocking) liveAt(u uint64) *uint64 {
 	return (*uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.live)), u/unitsPerWord*8))
 }
 
-// liveWords is live as the word type checkEnds reads.
-func (p *NoLocking) liveWords() []atomic.Uint64 {
-	// Safety: atomic.Uint64 is one uint64 in memory (and the slice's
-	// words are 8-aligned); checkEnds only loads them, on the owner's
-	// goroutine, the only one that writes them.
-	return unsafe.Slice((*atomic.Uint64)(unsafe.Pointer(unsafe.SliceData(p.live))), len(p.live))
+// crossAt returns the cross entry of unit u's word (see liveAt).
+func (p *NoLocking) crossAt(u uint64) *uint32 {
+	// Safety: as in liveAt; sync keeps cross as long as live.
+	return (*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.cross)), u/unitsPerWord*4))
 }
 
-// mark sets the start and end bits of the block of class c at off.
+// mark records the block of class c at off live: its start and end bits,
+// or its cross entry.
 func (p *NoLocking) mark(off Offset, c uint) {
 	u := uint64(off) >> (p.alignShift & 63)
-	*p.liveAt(u) |= 1 << (u * 2 & 63)
+	if u%unitsPerWord+uint64(c) >= unitsPerWord {
+		*p.crossAt(u) = crossEntry(u, uint64(c+1))
+		return
+	}
 	e := u + uint64(c)
-	*p.liveAt(e) |= 2 << (e * 2 & 63)
+	*p.liveAt(u) |= 1<<(u*2&63) | 2<<(e*2&63)
 }
 
 // noTop is NoLocking.top when no block is the unmarked top: an offset no
@@ -164,7 +170,7 @@ func (p *NoLocking) Reset() {
 	p.huge = hugeHeap{}
 	p.huge.init(&p.a)
 	initClasses(p.cls)
-	p.live = p.live[:0]
+	p.live, p.cross = p.live[:0], p.cross[:0]
 	p.bump, p.end, p.top = 0, 0, noTop
 	p.hugeAllocs, p.hugeFrees, p.smallChunks, p.reclaimMark = 0, 0, 0, 0
 	p.sync()
@@ -221,26 +227,18 @@ func (p *NoLocking) Free(off Offset, size int) error {
 	return p.freeSlow(off, size)
 }
 
-// freeWide is Free's path for a block whose bits span words (and for the
-// refusals, through freeSlow): u is off in units, aligned and below the
+// freeWide is Free's path for a crossing block (its cross entry), and for
+// the refusals, through freeSlow: u is off in units, aligned and below the
 // limit, c a small class.
 //
 //go:noinline
 func (p *NoLocking) freeWide(off Offset, size int, u uint64, c uint) error {
-	e := u + uint64(c)
-	if e/unitsPerWord >= uint64(len(p.live)) {
-		return p.freeSlow(off, size)
+	if x := p.crossAt(u); *x == crossEntry(u, uint64(c+1)) {
+		*x = 0
+		p.push(&p.cls[c], off)
+		return nil
 	}
-	w0, we := p.liveAt(u), p.liveAt(e)
-	if ok := e/unitsPerWord == u/unitsPerWord+1 && spanOK(*w0, *we, u, e); !ok {
-		if _, ok = checkEnds(p.liveWords(), u, e); !ok {
-			return p.freeSlow(off, size) // the top block (bits not set yet), or an error
-		}
-	}
-	*w0 &^= 1 << (u * 2 & 63)
-	*we &^= 2 << (e * 2 & 63)
-	p.push(&p.cls[c], off)
-	return nil
+	return p.freeSlow(off, size) // the top block (not recorded yet), or an error
 }
 
 // push puts the block at off on class h's free list.
@@ -517,12 +515,16 @@ func (p *NoLocking) freeSlow(off Offset, size int) error {
 	}
 	c := uint(size-1) >> p.a.alignShift
 	u := uint64(off) >> p.a.alignShift
-	e := u + uint64(c)
-	if startSet, ok := checkEnds(p.liveWords(), u, e); !ok {
-		return liveErr(startSet, off, size)
+	k := uint64(c + 1)
+	w, x := p.liveAt(u), p.crossAt(u)
+	switch mask, pat := classPattern(k); {
+	case u%unitsPerWord+k <= unitsPerWord && *w>>(u*2&63)&mask == pat:
+		*w &^= pat << (u * 2 & 63)
+	case u%unitsPerWord+k > unitsPerWord && *x == crossEntry(u, k):
+		*x = 0
+	default:
+		return liveErr(*w>>(u*2&63)&1 != 0 || *x != 0 && uint64(*x)%unitsPerWord == u%unitsPerWord, off, size)
 	}
-	*p.liveAt(u) &^= 1 << (u * 2 & 63)
-	*p.liveAt(e) &^= 2 << (e * 2 & 63)
 	p.push(&p.cls[c], off)
 	return nil
 }

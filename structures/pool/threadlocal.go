@@ -5,6 +5,62 @@ import (
 	"sync/atomic"
 )
 
+// The free check of ThreadLocal (issue 19 case 7; issue 23's ThreadLocal
+// row).
+//
+// Invariants. Every small block of a ThreadLocal, whoever handed it out,
+// is recorded in the arena's live-block record (slotMeta: the bit pairs of
+// blocks that lie in one bitmap word, the cross entry of a block that
+// crosses out of its first word; see unitsPerWord) from the moment it is
+// handed out until the free that clears the record, and only then goes on
+// a free list, an inbox or an outbound batch. A record changes by one
+// atomic instruction on one word: alloc sets it (Or of the bit pair, or
+// Store of the entry, by whoever owns the unrecorded block), a free clears
+// it by a CAS from the value it checked (the word as loaded, or the
+// claimed entry). So among racing frees of a block exactly one wins, and a
+// free wins only when, at its CAS, the claimed block is live with the
+// claimed class: the check is exact for the class, in every build, and
+// needs nothing else to be stable.
+//
+// Who may call what. A Cache's Alloc and Free run on one goroutine at a
+// time (the Cache's user); the record is shared, so a cache's own pair
+// costs two locked instructions (alloc's Or or Store, free's CAS) and
+// nothing is walked: a block of any size reads one word on free. A free
+// through another cache or through the ThreadLocal (a remote free) runs
+// the same check on the same words (arena.checkFree, on any goroutine) and
+// returns ErrInvalidFree synchronously; only the accepted block travels
+// to its owner, in a batch.
+//
+// Rejected designs.
+//   - Bitmap words owned by one cache and written with plain stores, remote
+//     frees on a slower synchronized path (what issue 23 asked for: no
+//     locked instruction on the owner's pair, or one). It cannot be exact
+//     and race-free in Go on amd64: a remote free must tell a block the
+//     owner has handed out from one that sits on the owner's free list,
+//     and the only thing that differs is what the owner's Alloc wrote; a
+//     remote read of a word the owner writes with plain stores is a data
+//     race (a bad free racing the block's reuse reads it while the owner
+//     writes it), so the owner's write must be atomic, and every atomic
+//     write in Go on amd64 (Store included: XCHG) is a locked instruction.
+//     The same holds for the owner's Free (a double free racing through
+//     another cache must see it). So the owner's pair needs two atomic
+//     writes, each its own instant: that is what this design has. Making
+//     the remote free wait for the owner instead would hang it on an idle
+//     owner (a worker blocked elsewhere), and a deadlock is a bug.
+//   - The same with a release store in assembly (a plain MOV on amd64) for
+//     the owner's writes and a second, remote-claim bitmap flipped by CAS:
+//     one locked instruction per pair, but it leaves the Go memory model
+//     (the race detector cannot see the store), and a claim that checks
+//     two words cannot be made exact against a block reused with another
+//     class between the check and the CAS without a second round of
+//     waiting. Not done.
+//   - Cookies or generation tags in the block or the offset: user data can
+//     forge them (issue 19 wants no probabilistic check).
+//   - Walking the bitmap words a long block covers (the former check, about
+//     +220 instructions at 4 KiB, and two locked instructions more for a
+//     block that straddles two words): the cross entry is exact in one
+//     word, because at most one block crosses out of each word.
+
 // ThreadLocal is the level of explicit per-goroutine caches. Go has no
 // thread-local storage, so locality is explicit: each goroutine (or worker)
 // takes a *Cache with NewCache and allocates and frees through it with no
@@ -358,7 +414,7 @@ func (q *Cache) Alloc(size int) (Offset, error) {
 			q.cnt.inUse += int64(c+1) << (q.alignShift & 63)
 			m := t.meta[off>>(q.shift&63)]
 			if u := uint64(off&q.chunkMask) >> (q.alignShift & 63); !m.markOne(u, uint64(c+1)) {
-				m.markTwo(u, uint64(c+1))
+				m.markCross(u, uint64(c+1))
 			}
 			return off, nil
 		}
@@ -377,8 +433,9 @@ func (q *Cache) Free(off Offset, size int) error {
 				// The block lies in the chunk: the span is ours, and
 				// only blocks inside spans have an owner.
 				h := &q.cls[c]
-				if u := uint64(off&q.chunkMask) >> (q.alignShift & 63); !m.unmarkOne(u, h.mask, h.pat) {
-					if err := m.unmarkWide(u, uint64(c+1), off, size); err != nil {
+				u, k := uint64(off&q.chunkMask)>>(q.alignShift&63), uint64(c+1)
+				if !m.unmarkOne(u, h.mask, h.pat) && (u%unitsPerWord+k <= unitsPerWord || !m.unmarkCross(u, k)) {
+					if err := m.unmarkSlow(u, k, off, size); err != nil {
 						return err
 					}
 				}

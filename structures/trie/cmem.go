@@ -54,7 +54,9 @@ package trie
 //   - Each writer state retires into its own queue and reclaims it against
 //     the one epoch domain; statistics are published as deltas (sums over
 //     the slots), by a multi-writer slot only once its share moved 16 KiB
-//     or when flushed (Reclaim, relief).
+//     or when flushed (Reclaim, relief). The one writer, the only writer
+//     of its figures, stores its node count and arena bytes whole, in one
+//     word (owStats, packStats), at every publication that moved them.
 //   - Reclamation: an unlinked node or value slot is retired at the domain's
 //     epoch read after the unlink was published, and handed back only once
 //     EpochDomain.SafeBelow passes that epoch, when no reader (Get,
@@ -208,6 +210,7 @@ func (c *Concurrent[V]) grew(a int, off pool.Offset) {
 	v := c.view.Load()
 	ci := int(uint64(off) >> c.shift)
 	if ci < len(v.chunks[a]) {
+		c.arenas[a].seen = pool.Offset(len(v.chunks[a])) << c.shift
 		return
 	}
 	p := c.arenas[a].p
@@ -225,6 +228,7 @@ func (c *Concurrent[V]) grew(a int, off pool.Offset) {
 	}
 	nv = nv.withHot(c.cur)
 	c.view.Store(nv) // release: publishes the chunk before any node in it
+	c.arenas[a].seen = pool.Offset(ci+1) << c.shift
 	c.storeCapacity()
 }
 
@@ -257,6 +261,32 @@ func (w *wstate[V]) publishStats() {
 	w.publishStatsNow()
 }
 
+// storeOwStats publishes the one writer's node count n and arena bytes b
+// (one store; publish calls it directly on a per-key write). One-writer
+// form only.
+func (w *wstate[V]) storeOwStats(n, b int) {
+	w.c.owStats.Store(packStats(n, b)) // relaxed: a statistic (one word keeps its two figures consistent)
+	w.statNodes, w.statBytes = n, b
+}
+
+// packStats packs the one writer's node count and arena bytes into one
+// word: nodes in the upper 32 bits, bytes/8 in the lower (a node arena's
+// blocks are multiples of the pool's Alignment, at least 8, and an arena
+// addresses at most maxArenaBytes = 2^33 bytes, so both fit).
+func packStats(nodes, bytes int) uint64 {
+	return uint64(nodes)<<32 | uint64(bytes)>>3
+}
+
+// statFigures returns the published node count and arena bytes: the
+// one writer's packed word, or the multi-writer slots' sums.
+func (c *Concurrent[V]) statFigures() (nodes, bytes int64) {
+	if !c.multi {
+		x := c.owStats.Load() // relaxed: a statistic
+		return int64(x >> 32), int64(x&(1<<32-1)) << 3
+	}
+	return c.nodes.Load(), c.arenaBytes.Load() // relaxed: statistics
+}
+
 // mwStatBytes is how far a multi-writer slot's arena bytes may drift before
 // the slot publishes them (publishStats), while the arena is below its
 // insert cap (at the cap every change is published: checkCap).
@@ -265,6 +295,15 @@ const mwStatBytes = 16 << 10
 // publishStatsNow is publishStats without the multi-writer threshold.
 func (w *wstate[V]) publishStatsNow() {
 	c := w.c
+	if !c.multi {
+		// The one writer is the only writer of its figures: both go out in
+		// one word (one locked instruction per per-key write whose
+		// figures moved, where two adds were two).
+		if n, b := w.core.nodes, w.core.mem.bytesInUse(); n != w.statNodes || b != w.statBytes {
+			w.storeOwStats(n, b)
+		}
+		return
+	}
 	if n := w.core.nodes; n != w.statNodes {
 		c.nodes.Add(int64(n - w.statNodes)) // relaxed: a statistic
 		w.statNodes = n
@@ -466,6 +505,14 @@ func (w *wstate[V]) undoLeaf(r uint32) {
 // ---- freshness (one-writer form) ----
 
 func (w *wstate[V]) markFresh(ref uint32) {
+	if w.track || w.c.snap.on { // in-place writes with no snapshot open: nothing to mark
+		w.markFreshSlow(ref)
+	}
+}
+
+// markFreshSlow is markFresh's work, out of line so that markFresh
+// inlines into the per-key writes.
+func (w *wstate[V]) markFreshSlow(ref uint32) {
 	if ref == 0 || isLeafRef(ref) {
 		return
 	}
@@ -512,11 +559,15 @@ func (w *wstate[V]) clearFresh() {
 // freeNode frees a node no reader can reach (never published, or
 // reclaimed), poisoning it first in the invariants build.
 func (w *wstate[V]) freeNode(ref uint32) {
-	n := w.core.mem.at(ref)
-	size := nodeSize(n.hdr())
+	w.freeSized(ref, nodeSize(w.core.mem.at(ref).hdr()))
+}
+
+// freeSized is freeNode for a node whose nodeSize the caller knows (a
+// retiree's size).
+func (w *wstate[V]) freeSized(ref uint32, size int) {
 	w.unmark(ref)
 	if poisonCheck {
-		n.setHdr(poisonHdr)
+		w.core.mem.at(ref).setHdr(poisonHdr)
 	}
 	w.core.mem.release(ref, size)
 	w.core.nodes--
@@ -559,7 +610,7 @@ func (w *wstate[V]) reclaimScan() {
 		if r.size == 0 {
 			w.freeValue(r.ref)
 		} else {
-			w.freeNode(r.ref)
+			w.freeSized(r.ref, int(r.size))
 		}
 		i++
 	}

@@ -35,14 +35,24 @@ import (
 // concurrent form; the message names the form to use instead.
 var ErrLevel = errors.New("trie: no concurrent form at this level")
 
-// ErrSelfWait is returned (wrapped) by a call made from inside WithWriter
-// (or TryWithWriter) that would wait for the writer role of the same
-// OneWriteMultiRead Concurrent, which the calling goroutine holds until f
-// returns (it would wait forever): Insert, Delete, Snapshot, Reclaim,
-// LockWriter, WithWriter. Use the Writer's own methods (InsertNow, Insert,
-// Snapshot, Reclaim). A Writer from LockWriter may be handed to another
-// goroutine, so such a wait is not detected: Unlock first.
-var ErrSelfWait = errors.New("trie: the calling goroutine holds the writer role")
+// ErrSelfWait is returned (wrapped) by a call that would wait for
+// something the calling goroutine itself holds, so would wait forever:
+//
+//   - from inside WithWriter (or TryWithWriter), a call that waits for the
+//     writer role of the same OneWriteMultiRead Concurrent: Insert,
+//     Delete, Snapshot, Reclaim, LockWriter, WithWriter. Use the Writer's
+//     own methods (InsertNow, Insert, Snapshot, Reclaim). A Writer from
+//     LockWriter may be handed to another goroutine, so such a wait is
+//     not detected: Unlock first.
+//   - from inside an iteration over a Concurrent (All, Prefix, Seek,
+//     Range, a Snapshot's iterators) or while holding an open Cursor on
+//     it, WaitReaders or Reclaim of the same trie, which wait for every
+//     reader inside, the caller's own iteration included. End the
+//     iteration (or Close the Cursor) first. A Cursor counts as held by the
+//     goroutine that last started or stepped it. Detected on amd64 and
+//     arm64 (internal/gid's one-load identity); elsewhere such a wait
+//     lasts until its ctx ends.
+var ErrSelfWait = errors.New("trie: the caller would wait for itself")
 
 // Concurrent is a Patricia trie safe for concurrent use: an ordered map from
 // byte strings to values of type V whose readers never lock, never
@@ -104,7 +114,8 @@ type Concurrent[V any] struct {
 	wake      chan struct{}             // one-writer: a token for a parked writer (cwriter.go)
 	_         [primitives.CacheLineSize]byte
 
-	epoch primitives.EpochDomain // grace periods of readers
+	epoch   primitives.EpochDomain // grace periods of readers
+	readers readerSet              // goroutines holding epoch guards across caller code (creaders.go)
 
 	rootLock atomic.Uint64 // multi-writer: lock word of the root slot
 	_        [primitives.CacheLineSize - 8]byte
@@ -139,9 +150,13 @@ type Concurrent[V any] struct {
 	mwr         mwReclaimState  // multi-writer: Reclaim's state (mwcompact.go)
 	vc          valCompactState // value-store compaction (valcompact.go)
 
-	// Statistics published by writers (relaxed snapshots).
+	// Statistics published by writers (relaxed snapshots). The node count
+	// and arena bytes are the multi-writer slots' sums (nodes,
+	// arenaBytes) or the one writer's packed word (owStats: packStats);
+	// statFigures reads the form's.
 	nodes      atomic.Int64
 	arenaBytes atomic.Int64
+	owStats    atomic.Uint64
 	capacity   atomic.Int64
 	capFlushed atomic.Bool // multi-writer: the slots' stats were flushed once the arena reached its cap (checkCapSlow)
 	valueBytes atomic.Int64
@@ -345,6 +360,15 @@ func (c *Concurrent[V]) runWriter(w *Writer[V], f func(w *Writer[V]) error) erro
 
 // checkInsert refuses an insert of an over-long key or past the cap.
 func (c *Concurrent[V]) checkInsert(key []byte) error {
+	if len(key) > MaxKeyLen || c.insertCap > 0 {
+		return c.checkInsertSlow(key)
+	}
+	return nil
+}
+
+// checkInsertSlow is checkInsert for an oversized key or a capped arena;
+// out of line so that checkInsert inlines into Insert.
+func (c *Concurrent[V]) checkInsertSlow(key []byte) error {
 	if len(key) > MaxKeyLen {
 		return keyErr("insert", key)
 	}
@@ -378,7 +402,7 @@ func (c *Concurrent[V]) checkCapSlow() error {
 	if c.multi {
 		c.mwFlushAtCap()
 	}
-	if c.arenaBytes.Load() >= c.insertCap/16*15 { // relaxed: exact at the cap (see above)
+	if _, b := c.statFigures(); b >= c.insertCap/16*15 { // exact at the cap (see above)
 		return fmt.Errorf("trie: insert: arena at its cap of %d bytes: %w", c.insertCap, pool.ErrExhausted)
 	}
 	return nil
@@ -583,10 +607,11 @@ func (c *Concurrent[V]) Range(from, to []byte) iter.Seq2[[]byte, V] {
 // a writer slot publishes its node and byte figures once they moved by
 // 16 KiB of arena (and on Reclaim); the one writer publishes every change.
 func (c *Concurrent[V]) Stats() Stats {
+	nodes, bytes := c.statFigures()
 	s := Stats{
 		Keys:          c.Len(),
-		Nodes:         int(c.nodes.Load()),
-		ArenaBytes:    int(c.arenaBytes.Load()),
+		Nodes:         int(nodes),
+		ArenaBytes:    int(bytes),
 		ArenaCapacity: int(c.capacity.Load()),
 		ValueBytes:    int(c.valueBytes.Load()),
 		Compactions:   int(c.compactions.Load()), // relaxed: a statistic
@@ -644,7 +669,7 @@ func (c *Concurrent[V]) ReclaimStats() ReclaimStats {
 // whatever it had done kept (a pending old arena goes back at a later
 // publication). It is for quiet points, not hot paths; called from inside
 // an iteration over this trie (whose reader guard it waits for) it returns
-// only when ctx ends.
+// ErrSelfWait.
 func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 	if err := c.WaitReaders(ctx); err != nil {
 		return err
@@ -658,11 +683,18 @@ func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 // WaitReaders waits until every reader that is inside the trie now (Get,
 // Contains, an iteration, a multi-writer's descent) has finished, or until
 // ctx ends (ctx's error). Memory retired before the call is then
-// reclaimable. It holds nothing while it waits; called from inside an
-// iteration over this trie it returns only when ctx ends.
+// reclaimable. It holds nothing while it waits. Called from inside an
+// iteration over this trie or with an open Cursor on it, it returns
+// ErrSelfWait at once (see ErrSelfWait).
 func (c *Concurrent[V]) WaitReaders(ctx context.Context) error {
+	if trackReaders && c.readers.holds(gid.Current()) {
+		return errSelfRead
+	}
 	return c.epoch.SynchronizeContext(ctx)
 }
+
+// errSelfRead is WaitReaders' ErrSelfWait.
+var errSelfRead = fmt.Errorf("%w: it is inside an iteration over this trie or holds an open Cursor on it (end it first)", ErrSelfWait)
 
 // Reclaim is Concurrent.Reclaim for the holder of the writer role, without
 // waiting: it hands back what readers can no longer reach (everything

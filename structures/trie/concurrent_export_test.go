@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+
+	"github.com/zipora-go/zipora/internal/gid"
 )
 
 // checkConcurrent verifies a quiescent concurrent trie (no writer running):
@@ -215,4 +217,20 @@ func (c *Concurrent[V]) setFailAlloc(f func() bool) {
 // held items, held bytes (quiescent trie).
 func (c *Concurrent[V]) snapInfo() (open, held int, bytes int64) {
 	return len(c.snap.open), len(c.snap.held), c.snap.bytes
+}
+
+// selfReading reports whether the calling goroutine is recorded as a long
+// reader of c (creaders.go).
+func selfReading[V any](c *Concurrent[V]) bool { return c.readers.holds(gid.Current()) }
+
+// readersRecorded returns how many long readers c records (slots plus the
+// overflow multiset).
+func readersRecorded[V any](c *Concurrent[V]) int {
+	n := int(c.readers.over.n.Load())
+	for i := range c.readers.slots {
+		if c.readers.slots[i].g.Load() != 0 {
+			n++
+		}
+	}
+	return n
 }

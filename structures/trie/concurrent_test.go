@@ -1005,6 +1005,9 @@ func TestConcurrentLayout(t *testing.T) {
 	if unsafe.Offsetof(c.root)/line != unsafe.Offsetof(c.vals)/line {
 		t.Fatal("root and the value directory are on different cache lines")
 	}
+	if s := unsafe.Sizeof(readerSlot{}); s != line {
+		t.Fatalf("a long-reader slot is %d bytes, want one cache line (%d)", s, line)
+	}
 }
 
 // TestMultiWriterCapExact fills a capped multi-writer arena from many

@@ -27,7 +27,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/zipora-go/zipora/primitives"
+	"github.com/zipora-go/zipora/internal/gid"
 )
 
 // lookup returns the value index of key in the published trie. The caller
@@ -130,7 +130,7 @@ func valSlot[V any](d *valDir[V], idx uint32) unsafe.Pointer {
 // concurrent writes a walk has the guarantees of All.
 type Cursor[V any] struct {
 	it    cursor[V, atomicLoads] // it.c: the trie walked
-	g     primitives.EpochGuard
+	hold  longHold               // the epoch guard, recorded (creaders.go)
 	open  bool
 	mode  uint8
 	hit   bool // the walk ended at a key past its bound
@@ -156,12 +156,10 @@ func (cur *Cursor[V]) start(c *Concurrent[V], from []byte, mode uint8, bound []b
 // startIn starts a walk of c's published tree (st nil) or of snapshot st
 // (an empty walk once it is closed: see snapshot.go).
 func (cur *Cursor[V]) startIn(c *Concurrent[V], st *snapState[V], from []byte, mode uint8, bound []byte) {
-	if cur.open {
-		cur.g.Exit()
-	}
+	cur.Close()
 	cur.mode, cur.hit = mode, false
 	cur.bound = append(cur.bound[:0], bound...)
-	cur.g = c.epoch.Enter()
+	cur.hold.enter(&c.epoch, &c.readers)
 	cur.open = true
 	cur.it.c = c
 	var root uint32
@@ -198,6 +196,15 @@ func (cur *Cursor[V]) SeekRangeSnapshot(s *Snapshot[V], from, to []byte) {
 // Next returns the next key and its value; ok is false at the end of the
 // walk, when the cursor has already let go of the trie.
 func (cur *Cursor[V]) Next() (key []byte, v V, ok bool) {
+	if trackReaders && cur.open && cur.hold.rg != gid.Current() {
+		cur.hold.rehome(&cur.it.c.readers) // handed on (creaders.go)
+	}
+	return cur.next()
+}
+
+// next is Next without the hand-off check (an iteration's own cursor
+// never changes goroutine).
+func (cur *Cursor[V]) next() (key []byte, v V, ok bool) {
 	if cur.open {
 		if idx, found := cur.it.next(); found {
 			k := cur.it.buf[:len(cur.it.buf):len(cur.it.buf)]
@@ -220,7 +227,7 @@ func (cur *Cursor[V]) PastBound() bool { return cur.hit }
 func (cur *Cursor[V]) Close() {
 	if cur.open {
 		cur.open = false
-		cur.g.Exit()
+		cur.hold.exit(&cur.it.c.readers)
 		cur.it.c, cur.it.v = nil, nil
 	}
 }
@@ -244,7 +251,7 @@ func (c *Concurrent[V]) eachIn(st *snapState[V], from []byte, mode uint8, bound 
 	}()
 	cur.startIn(c, st, from, mode, bound)
 	for {
-		k, v, ok := cur.Next()
+		k, v, ok := cur.next()
 		if !ok || !yield(k, v) {
 			return
 		}

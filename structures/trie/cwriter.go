@@ -69,10 +69,18 @@ func pubFields(keys int64, version uint64) uint64 {
 // lockWriter takes the writer role (one-writer form), waiting while another
 // goroutine holds it; it returns ctx's error if ctx ends first.
 func (c *Concurrent[V]) lockWriter(ctx context.Context) error {
-	if x := c.wword.Load(); x&wStateMask == wFree && c.wword.CompareAndSwap(x, x|wHeld) { // acquire: the previous holder's writer state
+	if c.lockFree() {
 		return nil
 	}
 	return c.lockWriterSlow(ctx)
+}
+
+// lockFree takes the writer role if it is free, with one CAS, and reports
+// whether it did: lockWriter's fast path, small enough to inline into the
+// per-key writes (owInsertOne).
+func (c *Concurrent[V]) lockFree() bool {
+	x := c.wword.Load()
+	return x&wStateMask == wFree && c.wword.CompareAndSwap(x, x|wHeld) // acquire: the previous holder's writer state
 }
 
 // lockWriterSlow parks until the role is free (see the file comment).
@@ -92,7 +100,7 @@ func (c *Concurrent[V]) lockWriterSlow(ctx context.Context) error {
 			}
 		}
 		if c.heldByCaller() {
-			return fmt.Errorf("%w (use the Writer's methods, or Unlock first)", ErrSelfWait)
+			return fmt.Errorf("%w: it holds the writer role (use the Writer's methods, or Unlock first)", ErrSelfWait)
 		}
 		select {
 		case <-c.wake:
@@ -191,7 +199,13 @@ func (c *Concurrent[V]) owUnlock() {
 // release publishes the writer's changes and gives the role back (the key
 // count and version go out with the unlock). Holder only.
 func (c *Concurrent[V]) release() {
-	c.publish()
+	if c.w.dirty {
+		c.publish()
+	}
 	c.wr.held = false
-	c.unlockWriter()
+	// unlockWriter, inline (a call from one generic method to another
+	// through the dictionary is not inlined, and this runs once per key).
+	if c.wword.Swap(c.w.pub)&wStateMask == wWaited { // release: the writer state to the next holder
+		c.wakeOne()
+	}
 }

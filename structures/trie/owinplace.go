@@ -37,7 +37,10 @@ package trie
 //     merge) is replaced, not edited.
 //   - Unlinked nodes and value slots go to w.pend; publish (after the
 //     write's last store) reads the epoch and retires them (EpochDomain's
-//     argument: a reader that enters later cannot reach them).
+//     argument: a reader that enters later cannot reach them). The insert
+//     paths, with no snapshot open, retire a node they unlink at once at
+//     the epoch read right after the unlinking store (unlinked): the same
+//     argument, and the retire queue stays in epoch order.
 //
 // Reader validation argument (why readers need no versions or retries):
 // every node a reader reaches was linked at some moment inside the
@@ -84,6 +87,19 @@ func (c *Concurrent[V]) retireNode(ref uint32) {
 // retireHdr is retireNode for node ref with header h (the caller read it).
 func (c *Concurrent[V]) retireHdr(ref uint32, h header) {
 	c.w.pend = append(c.w.pend, retiree{ref: ref, size: uint32(nodeSize(h))})
+}
+
+// unlinked retires published node ref of size bytes (its nodeSize), which
+// the write has just unlinked with an atomic store: at the epoch read now,
+// after that store, as publish would read it (EpochDomain's argument),
+// without the trip through w.pend, unless snapshots are open (publish's
+// retirePend decides what they hold).
+func (c *Concurrent[V]) unlinked(ref uint32, size int) {
+	if c.snap.on {
+		c.w.pend = append(c.w.pend, retiree{ref: ref, size: uint32(size)})
+		return
+	}
+	c.w.retire(c.epoch.Epoch(), ref, uint32(size)) // read after the unlink
 }
 
 // beginInPlace starts an in-place write: a pending batch is published
@@ -135,7 +151,7 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 		}
 		ref := slot.Load() // writer's own store
 		slot.Store(nr)     // release: publishes the split
-		c.retireHdr(ref, h)
+		c.unlinked(ref, nodeSize(h))
 		return c.inserted(true), nil
 	case walkNode:
 		vidx, err := c.w.newValue(v)
@@ -214,14 +230,44 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 		storeHV(n, h.withCount(cnt+1), n.valueIdx()) // release: publishes label and child
 		return c.inserted(true), nil
 	}
-	nr, err := c.w.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+	size := nodeSize(h)
+	var nr uint32
+	if cnt < h.capacity() {
+		nr, err = c.w.copyWithChild(n, h, size, b, leaf)
+	} else {
+		nr, err = c.w.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
+	}
 	if err != nil {
 		c.w.undoLeaf(leaf)
 		return false, err
 	}
 	slot.Store(nr) // release: publishes the copy
-	c.retireHdr(ref, h)
+	c.unlinked(ref, size)
 	return c.inserted(true), nil
+}
+
+// copyWithChild returns a fresh copy of sparse node n (header h, size
+// bytes, with room for one more child) holding child r labelled b too: the
+// block copied
+// whole, then the labels and children above b shifted as Trie.Insert
+// shifts them in place (a label in the middle: on shuffled keys most
+// inserts, issue 23; build's general copy cost twice the instructions).
+// No reader sees the copy before its ref is published.
+func (w *wstate[V]) copyWithChild(n node, h header, size int, b byte, r uint32) (uint32, error) {
+	if w.core.failAlloc != nil && w.core.failAlloc() {
+		return 0, errInjected
+	}
+	off, dst, err := w.core.mem.alloc(size) // allocNode, with the size known
+	if err != nil {
+		return 0, err
+	}
+	w.core.nodes++
+	// Safety: both blocks are size bytes; only this writer stores into n,
+	// and not meanwhile.
+	copy(unsafe.Slice((*byte)(dst.p), size), unsafe.Slice((*byte)(n.p), size))
+	w.core.insertChildInPlace(dst, h, b, r)
+	w.markFresh(off)
+	return off, nil
 }
 
 // owDeleteNow deletes in place, retrying once after reclamation on arena
