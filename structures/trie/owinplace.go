@@ -310,11 +310,12 @@ func (c *Concurrent[V]) owDeleteNowOnce(key []byte) (old V, found bool, err erro
 	var h header
 	var depth, out int
 	if w.core.mem.lf != nil {
-		var buf mwPath
+		var buf mwPath // on the stack: path is never stored (an allocation a delete if it were)
 		path, n, h, _, depth, out = walkPath[V, atomicLoads](nil, c, root, key, buf[:0])
 	} else {
-		path, n, h, _, depth, out = walkPath[V, plainLoads](w.core.mem, nil, root, key, w.core.path[:0])
-		w.core.path = path
+		var own []step
+		own, n, h, _, depth, out = walkPath[V, plainLoads](w.core.mem, nil, root, key, w.core.path[:0])
+		w.core.path, path = own, own
 	}
 	if !pathFound(path, h, depth, out, key) {
 		return old, false, nil

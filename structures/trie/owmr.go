@@ -172,81 +172,107 @@ func (c *Concurrent[V]) owInsert(key []byte, v V) (bool, error) {
 	return added, err
 }
 
-// owInsertOnce inserts into the writer's tree: walkPath's descent, the
-// published nodes above the last level made fresh (freshen), then the
-// change at the last level, in place when that node is fresh.
+// owInsertOnce inserts into the writer's tree, copying each published
+// node on the way down before it descends through it. It keeps its own
+// descent (not walkPath followed by freshen, as owDeleteOnce): that pair
+// cost 6.5% of the batch insert on keys-seq (BenchmarkOneWriter
+// mode=session, ratio to Trie 0.826 -> 0.773, p=0.002, 6 interleaved
+// runs) for 2% more instructions (docs/bench/concurrent-trie.md).
 func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
 	w := &c.w
-	path, n, h, _, depth, out := walkPath[V, plainLoads](w.core.mem, nil, &w.root, key, w.core.path[:0])
-	w.core.path = path
-	last := len(path) - 1
-	if err := c.freshen(path, last); err != nil {
-		return false, err
-	}
-	slot, ref := path[last].slot, path[last].ref
-	switch out {
-	case walkSlot:
-		switch {
-		case ref == 0:
-			r, err := w.newValueLeaf(key[depth:], v)
+	slot := &w.root
+	depth := 0
+	for {
+		ref := *slot
+		if ref == 0 {
+			r, err := c.w.newValueLeaf(key[depth:], v)
 			if err != nil {
 				return false, err
 			}
 			*slot = r
 			return c.inserted(true), nil
-		case depth == len(key):
-			vidx, err := w.newValue(v)
+		}
+		if isLeafRef(ref) {
+			if depth == len(key) {
+				vidx, err := c.w.newValue(v)
+				if err != nil {
+					return false, err
+				}
+				*slot = leafRef(vidx)
+				c.dropValue(ref >> 1)
+				return c.inserted(false), nil
+			}
+			leaf, err := c.w.newValueLeaf(key[depth+1:], v)
 			if err != nil {
 				return false, err
 			}
-			*slot = leafRef(vidx)
-			c.dropValue(ref >> 1)
-			return c.inserted(false), nil
+			nr, err := c.w.build(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, key[depth], leaf)
+			if err != nil {
+				c.w.undoLeaf(leaf)
+				return false, err
+			}
+			*slot = nr
+			return c.inserted(true), nil
 		}
-		leaf, err := w.newValueLeaf(key[depth+1:], v)
+		n := w.core.mem.ptr(ref)
+		h := n.hdr()
+		if p := h.prefixLen(); p > 0 {
+			if m := commonPrefix(n.prefix(h), key[depth:]); m < p {
+				nr, err := c.w.splitFor(n, h, m, key[depth:], v)
+				if err != nil {
+					return false, err
+				}
+				*slot = nr
+				c.dropNode(ref)
+				return c.inserted(true), nil
+			}
+			depth += p
+		}
+		if depth == len(key) {
+			return c.owSetValue(slot, ref, n, h, v)
+		}
+		b := key[depth]
+		i := -1
+		if h.dense() {
+			if *n.childSlot(h, int(b)) != 0 {
+				i = int(b)
+			}
+		} else {
+			i = n.findSparse(h, h.count(), b)
+		}
+		if i >= 0 {
+			if !w.isFresh(ref) {
+				var err error
+				if _, n, err = c.copyNode(slot, ref, n, h); err != nil {
+					return false, err
+				}
+			}
+			slot = n.childSlot(h, i)
+			depth++
+			continue
+		}
+		leaf, err := c.w.newValueLeaf(key[depth+1:], v)
 		if err != nil {
 			return false, err
 		}
-		nr, err := w.build(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, key[depth], leaf)
-		if err != nil {
-			w.undoLeaf(leaf)
-			return false, err
+		if cnt := h.count(); w.isFresh(ref) && (h.dense() || cnt < h.capacity()) {
+			if h.dense() {
+				*n.childSlot(h, int(b)) = leaf
+				n.setHdr(h.withCount(cnt + 1))
+			} else {
+				w.core.insertChildInPlace(n, h, b, leaf)
+			}
+			return c.inserted(true), nil
 		}
-		*slot = nr
-		return c.inserted(true), nil
-	case walkPrefix:
-		nr, err := w.splitFor(n, h, commonPrefix(n.prefix(h), key[depth:]), key[depth:], v)
+		nr, err := c.w.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
 		if err != nil {
+			c.w.undoLeaf(leaf)
 			return false, err
 		}
 		*slot = nr
 		c.dropNode(ref)
 		return c.inserted(true), nil
-	case walkNode:
-		return c.owSetValue(slot, ref, n, h, v)
 	}
-	b := key[depth]
-	leaf, err := w.newValueLeaf(key[depth+1:], v)
-	if err != nil {
-		return false, err
-	}
-	if cnt := h.count(); w.isFresh(ref) && (h.dense() || cnt < h.capacity()) {
-		if h.dense() {
-			*n.childSlot(h, int(b)) = leaf
-			n.setHdr(h.withCount(cnt + 1))
-		} else {
-			w.core.insertChildInPlace(n, h, b, leaf)
-		}
-		return c.inserted(true), nil
-	}
-	nr, err := w.build(grownHeader(h), n.prefix(h), n.valueIdx(), n, h, b, leaf)
-	if err != nil {
-		w.undoLeaf(leaf)
-		return false, err
-	}
-	*slot = nr
-	c.dropNode(ref)
-	return c.inserted(true), nil
 }
 
 // freshen makes the nodes of path levels [0, k) fresh, from the top: a
@@ -259,7 +285,7 @@ func (c *Concurrent[V]) owInsertOnce(key []byte, v V) (bool, error) {
 // a fresh parent or the root (the invariants above), so a fresh node's
 // parent is fresh. Hence when the deepest node is fresh there is nothing
 // to copy: one test, where a batch of nearby keys spends most of its
-// writes.
+// deletes.
 func (c *Concurrent[V]) freshen(path []step, k int) error {
 	if k > 0 && isLeafRef(path[k-1].ref) {
 		k-- // a delete's inline leaf: nothing to copy

@@ -332,46 +332,51 @@ func (c *Concurrent[V]) deleteNowOnce(key []byte) (V, bool, error) {
 // through its prefix is not copied: the write only reads it (a split) and
 // changes its parent's slot. On error the tree has some copies linked (the
 // same contents) and is otherwise unchanged. In-place writer only.
+//
+// The descent is walkPath's (the readers' form on the multi-writer pool,
+// as owDeleteNowOnce), with room for every level.
 func (c *Concurrent[V]) cowPath(key []byte) error {
 	mem := c.w.core.mem
-	slot := &c.root
-	depth := 0
-	for {
-		ref := slot.Load() // the writer's own store
-		if ref == 0 || isLeafRef(ref) {
-			return nil
-		}
-		n := mem.at(ref)
-		h := n.hdr()
-		if p := h.prefixLen(); p > 0 {
-			if commonPrefix(n.prefix(h), key[depth:]) < p {
-				return nil
-			}
-			depth += p
-		}
-		if !c.snap.nodes.has(freshIdx(ref)) {
-			nr, err := c.w.build(h, n.prefix(h), n.valueIdx(), n, h, 0, 0)
-			if err != nil {
-				return err
-			}
-			slot.Store(nr) // release: publishes an identical copy
-			c.retireNode(ref)
-			c.w.dirty = true // the publication retires (holds) ref even if the write fails
-			n = mem.at(nr)
-		}
-		if depth == len(key) {
-			return nil
-		}
-		b := key[depth]
-		if h.dense() {
-			slot = slotAt(n, h, int(b))
-		} else if i := n.findSparse(h, h.count(), b); i >= 0 {
-			slot = slotAt(n, h, i)
-		} else {
-			return nil
-		}
-		depth++
+	buf := c.w.core.path[:0]
+	if cap(buf) < len(key)+2 {
+		buf = make([]step, 0, len(key)+2) // the readers' form keeps cap levels
 	}
+	// Safety: atomic.Uint32 is a uint32; walkPath only loads it.
+	root := (*uint32)(unsafe.Pointer(&c.root))
+	var path []step
+	var out int
+	if mem.lf != nil {
+		path, _, _, _, _, out = walkPath[V, atomicLoads](nil, c, root, key, buf)
+	} else {
+		path, _, _, _, _, out = walkPath[V, plainLoads](mem, nil, root, key, buf)
+	}
+	c.w.core.path = path
+	k := len(path)
+	if out == walkSlot || out == walkPrefix {
+		k-- // an empty or leaf slot, or a node only read
+	}
+	for l := range k {
+		st := &path[l]
+		if c.snap.nodes.has(freshIdx(st.ref)) {
+			continue
+		}
+		n := mem.at(st.ref)
+		h := n.hdr()
+		nr, err := c.w.build(h, n.prefix(h), n.valueIdx(), n, h, 0, 0)
+		if err != nil {
+			return err
+		}
+		// Safety: as root; st.slot is the root or a child slot (slotAt).
+		(*atomic.Uint32)(unsafe.Pointer(st.slot)).Store(nr) // release: publishes an identical copy
+		c.retireNode(st.ref)
+		c.w.dirty = true // the publication retires (holds) ref even if the write fails
+		if l+1 < len(path) {
+			// Safety: the copy has n's header, hence its layout: the next
+			// level's slot lies at the same offset in it as in n.
+			path[l+1].slot = (*uint32)(unsafe.Add(mem.at(nr).p, uintptr(unsafe.Pointer(path[l+1].slot))-uintptr(n.p)))
+		}
+	}
+	return nil
 }
 
 // snapHeld reports whether compaction must wait: a snapshot is open or
