@@ -338,10 +338,12 @@ type Cache struct {
 	shared publishedCounters
 }
 
-// cacheClass is a cache's size class: its free list and its classPattern.
+// cacheClass is a cache's size class: its free list, its classPattern and
+// its block size.
 type cacheClass struct {
 	head      Offset
 	mask, pat uint64
+	n         int64 // the block size
 }
 
 // outBatch is a chain of blocks waiting to go back to one owner.
@@ -368,6 +370,7 @@ func (p *ThreadLocal) NewCache() *Cache {
 	}
 	for c := range q.cls {
 		q.cls[c].mask, q.cls[c].pat = classPattern(uint64(c + 1))
+		q.cls[c].n = int64(c+1) << a.alignShift
 	}
 	p.core.g.Lock()
 	defer p.core.g.Unlock()
@@ -411,7 +414,7 @@ func (q *Cache) Alloc(size int) (Offset, error) {
 		}
 		if off != 0 {
 			q.cnt.allocs++
-			q.cnt.inUse += int64(c+1) << (q.alignShift & 63)
+			q.cnt.inUse += h.n
 			m := t.meta[off>>(q.shift&63)]
 			if u := uint64(off&q.chunkMask) >> (q.alignShift & 63); !m.markOne(u, uint64(c+1)) {
 				m.markCross(u, uint64(c+1))
@@ -432,18 +435,18 @@ func (q *Cache) Free(off Offset, size int) error {
 			if m := t.meta[ci]; m != nil && m.owners[(off&q.chunkMask)>>(q.spanShift&63)].Load() == q.id { // relaxed: only this cache stores its own id
 				// The block lies in the chunk: the span is ours, and
 				// only blocks inside spans have an owner.
+				// Anything but a clean free (a refusal, a CAS that lost
+				// to a neighbour's change) goes to freeSlow, which checks
+				// again from the start: a failed try changed nothing.
 				h := &q.cls[c]
 				u, k := uint64(off&q.chunkMask)>>(q.alignShift&63), uint64(c+1)
-				if !m.unmarkOne(u, h.mask, h.pat) && (u%unitsPerWord+k <= unitsPerWord || !m.unmarkCross(u, k)) {
-					if err := m.unmarkSlow(u, k, off, size); err != nil {
-						return err
-					}
+				if m.unmarkOne(u, h.mask, h.pat) || u%unitsPerWord+k > unitsPerWord && m.unmarkCross(u, k) {
+					*(*Offset)(tptr(t, q.shift, off)) = h.head
+					h.head = off
+					q.cnt.frees++
+					q.cnt.inUse -= h.n
+					return nil
 				}
-				*(*Offset)(tptr(t, q.shift, off)) = h.head
-				h.head = off
-				q.cnt.frees++
-				q.cnt.inUse -= int64(c+1) << (q.alignShift & 63)
-				return nil
 			}
 		}
 	}
