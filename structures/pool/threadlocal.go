@@ -26,7 +26,10 @@ import (
 // Who may call what. A Cache's Alloc and Free run on one goroutine at a
 // time (the Cache's user); the record is shared, so a cache's own pair
 // costs two locked instructions (alloc's Or or Store, free's CAS) and
-// nothing is walked: a block of any size reads one word on free. A free
+// nothing is walked: a block of any size reads one word on free. A cache
+// reaches the record and memory of one of its own spans through its memo
+// (Cache.memoSpan), valid while the cache is open: its spans stay its own
+// until Close, and a ThreadLocal never releases a small chunk. A free
 // through another cache or through the ThreadLocal (a remote free) runs
 // the same check on the same words (arena.checkFree, on any goroutine) and
 // returns ErrInvalidFree synchronously; only the accepted block travels
