@@ -324,8 +324,9 @@ func racingBadFrees(t *testing.T, l concurrentLevel, g, n int) {
 }
 
 // TestDoubleFreeRace: two goroutines released at once free the same
-// straddling block (its bits in two words), round after round: exactly one
-// free succeeds each round (the start bit's test-and-clear picks it).
+// block of 33 units (it crosses out of its first bitmap word: its cross
+// entry records it), round after round: exactly one free succeeds each
+// round (the entry's CAS picks it).
 func TestDoubleFreeRace(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("needs two Ps for the frees to overlap")

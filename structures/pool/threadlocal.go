@@ -3,6 +3,7 @@ package pool
 import (
 	"math/bits"
 	"sync/atomic"
+	"unsafe"
 )
 
 // The free check of ThreadLocal (issue 19 case 7; issue 23's ThreadLocal
@@ -25,7 +26,10 @@ import (
 // Who may call what. A Cache's Alloc and Free run on one goroutine at a
 // time (the Cache's user); the record is shared, so a cache's own pair
 // costs two locked instructions (alloc's Or or Store, free's CAS) and
-// nothing is walked: a block of any size reads one word on free. A free
+// nothing is walked: a block of any size reads one word on free. A cache
+// reaches the record and memory of one of its own spans through its memo
+// (Cache.memoSpan), valid while the cache is open: its spans stay its own
+// until Close, and a ThreadLocal never releases a small chunk. A free
 // through another cache or through the ThreadLocal (a remote free) runs
 // the same check on the same words (arena.checkFree, on any goroutine) and
 // returns ErrInvalidFree synchronously; only the accepted block travels
@@ -332,16 +336,28 @@ type Cache struct {
 	dirty []uint32   // owner ids with a non-empty batch
 	spans []Offset   // the spans this cache owns
 
+	// The memo of one span of this cache (the one it last took, or the
+	// last one a free found it owns): its index (offset >> spanShift; ^0:
+	// none), its chunk's meta and the chunk's memory. The span stays this cache's while the cache is
+	// open, and ThreadLocal never releases or replaces a small chunk
+	// (its meta and memory are fixed for the pool's life), so the fast
+	// paths skip the table and the owner check for its blocks.
+	memoSpan uint64
+	memoMeta *slotMeta
+	memoBase unsafe.Pointer
+
 	_      [lineSize]byte
 	inbox  atomic.Uint64 // blocks returned by other goroutines (remote format), or inboxClosed
 	_      [lineSize]byte
 	shared publishedCounters
 }
 
-// cacheClass is a cache's size class: its free list and its classPattern.
+// cacheClass is a cache's size class: its free list, its classPattern and
+// its block size.
 type cacheClass struct {
 	head      Offset
 	mask, pat uint64
+	n         int64 // the block size
 }
 
 // outBatch is a chain of blocks waiting to go back to one owner.
@@ -365,9 +381,11 @@ func (p *ThreadLocal) NewCache() *Cache {
 		spanShift:  p.spanShift,
 		alignMask:  a.alignMask,
 		chunkMask:  Offset(a.chunkSize) - 1,
+		memoSpan:   ^uint64(0),
 	}
 	for c := range q.cls {
 		q.cls[c].mask, q.cls[c].pat = classPattern(uint64(c + 1))
+		q.cls[c].n = int64(c+1) << a.alignShift
 	}
 	p.core.g.Lock()
 	defer p.core.g.Unlock()
@@ -401,18 +419,20 @@ func (q *Cache) Alloc(size int) (Offset, error) {
 	c := uint(size-1) >> (q.alignShift & 63)
 	if !invariants && c < uint(len(q.cls)) {
 		h := &q.cls[c]
-		t := q.tab.Load() // acquire: the table with every chunk this cache's blocks lie in
+		var m *slotMeta
 		off := h.head
 		if off != 0 {
-			h.head = *(*Offset)(tptr(t, q.shift, off))
+			var p unsafe.Pointer
+			m, p = q.locate(off)
+			h.head = *(*Offset)(p)
 		} else if n := Offset(c+1) << (q.alignShift & 63); q.end-q.bump >= n {
 			off = q.bump
 			q.bump += n
+			m, _ = q.locate(off)
 		}
 		if off != 0 {
 			q.cnt.allocs++
-			q.cnt.inUse += int64(c+1) << (q.alignShift & 63)
-			m := t.meta[off>>(q.shift&63)]
+			q.cnt.inUse += h.n
 			if u := uint64(off&q.chunkMask) >> (q.alignShift & 63); !m.markOne(u, uint64(c+1)) {
 				m.markCross(u, uint64(c+1))
 			}
@@ -422,32 +442,69 @@ func (q *Cache) Alloc(size int) (Offset, error) {
 	return q.allocSlow(size)
 }
 
+// locate returns the meta of off's chunk and a pointer to off's memory:
+// from the memo when off lies in the cache's current span, else through
+// the published table.
+func (q *Cache) locate(off Offset) (*slotMeta, unsafe.Pointer) {
+	if uint64(off)>>(q.spanShift&63) == q.memoSpan {
+		return q.memoMeta, unsafe.Add(q.memoBase, off&q.chunkMask) // Safety: off lies in the memo's chunk (see memoBase)
+	}
+	t := q.tab.Load() // acquire: the table with every chunk this cache's blocks lie in
+	return t.meta[off>>(q.shift&63)], tptr(t, q.shift, off)
+}
+
 // Free returns the block at off, allocated with size (through any cache or
 // the ThreadLocal).
 func (q *Cache) Free(off Offset, size int) error {
 	c := uint(size-1) >> (q.alignShift & 63)
 	if !invariants && c < uint(len(q.cls)) && off&q.alignMask == 0 && off != 0 {
-		t := q.tab.Load() // acquire: the chunk table (tab is the arena's pub)
-		if ci := uint64(off >> (q.shift & 63)); ci < uint64(len(t.meta)) {
-			if m := t.meta[ci]; m != nil && m.owners[(off&q.chunkMask)>>(q.spanShift&63)].Load() == q.id { // relaxed: only this cache stores its own id
-				// The block lies in the chunk: the span is ours, and
-				// only blocks inside spans have an owner.
-				h := &q.cls[c]
-				u, k := uint64(off&q.chunkMask)>>(q.alignShift&63), uint64(c+1)
-				if !m.unmarkOne(u, h.mask, h.pat) && (u%unitsPerWord+k <= unitsPerWord || !m.unmarkCross(u, k)) {
-					if err := m.unmarkSlow(u, k, off, size); err != nil {
-						return err
-					}
-				}
-				*(*Offset)(tptr(t, q.shift, off)) = h.head
+		var m *slotMeta
+		var p unsafe.Pointer
+		if uint64(off)>>(q.spanShift&63) == q.memoSpan {
+			m, p = q.memoMeta, unsafe.Add(q.memoBase, off&q.chunkMask) // Safety: off lies in the memo's chunk (see memoBase)
+		} else {
+			m, p = q.ownMeta(off)
+		}
+		// m != nil: the block lies in a span of this cache. Anything
+		// but a clean free (a refusal, a CAS that lost to a neighbour's
+		// change) goes to freeSlow, which checks again from the start: a
+		// failed try changed nothing.
+		if m != nil {
+			h := &q.cls[c]
+			u, k := uint64(off&q.chunkMask)>>(q.alignShift&63), uint64(c+1)
+			if m.unmarkOne(u, h.mask, h.pat) || u%unitsPerWord+k > unitsPerWord && m.unmarkCross(u, k) {
+				*(*Offset)(p) = h.head
 				h.head = off
 				q.cnt.frees++
-				q.cnt.inUse -= int64(c+1) << (q.alignShift & 63)
+				q.cnt.inUse -= h.n
 				return nil
 			}
 		}
 	}
 	return q.freeSlow(off, size)
+}
+
+// ownMeta returns the meta of off's chunk and a pointer to off's memory
+// when off lies in a span this cache owns, and makes that span the memo;
+// else nil.
+func (q *Cache) ownMeta(off Offset) (*slotMeta, unsafe.Pointer) {
+	t := q.tab.Load() // acquire: the chunk table (tab is the arena's pub)
+	if ci := uint64(off >> (q.shift & 63)); ci < uint64(len(t.meta)) {
+		if m := t.meta[ci]; m != nil && m.owners[(off&q.chunkMask)>>(q.spanShift&63)].Load() == q.id { // relaxed: only this cache stores its own id
+			// The block lies in the chunk: the span is ours, and only
+			// blocks inside spans have an owner.
+			q.memoize(t, off)
+			return m, tptr(t, q.shift, off)
+		}
+	}
+	return nil, nil
+}
+
+// memoize makes the span of off, one of this cache's, the memo.
+func (q *Cache) memoize(t *table, off Offset) {
+	ci := off >> q.shift
+	q.memoSpan, q.memoMeta = uint64(off)>>q.spanShift, t.meta[ci]
+	q.memoBase = unsafe.Pointer(unsafe.SliceData(t.chunks[ci])) // Safety: the chunk never moves and is never released (ThreadLocal); the pointer keeps it alive
 }
 
 // Bytes returns the size bytes of the block at off (capacity size).
@@ -524,6 +581,7 @@ func (q *Cache) takeSmall(c uint, n Offset) (Offset, error) {
 		q.pushLocalRange(q.bump, q.end)
 		q.spans = append(q.spans, lo)
 		q.bump, q.end = lo+n, hi
+		q.memoize(q.tab.Load(), lo) // acquire: the table with the span's chunk
 		return lo, nil
 	}
 	// Split the largest free block of a larger class (local first, then
@@ -696,6 +754,7 @@ func (q *Cache) Close() {
 	}
 	p.core.pushRange(q.bump, q.end)
 	q.bump, q.end = 0, 0
+	q.memoSpan, q.memoMeta, q.memoBase = ^uint64(0), nil, nil
 	q.closed = true
 	p.core.g.Lock()
 	defer p.core.g.Unlock()
