@@ -50,3 +50,7 @@ var (
 	// too large to allocate.
 	ErrInvalidCapacity = errors.New("mailbox: invalid capacity")
 )
+
+// errNilContext is the error of a call that may wait given a nil context
+// (it would panic at the first wait; nothing is sent or received).
+var errNilContext = errors.New("mailbox: nil context (pass context.Background() or a context that ends)")

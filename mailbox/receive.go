@@ -14,6 +14,10 @@ import (
 // first), and ErrWoken when Wake interrupted the wait. Only the consumer may
 // call it.
 func (m *Mailbox[T]) Receive(ctx context.Context) (T, error) {
+	if ctx == nil {
+		var zero T
+		return zero, errNilContext
+	}
 	m.enter()
 	for {
 		if m.head < m.avail || m.acquire() {
@@ -38,6 +42,9 @@ func (m *Mailbox[T]) Receive(ctx context.Context) (T, error) {
 func (m *Mailbox[T]) ReceiveBatch(ctx context.Context, buf []T) (int, error) {
 	if len(buf) == 0 {
 		panic("mailbox: ReceiveBatch with an empty buffer")
+	}
+	if ctx == nil {
+		return 0, errNilContext
 	}
 	m.enter()
 	for {

@@ -94,6 +94,9 @@ func (m *Mailbox[T]) TrySend(v T) error {
 // item that fits at once is accepted even if ctx is already done; an
 // unbounded mailbox never waits.
 func (m *Mailbox[T]) SendContext(ctx context.Context, v T) error {
+	if ctx == nil {
+		return errNilContext
+	}
 	if m.ring != nil {
 		return m.sendBounded(ctx, v, true)
 	}
@@ -159,6 +162,9 @@ func (m *Mailbox[T]) TrySendBatch(vs []T) error {
 // SendBatchContext is SendBatch that gives up with ctx.Err() when ctx is
 // done while it waits for room.
 func (m *Mailbox[T]) SendBatchContext(ctx context.Context, vs []T) error {
+	if ctx == nil {
+		return errNilContext
+	}
 	if m.ring != nil {
 		return m.sendBatchBounded(ctx, vs, true)
 	}

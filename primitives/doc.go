@@ -39,3 +39,7 @@ var (
 	// kernel's CPU set.
 	ErrNoCPU = errors.New("primitives: no such CPU")
 )
+
+// errNilContext is the error of a call that may wait given a nil context
+// (it would panic at the first wait).
+var errNilContext = errors.New("primitives: nil context (pass context.Background() or a context that ends)")

@@ -126,6 +126,9 @@ func (d *EpochDomain) Synchronize() { _ = d.SynchronizeContext(context.Backgroun
 // SynchronizeContext is Synchronize that gives up when ctx ends, returning
 // ctx's error (retired items may then not be reclaimable yet).
 func (d *EpochDomain) SynchronizeContext(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext
+	}
 	target := d.epoch.Load() + 2
 	for d.epoch.Load() < target {
 		if !d.TryAdvance() {

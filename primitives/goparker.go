@@ -110,10 +110,13 @@ func (p *GoParker) Park(timeout time.Duration) bool {
 
 // ParkContext is Park without a timeout that also returns, with false,
 // when ctx is done; a notification already pending is consumed first. It
-// does not allocate.
+// does not allocate. A nil ctx never ends (as context.Background()).
 func (p *GoParker) ParkContext(ctx context.Context) bool {
 	c := p.c()
-	done := ctx.Done()
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
 	if done == nil {
 		<-c
 		return true

@@ -314,6 +314,9 @@ func Call[T any](ctx context.Context, rt *Runtime, shard int, f func(*Worker) (T
 	if uint(shard) >= uint(len(rt.workers)) {
 		return zero, rt.noShard(shard)
 	}
+	if ctx == nil {
+		return zero, errNilContext
+	}
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}

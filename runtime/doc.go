@@ -97,3 +97,8 @@ var (
 	// called runtime.Goexit.
 	ErrGoexit = errors.New("runtime: task called runtime.Goexit")
 )
+
+// errNilContext is the error of Start, Stop, Call and Each given a nil
+// context (they would panic at the first wait; nothing is started, stopped
+// or run).
+var errNilContext = errors.New("runtime: nil context (pass context.Background() or a context that ends)")

@@ -87,6 +87,9 @@ type Runtime struct {
 // hook, ctx), everything already started is stopped and detached, and the
 // error is returned with a nil Runtime.
 func Start(ctx context.Context, cfg Config, structures ...Structure) (*Runtime, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("runtime: start: %w", err)
 	}
@@ -348,6 +351,9 @@ func (rt *Runtime) Each(ctx context.Context, f func(*Worker) error) error {
 	if f == nil {
 		panic("runtime: Each with a nil function")
 	}
+	if ctx == nil {
+		return errNilContext
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -547,6 +553,9 @@ func (rt *Runtime) Stats() Stats {
 // ErrSelfWait at once: the stop cannot complete while its caller waits
 // for it; Done tells when it has.
 func (rt *Runtime) Stop(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext
+	}
 	rt.stopOnce.Do(func() { go rt.shutdown() })
 	select {
 	case <-rt.done:

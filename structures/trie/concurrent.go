@@ -687,11 +687,19 @@ func (c *Concurrent[V]) Reclaim(ctx context.Context) error {
 // iteration over this trie or with an open Cursor on it, it returns
 // ErrSelfWait at once (see ErrSelfWait).
 func (c *Concurrent[V]) WaitReaders(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext
+	}
 	if trackReaders && c.readers.holds(gid.Current()) {
 		return errSelfRead
 	}
 	return c.epoch.SynchronizeContext(ctx)
 }
+
+// errNilContext is the error of a call that may wait given a nil context
+// (WithWriter, LockWriter, Reclaim, WaitReaders): it would panic at the
+// first wait.
+var errNilContext = errors.New("trie: nil context (pass context.Background() or a context that ends)")
 
 // errSelfRead is WaitReaders' ErrSelfWait.
 var errSelfRead = fmt.Errorf("%w: it is inside an iteration over this trie or holds an open Cursor on it (end it first)", ErrSelfWait)

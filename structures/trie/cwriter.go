@@ -149,6 +149,9 @@ func (c *Concurrent[V]) wakeOne() {
 // owLockWriter is LockWriter at OneWriteMultiRead: it takes the role
 // (waiting) and hands out the Writer.
 func (c *Concurrent[V]) owLockWriter(ctx context.Context) (*Writer[V], error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	if err := c.lockWriter(ctx); err != nil {
 		return nil, err
 	}

@@ -192,3 +192,32 @@ func TestSelfReadHammer(t *testing.T) {
 		})
 	}
 }
+
+// TestNilContext: the calls that may wait return an error for a nil
+// context while they would have to wait (before: a nil-pointer panic at
+// the first wait): LockWriter and WithWriter with the role held,
+// WaitReaders and Reclaim with a reader inside.
+func TestNilContext(t *testing.T) {
+	var nilCtx context.Context
+	c := selfReadTrie(t, primitives.OneWriteMultiRead)
+	w, err := c.LockWriter(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Within(t, "nil contexts", func() {
+		done := make(chan struct{})
+		go func() { // another goroutine: the role is held, a reader is inside
+			defer close(done)
+			_, err := c.LockWriter(nilCtx)
+			testutil.WantNilContext(t, "LockWriter", err, "trie: ")
+			testutil.WantNilContext(t, "WithWriter", c.WithWriter(nilCtx, func(*Writer[int]) error { return nil }), "trie: ")
+			testutil.WantNilContext(t, "WaitReaders", c.WaitReaders(nilCtx), "trie: ")
+			testutil.WantNilContext(t, "Reclaim", c.Reclaim(nilCtx), "trie: ")
+		}()
+		var cur Cursor[int]
+		cur.Seek(c, nil)
+		<-done
+		cur.Close()
+	})
+	w.Unlock()
+}
