@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"slices"
 	"strings"
 )
@@ -122,10 +123,12 @@ const maxChunk = 512
 // added); a shard's writes are applied chunk after chunk, and other
 // callers' writes to that shard may be applied between two chunks; shards
 // are independent (a reader may see one shard's writes before another's).
-// Shards are visited one after the other from a rotating start, so
-// concurrent Commits spread over the shards; Commit waits on one shard at
-// a time and holds at most one shard's word, never while it waits on
-// another.
+// Shards are visited from a rotating start, so concurrent Commits spread
+// over the shards, and a held shard is skipped while another shard with
+// writes of the batch is free: Commit queues a chunk for a holder only
+// when every shard it has writes left for is held (after a short spin).
+// It waits on one shard at a time and holds at most one shard's word,
+// never while it waits on another.
 //
 // ctx is checked before each chunk and while a chunk waits to be taken:
 // the writes not started when ctx ends are not applied and fail with ctx's
@@ -150,38 +153,77 @@ func (b *Batch[V]) Commit(ctx context.Context) error {
 	}
 	n := len(b.ops)
 	start := int(b.t.turn.Add(1)) % n
-	for k := range n {
-		i := (start + k) % n
-		so := &b.ops[i]
-		s := &l.shards[i]
-		for so.next < len(so.ops) {
-			if err := ctx.Err(); err != nil {
-				so.failAll(err)
-				break
+	for spins := 0; ; {
+		// Apply every chunk whose shard is free, skipping held shards; when
+		// all that is left is on held shards, look again (a spin, then
+		// yields: a holder's tenure is bounded) before queueing on one.
+		// Two Commits that meet on a shard would otherwise run one after
+		// the other, one goroutine idle while the other applies both.
+		moved, first := false, -1
+		for k := range n {
+			i := (start + k) % n
+			so := &b.ops[i]
+			for so.next < len(so.ops) && b.step(ctx, &l.shards[i], so, false) {
+				moved = true
 			}
-			end := min(so.next+maxChunk, len(so.ops))
-			if s.own.tryAcquire() {
-				s.begin()
-				s.applyBatch(so, end)
-				s.own.serve(s, nil)
-				continue
+			if first < 0 && so.next < len(so.ops) {
+				first = i
 			}
-			r := b.req
-			if r == nil {
-				r = newRequest[trieOp[V]]()
-				b.req = r
-			}
-			r.op = trieOp[V]{kind: opBatch, batch: so, end: end}
-			s.own.push(r, ctx.Done() != nil)
-			if err := s.own.wait(ctx, s, r); err != nil {
-				b.req = nil // cancelled before it was taken: never applied, and r is not ours to reuse
-				so.failAll(err)
-				break
-			}
-			r.op = trieOp[V]{}
+		}
+		switch {
+		case first < 0:
+			return b.result()
+		case moved:
+			spins = 0
+		case spins < spinChecks:
+			spins++
+		case spins < spinChecks+yieldChecks:
+			spins++
+			runtime.Gosched()
+		default:
+			spins = 0
+			b.step(ctx, &l.shards[first], &b.ops[first], true)
 		}
 	}
-	return b.result()
+}
+
+// step applies so's next chunk (at most maxChunk writes) to shard s: at
+// once when s's word is free; when it is held, and wait, by queueing the
+// chunk for the holder (or taking the word over); when it is held and not
+// wait, it does nothing and returns false. Once ctx has ended, it fails
+// every write of so not yet applied instead.
+func (b *Batch[V]) step(ctx context.Context, s *trieShard[V], so *shardOps[V], wait bool) bool {
+	if !wait && s.own.word.Load() != ownFree {
+		return false // (a load: the word's line is contended)
+	}
+	if err := ctx.Err(); err != nil {
+		so.failAll(err)
+		return true
+	}
+	end := min(so.next+maxChunk, len(so.ops))
+	if s.own.tryAcquire() {
+		s.begin()
+		s.applyBatch(so, end)
+		s.own.serve(s, nil)
+		return true
+	}
+	if !wait {
+		return false
+	}
+	r := b.req
+	if r == nil {
+		r = newRequest[trieOp[V]]()
+		b.req = r
+	}
+	r.op = trieOp[V]{kind: opBatch, batch: so, end: end}
+	s.own.push(r, ctx.Done() != nil)
+	if err := s.own.wait(ctx, s, r); err != nil {
+		b.req = nil // cancelled before it was taken: never applied, and r is not ours to reuse
+		so.failAll(err)
+		return true
+	}
+	r.op = trieOp[V]{}
+	return true
 }
 
 // result gathers the shards' failures into one error: bounded text, the

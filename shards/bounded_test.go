@@ -301,6 +301,51 @@ func TestNoWaitOnAnotherShard(t *testing.T) {
 	}
 }
 
+// TestCommitSkipsHeldShard: a Commit applies its chunks for free shards
+// before it waits on a held one, from either rotating start. (It waited
+// on the first shard of its rotation, held or not: two Commits meeting on
+// a shard ran one after the other, one goroutine idle, and 2 producers on
+// 2 shards inserted no faster than one.)
+func TestCommitSkipsHeldShard(t *testing.T) {
+	tr := twoShards(t)
+	h := installHooks(t)
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	ctx := context.Background()
+	b0 := h.hold(t, tr, "a-block", &wg)
+	// Two Commits, one after the other, take consecutive turns: one
+	// starts at shard 0, the other at shard 1. Each must apply its shard-1
+	// write and then wait on shard 0.
+	var done atomic.Int32
+	for _, i := range []int{1, 2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bt := tr.Batch()
+			bt.Insert(fmt.Appendf(nil, "a-commit-%d", i), 1)
+			bt.Insert(fmt.Appendf(nil, "z-commit-%d", i), 1)
+			if err := bt.Commit(ctx); err != nil {
+				t.Error(err)
+			}
+			done.Add(1)
+		}()
+		z := fmt.Appendf(nil, "z-commit-%d", i)
+		testutil.Eventually(t, fmt.Sprintf("Commit %d's shard-1 write while shard 0 is held", i), testutil.HangLimit, func() bool {
+			return tr.Contains(z)
+		})
+	}
+	if done.Load() != 0 || tr.Contains([]byte("a-commit-1")) || tr.Contains([]byte("a-commit-2")) {
+		t.Fatal("a Commit's shard-0 write was applied while shard 0 was held")
+	}
+	b0.unblock()
+	wg.Wait()
+	for _, k := range []string{"a-commit-1", "a-commit-2", "a-block"} {
+		if !tr.Contains([]byte(k)) {
+			t.Fatalf("%s missing", k)
+		}
+	}
+}
+
 // TestPoolFastPathPanic (case 3): an operation that panics on the fast
 // path (the caller holds the word) fails with ErrPanicked and frees the
 // word: the next operations on the shard go through.

@@ -15,6 +15,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -29,6 +30,8 @@ import (
 var reps = flag.Int("reps", 7, "repetitions")
 var nkeys = flag.Int("keys", 1000000, "keys")
 var sections = flag.String("sections", "st,ct,sh,pool", "sections")
+var orders = flag.String("orders", "seq,shuf", "key orders")
+var cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 
 func med(v []float64) float64 {
 	s := append([]float64(nil), v...)
@@ -307,7 +310,17 @@ func main() {
 	for _, s := range splitComma(*sections) {
 		want[s] = true
 	}
-	for _, order := range []string{"seq", "shuf"} {
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			panic(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			panic(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	for _, order := range splitComma(*orders) {
 		k := keys(order)
 		if want["st"] {
 			st(order, k)
