@@ -61,7 +61,9 @@ package trie
 //     epoch read after the unlink was published, and handed back only once
 //     EpochDomain.SafeBelow passes that epoch, when no reader (Get,
 //     Contains, a writer's descent at MultiWriteMultiRead, an iterator) that
-//     could have reached it is still inside.
+//     could have reached it is still inside. Exception: the one writer frees
+//     a node it unlinks at once while it is quiet and no reader entered
+//     since it cleared c.rdIn (owinplace.go, "Quiet frees").
 //
 // Rejected: letting readers use the pool's Ptr (a data race with growth:
 // the pool's slice header is rewritten); reading the view once per node
@@ -147,6 +149,11 @@ type wstate[V any] struct {
 	freshed []uint32  // refs whose fresh bit was set
 	track   bool      // one-writer: freshness is tracked
 	pend    []retiree // one-writer: unlinked since publication (epoch set at publish)
+
+	// One-writer quiet frees (owinplace.go): quiet once SafeBelow passed
+	// quietFrom, the epoch read right after the writer last cleared c.rdIn.
+	quiet     bool
+	quietFrom uint64
 
 	ret      []retiree // retired, oldest first, from rhead
 	rhead    int
@@ -566,7 +573,17 @@ func (w *wstate[V]) freeNode(ref uint32) {
 // retiree's size).
 func (w *wstate[V]) freeSized(ref uint32, size int) {
 	w.unmark(ref)
+	w.freeRetired(ref, size)
+}
+
+// freeRetired is freeSized for a node unlinked after its publication,
+// which is never fresh (publication cleared its bit, and in-place writes
+// mark nothing), so its bitmap word is left alone.
+func (w *wstate[V]) freeRetired(ref uint32, size int) {
 	if poisonCheck {
+		if w.isFresh(ref) {
+			panic("trie: internal error: a retired node is marked fresh")
+		}
 		w.core.mem.at(ref).setHdr(poisonHdr)
 	}
 	w.core.mem.release(ref, size)
@@ -604,13 +621,16 @@ func (w *wstate[V]) reclaimScan() {
 	w.sinceAdv = 0
 	c.epoch.TryAdvance()
 	safe := c.epoch.SafeBelow()
+	if !c.multi {
+		w.watchReaders(safe)
+	}
 	i := w.rhead
 	for i < len(w.ret) && w.ret[i].epoch < safe {
 		r := w.ret[i]
 		if r.size == 0 {
 			w.freeValue(r.ref)
 		} else {
-			w.freeSized(r.ref, int(r.size))
+			w.freeRetired(r.ref, int(r.size))
 		}
 		i++
 	}

@@ -103,6 +103,7 @@ var ErrSelfWait = errors.New("trie: the caller would wait for itself")
 type Concurrent[V any] struct {
 	// Read-mostly fields, on their own cache line(s).
 	root      atomic.Uint32             // acquire/release: the published root ref
+	rdIn      atomic.Uint32             // seq-cst: one-writer: 1 once a reader entered since the writer cleared it (quiet frees, owinplace.go)
 	view      atomic.Pointer[view]      // acquire/release: chunk table for readers
 	vals      atomic.Pointer[valDir[V]] // acquire/release: value chunks for readers
 	shift     uint64                    // log2 of the pool's chunk size
@@ -266,6 +267,7 @@ func (c *Concurrent[V]) Level() primitives.Level { return c.level }
 // never blocks, locks or allocates.
 func (c *Concurrent[V]) Get(key []byte) (V, bool) {
 	g := c.epoch.Enter()
+	c.readerIn()
 	idx, ok := c.lookup(key)
 	var v V
 	if ok {
@@ -279,6 +281,7 @@ func (c *Concurrent[V]) Get(key []byte) (V, bool) {
 // allocates.
 func (c *Concurrent[V]) Contains(key []byte) bool {
 	g := c.epoch.Enter()
+	c.readerIn()
 	_, ok := c.lookup(key)
 	g.Exit()
 	return ok

@@ -3,7 +3,9 @@ package trie
 // Read paths of the concurrent forms.
 //
 // Invariants (see cmem.go): a reader holds an epoch guard from before it
-// loads the root until it has read its last node byte and value; it loads
+// loads the root until it has read its last node byte and value, and marks
+// itself in (readerIn) right after taking the guard, before its first load
+// of the tree (the one writer's quiet frees rely on it); it loads
 // the root and every child slot with an atomic load (acquire), so every
 // byte of the node it leads to was written before (happens-before) the
 // store that published it. It loads a node's header and value index as one
@@ -29,6 +31,18 @@ import (
 
 	"github.com/zipora-go/zipora/internal/gid"
 )
+
+// readerIn marks a reader as entered (rdIn) for the one writer's quiet
+// frees (owinplace.go): every reader calls it right after it takes its
+// epoch guard and before it loads anything of the tree. The flag is
+// stored only when clear (after the writer cleared it: at most once per
+// reclamation scan), so a reader's usual cost is one load of a read-mostly
+// line.
+func (c *Concurrent[V]) readerIn() {
+	if c.rdIn.Load() == 0 { // seq-cst: after the guard's counter increment
+		c.rdIn.Store(1) // seq-cst: before the reader's first load of the tree
+	}
+}
 
 // lookup returns the value index of key in the published trie. The caller
 // holds an epoch guard.
@@ -160,6 +174,7 @@ func (cur *Cursor[V]) startIn(c *Concurrent[V], st *snapState[V], from []byte, m
 	cur.mode, cur.hit = mode, false
 	cur.bound = append(cur.bound[:0], bound...)
 	cur.hold.enter(&c.epoch, &c.readers)
+	c.readerIn()
 	cur.open = true
 	cur.it.c = c
 	var root uint32

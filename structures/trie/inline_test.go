@@ -10,7 +10,8 @@ import (
 // small helpers inlining into it (issue 23: the call chain around
 // Concurrent.Insert cost more instructions than its locked operations):
 // the role's CAS (lockFree) into owInsertOne, checkInsert into Insert,
-// markFresh into newValueLeaf, storeOwStats into publish. Generic methods
+// markFresh into newValueLeaf, storeOwStats into publish; and on the
+// readers' side, readerIn (the quiet-free flag) into Get. Generic methods
 // are compiled where they are instantiated, so the check builds
 // internal/inlinecheck, which instantiates them, with -gcflags=-m.
 func TestOneWriterFastPathsInline(t *testing.T) {
@@ -20,6 +21,7 @@ func TestOneWriterFastPathsInline(t *testing.T) {
 		{"concurrent", `\(\*Concurrent\[go\.shape\.uint64\]\)\.checkInsert`},
 		{"cmem", `\(\*wstate\[go\.shape\.uint64\]\)\.markFresh`},
 		{"owform", `\(\*wstate\[go\.shape\.uint64\]\)\.storeOwStats`},
+		{"concurrent", `\(\*Concurrent\[go\.shape\.uint64\]\)\.readerIn`},
 	} {
 		re := regexp.MustCompile(c.file + `\.go:\d+:\d+: inlining call to trie\.` + c.fn + `\n`)
 		if !re.Match(out) {

@@ -40,6 +40,7 @@ func (c *Concurrent[V]) owInit(pcfg pool.Config) (chunk int, err error) {
 	c.w.core.mem = mem
 	c.w.core.batch = c // batch deletes' fix-up (core.unlinked)
 	c.w.track = true
+	c.w.quiet = true // no reader yet, rdIn 0 (owinplace.go)
 	return mem.p.Config().ChunkSize, nil
 }
 

@@ -391,6 +391,7 @@ func (s *Snapshot[V]) Get(key []byte) (V, bool) {
 	st := s.st
 	c := st.c
 	g := c.epoch.Enter()
+	c.readerIn()
 	var v V
 	ok := false
 	if !st.closed.Load() { // acquire: see the file comment

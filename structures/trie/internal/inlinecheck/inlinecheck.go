@@ -13,3 +13,7 @@ func Insert(c *trie.Concurrent[uint64], k []byte) (bool, error) { return c.Inser
 
 // InsertNow calls the writer's in-place insert.
 func InsertNow(w *trie.Writer[uint64], k []byte) (bool, error) { return w.InsertNow(k, 1) }
+
+// Get calls the concurrent trie's lookup (its reader-side flag, readerIn,
+// must inline).
+func Get(c *trie.Concurrent[uint64], k []byte) (uint64, bool) { return c.Get(k) }
