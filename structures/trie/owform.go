@@ -56,17 +56,46 @@ func (c *Concurrent[V]) owInsertOne(key []byte, v V) (added bool, err error) {
 			return false, err
 		}
 	}
-	defer c.release()
 	if c.w.root != c.root.Load() || c.snap.on { // the writer's own last store
+		defer c.release()
 		return c.owInsertNow(key, v)
 	}
+	defer c.releaseOne()
 	c.w.track = false // beginInPlace, with nothing pending to publish
 	added, err = c.owInsertNowOnce(key, v)
 	if err != nil && c.w.relieve(err) {
 		added, err = c.owInsertNowOnce(key, v)
 	}
-	c.endInPlace()
 	return added, err
+}
+
+// releaseOne is release after owInsertOne's in-place insert: endInPlace,
+// then publication, then the unlock. The write's own stores published its
+// nodes and root, and nothing is fresh (track off, no snapshot open), so
+// unless something unusual waits (unlinked items queued for publication,
+// fresh nodes, a reclamation scan due, an old arena to drop, a snapshot:
+// publish's cases) publication is the new count and version, which ride
+// on the unlock, and the statistics: publish's steps without its call.
+// Holder only.
+func (c *Concurrent[V]) releaseOne() {
+	w := &c.w
+	w.track = true
+	w.root = c.root.Load() // the writer's own last store
+	if w.dirty {
+		if len(w.pend) != 0 || len(w.freshed) != 0 || w.sinceAdv >= advanceEvery || c.dropPending || c.snap.on {
+			c.publish()
+		} else {
+			w.dirty = false
+			w.pubs++
+			w.pub = pubFields(w.keys, w.pubs) // stored by the unlock
+			if n, b := w.core.nodes, w.core.mem.inUse; n != w.statNodes || b != w.statBytes {
+				w.storeOwStats(n, b)
+			}
+		}
+	}
+	if c.wword.Swap(w.pub)&wStateMask == wWaited { // release: the writer state to the next holder
+		c.wakeOne()
+	}
 }
 
 // owDeleteOne is Concurrent.Delete at OneWriteMultiRead (see owInsertOne).
