@@ -308,7 +308,22 @@ func (c *Concurrent[V]) Insert(key []byte, v V) (added bool, err error) {
 	if c.multi {
 		return c.mwInsertGated(key, v)
 	}
-	return c.owInsertOne(key, v)
+	// OneWriteMultiRead. The common case inline (one call level less per
+	// key, issue 23): the role free (one CAS), no copy-on-write batch
+	// pending, no snapshot open, the arena not exhausted: owInsertNow's
+	// steps, and releaseOne deferred as soon as the role is held (a panic
+	// inside the insert gives it back). Otherwise owInsertOne.
+	held := c.lockFree()
+	if !held || c.w.root != c.root.Load() || c.snap.on { // the writer's own last store
+		return c.owInsertOne(key, v, held)
+	}
+	defer c.releaseOne()
+	c.w.track = false // beginInPlace, with nothing pending to publish
+	added, err = c.owInsertNowOnce(key, v)
+	if err != nil && c.w.relieve(err) {
+		added, err = c.owInsertNowOnce(key, v)
+	}
+	return added, err
 }
 
 // Delete removes key and returns its value and whether it was present.

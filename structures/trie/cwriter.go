@@ -77,7 +77,7 @@ func (c *Concurrent[V]) lockWriter(ctx context.Context) error {
 
 // lockFree takes the writer role if it is free, with one CAS, and reports
 // whether it did: lockWriter's fast path, small enough to inline into the
-// per-key writes (owInsertOne).
+// per-key writes (Concurrent.Insert).
 func (c *Concurrent[V]) lockFree() bool {
 	x := c.wword.Load()
 	return x&wStateMask == wFree && c.wword.CompareAndSwap(x, x|wHeld) // acquire: the previous holder's writer state

@@ -9,7 +9,7 @@ import (
 // TestOneWriterFastPathsInline: the one writer's per-key insert relies on
 // small helpers inlining into it (issue 23: the call chain around
 // Concurrent.Insert cost more instructions than its locked operations):
-// the role's CAS (lockFree) into owInsertOne, checkInsert into Insert,
+// the role's CAS (lockFree) into Insert, checkInsert into Insert,
 // markFresh into newValueLeaf, storeOwStats into publish; and on the
 // readers' side, readerIn (the quiet-free flag) into Get. Generic methods
 // are compiled where they are instantiated, so the check builds
@@ -17,7 +17,7 @@ import (
 func TestOneWriterFastPathsInline(t *testing.T) {
 	out := inlineDecisions(t, "./internal/inlinecheck")
 	for _, c := range []struct{ file, fn string }{
-		{"owform", `\(\*Concurrent\[go\.shape\.uint64\]\)\.lockFree`},
+		{"concurrent", `\(\*Concurrent\[go\.shape\.uint64\]\)\.lockFree`},
 		{"concurrent", `\(\*Concurrent\[go\.shape\.uint64\]\)\.checkInsert`},
 		{"cmem", `\(\*wstate\[go\.shape\.uint64\]\)\.markFresh`},
 		{"owform", `\(\*wstate\[go\.shape\.uint64\]\)\.storeOwStats`},

@@ -7,8 +7,8 @@ package trie
 // copy-on-write); compaction is ocompact.go.
 //
 // Who may call what: owInit only from NewConcurrent, before c is shared;
-// owInsertOne, owDeleteOne and owReclaim from any goroutine (they take the
-// role); everything else only in the goroutine that holds the writer role,
+// owInsertOne (unless held), owDeleteOne and owReclaim from any goroutine
+// (they take the role); everything else only in the goroutine that holds the writer role,
 // or, for publish, the multi-writer form's snapshot-mode writer under
 // mwSnap.mu (snapmw.go), which runs this form's in-place writes on c.w.
 // Readers never call these.
@@ -44,32 +44,22 @@ func (c *Concurrent[V]) owInit(pcfg pool.Config) (chunk int, err error) {
 	return mem.p.Config().ChunkSize, nil
 }
 
-// owInsertOne is Concurrent.Insert at OneWriteMultiRead: it takes the
-// writer role (waiting), inserts in place and gives the role back, which
-// publishes the key count and version. The common case (the role free, no
-// copy-on-write batch pending, no snapshot open, the arena not exhausted)
-// runs owInsertNow's steps inline: one call less per level of wrapping on
-// a path that runs once per key (issue 23).
-func (c *Concurrent[V]) owInsertOne(key []byte, v V) (added bool, err error) {
-	if !c.lockFree() {
+// owInsertOne is Concurrent.Insert at OneWriteMultiRead off its inline
+// fast path (Insert: the role taken with one CAS, no copy-on-write batch
+// pending, no snapshot open): with the role already taken (held), or
+// after waiting for it, it inserts in place through owInsertNow and gives
+// the role back (release), which publishes the key count and version.
+func (c *Concurrent[V]) owInsertOne(key []byte, v V, held bool) (bool, error) {
+	if !held {
 		if err := c.lockWriterSlow(context.Background()); err != nil {
 			return false, err
 		}
 	}
-	if c.w.root != c.root.Load() || c.snap.on { // the writer's own last store
-		defer c.release()
-		return c.owInsertNow(key, v)
-	}
-	defer c.releaseOne()
-	c.w.track = false // beginInPlace, with nothing pending to publish
-	added, err = c.owInsertNowOnce(key, v)
-	if err != nil && c.w.relieve(err) {
-		added, err = c.owInsertNowOnce(key, v)
-	}
-	return added, err
+	defer c.release()
+	return c.owInsertNow(key, v)
 }
 
-// releaseOne is release after owInsertOne's in-place insert: endInPlace,
+// releaseOne is release after Insert's inline in-place insert: endInPlace,
 // then publication, then the unlock. The write's own stores published its
 // nodes and root, and nothing is fresh (track off, no snapshot open), so
 // unless something unusual waits (unlinked items queued for publication,
