@@ -190,7 +190,7 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 		return c.slotInsertNow(slot, slot.Load(), key[depth:], v) // writer's own store
 	case walkPrefix:
 		m := commonPrefix(n.prefix(h), key[depth:])
-		nr, err := c.w.splitFor(n, h, m, key[depth:], v)
+		nr, err := c.w.splitNow(n, h, m, key[depth:], v)
 		if err != nil {
 			return false, err
 		}
@@ -223,6 +223,38 @@ func (c *Concurrent[V]) owInsertNowOnce(key []byte, v V) (bool, error) {
 	return c.addChildNow(slot, slot.Load(), n, h, b, key[depth+1:], v)
 }
 
+// splitNow is splitFor (owmr.go) for the in-place writes: the same
+// replacement of n, with the builders called directly (splitNode's,
+// withPrefix's and build's calls cost about 35 instructions each per split
+// on a path that runs for about every other word key: issue 23). n is not
+// freed; on error nothing is left allocated.
+func (w *wstate[V]) splitNow(n node, h header, m int, rest []byte, v V) (uint32, error) {
+	vidx, leaf, err := w.newKeyParts(m, rest, v)
+	if err != nil {
+		return 0, err
+	}
+	pre := n.prefix(h)
+	end := m == len(rest)
+	old, err := w.core.withPrefix(n, h, pre[m+1:])
+	if err == nil {
+		w.markFresh(old)
+		var nr uint32
+		if nr, err = w.core.buildNode(makeHeader(m, 1, classFor(2), end, false), pre[:m], vidx, node{}, 0, pre[m], old); err == nil {
+			w.markFresh(nr)
+			if !end {
+				nn := w.core.mem.at(nr)
+				w.core.insertChildInPlace(nn, nn.hdr(), rest[m], leaf)
+			}
+			return nr, nil
+		}
+		if !isLeafRef(old) {
+			w.freeNode(old)
+		}
+	}
+	w.undoKeyParts(m, rest, vidx, leaf)
+	return 0, err
+}
+
 // slotInsertNow inserts the key whose remaining bytes are rest at slot,
 // which holds nothing (an empty trie) or an inline leaf.
 func (c *Concurrent[V]) slotInsertNow(slot *atomic.Uint32, ref uint32, rest []byte, v V) (bool, error) {
@@ -247,12 +279,13 @@ func (c *Concurrent[V]) slotInsertNow(slot *atomic.Uint32, ref uint32, rest []by
 	if err != nil {
 		return false, err
 	}
-	nr, err := c.w.build(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, rest[0], leaf)
+	nr, err := c.w.core.buildNode(makeHeader(0, 1, classFor(2), true, false), nil, ref>>1, node{}, 0, rest[0], leaf)
 	if err != nil {
 		c.w.undoLeaf(leaf)
 		return false, err
 	}
-	slot.Store(nr) // release: publishes the node
+	c.w.markFresh(nr) // w.build's step, without its call
+	slot.Store(nr)    // release: publishes the node
 	return c.inserted(true), nil
 }
 
@@ -286,7 +319,11 @@ func (c *Concurrent[V]) addChildNow(slot *atomic.Uint32, ref uint32, n node, h h
 		if cnt < maxSparse {
 			dh = makeHeader(h.prefixLen(), cnt+1, classFor(cnt+1), h.hasValue(), false)
 		}
-		nr, err = c.w.build(dh, n.prefix(h), n.valueIdx(), n, h, b, leaf)
+		// w.build without its call (issue 23: the wrapper cost about 35
+		// instructions per growth)
+		if nr, err = c.w.core.buildNode(dh, n.prefix(h), n.valueIdx(), n, h, b, leaf); err == nil {
+			c.w.markFresh(nr)
+		}
 	}
 	if err != nil {
 		c.w.undoLeaf(leaf)
