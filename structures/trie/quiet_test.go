@@ -1,6 +1,7 @@
 package trie
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -128,7 +129,8 @@ func TestQuietFreeWaitsForReaders(t *testing.T) {
 // TestQuietFreesHammer: readers that come in bursts while one writer
 // inserts (splits and growths unlink nodes all along), so the writer keeps
 // moving between quiet (immediate frees) and retiring: every reader finds
-// every key inserted before its burst, with its value (conservation), and
+// every key inserted before its burst, with its value (conservation), a
+// walker's cursors see keys ascending with their own values, and
 // in the invariants and race builds a reader that reached a freed node
 // panics. Per round: the writer inserts a batch with no reader in (it
 // turns quiet), then a second batch while the readers run.
@@ -170,6 +172,24 @@ func quietHammer(t *testing.T, readers int) {
 				}
 			})
 		}
+		wg.Go(func() { // a walker: short cursor walks, key and value must agree
+			var cur Cursor[uint64]
+			for n := 0; !stop.Load() || n < 20; n++ {
+				cur.SeekPrefix(c, fmt.Appendf(nil, "k/%d/", n%7))
+				var last []byte
+				for range 50 {
+					k, v, ok := cur.Next()
+					if !ok {
+						break
+					}
+					if last != nil && bytes.Compare(k, last) <= 0 || !bytes.Equal(key(int(v)), k) {
+						bad.Add(1)
+					}
+					last = append(last[:0], k...)
+				}
+				cur.Close()
+			}
+		})
 		for range batch { // readers entering while the writer frees
 			if _, err := c.Insert(key(published), uint64(published)); err != nil {
 				t.Fatal(err)
