@@ -38,9 +38,12 @@ import (
 // stored only when clear (after the writer cleared it: at most once per
 // reclamation scan), so a reader's usual cost is one load of a read-mostly
 // line.
-func (c *Concurrent[V]) readerIn() {
-	if c.rdIn.Load() == 0 { // seq-cst: after the guard's counter increment
-		c.rdIn.Store(1) // seq-cst: before the reader's first load of the tree
+func (c *Concurrent[V]) readerIn() { markReaderIn(&c.rdIn) }
+
+// markReaderIn is readerIn on the flag f (longHold.enter takes it too).
+func markReaderIn(f *atomic.Uint32) {
+	if f.Load() == 0 { // seq-cst: after the guard's counter increment
+		f.Store(1) // seq-cst: before the reader's first load of the tree
 	}
 }
 
@@ -173,8 +176,7 @@ func (cur *Cursor[V]) startIn(c *Concurrent[V], st *snapState[V], from []byte, m
 	cur.Close()
 	cur.mode, cur.hit = mode, false
 	cur.bound = append(cur.bound[:0], bound...)
-	cur.hold.enter(&c.epoch, &c.readers)
-	c.readerIn()
+	cur.hold.enter(&c.epoch, &c.readers, &c.rdIn)
 	cur.open = true
 	cur.it.c = c
 	var root uint32

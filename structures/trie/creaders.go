@@ -130,13 +130,16 @@ type longHold struct {
 	rslot int     // where it is recorded
 }
 
-// enter records the calling goroutine in rs, then takes d's guard.
-func (h *longHold) enter(d *primitives.EpochDomain, rs *readerSet) {
+// enter records the calling goroutine in rs, then takes d's guard and
+// marks the reader in on the trie's flag in (readerIn: before the walk
+// loads anything of the tree).
+func (h *longHold) enter(d *primitives.EpochDomain, rs *readerSet, in *atomic.Uint32) {
 	if trackReaders {
 		h.rg = gid.Current()
 		h.rslot = rs.enter(h.rg)
 	}
 	h.g = d.Enter()
+	markReaderIn(in)
 }
 
 // exit lets go of the guard, then removes the record from rs.

@@ -3,6 +3,7 @@ package trie
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -264,5 +265,52 @@ func TestInsertPanicReleasesRole(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEveryReaderMarksIn: each read path of a one-writer Concurrent and of
+// its snapshots sets the quiet-free flag (rdIn) before it reads the tree;
+// a path that did not would let the writer free nodes under it.
+func TestEveryReaderMarksIn(t *testing.T) {
+	c := newC[uint64](t, primitives.OneWriteMultiRead)
+	for i := range 50 {
+		if _, err := c.Insert(fmt.Appendf(nil, "r/%02d", i), uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var cur Cursor[uint64]
+	for name, read := range map[string]func(){
+		"Get":      func() { c.Get([]byte("r/07")) },
+		"Contains": func() { c.Contains([]byte("r/07")) },
+		"All": func() {
+			for range c.All() {
+				break
+			}
+		},
+		"Cursor.Seek":         func() { cur.Seek(c, nil); cur.Close() },
+		"Snapshot.Get":        func() { s.Get([]byte("r/07")) },
+		"Snapshot.Contains":   func() { s.Contains([]byte("r/07")) },
+		"Cursor.SeekSnapshot": func() { cur.SeekSnapshot(s, nil); cur.Close() },
+		"Snapshot.All": func() {
+			for range s.All() {
+				break
+			}
+		},
+		"Snapshot.Save": func() {
+			if _, err := s.Save(io.Discard, Uint64Codec()); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		c.rdIn.Store(0)
+		read()
+		if c.rdIn.Load() != 1 {
+			t.Errorf("%s did not mark its reader in", name)
+		}
 	}
 }

@@ -361,7 +361,7 @@ func SaveSnapshots[V any](w io.Writer, snaps []*Snapshot[V], c Codec[V]) (int64,
 func (w *treeSaver[V, L]) saveSnapshot(s *Snapshot[V]) error {
 	st, ct := s.st, s.st.c
 	var hold longHold
-	hold.enter(&ct.epoch, &ct.readers)
+	hold.enter(&ct.epoch, &ct.readers, &ct.rdIn)
 	defer hold.exit(&ct.readers)
 	if st.closed.Load() || st.root == 0 { // acquire: inside the guard (snapshot.go)
 		return nil
