@@ -25,9 +25,11 @@ import (
 // top of the bump range, top names it and its bits stay clear; the next
 // bump allocation or any slow path sets them (flushTop). Freeing it
 // moves the bump pointer back (as zipora does), so an alloc/free pair or a
-// stack-like pattern touches no free list and no bitmap word. A Free checks
-// top before the bitmap, so the bitmap plus top is exactly the set of live
-// small blocks.
+// stack-like pattern touches no free list, no bitmap word and no size
+// class: the top block's allocation is counted in its class when it is
+// marked, and a block freed while it is the top counts as one pair (one
+// allocation and one free) in pairs. A Free checks top before the bitmap,
+// so the bitmap plus top is exactly the set of live small blocks.
 type NoLocking struct {
 	// Copies of the arena's hot fields, refreshed by sync after every call
 	// that may change the arena (the fast paths stay short: every
@@ -41,6 +43,7 @@ type NoLocking struct {
 	rotAlign   int    // -alignShift
 	shift      uint
 	alignShift uint
+	alignMask  Offset // alignment - 1
 
 	cls []nlClass // per size class
 	// live has two bits per alignment unit below the arena's limit, a
@@ -58,8 +61,12 @@ type NoLocking struct {
 	bump  Offset // next free byte of the current chunk
 	end   Offset // end of the current chunk
 	// top is the newest bump block while it is live, unmarked in live and
-	// ends at bump; noTop otherwise.
+	// ends at bump; noTop otherwise. Its allocation is in no class's
+	// allocs until flushTop marks it; Stats counts it.
 	top Offset
+	// pairs counts the top blocks freed by moving bump back (TryFree):
+	// each is one allocation and one free, in no class's counters.
+	pairs uint64
 
 	hugeAllocs, hugeFrees uint64
 	smallChunks           int64  // chunks given to small blocks
@@ -72,7 +79,7 @@ type NoLocking struct {
 // sync refreshes the copies of the arena's fields.
 func (p *NoLocking) sync() {
 	p.chunks, p.belowUnits = p.a.chunks, max(uint64(p.a.limit>>p.a.alignShift), 1)-1
-	p.rotAlign, p.shift, p.alignShift = -int(p.a.alignShift), p.a.shift, p.a.alignShift
+	p.rotAlign, p.shift, p.alignShift, p.alignMask = -int(p.a.alignShift), p.a.shift, p.a.alignShift, p.a.alignMask
 	if n := int(p.a.limit>>p.a.alignShift+unitsPerWord-1) / unitsPerWord; len(p.live) < n {
 		p.live = append(p.live, make([]uint64, n-len(p.live))...)
 		p.cross = append(p.cross, make([]uint32, n-len(p.cross))...)
@@ -95,9 +102,10 @@ func (p *NoLocking) crossAt(u uint64) *uint32 {
 	return (*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.cross)), u/unitsPerWord*4))
 }
 
-// mark records the block of class c at off live: its start and end bits,
-// or its cross entry.
+// mark records the block of class c at off live (its start and end bits,
+// or its cross entry) and counts its allocation.
 func (p *NoLocking) mark(off Offset, c uint) {
+	p.cls[c].allocs++
 	u := uint64(off) >> (p.alignShift & 63)
 	if u%unitsPerWord+uint64(c) >= unitsPerWord {
 		*p.crossAt(u) = crossEntry(u, uint64(c+1))
@@ -111,8 +119,9 @@ func (p *NoLocking) mark(off Offset, c uint) {
 // Free can match (off+size would wrap to an unaligned value, never bump).
 const noTop = ^Offset(0)
 
-// flushTop marks the unmarked top block live (see NoLocking.top): before
-// any path that moves the bump range or reads the bitmap as the truth.
+// flushTop marks the unmarked top block live and counts its allocation
+// (see NoLocking.top): before any path that moves the bump range or reads
+// the bitmap as the truth.
 func (p *NoLocking) flushTop() {
 	if t := p.top; t != noTop {
 		p.mark(t, uint((p.bump-t)>>(p.alignShift&63))-1)
@@ -171,7 +180,7 @@ func (p *NoLocking) Reset() {
 	p.huge.init(&p.a)
 	initClasses(p.cls)
 	p.live, p.cross = p.live[:0], p.cross[:0]
-	p.bump, p.end, p.top = 0, 0, noTop
+	p.bump, p.end, p.top, p.pairs = 0, 0, noTop, 0
 	p.hugeAllocs, p.hugeFrees, p.smallChunks, p.reclaimMark = 0, 0, 0, 0
 	p.sync()
 }
@@ -188,17 +197,16 @@ func (p *NoLocking) Alloc(size int) (Offset, error) {
 		h := &p.cls[c]
 		if off := h.head; off != 0 {
 			h.head = *(*Offset)(p.ptr(off))
-			h.allocs++
 			p.mark(off, c)
 			return off, nil
 		}
 		if off, n := p.bump, Offset(c+1)<<(p.alignShift&63); p.end-off >= n {
-			// The new top of the bump range; the previous one is marked.
+			// The new top of the bump range (counted when it is marked
+			// or freed); the previous one is marked.
 			if t := p.top; t != noTop {
 				p.mark(t, uint((off-t)>>(p.alignShift&63))-1) // t ends at off
 			}
 			p.bump, p.top = off+n, off
-			h.allocs++
 			return off, nil
 		}
 	}
@@ -271,11 +279,10 @@ func (p *NoLocking) push(h *nlClass, off Offset) {
 //	}
 func (p *NoLocking) TryAlloc(size int) Offset {
 	c := uint(size-1) >> (p.alignShift & 63)
-	if !invariants && c < uint(len(p.cls)) && p.top == noTop {
-		h := &p.cls[c]
-		if off, n := p.bump, Offset(c+1)<<(p.alignShift&63); h.head == 0 && p.end-off >= n {
-			p.bump, p.top = off+n, off // the new unmarked top (see NoLocking)
-			h.allocs++
+	if !invariants && p.top == noTop && c < uint(len(p.cls)) && p.cls[c].head == 0 {
+		// off+n cannot wrap: bump <= end <= the arena's limit.
+		if off, b := p.bump, p.bump+Offset(c+1)<<(p.alignShift&63); b <= p.end {
+			p.bump, p.top = b, off // the new unmarked top, counted later (see NoLocking)
 			return off
 		}
 	}
@@ -288,9 +295,13 @@ func (p *NoLocking) TryAlloc(size int) Offset {
 // invariants build) it does nothing and reports false, and the caller
 // calls Free, which frees the block or reports the error.
 func (p *NoLocking) TryFree(off Offset, size int) bool {
-	if c := uint(size-1) >> (p.alignShift & 63); !invariants && off == p.top && c < uint(len(p.cls)) && off+Offset(c+1)<<(p.alignShift&63) == p.bump {
+	// n is size rounded up to the alignment: the top block's own size
+	// exactly when size is of its class. A size that is not small never
+	// matches: size <= 0 wraps n to 0 or to above 1<<63, a size above
+	// MaxFastBlock rounds up past every small block.
+	if n := (Offset(size-1) | p.alignMask) + 1; !invariants && off == p.top && off+n == p.bump {
 		p.bump, p.top = off, noTop
-		p.cls[c].frees++
+		p.pairs++
 		return true
 	}
 	return false
@@ -410,11 +421,10 @@ func (p *NoLocking) allocSlow(size int) (Offset, error) {
 		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size) // acquire: the chunk table
 	}
 	if off+n == p.bump {
-		p.top = off // the top of the bump range: marked lazily, as Alloc's bump does
+		p.top = off // the top of the bump range: marked and counted lazily, as Alloc's bump does
 	} else {
 		p.mark(off, c)
 	}
-	h.allocs++
 	return off, nil
 }
 
@@ -460,7 +470,7 @@ func (p *NoLocking) refill(c uint) (Offset, error) {
 // reclaim gives chunks whose blocks are all free back to the arena (see
 // reclaimSmall), when some block was freed since the last try.
 func (p *NoLocking) reclaim() bool {
-	frees := p.hugeFrees
+	frees := p.hugeFrees + p.pairs
 	for i := range p.cls {
 		frees += p.cls[i].frees
 	}
@@ -572,6 +582,12 @@ func (p *NoLocking) Stats() Stats {
 		s.Allocs += h.allocs
 		s.Frees += h.frees
 		inUse += int64(h.allocs-h.frees) * int64(i+1) << p.a.alignShift
+	}
+	s.Allocs += p.pairs
+	s.Frees += p.pairs
+	if p.top != noTop { // allocated, not counted yet
+		s.Allocs++
+		inUse += int64(p.bump - p.top)
 	}
 	untouched := int64(p.end - p.bump)
 	s.InUse = inUse + p.huge.liveBytes
