@@ -388,6 +388,19 @@ func TestNoLockingCounters(t *testing.T) {
 					check(op)
 					if r.IntN(4) == 0 { // an alloc/free pair
 						live = live[:len(live)-1]
+						// A size of another class is refused, the top
+						// or not, and changes no count (a refused Free
+						// marks the top: it is no longer the top).
+						if wrong := size + cfg.Alignment; r.IntN(2) == 0 && (wrong <= cfg.MaxFastBlock || size > cfg.MaxFastBlock) {
+							op = "a refused free"
+							if p.TryFree(off, wrong) {
+								t.Fatalf("TryFree(%#x, %d) of a %d-byte block accepted", uint64(off), wrong, size)
+							}
+							if err := p.Free(off, wrong); !errors.Is(err, ErrInvalidFree) {
+								t.Fatalf("Free(%#x, %d) of a %d-byte block: %v, want ErrInvalidFree", uint64(off), wrong, size, err)
+							}
+							check(op)
+						}
 						if !p.TryFree(off, size) {
 							if op == "TryAlloc" && !invariants {
 								t.Fatalf("TryFree of the block TryAlloc just returned (%#x, %d) refused", uint64(off), size)
@@ -398,7 +411,14 @@ func TestNoLockingCounters(t *testing.T) {
 						}
 						frees++
 						inUse -= int64(p.BlockSize(size))
-						check("TryFree of the top")
+						check("the pair's free")
+						if p.TryFree(off, size) {
+							t.Fatalf("TryFree(%#x, %d) accepted a double free", uint64(off), size)
+						}
+						if err := p.Free(off, size); !errors.Is(err, ErrInvalidFree) {
+							t.Fatalf("Free(%#x, %d) of a freed block: %v, want ErrInvalidFree", uint64(off), size, err)
+						}
+						check("a double free")
 					}
 				default:
 					j := len(live) - 1 // mostly the newest: the top block
