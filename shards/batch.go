@@ -204,7 +204,7 @@ func (b *Batch[V]) step(ctx context.Context, s *trieShard[V], so *shardOps[V], w
 	if s.own.tryAcquire() {
 		s.begin()
 		s.applyBatch(so, end)
-		s.own.serve(s, nil)
+		s.own.pass(s)
 		return true
 	}
 	if !wait {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zipora-go/zipora/internal/gid"
 	"github.com/zipora-go/zipora/internal/testutil"
 	"github.com/zipora-go/zipora/shards"
 	"github.com/zipora-go/zipora/structures/pool"
@@ -340,6 +341,53 @@ func TestCommitSkipsHeldShard(t *testing.T) {
 	b0.unblock()
 	wg.Wait()
 	for _, k := range []string{"a-commit-1", "a-commit-2", "a-block"} {
+		if !tr.Contains([]byte(k)) {
+			t.Fatalf("%s missing", k)
+		}
+	}
+}
+
+// TestCommitPassesQueuedWrites: a write queued on a shard while a Commit
+// applies its chunk there is applied by its own caller, to whom the
+// Commit hands the word, not by the Commit's goroutine. (The Commit
+// applied it: a producer committing to two shards spent its time applying
+// the other producer's chunk while that producer sat parked, and 2
+// producers inserted ascending keys 0.67x as fast as one locked trie.)
+func TestCommitPassesQueuedWrites(t *testing.T) {
+	tr := twoShards(t)
+	h := installHooks(t)
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	ctx := context.Background()
+	var commitG, singleG atomic.Uintptr
+	h.onApply("a-commit", func() {
+		commitG.Store(gid.Current())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := tr.Insert(ctx, []byte("a-single"), 1); err != nil {
+				t.Error(err)
+			}
+		}()
+		waitQueued(t, tr, 0)
+	})
+	h.onApply("a-single", func() { singleG.Store(gid.Current()) })
+	bt := tr.Batch()
+	bt.Insert([]byte("a-commit"), 1)
+	bt.Insert([]byte("z-commit"), 1)
+	testutil.Within(t, "Commit", func() {
+		if err := bt.Commit(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	if commitG.Load() == 0 || singleG.Load() == 0 {
+		t.Fatal("a write was not applied")
+	}
+	if commitG.Load() == singleG.Load() {
+		t.Fatal("the Commit's goroutine applied the write queued behind its chunk")
+	}
+	for _, k := range []string{"a-commit", "z-commit", "a-single"} {
 		if !tr.Contains([]byte(k)) {
 			t.Fatalf("%s missing", k)
 		}

@@ -226,6 +226,7 @@ func BenchmarkNoLockingInline(b *testing.B) {
 	for _, size := range benchSizes {
 		b.Run(fmt.Sprintf("size=%d/via=inline", size), func(b *testing.B) {
 			p := must(NewNoLocking(benchCfg))
+			b.ReportAllocs()
 			for b.Loop() {
 				off := p.TryAlloc(size)
 				if off == Nil {
@@ -239,6 +240,7 @@ func BenchmarkNoLockingInline(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("size=%d/via=concrete", size), func(b *testing.B) {
 			p := must(NewNoLocking(benchCfg))
+			b.ReportAllocs()
 			for b.Loop() {
 				off, _ := p.Alloc(size)
 				p.Free(off, size)
@@ -247,6 +249,7 @@ func BenchmarkNoLockingInline(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("size=%d/via=interface", size), func(b *testing.B) {
 			var p Pool = must(NewNoLocking(benchCfg))
+			b.ReportAllocs()
 			for b.Loop() {
 				off, _ := p.Alloc(size)
 				p.Free(off, size)

@@ -22,12 +22,16 @@ import (
 // first bitmap word) is an out-of-line slow path.
 //
 // The newest bump block is marked lazily: while it is live and still the
-// top of the bump range, top names it and its bits stay clear; the next
-// bump allocation or any slow path sets them (flushTop). Freeing it
-// moves the bump pointer back (as zipora does), so an alloc/free pair or a
-// stack-like pattern touches no free list and no bitmap word. A Free checks
-// top before the bitmap, so the bitmap plus top is exactly the set of live
-// small blocks.
+// top of the bump range, it starts at bump, topM holds its size less one
+// and its bits stay clear; the next bump allocation or any slow path sets
+// them and moves bump past it (flushTop). Freeing it clears topM, so an
+// alloc/free pair writes topM twice and one counter and nothing else of
+// the pool: no bitmap word, no free list, no size class, not even bump.
+// The top block's allocation is counted in its class when it is
+// marked, and a block freed while it is the top counts as one pair (one
+// allocation and one free) in pairs. A Free checks the top before the
+// bitmap, so the bitmap plus the top is exactly the set of live small
+// blocks.
 type NoLocking struct {
 	// Copies of the arena's hot fields, refreshed by sync after every call
 	// that may change the arena (the fast paths stay short: every
@@ -41,8 +45,15 @@ type NoLocking struct {
 	rotAlign   int    // -alignShift
 	shift      uint
 	alignShift uint
+	alignMask  Offset // alignment - 1
 
-	cls []nlClass // per size class
+	// cls holds each size class at index m>>3, m the class's block size
+	// less one (see topM and classOf), so the fast paths reach it from
+	// the size with no shift by the alignment (a variable shift costs the
+	// pair three instructions and a register); at an alignment above 8
+	// the entries between two classes' stay unused (MaxFastBlock/8
+	// entries in all).
+	cls []nlClass
 	// live has two bits per alignment unit below the arena's limit, a
 	// start and an end bit (the layout of slotMeta.live, see markLive),
 	// set while a small block starts or ends there: every build checks a
@@ -55,11 +66,19 @@ type NoLocking struct {
 	// so every free reads one word whatever the size.
 	live  []uint64
 	cross []uint32
-	bump  Offset // next free byte of the current chunk
-	end   Offset // end of the current chunk
-	// top is the newest bump block while it is live, unmarked in live and
-	// ends at bump; noTop otherwise.
-	top Offset
+	// bump is the next free byte of the current chunk, or the start of
+	// the top block while topM is not 0.
+	bump Offset
+	end  Offset // end of the current chunk
+	// topM is the size less one of the top block, the newest bump block
+	// while it is live and unmarked in live (it starts at bump), or 0: a
+	// size less one is at least the alignment less one, never 0. Its
+	// allocation is in no class's allocs until flushTop marks it; Stats
+	// counts it.
+	topM Offset
+	// pairs counts the top blocks freed while they were the top (TryFree):
+	// each is one allocation and one free, in no class's counters.
+	pairs uint64
 
 	hugeAllocs, hugeFrees uint64
 	smallChunks           int64  // chunks given to small blocks
@@ -72,7 +91,7 @@ type NoLocking struct {
 // sync refreshes the copies of the arena's fields.
 func (p *NoLocking) sync() {
 	p.chunks, p.belowUnits = p.a.chunks, max(uint64(p.a.limit>>p.a.alignShift), 1)-1
-	p.rotAlign, p.shift, p.alignShift = -int(p.a.alignShift), p.a.shift, p.a.alignShift
+	p.rotAlign, p.shift, p.alignShift, p.alignMask = -int(p.a.alignShift), p.a.shift, p.a.alignShift, p.a.alignMask
 	if n := int(p.a.limit>>p.a.alignShift+unitsPerWord-1) / unitsPerWord; len(p.live) < n {
 		p.live = append(p.live, make([]uint64, n-len(p.live))...)
 		p.cross = append(p.cross, make([]uint32, n-len(p.cross))...)
@@ -95,9 +114,11 @@ func (p *NoLocking) crossAt(u uint64) *uint32 {
 	return (*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.cross)), u/unitsPerWord*4))
 }
 
-// mark records the block of class c at off live: its start and end bits,
-// or its cross entry.
-func (p *NoLocking) mark(off Offset, c uint) {
+// mark records the small block at off of size m+1 (a multiple of the
+// alignment) live: its start and end bits, or its cross entry. The caller
+// counts its allocation.
+func (p *NoLocking) mark(off, m Offset) {
+	c := uint(m >> (p.alignShift & 63))
 	u := uint64(off) >> (p.alignShift & 63)
 	if u%unitsPerWord+uint64(c) >= unitsPerWord {
 		*p.crossAt(u) = crossEntry(u, uint64(c+1))
@@ -107,16 +128,14 @@ func (p *NoLocking) mark(off Offset, c uint) {
 	*p.liveAt(u) |= 1<<(u*2&63) | 2<<(e*2&63)
 }
 
-// noTop is NoLocking.top when no block is the unmarked top: an offset no
-// Free can match (off+size would wrap to an unaligned value, never bump).
-const noTop = ^Offset(0)
-
-// flushTop marks the unmarked top block live (see NoLocking.top): before
-// any path that moves the bump range or reads the bitmap as the truth.
+// flushTop marks the unmarked top block live, counts its allocation and
+// moves bump past it (see NoLocking.topM): before any path that moves the
+// bump range or reads the bitmap as the truth.
 func (p *NoLocking) flushTop() {
-	if t := p.top; t != noTop {
-		p.mark(t, uint((p.bump-t)>>(p.alignShift&63))-1)
-		p.top = noTop
+	if m := p.topM; m != 0 {
+		p.mark(p.bump, m)
+		p.cls[m>>3].allocs++
+		p.bump, p.topM = p.bump+m+1, 0
 	}
 }
 
@@ -131,11 +150,21 @@ type nlClass struct {
 	mask, pat uint64
 }
 
+// classOf returns size class c, of blocks of c+1 alignment units (see
+// NoLocking.cls).
+func (p *NoLocking) classOf(c uint) *nlClass {
+	return &p.cls[(Offset(c+1)<<(p.alignShift&63)-1)>>3]
+}
+
+// classes is the number of size classes.
+func (p *NoLocking) classes() uint { return uint(p.cfg.MaxFastBlock >> (p.alignShift & 63)) }
+
 // initClasses resets the classes: empty, counters zero, the free checks set.
-func initClasses(cls []nlClass) {
-	for c := range cls {
-		cls[c] = nlClass{}
-		cls[c].mask, cls[c].pat = classPattern(uint64(c + 1))
+func (p *NoLocking) initClasses() {
+	clear(p.cls)
+	for c := range p.classes() {
+		h := p.classOf(c)
+		h.mask, h.pat = classPattern(uint64(c + 1))
 	}
 }
 
@@ -144,12 +173,12 @@ var _ Pool = (*NoLocking)(nil)
 // NewNoLocking returns a NoLocking pool for cfg.
 func NewNoLocking(cfg Config) (*NoLocking, error) {
 	return newLevel(cfg, func(p *NoLocking, cfg Config) *arena {
-		p.cfg, p.top = cfg, noTop
+		p.cfg = cfg
 		p.a.init(cfg)
 		p.huge.init(&p.a)
-		p.cls = make([]nlClass, cfg.MaxFastBlock/cfg.Alignment)
-		initClasses(p.cls)
+		p.cls = make([]nlClass, cfg.MaxFastBlock/8)
 		p.sync()
+		p.initClasses()
 		return &p.a
 	})
 }
@@ -169,9 +198,9 @@ func (p *NoLocking) Reset() {
 	p.a.init(cfg)
 	p.huge = hugeHeap{}
 	p.huge.init(&p.a)
-	initClasses(p.cls)
+	p.initClasses()
 	p.live, p.cross = p.live[:0], p.cross[:0]
-	p.bump, p.end, p.top = 0, 0, noTop
+	p.bump, p.end, p.topM, p.pairs = 0, 0, 0, 0
 	p.hugeAllocs, p.hugeFrees, p.smallChunks, p.reclaimMark = 0, 0, 0, 0
 	p.sync()
 }
@@ -183,23 +212,26 @@ func (p *NoLocking) Config() Config { return p.cfg }
 func (p *NoLocking) Alloc(size int) (Offset, error) {
 	// The fast paths, inline (a call costs the pair a fifth): a free
 	// block of the class, or a bump (see TryAlloc for the cheapest).
-	c := uint(size-1) >> (p.alignShift & 63) // size <= 0 wraps to a huge class
-	if !invariants && c < uint(len(p.cls)) {
-		h := &p.cls[c]
-		if off := h.head; off != 0 {
+	m := Offset(size-1) | p.alignMask // size <= 0 wraps to a huge size
+	if i := m >> 3; !invariants && i < Offset(len(p.cls)) {
+		if h := &p.cls[i]; h.head != 0 {
+			off := h.head
 			h.head = *(*Offset)(p.ptr(off))
 			h.allocs++
-			p.mark(off, c)
+			p.mark(off, m)
 			return off, nil
 		}
-		if off, n := p.bump, Offset(c+1)<<(p.alignShift&63); p.end-off >= n {
-			// The new top of the bump range; the previous one is marked.
-			if t := p.top; t != noTop {
-				p.mark(t, uint((off-t)>>(p.alignShift&63))-1) // t ends at off
-			}
-			p.bump, p.top = off+n, off
-			h.allocs++
-			return off, nil
+		// The new top of the bump range (counted when it is marked or
+		// freed); the previous one is marked first (flushTop, inline:
+		// one call fewer).
+		if t := p.topM; t != 0 {
+			p.mark(p.bump, t)
+			p.cls[t>>3].allocs++
+			p.bump, p.topM = p.bump+t+1, 0
+		}
+		if p.end-p.bump > m {
+			p.topM = m
+			return p.bump, nil
 		}
 	}
 	return p.allocSlow(size)
@@ -210,18 +242,18 @@ func (p *NoLocking) Free(off Offset, size int) error {
 	if p.TryFree(off, size) { // the unmarked top: back to the bump range
 		return nil
 	}
-	c := uint(size-1) >> (p.alignShift & 63)
-	if !invariants && c < uint(len(p.cls)) {
+	m := Offset(size-1) | p.alignMask // as in Alloc
+	if i := m >> 3; !invariants && i < Offset(len(p.cls)) {
 		if u := bits.RotateLeft64(uint64(off), p.rotAlign); u-1 < p.belowUnits { // aligned, in (0, limit)
-			// A live block of class c at u whose bits lie in one word:
+			// A live block of size m+1 at u whose bits lie in one word:
 			// start and end bit set, no end bit between (see markLive).
-			h := &p.cls[c]
+			h := &p.cls[i]
 			if w, sh := p.liveAt(u), u*2&63; *w>>sh&h.mask == h.pat {
 				*w &^= h.pat << sh
 				p.push(h, off)
 				return nil
 			}
-			return p.freeWide(off, size, u, c)
+			return p.freeWide(off, size, u, m)
 		}
 	}
 	return p.freeSlow(off, size)
@@ -229,13 +261,13 @@ func (p *NoLocking) Free(off Offset, size int) error {
 
 // freeWide is Free's path for a crossing block (its cross entry), and for
 // the refusals, through freeSlow: u is off in units, aligned and below the
-// limit, c a small class.
+// limit, m+1 the size of a small class.
 //
 //go:noinline
-func (p *NoLocking) freeWide(off Offset, size int, u uint64, c uint) error {
-	if x := p.crossAt(u); *x == crossEntry(u, uint64(c+1)) {
+func (p *NoLocking) freeWide(off Offset, size int, u uint64, m Offset) error {
+	if x := p.crossAt(u); *x == crossEntry(u, uint64(m>>(p.alignShift&63))+1) {
 		*x = 0
-		p.push(&p.cls[c], off)
+		p.push(&p.cls[m>>3], off)
 		return nil
 	}
 	return p.freeSlow(off, size) // the top block (not recorded yet), or an error
@@ -270,27 +302,30 @@ func (p *NoLocking) push(h *nlClass, off Offset) {
 //		err = p.Free(off, n)
 //	}
 func (p *NoLocking) TryAlloc(size int) Offset {
-	c := uint(size-1) >> (p.alignShift & 63)
-	if !invariants && c < uint(len(p.cls)) && p.top == noTop {
-		h := &p.cls[c]
-		if off, n := p.bump, Offset(c+1)<<(p.alignShift&63); h.head == 0 && p.end-off >= n {
-			p.bump, p.top = off+n, off // the new unmarked top (see NoLocking)
-			h.allocs++
-			return off
-		}
+	// m is the block's size less one (see topM): m>>3 indexes cls
+	// exactly for a small size (see Alloc); bump+m cannot wrap: bump <=
+	// end <= the arena's limit, and m < MaxFastBlock once i passed.
+	m := Offset(size-1) | p.alignMask
+	if i := m >> 3; !invariants && p.topM == 0 && i < Offset(len(p.cls)) && p.cls[i].head == 0 && p.bump+m < p.end {
+		p.topM = m // the new unmarked top, at bump, counted later (see NoLocking)
+		return p.bump
 	}
 	return Nil
 }
 
 // TryFree is Free's cheapest path alone, small enough to inline: when off
-// is the unmarked top of the bump range and size its class, it moves the
-// bump pointer back and reports true; otherwise (and always in the
-// invariants build) it does nothing and reports false, and the caller
+// is the unmarked top of the bump range and size its class, it gives the
+// block back to the bump range and reports true; otherwise (and always in
+// the invariants build) it does nothing and reports false, and the caller
 // calls Free, which frees the block or reports the error.
 func (p *NoLocking) TryFree(off Offset, size int) bool {
-	if c := uint(size-1) >> (p.alignShift & 63); !invariants && off == p.top && c < uint(len(p.cls)) && off+Offset(c+1)<<(p.alignShift&63) == p.bump {
-		p.bump, p.top = off, noTop
-		p.cls[c].frees++
+	// m is size rounded up to the alignment, less one: the top block's
+	// topM exactly when size is of its class. A size that is not small
+	// never matches: size <= 0 makes m 1<<63-1 or more, a size above
+	// MaxFastBlock makes it MaxFastBlock or more; and m is never 0 (no top).
+	if m := Offset(size-1) | p.alignMask; !invariants && m == p.topM && off == p.bump {
+		p.topM = 0
+		p.pairs++
 		return true
 	}
 	return false
@@ -392,7 +427,7 @@ func (p *NoLocking) allocSlow(size int) (Offset, error) {
 	}
 	c := uint(size-1) >> p.a.alignShift
 	n := Offset(c+1) << p.a.alignShift
-	h := &p.cls[c]
+	h := p.classOf(c)
 	off := h.head
 	switch {
 	case off != 0:
@@ -410,11 +445,13 @@ func (p *NoLocking) allocSlow(size int) (Offset, error) {
 		trackAlloc(p.a.pub.Load(), p.a.shift, p.a.alignShift, off, size) // acquire: the chunk table
 	}
 	if off+n == p.bump {
-		p.top = off // the top of the bump range: marked lazily, as Alloc's bump does
+		// The top of the bump range: marked and counted lazily, as
+		// Alloc's bump does.
+		p.bump, p.topM = off, n-1
 	} else {
-		p.mark(off, c)
+		p.mark(off, n-1)
+		h.allocs++
 	}
-	h.allocs++
 	return off, nil
 }
 
@@ -438,9 +475,10 @@ func (p *NoLocking) refill(c uint) (Offset, error) {
 		// Split the largest free block of a larger class: it becomes the
 		// bump range, serving this class and others.
 		lo = 0
-		for d := uint(len(p.cls)) - 1; d > c && lo == 0; d-- {
-			if b := p.cls[d].head; b != 0 {
-				p.cls[d].head = *(*Offset)(p.ptr(b))
+		for d := p.classes() - 1; d > c && lo == 0; d-- {
+			if h := p.classOf(d); h.head != 0 {
+				b := h.head
+				h.head = *(*Offset)(p.ptr(b))
 				lo, hi = b, b+Offset(d+1)<<p.a.alignShift
 			}
 		}
@@ -460,17 +498,17 @@ func (p *NoLocking) refill(c uint) (Offset, error) {
 // reclaim gives chunks whose blocks are all free back to the arena (see
 // reclaimSmall), when some block was freed since the last try.
 func (p *NoLocking) reclaim() bool {
-	frees := p.hugeFrees
+	frees := p.hugeFrees + p.pairs
 	for i := range p.cls {
-		frees += p.cls[i].frees
+		frees += p.cls[i].frees // 0 for an index of no class
 	}
 	if frees == p.reclaimMark {
 		return false
 	}
 	p.reclaimMark = frees
-	heads := make([]*Offset, len(p.cls))
-	for i := range p.cls {
-		heads[i] = &p.cls[i].head
+	heads := make([]*Offset, p.classes())
+	for c := range heads {
+		heads[c] = &p.classOf(uint(c)).head
 	}
 	n := reclaimSmall(&p.a, heads, []slabRef{{&p.bump, &p.end}})
 	p.smallChunks -= int64(n)
@@ -483,7 +521,7 @@ func (p *NoLocking) reclaim() bool {
 func (p *NoLocking) pushRange(lo, hi Offset) {
 	for lo < hi {
 		n := min(hi-lo, Offset(p.cfg.MaxFastBlock))
-		h := &p.cls[n>>p.a.alignShift-1]
+		h := p.classOf(uint(n>>p.a.alignShift - 1))
 		*(*Offset)(p.ptr(lo)) = h.head
 		h.head = lo
 		lo += n
@@ -525,7 +563,7 @@ func (p *NoLocking) freeSlow(off Offset, size int) error {
 	default:
 		return liveErr(*w>>(u*2&63)&1 != 0 || *x != 0 && uint64(*x)%unitsPerWord == u%unitsPerWord, off, size)
 	}
-	p.push(&p.cls[c], off)
+	p.push(p.classOf(c), off)
 	return nil
 }
 
@@ -567,13 +605,20 @@ func (p *NoLocking) Stats() Stats {
 		Chunks:    p.a.slots,
 	}
 	var inUse int64
-	for i := range p.cls {
-		h := &p.cls[i]
+	for c := range p.classes() {
+		h := p.classOf(c)
 		s.Allocs += h.allocs
 		s.Frees += h.frees
-		inUse += int64(h.allocs-h.frees) * int64(i+1) << p.a.alignShift
+		inUse += int64(h.allocs-h.frees) * int64(c+1) << p.a.alignShift
 	}
+	s.Allocs += p.pairs
+	s.Frees += p.pairs
 	untouched := int64(p.end - p.bump)
+	if p.topM != 0 { // allocated, not counted yet
+		s.Allocs++
+		inUse += int64(p.topM + 1)
+		untouched -= int64(p.topM + 1)
+	}
 	s.InUse = inUse + p.huge.liveBytes
 	s.Untouched = untouched + p.a.idleBytes()
 	s.Free = p.smallChunks<<p.a.shift - inUse - untouched + p.huge.freeBytes

@@ -332,3 +332,115 @@ func TestNoLockingTrySharedBytes(t *testing.T) {
 	}()
 	p.SharedBytes(off, 4<<10)
 }
+
+// TestNoLockingCounters: Stats counts every block handed out (by TryAlloc
+// or Alloc) and every block taken back (by TryFree or Free) exactly once,
+// and InUse is their bytes, after every operation: the unmarked top block's
+// allocation is counted late (when it is marked) or as a pair (when TryFree
+// or Free moves the bump pointer back), never twice or not at all.
+func TestNoLockingCounters(t *testing.T) {
+	for _, align := range []int{8, 16} {
+		t.Run(fmt.Sprintf("align=%d", align), func(t *testing.T) {
+			cfg := testConfig()
+			cfg.Alignment = align
+			p := mustNoLocking(t, cfg)
+			r := rand.New(rand.NewPCG(uint64(align), 7))
+			type block struct {
+				off  Offset
+				size int
+			}
+			var live []block
+			var allocs, frees uint64
+			var inUse int64
+			check := func(op string) {
+				t.Helper()
+				s := p.Stats()
+				if s.Allocs != allocs || s.Frees != frees || s.InUse != inUse {
+					t.Fatalf("after %s: Allocs %d Frees %d InUse %d, want %d %d %d", op, s.Allocs, s.Frees, s.InUse, allocs, frees, inUse)
+				}
+			}
+			for i := range 20000 {
+				switch k := r.IntN(10); {
+				case k < 5 || len(live) == 0:
+					size := 1 + r.IntN(cfg.MaxFastBlock)
+					if k == 0 {
+						size = cfg.MaxFastBlock + 1 + r.IntN(cfg.ChunkSize) // huge
+					}
+					op := "Alloc"
+					off := Nil
+					if k%2 == 1 {
+						off = p.TryAlloc(size)
+					}
+					if off != Nil {
+						op = "TryAlloc"
+					} else {
+						var err error
+						if off, err = p.Alloc(size); errors.Is(err, ErrExhausted) {
+							check(op + " (exhausted)")
+							continue
+						} else if err != nil {
+							t.Fatal(err)
+						}
+					}
+					live = append(live, block{off, size})
+					allocs++
+					inUse += int64(p.BlockSize(size))
+					check(op)
+					if r.IntN(4) == 0 { // an alloc/free pair
+						live = live[:len(live)-1]
+						// A size of another class is refused, the top
+						// or not, and changes no count (a refused Free
+						// marks the top: it is no longer the top).
+						if wrong := size + cfg.Alignment; r.IntN(2) == 0 && (wrong <= cfg.MaxFastBlock || size > cfg.MaxFastBlock) {
+							op = "a refused free"
+							if p.TryFree(off, wrong) {
+								t.Fatalf("TryFree(%#x, %d) of a %d-byte block accepted", uint64(off), wrong, size)
+							}
+							if err := p.Free(off, wrong); !errors.Is(err, ErrInvalidFree) {
+								t.Fatalf("Free(%#x, %d) of a %d-byte block: %v, want ErrInvalidFree", uint64(off), wrong, size, err)
+							}
+							check(op)
+						}
+						if !p.TryFree(off, size) {
+							if op == "TryAlloc" && !invariants {
+								t.Fatalf("TryFree of the block TryAlloc just returned (%#x, %d) refused", uint64(off), size)
+							}
+							if err := p.Free(off, size); err != nil { // not the top
+								t.Fatal(err)
+							}
+						}
+						frees++
+						inUse -= int64(p.BlockSize(size))
+						check("the pair's free")
+						if p.TryFree(off, size) {
+							t.Fatalf("TryFree(%#x, %d) accepted a double free", uint64(off), size)
+						}
+						if err := p.Free(off, size); !errors.Is(err, ErrInvalidFree) {
+							t.Fatalf("Free(%#x, %d) of a freed block: %v, want ErrInvalidFree", uint64(off), size, err)
+						}
+						check("a double free")
+					}
+				default:
+					j := len(live) - 1 // mostly the newest: the top block
+					if r.IntN(3) == 0 {
+						j = r.IntN(len(live))
+					}
+					b := live[j]
+					live = append(live[:j], live[j+1:]...)
+					op := "Free"
+					if i%2 == 0 && p.TryFree(b.off, b.size) {
+						op = "TryFree"
+					} else if err := p.Free(b.off, b.size); err != nil {
+						t.Fatal(err)
+					}
+					frees++
+					inUse -= int64(p.BlockSize(b.size))
+					check(op)
+				}
+			}
+			p.Reset()
+			allocs, frees, inUse = 0, 0, 0
+			check("Reset")
+		})
+	}
+}
