@@ -46,6 +46,7 @@ package trie
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/zipora-go/zipora/internal/gid"
 	"github.com/zipora-go/zipora/primitives"
@@ -122,9 +123,18 @@ func (c *Concurrent[V]) tryLockWriter() error {
 // last published (w.pub), waking one parked waiter if any may be parked.
 // Holder only.
 func (c *Concurrent[V]) unlockWriter() {
-	if c.wword.Swap(c.w.pub)&wStateMask == wWaited { // release: the writer state to the next holder
+	if unlockWord(&c.wword, c.w.pub) {
 		c.wakeOne()
 	}
+}
+
+// unlockWord stores pub into the writer word x and reports whether a
+// waiter may be parked (the state it replaced was wWaited). A plain
+// function: (*atomic.Uint64).Swap called in the generic methods was not
+// inlined (a call per per-key write, issue 23); here it is, and this
+// inlines into them (TestOneWriterFastPathsInline).
+func unlockWord(x *atomic.Uint64, pub uint64) bool {
+	return x.Swap(pub)&wStateMask == wWaited // release: the writer state to the next holder
 }
 
 // publishCount stores w.pub into the word while keeping the role. Holder
@@ -208,7 +218,7 @@ func (c *Concurrent[V]) release() {
 	c.wr.held = false
 	// unlockWriter, inline (a call from one generic method to another
 	// through the dictionary is not inlined, and this runs once per key).
-	if c.wword.Swap(c.w.pub)&wStateMask == wWaited { // release: the writer state to the next holder
+	if unlockWord(&c.wword, c.w.pub) {
 		c.wakeOne()
 	}
 }

@@ -11,19 +11,23 @@ import (
 // Concurrent.Insert cost more instructions than its locked operations):
 // the role's CAS (lockFree) into Insert, checkInsert into Insert,
 // markFresh into newValueLeaf, storeOwStats into publish; and on the
-// readers' side, readerIn (the quiet-free flag) into Get. Generic methods
+// readers' side, readerIn (the quiet-free flag) into Get; the unlock's
+// Swap through unlockWord into release and releaseOne. Generic methods
 // are compiled where they are instantiated, so the check builds
 // internal/inlinecheck, which instantiates them, with -gcflags=-m.
 func TestOneWriterFastPathsInline(t *testing.T) {
 	out := inlineDecisions(t, "./internal/inlinecheck")
 	for _, c := range []struct{ file, fn string }{
-		{"concurrent", `\(\*Concurrent\[go\.shape\.uint64\]\)\.lockFree`},
-		{"concurrent", `\(\*Concurrent\[go\.shape\.uint64\]\)\.checkInsert`},
-		{"cmem", `\(\*wstate\[go\.shape\.uint64\]\)\.markFresh`},
-		{"owform", `\(\*wstate\[go\.shape\.uint64\]\)\.storeOwStats`},
-		{"concurrent", `\(\*Concurrent\[go\.shape\.uint64\]\)\.readerIn`},
+		{"concurrent", `trie\.\(\*Concurrent\[go\.shape\.uint64\]\)\.lockFree`},
+		{"concurrent", `trie\.\(\*Concurrent\[go\.shape\.uint64\]\)\.checkInsert`},
+		{"cmem", `trie\.\(\*wstate\[go\.shape\.uint64\]\)\.markFresh`},
+		{"owform", `trie\.\(\*wstate\[go\.shape\.uint64\]\)\.storeOwStats`},
+		{"concurrent", `trie\.\(\*Concurrent\[go\.shape\.uint64\]\)\.readerIn`},
+		{"owform", `trie\.unlockWord`},
+		{"cwriter", `trie\.unlockWord`},
+		{"cwriter", `atomic\.\(\*Uint64\)\.Swap`},
 	} {
-		re := regexp.MustCompile(c.file + `\.go:\d+:\d+: inlining call to trie\.` + c.fn + `\n`)
+		re := regexp.MustCompile(c.file + `\.go:\d+:\d+: inlining call to ` + c.fn + `\n`)
 		if !re.Match(out) {
 			t.Errorf("%s no longer inlines into %s.go", c.fn, c.file)
 		}

@@ -83,7 +83,7 @@ func (c *Concurrent[V]) releaseOne() {
 			}
 		}
 	}
-	if c.wword.Swap(w.pub)&wStateMask == wWaited { // release: the writer state to the next holder
+	if unlockWord(&c.wword, w.pub) {
 		c.wakeOne()
 	}
 }
