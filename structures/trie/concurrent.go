@@ -310,11 +310,12 @@ func (c *Concurrent[V]) Insert(key []byte, v V) (added bool, err error) {
 	}
 	// OneWriteMultiRead. The common case inline (one call level less per
 	// key, issue 23): the role free (one CAS), no copy-on-write batch
-	// pending, no snapshot open, the arena not exhausted: owInsertNow's
-	// steps, and releaseOne deferred as soon as the role is held (a panic
-	// inside the insert gives it back). Otherwise owInsertOne.
+	// pending, no snapshot open, no compaction's old arena waiting (publish
+	// drops it), the arena not exhausted: owInsertNow's steps, and
+	// releaseOne deferred as soon as the role is held (a panic inside the
+	// insert gives it back). Otherwise owInsertOne.
 	held := c.lockFree()
-	if !held || c.w.root != c.root.Load() || c.snap.on { // the writer's own last store
+	if !held || c.w.root != c.root.Load() || c.snap.on || c.dropPending { // the writer's own last store
 		return c.owInsertOne(key, v, held)
 	}
 	defer c.releaseOne()

@@ -63,16 +63,21 @@ func (c *Concurrent[V]) owInsertOne(key []byte, v V, held bool) (bool, error) {
 // then publication, then the unlock. The write's own stores published its
 // nodes and root, and nothing is fresh (track off, no snapshot open), so
 // unless something unusual waits (unlinked items queued for publication,
-// fresh nodes, a reclamation scan due, an old arena to drop, a snapshot:
-// publish's cases) publication is the new count and version, which ride
-// on the unlock, and the statistics: publish's steps without its call.
-// Holder only.
+// fresh nodes, a reclamation scan due: publish's cases that an insert
+// could bring about; Insert takes this path only with no snapshot open
+// and no old arena to drop, and nothing in an insert changes either)
+// publication is
+// the new count and version, which ride on the unlock, and the
+// statistics: publish's steps without its call. Holder only.
 func (c *Concurrent[V]) releaseOne() {
 	w := &c.w
 	w.track = true
 	w.root = c.root.Load() // the writer's own last store
+	if poisonCheck && (c.snap.on || c.dropPending) {
+		panic("trie: internal error: an inline insert ran with a snapshot or an old arena")
+	}
 	if w.dirty {
-		if len(w.pend) != 0 || len(w.freshed) != 0 || w.sinceAdv >= advanceEvery || c.dropPending || c.snap.on {
+		if len(w.pend) != 0 || len(w.freshed) != 0 || w.sinceAdv >= advanceEvery {
 			c.publish()
 		} else {
 			w.dirty = false
