@@ -263,7 +263,19 @@ func claim[R any](r *request[R]) bool {
 // list (oldest first, claimed, possibly nil) is applied first. On return
 // the word is released, handed on or closed, and every request taken is
 // completed (or handed on with the word).
-func (o *owner[R]) serve(s session[R], list *request[R]) {
+func (o *owner[R]) serve(s session[R], list *request[R]) { o.tenure(s, list, maxRounds) }
+
+// pass ends the tenure of a holder that applied its own work and has its
+// own to go back to (a Commit's next chunk): it publishes, then hands the
+// word, still held, with the requests queued meanwhile to the oldest of
+// them (its caller applies them, its own first), instead of applying them
+// itself while their callers sit idle; with nothing queued it releases the
+// word. It is a tenure of one round that applies nothing.
+func (o *owner[R]) pass(s session[R]) { o.tenure(s, nil, 1) }
+
+// tenure is serve with at most rounds drain rounds before the word is
+// handed on.
+func (o *owner[R]) tenure(s session[R], list *request[R], rounds int) {
 	work, check := 0, 0
 	for round := 1; ; round++ {
 		r := list
@@ -294,32 +306,11 @@ func (o *owner[R]) serve(s session[R], list *request[R]) {
 				}
 			}
 		}
-		if round >= maxRounds || work >= maxTenureWork {
+		if round >= rounds || work >= maxTenureWork {
 			handOn(list) // the word stays held: list's head continues the tenure
 			return
 		}
 	}
-}
-
-// pass ends the tenure of a holder that applied its own work and has
-// more of its own elsewhere (a Commit's chunks for other shards): it
-// publishes, then hands the word, still held, with the requests queued
-// meanwhile to the oldest of them (its caller applies them, its own
-// first), instead of applying them itself while their callers sit idle;
-// with nothing queued it releases the word.
-func (o *owner[R]) pass(s session[R]) {
-	s.publish()
-	if o.word.Load() == ownClosing {
-		o.shut(s, nil)
-		return
-	}
-	list := o.takeAll()
-	if list == nil {
-		if list = o.release(s); list == nil {
-			return
-		}
-	}
-	handOn(list) // the word stays held: list's head continues the tenure
 }
 
 // release gives the word back, then takes it again when requests were
